@@ -1,0 +1,105 @@
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+#include "dm/core/config.hpp"
+#include "dm/core/log.hpp"
+#include "dm/core/result.hpp"
+#include "dm/core/time.hpp"
+
+namespace {
+dm::Result<int> half(int n) {
+  if (n % 2) return dm::Error(dm::Errc::invalid_argument, "odd");
+  return n / 2;
+}
+dm::Result<int> quarter(int n) {
+  DM_ASSIGN_OR_RETURN(int h, half(n));
+  return half(h);
+}
+std::string g_captured;
+void capture(std::string_view line) { g_captured += line; }
+}  // namespace
+
+TEST_CASE("Result carries a value or an error and propagates errors") {
+  REQUIRE(quarter(8).value() == 2);
+  auto r = quarter(6);
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.error().code == dm::Errc::invalid_argument);
+  REQUIRE(r.error().message == "odd");
+  REQUIRE(dm::errc_http_status(dm::Errc::not_found) == 404);
+  REQUIRE(dm::errc_http_status(dm::Errc::too_large) == 413);
+}
+
+TEST_CASE("Config reads .env under the environment and validates every key") {
+  std::string path = "core_test.env";
+  {
+    std::ofstream f(path);
+    f << "# comment\nexport API_PORT=9000\nDM_TEST_NAME=\"quoted value\"\nLOG_LEVEL=debug # trailing\n"
+         "INGEST_PORT=8101\nPORT=1\nBAD=x\n";
+  }
+  setenv("DM_TEST_FROM_ENV", "env wins", 1);
+  dm::Config cfg("INGEST");
+  REQUIRE(cfg.load_env_file(path).ok());
+  REQUIRE(cfg.load_env_file("does-not-exist.env").ok());
+  REQUIRE(cfg.integer("API_PORT", 8000, 1, 65535) == 9000);
+  REQUIRE(cfg.str("DM_TEST_NAME", "") == "quoted value");
+  REQUIRE(cfg.str("LOG_LEVEL", "") == "debug");
+  REQUIRE(cfg.integer("PORT", 0, 1, 65535) == 8101);  // scoped key wins
+  REQUIRE(cfg.str("DM_TEST_FROM_ENV", "") == "env wins");
+  REQUIRE(cfg.validate().ok());
+
+  cfg.set("API_PORT", "99999");
+  cfg.set("DEBUG", "maybe");
+  cfg.integer("API_PORT", 8000, 1, 65535);
+  cfg.boolean("DEBUG", false);
+  cfg.required("SECRET_KEY_THAT_IS_MISSING");
+  auto v = cfg.validate();
+  REQUIRE_FALSE(v.ok());
+  REQUIRE(v.error().message.find("API_PORT must be between 1 and 65535") != std::string::npos);
+  REQUIRE(v.error().message.find("DEBUG must be true or false") != std::string::npos);
+  REQUIRE(v.error().message.find("SECRET_KEY_THAT_IS_MISSING is required") != std::string::npos);
+  std::remove(path.c_str());
+
+  dm::Config broken;
+  {
+    std::ofstream f(path);
+    f << "NOEQUALS\n";
+  }
+  REQUIRE_FALSE(broken.load_env_file(path).ok());
+  std::remove(path.c_str());
+}
+
+TEST_CASE("durations parse with units") {
+  REQUIRE(dm::parse_duration("500ms").value().count() == 500);
+  REQUIRE(dm::parse_duration("30s").value().count() == 30000);
+  REQUIRE(dm::parse_duration("5m").value().count() == 300000);
+  REQUIRE(dm::parse_duration("250").value().count() == 250);
+  REQUIRE_FALSE(dm::parse_duration("5 parsecs").ok());
+  REQUIRE_FALSE(dm::parse_duration("").ok());
+}
+
+TEST_CASE("logs are one JSON object per line with escaped fields") {
+  dm::log::set_sink(capture);
+  dm::log::init("test", dm::log::Level::info);
+  g_captured.clear();
+  dm::log::debug("hidden");
+  dm::log::info("hello \"world\"\n", {{"port", 8000}, {"ok", true}, {"who", "a\\b"}});
+  dm::log::set_sink(nullptr);
+  REQUIRE(g_captured.find("hidden") == std::string::npos);
+  REQUIRE(g_captured.find(R"("level":"info","service":"test","msg":"hello \"world\"\n","port":8000,"ok":true,"who":"a\\b"})") != std::string::npos);
+  REQUIRE(g_captured.back() == '\n');
+  REQUIRE(dm::log::parse_level("WARNING") == dm::log::Level::warn);
+}
+
+TEST_CASE("RFC 3339 times parse with offsets and up to nine fractional digits") {
+  auto a = dm::parse_rfc3339("2023-01-12T12:48:39.127459Z").value();
+  auto b = dm::parse_rfc3339("2023-01-12T13:48:39.127459000+01:00").value();
+  REQUIRE(a == b);
+  REQUIRE(dm::format_rfc3339(a) == "2023-01-12T12:48:39.127459Z");
+  REQUIRE(dm::parse_rfc3339("1970-01-01T00:00:00Z").value().time_since_epoch().count() == 0);
+  REQUIRE(dm::unix_micros(dm::parse_rfc3339("1970-01-01T00:00:01.5+00:00").value()) == 1'500'000);
+  REQUIRE_FALSE(dm::parse_rfc3339("2023-13-01T00:00:00Z").ok());
+  REQUIRE_FALSE(dm::parse_rfc3339("2023-01-01 garbage").ok());
+  REQUIRE_FALSE(dm::parse_rfc3339("2023-01-01T00:00:00").ok());
+}

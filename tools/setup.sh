@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs every dependency of Device Manager from Debian's repositories (and,
+# for web assets, the npm registry). Idempotent: a second run only checks.
+#
+#   tools/setup.sh            # everything needed to build, run and test
+#
+# V8 comes from Debian's libnode (Node 18 / V8 10.2). Installing libnode-dev
+# with apt conflicts with the machine's Node.js 20, so the two .debs are
+# downloaded and unpacked into a project-local prefix (.deps/libnode).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES=(
+  g++ cmake ninja-build ccache pkg-config git curl ca-certificates
+  libboost1.81-dev
+  libnats-dev nats-server
+  libpq-dev postgresql postgresql-contrib
+  libmosquitto-dev mosquitto mosquitto-clients
+  rapidjson-dev libssl-dev catch2
+  procps iproute2
+  libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # Keep Debian from starting system services for what we install: the
+  # project runs its own NATS, PostgreSQL and mosquitto under .data/.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# V8 from libnode into a project-local prefix.
+NODE_PREFIX="$ROOT/.deps/libnode"
+if [ ! -f "$NODE_PREFIX/.complete" ]; then
+  echo "setup: unpacking libnode (V8) into $NODE_PREFIX"
+  tmp="$(mktemp -d)"
+  ( cd "$tmp" && apt-get download libnode108 libnode-dev >/dev/null )
+  rm -rf "$NODE_PREFIX"; mkdir -p "$NODE_PREFIX"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$NODE_PREFIX"; done
+  rm -rf "$tmp"
+  # libnode-dev ships libnode.so as a link to the versioned library.
+  test -e "$NODE_PREFIX/usr/lib/x86_64-linux-gnu/libnode.so" || \
+    ln -s libnode.so.108 "$NODE_PREFIX/usr/lib/x86_64-linux-gnu/libnode.so"
+  touch "$NODE_PREFIX/.complete"
+fi
+
+# Web assets for /docs (Swagger UI), from the npm registry.
+if command -v npm >/dev/null && [ ! -f "$ROOT/.deps/web/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ]; then
+  echo "setup: installing swagger-ui-dist"
+  mkdir -p "$ROOT/.deps/web"
+  ( cd "$ROOT/.deps/web" && cp "$ROOT/tools/web-package.json" package.json && \
+    npm install --no-audit --no-fund --silent >/dev/null ) || echo "setup: warning: npm assets not installed"
+fi
+echo "setup: ok"
