@@ -1,0 +1,121 @@
+#pragma once
+// Hermetic test support: free ports, temporary folders, child processes, and real
+// servers (nats-server, PostgreSQL, mosquitto) started on loopback for one test run
+// and stopped when the fixture goes out of scope.
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dm::testing {
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read, close).
+int free_port();
+// True once something accepts TCP connections on 127.0.0.1:port.
+bool wait_for_port(int port, std::chrono::milliseconds timeout);
+
+// A folder under $TMPDIR removed (recursively) on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "dm-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child process in its own process group; killed (SIGTERM, then SIGKILL) on destruction.
+class Process {
+ public:
+  // argv[0] is looked up in PATH. stdout/stderr go to `log_path` if given.
+  Process(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
+          const std::string& log_path = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Sends `sig` and waits up to `timeout` for exit; returns the exit status or -1.
+  int stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void kill9();
+  // Waits for the process to exit on its own.
+  int wait(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+// Runs a command to completion; returns its exit code and captured stdout+stderr.
+struct CommandResult {
+  int exit_code;
+  std::string output;
+};
+CommandResult run_command(const std::string& shell_command);
+
+// nats-server with JetStream (file storage) on a free port.
+class NatsServer {
+ public:
+  NatsServer();
+  ~NatsServer();
+  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+  void stop();   // graceful
+  void kill9();  // abrupt
+  void start();  // again, same port and store (after stop/kill9)
+
+ private:
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<Process> proc_;
+};
+
+// A private PostgreSQL 15 cluster (initdb, trust auth on loopback) on a free port.
+// Works as root: the cluster is owned and run by the `postgres` system user.
+class PgCluster {
+ public:
+  PgCluster();
+  ~PgCluster();
+  int port() const { return port_; }
+  // Superuser URL for `database` (created on first use by create_database).
+  std::string url(const std::string& database = "postgres") const;
+  // Creates a database; returns its superuser URL.
+  std::string create_database(const std::string& name);
+  // Runs SQL as superuser with psql; returns exit code and output.
+  CommandResult psql(const std::string& database, const std::string& sql) const;
+  void stop();
+  void start();
+
+ private:
+  std::string dir_;
+  int port_;
+  bool running_ = false;
+};
+
+// mosquitto on a free loopback port with anonymous access (for delivery tests).
+class Mosquitto {
+ public:
+  Mosquitto();
+  ~Mosquitto();
+  int port() const { return port_; }
+  void stop();
+  void start();
+
+ private:
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<Process> proc_;
+};
+
+// The repository root (from DM_SOURCE_DIR set by CTest, else the current folder).
+std::string source_dir();
+std::string binary_dir();
+
+}  // namespace dm::testing

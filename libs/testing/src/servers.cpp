@@ -1,0 +1,125 @@
+// Real servers for tests. Each binds a free loopback port and keeps its files in a
+// temporary folder, so tests can run side by side and leave nothing behind.
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "dm/testing/testing.hpp"
+
+namespace dm::testing {
+namespace {
+
+const char* kPgBin = "/usr/lib/postgresql/15/bin";
+
+// As root, PostgreSQL must run as another user; otherwise as ourselves.
+std::string as_pg_user(const std::string& cmd) {
+  if (::geteuid() != 0) return cmd;
+  return "runuser -u postgres -- " + cmd;
+}
+
+}  // namespace
+
+NatsServer::NatsServer() : dir_("dm-nats"), port_(free_port()) { start(); }
+
+NatsServer::~NatsServer() { stop(); }
+
+void NatsServer::start() {
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{"nats-server", "-a", "127.0.0.1", "-p", std::to_string(port_), "-js", "-sd",
+                               dir_.path() + "/js"},
+      std::map<std::string, std::string>{}, dir_.path() + "/nats.log");
+  if (!wait_for_port(port_, std::chrono::seconds(10))) throw std::runtime_error("nats-server did not start");
+}
+
+void NatsServer::stop() {
+  if (proc_) proc_->stop(SIGTERM);
+  proc_.reset();
+}
+
+void NatsServer::kill9() {
+  if (proc_) proc_->kill9();
+  proc_.reset();
+}
+
+PgCluster::PgCluster() : port_(free_port()) {
+  char tmpl[] = "/tmp/dm-pg-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  std::filesystem::permissions(dir_, std::filesystem::perms::all);
+  if (::geteuid() == 0) run_command("chown postgres:postgres " + dir_);
+  auto r = run_command(as_pg_user(std::string(kPgBin) + "/initdb -D " + dir_ +
+                                  "/data -U postgres --auth=trust -E UTF8 --no-sync --locale=C.UTF-8"));
+  if (r.exit_code != 0) throw std::runtime_error("initdb failed: " + r.output);
+  start();
+}
+
+PgCluster::~PgCluster() {
+  stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void PgCluster::start() {
+  // fsync off: test data need not survive a power cut, and it is much faster.
+  auto r = run_command(as_pg_user(std::string(kPgBin) + "/pg_ctl -D " + dir_ + "/data -l " + dir_ +
+                                  "/pg.log -w -t 60 -o \"-p " + std::to_string(port_) + " -k " + dir_ +
+                                  " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start"));
+  if (r.exit_code != 0) throw std::runtime_error("pg_ctl start failed: " + r.output);
+  running_ = true;
+}
+
+void PgCluster::stop() {
+  if (!running_) return;
+  run_command(as_pg_user(std::string(kPgBin) + "/pg_ctl -D " + dir_ + "/data -m fast -w stop"));
+  running_ = false;
+}
+
+std::string PgCluster::url(const std::string& database) const {
+  return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/" + database;
+}
+
+std::string PgCluster::create_database(const std::string& name) {
+  auto r = psql("postgres", "CREATE DATABASE " + name);
+  if (r.exit_code != 0) throw std::runtime_error("create database failed: " + r.output);
+  return url(name);
+}
+
+CommandResult PgCluster::psql(const std::string& database, const std::string& sql) const {
+  std::string file = dir_ + "/q-" + std::to_string(::getpid()) + ".sql";
+  {
+    std::ofstream f(file);
+    f << sql << ";\n";
+  }
+  std::filesystem::permissions(file, std::filesystem::perms::all);
+  auto r = run_command("psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " + std::to_string(port_) +
+                       " -U postgres -d " + database + " -f " + file);
+  std::filesystem::remove(file);
+  return r;
+}
+
+Mosquitto::Mosquitto() : dir_("dm-mqtt"), port_(free_port()) { start(); }
+
+Mosquitto::~Mosquitto() { stop(); }
+
+void Mosquitto::start() {
+  std::string conf = dir_.path() + "/mosquitto.conf";
+  {
+    std::ofstream f(conf);
+    f << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\npersistence false\n";
+    if (::geteuid() == 0) f << "user root\n";
+  }
+  proc_ = std::make_unique<Process>(std::vector<std::string>{"mosquitto", "-c", conf},
+                                    std::map<std::string, std::string>{}, dir_.path() + "/mosquitto.log");
+  if (!wait_for_port(port_, std::chrono::seconds(10))) throw std::runtime_error("mosquitto did not start");
+}
+
+void Mosquitto::stop() {
+  if (proc_) proc_->stop(SIGTERM);
+  proc_.reset();
+}
+
+}  // namespace dm::testing
