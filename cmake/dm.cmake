@@ -44,9 +44,12 @@ function(dm_embed_migrations target dir ns)
   file(GLOB sql_files CONFIGURE_DEPENDS ${dir}/*.sql)
   list(SORT sql_files)
   set(out ${CMAKE_CURRENT_BINARY_DIR}/${target}_migrations.cpp)
+  # '|' instead of ';' so the list survives the shell of the build tool.
+  string(JOIN "|" files_arg ${sql_files})
   add_custom_command(OUTPUT ${out}
-    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNS=${ns} "-DFILES=${sql_files}"
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNS=${ns} "-DFILES=${files_arg}"
             -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+    VERBATIM
     DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
     COMMENT "Embedding migrations for ${target}")
   target_sources(${target} PRIVATE ${out})
@@ -58,8 +61,7 @@ function(dm_service name)
   add_executable(dm-${name} ${A_SOURCES})
   target_include_directories(dm-${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(dm-${name} PRIVATE dm_warnings dm::service ${A_DEPS})
-  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/migrations)
-    string(REPLACE "-" "_" ns ${name})
-    dm_embed_migrations(dm-${name} ${CMAKE_CURRENT_SOURCE_DIR}/migrations dm::${ns})
-  endif()
+  # Every service carries its migrations (possibly none yet) as dm::<name>::migrations().
+  string(REPLACE "-" "_" ns ${name})
+  dm_embed_migrations(dm-${name} ${CMAKE_CURRENT_SOURCE_DIR}/migrations dm::${ns})
 endfunction()

@@ -1,5 +1,6 @@
-# Script mode: writes OUT, a C++ file defining NS::migrations() from FILES.
+# Script mode: writes OUT, a C++ file defining NS::migrations() from FILES (may be empty).
 set(body "#include <dm/db/migrations.hpp>\n\nnamespace ${NS} {\n\nconst std::vector<dm::db::Migration>& migrations() {\n  static const std::vector<dm::db::Migration> all = {\n")
+string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)
   string(REGEX MATCH "^([0-9]+)_(.*)$" _ ${name})
