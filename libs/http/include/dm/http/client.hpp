@@ -61,9 +61,8 @@ class Client {
   // Connections opened so far: tells tests whether keep-alive worked.
   std::size_t connections_opened() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
