@@ -161,8 +161,9 @@ class Pool {
   template <typename F>
   auto with_session(F&& f) -> decltype(f(std::declval<Session&>()));
 
-  // SELECT 1 with a short client-side deadline (2 s, also for getting a connection),
-  // for /readyz.
+  // SELECT 1 for /readyz: waits at most 2 s for a free connection and 2 s overall for
+  // the answer (client-side, so a hung server cannot hang the probe). Making a new
+  // connection for it is bounded by connect_timeout instead.
   Result<void> ping();
 
   struct Stats {
