@@ -1,0 +1,5 @@
+#pragma once
+// Everything of dm::bus in one include.
+#include "dm/bus/connection.hpp"
+#include "dm/bus/jetstream.hpp"
+#include "dm/bus/message.hpp"

@@ -1,0 +1,67 @@
+#pragma once
+// publish_async bookkeeping. nats.c reports every async publish through one ack handler per
+// jsCtx, handing back the natsMsg it was given; we map that natsMsg* to the caller's callback.
+// The pointer is a safe key: the library owns the message until the handler runs, and we free
+// it only after removing it from the map, so no live entry can share an address with a new one.
+// nats.c times each publish out itself (jsPubOptions.MaxWait); our own deadline, a little
+// later, is the backstop that guarantees every callback runs exactly once.
+#include <nats/nats.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+
+#include "deadline_timer.hpp"
+#include "dm/bus/jetstream.hpp"
+
+namespace dm::bus {
+
+class AsyncPublisher {
+ public:
+  using Done = std::function<void(Result<PubAck>)>;
+
+  explicit AsyncPublisher(std::chrono::milliseconds ack_timeout);
+  ~AsyncPublisher();
+
+  // The C ack handler and its closure for jsOptions.PublishAsync.
+  static void ack_handler(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure);
+  void set_closure(void* closure) { closure_ = closure; }
+  void* closure() const { return closure_; }
+
+  void publish(jsCtx* js, std::string_view subject, std::string_view data, std::string_view msg_id, Done done,
+               const Headers& headers);
+  // True once nothing is pending (acked, failed or timed out), false at the deadline.
+  bool wait_idle(std::chrono::steady_clock::time_point deadline);
+  // Fails everything still pending with Errc::unavailable, from the timer thread.
+  void close();
+
+ private:
+  struct Pending {
+    Done done;
+    natsMsg* msg = nullptr;
+    std::optional<Error> failure;  // publish failed locally before anything was sent
+  };
+
+  void on_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);
+  std::optional<Pending> take_token(std::uint64_t token);
+  void expire(std::uint64_t token);
+  void fail_all();
+
+  const std::chrono::milliseconds ack_timeout_;
+  void* closure_ = nullptr;
+  mutable std::mutex mu_;
+  std::condition_variable idle_;
+  std::unordered_map<std::uint64_t, Pending> pending_;
+  std::unordered_map<natsMsg*, std::uint64_t> token_of_;
+  std::uint64_t next_token_ = 0;
+  bool closed_ = false;
+  DeadlineTimer timer_;
+};
+
+}  // namespace dm::bus

@@ -1,0 +1,72 @@
+#include "nats_message.hpp"
+
+#include <climits>
+#include <cstdlib>
+
+#include "status.hpp"
+
+namespace dm::bus {
+
+std::optional<std::string> Message::header(std::string_view key) const {
+  for (const auto& h : headers) {
+    if (h.key == key) return h.value;
+  }
+  return std::nullopt;
+}
+
+Result<NatsMsgPtr> make_nats_msg(std::string_view subject, std::string_view reply, std::string_view data,
+                                 const Headers& headers) {
+  if (data.size() > static_cast<std::size_t>(INT_MAX)) return Error(Errc::too_large, "nats: payload over 2 GiB");
+  // nats.c wants NUL-terminated subjects; string_view gives no such promise.
+  const std::string subj(subject);
+  const std::string rep(reply);
+  natsMsg* raw = nullptr;
+  natsStatus s = natsMsg_Create(&raw, subj.c_str(), rep.empty() ? nullptr : rep.c_str(), data.data(),
+                                static_cast<int>(data.size()));
+  if (s != NATS_OK) return nats_error(s, "nats: create message for '" + subj + "'");
+  NatsMsgPtr msg(raw);
+  for (const auto& h : headers) {
+    s = natsMsgHeader_Add(msg.get(), h.key.c_str(), h.value.c_str());
+    if (s != NATS_OK) return nats_error(s, "nats: header '" + h.key + "'");
+  }
+  return msg;
+}
+
+namespace {
+
+Headers headers_of(natsMsg* msg) {
+  Headers out;
+  const char** keys = nullptr;
+  int key_count = 0;
+  if (natsMsgHeader_Keys(msg, &keys, &key_count) != NATS_OK) return out;  // NATS_NOT_FOUND: none
+  for (int i = 0; i < key_count; ++i) {
+    const char** values = nullptr;
+    int value_count = 0;
+    if (natsMsgHeader_Values(msg, keys[i], &values, &value_count) != NATS_OK) continue;
+    for (int j = 0; j < value_count; ++j) out.push_back({keys[i], values[j]});
+    std::free(static_cast<void*>(values));  // the array is ours, the strings stay the message's
+  }
+  std::free(static_cast<void*>(keys));
+  return out;
+}
+
+}  // namespace
+
+Message to_message(natsMsg* msg) {
+  Message out;
+  out.subject = natsMsg_GetSubject(msg);
+  if (const char* reply = natsMsg_GetReply(msg)) out.reply = reply;
+  const char* data = natsMsg_GetData(msg);
+  const int len = natsMsg_GetDataLength(msg);
+  if (data != nullptr && len > 0) out.data.assign(data, static_cast<std::size_t>(len));
+  out.headers = headers_of(msg);
+  return out;
+}
+
+std::optional<std::string> header_of(natsMsg* msg, std::string_view key) {
+  const char* value = nullptr;
+  if (natsMsgHeader_Get(msg, std::string(key).c_str(), &value) != NATS_OK || value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+}  // namespace dm::bus

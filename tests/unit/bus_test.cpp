@@ -1,0 +1,624 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dm/bus/bus.hpp"
+#include "dm/testing/testing.hpp"
+
+using dm::Errc;
+using namespace std::chrono_literals;
+namespace bus = dm::bus;
+using Clock = std::chrono::steady_clock;
+
+#define REQUIRE_OK(expr)                                          \
+  do {                                                            \
+    auto&& req_ok_ = (expr);                                      \
+    INFO((req_ok_.ok() ? std::string() : req_ok_.error().message)); \
+    REQUIRE(req_ok_.ok());                                        \
+  } while (0)
+
+namespace {
+
+template <typename Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+std::shared_ptr<bus::Connection> connect(const dm::testing::NatsServer& server, bool send_asap = false) {
+  bus::Options options;
+  options.url = server.url();
+  options.name = "bus-test";
+  options.send_asap = send_asap;
+  auto conn = bus::Connection::connect(options);
+  REQUIRE_OK(conn);
+  REQUIRE(wait_until([&] { return (*conn)->connected(); }, 5s));
+  return *conn;
+}
+
+long long ms_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+// Handlers run on library threads: collect there, assert on the test thread.
+struct Inbox {
+  std::mutex mu;
+  std::vector<bus::Message> messages;
+  void add(bus::Message&& m) {
+    std::lock_guard lock(mu);
+    messages.push_back(std::move(m));
+  }
+  std::size_t size() {
+    std::lock_guard lock(mu);
+    return messages.size();
+  }
+};
+
+std::unique_ptr<bus::Subscription> echo_responder(bus::Connection& conn, const std::string& subject) {
+  auto sub = conn.subscribe(subject, "", [&conn](bus::Message&& m) {
+    bus::Headers headers;
+    if (auto id = m.header("X-Id")) headers.push_back({"X-Id", *id});
+    (void)conn.respond(m, "re:" + m.data, headers);
+  });
+  REQUIRE_OK(sub);
+  REQUIRE_OK(conn.flush(2s));
+  return std::move(*sub);
+}
+
+}  // namespace
+
+TEST_CASE("bus publishes and subscribes with headers") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  Inbox inbox;
+  auto sub = conn->subscribe("dev.telemetry", "", [&](bus::Message&& m) { inbox.add(std::move(m)); });
+  REQUIRE_OK(sub);
+  REQUIRE_OK(conn->flush(2s));
+
+  REQUIRE_OK(conn->publish("dev.telemetry", "hello", {{"X-Id", "42"}, {"X-Multi", "a"}, {"X-Multi", "b"}}));
+  REQUIRE_OK(conn->publish("dev.telemetry", std::string("\0bin", 4)));
+  REQUIRE_OK(conn->flush(2s));
+  REQUIRE(wait_until([&] { return inbox.size() == 2; }, 5s));
+
+  std::lock_guard lock(inbox.mu);
+  const auto& m = inbox.messages[0];
+  REQUIRE(m.subject == "dev.telemetry");
+  REQUIRE(m.data == "hello");
+  REQUIRE(m.reply.empty());
+  REQUIRE(m.header("X-Id") == "42");
+  REQUIRE(m.header("X-Multi") == "a");
+  REQUIRE_FALSE(m.header("X-Absent").has_value());
+  int multi = 0;
+  for (const auto& h : m.headers) multi += h.key == "X-Multi";
+  REQUIRE(multi == 2);
+  REQUIRE(inbox.messages[1].data == std::string("\0bin", 4));
+  REQUIRE(inbox.messages[1].headers.empty());
+
+  const auto stats = conn->stats();
+  REQUIRE(stats.in_msgs >= 2);
+  REQUIRE(stats.out_msgs >= 2);
+  REQUIRE(stats.reconnects == 0);
+}
+
+TEST_CASE("bus subscription destructor stops delivery and drain delivers what arrived") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  std::atomic<int> got{0};
+  auto sub = conn->subscribe("a", "", [&](bus::Message&&) { ++got; });
+  REQUIRE_OK(sub);
+  REQUIRE_OK(conn->flush(2s));
+  REQUIRE_OK(conn->publish("a", "1"));
+  REQUIRE_OK(conn->flush(2s));
+  REQUIRE(wait_until([&] { return got == 1; }, 5s));
+  sub->reset();
+  REQUIRE_OK(conn->publish("a", "2"));
+  REQUIRE_OK(conn->flush(2s));
+  std::this_thread::sleep_for(100ms);
+  REQUIRE(got == 1);
+
+  std::atomic<int> slow{0};
+  auto drained = conn->subscribe("b", "", [&](bus::Message&&) {
+    std::this_thread::sleep_for(20ms);
+    ++slow;
+  });
+  REQUIRE_OK(drained);
+  REQUIRE_OK(conn->flush(2s));
+  for (int i = 0; i < 5; ++i) REQUIRE_OK(conn->publish("b", "x"));
+  REQUIRE_OK(conn->flush(2s));
+  REQUIRE(wait_until([&] { return slow >= 1; }, 5s));
+  REQUIRE_OK((*drained)->drain(5s));
+  REQUIRE(slow == 5);
+
+  // A handler may drop its own subscription without deadlocking.
+  std::unique_ptr<bus::Subscription> self;
+  std::mutex self_mu;
+  std::atomic<bool> dropped{false};
+  auto made = conn->subscribe("c", "", [&](bus::Message&&) {
+    std::lock_guard lock(self_mu);
+    self.reset();
+    dropped = true;
+  });
+  REQUIRE_OK(made);
+  {
+    std::lock_guard lock(self_mu);
+    self = std::move(*made);
+  }
+  REQUIRE_OK(conn->flush(2s));
+  REQUIRE_OK(conn->publish("c", "x"));
+  REQUIRE(wait_until([&] { return dropped.load(); }, 5s));
+}
+
+TEST_CASE("bus queue group splits messages between subscribers") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  std::atomic<int> a{0};
+  std::atomic<int> b{0};
+  auto sa = conn->subscribe("jobs", "workers", [&](bus::Message&&) { ++a; });
+  auto sb = conn->subscribe("jobs", "workers", [&](bus::Message&&) { ++b; });
+  REQUIRE_OK(sa);
+  REQUIRE_OK(sb);
+  REQUIRE_OK(conn->flush(2s));
+  for (int i = 0; i < 200; ++i) REQUIRE_OK(conn->publish("jobs", std::to_string(i)));
+  REQUIRE_OK(conn->flush(2s));
+  REQUIRE(wait_until([&] { return a + b == 200; }, 5s));
+  std::this_thread::sleep_for(50ms);
+  REQUIRE(a + b == 200);  // each message to exactly one member
+  REQUIRE(a > 0);
+  REQUIRE(b > 0);
+}
+
+TEST_CASE("bus request/reply, timeout and no responders") {
+  dm::testing::NatsServer server;
+  auto responder = connect(server);
+  auto conn = connect(server, true);
+  auto echo = echo_responder(*responder, "svc.echo");
+
+  auto reply = conn->request("svc.echo", "ping", 2s, {{"X-Id", "7"}});
+  REQUIRE_OK(reply);
+  REQUIRE(reply->data == "re:ping");
+  REQUIRE(reply->header("X-Id") == "7");
+
+  auto silent = responder->subscribe("svc.silent", "", [](bus::Message&&) {});
+  REQUIRE_OK(silent);
+  REQUIRE_OK(responder->flush(2s));
+  auto start = Clock::now();
+  auto timed_out = conn->request("svc.silent", "x", 200ms);
+  REQUIRE_FALSE(timed_out.ok());
+  REQUIRE(timed_out.error().code == Errc::timeout);
+  REQUIRE(ms_since(start) >= 150);
+
+  start = Clock::now();
+  auto nobody = conn->request("svc.nobody", "x", 2s);
+  REQUIRE_FALSE(nobody.ok());
+  REQUIRE(nobody.error().code == Errc::unavailable);
+  REQUIRE(ms_since(start) < 1000);
+
+  bus::Message no_reply;
+  no_reply.subject = "x";
+  REQUIRE(conn->respond(no_reply, "y").error().code == Errc::invalid_argument);
+}
+
+TEST_CASE("bus request_async: 1000 concurrent requests each get their own reply") {
+  dm::testing::NatsServer server;
+  auto responder = connect(server);
+  auto conn = connect(server);
+  auto echo = echo_responder(*responder, "svc.echo");
+
+  constexpr int kCount = 1000;
+  std::atomic<int> done{0};
+  std::atomic<int> matched{0};
+  std::mutex errors_mu;
+  std::vector<std::string> errors;
+  for (int i = 0; i < kCount; ++i) {
+    const std::string body = std::to_string(i);
+    conn->request_async("svc.echo", body, 10s,
+                        [&, body](dm::Result<bus::Message> r) {
+                          if (r && r->data == "re:" + body && r->header("X-Id") == body) {
+                            ++matched;
+                          } else {
+                            std::lock_guard lock(errors_mu);
+                            errors.push_back(r ? "mismatch: " + r->data : r.error().message);
+                          }
+                          ++done;
+                        },
+                        {{"X-Id", body}});
+  }
+  REQUIRE(wait_until([&] { return done == kCount; }, 20s));
+  std::this_thread::sleep_for(100ms);
+  INFO((errors.empty() ? std::string() : errors.front()));
+  REQUIRE(done == kCount);  // exactly once each
+  REQUIRE(matched == kCount);
+}
+
+TEST_CASE("bus request_async times out and reports no responders") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto silent = conn->subscribe("svc.silent", "", [](bus::Message&&) {});
+  REQUIRE_OK(silent);
+  REQUIRE_OK(conn->flush(2s));
+
+  std::atomic<int> calls{0};
+  std::atomic<int> code{-1};
+  std::atomic<long long> elapsed{0};
+  const auto start = Clock::now();
+  conn->request_async("svc.silent", "x", 200ms, [&](dm::Result<bus::Message> r) {
+    code = r.ok() ? -2 : static_cast<int>(r.error().code);
+    elapsed = ms_since(start);
+    ++calls;
+  });
+  REQUIRE(wait_until([&] { return calls == 1; }, 5s));
+  REQUIRE(code == static_cast<int>(Errc::timeout));
+  REQUIRE(elapsed >= 150);
+  REQUIRE(elapsed < 2000);
+
+  std::atomic<int> nobody_calls{0};
+  std::atomic<int> nobody_code{-1};
+  conn->request_async("svc.nobody", "x", 5s, [&](dm::Result<bus::Message> r) {
+    nobody_code = r.ok() ? -2 : static_cast<int>(r.error().code);
+    ++nobody_calls;
+  });
+  REQUIRE(wait_until([&] { return nobody_calls == 1; }, 2s));
+  REQUIRE(nobody_code == static_cast<int>(Errc::unavailable));
+  std::this_thread::sleep_for(300ms);
+  REQUIRE(calls == 1);
+  REQUIRE(nobody_calls == 1);
+}
+
+TEST_CASE("bus destroying a connection fails pending async work exactly once") {
+  dm::testing::NatsServer server;
+  std::atomic<int> calls{0};
+  std::atomic<int> code{-1};
+  {
+    auto conn = connect(server);
+    auto silent = conn->subscribe("svc.silent", "", [](bus::Message&&) {});
+    REQUIRE_OK(silent);
+    REQUIRE_OK(conn->flush(2s));
+    conn->request_async("svc.silent", "x", 30s, [&](dm::Result<bus::Message> r) {
+      code = r.ok() ? -2 : static_cast<int>(r.error().code);
+      ++calls;
+    });
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(calls == 1);
+  REQUIRE(code == static_cast<int>(Errc::unavailable));
+}
+
+TEST_CASE("bus connection may be released from its own callback and outlived by its parts") {
+  dm::testing::NatsServer server;
+  auto responder = connect(server);
+  auto echo = echo_responder(*responder, "svc.echo");
+
+  // The callback holds the last reference: teardown must not deadlock on its own thread.
+  std::atomic<bool> called{false};
+  {
+    auto conn = connect(server);
+    auto* raw = conn.get();
+    raw->request_async("svc.echo", "x", 2s, [conn = std::move(conn), &called](dm::Result<bus::Message> r) mutable {
+      called = r.ok();
+    });
+  }
+  REQUIRE(wait_until([&] { return called.load(); }, 5s));
+
+  // A subscription and a fetched message may outlive their connection.
+  auto conn = connect(server);
+  REQUIRE_OK(conn->jetstream().ensure_stream({.name = "L", .subjects = {"l.>"}}));
+  REQUIRE_OK(conn->jetstream().publish("l.a", "x", "", 2s));
+  auto consumer = conn->jetstream().pull_subscribe("L", "late", "");
+  REQUIRE_OK(consumer);
+  auto msgs = (*consumer)->fetch(1, 2s);
+  REQUIRE_OK(msgs);
+  REQUIRE(msgs->size() == 1);
+  auto sub = conn->subscribe("l.b", "", [](bus::Message&&) {});
+  REQUIRE_OK(sub);
+  conn.reset();
+  REQUIRE(msgs->front().ack().error().code == Errc::unavailable);
+  sub->reset();
+  consumer->reset();
+  std::this_thread::sleep_for(100ms);  // let the detached teardown above finish
+}
+
+TEST_CASE("bus jetstream ensure_stream is idempotent and publish de-duplicates by msg_id") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto& js = conn->jetstream();
+  bus::StreamConfig config{.name = "EVENTS", .subjects = {"events.>"}};
+  REQUIRE_OK(js.ensure_stream(config));
+  REQUIRE_OK(js.ensure_stream(config));
+  config.max_msgs = 1000;  // other settings: updated in place
+  REQUIRE_OK(js.ensure_stream(config));
+
+  auto first = js.publish("events.a", "one", "id-1", 2s, {{"X-Kind", "test"}});
+  REQUIRE_OK(first);
+  REQUIRE(first->stream == "EVENTS");
+  REQUIRE(first->sequence == 1);
+  REQUIRE_FALSE(first->duplicate);
+  auto second = js.publish("events.a", "one", "id-1", 2s);
+  REQUIRE_OK(second);
+  REQUIRE(second->duplicate);
+  auto state = js.stream_state("EVENTS");
+  REQUIRE_OK(state);
+  REQUIRE(state->messages == 1);
+
+  REQUIRE(js.stream_state("NOPE").error().code == Errc::not_found);
+  auto no_stream = js.publish("nowhere.a", "x", "", 1s);
+  REQUIRE_FALSE(no_stream.ok());
+  REQUIRE(no_stream.error().code == Errc::unavailable);
+  REQUIRE(js.ensure_stream({.name = ""}).error().code == Errc::invalid_argument);
+  REQUIRE_OK(js.delete_stream("EVENTS"));
+  REQUIRE(js.delete_stream("EVENTS").error().code == Errc::not_found);
+}
+
+TEST_CASE("bus jetstream publish_async acks 10000 messages") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto& js = conn->jetstream();
+  REQUIRE_OK(js.ensure_stream({.name = "BULK", .subjects = {"bulk.>"}}));
+
+  constexpr int kCount = 10000;
+  std::atomic<int> done{0};
+  std::atomic<int> acked{0};
+  std::mutex mu;
+  std::set<std::uint64_t> sequences;
+  std::string first_error;
+  const auto start = Clock::now();
+  for (int i = 0; i < kCount; ++i) {
+    js.publish_async("bulk.x", "payload-" + std::to_string(i), "m-" + std::to_string(i),
+                     [&](dm::Result<bus::PubAck> r) {
+                       std::lock_guard lock(mu);
+                       if (r) {
+                         sequences.insert(r->sequence);
+                         ++acked;
+                       } else if (first_error.empty()) {
+                         first_error = r.error().message;
+                       }
+                       ++done;
+                     });
+  }
+  REQUIRE(wait_until([&] { return done == kCount; }, 30s));
+  WARN("publish_async of " << kCount << " took " << ms_since(start) << " ms");
+  std::this_thread::sleep_for(50ms);
+  std::lock_guard lock(mu);
+  INFO(first_error);
+  REQUIRE(done == kCount);
+  REQUIRE(acked == kCount);
+  REQUIRE(sequences.size() == kCount);
+  REQUIRE(js.stream_state("BULK")->messages == kCount);
+}
+
+TEST_CASE("bus jetstream pull consumer: ack, nak with delay, term") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto& js = conn->jetstream();
+  REQUIRE_OK(js.ensure_stream({.name = "JOBS", .subjects = {"jobs.>"}}));
+  bus::ConsumerConfig cc{.durable = "worker", .filter_subject = "jobs.>"};
+  REQUIRE_OK(js.ensure_consumer("JOBS", cc));
+  REQUIRE_OK(js.ensure_consumer("JOBS", cc));
+  cc.max_ack_pending = 500;  // other settings: updated
+  REQUIRE_OK(js.ensure_consumer("JOBS", cc));
+  REQUIRE(js.ensure_consumer("MISSING", cc).error().code == Errc::not_found);
+
+  REQUIRE_OK(js.publish("jobs.a", "1", "j1", 2s, {{"X-Job", "a"}}));
+  REQUIRE_OK(js.publish("jobs.b", "2", "j2", 2s));
+  REQUIRE_OK(js.publish("jobs.c", "3", "j3", 2s));
+
+  auto consumer = js.pull_subscribe("JOBS", "worker", "jobs.>");
+  REQUIRE_OK(consumer);
+  std::vector<bus::JsMessage> got;
+  REQUIRE(wait_until(
+      [&] {
+        auto batch = (*consumer)->fetch(10, 500ms);
+        REQUIRE_OK(batch);
+        for (auto& m : *batch) got.push_back(std::move(m));
+        return got.size() >= 3;
+      },
+      5s));
+  REQUIRE(got.size() == 3);
+  REQUIRE(got[0].subject() == "jobs.a");
+  REQUIRE(got[0].data() == "1");
+  REQUIRE(got[0].header("X-Job") == "a");
+  REQUIRE(got[0].stream_sequence() == 1);
+  REQUIRE(got[2].stream_sequence() == 3);
+  REQUIRE(got[0].delivered() == 1);
+
+  REQUIRE_OK(got[0].ack_sync());
+  const auto nak_at = Clock::now();
+  REQUIRE_OK(got[1].nak(300ms));
+  REQUIRE_OK(got[2].term());
+
+  std::vector<bus::JsMessage> again;
+  REQUIRE(wait_until(
+      [&] {
+        auto batch = (*consumer)->fetch(10, 500ms);
+        REQUIRE_OK(batch);
+        for (auto& m : *batch) again.push_back(std::move(m));
+        return !again.empty();
+      },
+      5s));
+  REQUIRE(ms_since(nak_at) >= 250);
+  REQUIRE(again.size() == 1);
+  REQUIRE(again[0].data() == "2");
+  REQUIRE(again[0].delivered() == 2);
+  REQUIRE_OK(again[0].in_progress());
+  REQUIRE_OK(again[0].ack());
+
+  // Acked, and the termed one is never redelivered.
+  auto rest = (*consumer)->fetch(10, 700ms);
+  REQUIRE_OK(rest);
+  REQUIRE(rest->empty());
+
+  // A message outlives its consumer and can still be acked; a moved-from one says so.
+  REQUIRE_OK(js.publish("jobs.d", "4", "j4", 2s));
+  auto late = (*consumer)->fetch(1, 2s);
+  REQUIRE_OK(late);
+  REQUIRE(late->size() == 1);
+  bus::JsMessage kept = std::move(late->front());
+  REQUIRE(late->front().ack().error().code == Errc::internal);
+  consumer->reset();
+  REQUIRE_OK(kept.ack_sync());
+
+  // pull_subscribe creates a missing durable consumer.
+  auto fresh = js.pull_subscribe("JOBS", "fresh", "jobs.a");
+  REQUIRE_OK(fresh);
+  auto first = (*fresh)->fetch(5, 1s);
+  REQUIRE_OK(first);
+  REQUIRE(first->size() == 1);
+  REQUIRE(first->front().data() == "1");
+}
+
+TEST_CASE("bus jetstream fetch on an empty stream returns empty after the timeout") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto& js = conn->jetstream();
+  REQUIRE_OK(js.ensure_stream({.name = "EMPTY", .subjects = {"empty.>"}}));
+  auto consumer = js.pull_subscribe("EMPTY", "idle", "");
+  REQUIRE_OK(consumer);
+  const auto start = Clock::now();
+  auto batch = (*consumer)->fetch(10, 300ms);
+  REQUIRE_OK(batch);
+  REQUIRE(batch->empty());
+  const auto elapsed = ms_since(start);
+  REQUIRE(elapsed >= 250);
+  REQUIRE(elapsed < 1500);
+  REQUIRE((*consumer)->fetch(0, 1s).error().code == Errc::invalid_argument);
+}
+
+TEST_CASE("bus jetstream DiscardNew rejects publishes to a full stream") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto& js = conn->jetstream();
+  REQUIRE_OK(js.ensure_stream({.name = "ONE", .subjects = {"one.>"}, .max_msgs = 1, .discard_new = true}));
+  REQUIRE_OK(js.publish("one.a", "1", "", 2s));
+  auto full = js.publish("one.a", "2", "", 2s);
+  REQUIRE_FALSE(full.ok());
+  REQUIRE(full.error().code == Errc::unavailable);
+
+  std::atomic<int> calls{0};
+  std::atomic<int> code{-1};
+  js.publish_async("one.a", "3", "", [&](dm::Result<bus::PubAck> r) {
+    code = r.ok() ? -2 : static_cast<int>(r.error().code);
+    ++calls;
+  });
+  REQUIRE(wait_until([&] { return calls == 1; }, 10s));
+  REQUIRE(code == static_cast<int>(Errc::unavailable));
+  REQUIRE(js.stream_state("ONE")->messages == 1);
+}
+
+TEST_CASE("bus connection survives a server restart without reconnecting by hand") {
+  dm::testing::NatsServer server;
+  auto responder = connect(server);
+  auto conn = connect(server);
+  auto echo = echo_responder(*responder, "svc.echo");
+  auto& js = conn->jetstream();
+  REQUIRE_OK(js.ensure_stream({.name = "R", .subjects = {"r.>"}}));
+  REQUIRE_OK(js.publish("r.a", "before", "", 2s));
+  REQUIRE_OK(conn->request("svc.echo", "x", 2s));
+
+  bus::Options quick_options;
+  quick_options.url = server.url();
+  quick_options.jetstream_timeout = 400ms;
+  auto quick = bus::Connection::connect(quick_options);
+  REQUIRE_OK(quick);
+
+  server.stop();
+  REQUIRE(wait_until([&] { return !conn->connected(); }, 5s));
+  // An async publish nobody acks still gets its callback, once.
+  std::atomic<int> calls{0};
+  std::atomic<int> code{-1};
+  const auto start = Clock::now();
+  (*quick)->jetstream().publish_async("r.a", "lost", "", [&](dm::Result<bus::PubAck> r) {
+    code = r.ok() ? -2 : static_cast<int>(r.error().code);
+    ++calls;
+  });
+  REQUIRE(wait_until([&] { return calls == 1; }, 5s));
+  REQUIRE((code == static_cast<int>(Errc::timeout) || code == static_cast<int>(Errc::unavailable)));
+  REQUIRE(ms_since(start) < 2500);
+
+  auto down = js.publish("r.a", "during", "", 500ms);
+  REQUIRE_FALSE(down.ok());
+  REQUIRE((down.error().code == Errc::unavailable || down.error().code == Errc::timeout));
+  auto req = conn->request("svc.echo", "x", 300ms);
+  REQUIRE_FALSE(req.ok());
+  REQUIRE((req.error().code == Errc::unavailable || req.error().code == Errc::timeout));
+
+  server.start();
+  REQUIRE(wait_until([&] { return conn->connected() && responder->connected(); }, 10s));
+  // JetStream needs a moment after the server is back to recover its streams.
+  dm::Result<bus::PubAck> after = dm::Error(Errc::internal, "not tried");
+  REQUIRE(wait_until(
+      [&] {
+        after = js.publish("r.a", "after", "", 1s);
+        return after.ok();
+      },
+      10s));
+  REQUIRE(after->sequence >= 2);
+  dm::Result<bus::Message> back = dm::Error(Errc::internal, "not tried");
+  REQUIRE(wait_until(
+      [&] {
+        back = conn->request("svc.echo", "again", 1s);
+        return back.ok();
+      },
+      10s));
+  REQUIRE(back->data == "re:again");
+  REQUIRE(conn->stats().reconnects >= 1);
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(calls == 1);
+}
+
+TEST_CASE("bus connect succeeds before the server is up and connects when it comes") {
+  dm::testing::NatsServer server;
+  server.stop();
+  bus::Options options;
+  options.url = server.url();
+  auto conn = bus::Connection::connect(options);
+  REQUIRE_OK(conn);
+  REQUIRE_FALSE((*conn)->connected());
+  auto early = (*conn)->request("svc.echo", "x", 200ms);
+  REQUIRE_FALSE(early.ok());
+  server.start();
+  REQUIRE(wait_until([&] { return (*conn)->connected(); }, 10s));
+  auto echo = echo_responder(**conn, "svc.echo");
+  REQUIRE_OK((*conn)->request("svc.echo", "x", 2s));
+}
+
+TEST_CASE("bus drain finishes in-flight handlers then closes") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto publisher = connect(server);
+  std::atomic<int> handled{0};
+  auto sub = conn->subscribe("work", "", [&](bus::Message&&) {
+    std::this_thread::sleep_for(50ms);
+    ++handled;
+  });
+  REQUIRE_OK(sub);
+  REQUIRE_OK(conn->flush(2s));
+  for (int i = 0; i < 5; ++i) REQUIRE_OK(publisher->publish("work", "x"));
+  REQUIRE_OK(publisher->flush(2s));
+  REQUIRE(wait_until([&] { return handled >= 1; }, 5s));
+
+  // Async publishes in flight are settled before the close.
+  auto& js = conn->jetstream();
+  REQUIRE_OK(js.ensure_stream({.name = "D", .subjects = {"d.>"}}));
+  std::atomic<int> acked{0};
+  for (int i = 0; i < 100; ++i)
+    js.publish_async("d.x", "x", "", [&](dm::Result<bus::PubAck> r) { acked += r.ok(); });
+
+  REQUIRE_OK(conn->drain(5s));
+  REQUIRE(handled == 5);
+  REQUIRE(acked == 100);
+  REQUIRE_FALSE(conn->connected());
+  auto after = conn->publish("work", "late");
+  REQUIRE_FALSE(after.ok());
+  REQUIRE(after.error().code == Errc::unavailable);
+  REQUIRE(conn->request("work", "x", 100ms).error().code == Errc::unavailable);
+  REQUIRE_OK(conn->drain(1s));  // again: already closed is fine
+}
