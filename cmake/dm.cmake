@@ -65,3 +65,13 @@ function(dm_service name)
   string(REPLACE "-" "_" ns ${name})
   dm_embed_migrations(dm-${name} ${CMAKE_CURRENT_SOURCE_DIR}/migrations dm::${ns})
 endfunction()
+
+# dm_embed_text(<target> <file> <cxx_name>): the file's text becomes
+# `extern const char* const <cxx_name>;` in the target (documents shipped inside a binary).
+function(dm_embed_text target file name)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${target}_${name}.cpp)
+  add_custom_command(OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DIN=${file} -DOUT=${out} -DNAME=${name} -P ${PROJECT_SOURCE_DIR}/cmake/embed_text.cmake
+    DEPENDS ${file} ${PROJECT_SOURCE_DIR}/cmake/embed_text.cmake VERBATIM)
+  target_sources(${target} PRIVATE ${out})
+endfunction()

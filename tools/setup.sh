@@ -19,7 +19,7 @@ APT_PACKAGES=(
   libpq-dev postgresql postgresql-contrib
   libmosquitto-dev mosquitto mosquitto-clients
   rapidjson-dev libssl-dev catch2
-  procps iproute2
+  procps iproute2 chromium
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
 )
 
@@ -40,7 +40,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO chmod +x /usr/sbin/policy-rc.d
     trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_log="$(mktemp)"
+  if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$apt_log" 2>&1; then
+    cat "$apt_log" >&2
+    exit 1
+  fi
+  rm -f "$apt_log"
 fi
 
 # V8 from libnode into a project-local prefix.

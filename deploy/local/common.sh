@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this
 # Shared by deploy/local/up and deploy/local/down (sourced, never run): settings with
 # their defaults, the layout of the data folder, and small helpers. See README.md.
 
@@ -127,17 +127,30 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# Is <pid> alive and the program we started? argv[0]'s base name must be <name>, and
+# Is <pid> alive and the program we started? The base name of argv[0] (or of argv[1], for
+# a program run through an interpreter such as a script) must be <name>, and
 # <marker> (when given) must be one whole argument or environment entry of the process,
 # so another stack's processes (other data folder) or a recycled pid never match.
 proc_matches() { # <pid> <name> [<marker>]
-  local pid="$1" name="$2" marker="${3:-}" argv0=""
+  local pid="$1" name="$2" marker="${3:-}" argv0="" argv1=""
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [ -r "/proc/$pid/cmdline" ] || return 1
-  IFS= read -r -d '' argv0 <"/proc/$pid/cmdline" 2>/dev/null || return 1
-  [ "${argv0##*/}" = "$name" ] || return 1
+  {
+    IFS= read -r -d '' argv0 && { IFS= read -r -d '' argv1 || true; }
+  } <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  [ "${argv0##*/}" = "$name" ] || [ "${argv1##*/}" = "$name" ] || return 1
   [ -z "$marker" ] && return 0
   grep -qzxF -- "$marker" "/proc/$pid/cmdline" "/proc/$pid/environ" 2>/dev/null
+}
+
+# True once <pid> has exited (no such process, or a zombie waiting to be reaped).
+proc_gone() { # <pid>
+  local stat=""
+  [ -e "/proc/$1" ] || return 0
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  [ -n "$stat" ] || return 0
+  stat="${stat##*) }"
+  [ "${stat%% *}" = Z ]
 }
 
 # Prints the pid recorded in <pidfile> if that process is alive and matches.
@@ -160,9 +173,9 @@ pg_running() {
   as_pg "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
 }
 
-# Sends SIGTERM to the listed pids, waits up to STOP_TIMEOUT seconds for them all, then
-# SIGKILLs whatever is left. Arguments are "pid:name:marker" triples, re-checked before
-# each signal so a pid recycled meanwhile is never touched.
+# Sends SIGTERM to the listed pids, waits up to STOP_TIMEOUT seconds until they have all
+# exited (sockets closed), then SIGKILLs whatever is left. Arguments are "pid:name:marker"
+# triples, re-checked before each signal so a pid recycled meanwhile is never touched.
 stop_pids() {
   local entry pid name marker waited=0 left
   local -a alive=()
@@ -179,7 +192,7 @@ stop_pids() {
     left=()
     for entry in "${alive[@]}"; do
       IFS=: read -r pid name marker <<<"$entry"
-      proc_matches "$pid" "$name" "$marker" && left+=("$entry")
+      proc_gone "$pid" || left+=("$entry")
     done
     alive=("${left[@]+"${left[@]}"}")
   done

@@ -1,4 +1,6 @@
 // dm-registry: wiring only. See README.md beside this file for what the service owns.
+#include "common.hpp"
+#include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
 
 namespace dm::registry {
@@ -6,14 +8,37 @@ const std::vector<dm::db::Migration>& migrations();  // generated from migration
 }
 
 int main() {
-  dm::service::Runtime runtime({
+  using namespace dm;
+  service::Runtime runtime({
       .name = "registry",
       .scope = "REGISTRY",
       .schema = "registry",
       .default_port = 8002,
-      .migrations = &dm::registry::migrations(),
-      .public_api = false,
+      .migrations = &registry::migrations(),
   });
-  // The key signs tokens and derives the key that encrypts stored secrets.
-  return runtime.main([](dm::Config& config) { dm::service::read_secret_key(config); }, {});
+  std::string secret_key;
+  std::unique_ptr<registry::Events> events;
+  std::unique_ptr<registry::Context> ctx;
+  std::unique_ptr<service::RpcServer> rpc;
+  return runtime.main(
+      // The key derives the key that encrypts stored secrets.
+      [&](Config& config) { secret_key = service::read_secret_key(config); },
+      [&](service::Runtime& rt) -> Result<void> {
+        events = std::make_unique<registry::Events>(rt.nats());
+        ctx = std::make_unique<registry::Context>(registry::Context{rt.db(), *events, secret_key});
+        // The REST routes are served over NATS to the gateway, not on the registry's port.
+        auto api = std::make_shared<http::Router>();
+        registry::add_device_routes(*api, *ctx);
+        registry::add_label_routes(*api, *ctx);
+        registry::add_function_routes(*api, *ctx);
+        registry::add_integration_routes(*api, *ctx);
+        registry::add_storage_routes(*api, *ctx);
+        registry::add_flow_routes(*api, *ctx);
+        registry::add_search_routes(*api, *ctx);
+        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "registry", api,
+                                                   static_cast<std::size_t>(rt.settings().db_pool_size));
+        DM_TRY(rpc->start());
+        rt.on_shutdown([&] { rpc->stop(); });
+        return ok();
+      });
 }

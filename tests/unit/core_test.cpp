@@ -103,3 +103,21 @@ TEST_CASE("RFC 3339 times parse with offsets and up to nine fractional digits") 
   REQUIRE_FALSE(dm::parse_rfc3339("2023-01-01 garbage").ok());
   REQUIRE_FALSE(dm::parse_rfc3339("2023-01-01T00:00:00").ok());
 }
+
+#include <atomic>
+
+#include "dm/core/thread_pool.hpp"
+
+TEST_CASE("thread pool runs every task, applies backpressure and survives a throwing task") {
+  std::atomic<int> done{0};
+  {
+    dm::ThreadPool pool(3, 4);
+    dm::log::set_sink([](std::string_view) {});
+    pool.submit([] { throw std::runtime_error("boom"); });
+    for (int i = 0; i < 100; ++i) REQUIRE(pool.submit([&] { done++; }));
+    pool.stop();
+    dm::log::set_sink(nullptr);
+    REQUIRE_FALSE(pool.submit([] {}));
+  }
+  REQUIRE(done == 100);
+}

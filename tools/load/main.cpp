@@ -3,7 +3,7 @@
 // achieved and latency percentiles. Latency is measured from each request's scheduled
 // send time, so a stalled server cannot hide its stall (no coordinated omission).
 //
-//   dm-load --url 'http://127.0.0.1:8001/api/v1/ingest/chirpstack?event=up' \
+//   dm-load --url 'http://127.0.0.1:8001/api/v1/ingest/chirpstack?event=up'
 //           --rate 5000 --duration 30 --connections 32 --devices 100 --secret S [--json]
 #include <algorithm>
 #include <atomic>

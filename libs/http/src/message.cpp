@@ -84,7 +84,7 @@ void parse_target(Request& request) {
   std::string_view raw_path = target.substr(0, q);
   request.query_string = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
   request.path = percent_decode(raw_path, false);
-  if (request.path.empty()) request.path = "/";
+  if (request.path.empty()) request.path.push_back('/');  // not = "/": GCC 12 -Wrestrict false positive
   request.query = parse_query(request.query_string);
 }
 

@@ -41,7 +41,7 @@ class Server {
 
   // Stops accepting, closes idle keep-alive connections, lets in-flight requests finish up to
   // `grace` (their responses carry Connection: close), then closes everything and joins threads.
-  // Replies arriving after that are dropped.
+  // Replies arriving after that are dropped. Not from a handler: it joins the io threads.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
   struct Stats {
@@ -53,7 +53,7 @@ class Server {
 
  private:
   struct Impl;
-  std::shared_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace dm::http

@@ -1,0 +1,99 @@
+-- Device Manager: PostgreSQL provisioning. One database; for each service one LOGIN role
+-- that owns one schema and can create nothing anywhere else. Idempotent: run it again
+-- after every change (it also resets the role passwords to the given values).
+--
+-- Run as a superuser, connected to any database of the cluster, with psql (15+):
+--   psql -X -v ON_ERROR_STOP=1 -h HOST -p PORT -U postgres -d postgres \
+--        -v gateway_password=... -v ingest_password=... -v registry_password=... \
+--        -v orchestrator_password=... -v runner_password=... -v dispatcher_password=... \
+--        [-v dbname=device_manager] -f provision.sql
+-- (deploy/local/up feeds the variables through stdin with \set so they never appear in
+-- `ps`; Kubernetes/compose jobs can do the same from their secrets.)
+--
+--   service                 role             schema
+--   gateway                 dm_gateway       gateway
+--   ingest                  dm_ingest        ingest
+--   registry                dm_registry      registry        (+ extension pg_trgm)
+--   flow-orchestrator       dm_orchestrator  orchestrator
+--   function-runner         dm_runner        runner
+--   integration-dispatcher  dm_dispatcher    dispatcher
+--
+-- Each role has search_path = its schema, so services use unqualified table names and
+-- their migrations create tables in their own schema. A role has no USAGE on any other
+-- service's schema: reading another service's tables fails with "permission denied".
+\set ON_ERROR_STOP on
+
+\if :{?dbname}
+\else
+  \set dbname device_manager
+\endif
+
+-- Every password variable is required.
+\if :{?gateway_password} \else \set missing gateway_password \endif
+\if :{?ingest_password} \else \set missing ingest_password \endif
+\if :{?registry_password} \else \set missing registry_password \endif
+\if :{?orchestrator_password} \else \set missing orchestrator_password \endif
+\if :{?runner_password} \else \set missing runner_password \endif
+\if :{?dispatcher_password} \else \set missing dispatcher_password \endif
+\if :{?missing}
+  \warn provision.sql: psql variable :missing is required
+  -- Fail (ON_ERROR_STOP turns this into a non-zero exit status).
+  SELECT 1 / 0 AS missing_password_variable;
+\endif
+
+-- ---- roles (cluster-wide) ----------------------------------------------------------
+SELECT 'CREATE ROLE dm_gateway LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_gateway') \gexec
+SELECT 'CREATE ROLE dm_ingest LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_ingest') \gexec
+SELECT 'CREATE ROLE dm_registry LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_registry') \gexec
+SELECT 'CREATE ROLE dm_orchestrator LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_orchestrator') \gexec
+SELECT 'CREATE ROLE dm_runner LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_runner') \gexec
+SELECT 'CREATE ROLE dm_dispatcher LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_dispatcher') \gexec
+
+-- Plain roles: no superuser, no CREATEDB/CREATEROLE, no replication, no RLS bypass.
+ALTER ROLE dm_gateway LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'gateway_password';
+ALTER ROLE dm_ingest LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'ingest_password';
+ALTER ROLE dm_registry LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'registry_password';
+ALTER ROLE dm_orchestrator LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'orchestrator_password';
+ALTER ROLE dm_runner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'runner_password';
+ALTER ROLE dm_dispatcher LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'dispatcher_password';
+
+ALTER ROLE dm_gateway SET search_path = gateway;
+ALTER ROLE dm_ingest SET search_path = ingest;
+ALTER ROLE dm_registry SET search_path = registry;
+ALTER ROLE dm_orchestrator SET search_path = orchestrator;
+ALTER ROLE dm_runner SET search_path = runner;
+ALTER ROLE dm_dispatcher SET search_path = dispatcher;
+
+-- ---- database -----------------------------------------------------------------------
+SELECT format('CREATE DATABASE %I', :'dbname')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'dbname') \gexec
+\connect :"dbname"
+
+-- Nobody but the owner (the superuser) creates schemas; nobody creates in public.
+-- CONNECT and TEMPORARY stay granted (temporary tables serve batch upserts via COPY).
+REVOKE CREATE ON DATABASE :"dbname" FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"dbname"
+   TO dm_gateway, dm_ingest, dm_registry, dm_orchestrator, dm_runner, dm_dispatcher;
+
+-- ---- schemas: each owned by its service's role, closed to everyone else -------------
+CREATE SCHEMA IF NOT EXISTS gateway AUTHORIZATION dm_gateway;
+CREATE SCHEMA IF NOT EXISTS ingest AUTHORIZATION dm_ingest;
+CREATE SCHEMA IF NOT EXISTS registry AUTHORIZATION dm_registry;
+CREATE SCHEMA IF NOT EXISTS orchestrator AUTHORIZATION dm_orchestrator;
+CREATE SCHEMA IF NOT EXISTS runner AUTHORIZATION dm_runner;
+CREATE SCHEMA IF NOT EXISTS dispatcher AUTHORIZATION dm_dispatcher;
+
+-- In case a schema existed before with another owner.
+ALTER SCHEMA gateway OWNER TO dm_gateway;
+ALTER SCHEMA ingest OWNER TO dm_ingest;
+ALTER SCHEMA registry OWNER TO dm_registry;
+ALTER SCHEMA orchestrator OWNER TO dm_orchestrator;
+ALTER SCHEMA runner OWNER TO dm_runner;
+ALTER SCHEMA dispatcher OWNER TO dm_dispatcher;
+
+REVOKE ALL ON SCHEMA gateway, ingest, registry, orchestrator, runner, dispatcher FROM PUBLIC;
+
+-- ---- extensions (need a superuser) ---------------------------------------------------
+-- Trigram indexes for the registry's search (name/EUI/tag ILIKE and similarity).
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA registry;

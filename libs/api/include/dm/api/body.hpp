@@ -1,0 +1,97 @@
+#pragma once
+// Request validation with FastAPI's error shapes, so clients written for the original keep
+// working:
+//   malformed JSON   → 422 {"detail":[{"loc":["body",<offset>],"msg":"JSON decode error","type":"json_invalid"}]}
+//   field problems   → 422 {"detail":[{"loc":["body","dev_eui"],"msg":"...","type":"..."}, ...]}
+//   other errors     → <status> {"detail":"..."}
+// A BodyReader collects every problem of a body before answering, as pydantic does.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dm/http/message.hpp"
+#include "dm/json/json.hpp"
+
+namespace dm::api {
+
+struct FieldError {
+  std::vector<std::string> loc;  // e.g. {"body", "nodes", "3", "id"}; numeric parts are written as numbers
+  std::string msg;
+  std::string type;  // pydantic v2 names: missing, string_type, int_type, value_error, extra_forbidden, ...
+};
+
+// 422 with {"detail": [...]} from a list of field errors.
+http::Response validation_error(const std::vector<FieldError>& errors);
+http::Response validation_error(std::vector<std::string> loc, std::string msg, std::string type = "value_error");
+
+// Parses a JSON request body (size and depth limited). Errors are ready-made responses:
+// 413 over `max_bytes`, 422 json_invalid, 422 when the body is not an object.
+struct ParsedBody {
+  json::Document doc;
+  std::optional<http::Response> error;
+};
+ParsedBody parse_body(const http::Request& request, std::size_t max_bytes = 1 << 20);
+
+struct StringRule {
+  bool required = false;
+  std::size_t min = 0;
+  std::size_t max = 1 << 20;
+  bool nullable = false;  // explicit null allowed (returned as empty optional with present = true)
+};
+struct IntRule {
+  bool required = false;
+  std::int64_t min = INT64_MIN;
+  std::int64_t max = INT64_MAX;
+  bool nullable = false;
+};
+struct NumberRule {
+  bool required = false;
+  double min = -1e308;
+  double max = 1e308;
+  bool nullable = false;
+};
+
+// Reads fields of one JSON object, recording a FieldError for every problem. Getters
+// return nullopt when the field is absent (or invalid); `present(name)` tells absence
+// from explicit null for partial updates.
+class BodyReader {
+ public:
+  BodyReader(const json::Value& object, std::vector<std::string> base_loc = {"body"});
+
+  std::optional<std::string> string(std::string_view name, StringRule rule = {});
+  std::optional<std::int64_t> integer(std::string_view name, IntRule rule = {});
+  std::optional<double> number(std::string_view name, NumberRule rule = {});
+  std::optional<bool> boolean(std::string_view name, bool required = false);
+  // Object or array values, serialised compactly (to store as JSONB).
+  std::optional<std::string> object_json(std::string_view name, bool required = false);
+  std::optional<std::string> array_json(std::string_view name, bool required = false);
+  // The raw value (any type), or nullptr when absent.
+  const json::Value* raw(std::string_view name) const;
+  // One of fixed words.
+  std::optional<std::string> choice(std::string_view name, const std::vector<std::string>& allowed,
+                                    bool required = false);
+  // A list of strings (e.g. ids).
+  std::optional<std::vector<std::string>> string_list(std::string_view name, bool required = false);
+
+  bool present(std::string_view name) const;
+  bool is_null(std::string_view name) const;
+  // Records extra_forbidden for every member not in `known`.
+  void forbid_unknown(const std::vector<std::string>& known);
+  void add_error(std::string field, std::string msg, std::string type = "value_error");
+  // Adds an error with an explicit location below the base.
+  void add_error_at(std::vector<std::string> loc, std::string msg, std::string type = "value_error");
+
+  bool ok() const { return errors_.empty(); }
+  const std::vector<FieldError>& errors() const { return errors_; }
+  http::Response response() const { return validation_error(errors_); }
+
+ private:
+  std::vector<std::string> loc(std::string_view field) const;
+  const json::Value& obj_;
+  std::vector<std::string> base_;
+  std::vector<FieldError> errors_;
+};
+
+}  // namespace dm::api

@@ -1,0 +1,58 @@
+#pragma once
+// A whole Device Manager stack for one test: nats-server and a PostgreSQL cluster on free
+// ports, provisioned with deploy/local/provision.sql (one role and schema per service),
+// and the requested service binaries started on free ports and waited for (/readyz).
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dm/testing/testing.hpp"
+
+namespace dm::testing {
+
+class Stack {
+ public:
+  // `services`: names such as "gateway", "registry". `env` is added to every service's
+  // environment (and wins over the defaults).
+  explicit Stack(std::vector<std::string> services, std::map<std::string, std::string> env = {});
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  std::string url(const std::string& service) const;  // http://127.0.0.1:<port>
+  int port(const std::string& service) const;
+  NatsServer& nats() { return *nats_; }
+  PgCluster& pg() { return *pg_; }
+  std::string database_url(const std::string& service) const;
+  const std::string& secret_key() const { return secret_key_; }
+
+  void start(const std::string& service);
+  void stop(const std::string& service);   // SIGTERM, waits
+  void kill9(const std::string& service);
+  bool running(const std::string& service);
+  // The service's log so far (for failure messages).
+  std::string log(const std::string& service) const;
+  // Waits until GET /readyz answers 200.
+  bool wait_ready(const std::string& service, std::chrono::milliseconds timeout);
+
+  static std::string scope_of(const std::string& service);
+  static std::string role_of(const std::string& service);
+
+ private:
+  struct Service {
+    int port = 0;
+    std::string log_path;
+    std::unique_ptr<Process> process;
+  };
+  std::map<std::string, std::string> env_for(const std::string& service) const;
+
+  std::unique_ptr<NatsServer> nats_;
+  std::unique_ptr<PgCluster> pg_;
+  TempDir dir_;
+  std::map<std::string, std::string> extra_env_;
+  std::map<std::string, Service> services_;
+  std::string secret_key_;
+};
+
+}  // namespace dm::testing

@@ -1,0 +1,130 @@
+#include "dm/testing/stack.hpp"
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace dm::testing {
+namespace {
+const char* kDatabase = "device_manager";
+const char* kPassword = "test-password";  // test clusters only: loopback, temporary
+}  // namespace
+
+std::string Stack::scope_of(const std::string& s) {
+  if (s == "gateway") return "GATEWAY";
+  if (s == "ingest") return "INGEST";
+  if (s == "registry") return "REGISTRY";
+  if (s == "flow-orchestrator") return "ORCHESTRATOR";
+  if (s == "function-runner") return "RUNNER";
+  if (s == "integration-dispatcher") return "DISPATCHER";
+  throw std::runtime_error("unknown service " + s);
+}
+
+std::string Stack::role_of(const std::string& s) {
+  std::string scope = scope_of(s);
+  std::string lower;
+  for (char c : scope) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return "dm_" + lower;
+}
+
+Stack::Stack(std::vector<std::string> services, std::map<std::string, std::string> env)
+    : nats_(std::make_unique<NatsServer>()), pg_(std::make_unique<PgCluster>()), dir_("dm-stack"),
+      extra_env_(std::move(env)), secret_key_("test-secret-key-0123456789abcdef0123456789abcdef") {
+  std::string vars;
+  for (const char* v : {"gateway", "ingest", "registry", "orchestrator", "runner", "dispatcher"}) {
+    vars += std::string(" -v ") + v + "_password=" + kPassword;
+  }
+  auto r = run_command("psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " + std::to_string(pg_->port()) +
+                       " -U postgres -d postgres" + vars + " -f " + source_dir() + "/deploy/local/provision.sql");
+  if (r.exit_code != 0) throw std::runtime_error("provisioning failed: " + r.output);
+  for (const auto& s : services) {
+    services_[s].port = free_port();
+    services_[s].log_path = dir_.path() + "/" + s + ".log";
+  }
+  for (const auto& s : services) start(s);
+  for (const auto& s : services) {
+    if (!wait_ready(s, std::chrono::seconds(30))) {
+      throw std::runtime_error(s + " did not become ready; log:\n" + log(s));
+    }
+  }
+}
+
+Stack::~Stack() {
+  for (auto& [name, s] : services_) s.process.reset();  // SIGTERM, then SIGKILL after 10 s
+}
+
+std::map<std::string, std::string> Stack::env_for(const std::string& service) const {
+  const auto& s = services_.at(service);
+  std::string scope = scope_of(service);
+  std::map<std::string, std::string> env{
+      {"NATS_URL", nats_->url()},
+      {"SECRET_KEY", secret_key_},
+      {"LOG_LEVEL", "info"},
+      {"DM_ENV_FILE", "/nonexistent"},  // never pick up a developer's .env
+      {scope + "_DATABASE_URL", database_url(service)},
+  };
+  if (service == "gateway") {
+    env["API_HOST"] = "127.0.0.1";
+    env["API_PORT"] = std::to_string(s.port);
+  } else {
+    env[scope + "_HOST"] = "127.0.0.1";
+    env[scope + "_PORT"] = std::to_string(s.port);
+  }
+  for (const auto& [k, v] : extra_env_) env[k] = v;
+  return env;
+}
+
+std::string Stack::database_url(const std::string& service) const {
+  return "postgresql://" + role_of(service) + ":" + kPassword + "@127.0.0.1:" + std::to_string(pg_->port()) + "/" +
+         kDatabase;
+}
+
+void Stack::start(const std::string& service) {
+  auto& s = services_.at(service);
+  std::string bin = binary_dir() + "/services/" + service + "/dm-" + service;
+  s.process = std::make_unique<Process>(std::vector<std::string>{bin}, env_for(service), s.log_path);
+}
+
+void Stack::stop(const std::string& service) {
+  auto& s = services_.at(service);
+  if (s.process) s.process->stop(SIGTERM, std::chrono::seconds(15));
+  s.process.reset();
+}
+
+void Stack::kill9(const std::string& service) {
+  auto& s = services_.at(service);
+  if (s.process) s.process->kill9();
+  s.process.reset();
+}
+
+bool Stack::running(const std::string& service) {
+  auto& s = services_.at(service);
+  return s.process && s.process->running();
+}
+
+std::string Stack::url(const std::string& service) const { return "http://127.0.0.1:" + std::to_string(port(service)); }
+
+int Stack::port(const std::string& service) const { return services_.at(service).port; }
+
+std::string Stack::log(const std::string& service) const {
+  std::ifstream f(services_.at(service).log_path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool Stack::wait_ready(const std::string& service, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string cmd = "curl -s -o /dev/null -w '%{http_code}' --max-time 2 " + url(service) + "/readyz";
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!running(service)) return false;
+    if (run_command(cmd).output == "200") return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace dm::testing

@@ -1,0 +1,148 @@
+#include "openapi.hpp"
+
+#include <map>
+#include <set>
+
+#include "dm/json/json.hpp"
+#include "routes.hpp"
+
+extern const char* const kOpenApiComponents;  // openapi/components.json, embedded
+
+namespace dm::gateway {
+namespace {
+
+std::vector<std::string> path_params(const std::string& path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while ((pos = path.find('{', pos)) != std::string::npos) {
+    auto end = path.find('}', pos);
+    out.push_back(path.substr(pos + 1, end - pos - 1));
+    pos = end;
+  }
+  return out;
+}
+
+std::string operation_id(const RouteSpec& r) {
+  std::string id;
+  for (char c : std::string(r.method)) id += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : std::string(r.path).substr(7)) {  // after "/api/v1"
+    id += (c == '/' || c == '{' || c == '}' || c == '-') ? '_' : c;
+  }
+  while (id.find("__") != std::string::npos) id.erase(id.find("__"), 1);
+  if (id.back() == '_') id.pop_back();
+  return id;
+}
+
+void schema_ref(json::Writer& w, const char* name) {
+  std::string n = name;
+  bool list = n.size() > 2 && n.substr(n.size() - 2) == "[]";
+  if (list) {
+    n = n.substr(0, n.size() - 2);
+    w.start_object().field("type", "array").key("items");
+  }
+  w.start_object().field("$ref", "#/components/schemas/" + n).end_object();
+  if (list) w.end_object();
+}
+
+void json_content(json::Writer& w, const char* schema) {
+  w.key("content").start_object().key("application/json").start_object().key("schema");
+  schema_ref(w, schema);
+  w.end_object().end_object();
+}
+
+void response(json::Writer& w, int status, const char* description, const char* schema) {
+  w.key(std::to_string(status)).start_object().field("description", description);
+  if (schema) json_content(w, schema);
+  w.end_object();
+}
+
+void operation(json::Writer& w, const RouteSpec& r) {
+  std::string method;
+  for (char c : std::string(r.method)) method += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  w.key(method).start_object();
+  w.field("operationId", operation_id(r)).field("summary", r.summary);
+  w.field("description", std::string(r.summary) + ". Required role: " + access_name(r.access) + ".");
+  w.key("tags").start_array().string(r.tag).end_array();
+  w.field("x-required-role", access_name(r.access));
+  if (r.access == Access::public_) {
+    w.key("security").start_array().end_array();
+  }
+  auto params = path_params(r.path);
+  if (!params.empty() || !r.query.empty()) {
+    w.key("parameters").start_array();
+    for (const auto& p : params) {
+      w.start_object().field("name", p).field("in", "path").field("required", true);
+      w.key("schema").start_object().field("type", "string").end_object().end_object();
+    }
+    for (const auto& q : r.query) {
+      w.start_object().field("name", q.name).field("in", "query").field("required", false).field("description", q.description);
+      w.key("schema").start_object().field("type", q.type).end_object().end_object();
+    }
+    w.end_array();
+  }
+  if (r.request_schema) {
+    w.key("requestBody").start_object().field("required", true);
+    json_content(w, r.request_schema);
+    w.end_object();
+  }
+  w.key("responses").start_object();
+  response(w, r.success_status, r.success_status == 204 ? "No Content" : "Success", r.response_schema);
+  if (r.access != Access::public_) {
+    response(w, 401, "Not authenticated", "Error");
+    response(w, 403, "Not allowed for this role", "Error");
+  }
+  if (!params.empty()) response(w, 404, "Not found", "Error");
+  if (std::string(r.method) != "GET" && std::string(r.method) != "DELETE") response(w, 409, "Conflict", "Error");
+  if (r.request_schema || !r.query.empty()) response(w, 422, "Validation error", "HTTPValidationError");
+  if (r.request_schema) response(w, 413, "Request body too large", "Error");
+  response(w, 503, "The owning service is unavailable", "Error");
+  w.end_object();
+  w.end_object();
+}
+
+}  // namespace
+
+std::string build_openapi(const std::string& server_url) {
+  std::map<std::string, std::vector<const RouteSpec*>> by_path;
+  std::vector<std::string> order;
+  for (const auto& r : route_table()) {
+    if (!by_path.count(r.path)) order.emplace_back(r.path);
+    by_path[r.path].push_back(&r);
+  }
+  auto components = json::parse(kOpenApiComponents, {.max_bytes = 4 << 20, .max_depth = 64});
+  json::Writer w;
+  w.start_object().field("openapi", "3.0.3");
+  w.key("info").start_object()
+      .field("title", "Device Manager API")
+      .field("version", "1.0.0")
+      .field("description",
+             "REST API of Device Manager: devices, labels, functions, integrations, flows, storages and their "
+             "history. Errors follow FastAPI: {\"detail\": \"...\"}, and 422 with a list of problems. Lists take "
+             "skip and limit (default 100, at most 1000) and answer the total in X-Total-Count.")
+      .end_object();
+  w.key("servers").start_array().start_object().field("url", server_url).end_object().end_array();
+  w.key("security").start_array()
+      .start_object().key("bearerAuth").start_array().end_array().end_object()
+      .start_object().key("apiKeyAuth").start_array().end_array().end_object()
+      .end_array();
+  w.key("paths").start_object();
+  for (const auto& path : order) {
+    w.key(path).start_object();
+    for (const auto* r : by_path[path]) operation(w, *r);
+    w.end_object();
+  }
+  w.end_object();
+  w.key("components").start_object();
+  w.key("schemas");
+  if (components) w.value(*components);
+  else w.start_object().end_object();
+  w.key("securitySchemes").start_object()
+      .key("bearerAuth").start_object().field("type", "http").field("scheme", "bearer").field("bearerFormat", "JWT").end_object()
+      .key("apiKeyAuth").start_object().field("type", "apiKey").field("in", "header").field("name", "X-API-Key").end_object()
+      .end_object();
+  w.end_object();
+  w.end_object();
+  return w.take();
+}
+
+}  // namespace dm::gateway

@@ -1,0 +1,309 @@
+#include "config_resource.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "dm/api/query.hpp"
+#include "dm/core/log.hpp"
+#include "dm/http/client.hpp"
+
+namespace dm::registry {
+namespace {
+
+using TxResult = Result<http::Response>;
+using Spec = ConfigResourceSpec;
+
+struct Input {
+  std::vector<std::pair<std::string, db::Param>> columns;  // column → text value (cast in SQL)
+  std::string name;
+  std::optional<std::string> type;      // a valid type from the body
+  bool bad_type = false;                // a type was sent but is not valid
+  const json::Value* config = nullptr;  // the body's config object
+};
+
+std::string cast_of(const std::string& column) {
+  return column == "config" || column == "config_public" ? "::jsonb" : "";
+}
+
+// The top-level fields; the config is only located here (its rules depend on the type).
+std::vector<api::FieldError> read_fields(const Spec& spec, const json::Value& body, bool create, Input& in) {
+  api::BodyReader r(body);
+  std::vector<std::string> known = {"name", "description", "type", "config"};
+  known.insert(known.end(), spec.read_only.begin(), spec.read_only.end());
+  r.forbid_unknown(known);
+  if (auto v = r.string("name", {.required = create, .min = 1, .max = 255})) {
+    in.name = *v;
+    in.columns.emplace_back("name", *v);
+  }
+  if (auto v = r.string("description", {.max = 2000, .nullable = true})) in.columns.emplace_back("description", *v);
+  else if (r.is_null("description")) in.columns.emplace_back("description", std::string());
+  in.type = r.choice("type", spec.types, create);
+  in.bad_type = r.present("type") && !in.type;
+  if (const auto* config = r.raw("config")) {
+    if (config->IsObject()) in.config = config;
+    else r.add_error("config", "Input should be a valid dictionary", "dict_type");
+  }
+  return r.errors();
+}
+
+// Validates `config` for `type` and seals its secrets into the config/config_public
+// columns; `previous` is the stored config when the type is unchanged (masked secrets
+// keep their values from it). Returns the refusal, if any, with `errors` included.
+std::optional<http::Response> take_config(const Spec& spec, const SecretBox& box, std::string_view type,
+                                          const json::Value& config, const json::Value* previous,
+                                          std::vector<api::FieldError> errors, Input& in) {
+  auto plain = spec.read_config(type, config, errors);
+  if (!errors.empty() || !plain) return api::validation_error(errors);
+  auto doc = json::parse(*plain, {.max_bytes = 16 << 20, .max_depth = 64});
+  if (!doc) return store_error(make_error(Errc::internal, "normalised config is not JSON: " + doc.error().message));
+  std::vector<SecretProblem> problems;
+  auto sealed = seal_config(*doc, spec.secrets_of(type, *doc), previous, box, problems);
+  if (!sealed) return store_error(sealed.error());
+  for (auto& p : problems) {
+    std::vector<std::string> loc = {"body", "config"};
+    loc.insert(loc.end(), p.path.begin(), p.path.end());
+    errors.push_back({std::move(loc), std::move(p.message), "value_error"});
+  }
+  if (!errors.empty()) return api::validation_error(errors);
+  in.columns.emplace_back("config", std::move(sealed->stored));
+  in.columns.emplace_back("config_public", std::move(sealed->shown));
+  return std::nullopt;
+}
+
+std::string conflict(const Spec& spec, const Input& in) {
+  return spec.a_what + " named '" + in.name + "' already exists";
+}
+
+http::Response list(const Spec& spec, Context& ctx, const http::Request& req) {
+  api::QueryReader q(req);
+  auto page = q.paging();
+  std::vector<std::string> sortable = {"name", "type", "created_at", "updated_at"};
+  if (!spec.statuses.empty()) sortable.emplace_back("status");
+  auto sort = q.sort(sortable, {"name", false});
+  auto type = q.choice("type", spec.types);
+  std::optional<std::string> status;
+  if (!spec.statuses.empty()) status = q.choice("status", spec.statuses);
+  auto text = q.string("search");
+  if (!q.ok()) return q.response();
+  db::Params params{type, text ? db::Param("%" + *text + "%") : std::nullopt};
+  std::string where = " WHERE ($1::text IS NULL OR v.type = $1)"
+                      " AND ($2::text IS NULL OR v.name ILIKE $2 OR v.description ILIKE $2)";
+  if (!spec.statuses.empty()) {
+    params.push_back(status);
+    where += " AND ($3::text IS NULL OR v.status = $3)";
+  }
+  auto count = ctx.db.exec("SELECT count(*) FROM " + spec.view + " v" + where, params);
+  if (!count) return store_error(count.error());
+  params.push_back(std::to_string(page.limit));
+  params.push_back(std::to_string(page.skip));
+  auto n = params.size();
+  auto rows = ctx.db.exec("SELECT v.doc FROM " + spec.view + " v" + where + " ORDER BY v." + sort.column +
+                              (sort.descending ? " DESC" : " ASC") + ", v.id LIMIT $" + std::to_string(n - 1) +
+                              " OFFSET $" + std::to_string(n),
+                          params);
+  if (!rows) return store_error(rows.error());
+  return list_response(*rows, count->get_int(0, 0));
+}
+
+http::Response create(const Spec& spec, Context& ctx, const SecretBox& box, const http::Request& req) {
+  auto body = api::parse_body(req);
+  if (body.error) return *body.error;
+  Input in;
+  auto errors = read_fields(spec, body.doc, true, in);
+  if (!in.type) return api::validation_error(errors);  // the config cannot be judged without one
+  static const json::Value kEmpty(rapidjson::kObjectType);
+  if (auto bad = take_config(spec, box, *in.type, in.config ? *in.config : kEmpty, nullptr, std::move(errors), in)) {
+    return *bad;
+  }
+  in.columns.emplace_back("type", *in.type);
+  std::string cols, vals;
+  db::Params params;
+  for (const auto& [col, v] : in.columns) {
+    cols += (cols.empty() ? "" : ", ") + col;
+    params.push_back(v);
+    vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size()) + cast_of(col);
+  }
+  std::string id;
+  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+    DM_ASSIGN_OR_RETURN(auto ins, s.exec("INSERT INTO " + spec.table + " (" + cols + ") VALUES (" + vals +
+                                             ") RETURNING id",
+                                         params));
+    id = std::string(ins.get(0, 0));
+    DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM " + spec.view + " WHERE id = $1::uuid", {id}));
+    auto created = http::Response::json(201, std::string(doc.get(0, 0)));
+    created.headers.set("Location", "/api/v1/" + spec.plural + "/" + id);
+    return created;
+  }, conflict(spec, in));
+  if (res.status == 201) ctx.events.changed(spec.kind, "created", id, 1);
+  return res;
+}
+
+http::Response get(const Spec& spec, Context& ctx, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return not_found(spec.what);
+  auto rows = ctx.db.exec("SELECT doc FROM " + spec.view + " WHERE id = $1::uuid", {id});
+  if (!rows) return store_error(rows.error());
+  if (rows->empty()) return not_found(spec.what);
+  return http::Response::json(200, std::string(rows->get(0, 0)));
+}
+
+// Within the update's transaction, with the stored row locked: the new config, if any.
+Result<std::optional<http::Response>> update_config(const Spec& spec, const SecretBox& box, db::Session& s,
+                                                    const std::string& id, std::vector<api::FieldError> errors,
+                                                    Input& in) {
+  DM_ASSIGN_OR_RETURN(auto row, s.exec("SELECT type, config FROM " + spec.table + " WHERE id = $1::uuid FOR UPDATE", {id}));
+  if (row.empty()) return std::optional<http::Response>(not_found(spec.what));
+  std::string stored_type(row.get(0, 0));
+  if (in.type && *in.type != stored_type && !in.config) {
+    errors.push_back({{"body", "config"}, "config is required when the type changes", "missing"});
+  }
+  if (!in.config || in.bad_type) {
+    if (errors.empty()) return std::optional<http::Response>{};
+    return std::optional<http::Response>(api::validation_error(errors));
+  }
+  std::string type = in.type.value_or(stored_type);
+  auto stored = json::parse(row.get(0, 1), {.max_bytes = 16 << 20, .max_depth = 64});
+  if (!stored) return make_error(Errc::internal, "stored config is not JSON: " + stored.error().message);
+  const json::Value* previous = type == stored_type ? &*stored : nullptr;
+  return take_config(spec, box, type, *in.config, previous, std::move(errors), in);
+}
+
+http::Response update(const Spec& spec, Context& ctx, const SecretBox& box, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return not_found(spec.what);
+  auto body = api::parse_body(req);
+  if (body.error) return *body.error;
+  Input in;
+  auto errors = read_fields(spec, body.doc, false, in);
+  std::int64_t version = 0;
+  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+    DM_ASSIGN_OR_RETURN(auto refused, update_config(spec, box, s, id, std::move(errors), in));
+    if (refused) return std::move(*refused);
+    if (in.type) in.columns.emplace_back("type", *in.type);
+    std::string sets;
+    db::Params params{id};
+    for (const auto& [col, v] : in.columns) {
+      params.push_back(v);
+      sets += ", " + col + " = $" + std::to_string(params.size()) + cast_of(col);
+    }
+    DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE " + spec.table + " SET version = version + 1, updated_at = now()" +
+                                             sets + " WHERE id = $1::uuid RETURNING version",
+                                         params));
+    version = upd.get_int(0, 0);
+    DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM " + spec.view + " WHERE id = $1::uuid", {id}));
+    return http::Response::json(200, std::string(doc.get(0, 0)));
+  }, conflict(spec, in));
+  if (res.status == 200) ctx.events.changed(spec.kind, "updated", id, version);
+  return res;
+}
+
+http::Response remove(const Spec& spec, Context& ctx, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return not_found(spec.what);
+  std::int64_t version = 0;
+  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+    DM_ASSIGN_OR_RETURN(auto in_use, refuse_if_in_use(s, spec.kind, id, spec.what));
+    if (in_use) return std::move(*in_use);
+    DM_ASSIGN_OR_RETURN(auto del, s.exec("DELETE FROM " + spec.table + " WHERE id = $1::uuid RETURNING version", {id}));
+    if (del.empty()) return not_found(spec.what);
+    version = del.get_int(0, 0) + 1;  // a deletion is a change too: consumers order by it
+    return http::Response::empty(204);
+  });
+  if (res.status == 204) ctx.events.changed(spec.kind, "deleted", id, version);
+  return res;
+}
+
+// The public document with the config's secrets opened, for the services that deliver.
+http::Response get_internal(const Spec& spec, Context& ctx, const SecretBox& box, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return not_found(spec.what);
+  auto rows = ctx.db.exec("SELECT v.doc, t.type, t.config FROM " + spec.view + " v JOIN " + spec.table +
+                              " t ON t.id = v.id WHERE v.id = $1::uuid",
+                          {id});
+  if (!rows) return store_error(rows.error());
+  if (rows->empty()) return not_found(spec.what);
+  auto doc = json::parse(rows->get(0, 0), {.max_bytes = 16 << 20, .max_depth = 64});
+  auto stored = json::parse(rows->get(0, 2), {.max_bytes = 16 << 20, .max_depth = 64});
+  if (!doc || !stored) return store_error(make_error(Errc::internal, spec.kind + " " + id + ": stored JSON unreadable"));
+  auto opened = open_config(*stored, spec.secrets_of(rows->get(0, 1), *stored), box);
+  if (!opened) {
+    log::error("stored secrets cannot be opened", {{"kind", spec.kind}, {"id", id}, {"error", opened.error().message}});
+    return http::Response::error(500, "Stored secrets cannot be decrypted (was SECRET_KEY changed?)");
+  }
+  auto config = json::parse(*opened, {.max_bytes = 16 << 20, .max_depth = 64});
+  if (!config) return store_error(config.error());
+  (*doc)["config"].CopyFrom(*config, doc->GetAllocator());
+  return http::Response::json(200, json::to_string(*doc));
+}
+
+}  // namespace
+
+void add_config_resource_routes(http::Router& router, Context& ctx, std::shared_ptr<const ConfigResourceSpec> spec) {
+  auto box = std::make_shared<SecretBox>(ctx.secret_key);
+  const std::string base = "/api/v1/" + spec->plural;
+  router.add_sync("GET", base, [spec, &ctx](const http::Request& req) { return list(*spec, ctx, req); });
+  router.add_sync("POST", base, [spec, box, &ctx](const http::Request& req) { return create(*spec, ctx, *box, req); });
+  router.add_sync("GET", base + "/{id}", [spec, &ctx](const http::Request& req) { return get(*spec, ctx, req); });
+  auto upd = [spec, box, &ctx](const http::Request& req) { return update(*spec, ctx, *box, req); };
+  router.add_sync("PUT", base + "/{id}", upd);
+  router.add_sync("PATCH", base + "/{id}", upd);
+  router.add_sync("DELETE", base + "/{id}", [spec, &ctx](const http::Request& req) { return remove(*spec, ctx, req); });
+  router.add_sync("GET", "/internal/v1/" + spec->plural + "/{id}",
+                  [spec, box, &ctx](const http::Request& req) { return get_internal(*spec, ctx, *box, req); });
+}
+
+bool has_control_chars(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7F;
+  });
+}
+
+void check_http_url(api::BodyReader& r, std::string_view field, const std::string& url) {
+  auto parsed = http::parse_url(url);
+  if (!parsed) r.add_error(std::string(field), "Input should be a valid http:// or https:// URL (" + parsed.error().message + ")", "url_parsing");
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> read_string_map(api::BodyReader& r,
+                                                                                 std::string_view field,
+                                                                                 std::size_t max_value) {
+  const auto* v = r.raw(field);
+  if (!v || v->IsNull()) return std::nullopt;
+  if (!v->IsObject()) {
+    r.add_error(std::string(field), "Input should be a valid dictionary", "dict_type");
+    return std::nullopt;
+  }
+  if (v->MemberCount() > 100) {
+    r.add_error(std::string(field), "At most 100 entries", "too_long");
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  bool good = true;
+  for (const auto& m : v->GetObject()) {
+    std::string name(json::view(m.name));
+    auto bad = [&](std::string msg, std::string type) {
+      r.add_error_at({std::string(field), name}, std::move(msg), std::move(type));
+      good = false;
+    };
+    if (name.empty() || name.size() > 255 || has_control_chars(name)) {
+      bad("Names should have 1 to 255 characters, without control characters", "value_error");
+    } else if (!m.value.IsString()) {
+      bad("Input should be a valid string", "string_type");
+    } else if (m.value.GetStringLength() > max_value || has_control_chars(json::view(m.value))) {
+      bad("Values should have at most " + std::to_string(max_value) + " characters, without control characters",
+          "value_error");
+    } else {
+      out.emplace_back(name, std::string(json::view(m.value)));
+    }
+  }
+  if (!good) return std::nullopt;
+  return out;
+}
+
+void write_string_map(json::Writer& w, std::string_view key, const std::vector<std::pair<std::string, std::string>>& map) {
+  w.key(key).start_object();
+  for (const auto& [k, v] : map) w.field(k, v);
+  w.end_object();
+}
+
+}  // namespace dm::registry

@@ -1,0 +1,238 @@
+// /api/v1/functions: CRUD of user JavaScript functions and their declared parameters.
+// Running them (and checking their syntax) is the function-runner's job.
+#include <algorithm>
+#include <set>
+
+#include "common.hpp"
+#include "dm/api/body.hpp"
+#include "dm/api/query.hpp"
+
+namespace dm::registry {
+namespace {
+
+using TxResult = Result<http::Response>;
+
+constexpr std::size_t kMaxCodeBytes = 256 * 1024;
+constexpr std::size_t kMaxParameters = 100;
+const std::vector<std::string> kStatuses = {"inactive", "success", "error"};
+const std::vector<std::string> kParamTypes = {"string", "number", "integer", "boolean", "object", "array"};
+// Fields a client may send back unchanged from a GET; they are ignored, not rejected.
+const std::vector<std::string> kKnown = {"name",   "description", "code",        "parameters", "id",
+                                         "version", "status",     "last_run_at", "created_at", "updated_at"};
+const std::vector<std::string> kParamKeys = {"name", "type", "description", "required", "default"};
+
+struct FunctionInput {
+  std::vector<std::pair<std::string, db::Param>> columns;  // column → text value (cast in SQL)
+  std::optional<std::string> code;                         // apart: it drives the version
+  std::string name;
+};
+
+bool matches_type(const json::Value& v, std::string_view type) {
+  if (v.IsNull()) return true;
+  if (type == "string") return v.IsString();
+  if (type == "number") return v.IsNumber();
+  if (type == "integer") return v.IsInt64() || v.IsUint64();
+  if (type == "boolean") return v.IsBool();
+  if (type == "object") return v.IsObject();
+  return v.IsArray();
+}
+
+// Checks one {name, type, description, required, default} and writes it normalised.
+void read_parameter(const json::Value& item, const std::string& index, std::set<std::string>& names,
+                    std::vector<api::FieldError>& errors, json::Writer& out) {
+  if (!item.IsObject()) {
+    errors.push_back({{"body", "parameters", index}, "Input should be a valid dictionary", "dict_type"});
+    return;
+  }
+  api::BodyReader p(item, {"body", "parameters", index});
+  p.forbid_unknown(kParamKeys);
+  auto name = p.string("name", {.required = true, .min = 1, .max = 100});
+  if (name && !names.insert(*name).second) p.add_error("name", "Parameter names must be unique: '" + *name + "' repeats");
+  std::string type = "string";
+  if (p.present("type")) {
+    auto t = p.choice("type", kParamTypes);
+    if (t) type = *t;
+  }
+  auto description = p.string("description", {.max = 2000, .nullable = true});
+  auto required = p.boolean("required");
+  const json::Value* def = p.raw("default");
+  if (def && !matches_type(*def, type)) {
+    p.add_error("default", "default should be of the parameter's type (" + type + ")", "value_error");
+  }
+  errors.insert(errors.end(), p.errors().begin(), p.errors().end());
+  if (!p.ok()) return;
+  out.start_object().field("name", *name).field("type", type).field_or_null("description", description);
+  out.field("required", required.value_or(false)).key("default");
+  if (def) out.value(*def);
+  else out.null();
+  out.end_object();
+}
+
+// The parameters list normalised to JSON, or nullopt after recording errors.
+std::optional<std::string> read_parameters(const json::Value& list, std::vector<api::FieldError>& errors) {
+  if (!list.IsArray()) {
+    errors.push_back({{"body", "parameters"}, "Input should be a valid list", "list_type"});
+    return std::nullopt;
+  }
+  if (list.Size() > kMaxParameters) {
+    errors.push_back({{"body", "parameters"}, "List should have at most 100 items", "too_long"});
+    return std::nullopt;
+  }
+  std::size_t before = errors.size();
+  std::set<std::string> names;
+  json::Writer out;
+  out.start_array();
+  for (rapidjson::SizeType i = 0; i < list.Size(); ++i) read_parameter(list[i], std::to_string(i), names, errors, out);
+  out.end_array();
+  if (errors.size() != before) return std::nullopt;
+  return out.take();
+}
+
+// Reads a create (name and code required) or an update (all optional) body.
+std::optional<http::Response> read_function(const json::Value& body, bool create, FunctionInput& in) {
+  api::BodyReader r(body);
+  r.forbid_unknown(kKnown);
+  if (auto v = r.string("name", {.required = create, .min = 1, .max = 255})) {
+    in.name = *v;
+    in.columns.emplace_back("name", *v);
+  }
+  if (auto v = r.string("description", {.max = 2000, .nullable = true})) in.columns.emplace_back("description", *v);
+  else if (r.is_null("description")) in.columns.emplace_back("description", std::string());
+  if (auto v = r.string("code", {.required = create, .min = 1})) {
+    // Bytes, not characters: the limit protects storage and the runner's compiler.
+    if (v->size() > kMaxCodeBytes) r.add_error("code", "Code should be at most 262144 bytes (256 KiB)", "string_too_long");
+    else in.code = std::move(*v);
+  }
+  std::vector<api::FieldError> nested;
+  if (const auto* params = r.raw("parameters")) {
+    if (auto normalised = read_parameters(*params, nested)) in.columns.emplace_back("parameters", *normalised);
+  }
+  if (r.ok() && nested.empty()) return std::nullopt;
+  auto errors = r.errors();
+  errors.insert(errors.end(), nested.begin(), nested.end());
+  return api::validation_error(errors);
+}
+
+std::string conflict(const FunctionInput& in) { return "A function named '" + in.name + "' already exists"; }
+
+std::string cast_of(const std::string& column) { return column == "parameters" ? "::jsonb" : ""; }
+
+http::Response list_functions(Context& ctx, const http::Request& req) {
+  api::QueryReader q(req);
+  auto page = q.paging();
+  auto sort = q.sort({"name", "status", "version", "created_at", "updated_at", "last_run_at"}, {"name", false});
+  auto status = q.choice("status", kStatuses);
+  auto text = q.string("search");
+  if (!q.ok()) return q.response();
+  db::Params params{status, text ? db::Param("%" + *text + "%") : std::nullopt};
+  const std::string where =
+      " WHERE ($1::text IS NULL OR v.status = $1)"
+      " AND ($2::text IS NULL OR v.name ILIKE $2 OR v.description ILIKE $2)";
+  auto count = ctx.db.exec("SELECT count(*) FROM function_docs v" + where, params);
+  if (!count) return store_error(count.error());
+  params.push_back(std::to_string(page.limit));
+  params.push_back(std::to_string(page.skip));
+  auto rows = ctx.db.exec("SELECT v.doc FROM function_docs v" + where + " ORDER BY v." + sort.column +
+                              (sort.descending ? " DESC NULLS LAST" : " ASC NULLS LAST") + ", v.id LIMIT $3 OFFSET $4",
+                          params);
+  if (!rows) return store_error(rows.error());
+  return list_response(*rows, count->get_int(0, 0));
+}
+
+http::Response create_function(Context& ctx, const http::Request& req) {
+  auto body = api::parse_body(req);
+  if (body.error) return *body.error;
+  FunctionInput in;
+  if (auto bad = read_function(body.doc, true, in)) return *bad;
+  in.columns.emplace_back("code", *in.code);
+  std::string cols, vals;
+  db::Params params;
+  for (const auto& [col, v] : in.columns) {
+    cols += (cols.empty() ? "" : ", ") + col;
+    params.push_back(v);
+    vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size()) + cast_of(col);
+  }
+  std::string id;
+  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+    DM_ASSIGN_OR_RETURN(auto ins, s.exec("INSERT INTO functions (" + cols + ") VALUES (" + vals + ") RETURNING id", params));
+    id = std::string(ins.get(0, 0));
+    DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id}));
+    auto created = http::Response::json(201, std::string(doc.get(0, 0)));
+    created.headers.set("Location", "/api/v1/functions/" + id);
+    return created;
+  }, conflict(in));
+  if (res.status == 201) ctx.events.changed("function", "created", id, 1);
+  return res;
+}
+
+http::Response get_function(Context& ctx, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return not_found("Function");
+  auto rows = ctx.db.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id});
+  if (!rows) return store_error(rows.error());
+  if (rows->empty()) return not_found("Function");
+  return http::Response::json(200, std::string(rows->get(0, 0)));
+}
+
+http::Response update_function(Context& ctx, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return not_found("Function");
+  auto body = api::parse_body(req);
+  if (body.error) return *body.error;
+  FunctionInput in;
+  if (auto bad = read_function(body.doc, false, in)) return *bad;
+  std::string sets;
+  db::Params params{id};
+  for (const auto& [col, v] : in.columns) {
+    params.push_back(v);
+    sets += ", " + col + " = $" + std::to_string(params.size()) + cast_of(col);
+  }
+  if (in.code) {
+    // Both right-hand sides see the old row: the version moves only if the text differs.
+    params.push_back(*in.code);
+    auto n = std::to_string(params.size());
+    sets += ", version = version + (code IS DISTINCT FROM $" + n + ")::int, code = $" + n;
+  }
+  std::int64_t revision = 0;
+  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+    DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE functions SET revision = revision + 1, updated_at = now()" + sets +
+                                             " WHERE id = $1::uuid RETURNING revision",
+                                         params));
+    if (upd.empty()) return not_found("Function");
+    revision = upd.get_int(0, 0);
+    DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id}));
+    return http::Response::json(200, std::string(doc.get(0, 0)));
+  }, conflict(in));
+  if (res.status == 200) ctx.events.changed("function", "updated", id, revision);
+  return res;
+}
+
+http::Response delete_function(Context& ctx, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return not_found("Function");
+  std::int64_t revision = 0;
+  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+    DM_ASSIGN_OR_RETURN(auto in_use, refuse_if_in_use(s, "function", id, "Function"));
+    if (in_use) return std::move(*in_use);
+    DM_ASSIGN_OR_RETURN(auto del, s.exec("DELETE FROM functions WHERE id = $1::uuid RETURNING revision", {id}));
+    if (del.empty()) return not_found("Function");
+    revision = del.get_int(0, 0) + 1;  // a deletion is a change too: consumers order by it
+    return http::Response::empty(204);
+  });
+  if (res.status == 204) ctx.events.changed("function", "deleted", id, revision);
+  return res;
+}
+
+}  // namespace
+
+void add_function_routes(http::Router& router, Context& ctx) {
+  router.add_sync("GET", "/api/v1/functions", [&ctx](const http::Request& req) { return list_functions(ctx, req); });
+  router.add_sync("POST", "/api/v1/functions", [&ctx](const http::Request& req) { return create_function(ctx, req); });
+  router.add_sync("GET", "/api/v1/functions/{id}", [&ctx](const http::Request& req) { return get_function(ctx, req); });
+  auto update = [&ctx](const http::Request& req) { return update_function(ctx, req); };
+  router.add_sync("PUT", "/api/v1/functions/{id}", update);
+  router.add_sync("PATCH", "/api/v1/functions/{id}", update);
+  router.add_sync("DELETE", "/api/v1/functions/{id}", [&ctx](const http::Request& req) { return delete_function(ctx, req); });
+}
+
+}  // namespace dm::registry

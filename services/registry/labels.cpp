@@ -1,0 +1,184 @@
+// /api/v1/labels: CRUD and membership of devices.
+#include "common.hpp"
+#include "dm/api/body.hpp"
+#include "dm/api/query.hpp"
+
+namespace dm::registry {
+namespace {
+
+using TxResult = Result<http::Response>;
+const std::vector<std::string> kKnown = {"name", "description", "color", "id", "device_count", "version",
+                                         "created_at", "updated_at"};
+
+struct LabelInput {
+  std::vector<std::pair<std::string, db::Param>> columns;
+  std::string name;
+};
+
+std::optional<http::Response> read_label(const json::Value& body, bool create, LabelInput& in) {
+  api::BodyReader r(body);
+  r.forbid_unknown(kKnown);
+  if (auto v = r.string("name", {.required = create, .min = 1, .max = 100})) {
+    in.name = *v;
+    in.columns.emplace_back("name", *v);
+  }
+  if (auto v = r.string("description", {.max = 2000, .nullable = true})) in.columns.emplace_back("description", *v);
+  else if (r.is_null("description")) in.columns.emplace_back("description", std::string());
+  if (auto v = r.string("color", {.max = 32, .nullable = true})) in.columns.emplace_back("color", *v);
+  else if (r.is_null("color")) in.columns.emplace_back("color", std::nullopt);
+  if (!r.ok()) return r.response();
+  return std::nullopt;
+}
+
+std::string conflict(const LabelInput& in) { return "A label named '" + in.name + "' already exists"; }
+
+}  // namespace
+
+void add_label_routes(http::Router& router, Context& ctx) {
+  router.add_sync("GET", "/api/v1/labels", [&ctx](const http::Request& req) {
+    api::QueryReader q(req);
+    auto page = q.paging();
+    auto sort = q.sort({"name", "created_at", "updated_at"}, {"name", false});
+    auto text = q.string("search");
+    if (!q.ok()) return q.response();
+    db::Params params{text ? db::Param("%" + *text + "%") : std::nullopt};
+    const std::string where = " WHERE ($1::text IS NULL OR v.name ILIKE $1 OR v.description ILIKE $1)";
+    auto count = ctx.db.exec("SELECT count(*) FROM label_docs v" + where, params);
+    if (!count) return store_error(count.error());
+    params.push_back(std::to_string(page.limit));
+    params.push_back(std::to_string(page.skip));
+    auto rows = ctx.db.exec("SELECT v.doc FROM label_docs v" + where + " ORDER BY v." + sort.column +
+                                (sort.descending ? " DESC" : " ASC") + ", v.id LIMIT $2 OFFSET $3",
+                            params);
+    if (!rows) return store_error(rows.error());
+    return list_response(*rows, count->get_int(0, 0));
+  });
+
+  router.add_sync("POST", "/api/v1/labels", [&ctx](const http::Request& req) {
+    auto body = api::parse_body(req);
+    if (body.error) return *body.error;
+    LabelInput in;
+    if (auto bad = read_label(body.doc, true, in)) return *bad;
+    std::string cols, vals;
+    db::Params params;
+    for (const auto& [col, v] : in.columns) {
+      cols += (cols.empty() ? "" : ", ") + col;
+      params.push_back(v);
+      vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size());
+    }
+    std::string id;
+    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+      DM_ASSIGN_OR_RETURN(auto ins, s.exec("INSERT INTO labels (" + cols + ") VALUES (" + vals + ") RETURNING id", params));
+      id = std::string(ins.get(0, 0));
+      DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id}));
+      auto created = http::Response::json(201, std::string(doc.get(0, 0)));
+      created.headers.set("Location", "/api/v1/labels/" + id);
+      return created;
+    }, conflict(in));
+    if (res.status == 201) ctx.events.changed("label", "created", id, 1);
+    return res;
+  });
+
+  router.add_sync("GET", "/api/v1/labels/{id}", [&ctx](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    if (!api::is_uuid(id)) return not_found("Label");
+    auto rows = ctx.db.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id});
+    if (!rows) return store_error(rows.error());
+    if (rows->empty()) return not_found("Label");
+    return http::Response::json(200, std::string(rows->get(0, 0)));
+  });
+
+  auto update = [&ctx](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    if (!api::is_uuid(id)) return not_found("Label");
+    auto body = api::parse_body(req);
+    if (body.error) return *body.error;
+    LabelInput in;
+    if (auto bad = read_label(body.doc, false, in)) return *bad;
+    std::string sets;
+    db::Params params{id};
+    for (const auto& [col, v] : in.columns) {
+      params.push_back(v);
+      sets += ", " + col + " = $" + std::to_string(params.size());
+    }
+    std::int64_t version = 0;
+    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+      DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE labels SET version = version + 1, updated_at = now()" + sets +
+                                               " WHERE id = $1::uuid RETURNING version",
+                                           params));
+      if (upd.empty()) return not_found("Label");
+      version = upd.get_int(0, 0);
+      DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id}));
+      return http::Response::json(200, std::string(doc.get(0, 0)));
+    }, conflict(in));
+    if (res.status == 200) ctx.events.changed("label", "updated", id, version);
+    return res;
+  };
+  router.add_sync("PUT", "/api/v1/labels/{id}", update);
+  router.add_sync("PATCH", "/api/v1/labels/{id}", update);
+
+  router.add_sync("DELETE", "/api/v1/labels/{id}", [&ctx](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    if (!api::is_uuid(id)) return not_found("Label");
+    std::int64_t version = 0;
+    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+      DM_ASSIGN_OR_RETURN(auto in_use, refuse_if_in_use(s, "label", id, "Label"));
+      if (in_use) return std::move(*in_use);
+      DM_ASSIGN_OR_RETURN(auto del, s.exec("DELETE FROM labels WHERE id = $1::uuid RETURNING version", {id}));
+      if (del.empty()) return not_found("Label");
+      version = del.get_int(0, 0) + 1;
+      return http::Response::empty(204);
+    });
+    if (res.status == 204) ctx.events.changed("label", "deleted", id, version);
+    return res;
+  });
+
+  // Membership: adding is idempotent (200 either way), removing a device that is not a
+  // member is 404 so typos are noticed.
+  router.add_sync("POST", "/api/v1/labels/{id}/devices/{device_id}", [&ctx](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    const auto& device_id = req.params.at("device_id");
+    if (!api::is_uuid(id)) return not_found("Label");
+    if (!api::is_uuid(device_id)) return not_found("Device");
+    std::int64_t version = 0;
+    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+      DM_ASSIGN_OR_RETURN(auto l, s.exec("SELECT 1 FROM labels WHERE id = $1::uuid", {id}));
+      if (l.empty()) return not_found("Label");
+      DM_ASSIGN_OR_RETURN(auto d, s.exec("UPDATE devices SET version = version + 1, updated_at = now() "
+                                         "WHERE id = $1::uuid RETURNING version",
+                                         {device_id}));
+      if (d.empty()) return not_found("Device");
+      version = d.get_int(0, 0);
+      DM_TRY(s.exec("INSERT INTO device_labels (device_id, label_id) VALUES ($1::uuid, $2::uuid) ON CONFLICT DO NOTHING",
+                    {device_id, id}));
+      DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM device_docs WHERE id = $1::uuid", {device_id}));
+      return http::Response::json(200, std::string(doc.get(0, 0)));
+    });
+    // Membership is part of the device (its labels); the label's own row is unchanged.
+    if (res.status == 200) ctx.events.changed("device", "updated", device_id, version);
+    return res;
+  });
+
+  router.add_sync("DELETE", "/api/v1/labels/{id}/devices/{device_id}", [&ctx](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    const auto& device_id = req.params.at("device_id");
+    if (!api::is_uuid(id)) return not_found("Label");
+    if (!api::is_uuid(device_id)) return not_found("Device");
+    std::int64_t version = 0;
+    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+      DM_ASSIGN_OR_RETURN(auto del, s.exec("DELETE FROM device_labels WHERE label_id = $1::uuid AND device_id = $2::uuid "
+                                           "RETURNING device_id",
+                                           {id, device_id}));
+      if (del.empty()) return http::Response::error(404, "Device is not labelled with this label");
+      DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE devices SET version = version + 1, updated_at = now() "
+                                           "WHERE id = $1::uuid RETURNING version",
+                                           {device_id}));
+      version = upd.empty() ? 0 : upd.get_int(0, 0);
+      return http::Response::empty(204);
+    });
+    if (res.status == 204) ctx.events.changed("device", "updated", device_id, version);
+    return res;
+  });
+}
+
+}  // namespace dm::registry

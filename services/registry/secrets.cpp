@@ -1,0 +1,252 @@
+#include "secrets.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+
+namespace dm::registry {
+namespace {
+
+constexpr std::string_view kPrefix = "enc:v1:";
+constexpr std::size_t kNonceBytes = 12;
+constexpr std::size_t kTagBytes = 16;
+
+Error crypto_error(std::string what) { return make_error(Errc::internal, "secret " + what); }
+
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+std::string base64_encode(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  out.resize(static_cast<std::size_t>(n) - padding);
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// Where the password of "scheme://user:password@host/..." is: [begin, end) in the URL.
+std::optional<std::pair<std::size_t, std::size_t>> password_span(std::string_view url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::nullopt;
+  std::size_t start = scheme_end + 3;
+  std::size_t authority_end = url.find_first_of("/?#", start);
+  if (authority_end == std::string_view::npos) authority_end = url.size();
+  std::string_view authority = url.substr(start, authority_end - start);
+  auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  auto colon = authority.substr(0, at).find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  return std::pair{start + colon + 1, start + at};
+}
+
+json::Value* find_mutable(json::Value& root, const JsonPath& path) {
+  json::Value* v = &root;
+  for (const auto& key : path) {
+    if (!v->IsObject()) return nullptr;
+    auto it = v->FindMember(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size())));
+    if (it == v->MemberEnd()) return nullptr;
+    v = &it->value;
+  }
+  return v;
+}
+
+const json::Value* find_path(const json::Value& root, const JsonPath& path) {
+  return find_mutable(const_cast<json::Value&>(root), path);
+}
+
+void set_string(json::Document& doc, const JsonPath& path, std::string_view text) {
+  if (auto* v = find_mutable(doc, path)) {
+    v->SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()), doc.GetAllocator());
+  }
+}
+
+// The sealed value stored at `path` of the previous config, if any.
+std::optional<std::string> previous_sealed(const json::Value* previous, const JsonPath& path) {
+  if (!previous) return std::nullopt;
+  const auto* v = find_path(*previous, path);
+  if (!v || !v->IsString() || !SecretBox::is_sealed(json::view(*v))) return std::nullopt;
+  return std::string(json::view(*v));
+}
+
+const char* kKeepWithoutStored =
+    "'********' keeps the stored secret, but none is stored here: send the secret itself";
+
+}  // namespace
+
+SecretBox::SecretBox(std::string_view secret_key) {
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  EVP_KDF_CTX* kctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+  EVP_KDF_free(kdf);
+  if (!kctx) return;
+  std::string key(secret_key);
+  std::string salt = "dm-registry";
+  std::string info = "secrets-v1";
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key.data(), key.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt.data(), salt.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  ready_ = !secret_key.empty() && EVP_KDF_derive(kctx, key_.data(), key_.size(), params) == 1;
+  EVP_KDF_CTX_free(kctx);
+  OPENSSL_cleanse(key.data(), key.size());
+}
+
+SecretBox::~SecretBox() { OPENSSL_cleanse(key_.data(), key_.size()); }
+
+bool SecretBox::is_sealed(std::string_view value) { return value.starts_with(kPrefix); }
+
+Result<std::string> SecretBox::seal(std::string_view plaintext) const {
+  if (!ready_) return crypto_error("key is not available");
+  if (plaintext.size() > (1u << 24)) return crypto_error("too large");
+  std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
+  auto* bytes = reinterpret_cast<unsigned char*>(out.data());
+  if (RAND_bytes(bytes, kNonceBytes) != 1) return crypto_error("nonce generation failed");
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  int final_len = 0;
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), bytes) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), bytes + kNonceBytes, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), bytes + kNonceBytes + len, &final_len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, bytes + kNonceBytes + plaintext.size()) != 1) {
+    return crypto_error("encryption failed");
+  }
+  return std::string(kPrefix) + base64_encode(out);
+}
+
+Result<std::string> SecretBox::open(std::string_view sealed) const {
+  if (!ready_) return crypto_error("key is not available");
+  if (!is_sealed(sealed)) return crypto_error("is not sealed");
+  auto raw = base64_decode(sealed.substr(kPrefix.size()));
+  if (!raw || raw->size() < kNonceBytes + kTagBytes) return crypto_error("is malformed");
+  std::size_t text_len = raw->size() - kNonceBytes - kTagBytes;
+  auto* bytes = reinterpret_cast<unsigned char*>(raw->data());
+  std::string out(text_len, '\0');
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  int final_len = 0;
+  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), bytes) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, bytes + kNonceBytes,
+                        static_cast<int>(text_len)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, bytes + kNonceBytes + text_len) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &final_len) != 1) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return crypto_error("cannot be decrypted (altered, or sealed with another SECRET_KEY)");
+  }
+  return out;
+}
+
+bool is_secret_header(std::string_view name) {
+  std::string n = lower(name);
+  for (const char* exact : {"authorization", "proxy-authorization", "x-api-key", "x-auth-token", "cookie"}) {
+    if (n == exact) return true;
+  }
+  for (const char* part : {"secret", "token", "password", "key"}) {
+    if (n.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> url_password(std::string_view url) {
+  auto span = password_span(url);
+  if (!span) return std::nullopt;
+  return std::string(url.substr(span->first, span->second - span->first));
+}
+
+std::string replace_url_password(std::string_view url, std::string_view password) {
+  auto span = password_span(url);
+  if (!span) return std::string(url);
+  return std::string(url.substr(0, span->first)) + std::string(password) + std::string(url.substr(span->second));
+}
+
+std::string mask_url_password(std::string_view url) {
+  auto password = url_password(url);
+  if (!password || password->empty()) return std::string(url);
+  return replace_url_password(url, kMask);
+}
+
+Result<SealedConfig> seal_config(const json::Value& plain, const std::vector<SecretField>& secrets,
+                                 const json::Value* previous, const SecretBox& box,
+                                 std::vector<SecretProblem>& problems) {
+  json::Document stored;
+  stored.CopyFrom(plain, stored.GetAllocator());
+  json::Document shown;
+  shown.CopyFrom(plain, shown.GetAllocator());
+  for (const auto& secret : secrets) {
+    const auto* v = find_path(plain, secret.path);
+    if (!v || !v->IsString() || v->GetStringLength() == 0) continue;  // null or empty: nothing to hide
+    std::string value(json::view(*v));
+    auto kept = previous_sealed(previous, secret.path);
+    if (!secret.url && value == kMask) {
+      if (!kept) {
+        problems.push_back({secret.path, kKeepWithoutStored});
+        continue;
+      }
+      set_string(stored, secret.path, *kept);  // unchanged ciphertext
+      set_string(shown, secret.path, kMask);
+      continue;
+    }
+    if (secret.url && url_password(value) == std::string(kMask)) {
+      std::optional<std::string> old_password;
+      if (kept) {
+        DM_ASSIGN_OR_RETURN(auto old_url, box.open(*kept));
+        old_password = url_password(old_url);
+      }
+      if (!old_password) {
+        problems.push_back({secret.path, "the password '********' keeps the stored one, but none is stored: "
+                                         "send the password itself"});
+        continue;
+      }
+      value = replace_url_password(value, *old_password);
+    }
+    DM_ASSIGN_OR_RETURN(auto sealed, box.seal(value));
+    set_string(stored, secret.path, sealed);
+    set_string(shown, secret.path, secret.url ? mask_url_password(value) : std::string(kMask));
+  }
+  return SealedConfig{json::to_string(stored), json::to_string(shown)};
+}
+
+Result<std::string> open_config(const json::Value& stored, const std::vector<SecretField>& secrets,
+                                const SecretBox& box) {
+  json::Document doc;
+  doc.CopyFrom(stored, doc.GetAllocator());
+  for (const auto& secret : secrets) {
+    auto* v = find_mutable(doc, secret.path);
+    if (!v || !v->IsString() || !SecretBox::is_sealed(json::view(*v))) continue;
+    DM_ASSIGN_OR_RETURN(auto plain, box.open(json::view(*v)));
+    v->SetString(plain.data(), static_cast<rapidjson::SizeType>(plain.size()), doc.GetAllocator());
+  }
+  return json::to_string(doc);
+}
+
+}  // namespace dm::registry

@@ -1,0 +1,152 @@
+// /api/v1/storages: where flows keep messages — the internal store, InfluxDB, or a
+// PostgreSQL table (the CRUD is config_resource.cpp's). Secrets: the InfluxDB token and
+// password, and the whole PostgreSQL connection URL (shown with its password masked).
+#include <cctype>
+
+#include "config_resource.hpp"
+
+namespace dm::registry {
+namespace {
+
+using StringMap = std::vector<std::pair<std::string, std::string>>;
+
+const std::vector<std::string> kInternalKeys = {"retention_days"};
+const std::vector<std::string> kInfluxKeys = {"url",      "database",    "org",  "bucket", "token", "username",
+                                              "password", "measurement", "tags", "fields", "precision"};
+const std::vector<std::string> kPostgresKeys = {"connection_url", "table"};
+const std::vector<std::string> kPrecisions = {"ns", "us", "ms", "s"};
+
+std::optional<std::string> read_internal(const json::Value& config, std::vector<api::FieldError>& errors) {
+  api::BodyReader r(config, {"body", "config"});
+  r.forbid_unknown(kInternalKeys);
+  auto days = r.integer("retention_days", {.min = 1, .max = 36500, .nullable = true});
+  errors.insert(errors.end(), r.errors().begin(), r.errors().end());
+  if (!r.ok()) return std::nullopt;
+  json::Writer w;
+  w.start_object().key("retention_days");
+  if (days) w.integer(*days);
+  else w.null();
+  w.end_object();
+  return w.take();
+}
+
+// InfluxDB 1.x writes to a database, 2.x to an org's bucket: exactly one of the two.
+void check_influx_target(api::BodyReader& r, const std::optional<std::string>& database,
+                         const std::optional<std::string>& org, const std::optional<std::string>& bucket) {
+  if (database && (org || bucket)) {
+    r.add_error("database", "Give database (InfluxDB 1.x) or org and bucket (InfluxDB 2.x), not both", "value_error");
+  } else if (!database && !org && !bucket) {
+    r.add_error("database", "Give database (InfluxDB 1.x) or org and bucket (InfluxDB 2.x)", "missing");
+  } else if (!database && !org) {
+    r.add_error("org", "bucket needs org (InfluxDB 2.x)", "missing");
+  } else if (!database && !bucket) {
+    r.add_error("bucket", "org needs bucket (InfluxDB 2.x)", "missing");
+  }
+}
+
+void check_influx_auth(api::BodyReader& r, const std::optional<std::string>& token,
+                       const std::optional<std::string>& username, const std::optional<std::string>& password) {
+  if (token && (username || password)) {
+    r.add_error("token", "Give token (InfluxDB 2.x) or username and password (1.x), not both", "value_error");
+  } else if (password && !username) {
+    r.add_error("username", "password needs a username", "missing");
+  }
+}
+
+std::optional<std::string> read_influxdb(const json::Value& config, std::vector<api::FieldError>& errors) {
+  api::BodyReader r(config, {"body", "config"});
+  r.forbid_unknown(kInfluxKeys);
+  auto url = r.string("url", {.required = true, .min = 1, .max = 2048});
+  if (url) check_http_url(r, "url", *url);
+  auto database = r.string("database", {.min = 1, .max = 255, .nullable = true});
+  auto org = r.string("org", {.min = 1, .max = 255, .nullable = true});
+  auto bucket = r.string("bucket", {.min = 1, .max = 255, .nullable = true});
+  if (r.ok()) check_influx_target(r, database, org, bucket);
+  auto token = r.string("token", {.min = 1, .max = 4096, .nullable = true});
+  auto username = r.string("username", {.min = 1, .max = 255, .nullable = true});
+  auto password = r.string("password", {.max = 1024, .nullable = true});
+  check_influx_auth(r, token, username, password);
+  auto measurement = r.string("measurement", {.required = true, .min = 1, .max = 255});
+  auto tags = read_string_map(r, "tags", 256);
+  auto fields = read_string_map(r, "fields", 256);
+  // A point without fields is not a point: the line protocol refuses it.
+  if (!r.present("fields") || r.is_null("fields")) r.add_error("fields", "Field required", "missing");
+  else if (fields && fields->empty()) r.add_error("fields", "Map at least one field to a message path", "too_short");
+  std::string precision = "ms";
+  if (r.present("precision")) {
+    if (auto p = r.choice("precision", kPrecisions)) precision = *p;
+  }
+  errors.insert(errors.end(), r.errors().begin(), r.errors().end());
+  if (!r.ok()) return std::nullopt;
+  json::Writer w;
+  w.start_object().field("url", *url);
+  w.field_or_null("database", database).field_or_null("org", org).field_or_null("bucket", bucket);
+  w.field_or_null("token", token).field_or_null("username", username).field_or_null("password", password);
+  w.field("measurement", *measurement);
+  write_string_map(w, "tags", tags.value_or(StringMap{}));
+  write_string_map(w, "fields", *fields);
+  w.field("precision", precision).end_object();
+  return w.take();
+}
+
+// schema.table or table: what the dispatcher will quote and insert into.
+bool is_table_name(const std::string& name) {
+  if (name.empty() || name.size() > 127 || name.front() == '.' || name.back() == '.') return false;
+  if (std::isdigit(static_cast<unsigned char>(name.front())) || name.find("..") != std::string::npos) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool word = std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    if (!word && c != '.') return false;
+    if (c == '.' && std::isdigit(static_cast<unsigned char>(name[i + 1]))) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> read_postgresql(const json::Value& config, std::vector<api::FieldError>& errors) {
+  api::BodyReader r(config, {"body", "config"});
+  r.forbid_unknown(kPostgresKeys);
+  auto url = r.string("connection_url", {.required = true, .min = 1, .max = 2048});
+  if (url && ((!url->starts_with("postgresql://") && !url->starts_with("postgres://")) || has_control_chars(*url) ||
+              url->find(' ') != std::string::npos)) {
+    r.add_error("connection_url", "Input should be a postgresql://user:password@host:port/database URL", "url_parsing");
+  }
+  auto table = r.string("table", {.required = true, .min = 1, .max = 127});
+  if (table && !is_table_name(*table)) {
+    r.add_error("table", "table should be an identifier ([A-Za-z_][A-Za-z0-9_]*), optionally schema-qualified",
+                "value_error");
+  }
+  errors.insert(errors.end(), r.errors().begin(), r.errors().end());
+  if (!r.ok()) return std::nullopt;
+  json::Writer w;
+  w.start_object().field("connection_url", *url).field("table", *table).end_object();
+  return w.take();
+}
+
+std::vector<SecretField> storage_secrets(std::string_view type, const json::Value& /*config*/) {
+  if (type == "influxdb") return {{{"token"}}, {{"password"}}};
+  if (type == "postgresql") return {{{"connection_url"}, true}};
+  return {};
+}
+
+}  // namespace
+
+void add_storage_routes(http::Router& router, Context& ctx) {
+  auto spec = std::make_shared<ConfigResourceSpec>();
+  spec->kind = "storage";
+  spec->what = "Storage";
+  spec->a_what = "A storage";
+  spec->table = "storages";
+  spec->view = "storage_docs";
+  spec->plural = "storages";
+  spec->types = {"internal", "influxdb", "postgresql"};
+  spec->read_only = {"id", "version", "created_at", "updated_at"};
+  spec->read_config = [](std::string_view type, const json::Value& config, std::vector<api::FieldError>& errors) {
+    if (type == "influxdb") return read_influxdb(config, errors);
+    if (type == "postgresql") return read_postgresql(config, errors);
+    return read_internal(config, errors);
+  };
+  spec->secrets_of = storage_secrets;
+  add_config_resource_routes(router, ctx, std::move(spec));
+}
+
+}  // namespace dm::registry

@@ -1,0 +1,152 @@
+// Devices and labels over real HTTP through the gateway.
+#include "api_fixture.hpp"
+
+using dm::test::Api;
+using dm::test::unique;
+
+namespace {
+std::string eui(int n) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016x", 0xabc0000 + n + ::getpid() * 1000);
+  return buf;
+}
+}  // namespace
+
+TEST_CASE("devices: create, get, list, update, delete") {
+  Api api;
+  std::string e = eui(1);
+  std::string upper = e;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto created = api.post("/api/v1/devices", R"({"dev_eui":")" + upper + R"(","name":"Sensor 1","region":"eu868",)"
+                                             R"("expected_transmit_time":15,"metadata":{"room":"A"}})");
+  REQUIRE(created.status == 201);
+  std::string id = created.str("id");
+  REQUIRE(created.str("dev_eui") == e);  // stored normalised
+  REQUIRE(created.str("status") == "never_seen");
+  REQUIRE(created.str("region") == "EU868");
+  REQUIRE(created["metadata"]["room"] == "A");
+  REQUIRE(created["labels"].IsArray());
+
+  auto got = api.get("/api/v1/devices/" + id);
+  REQUIRE(got.status == 200);
+  REQUIRE(got.str("name") == "Sensor 1");
+
+  auto list = api.get("/api/v1/devices?limit=1000");
+  REQUIRE(list.status == 200);
+  REQUIRE(list.json.IsArray());
+  REQUIRE(list.headers.get("X-Total-Count"));
+
+  auto patched = api.patch("/api/v1/devices/" + id, R"({"name":"Renamed","status":"maintenance"})");
+  REQUIRE(patched.status == 200);
+  REQUIRE(patched.str("name") == "Renamed");
+  REQUIRE(patched.str("dev_eui") == e);
+  REQUIRE(patched["version"].GetInt() == 2);
+
+  auto filtered = api.get("/api/v1/devices?status=maintenance&search=Renamed");
+  REQUIRE(filtered.status == 200);
+  REQUIRE(filtered.json.Size() >= 1);
+
+  REQUIRE(api.del("/api/v1/devices/" + id).status == 204);
+  REQUIRE(api.get("/api/v1/devices/" + id).status == 404);
+  REQUIRE(api.del("/api/v1/devices/" + id).status == 404);
+}
+
+TEST_CASE("devices: bad input is refused and changes nothing") {
+  Api api;
+  auto before = api.get("/api/v1/devices?limit=1");
+  std::string total = before.headers.get("X-Total-Count").value_or("?");
+
+  auto bad_eui = api.post("/api/v1/devices", R"({"dev_eui":"xyz","name":"x"})");
+  REQUIRE(bad_eui.status == 422);
+  REQUIRE(bad_eui.has_error_for("dev_eui"));
+
+  auto missing = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(2) + R"("})");
+  REQUIRE(missing.status == 422);
+  REQUIRE(missing.has_error_for("name"));
+
+  auto types = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(2) + R"(","name":5,"is_class_c":"yes","metadata":[]})");
+  REQUIRE(types.status == 422);
+  REQUIRE(types.has_error_for("name"));
+  REQUIRE(types.has_error_for("is_class_c"));
+  REQUIRE(types.has_error_for("metadata"));
+
+  auto unknown = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(2) + R"(","name":"x","colour":"red"})");
+  REQUIRE(unknown.status == 422);
+  REQUIRE(unknown.has_error_for("colour"));
+
+  auto malformed = api.post("/api/v1/devices", R"({"dev_eui":)");
+  REQUIRE(malformed.status == 422);
+
+  auto huge = api.post("/api/v1/devices", R"({"name":")" + std::string(2 << 20, 'x') + R"("})");
+  REQUIRE(huge.status == 413);
+
+  auto bad_label = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(2) +
+                                                    R"(","name":"x","label_ids":["00000000-0000-0000-0000-000000000000"]})");
+  REQUIRE(bad_label.status == 422);
+
+  REQUIRE(api.get("/api/v1/devices/not-a-uuid").status == 404);
+  REQUIRE(api.get("/api/v1/devices/00000000-0000-0000-0000-000000000000").status == 404);
+  REQUIRE(api.get("/api/v1/devices?limit=5000").status == 422);
+  REQUIRE(api.get("/api/v1/devices?status=sleeping").status == 422);
+
+  auto after = api.get("/api/v1/devices?limit=1");
+  REQUIRE(after.headers.get("X-Total-Count").value_or("!") == total);
+}
+
+TEST_CASE("devices: duplicate dev_eui in any case is a conflict") {
+  Api api;
+  std::string e = eui(3);
+  REQUIRE(api.post("/api/v1/devices", R"({"dev_eui":")" + e + R"(","name":"a"})").status == 201);
+  std::string upper = e;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto dup = api.post("/api/v1/devices", R"({"dev_eui":")" + upper + R"(","name":"b"})");
+  REQUIRE(dup.status == 409);
+  REQUIRE(dup.str("detail").find(e) != std::string::npos);
+}
+
+TEST_CASE("labels: CRUD, membership and device label sets") {
+  Api api;
+  std::string name = unique("trackers");
+  auto label = api.post("/api/v1/labels", R"({"name":")" + name + R"(","color":"#ff0000"})");
+  REQUIRE(label.status == 201);
+  std::string lid = label.str("id");
+  REQUIRE(label["device_count"].GetInt() == 0);
+  REQUIRE(api.post("/api/v1/labels", R"({"name":")" + name + R"("})").status == 409);
+
+  auto dev = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(4) + R"(","name":"tracker"})");
+  std::string did = dev.str("id");
+  auto added = api.post("/api/v1/labels/" + lid + "/devices/" + did, "");
+  REQUIRE(added.status == 200);
+  REQUIRE(added["labels"].Size() == 1);
+  REQUIRE(api.get("/api/v1/labels/" + lid)["device_count"].GetInt() == 1);
+  REQUIRE(api.get("/api/v1/devices?label=" + lid).json.Size() == 1);
+  REQUIRE(api.get("/api/v1/devices?label=" + name).json.Size() == 1);
+
+  auto labels = api.get("/api/v1/devices/" + did + "/labels");
+  REQUIRE(labels.status == 200);
+  REQUIRE(labels.json.Size() == 1);
+
+  auto replaced = api.put("/api/v1/devices/" + did + "/labels", "[]");
+  REQUIRE(replaced.status == 200);
+  REQUIRE(replaced.json.Size() == 0);
+  REQUIRE(api.put("/api/v1/devices/" + did + "/labels", R"({"label_ids":[")" + lid + R"("]})").json.Size() == 1);
+  REQUIRE(api.put("/api/v1/devices/" + did + "/labels", R"({"label_ids":["nope"]})").status == 422);
+
+  REQUIRE(api.del("/api/v1/labels/" + lid + "/devices/" + did).status == 204);
+  REQUIRE(api.del("/api/v1/labels/" + lid + "/devices/" + did).status == 404);
+  REQUIRE(api.post("/api/v1/labels/" + lid + "/devices/00000000-0000-0000-0000-000000000000", "").status == 404);
+
+  auto renamed = api.put("/api/v1/labels/" + lid, R"({"description":"moving things"})");
+  REQUIRE(renamed.status == 200);
+  REQUIRE(renamed.str("name") == name);
+  REQUIRE(api.del("/api/v1/labels/" + lid).status == 204);
+  REQUIRE(api.get("/api/v1/labels/" + lid).status == 404);
+}
+
+TEST_CASE("unknown routes and methods answer in FastAPI's shape") {
+  Api api;
+  auto r = api.get("/api/v1/nothing-here");
+  REQUIRE(r.status == 404);
+  REQUIRE(r.str("detail") == "Not Found");
+  REQUIRE(api.call("POST", "/api/v1/devices/00000000-0000-0000-0000-000000000000", "{}").status == 405);
+}

@@ -1,0 +1,447 @@
+// Flows over real HTTP through the gateway: both graph formats, validation naming the bad
+// node or edge, entities in use, and the orchestrator's internal view over NATS.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cctype>
+
+#include "api_fixture.hpp"
+
+using dm::test::Api;
+using dm::test::Reply;
+using dm::test::unique;
+
+namespace {
+
+std::string eui(int n) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016x", 0xf10000 + n * 7919 + ::getpid());
+  return buf;
+}
+
+std::string create(Api& api, const std::string& path, const std::string& body) {
+  auto r = api.post(path, body);
+  INFO(path << " " << r.body);
+  REQUIRE(r.status == 201);
+  return r.str("id");
+}
+
+// One of each kind a node can stand for, created through the API.
+struct Entities {
+  std::string device, label, function, integration, storage;
+};
+
+Entities make_entities(Api& api) {
+  static int n = 0;
+  ++n;
+  Entities e;
+  e.device = create(api, "/api/v1/devices", R"({"dev_eui":")" + eui(n) + R"(","name":")" + unique("sensor") + R"("})");
+  e.label = create(api, "/api/v1/labels", R"({"name":")" + unique("trackers") + R"("})");
+  e.function = create(api, "/api/v1/functions", R"({"name":")" + unique("alert") + R"(","code":"return msg;"})");
+  e.integration = create(api, "/api/v1/integrations", R"({"name":")" + unique("hook") +
+                                                          R"(","type":"http","config":{"url":"https://example.com/hook"}})");
+  e.storage = create(api, "/api/v1/storages", R"({"name":")" + unique("archive") + R"(","type":"internal"})");
+  return e;
+}
+
+std::string node(const std::string& id, const std::string& type, const std::string& entity, const std::string& extra = "") {
+  return R"({"id":")" + id + R"(","type":")" + type + R"(","position":{"x":0,"y":0},"data":{"entity_id":")" + entity +
+         R"(","label":")" + id + "\"" + extra + "}}";
+}
+
+std::string edge(const std::string& id, const std::string& s, const std::string& t) {
+  return R"({"id":")" + id + R"(","source":")" + s + R"(","target":")" + t + R"("})";
+}
+
+// Our format: device and label trigger a function that feeds an integration and a storage.
+std::string our_graph(const Entities& e) {
+  return R"("nodes":[)" + node("d", "device", e.device) + "," + node("l", "label", e.label) + "," +
+         node("f", "function", e.function, R"(,"parameters":{"threshold":30})") + "," +
+         node("i", "integration", e.integration) + "," + node("s", "storage", e.storage) + R"(],"edges":[)" +
+         edge("e1", "d", "f") + "," + edge("e2", "l", "f") + "," + edge("e3", "f", "i") + "," + edge("e4", "f", "s") + "]";
+}
+
+std::string flow_body(const std::string& name, const std::string& graph) {
+  return R"({"name":")" + name + R"(","description":"test flow",)" + graph + "}";
+}
+
+std::int64_t total(const Reply& r) {
+  auto v = r.headers.get("X-Total-Count");
+  REQUIRE(v);
+  return std::stoll(*v);
+}
+std::int64_t count_flows(Api& api) { return total(api.get("/api/v1/flows?limit=1")); }
+
+std::string loc_text(const dm::json::Value& loc) {
+  std::string out;
+  for (const auto& part : loc.GetArray()) {
+    out += out.empty() ? "" : "/";
+    out += part.IsString() ? std::string(dm::json::view(part)) : std::to_string(part.GetInt());
+  }
+  return out;
+}
+
+// A 422 whose detail has an entry at `where` ("body/nodes/3/data/entityId") whose msg contains `words`.
+void require_refused(const Reply& r, const std::string& where, const std::string& words) {
+  INFO(r.body);
+  REQUIRE(r.status == 422);
+  const auto* d = dm::json::find(r.json, "detail");
+  REQUIRE((d && d->IsArray()));
+  bool found = false;
+  for (const auto& e : d->GetArray()) {
+    if (loc_text(e["loc"]) == where && std::string(dm::json::view(e["msg"])).find(words) != std::string::npos) found = true;
+  }
+  REQUIRE(found);
+}
+
+// One GET to the registry over NATS, as the orchestrator makes it: the test speaks the NATS
+// text protocol itself because internal routes are not reachable through the gateway.
+struct NatsReply {
+  int status = 0;
+  dm::json::Document json;
+};
+
+std::string read_line(int fd, std::string& buffer) {
+  for (;;) {
+    if (auto end = buffer.find("\r\n"); end != std::string::npos) {
+      std::string line = buffer.substr(0, end);
+      buffer.erase(0, end + 2);
+      return line;
+    }
+    char chunk[4096];
+    auto n = ::recv(fd, chunk, sizeof chunk, 0);
+    REQUIRE(n > 0);
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+void send_all(int fd, const std::string& data) {
+  REQUIRE(::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size()));
+}
+
+int connect_nats() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(dm::test::stack().nats().port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+NatsReply registry_get(const std::string& target) {
+  int fd = connect_nats();
+  std::string buffer;
+  REQUIRE(read_line(fd, buffer).starts_with("INFO "));
+  const std::string headers = "NATS/1.0\r\nDm-Method: GET\r\nDm-Target: " + target + "\r\n\r\n";
+  send_all(fd, "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n"
+               "SUB _INBOX.flows-test 1\r\nHPUB dm.rpc.registry _INBOX.flows-test " +
+                   std::to_string(headers.size()) + " " + std::to_string(headers.size()) + "\r\n" + headers + "\r\n");
+  NatsReply out;
+  for (;;) {
+    std::string line = read_line(fd, buffer);
+    if (line == "PING") send_all(fd, "PONG\r\n");
+    REQUIRE_FALSE(line.starts_with("-ERR"));
+    if (!line.starts_with("HMSG ")) continue;
+    // HMSG <subject> <sid> <header bytes> <total bytes>
+    const auto last = line.rfind(' ');
+    const auto before = line.rfind(' ', last - 1);
+    const auto total_bytes = std::stoul(line.substr(last + 1));
+    const auto header_bytes = std::stoul(line.substr(before + 1, last - before - 1));
+    while (buffer.size() < total_bytes + 2) {
+      char chunk[65536];
+      auto n = ::recv(fd, chunk, sizeof chunk, 0);
+      REQUIRE(n > 0);
+      buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    const std::string head = buffer.substr(0, header_bytes);
+    auto at = head.find("Dm-Status: ");
+    REQUIRE(at != std::string::npos);
+    out.status = std::stoi(head.substr(at + 11, 3));
+    auto doc = dm::json::parse(buffer.substr(header_bytes, total_bytes - header_bytes), {.max_bytes = 64 << 20});
+    if (doc) out.json = std::move(doc).value();
+    break;
+  }
+  ::close(fd);
+  return out;
+}
+
+const dm::json::Value* find_by_id(const dm::json::Value& list, const std::string& id) {
+  for (const auto& item : list.GetArray()) {
+    if (item["id"] == id.c_str()) return &item;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("flows: create, get, list, filter, partial updates, version, delete") {
+  Api api;
+  auto e = make_entities(api);
+  const std::string name = unique("temperature");
+  auto created = api.post("/api/v1/flows", R"({"name":")" + name + R"(","description":"alerts",)" + our_graph(e) +
+                                               R"(,"layout":{"viewport":{"x":10,"y":20,"zoom":1.5}}})");
+  INFO(created.body);
+  REQUIRE(created.status == 201);
+  const std::string id = created.str("id");
+  REQUIRE(created.headers.get("Location").value_or("") == "/api/v1/flows/" + id);
+  REQUIRE(created["enabled"].GetBool());
+  REQUIRE(created["version"].GetInt() == 1);
+  REQUIRE(created["nodes"].Size() == 5);
+  REQUIRE(created["edges"].Size() == 4);
+  REQUIRE(created["nodes"][2]["data"]["parameters"]["threshold"].GetInt() == 30);
+  REQUIRE(created["layout"]["viewport"]["zoom"].GetDouble() == 1.5);
+  REQUIRE(created.str("created_at").size() > 0);
+
+  auto got = api.get("/api/v1/flows/" + id);
+  REQUIRE(got.status == 200);
+  REQUIRE(got.str("name") == name);
+  REQUIRE(got["nodes"][0]["data"]["entity_id"] == e.device.c_str());
+
+  auto enabled = api.get("/api/v1/flows?enabled=true&limit=1000");
+  REQUIRE(enabled.status == 200);
+  REQUIRE(find_by_id(enabled.json, id));
+  REQUIRE_FALSE(find_by_id(api.get("/api/v1/flows?enabled=false&limit=1000").json, id));
+  auto searched = api.get("/api/v1/flows?search=" + name);
+  REQUIRE(searched.json.Size() == 1);
+  REQUIRE(total(searched) == 1);
+  REQUIRE(api.get("/api/v1/flows?sort=-updated_at").status == 200);
+  REQUIRE(api.get("/api/v1/flows?sort=colour").status == 422);
+  REQUIRE(api.get("/api/v1/flows?enabled=maybe").status == 422);
+
+  auto disabled = api.patch("/api/v1/flows/" + id, R"({"enabled":false})");
+  REQUIRE(disabled.status == 200);
+  REQUIRE_FALSE(disabled["enabled"].GetBool());
+  REQUIRE(disabled["version"].GetInt() == 2);
+  REQUIRE(disabled["nodes"].Size() == 5);  // untouched
+  REQUIRE(find_by_id(api.get("/api/v1/flows?enabled=false&limit=1000").json, id));
+
+  auto described = api.put("/api/v1/flows/" + id, R"({"description":null})");
+  REQUIRE(described.status == 200);
+  REQUIRE(described.str("description").empty());
+  REQUIRE(described["version"].GetInt() == 3);
+
+  // New nodes without the storage; the stored edges still name it, so edges come too.
+  auto fewer = api.patch("/api/v1/flows/" + id, R"({"nodes":[)" + node("d", "device", e.device) + "," +
+                                                    node("f", "function", e.function) + R"(],"edges":[)" +
+                                                    edge("e1", "d", "f") + "]}");
+  INFO(fewer.body);
+  REQUIRE(fewer.status == 200);
+  REQUIRE(fewer["nodes"].Size() == 2);
+  REQUIRE(fewer["version"].GetInt() == 4);
+  REQUIRE(fewer["layout"]["viewport"]["x"].GetInt() == 10);  // kept
+
+  REQUIRE(api.del("/api/v1/flows/" + id).status == 204);
+  REQUIRE(api.get("/api/v1/flows/" + id).status == 404);
+  REQUIRE(api.del("/api/v1/flows/" + id).status == 404);
+  REQUIRE(api.patch("/api/v1/flows/" + id, R"({"enabled":true})").status == 404);
+  REQUIRE(api.get("/api/v1/flows/not-a-uuid").status == 404);
+}
+
+TEST_CASE("flows: the React Flow editor's graphs are accepted unchanged") {
+  Api api;
+  auto e = make_entities(api);
+  std::string upper_device = e.device;
+  for (auto& c : upper_device) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string nodes =
+      R"([{"id":"dndnode_0","type":"device","position":{"x":100.5,"y":50},"width":150,"height":40,"selected":true,)"
+      R"("dragging":false,"positionAbsolute":{"x":100.5,"y":50},"style":{"background":"#fff"},)"
+      R"("data":{"label":"Greenhouse","nodeType":"device","deviceId":")" + upper_device + R"("}},)"
+      R"({"id":"dndnode_1","type":"function","position":{"x":300,"y":50},"width":150,"height":40,)"
+      R"("data":{"label":"Alert","nodeType":"function","functionId":")" + e.function +
+      R"(","parameters":{"threshold":25}}},)"
+      R"({"id":"dndnode_2","type":"integration","position":{"x":500,"y":50},)"
+      R"("data":{"label":"Hook","integration_id":")" + e.integration + R"("}},)"
+      R"({"id":"dndnode_3","type":"label","position":{"x":100,"y":150},"data":{"labelId":")" + e.label + R"("}},)"
+      R"({"id":"dndnode_4","type":"storage","position":{"x":500,"y":150},"data":{"storageId":")" + e.storage + R"("}}])";
+  const std::string edges =
+      R"([{"id":"reactflow__edge-dndnode_0-dndnode_1","source":"dndnode_0","target":"dndnode_1","sourceHandle":null,)"
+      R"("targetHandle":null,"animated":true,"type":"smoothstep","style":{"stroke":"#555"}},)"
+      R"({"id":"reactflow__edge-dndnode_1-dndnode_2","source":"dndnode_1","target":"dndnode_2","source_handle":"out"},)"
+      R"({"id":"reactflow__edge-dndnode_3-dndnode_1","source":"dndnode_3","target":"dndnode_1"},)"
+      R"({"id":"reactflow__edge-dndnode_1-dndnode_4","source":"dndnode_1","target":"dndnode_4"}])";
+  const std::string name = unique("react-flow");
+  auto created = api.post("/api/v1/flows", R"({"name":")" + name + R"(","nodes":)" + nodes + R"(,"edges":)" + edges +
+                                               R"(,"layout":{"viewport":{"x":0,"y":0,"zoom":1}}})");
+  INFO(created.body);
+  REQUIRE(created.status == 201);
+  const std::string id = created.str("id");
+
+  // Every key the editor wrote comes back as it was sent.
+  auto got = api.get("/api/v1/flows/" + id);
+  const auto& n0 = got["nodes"][0];
+  REQUIRE(n0["width"].GetInt() == 150);
+  REQUIRE(n0["height"].GetInt() == 40);
+  REQUIRE(n0["selected"].GetBool());
+  REQUIRE_FALSE(n0["dragging"].GetBool());
+  REQUIRE(n0["positionAbsolute"]["x"].GetDouble() == 100.5);
+  REQUIRE(n0["style"]["background"] == "#fff");
+  REQUIRE(n0["data"]["deviceId"] == upper_device.c_str());
+  REQUIRE(n0["data"]["nodeType"] == "device");
+  const auto& e0 = got["edges"][0];
+  REQUIRE(e0["animated"].GetBool());
+  REQUIRE(e0["sourceHandle"].IsNull());
+  REQUIRE(e0["type"] == "smoothstep");
+  REQUIRE(e0["style"]["stroke"] == "#555");
+  REQUIRE(got["edges"][1]["source_handle"] == "out");
+
+  // The orchestrator's view over NATS: nodes normalised, edges reduced to their ends.
+  auto internal = registry_get("/internal/v1/flows?enabled=true");
+  REQUIRE(internal.status == 200);
+  REQUIRE(internal.json.IsArray());
+  const auto* flow = find_by_id(internal.json, id);
+  REQUIRE(flow);
+  REQUIRE((*flow)["name"] == name.c_str());
+  REQUIRE((*flow)["version"].GetInt() == 1);
+  const auto& in0 = (*flow)["nodes"][0];
+  REQUIRE(in0["id"] == "dndnode_0");
+  REQUIRE(in0["type"] == "device");
+  REQUIRE(in0["entity_id"] == e.device.c_str());  // lowercased
+  REQUIRE(in0["label"] == "Greenhouse");
+  REQUIRE((in0["parameters"].IsObject() && in0["parameters"].MemberCount() == 0));
+  REQUIRE_FALSE(in0.HasMember("width"));
+  const auto& in1 = (*flow)["nodes"][1];
+  REQUIRE(in1["entity_id"] == e.function.c_str());
+  REQUIRE(in1["parameters"]["threshold"].GetInt() == 25);
+  REQUIRE((*flow)["nodes"][3]["entity_id"] == e.label.c_str());
+  REQUIRE((*flow)["nodes"][4]["entity_id"] == e.storage.c_str());
+  const auto& ie0 = (*flow)["edges"][0];
+  REQUIRE(ie0["source"] == "dndnode_0");
+  REQUIRE(ie0["target"] == "dndnode_1");
+  REQUIRE(ie0.MemberCount() == 3);
+
+  auto one = registry_get("/internal/v1/flows/" + id);
+  REQUIRE(one.status == 200);
+  REQUIRE(one.json["nodes"].Size() == 5);
+  REQUIRE(registry_get("/internal/v1/flows/00000000-0000-0000-0000-000000000000").status == 404);
+
+  // Disabled flows leave the enabled view; the internal routes are not public.
+  REQUIRE(api.patch("/api/v1/flows/" + id, R"({"enabled":false})").status == 200);
+  REQUIRE_FALSE(find_by_id(registry_get("/internal/v1/flows?enabled=true").json, id));
+  REQUIRE(find_by_id(registry_get("/internal/v1/flows").json, id));
+  REQUIRE(api.get("/internal/v1/flows").status == 404);
+}
+
+TEST_CASE("flows: invalid graphs are refused naming the node or edge, and nothing is stored") {
+  Api api;
+  auto e = make_entities(api);
+  const auto before = count_flows(api);
+  auto post = [&](const std::string& graph) { return api.post("/api/v1/flows", flow_body(unique("bad"), graph)); };
+  const std::string d = node("d", "device", e.device);
+  const std::string f = node("f", "function", e.function);
+  const std::string i = node("i", "integration", e.integration);
+
+  require_refused(post(R"("nodes":[)" + d + "," + node("d", "function", e.function) + R"(],"edges":[])"),
+                  "body/nodes/1/id", "Duplicate node id 'd'");
+  require_refused(post(R"("nodes":[)" + node("", "device", e.device) + R"(],"edges":[])"), "body/nodes/0/id",
+                  "1 to 255");
+  require_refused(post(R"("nodes":[)" + d + "," + node("x", "action", e.function) + R"(],"edges":[])"),
+                  "body/nodes/1/type", "'device'");
+  require_refused(post(R"("nodes":[{"id":"d","type":"device","data":{"label":"no id"}}],"edges":[])"),
+                  "body/nodes/0/data/entityId", "Field required");
+  require_refused(post(R"("nodes":[{"id":"d","type":"device","data":{"deviceId":"42"}}],"edges":[])"),
+                  "body/nodes/0/data/deviceId", "UUID");
+  require_refused(post(R"("nodes":[)" + d + "," + f + R"(],"edges":[)" + edge("e1", "d", "ghost") + "]"),
+                  "body/edges/0/target", "'ghost' is not a node");
+  require_refused(post(R"("nodes":[)" + d + "," + f + R"(],"edges":[)" + edge("e1", "d", "f") + "," +
+                       edge("e2", "f", "f") + "]"),
+                  "body/edges/1/target", "to itself");
+  require_refused(post(R"("nodes":[)" + d + "," + f + R"(],"edges":[)" + edge("e1", "f", "d") + "]"),
+                  "body/edges/0/target", "device trigger");
+  require_refused(post(R"("nodes":[)" + d + "," + f + "," + node("g", "function", e.function) + "," + i +
+                       R"(],"edges":[)" + edge("e1", "d", "f") + "," + edge("e2", "f", "g") + "," +
+                       edge("e3", "g", "f") + "," + edge("e4", "g", "i") + "]"),
+                  "body/nodes/1", "is on a cycle: 'f' -> 'g' -> 'f'");
+
+  // 65 nodes along one path (the limit is 64).
+  std::string nodes = d, edges;
+  std::string prev = "d";
+  for (int k = 1; k <= 64; ++k) {
+    const std::string id = "f" + std::to_string(k);
+    nodes += "," + node(id, "function", e.function);
+    edges += (k > 1 ? "," : "") + edge("e" + std::to_string(k), prev, id);
+    prev = id;
+  }
+  require_refused(post(R"("nodes":[)" + nodes + R"(],"edges":[)" + edges + "]"), "body/nodes/64",
+                  "65 nodes long; at most 64");
+
+  // Well-formed, but the entities do not exist.
+  const std::string ghost = "9b2f6c1e-0000-4000-8000-000000000001";
+  auto missing = post(R"("nodes":[)" + d + R"(,{"id":"f","type":"function","data":{"functionId":")" + ghost +
+                      R"("}},{"id":"l","type":"label","data":{"entityId":")" + ghost + R"("}}],"edges":[)" +
+                      edge("e1", "d", "f") + "]");
+  require_refused(missing, "body/nodes/1/data/functionId", "Function " + ghost + " (node 'f') does not exist");
+  require_refused(missing, "body/nodes/2/data/entityId", "Label " + ghost + " (node 'l') does not exist");
+
+  // The body itself.
+  require_refused(api.post("/api/v1/flows", R"({"nodes":[],"edges":[]})"), "body/name", "Field required");
+  require_refused(api.post("/api/v1/flows", R"({"name":"x","nodes":{},"viewport":{}})"), "body/viewport",
+                  "Extra inputs");
+  require_refused(api.post("/api/v1/flows", R"({"name":"x","nodes":{}})"), "body/nodes", "valid list");
+  require_refused(api.post("/api/v1/flows", R"({"name":"x","enabled":"yes"})"), "body/enabled", "boolean");
+  REQUIRE(api.post("/api/v1/flows", R"({"name":)").status == 422);
+
+  REQUIRE(count_flows(api) == before);
+
+  // An update with a bad graph changes nothing either.
+  const std::string id = create(api, "/api/v1/flows", flow_body(unique("good"), our_graph(e)));
+  auto bad_update = api.patch("/api/v1/flows/" + id, R"({"name":"renamed","edges":[)" + edge("e1", "d", "nowhere") + "]}");
+  require_refused(bad_update, "body/edges/0/target", "'nowhere' is not a node");
+  auto unchanged = api.get("/api/v1/flows/" + id);
+  REQUIRE(unchanged["version"].GetInt() == 1);
+  REQUIRE(unchanged["edges"].Size() == 4);
+  REQUIRE(unchanged.str("name") != "renamed");
+}
+
+TEST_CASE("flows: duplicate names conflict") {
+  Api api;
+  const std::string name = unique("dup");
+  REQUIRE(api.post("/api/v1/flows", R"({"name":")" + name + R"("})").status == 201);
+  auto dup = api.post("/api/v1/flows", R"({"name":")" + name + R"("})");
+  REQUIRE(dup.status == 409);
+  REQUIRE(dup.str("detail") == "A flow named '" + name + "' already exists");
+  const std::string other = create(api, "/api/v1/flows", R"({"name":")" + unique("other") + R"("})");
+  REQUIRE(api.patch("/api/v1/flows/" + other, R"({"name":")" + name + R"("})").status == 409);
+}
+
+TEST_CASE("flows: entities used by an enabled flow cannot be deleted") {
+  Api api;
+  auto e = make_entities(api);
+  const std::string name = unique("in-use");
+  const std::string id = create(api, "/api/v1/flows", flow_body(name, our_graph(e)));
+
+  auto refused = api.del("/api/v1/devices/" + e.device);
+  REQUIRE(refused.status == 409);
+  REQUIRE(refused.str("detail").find(name) != std::string::npos);
+  REQUIRE(api.del("/api/v1/labels/" + e.label).status == 409);
+  REQUIRE(api.del("/api/v1/functions/" + e.function).status == 409);
+  REQUIRE(api.del("/api/v1/integrations/" + e.integration).status == 409);
+  REQUIRE(api.del("/api/v1/storages/" + e.storage).status == 409);
+
+  // Removing the storage node from the graph frees the storage at once.
+  auto without_storage = api.patch("/api/v1/flows/" + id, R"({"nodes":[)" + node("d", "device", e.device) + "," +
+                                                              node("l", "label", e.label) + "," +
+                                                              node("f", "function", e.function) + "," +
+                                                              node("i", "integration", e.integration) + R"(],"edges":[)" +
+                                                              edge("e1", "d", "f") + "," + edge("e2", "l", "f") + "," +
+                                                              edge("e3", "f", "i") + "]}");
+  REQUIRE(without_storage.status == 200);
+  REQUIRE(api.del("/api/v1/storages/" + e.storage).status == 204);
+
+  // A disabled flow does not hold its entities.
+  REQUIRE(api.patch("/api/v1/flows/" + id, R"({"enabled":false})").status == 200);
+  REQUIRE(api.del("/api/v1/devices/" + e.device).status == 204);
+
+  // Enabling it again needs every entity back.
+  auto enable = api.patch("/api/v1/flows/" + id, R"({"enabled":true})");
+  require_refused(enable, "body/nodes/0/data/entity_id", "Device " + e.device + " (node 'd') does not exist");
+  REQUIRE_FALSE(api.get("/api/v1/flows/" + id)["enabled"].GetBool());
+  REQUIRE(api.del("/api/v1/flows/" + id).status == 204);
+  REQUIRE(api.del("/api/v1/functions/" + e.function).status == 204);
+}
