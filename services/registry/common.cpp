@@ -17,9 +17,18 @@ void Events::changed(std::string_view kind, std::string_view action, std::string
       .field("version", version)
       .field("at", format_rfc3339(now()))
       .end_object();
+  invalidate_reads();
   if (auto r = nats_.publish("dm.registry.changed." + std::string(kind), w.view()); !r) {
     // The change is committed; caches fall back to their periodic refresh.
     log::warn("change event not published", {{"kind", kind}, {"id", id}, {"error", r.error().message}});
+  }
+}
+
+void Events::invalidate_reads() {
+  cache_.invalidate();
+  // Other replicas clear theirs; ours hears its own message too, which is harmless.
+  if (auto r = nats_.publish(kInvalidateSubject, ""); !r) {
+    log::warn("cache invalidation not published", {{"error", r.error().message}});
   }
 }
 
@@ -58,6 +67,87 @@ http::Response list_response(const db::Rows& rows, std::int64_t total) {
 }
 
 http::Response not_found(std::string_view what) { return http::Response::error(404, std::string(what) + " not found"); }
+
+namespace {
+
+http::Response cached_response(const CachedAnswer& a) {
+  auto res = http::Response::json(200, a.body);
+  if (a.total >= 0) res.headers.set("X-Total-Count", std::to_string(a.total));
+  return res;
+}
+
+// Remembers a successful answer under `key` (read at `generation`).
+void remember(Context& ctx, const std::string& key, const http::Response& res, std::uint64_t generation) {
+  if (!ctx.cache || res.status != 200) return;
+  std::int64_t total = -1;
+  if (auto t = res.headers.get("X-Total-Count")) total = std::stoll(*t);
+  ctx.cache->put(key, {res.body, total}, generation);
+}
+
+}  // namespace
+
+http::Response get_doc(Context& ctx, std::string_view view, const std::string& id, std::string_view what) {
+  if (!api::is_uuid(id)) return not_found(what);
+  std::string key = std::string(view) + "/" + id;
+  std::uint64_t generation = ctx.cache ? ctx.cache->generation() : 0;
+  if (ctx.cache) {
+    if (auto hit = ctx.cache->get(key)) return cached_response(*hit);
+  }
+  auto rows = ctx.db.exec("SELECT doc FROM " + std::string(view) + " WHERE id = $1::uuid", {id});
+  if (!rows) return store_error(rows.error());
+  if (rows->empty()) return not_found(what);
+  auto res = http::Response::json(200, std::string(rows->get(0, 0)));
+  remember(ctx, key, res, generation);
+  return res;
+}
+
+http::Response list_page(Context& ctx, std::string_view view, const std::string& where, db::Params params,
+                         const api::Sort& sort, const api::Paging& page) {
+  std::string key = std::string(view) + "?" + sort.column + (sort.descending ? "-" : "+") + std::to_string(page.skip) +
+                    "," + std::to_string(page.limit);
+  for (const auto& p : params) key += p ? "|=" + *p : "|null";
+  std::uint64_t generation = ctx.cache ? ctx.cache->generation() : 0;
+  if (ctx.cache) {
+    if (auto hit = ctx.cache->get(key)) return cached_response(*hit);
+  }
+  const std::string from = " FROM " + std::string(view) + " v" + where;
+  auto count = ctx.db.exec("SELECT count(*)" + from, params);
+  if (!count) return store_error(count.error());
+  params.push_back(std::to_string(page.limit));
+  params.push_back(std::to_string(page.skip));
+  const auto n = params.size();
+  auto rows = ctx.db.exec("SELECT v.doc" + from + " ORDER BY v." + sort.column +
+                              (sort.descending ? " DESC NULLS LAST" : " ASC NULLS LAST") + ", v.id LIMIT $" +
+                              std::to_string(n - 1) + " OFFSET $" + std::to_string(n),
+                          params);
+  if (!rows) return store_error(rows.error());
+  auto res = list_response(*rows, count->get_int(0, 0));
+  remember(ctx, key, res, generation);
+  return res;
+}
+
+std::string no_cast(const std::string&) { return {}; }
+
+std::pair<std::string, db::Params> ColumnValues::insert_sql(std::string_view table,
+                                                            std::string (*cast)(const std::string&)) const {
+  std::string cols, vals;
+  db::Params params;
+  for (const auto& [col, v] : columns) {
+    params.push_back(v);
+    cols += (cols.empty() ? "" : ", ") + col;
+    vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size()) + cast(col);
+  }
+  return {"INSERT INTO " + std::string(table) + " (" + cols + ") VALUES (" + vals + ") RETURNING id", params};
+}
+
+std::string ColumnValues::set_sql(db::Params& params, std::string (*cast)(const std::string&)) const {
+  std::string sets;
+  for (const auto& [col, v] : columns) {
+    params.push_back(v);
+    sets += ", " + col + " = $" + std::to_string(params.size()) + cast(col);
+  }
+  return sets;
+}
 
 Result<std::vector<std::string>> enabled_flows_using(db::Session& s, std::string_view kind, std::string_view id) {
   DM_ASSIGN_OR_RETURN(auto rows, s.exec("SELECT DISTINCT f.name FROM flow_refs r JOIN flows f ON f.id = r.flow_id "

@@ -5,28 +5,37 @@
 #include <string_view>
 #include <vector>
 
+#include "dm/api/query.hpp"
 #include "dm/bus/bus.hpp"
 #include "dm/db/db.hpp"
 #include "dm/http/message.hpp"
 #include "dm/http/router.hpp"
+#include "doc_cache.hpp"
 
 namespace dm::registry {
 
 // Publishes `dm.registry.changed.<kind>` after a committed change, so caches elsewhere
 // (orchestrator, runner, gateway) refresh without asking on every uplink.
+// Every committed write also clears the read cache of every registry replica.
 class Events {
  public:
-  explicit Events(bus::Connection& nats) : nats_(nats) {}
+  Events(bus::Connection& nats, DocCache& cache) : nats_(nats), cache_(cache) {}
   void changed(std::string_view kind, std::string_view action, std::string_view id, std::int64_t version);
+  // A write that publishes no change event (e.g. last-seen times) still makes cached reads stale.
+  void invalidate_reads();
 
  private:
   bus::Connection& nats_;
+  DocCache& cache_;
 };
+
+inline constexpr const char* kInvalidateSubject = "dm.registry.invalidate";
 
 struct Context {
   db::Pool& db;
   Events& events;
   std::string secret_key;  // derives the key that encrypts stored secrets
+  DocCache* cache = nullptr;  // read cache; null disables it
 };
 
 // 409 for conflicts (with `conflict_detail`), 404, 422 for bad input caught by the
@@ -40,6 +49,25 @@ std::string json_array(const db::Rows& rows, int column = 0);
 http::Response list_response(const db::Rows& rows, std::int64_t total);
 
 http::Response not_found(std::string_view what);
+
+// GET one document: `view` has columns id and doc (JSON rendered by PostgreSQL).
+http::Response get_doc(Context& ctx, std::string_view view, const std::string& id, std::string_view what);
+
+// One page of `view` (alias v) rows matching `where` (which uses $1..$n of `params`),
+// sorted by an allow-listed column, with the total in X-Total-Count.
+http::Response list_page(Context& ctx, std::string_view view, const std::string& where, db::Params params,
+                         const api::Sort& sort, const api::Paging& page);
+
+// Column/value pairs of a create or update, turned into parameterised SQL. Column names
+// come from code, never from clients; `cast` maps a column to a cast such as "::jsonb".
+struct ColumnValues {
+  std::vector<std::pair<std::string, db::Param>> columns;
+  // "INSERT INTO <table> (a, b) VALUES ($1, $2::jsonb) RETURNING id" and its parameters.
+  std::pair<std::string, db::Params> insert_sql(std::string_view table, std::string (*cast)(const std::string&)) const;
+  // ", a = $2, b = $3::jsonb" after `first_param` parameters already bound (e.g. the id as $1).
+  std::string set_sql(db::Params& params, std::string (*cast)(const std::string&)) const;
+};
+std::string no_cast(const std::string&);
 
 // Runs f(Session&) -> Result<http::Response> in a transaction. A 4xx/5xx response from f
 // rolls the transaction back and is returned as is; store errors become answers through
@@ -68,6 +96,7 @@ Result<std::optional<http::Response>> refuse_if_in_use(db::Session& s, std::stri
 
 // Each resource module adds its routes.
 void add_device_routes(http::Router& router, Context& ctx);
+void add_internal_device_routes(http::Router& router, Context& ctx);
 void add_label_routes(http::Router& router, Context& ctx);
 void add_function_routes(http::Router& router, Context& ctx);
 void add_integration_routes(http::Router& router, Context& ctx);

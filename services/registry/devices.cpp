@@ -32,9 +32,13 @@ std::optional<std::string> normalise_eui(std::string_view text) {
 }
 
 struct DeviceInput {
-  std::vector<std::pair<std::string, db::Param>> columns;  // column → value (text, cast by SQL)
+  ColumnValues values;  // column → value (text, cast by SQL)
   std::optional<std::vector<std::string>> label_ids;
 };
+
+std::string cast_of(const std::string& col) {
+  return col == "metadata" || col == "configuration" ? "::jsonb" : "";
+}
 
 // Reads a create (all required fields) or an update (every field optional) body.
 std::optional<http::Response> read_device(const json::Value& body, bool create, DeviceInput& in) {
@@ -42,7 +46,7 @@ std::optional<http::Response> read_device(const json::Value& body, bool create, 
   std::vector<std::string> known = kWritable;
   known.insert(known.end(), kReadOnly.begin(), kReadOnly.end());
   r.forbid_unknown(known);
-  auto set = [&](const char* col, db::Param v) { in.columns.emplace_back(col, std::move(v)); };
+  auto set = [&](const char* col, db::Param v) { in.values.columns.emplace_back(col, std::move(v)); };
 
   if (auto eui = r.string("dev_eui", {.required = create, .min = 1, .max = 64})) {
     auto norm = normalise_eui(*eui);
@@ -108,7 +112,7 @@ Result<std::optional<http::Response>> replace_labels(db::Session& s, const std::
 }
 
 std::string conflict_detail(const DeviceInput& in) {
-  for (const auto& [col, v] : in.columns) {
+  for (const auto& [col, v] : in.values.columns) {
     if (col == "dev_eui" && v) return "A device with dev_eui " + *v + " already exists";
   }
   return "A device with this dev_eui already exists";
@@ -137,15 +141,7 @@ void add_device_routes(http::Router& router, Context& ctx) {
         " AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM device_labels dl JOIN labels l ON l.id = dl.label_id"
         "      WHERE dl.device_id = v.id AND l.name = $3))"
         " AND ($4::text IS NULL OR v.name ILIKE $4 OR v.dev_eui ILIKE $4 OR v.description ILIKE $4)";
-    auto count = ctx.db.exec("SELECT count(*) FROM device_docs v" + where, params);
-    if (!count) return store_error(count.error());
-    params.push_back(std::to_string(page.limit));
-    params.push_back(std::to_string(page.skip));
-    auto rows = ctx.db.exec("SELECT v.doc FROM device_docs v" + where + " ORDER BY v." + sort.column +
-                                (sort.descending ? " DESC NULLS LAST" : " ASC NULLS LAST") + ", v.id LIMIT $5 OFFSET $6",
-                            params);
-    if (!rows) return store_error(rows.error());
-    return list_response(*rows, count->get_int(0, 0));
+    return list_page(ctx, "device_docs", where, std::move(params), sort, page);
   });
 
   router.add_sync("POST", "/api/v1/devices", [&ctx](const http::Request& req) {
@@ -153,17 +149,10 @@ void add_device_routes(http::Router& router, Context& ctx) {
     if (body.error) return *body.error;
     DeviceInput in;
     if (auto bad = read_device(body.doc, true, in)) return *bad;
-    std::string cols, vals;
-    db::Params params;
-    for (const auto& [col, v] : in.columns) {
-      cols += (cols.empty() ? "" : ", ") + col;
-      params.push_back(v);
-      std::string cast = (col == "metadata" || col == "configuration") ? "::jsonb" : "";
-      vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size()) + cast;
-    }
+    auto [insert, params] = in.values.insert_sql("devices", cast_of);
     std::string id;
     auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-      DM_ASSIGN_OR_RETURN(auto ins, s.exec("INSERT INTO devices (" + cols + ") VALUES (" + vals + ") RETURNING id", params));
+      DM_ASSIGN_OR_RETURN(auto ins, s.exec(insert, params));
       id = std::string(ins.get(0, 0));
       if (in.label_ids) {
         DM_ASSIGN_OR_RETURN(auto bad, replace_labels(s, id, *in.label_ids));
@@ -179,12 +168,7 @@ void add_device_routes(http::Router& router, Context& ctx) {
   });
 
   router.add_sync("GET", "/api/v1/devices/{id}", [&ctx](const http::Request& req) {
-    const auto& id = req.params.at("id");
-    if (!api::is_uuid(id)) return not_found("Device");
-    auto rows = ctx.db.exec("SELECT doc FROM device_docs WHERE id = $1::uuid", {id});
-    if (!rows) return store_error(rows.error());
-    if (rows->empty()) return not_found("Device");
-    return http::Response::json(200, std::string(rows->get(0, 0)));
+    return get_doc(ctx, "device_docs", req.params.at("id"), "Device");
   });
 
   auto update = [&ctx](const http::Request& req) {
@@ -194,13 +178,8 @@ void add_device_routes(http::Router& router, Context& ctx) {
     if (body.error) return *body.error;
     DeviceInput in;
     if (auto bad = read_device(body.doc, false, in)) return *bad;
-    std::string sets;
     db::Params params{id};
-    for (const auto& [col, v] : in.columns) {
-      params.push_back(v);
-      std::string cast = (col == "metadata" || col == "configuration") ? "::jsonb" : "";
-      sets += ", " + col + " = $" + std::to_string(params.size()) + cast;
-    }
+    std::string sets = in.values.set_sql(params, cast_of);
     std::int64_t version = 0;
     auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
       DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE devices SET version = version + 1, updated_at = now()" + sets +

@@ -267,15 +267,7 @@ http::Response list_flows(Context& ctx, const http::Request& req) {
                     text ? db::Param("%" + *text + "%") : std::nullopt};
   const std::string where = " WHERE ($1::boolean IS NULL OR v.enabled = $1::boolean)"
                             " AND ($2::text IS NULL OR v.name ILIKE $2 OR v.description ILIKE $2)";
-  auto count = ctx.db.exec("SELECT count(*) FROM flow_docs v" + where, params);
-  if (!count) return store_error(count.error());
-  params.push_back(std::to_string(page.limit));
-  params.push_back(std::to_string(page.skip));
-  auto rows = ctx.db.exec("SELECT v.doc FROM flow_docs v" + where + " ORDER BY v." + sort.column +
-                              (sort.descending ? " DESC" : " ASC") + ", v.id LIMIT $3 OFFSET $4",
-                          params);
-  if (!rows) return store_error(rows.error());
-  return list_response(*rows, count->get_int(0, 0));
+  return list_page(ctx, "flow_docs", where, std::move(params), sort, page);
 }
 
 http::Response delete_flow(Context& ctx, const http::Request& req) {

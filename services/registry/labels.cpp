@@ -11,7 +11,7 @@ const std::vector<std::string> kKnown = {"name", "description", "color", "id", "
                                          "created_at", "updated_at"};
 
 struct LabelInput {
-  std::vector<std::pair<std::string, db::Param>> columns;
+  ColumnValues values;
   std::string name;
 };
 
@@ -20,12 +20,12 @@ std::optional<http::Response> read_label(const json::Value& body, bool create, L
   r.forbid_unknown(kKnown);
   if (auto v = r.string("name", {.required = create, .min = 1, .max = 100})) {
     in.name = *v;
-    in.columns.emplace_back("name", *v);
+    in.values.columns.emplace_back("name", *v);
   }
-  if (auto v = r.string("description", {.max = 2000, .nullable = true})) in.columns.emplace_back("description", *v);
-  else if (r.is_null("description")) in.columns.emplace_back("description", std::string());
-  if (auto v = r.string("color", {.max = 32, .nullable = true})) in.columns.emplace_back("color", *v);
-  else if (r.is_null("color")) in.columns.emplace_back("color", std::nullopt);
+  if (auto v = r.string("description", {.max = 2000, .nullable = true})) in.values.columns.emplace_back("description", *v);
+  else if (r.is_null("description")) in.values.columns.emplace_back("description", std::string());
+  if (auto v = r.string("color", {.max = 32, .nullable = true})) in.values.columns.emplace_back("color", *v);
+  else if (r.is_null("color")) in.values.columns.emplace_back("color", std::nullopt);
   if (!r.ok()) return r.response();
   return std::nullopt;
 }
@@ -43,15 +43,7 @@ void add_label_routes(http::Router& router, Context& ctx) {
     if (!q.ok()) return q.response();
     db::Params params{text ? db::Param("%" + *text + "%") : std::nullopt};
     const std::string where = " WHERE ($1::text IS NULL OR v.name ILIKE $1 OR v.description ILIKE $1)";
-    auto count = ctx.db.exec("SELECT count(*) FROM label_docs v" + where, params);
-    if (!count) return store_error(count.error());
-    params.push_back(std::to_string(page.limit));
-    params.push_back(std::to_string(page.skip));
-    auto rows = ctx.db.exec("SELECT v.doc FROM label_docs v" + where + " ORDER BY v." + sort.column +
-                                (sort.descending ? " DESC" : " ASC") + ", v.id LIMIT $2 OFFSET $3",
-                            params);
-    if (!rows) return store_error(rows.error());
-    return list_response(*rows, count->get_int(0, 0));
+    return list_page(ctx, "label_docs", where, std::move(params), sort, page);
   });
 
   router.add_sync("POST", "/api/v1/labels", [&ctx](const http::Request& req) {
@@ -59,16 +51,10 @@ void add_label_routes(http::Router& router, Context& ctx) {
     if (body.error) return *body.error;
     LabelInput in;
     if (auto bad = read_label(body.doc, true, in)) return *bad;
-    std::string cols, vals;
-    db::Params params;
-    for (const auto& [col, v] : in.columns) {
-      cols += (cols.empty() ? "" : ", ") + col;
-      params.push_back(v);
-      vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size());
-    }
+    auto [insert, params] = in.values.insert_sql("labels", no_cast);
     std::string id;
     auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-      DM_ASSIGN_OR_RETURN(auto ins, s.exec("INSERT INTO labels (" + cols + ") VALUES (" + vals + ") RETURNING id", params));
+      DM_ASSIGN_OR_RETURN(auto ins, s.exec(insert, params));
       id = std::string(ins.get(0, 0));
       DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id}));
       auto created = http::Response::json(201, std::string(doc.get(0, 0)));
@@ -80,12 +66,7 @@ void add_label_routes(http::Router& router, Context& ctx) {
   });
 
   router.add_sync("GET", "/api/v1/labels/{id}", [&ctx](const http::Request& req) {
-    const auto& id = req.params.at("id");
-    if (!api::is_uuid(id)) return not_found("Label");
-    auto rows = ctx.db.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id});
-    if (!rows) return store_error(rows.error());
-    if (rows->empty()) return not_found("Label");
-    return http::Response::json(200, std::string(rows->get(0, 0)));
+    return get_doc(ctx, "label_docs", req.params.at("id"), "Label");
   });
 
   auto update = [&ctx](const http::Request& req) {
@@ -95,12 +76,8 @@ void add_label_routes(http::Router& router, Context& ctx) {
     if (body.error) return *body.error;
     LabelInput in;
     if (auto bad = read_label(body.doc, false, in)) return *bad;
-    std::string sets;
     db::Params params{id};
-    for (const auto& [col, v] : in.columns) {
-      params.push_back(v);
-      sets += ", " + col + " = $" + std::to_string(params.size());
-    }
+    std::string sets = in.values.set_sql(params, no_cast);
     std::int64_t version = 0;
     auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
       DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE labels SET version = version + 1, updated_at = now()" + sets +

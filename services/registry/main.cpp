@@ -17,6 +17,8 @@ int main() {
       .migrations = &registry::migrations(),
   });
   std::string secret_key;
+  registry::DocCache cache;
+  std::unique_ptr<bus::Subscription> invalidations;
   std::unique_ptr<registry::Events> events;
   std::unique_ptr<registry::Context> ctx;
   std::unique_ptr<service::RpcServer> rpc;
@@ -24,11 +26,15 @@ int main() {
       // The key derives the key that encrypts stored secrets.
       [&](Config& config) { secret_key = service::read_secret_key(config); },
       [&](service::Runtime& rt) -> Result<void> {
-        events = std::make_unique<registry::Events>(rt.nats());
-        ctx = std::make_unique<registry::Context>(registry::Context{rt.db(), *events, secret_key});
+        events = std::make_unique<registry::Events>(rt.nats(), cache);
+        ctx = std::make_unique<registry::Context>(registry::Context{rt.db(), *events, secret_key, &cache});
+        // Writes on other replicas make our cached reads stale.
+        DM_ASSIGN_OR_RETURN(invalidations, rt.nats().subscribe(registry::kInvalidateSubject, "",
+                                                               [&cache](bus::Message&&) { cache.invalidate(); }));
         // The REST routes are served over NATS to the gateway, not on the registry's port.
         auto api = std::make_shared<http::Router>();
         registry::add_device_routes(*api, *ctx);
+        registry::add_internal_device_routes(*api, *ctx);
         registry::add_label_routes(*api, *ctx);
         registry::add_function_routes(*api, *ctx);
         registry::add_integration_routes(*api, *ctx);

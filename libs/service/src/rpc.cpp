@@ -14,9 +14,8 @@ http::Request request_from_rpc(const bus::Message& message) {
   req.target = message.header("Dm-Target").value_or("/");
   http::parse_target(req);
   req.body = message.data;
-  for (const auto& h : message.headers) {
-    if (h.key.rfind("Dm-", 0) == 0 || h.key == "Content-Type") req.headers.add(h.key, h.value);
-  }
+  // Only the gateway publishes here (NATS permissions), so every header it sent is meant for us.
+  for (const auto& h : message.headers) req.headers.add(h.key, h.value);
   req.remote_address = "nats";
   return req;
 }
@@ -80,7 +79,7 @@ void RpcServer::stop() {
 }
 
 void forward_rpc(bus::Connection& nats, std::string_view service, const http::Request& request,
-                 std::chrono::milliseconds timeout, http::Reply reply) {
+                 std::chrono::milliseconds timeout, http::Reply reply, const std::vector<std::string>& pass_headers) {
   bus::Headers headers;
   headers.reserve(5);
   headers.push_back({"Dm-Method", request.method});
@@ -88,6 +87,9 @@ void forward_rpc(bus::Connection& nats, std::string_view service, const http::Re
   if (auto ct = request.header("Content-Type")) headers.push_back({"Content-Type", *ct});
   if (auto uid = request.header("Dm-User-Id")) headers.push_back({"Dm-User-Id", *uid});
   if (auto role = request.header("Dm-Role")) headers.push_back({"Dm-Role", *role});
+  for (const auto& name : pass_headers) {
+    if (auto v = request.header(name)) headers.push_back({name, *v});
+  }
   std::string svc(service);
   nats.request_async(rpc_subject(service), request.body, timeout,
                      [reply = std::move(reply), svc](Result<bus::Message> r) {

@@ -75,7 +75,7 @@ Result<void> Runtime::load_settings(const std::function<void(Config&)>& configur
   if (!settings_.database_url.empty() && settings_.database_url.rfind("postgres", 0) != 0) {
     c.add_problem(c.scoped_key("DATABASE_URL") + " must be a postgresql:// URL");
   }
-  settings_.http_threads = static_cast<int>(c.integer("HTTP_THREADS", 1, 1, 64));
+  settings_.http_threads = static_cast<int>(c.integer("HTTP_THREADS", spec_.default_http_threads, 1, 64));
   settings_.body_limit = static_cast<std::size_t>(c.integer("BODY_LIMIT_BYTES", 1 << 20, 1024, 64 << 20));
   settings_.db_pool_size = static_cast<int>(c.integer("DB_POOL_SIZE", 4, 1, 100));
   if (configure) configure(c);

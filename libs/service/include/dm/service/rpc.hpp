@@ -47,7 +47,10 @@ http::Request request_from_rpc(const bus::Message& message);
 
 // Gateway side: forwards `request` to `service` and answers `reply` with the owner's
 // response, or 503 when no replica answers, or 504 on timeout.
+// `pass_headers` names client headers the owner needs verbatim (e.g. the webhook's own
+// Authorization secret); by default none are forwarded, so user credentials stay at the gateway.
 void forward_rpc(bus::Connection& nats, std::string_view service, const http::Request& request,
-                 std::chrono::milliseconds timeout, http::Reply reply);
+                 std::chrono::milliseconds timeout, http::Reply reply,
+                 const std::vector<std::string>& pass_headers = {});
 
 }  // namespace dm::service

@@ -27,6 +27,8 @@ struct Spec {
   const std::vector<db::Migration>* migrations = nullptr;
   // The gateway reads API_HOST / API_PORT (the original's names) instead of <SCOPE>_HOST/_PORT.
   bool public_api = false;
+  // HTTP I/O threads unless HTTP_THREADS says otherwise (busy front doors want one per core).
+  int default_http_threads = 1;
 };
 
 // Settings every service reads; available to setup() after validation.
