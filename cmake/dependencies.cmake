@@ -22,7 +22,8 @@ if(EXISTS ${DM_LIBNODE_PREFIX}/include/node/v8.h)
   target_include_directories(dm_v8 SYSTEM INTERFACE ${DM_LIBNODE_PREFIX}/include/node)
   target_link_libraries(dm_v8 INTERFACE ${DM_LIBNODE_PREFIX}/lib/x86_64-linux-gnu/libnode.so.108)
   target_link_options(dm_v8 INTERFACE "-Wl,-rpath,${DM_LIBNODE_PREFIX}/lib/x86_64-linux-gnu")
-  target_compile_definitions(dm_v8 INTERFACE V8_COMPRESS_POINTERS V8_31BIT_SMIS_ON_64BIT_ARCH)
+  # Debian builds libnode without pointer compression: defining V8_COMPRESS_POINTERS here would
+  # make V8 abort at start-up on the mismatch.
   set(DM_HAVE_V8 ON)
 else()
   message(FATAL_ERROR "V8 headers not found under ${DM_LIBNODE_PREFIX}: run tools/setup.sh")

@@ -18,7 +18,7 @@ APT_PACKAGES=(
   libnats-dev nats-server
   libpq-dev postgresql postgresql-contrib
   libmosquitto-dev mosquitto mosquitto-clients
-  influxdb
+  influxdb python3
   rapidjson-dev libssl-dev catch2
   procps iproute2 chromium wrk
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g

@@ -1,18 +1,89 @@
 // dm-flow-orchestrator: wiring only. See README.md beside this file for what the service owns.
+#include "dm/core/log.hpp"
+#include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
+#include "engine.hpp"
+#include "history.hpp"
+#include "processor.hpp"
+#include "view.hpp"
 
 namespace dm::flow_orchestrator {
 const std::vector<dm::db::Migration>& migrations();  // generated from migrations/*.sql
 }
 
+namespace {
+
+struct OrchestratorConfig {
+  dm::flow_orchestrator::ProcessorOptions processor;
+  dm::flow_orchestrator::EngineOptions engine;
+  std::chrono::milliseconds reload_interval{60000};
+};
+
+OrchestratorConfig read_config(dm::Config& c) {
+  OrchestratorConfig oc;
+  oc.processor.workers = static_cast<int>(c.integer("WORKERS", 8, 1, 256));
+  oc.processor.fetch_batch = static_cast<int>(c.integer("FETCH_BATCH", 128, 1, 1000));
+  oc.processor.retry_delay = c.millis("RETRY_DELAY", std::chrono::seconds(2));
+  oc.processor.ack_wait = c.millis("ACK_WAIT", std::chrono::seconds(60));
+  oc.processor.retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 3650));
+  oc.engine.function_timeout_ms = static_cast<int>(c.integer("FUNCTION_TIMEOUT_MS", 1000, 1, 5000));
+  oc.reload_interval = c.millis("RELOAD_INTERVAL", std::chrono::minutes(1));
+  if (oc.processor.ack_wait < std::chrono::seconds(5)) c.add_problem("ORCHESTRATOR_ACK_WAIT must be at least 5s");
+  if (oc.reload_interval < std::chrono::seconds(1)) c.add_problem("ORCHESTRATOR_RELOAD_INTERVAL must be at least 1s");
+  return oc;
+}
+
+}  // namespace
+
 int main() {
-  dm::service::Runtime runtime({
+  using namespace dm;
+  using namespace dm::flow_orchestrator;
+  service::Runtime runtime({
       .name = "flow-orchestrator",
       .scope = "ORCHESTRATOR",
       .schema = "orchestrator",
       .default_port = 8003,
-      .migrations = &dm::flow_orchestrator::migrations(),
+      .migrations = &flow_orchestrator::migrations(),
       .public_api = false,
   });
-  return runtime.main({}, {});
+  OrchestratorConfig cfg;
+  std::unique_ptr<View> view;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Processor> processor;
+  std::unique_ptr<service::RpcServer> rpc;
+  return runtime.main(
+      [&](Config& config) { cfg = read_config(config); },
+      [&](service::Runtime& rt) -> Result<void> {
+        view = std::make_unique<View>(rt.rpc(), rt.nats(), cfg.reload_interval);
+        DM_TRY(view->start());
+        engine = std::make_unique<Engine>(rt.rpc(), rt.nats(), cfg.engine);
+        processor = std::make_unique<Processor>(cfg.processor, rt.nats(), rt.db(), *view, *engine, rt.metrics());
+        DM_TRY(processor->start());
+
+        // History routes are served over NATS to the gateway, not on the orchestrator's port.
+        auto api = std::make_shared<http::Router>();
+        add_history_routes(*api, rt.db());
+        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "flow-orchestrator", api,
+                                                   static_cast<std::size_t>(rt.settings().db_pool_size));
+        DM_TRY(rpc->start());
+
+        rt.add_readiness_check("registry_view", [v = view.get()]() -> Result<void> {
+          if (!v->loaded()) return Error(Errc::unavailable, "flows and devices not loaded from the registry yet");
+          return ok();
+        });
+        rt.metrics().on_collect([&rt, v = view.get()] {
+          rt.metrics().gauge("dm_orchestrator_cached_flows", "Enabled flows in the view.").set(static_cast<double>(v->flow_count()));
+          rt.metrics().gauge("dm_orchestrator_cached_devices", "Devices in the view.").set(static_cast<double>(v->device_count()));
+          rt.metrics()
+              .gauge("dm_orchestrator_device_reloads", "Device list loads from the registry since start.")
+              .set(static_cast<double>(v->device_reloads()));
+        });
+        rt.on_shutdown([&] {
+          rpc->stop();
+          processor->stop();
+          view->stop();
+        });
+        log::info("flow-orchestrator ready", {{"workers", cfg.processor.workers}});
+        return ok();
+      });
 }

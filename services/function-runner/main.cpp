@@ -1,18 +1,109 @@
 // dm-function-runner: wiring only. See README.md beside this file for what the service owns.
+// With `--worker` the same binary is a sandbox worker process (see worker.cpp).
+#include <unistd.h>
+
+#include <array>
+#include <climits>
+#include <cstring>
+#include <thread>
+
+#include "code_cache.hpp"
+#include "dm/core/log.hpp"
+#include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
+#include "history.hpp"
+#include "pool.hpp"
+#include "runner.hpp"
+#include "worker.hpp"
 
 namespace dm::function_runner {
 const std::vector<dm::db::Migration>& migrations();  // generated from migrations/*.sql
-}
 
-int main() {
-  dm::service::Runtime runtime({
+std::string self_path() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+}  // namespace dm::function_runner
+
+int main(int argc, char** argv) {
+  using namespace dm;
+  using namespace dm::function_runner;
+  if (argc > 1 && std::strcmp(argv[1], kWorkerFlag) == 0) return worker_main(argc, argv);
+  service::Runtime runtime({
       .name = "function-runner",
       .scope = "RUNNER",
       .schema = "runner",
       .default_port = 8004,
-      .migrations = &dm::function_runner::migrations(),
+      .migrations = &migrations(),
       .public_api = false,
   });
-  return runtime.main({}, {});
+  PoolOptions pool_options;
+  HistoryOptions history_options;
+  RunnerLimits limits;
+  std::unique_ptr<WorkerPool> pool;
+  std::unique_ptr<CodeCache> cache;
+  std::unique_ptr<HistoryWriter> history;
+  std::unique_ptr<StatusReporter> status;
+  std::unique_ptr<Runner> runner;
+  std::unique_ptr<bus::Subscription> changes, exec;
+  std::unique_ptr<service::RpcServer> rpc;
+  return runtime.main(
+      [&](Config& c) {
+        auto cores = static_cast<std::int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+        pool_options.workers = static_cast<int>(c.integer("WORKERS", cores, 1, 64));
+        pool_options.heap_mb = static_cast<std::size_t>(c.integer("HEAP_MB", 64, 8, 4096));
+        pool_options.memory_mb = static_cast<std::size_t>(c.integer("WORKER_MEMORY_MB", 1024, 0, 65536));
+        pool_options.quarantine_strikes = static_cast<int>(c.integer("QUARANTINE_STRIKES", 3, 1, 1000));
+        pool_options.quarantine_for = std::chrono::seconds(c.integer("QUARANTINE_SECONDS", 60, 1, 86400));
+        limits.default_timeout_ms = static_cast<int>(c.integer("DEFAULT_TIMEOUT_MS", 100, 1, 5000));
+        history_options.keep_success = std::chrono::hours(c.integer("HISTORY_RETENTION_HOURS", 24 * 7, 1, 24 * 3650));
+        history_options.keep_failure =
+            std::chrono::hours(c.integer("FAILED_HISTORY_RETENTION_HOURS", 24 * 30, 1, 24 * 3650));
+        history_options.purge_interval = c.millis("HISTORY_PURGE_INTERVAL", std::chrono::minutes(10));
+        history_options.flush_interval = c.millis("HISTORY_FLUSH_INTERVAL", std::chrono::milliseconds(250));
+      },
+      [&](service::Runtime& rt) -> Result<void> {
+        pool_options.binary = self_path();
+        DM_ASSIGN_OR_RETURN(pool, WorkerPool::start(pool_options));
+        cache = std::make_unique<CodeCache>(rt.rpc());
+        history = std::make_unique<HistoryWriter>(rt.db(), rt.nats(), history_options);
+        status = std::make_unique<StatusReporter>(rt.rpc());
+        runner = std::make_unique<Runner>(*pool, *cache, rt.rpc(), history.get(), status.get(), limits);
+        DM_ASSIGN_OR_RETURN(changes, cache->follow_changes(rt.nats()));
+        DM_ASSIGN_OR_RETURN(exec, rt.rpc().subscribe("dm.fn.exec", "function-runner",
+                                                     [&](bus::Message&& m) { runner->handle_exec(std::move(m)); }));
+        auto api = std::make_shared<http::Router>();
+        runner->add_routes(*api, rt.db());
+        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "function-runner", api,
+                                                   static_cast<std::size_t>(std::max(4, rt.settings().db_pool_size)));
+        DM_TRY(rpc->start());
+        rt.on_shutdown([&] {
+          rpc->stop();
+          exec.reset();
+          changes.reset();
+          pool.reset();     // answers what it still holds; those results still reach history
+          status.reset();
+          history.reset();  // flushes pending rows
+        });
+        // Pool and history figures for /metrics, refreshed when scraped.
+        auto& m = rt.metrics();
+        auto& executed = m.counter("dm_function_executions_total", "Executions answered by workers");
+        auto& crashes = m.counter("dm_function_worker_crashes_total", "Worker processes that died or hung");
+        auto& dropped = m.counter("dm_function_history_dropped_total", "History rows dropped while the database lagged");
+        auto& workers = m.gauge("dm_function_workers", "Worker processes");
+        m.on_collect([&, seen = std::make_shared<std::array<std::uint64_t, 3>>()] {
+          if (!pool || !history) return;
+          auto st = pool->stats();
+          const std::uint64_t now[3] = {st.executed, st.crashes, history->dropped()};
+          metrics::Counter* cs[3] = {&executed, &crashes, &dropped};
+          for (int i = 0; i < 3; ++i) {
+            if (now[i] > (*seen)[i]) cs[i]->inc(now[i] - (*seen)[i]);
+            (*seen)[i] = now[i];
+          }
+          workers.set(pool_options.workers);
+        });
+        log::info("function runner ready", {{"workers", pool_options.workers}, {"heap_mb", pool_options.heap_mb}});
+        return ok();
+      });
 }

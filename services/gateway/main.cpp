@@ -1,4 +1,8 @@
 // dm-gateway: wiring only. See README.md beside this file for what the service owns.
+#include <sstream>
+
+#include "auth_context.hpp"
+#include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
 #include "docs.hpp"
@@ -9,6 +13,23 @@ namespace dm::gateway {
 const std::vector<dm::db::Migration>& migrations();  // generated from migrations/*.sql
 }
 
+namespace {
+// Every replica clears its caches of users and keys when one of them commits a change.
+constexpr const char* kAuthChangedSubject = "dm.gateway.auth.changed";
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto b = item.find_first_not_of(' ');
+    auto e = item.find_last_not_of(' ');
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+}  // namespace
+
 int main() {
   using namespace dm;
   service::Runtime runtime({
@@ -18,13 +39,29 @@ int main() {
       .default_port = 8000,
       .migrations = &gateway::migrations(),
       .public_api = true,
+      .default_http_threads = 2,
   });
   std::chrono::milliseconds rpc_timeout{10000};
+  std::chrono::milliseconds cache_ttl{2000};
   std::string docs_dir;
+  gateway::AuthSettings auth_settings;
+  std::unique_ptr<gateway::Store> store;
+  std::unique_ptr<gateway::Authenticator> auth;
+  std::unique_ptr<gateway::LoginThrottle> throttle;
+  std::unique_ptr<ThreadPool> work;
+  std::unique_ptr<gateway::AuthContext> ctx;
+  std::unique_ptr<bus::Subscription> auth_changes;
   return runtime.main(
       [&](Config& config) {
         // The key signs tokens and derives the key that encrypts stored secrets.
-        service::read_secret_key(config);
+        auth_settings.secret_key = service::read_secret_key(config);
+        auth_settings.token_lifetime =
+            std::chrono::minutes(config.integer("ACCESS_TOKEN_EXPIRE_MINUTES", 60, 1, 60 * 24 * 30));
+        auth_settings.allow_registration = config.boolean("ALLOW_REGISTRATION", true);
+        auth_settings.default_role =
+            *gateway::parse_role(config.one_of("DEFAULT_USER_ROLE", "viewer", {"viewer", "editor", "admin"}));
+        auth_settings.trusted_proxies = split_list(config.str("TRUSTED_PROXIES", ""));
+        cache_ttl = config.millis("AUTH_CACHE_TTL", std::chrono::seconds(2));
         rpc_timeout = config.millis("RPC_TIMEOUT", std::chrono::seconds(10));
         docs_dir = config.str("DOCS_ASSETS_DIR", DM_DEFAULT_DOCS_DIR);
       },
@@ -38,13 +75,44 @@ int main() {
           clean.headers.remove("Dm-Role");
           next(clean, std::move(reply));
         });
+        store = std::make_unique<gateway::Store>(rt.db());
+        auth = std::make_unique<gateway::Authenticator>(*store, auth_settings.secret_key, cache_ttl);
+        throttle = std::make_unique<gateway::LoginThrottle>();
+        // Password hashing is CPU-bound: no more threads than the pool has connections.
+        work = std::make_unique<ThreadPool>(static_cast<std::size_t>(std::max(1, rt.settings().db_pool_size)), 4096);
+        auto* nats = &rt.nats();
+        auto* authenticator = auth.get();
+        ctx = std::make_unique<gateway::AuthContext>(gateway::AuthContext{
+            *store, *auth, *throttle, *work, auth_settings, [nats, authenticator] {
+              authenticator->invalidate();
+              if (auto r = nats->publish(kAuthChangedSubject, "{}"); !r) {
+                log::warn("could not announce an auth change", {{"error", r.error().message}});
+              }
+            }});
+        DM_ASSIGN_OR_RETURN(auth_changes, rt.nats().subscribe(kAuthChangedSubject, "", [authenticator](const bus::Message&) {
+          authenticator->invalidate();
+        }));
+        gateway::use_access_control(router, *auth);
+        gateway::add_account_routes(router, *ctx);
+        gateway::add_api_key_routes(router, *ctx);
+        gateway::add_user_routes(router, *ctx);
         for (const auto& route : gateway::route_table()) {
           std::string service = route.service;
-          router.add(route.method, route.path, [&rt, service, rpc_timeout](const http::Request& req, http::Reply reply) {
-            service::forward_rpc(rt.rpc(), service, req, rpc_timeout, std::move(reply));
-          });
+          if (service == "gateway") continue;  // served above
+          // Public routes of other services authenticate on their own (the ChirpStack webhook
+          // carries the ingest secret), so their credentials travel on; others' never do.
+          std::vector<std::string> pass;
+          if (route.access == gateway::Access::public_) pass = {"Authorization", "X-API-Key"};
+          router.add(route.method, route.path,
+                     [&rt, service, rpc_timeout, pass](const http::Request& req, http::Reply reply) {
+                       service::forward_rpc(rt.rpc(), service, req, rpc_timeout, std::move(reply), pass);
+                     });
         }
         gateway::add_docs_routes(router, docs_dir, gateway::build_openapi("/"));
+        rt.on_shutdown([&] {
+          auth_changes.reset();
+          work->stop();
+        });
         return ok();
       });
 }

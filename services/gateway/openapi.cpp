@@ -82,7 +82,18 @@ void operation(json::Writer& w, const RouteSpec& r) {
   }
   if (r.request_schema) {
     w.key("requestBody").start_object().field("required", true);
-    json_content(w, r.request_schema);
+    if (std::string_view(r.request_schema) == "LoginRequest") {
+      // OAuth2's password form (what FastAPI clients and Swagger UI's Authorize send), or JSON.
+      w.key("content").start_object();
+      for (const char* type : {"application/x-www-form-urlencoded", "application/json"}) {
+        w.key(type).start_object().key("schema");
+        schema_ref(w, r.request_schema);
+        w.end_object();
+      }
+      w.end_object();
+    } else {
+      json_content(w, r.request_schema);
+    }
     w.end_object();
   }
   w.key("responses").start_object();
@@ -124,6 +135,7 @@ std::string build_openapi(const std::string& server_url) {
   w.key("security").start_array()
       .start_object().key("bearerAuth").start_array().end_array().end_object()
       .start_object().key("apiKeyAuth").start_array().end_array().end_object()
+      .start_object().key("oauth2Password").start_array().end_array().end_object()
       .end_array();
   w.key("paths").start_object();
   for (const auto& path : order) {
@@ -139,6 +151,12 @@ std::string build_openapi(const std::string& server_url) {
   w.key("securitySchemes").start_object()
       .key("bearerAuth").start_object().field("type", "http").field("scheme", "bearer").field("bearerFormat", "JWT").end_object()
       .key("apiKeyAuth").start_object().field("type", "apiKey").field("in", "header").field("name", "X-API-Key").end_object()
+      // Lets /docs log in with username and password (Authorize), as FastAPI's OAuth2PasswordBearer.
+      .key("oauth2Password").start_object().field("type", "oauth2")
+          .key("flows").start_object().key("password").start_object()
+              .field("tokenUrl", "/api/v1/auth/login").key("scopes").start_object().end_object()
+          .end_object().end_object()
+      .end_object()
       .end_object();
   w.end_object();
   w.end_object();

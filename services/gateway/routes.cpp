@@ -34,6 +34,16 @@ std::vector<RouteSpec> device_routes() {
        "Label"},
       {"DELETE", "/api/v1/labels/{id}", "registry", "labels", "Delete a label (409 if an enabled flow uses it)",
        A::editor, nullptr, nullptr, 204},
+      {"POST", "/api/v1/devices/{id}/history/{history_id}/replay", "flow-orchestrator", "devices",
+       "Run a stored uplink again through the device's current flows (a new run, marked as replay)", A::editor,
+       nullptr, "FlowRun[]"},
+      // ChirpStack's HTTP integration posts here; it authenticates with the ingest secret, not a user.
+      {"POST", "/api/v1/ingest/chirpstack", "ingest", "ingest",
+       "ChirpStack webhook: accept one device event (durable before 2xx)", A::public_, "ChirpStackEvent",
+       "IngestAccepted", 200, {{"event", "string", "up, join, status, ack, txack, log or location (inferred when missing)"}}},
+      {"GET", "/api/v1/ingest/unknown-devices", "ingest", "ingest",
+       "Events from devices that are not registered (when UNKNOWN_DEVICE_POLICY=record)", A::editor, nullptr,
+       "UnknownDevice[]", 200, {kSkip, kLimit}},
       {"POST", "/api/v1/labels/{id}/devices/{device_id}", "registry", "labels", "Add a device to a label", A::editor,
        nullptr, "Device"},
       {"DELETE", "/api/v1/labels/{id}/devices/{device_id}", "registry", "labels", "Remove a device from a label",
@@ -44,7 +54,7 @@ std::vector<RouteSpec> device_routes() {
 const std::vector<RouteSpec>& route_table() {
   static const std::vector<RouteSpec> table = [] {
     std::vector<RouteSpec> all;
-    for (auto part : {device_routes, function_routes, integration_routes, flow_routes}) {
+    for (auto part : {device_routes, function_routes, integration_routes, flow_routes, auth_routes}) {
       auto routes = part();
       all.insert(all.end(), routes.begin(), routes.end());
     }

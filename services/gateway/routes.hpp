@@ -46,6 +46,7 @@ std::vector<RouteSpec> device_routes();
 std::vector<RouteSpec> function_routes();     // functions
 std::vector<RouteSpec> integration_routes();  // integrations and storages
 std::vector<RouteSpec> flow_routes();         // flows and search
+std::vector<RouteSpec> auth_routes();         // accounts, API keys, users (served by the gateway)
 const char* access_name(Access a);
 
 }  // namespace dm::gateway

@@ -22,6 +22,11 @@ std::vector<RouteSpec> function_routes() {
        A::editor, nullptr, nullptr, 204},
       {"GET", "/api/v1/functions/{id}/history", "function-runner", "functions", "Run history of one function",
        A::viewer, nullptr, "FunctionRun[]", 200, {kSkip, kLimit, kStatus, kFrom, kTo}},
+      {"POST", "/api/v1/functions/test", "function-runner", "functions",
+       "Run code (inline) on a sample input; touches no history or flow", A::editor, "FunctionTest", "FunctionTestResult"},
+      {"POST", "/api/v1/functions/{id}/test", "function-runner", "functions",
+       "Run a saved function on a sample input; touches no history or flow", A::editor, "FunctionTest",
+       "FunctionTestResult"},
   };
 }
 

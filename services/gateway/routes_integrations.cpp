@@ -44,6 +44,18 @@ std::vector<RouteSpec> integration_routes() {
        "StorageUpdate", "Storage"},
       {"DELETE", "/api/v1/storages/{id}", "registry", "storages", "Delete a storage (409 if an enabled flow uses it)",
        A::editor, nullptr, nullptr, 204},
+      {"POST", "/api/v1/integrations/{id}/test", "integration-dispatcher", "integrations",
+       "Send a sample message through an integration and report what happened", A::editor, nullptr,
+       "IntegrationTestResult"},
+      {"GET", "/api/v1/integrations/{id}/dead-letters", "integration-dispatcher", "integrations",
+       "Deliveries that exhausted their attempts", A::viewer, nullptr, "DeadLetter[]", 200, {kSkip, kLimit}},
+      {"POST", "/api/v1/integrations/{id}/dead-letters/retry", "integration-dispatcher", "integrations",
+       "Retry every dead letter of an integration", A::editor, nullptr, "RetryResult"},
+      {"POST", "/api/v1/integrations/{id}/dead-letters/{dead_letter_id}/retry", "integration-dispatcher",
+       "integrations", "Retry one dead letter", A::editor, nullptr, "RetryResult"},
+      {"GET", "/api/v1/storages/{id}/records", "integration-dispatcher", "storages",
+       "Records kept by an internal storage", A::viewer, nullptr, "StorageRecord[]", 200,
+       {kSkip, kLimit, kFrom, kTo, {"dev_eui", "string", "Only records of this device"}}},
   };
 }
 

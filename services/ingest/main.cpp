@@ -1,18 +1,130 @@
 // dm-ingest: wiring only. See README.md beside this file for what the service owns.
+#include "directory.hpp"
+#include "dm/core/log.hpp"
+#include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
+#include "history.hpp"
+#include "registry_link.hpp"
+#include "webhook.hpp"
 
 namespace dm::ingest {
 const std::vector<dm::db::Migration>& migrations();  // generated from migrations/*.sql
 }
 
+namespace {
+
+struct IngestConfig {
+  dm::ingest::WebhookOptions webhook;
+  dm::ingest::LinkOptions link;
+  std::chrono::milliseconds unknown_ttl{10000};
+  std::chrono::milliseconds dedup_window{120000};
+  std::chrono::milliseconds stream_max_age{7 * 24 * 3600 * 1000LL};
+  std::int64_t stream_max_bytes = 10LL << 30;
+  int history_batch = 500;
+};
+
+IngestConfig read_config(dm::Config& c) {
+  IngestConfig ic;
+  // Only the scoped name: an unscoped SECRET meant for something else must not open the webhook.
+  ic.webhook.secret = c.raw("INGEST_SECRET").value_or("");
+  if (ic.webhook.secret.empty()) c.add_problem("INGEST_SECRET is required (the shared secret ChirpStack sends)");
+  else if (ic.webhook.secret.size() < 16) c.add_problem("INGEST_SECRET must be at least 16 characters");
+  auto policy = c.one_of("UNKNOWN_DEVICE_POLICY", "reject", {"reject", "record", "register"});
+  ic.webhook.unknown_policy = policy == "record"     ? dm::ingest::UnknownPolicy::record
+                              : policy == "register" ? dm::ingest::UnknownPolicy::register_device
+                                                     : dm::ingest::UnknownPolicy::reject;
+  ic.link.flush_interval = c.millis("STATE_FLUSH_INTERVAL", std::chrono::seconds(1));
+  ic.link.offline_check_interval = c.millis("OFFLINE_CHECK_INTERVAL", std::chrono::seconds(60));
+  ic.link.offline_grace = c.millis("OFFLINE_GRACE", std::chrono::minutes(5));
+  ic.link.offline_unit = c.millis("OFFLINE_TIME_UNIT", std::chrono::minutes(1));
+  ic.link.reload_interval = c.millis("DEVICE_RELOAD_INTERVAL", std::chrono::minutes(5));
+  ic.unknown_ttl = c.millis("UNKNOWN_CACHE_TTL", std::chrono::seconds(10));
+  ic.dedup_window = c.millis("DEDUP_WINDOW", std::chrono::minutes(2));
+  ic.stream_max_age = c.millis("STREAM_MAX_AGE", std::chrono::hours(24 * 7));
+  ic.stream_max_bytes = c.integer("STREAM_MAX_BYTES", 10LL << 30, 1 << 20, 1LL << 50);
+  ic.history_batch = static_cast<int>(c.integer("HISTORY_BATCH", 500, 1, 5000));
+  ic.webhook.recent_ids = static_cast<std::size_t>(c.integer("RECENT_IDS", 200000, 0, 10000000));
+  ic.webhook.dedup_window = ic.dedup_window;
+  ic.webhook.publish_timeout = c.millis("PUBLISH_TIMEOUT", std::chrono::seconds(3));
+  if (ic.webhook.publish_timeout < std::chrono::milliseconds(10)) c.add_problem("INGEST_PUBLISH_TIMEOUT must be at least 10ms");
+  if (ic.link.flush_interval.count() <= 0 || ic.link.offline_check_interval.count() <= 0)
+    c.add_problem("INGEST_STATE_FLUSH_INTERVAL and INGEST_OFFLINE_CHECK_INTERVAL must be positive");
+  if (ic.dedup_window < std::chrono::seconds(1)) c.add_problem("INGEST_DEDUP_WINDOW must be at least 1s");
+  return ic;
+}
+
+}  // namespace
+
 int main() {
-  dm::service::Runtime runtime({
+  using namespace dm;
+  service::Runtime runtime({
       .name = "ingest",
       .scope = "INGEST",
       .schema = "ingest",
       .default_port = 8001,
-      .migrations = &dm::ingest::migrations(),
+      .migrations = &ingest::migrations(),
       .public_api = false,
   });
-  return runtime.main({}, {});
+  IngestConfig cfg;
+  std::unique_ptr<ingest::Directory> directory;
+  std::unique_ptr<ingest::RegistryLink> link;
+  std::unique_ptr<ingest::HistoryWriter> writer;
+  std::unique_ptr<service::RpcServer> rpc;
+  return runtime.main(
+      [&](Config& config) { cfg = read_config(config); },
+      [&](service::Runtime& rt) -> Result<void> {
+        // The stream holds every accepted event; DiscardNew: a full stream refuses (503)
+        // instead of silently dropping events already acknowledged to ChirpStack.
+        bus::StreamConfig sc;
+        sc.name = ingest::kStream;
+        sc.subjects = {"dm.device.>"};
+        sc.file_storage = true;
+        sc.discard_new = true;
+        sc.duplicate_window = std::chrono::duration_cast<std::chrono::seconds>(cfg.dedup_window);
+        sc.max_age = std::chrono::duration_cast<std::chrono::seconds>(cfg.stream_max_age);
+        sc.max_bytes = cfg.stream_max_bytes;
+        DM_TRY(rt.nats().jetstream().ensure_stream(sc));
+        bus::ConsumerConfig cc;
+        cc.durable = ingest::kHistoryConsumer;
+        cc.ack_wait = std::chrono::seconds(30);
+        cc.max_deliver = -1;  // the history must not lose events while PostgreSQL is down
+        cc.max_ack_pending = 20000;
+        DM_TRY(rt.nats().jetstream().ensure_consumer(ingest::kStream, cc));
+
+        directory = std::make_unique<ingest::Directory>(cfg.unknown_ttl);
+        link = std::make_unique<ingest::RegistryLink>(rt.rpc(), rt.nats(), *directory, cfg.link);
+        DM_TRY(link->start());
+        writer = std::make_unique<ingest::HistoryWriter>(rt.nats(), rt.db(), rt.metrics(), cfg.history_batch);
+        DM_TRY(writer->start());
+
+        // One router on ingest's own port (ChirpStack posts here) and over NATS for the gateway.
+        auto& router = rt.router();
+        ingest::add_webhook_route(router, rt.nats(), *directory, *link, rt.metrics(), cfg.webhook);
+        ingest::add_history_routes(router, rt.db(), *directory);
+        auto shared = std::shared_ptr<http::Router>(&router, [](http::Router*) {});
+        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "ingest", shared,
+                                                   static_cast<std::size_t>(rt.settings().db_pool_size));
+        DM_TRY(rpc->start());
+
+        rt.add_readiness_check("device_cache", [d = directory.get()]() -> Result<void> {
+          if (!d->loaded()) return Error(Errc::unavailable, "device list not loaded from the registry yet");
+          return ok();
+        });
+        rt.metrics().on_collect([&rt, d = directory.get()] {
+          rt.metrics().gauge("dm_ingest_cached_devices", "Devices in the dev_eui cache.").set(static_cast<double>(d->size()));
+        });
+        rt.on_shutdown([&] {
+          rpc->stop();
+          writer->stop();
+          link->stop();
+        });
+        log::info("ingest ready", {{"unknown_device_policy", std::string(cfg.webhook.unknown_policy ==
+                                                                                 ingest::UnknownPolicy::reject
+                                                                             ? "reject"
+                                                                         : cfg.webhook.unknown_policy ==
+                                                                                 ingest::UnknownPolicy::record
+                                                                             ? "record"
+                                                                             : "register")}});
+        return ok();
+      });
 }

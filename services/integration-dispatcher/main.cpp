@@ -1,12 +1,17 @@
 // dm-integration-dispatcher: wiring only. See README.md beside this file for what the service owns.
+#include "dispatcher.hpp"
+#include "dm/core/log.hpp"
+#include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
+#include "routes.hpp"
 
 namespace dm::integration_dispatcher {
 const std::vector<dm::db::Migration>& migrations();  // generated from migrations/*.sql
 }
 
 int main() {
-  dm::service::Runtime runtime({
+  using namespace dm;
+  service::Runtime runtime({
       .name = "integration-dispatcher",
       .scope = "DISPATCHER",
       .schema = "dispatcher",
@@ -14,5 +19,79 @@ int main() {
       .migrations = &dm::integration_dispatcher::migrations(),
       .public_api = false,
   });
-  return runtime.main({}, {});
+  dispatcher::Settings settings;
+  http::OutboundPolicy policy;
+  std::size_t history_batch = 1000;
+  std::unique_ptr<dispatcher::TargetCache> targets;
+  std::unique_ptr<dispatcher::HttpSender> http_sender;
+  std::unique_ptr<dispatcher::MqttSender> mqtt_sender;
+  std::unique_ptr<dispatcher::StorageWriter> storages;
+  std::unique_ptr<dispatcher::Attempter> attempter;
+  std::unique_ptr<dispatcher::Recorder> recorder;
+  std::unique_ptr<dispatcher::Dispatcher> engine;
+  std::unique_ptr<dispatcher::RouteContext> route_ctx;
+  std::unique_ptr<service::RpcServer> rpc;
+  return runtime.main(
+      [&](Config& c) {
+        settings.max_attempts = static_cast<int>(c.integer("MAX_ATTEMPTS", 5, 1, 100));
+        settings.retry_base = c.millis("RETRY_BASE", std::chrono::milliseconds(1000));
+        settings.retry_cap = c.millis("RETRY_CAP", std::chrono::milliseconds(60000));
+        settings.breaker_threshold = static_cast<int>(c.integer("BREAKER_THRESHOLD", 5, 1, 1000000));
+        settings.breaker_cooldown = c.millis("BREAKER_COOLDOWN", std::chrono::milliseconds(30000));
+        settings.workers = static_cast<int>(c.integer("WORKERS", 16, 1, 1024));
+        settings.http_concurrency = static_cast<int>(c.integer("HTTP_CONCURRENCY", 8, 1, 1024));
+        settings.mqtt_in_flight = static_cast<int>(c.integer("MQTT_IN_FLIGHT", 1000, 1, 100000));
+        settings.ack_wait = c.millis("ACK_WAIT", std::chrono::milliseconds(60000));
+        if (settings.ack_wait < std::chrono::seconds(1)) c.add_problem("DISPATCHER_ACK_WAIT must be at least 1s");
+        settings.history_retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 36500));
+        history_batch = static_cast<std::size_t>(c.integer("HISTORY_BATCH", 1000, 1, 20000));
+        auto allow = http::OutboundPolicy::parse(c.str("OUTBOUND_ALLOW", ""));
+        if (allow) policy = std::move(allow).value();
+        else c.add_problem(allow.error().message);
+      },
+      [&](service::Runtime& rt) -> Result<void> {
+        targets = std::make_unique<dispatcher::TargetCache>(rt.rpc(), rt.nats());
+        DM_TRY(targets->start());
+        http_sender = std::make_unique<dispatcher::HttpSender>(policy);
+        mqtt_sender = std::make_unique<dispatcher::MqttSender>(policy);
+        storages = std::make_unique<dispatcher::StorageWriter>(*http_sender);
+        attempter = std::make_unique<dispatcher::Attempter>(*http_sender, *mqtt_sender, *storages);
+        recorder = std::make_unique<dispatcher::Recorder>(rt.db(), history_batch, std::chrono::milliseconds(20));
+        engine = std::make_unique<dispatcher::Dispatcher>(settings, rt.nats(), rt.db(), *targets, *attempter, *recorder);
+        route_ctx = std::make_unique<dispatcher::RouteContext>(
+            dispatcher::RouteContext{rt.db(), rt.nats(), *targets, *attempter});
+        auto api = std::make_shared<http::Router>();
+        dispatcher::add_history_routes(*api, *route_ctx);
+        dispatcher::add_dead_letter_routes(*api, *route_ctx);
+        dispatcher::add_test_route(*api, *route_ctx);
+        dispatcher::add_record_routes(*api, *route_ctx);
+        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "integration-dispatcher", api,
+                                                   static_cast<std::size_t>(rt.settings().db_pool_size));
+        DM_TRY(rpc->start());
+        DM_TRY(engine->start());
+        // Outcome totals and work in memory, refreshed when /metrics is read.
+        auto& m = rt.metrics();
+        auto* delivered = &m.gauge("dm_dispatcher_delivered_total", "Deliveries recorded as delivered since start");
+        auto* retried = &m.gauge("dm_dispatcher_retried_total", "Attempts recorded as retrying since start");
+        auto* failed = &m.gauge("dm_dispatcher_failed_total", "Deliveries failed permanently since start");
+        auto* dead = &m.gauge("dm_dispatcher_dead_lettered_total", "Deliveries dead-lettered since start");
+        auto* pending = &m.gauge("dm_dispatcher_pending_jobs", "Jobs held in memory (queued or in flight)");
+        auto* unrecorded = &m.gauge("dm_dispatcher_history_queue", "Outcomes waiting to be recorded");
+        m.on_collect([&, delivered, retried, failed, dead, pending, unrecorded] {
+          auto st = engine->stats();
+          delivered->set(static_cast<double>(st.delivered));
+          retried->set(static_cast<double>(st.retried));
+          failed->set(static_cast<double>(st.failed));
+          dead->set(static_cast<double>(st.dead_lettered));
+          pending->set(static_cast<double>(st.pending));
+          unrecorded->set(static_cast<double>(recorder->queued()));
+        });
+        rt.on_shutdown([&] {
+          rpc->stop();
+          engine->stop();
+          recorder->stop();  // what was attempted is recorded (and acked) before NATS drains
+          mqtt_sender->stop();
+        });
+        return ok();
+      });
 }

@@ -27,7 +27,7 @@ void Events::changed(std::string_view kind, std::string_view action, std::string
 void Events::invalidate_reads() {
   cache_.invalidate();
   // Other replicas clear theirs; ours hears its own message too, which is harmless.
-  if (auto r = nats_.publish(kInvalidateSubject, ""); !r) {
+  if (auto r = nats_.publish(kInvalidateSubject, "{}"); !r) {
     log::warn("cache invalidation not published", {{"error", r.error().message}});
   }
 }

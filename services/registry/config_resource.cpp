@@ -236,6 +236,27 @@ http::Response get_internal(const Spec& spec, Context& ctx, const SecretBox& box
   return http::Response::json(200, json::to_string(*doc));
 }
 
+// POST /internal/v1/integrations/{id}/status {status, last_error}: the dispatcher reports a
+// circuit breaker opening (error) or closing (active). Not a definition change: no version
+// bump and no change event, so other services' caches keep their copies.
+http::Response set_status(const Spec& spec, Context& ctx, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return not_found(spec.what);
+  auto body = api::parse_body(req);
+  if (body.error) return *body.error;
+  api::BodyReader r(body.doc);
+  r.forbid_unknown({"status", "last_error"});
+  auto status = r.choice("status", spec.statuses, true);
+  auto last_error = r.string("last_error", {.max = 4000, .nullable = true});
+  if (!r.ok()) return api::validation_error(r.errors());
+  auto rows = ctx.db.exec("UPDATE " + spec.table + " SET status = $2, last_error = $3 WHERE id = $1::uuid RETURNING id",
+                          {id, *status, last_error});
+  if (!rows) return store_error(rows.error());
+  if (rows->empty()) return not_found(spec.what);
+  ctx.events.invalidate_reads();  // no change event, but cached reads show the status
+  return http::Response::empty(204);
+}
+
 }  // namespace
 
 void add_config_resource_routes(http::Router& router, Context& ctx, std::shared_ptr<const ConfigResourceSpec> spec) {
@@ -250,6 +271,10 @@ void add_config_resource_routes(http::Router& router, Context& ctx, std::shared_
   router.add_sync("DELETE", base + "/{id}", [spec, &ctx](const http::Request& req) { return remove(*spec, ctx, req); });
   router.add_sync("GET", "/internal/v1/" + spec->plural + "/{id}",
                   [spec, box, &ctx](const http::Request& req) { return get_internal(*spec, ctx, *box, req); });
+  if (!spec->statuses.empty()) {
+    router.add_sync("POST", "/internal/v1/" + spec->plural + "/{id}/status",
+                    [spec, &ctx](const http::Request& req) { return set_status(*spec, ctx, req); });
+  }
 }
 
 bool has_control_chars(std::string_view text) {

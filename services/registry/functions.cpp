@@ -1,16 +1,21 @@
 // /api/v1/functions: CRUD of user JavaScript functions and their declared parameters.
 // Running them (and checking their syntax) is the function-runner's job.
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "common.hpp"
 #include "dm/api/body.hpp"
 #include "dm/api/query.hpp"
+#include "dm/core/log.hpp"
+#include "dm/core/time.hpp"
 
 namespace dm::registry {
 namespace {
 
 using TxResult = Result<http::Response>;
+
+std::optional<http::Response> check_code(const std::string& code);  // asks the function-runner
 
 constexpr std::size_t kMaxCodeBytes = 256 * 1024;
 constexpr std::size_t kMaxParameters = 100;
@@ -144,6 +149,7 @@ http::Response create_function(Context& ctx, const http::Request& req) {
   if (body.error) return *body.error;
   FunctionInput in;
   if (auto bad = read_function(body.doc, true, in)) return *bad;
+  if (auto bad = check_code(*in.code)) return *bad;
   in.columns.emplace_back("code", *in.code);
   std::string cols, vals;
   db::Params params;
@@ -181,6 +187,9 @@ http::Response update_function(Context& ctx, const http::Request& req) {
   if (body.error) return *body.error;
   FunctionInput in;
   if (auto bad = read_function(body.doc, false, in)) return *bad;
+  if (in.code) {
+    if (auto bad = check_code(*in.code)) return *bad;
+  }
   std::string sets;
   db::Params params{id};
   for (const auto& [col, v] : in.columns) {
@@ -223,6 +232,89 @@ http::Response delete_function(Context& ctx, const http::Request& req) {
   return res;
 }
 
+// --- Added for the function-runner (issue 6): syntax check on save, status from runs. ---
+
+// The registry's Context carries no NATS handle, so the compile check keeps its own
+// request/reply connection, opened on first use. The runner answers
+// POST /internal/v1/compile on dm.rpc.function-runner.
+bus::Connection* runner_link() {
+  static std::shared_ptr<bus::Connection> conn = [] {
+    // The same keys the Runtime reads (scoped first), from the environment.
+    auto env = [](const char* scoped, const char* plain) {
+      const char* v = std::getenv(scoped);
+      if (!v || !*v) v = std::getenv(plain);
+      return std::string(v ? v : "");
+    };
+    bus::Options o;
+    if (auto url = env("REGISTRY_NATS_URL", "NATS_URL"); !url.empty()) o.url = url;
+    o.user = env("REGISTRY_NATS_USER", "NATS_USER");
+    o.password = env("REGISTRY_NATS_PASSWORD", "NATS_PASSWORD");
+    o.name = "registry-compile-check";
+    o.send_asap = true;
+    auto c = bus::Connection::connect(o);
+    return c ? std::move(c).value() : std::shared_ptr<bus::Connection>();
+  }();
+  return conn.get();
+}
+
+// A 422 (with line and column, as the runner reports them) when the code does not compile;
+// nullopt when it does, or when no runner answers (the code is then saved unchecked).
+std::optional<http::Response> check_code(const std::string& code) {
+  auto* link = runner_link();
+  if (!link) {
+    log::warn("function code saved unchecked: no NATS connection for the compile check");
+    return std::nullopt;
+  }
+  json::Writer w;
+  w.start_object().field("code", code).end_object();
+  auto reply = link->request("dm.rpc.function-runner", w.view(), std::chrono::seconds(3),
+                             {{"Dm-Method", "POST"}, {"Dm-Target", "/internal/v1/compile"},
+                              {"Content-Type", "application/json"}});
+  if (!reply) {
+    log::warn("function code saved unchecked: function-runner did not answer", {{"error", reply.error().message}});
+    return std::nullopt;
+  }
+  auto status = reply->header("Dm-Status").value_or("200");
+  if (status == "422") return http::Response::json(422, reply->data);
+  if (status != "200") log::warn("function code saved unchecked: compile check failed", {{"status", status}});
+  return std::nullopt;
+}
+
+// POST /internal/v1/functions/status: [{id, status, last_run_at}] from the runner, so a
+// function's status follows its last run. Older reports never overwrite newer ones; no
+// change event (status is not part of the definition caches hold).
+http::Response update_statuses(Context& ctx, const http::Request& req) {
+  auto doc = json::parse(req.body, {.max_bytes = 4u << 20});
+  if (!doc || !doc->IsArray()) return api::validation_error({"body"}, "Input should be a valid list", "list_type");
+  std::string ids = "{", statuses = "{", ats = "{";
+  std::vector<api::FieldError> errors;
+  rapidjson::SizeType i = 0;
+  for (const auto& item : doc->GetArray()) {
+    const std::string index = std::to_string(i++);
+    auto id = item.IsObject() ? json::get_string(item, "id") : Result<std::string_view>(Error(Errc::invalid_argument, ""));
+    auto status = item.IsObject() ? json::get_string(item, "status") : Result<std::string_view>(Error(Errc::invalid_argument, ""));
+    auto at = item.IsObject() ? json::get_string(item, "last_run_at") : Result<std::string_view>(Error(Errc::invalid_argument, ""));
+    auto when = at ? parse_rfc3339(*at) : Result<SysTime>(Error(Errc::invalid_argument, ""));
+    if (id && !api::is_uuid(*id)) continue;  // names no function here: nothing to update
+    if (!id || !status || (*status != "success" && *status != "error") || !when) {
+      errors.push_back({{"body", index}, "Expected {id: uuid, status: success|error, last_run_at: RFC 3339}", "value_error"});
+      continue;
+    }
+    const char* sep = ids.size() > 1 ? "," : "";
+    ids += sep + std::string("\"") + std::string(*id) + "\"";
+    statuses += sep + std::string("\"") + std::string(*status) + "\"";
+    ats += sep + std::string("\"") + format_rfc3339(*when) + "\"";
+  }
+  if (!errors.empty()) return api::validation_error(errors);
+  auto rows = ctx.db.exec(
+      "UPDATE functions f SET status = u.status, last_run_at = u.at"
+      " FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, status, at)"
+      " WHERE f.id = u.id AND (f.last_run_at IS NULL OR f.last_run_at <= u.at)",
+      {ids + "}", statuses + "}", ats + "}"});
+  if (!rows) return store_error(rows.error());
+  return http::Response::json(200, "{\"updated\":" + std::to_string(rows->affected()) + "}");
+}
+
 }  // namespace
 
 void add_function_routes(http::Router& router, Context& ctx) {
@@ -233,6 +325,8 @@ void add_function_routes(http::Router& router, Context& ctx) {
   router.add_sync("PUT", "/api/v1/functions/{id}", update);
   router.add_sync("PATCH", "/api/v1/functions/{id}", update);
   router.add_sync("DELETE", "/api/v1/functions/{id}", [&ctx](const http::Request& req) { return delete_function(ctx, req); });
+  router.add_sync("POST", "/internal/v1/functions/status",
+                  [&ctx](const http::Request& req) { return update_statuses(ctx, req); });
 }
 
 }  // namespace dm::registry

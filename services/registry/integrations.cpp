@@ -5,9 +5,25 @@
 #include <set>
 
 #include "config_resource.hpp"
+#include "dm/core/config.hpp"
+#include "dm/core/log.hpp"
+#include "dm/http/outbound.hpp"
 
 namespace dm::registry {
 namespace {
+
+// The operator's allow-list for outbound destinations (OUTBOUND_ALLOW, also read by the
+// dispatcher, which checks again on every send). Read once; a bad list allows nothing extra.
+const http::OutboundPolicy& outbound_policy() {
+  static const http::OutboundPolicy policy = [] {
+    Config config("REGISTRY");
+    auto parsed = http::OutboundPolicy::parse(config.str("OUTBOUND_ALLOW", ""));
+    if (parsed) return std::move(parsed).value();
+    log::error("OUTBOUND_ALLOW ignored", {{"error", parsed.error().message}});
+    return http::OutboundPolicy{};
+  }();
+  return policy;
+}
 
 const std::vector<std::string> kHttpKeys = {"url", "method", "headers", "timeout_ms", "verify_tls", "ca_cert"};
 const std::vector<std::string> kMqttKeys = {"host",    "port",    "topic",   "username",    "password",   "qos",
@@ -71,6 +87,11 @@ std::optional<std::string> read_http(const json::Value& config, std::vector<api:
   r.forbid_unknown(kHttpKeys);
   auto url = r.string("url", {.required = true, .min = 1, .max = 2048});
   if (url) check_http_url(r, "url", *url);
+  if (url && r.ok()) {
+    // Refused at save time too, so nobody learns of it only when deliveries fail.
+    auto safe = http::check_outbound_url(outbound_policy(), *url);
+    if (!safe) r.add_error("url", "url " + *url + " is refused: " + safe.error().message, "value_error");
+  }
   std::string method = "POST";
   if (r.present("method")) {
     // Methods are case-sensitive in HTTP, but a lower-case "post" can only mean one thing.

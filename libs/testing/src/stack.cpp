@@ -105,6 +105,11 @@ bool Stack::running(const std::string& service) {
   return s.process && s.process->running();
 }
 
+CommandResult Stack::admin_tool(const std::string& args) const {
+  return run_command("env DM_ENV_FILE=/nonexistent GATEWAY_DATABASE_URL='" + database_url("gateway") + "' " +
+                     binary_dir() + "/tools/dm-admin " + args);
+}
+
 std::string Stack::url(const std::string& service) const { return "http://127.0.0.1:" + std::to_string(port(service)); }
 
 int Stack::port(const std::string& service) const { return services_.at(service).port; }

@@ -1,9 +1,16 @@
 #pragma once
 // One real stack per test executable (NATS, PostgreSQL, registry, gateway), started on
 // first use, and a small client that talks to the gateway over HTTP like any user would.
+// Every Api call is authenticated: as an admin by default (created with tools/admin's
+// dm-admin, then logged in), or as an editor, a viewer (registered, promoted by the admin,
+// logged in) or nobody. Logging in hashes a password (~0.2 s), so each identity logs in
+// once per executable and its token is reused.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 
 #include "dm/http/client.hpp"
@@ -42,16 +49,92 @@ struct Reply {
   }
 };
 
+// Who an Api calls as.
+enum class As { admin, editor, viewer, anonymous };
+
+inline const char* role_of(As who) {
+  switch (who) {
+    case As::admin: return "admin";
+    case As::editor: return "editor";
+    case As::viewer: return "viewer";
+    case As::anonymous: return "";
+  }
+  return "";
+}
+
+namespace detail {
+inline std::string form_escape(const std::string& s) { return http::percent_encode(s); }
+
+// POST /api/v1/auth/login (form); the access token or an exception naming the answer.
+inline std::string login(http::Client& client, const std::string& username, const std::string& password) {
+  auto r = client.request("POST", "/api/v1/auth/login",
+                          "username=" + form_escape(username) + "&password=" + form_escape(password),
+                          {{"Content-Type", "application/x-www-form-urlencoded"}});
+  if (!r.ok() || r->status != 200) {
+    throw std::runtime_error("login as " + username + " failed: " + (r.ok() ? r->body : r.error().message));
+  }
+  auto doc = json::parse(r->body);
+  if (!doc || !json::find(*doc, "access_token")) throw std::runtime_error("login answer without a token: " + r->body);
+  return std::string(json::view((*doc)["access_token"]));
+}
+}  // namespace detail
+
+// The first admin of a stack (created once with dm-admin) and its password.
+inline const char* kAdminUser = "admin";
+inline const char* kAdminPassword = "admin-password-0123";
+
+// A bearer token for `who` on the gateway of `s` (empty for As::anonymous). Users are made
+// on first use: the admin with dm-admin, the others registered and given their role by it.
+inline std::string token_for(testing::Stack& s, As who) {
+  static std::mutex mutex;
+  static std::map<std::pair<testing::Stack*, As>, std::string> tokens;
+  if (who == As::anonymous) return {};
+  std::lock_guard lock(mutex);
+  auto c = http::Client::create(s.url("gateway"));
+  if (!c.ok()) throw std::runtime_error("no client: " + c.error().message);
+  auto& client = **c;
+  auto& admin = tokens[{&s, As::admin}];
+  if (admin.empty()) {
+    auto made = s.admin_tool(std::string("create-admin admin@example.com ") + kAdminUser + " " + kAdminPassword);
+    if (made.exit_code != 0) throw std::runtime_error("dm-admin failed: " + made.output);
+    admin = detail::login(client, kAdminUser, kAdminPassword);
+  }
+  auto& token = tokens[{&s, who}];
+  if (!token.empty()) return token;
+  std::string name = std::string("test-") + role_of(who);
+  std::string password = name + "-password-0123";
+  auto reg = client.request("POST", "/api/v1/auth/register",
+                            "{\"email\":\"" + name + "@example.com\",\"username\":\"" + name +
+                                "\",\"password\":\"" + password + "\"}",
+                            {{"Content-Type", "application/json"}});
+  if (!reg.ok() || reg->status != 201) throw std::runtime_error("register failed: " + (reg.ok() ? reg->body : reg.error().message));
+  auto doc = json::parse(reg->body);
+  std::string id(json::view((*doc)["id"]));
+  auto patch = client.request("PATCH", "/api/v1/users/" + id, std::string("{\"role\":\"") + role_of(who) + "\"}",
+                              {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + admin}});
+  if (!patch.ok() || patch->status != 200) throw std::runtime_error("role change failed: " + (patch.ok() ? patch->body : patch.error().message));
+  token = detail::login(client, name, password);
+  return token;
+}
+
 class Api {
  public:
-  Api() {
-    auto c = http::Client::create(stack().url("gateway"));
+  explicit Api(As who = As::admin) : Api(stack(), who) {}
+  Api(testing::Stack& s, As who = As::admin) {
+    auto c = http::Client::create(s.url("gateway"));
     REQUIRE(c.ok());
     client_ = std::move(c).value();
+    if (who != As::anonymous) auth_ = "Bearer " + token_for(s, who);
   }
+  // Replaces the credentials sent by default (e.g. "Bearer <token>"; empty sends none).
+  void set_authorization(std::string value) { auth_ = std::move(value); }
   Reply call(const std::string& method, const std::string& target, const std::string& body = {},
              http::Headers headers = {}) {
     if (!body.empty() && !headers.contains("Content-Type")) headers.set("Content-Type", "application/json");
+    // Explicit credentials in `headers` win over the default ones.
+    if (!auth_.empty() && !headers.contains("Authorization") && !headers.contains("X-API-Key")) {
+      headers.set("Authorization", auth_);
+    }
     auto r = client_->request(method, target, body, headers);
     INFO(method << " " << target);
     REQUIRE(r.ok());
@@ -71,6 +154,7 @@ class Api {
 
  private:
   std::unique_ptr<http::Client> client_;
+  std::string auth_;
 };
 
 // Unique names across test cases sharing one database.

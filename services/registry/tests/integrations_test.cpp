@@ -196,7 +196,7 @@ TEST_CASE("integrations: http CRUD with secrets masked in every answer and seale
     REQUIRE(renamed["config"]["url"] == "https://example.com/hook");
 
     auto reconfigured = api.put("/api/v1/integrations/" + id,
-                                R"({"config":{"url":"http://10.0.0.1:8080/in","method":"put","timeout_ms":500,)"
+                                R"({"config":{"url":"http://93.184.216.34:8080/in","method":"put","timeout_ms":500,)"
                                 R"("verify_tls":false,"headers":{"Authorization":"********"}}})");
     REQUIRE(reconfigured.status == 200);
     REQUIRE(reconfigured["config"]["method"] == "PUT");

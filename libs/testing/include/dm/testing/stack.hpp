@@ -36,6 +36,10 @@ class Stack {
   // Waits until GET /readyz answers 200.
   bool wait_ready(const std::string& service, std::chrono::milliseconds timeout);
 
+  // Runs tools/admin's dm-admin (e.g. "create-admin a@b.c admin password123") against this
+  // stack's gateway database, as the gateway's role.
+  CommandResult admin_tool(const std::string& args) const;
+
   static std::string scope_of(const std::string& service);
   static std::string role_of(const std::string& service);
 

@@ -1,0 +1,88 @@
+#pragma once
+// One uplink through its flows: builds the function input message, walks each matching
+// flow from its trigger node (functions via the runner on `dm.fn.exec`, integrations and
+// storages as delivery jobs in DM_DISPATCH), and returns one run record per flow.
+// Infrastructure failures (runner unreachable, JetStream refusing a job) are errors of the
+// whole uplink, which is then handed back for redelivery instead of being recorded as a run.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dm/bus/bus.hpp"
+#include "dm/core/result.hpp"
+#include "dm/json/json.hpp"
+#include "view.hpp"
+
+namespace dm::flow_orchestrator {
+
+struct Step {
+  std::string node_id;
+  std::string type;
+  std::string entity_id;
+  std::string status;  // success | error | filtered | timeout | dispatched
+  double duration_ms = 0;
+  std::optional<std::string> error;
+};
+
+struct Run {
+  std::string run_key;  // "<flow_id>:up:<dedup_id>"
+  std::string flow_id;
+  std::int64_t flow_version = 0;
+  std::string dedup_id;
+  std::string dev_eui;
+  std::string device_id;
+  std::string trigger_node;
+  std::string status;  // success | partial_success | error | filtered
+  std::vector<Step> path;
+  double duration_ms = 0;
+  bool replay = false;
+  std::string at;  // RFC 3339
+};
+
+// The uplink as the orchestrator needs it.
+struct Uplink {
+  std::string dev_eui;
+  std::string device_id;  // from the event, may be empty
+  std::string dedup_id;
+  std::string message;    // the function input message (JSON object)
+};
+
+// From a device event (proto/schemas/device-event.schema.json) and the cached device (may be null).
+Result<Uplink> read_uplink(std::string_view event_json, const View& view);
+std::string build_message(const json::Value& event, const Device* device);
+
+// The flow-completed event (proto/schemas/flow-completed.schema.json) and the path as JSON.
+std::string completed_json(const Run& run);
+std::string path_json(const std::vector<Step>& path);
+std::string run_key(const std::string& flow_id, const std::string& dedup_id);
+
+// success when no branch failed and some branch ended with an output or a delivery (or the
+// trigger has no edges); filtered when every branch was filtered; error when every ending
+// branch failed; partial_success otherwise.
+std::string run_status(int ok, int filtered, int failed);
+
+struct EngineOptions {
+  int function_timeout_ms = 1000;  // timeout_ms sent to the runner per execution
+  std::chrono::milliseconds request_margin{2000};  // on top of it, for the NATS request
+  std::size_t max_depth = 64;
+};
+
+class Engine {
+ public:
+  Engine(bus::Connection& rpc, bus::Connection& js, EngineOptions options) : rpc_(rpc), js_(js), options_(options) {}
+  // Runs `uplink` through the flow from trigger node `trigger`.
+  Result<Run> run(const Uplink& uplink, const Flow& flow, std::size_t trigger);
+
+ private:
+  struct Walk;
+  Result<void> visit(Walk& walk, std::size_t node, const std::string& message, std::size_t depth);
+  Result<void> call_function(Walk& walk, const Node& node, const std::string& message, std::size_t depth);
+  Result<void> dispatch(Walk& walk, const Node& node, const std::string& message, std::size_t depth);
+
+  bus::Connection& rpc_;
+  bus::Connection& js_;
+  EngineOptions options_;
+};
+
+}  // namespace dm::flow_orchestrator

@@ -1,0 +1,259 @@
+#pragma once
+// One whole stack per test executable: registry, gateway, ingest, function runner, dispatcher
+// and the orchestrator over real NATS and PostgreSQL; uplinks posted to ingest's webhook,
+// definitions created through the gateway as an admin, deliveries received by dm-sink.
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dm/bus/bus.hpp"
+#include "dm/http/client.hpp"
+#include "dm/json/json.hpp"
+#include "dm/testing/stack.hpp"
+
+namespace dm::test {
+
+inline const std::string kIngestSecret = "orchestrator-test-secret-0123";
+
+inline testing::Stack& stack() {
+  static testing::Stack s({"registry", "gateway", "function-runner", "integration-dispatcher", "ingest",
+                           "flow-orchestrator"},
+                          {{"INGEST_SECRET", kIngestSecret},
+                           {"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},
+                           {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},
+                           {"OUTBOUND_ALLOW", "127.0.0.1"},
+                           {"DISPATCHER_RETRY_BASE", "200ms"},
+                           {"ORCHESTRATOR_RETRY_DELAY", "200ms"},
+                           {"ORCHESTRATOR_ACK_WAIT", "5s"}});  // uplinks a killed orchestrator held come back soon
+  return s;
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  http::Headers headers;
+  json::Document json;
+  std::string str(const char* key) const {
+    const auto* v = json::find(json, key);
+    return v && v->IsString() ? std::string(json::view(*v)) : std::string();
+  }
+};
+
+inline Reply to_reply(const Result<http::ClientResponse>& r) {
+  REQUIRE(r.ok());
+  Reply out{r->status, r->body, r->headers, {}};
+  if (auto doc = json::parse(out.body, {.max_bytes = 64 << 20, .max_depth = 128})) out.json = std::move(doc).value();
+  return out;
+}
+
+// REST through the gateway as an admin (created with dm-admin, logged in once).
+inline Reply call(const std::string& method, const std::string& target, const std::string& body = {}) {
+  static std::unique_ptr<http::Client> client = [] {
+    auto c = http::Client::create(stack().url("gateway"), {.request_timeout = std::chrono::seconds(60)});
+    REQUIRE(c.ok());
+    return std::move(c).value();
+  }();
+  static const std::string token = [] {
+    auto made = stack().admin_tool("create-admin admin@example.com admin admin-password-0123");
+    INFO(made.output);
+    REQUIRE(made.exit_code == 0);
+    auto r = to_reply(client->request("POST", "/api/v1/auth/login", "username=admin&password=admin-password-0123",
+                                      {{"Content-Type", "application/x-www-form-urlencoded"}}));
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return r.str("access_token");
+  }();
+  http::Headers h;
+  h.set("Authorization", "Bearer " + token);
+  if (!body.empty()) h.set("Content-Type", "application/json");
+  INFO(method << " " << target);
+  return to_reply(client->request(method, target, body, h));
+}
+
+inline std::string created(const Reply& r) {
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.str("id");
+}
+
+inline std::string json_string(const std::string& s) {
+  json::Writer w;
+  w.string(s);
+  return w.take();
+}
+
+inline std::string unique(const std::string& prefix) {
+  static int n = 0;
+  return prefix + "-" + std::to_string(++n) + "-" + std::to_string(::getpid());
+}
+
+inline std::string new_eui() {
+  static std::atomic<int> n{0};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", static_cast<unsigned>(::getpid()) & 0x0fffffffu,
+                static_cast<unsigned>(0x0100 + ++n));
+  return buf;
+}
+
+inline std::string create_device(const std::string& dev_eui) {
+  return created(call("POST", "/api/v1/devices", R"({"dev_eui":")" + dev_eui + R"(","name":")" + unique("dev") + "\"}"));
+}
+
+inline std::string create_function(const std::string& code) {
+  return created(call("POST", "/api/v1/functions", R"({"name":")" + unique("fn") + R"(","code":)" + json_string(code) + "}"));
+}
+
+inline std::string create_http_integration(const std::string& url) {
+  return created(call("POST", "/api/v1/integrations",
+                      R"({"name":")" + unique("int") + R"(","type":"http","config":{"url":")" + url + "\"}}"));
+}
+
+inline int& flows_created() {
+  static int n = 0;
+  return n;
+}
+
+// nodes: [{id, type, entity, parameters-json-or-empty}], edges: [{source, target}].
+struct N {
+  std::string id, type, entity, parameters;
+};
+inline std::string create_flow(const std::vector<N>& nodes, const std::vector<std::pair<std::string, std::string>>& edges) {
+  std::string body = R"({"name":")" + unique("flow") + R"(","enabled":true,"nodes":[)";
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const auto& n = nodes[i];
+    body += (i ? "," : "") + std::string(R"({"id":")") + n.id + R"(","type":")" + n.type + R"(","data":{"entityId":")" +
+            n.entity + "\"" + (n.parameters.empty() ? "" : ",\"parameters\":" + n.parameters) + "}}";
+  }
+  body += R"(],"edges":[)";
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    body += (i ? "," : "") + std::string(R"({"id":"e)") + std::to_string(i) + R"(","source":")" + edges[i].first +
+            R"(","target":")" + edges[i].second + "\"}";
+  }
+  body += "]}";
+  auto id = created(call("POST", "/api/v1/flows", body));
+  ++flows_created();
+  return id;
+}
+
+// A ChirpStack v4 uplink with a decoded object.
+inline std::string uplink(const std::string& dev_eui, const std::string& dedup_id, int f_cnt, const std::string& object) {
+  return R"({"deduplicationId":")" + dedup_id + R"(","time":"2026-11-27T10:00:00.123456789+00:00",)"
+         R"("deviceInfo":{"tenantId":"t","tenantName":"T","applicationId":"a","applicationName":"A",)"
+         R"("deviceProfileId":"p","deviceProfileName":"P","deviceName":"d","devEui":")" + dev_eui +
+         R"(","tags":{}},"devAddr":"00189440","dr":5,"fCnt":)" + std::to_string(f_cnt) +
+         R"(,"fPort":2,"data":"AQID","object":)" + object +
+         R"(,"rxInfo":[{"gatewayId":"0016c001f153a14c","rssi":-40,"snr":9.5}],"txInfo":{"frequency":868100000}})";
+}
+
+inline Reply post_uplink(const std::string& body) {
+  static std::unique_ptr<http::Client> client = [] {
+    auto c = http::Client::create(stack().url("ingest"));
+    REQUIRE(c.ok());
+    return std::move(c).value();
+  }();
+  return to_reply(client->request("POST", "/api/v1/ingest/chirpstack?event=up", body,
+                                  {{"Authorization", "Bearer " + kIngestSecret}, {"Content-Type", "application/json"}}));
+}
+
+// A metric's value from the orchestrator's /metrics (0 when absent).
+inline double orchestrator_metric(const std::string& name) {
+  auto r = http::fetch("GET", stack().url("flow-orchestrator") + "/metrics");
+  if (!r.ok()) return 0;
+  auto pos = r->body.find("\n" + name + " ");
+  if (pos == std::string::npos) return 0;
+  return std::atof(r->body.c_str() + pos + name.size() + 2);
+}
+
+// Waits until the orchestrator's view holds every flow this executable created.
+inline bool view_has_flows() {
+  double flows = flows_created();
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < until) {
+    if (orchestrator_metric("dm_orchestrator_cached_flows") >= flows) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// Runs `change` and waits until the orchestrator reloaded its device list after it.
+template <typename F>
+bool after_device_reload(F change) {
+  double before = orchestrator_metric("dm_orchestrator_device_reloads");
+  change();
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < until) {
+    if (orchestrator_metric("dm_orchestrator_device_reloads") > before) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+template <typename F>
+bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pred();
+}
+
+// dm-sink on a free port.
+struct Sink {
+  int port = testing::free_port();
+  std::unique_ptr<testing::Process> proc;
+  Sink() {
+    proc = std::make_unique<testing::Process>(std::vector<std::string>{
+        testing::binary_dir() + "/tools/dm-sink", "--host", "127.0.0.1", "--port", std::to_string(port)});
+    REQUIRE(testing::wait_for_port(port, std::chrono::seconds(10)));
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/in"; }
+  json::Document stats() const {
+    auto r = http::fetch("GET", "http://127.0.0.1:" + std::to_string(port) + "/_sink/stats");
+    REQUIRE(r.ok());
+    auto doc = json::parse(r->body);
+    REQUIRE(doc.ok());
+    return std::move(doc).value();
+  }
+  std::int64_t stat(const char* key) const { return stats()[key].GetInt64(); }
+};
+
+// Collects messages on a NATS subject.
+class Listener {
+ public:
+  explicit Listener(const std::string& subject) {
+    auto c = bus::Connection::connect({.url = stack().nats().url(), .name = "orchestrator-test"});
+    REQUIRE(c.ok());
+    conn_ = std::move(c).value();
+    auto sub = conn_->subscribe(subject, "", [this](bus::Message&& m) {
+      std::lock_guard lock(mu_);
+      messages_.push_back(std::move(m));
+    });
+    REQUIRE(sub.ok());
+    sub_ = std::move(sub).value();
+    REQUIRE(conn_->flush(std::chrono::seconds(2)).ok());
+  }
+  std::size_t count() {
+    std::lock_guard lock(mu_);
+    return messages_.size();
+  }
+  std::vector<bus::Message> messages() {
+    std::lock_guard lock(mu_);
+    return messages_;
+  }
+
+ private:
+  std::shared_ptr<bus::Connection> conn_;
+  std::unique_ptr<bus::Subscription> sub_;
+  std::mutex mu_;
+  std::vector<bus::Message> messages_;
+};
+
+}  // namespace dm::test

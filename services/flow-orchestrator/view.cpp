@@ -1,0 +1,224 @@
+#include "view.hpp"
+
+#include "dm/core/log.hpp"
+#include "dm/json/json.hpp"
+
+namespace dm::flow_orchestrator {
+namespace {
+
+constexpr json::Limits kLimits{.max_bytes = 256u << 20, .max_depth = 128};
+
+std::string str(const json::Value& o, const char* key) {
+  const auto* v = json::find(o, key);
+  return v && v->IsString() ? std::string(json::view(*v)) : std::string();
+}
+
+}  // namespace
+
+Result<std::vector<std::shared_ptr<const Flow>>> parse_flows(std::string_view text) {
+  DM_ASSIGN_OR_RETURN(auto doc, json::parse(text, kLimits));
+  if (!doc.IsArray()) return Error(Errc::invalid_argument, "flows: expected an array");
+  std::vector<std::shared_ptr<const Flow>> out;
+  for (const auto& f : doc.GetArray()) {
+    if (!f.IsObject()) continue;
+    auto flow = std::make_shared<Flow>();
+    flow->id = str(f, "id");
+    flow->name = str(f, "name");
+    if (const auto* v = json::find(f, "version"); v && v->IsInt64()) flow->version = v->GetInt64();
+    const auto* enabled = json::find(f, "enabled");
+    if (enabled && enabled->IsBool() && !enabled->GetBool()) continue;
+    const auto* nodes = json::find(f, "nodes");
+    const auto* edges = json::find(f, "edges");
+    if (flow->id.empty() || !nodes || !nodes->IsArray()) continue;
+    std::unordered_map<std::string, std::size_t> index;
+    for (const auto& n : nodes->GetArray()) {
+      if (!n.IsObject()) continue;
+      Node node;
+      node.id = str(n, "id");
+      node.type = str(n, "type");
+      node.entity_id = str(n, "entity_id");
+      const auto* p = json::find(n, "parameters");
+      node.parameters = p && p->IsObject() ? json::to_string(*p) : "{}";
+      index[node.id] = flow->nodes.size();
+      flow->nodes.push_back(std::move(node));
+    }
+    if (edges && edges->IsArray()) {
+      for (const auto& e : edges->GetArray()) {
+        if (!e.IsObject()) continue;
+        auto s = index.find(str(e, "source"));
+        auto t = index.find(str(e, "target"));
+        if (s == index.end() || t == index.end()) continue;  // the registry checked the graph
+        flow->nodes[s->second].next.push_back(t->second);
+      }
+    }
+    out.push_back(std::move(flow));
+  }
+  return out;
+}
+
+Result<std::vector<Device>> parse_devices(std::string_view text) {
+  DM_ASSIGN_OR_RETURN(auto doc, json::parse(text, kLimits));
+  if (!doc.IsArray()) return Error(Errc::invalid_argument, "devices: expected an array");
+  std::vector<Device> out;
+  out.reserve(doc.Size());
+  for (const auto& d : doc.GetArray()) {
+    if (!d.IsObject()) continue;
+    Device dev;
+    dev.id = str(d, "id");
+    dev.dev_eui = str(d, "dev_eui");
+    dev.name = str(d, "name");
+    if (const auto* labels = json::find(d, "labels"); labels && labels->IsArray()) {
+      dev.labels_json = json::to_string(*labels);
+      for (const auto& l : labels->GetArray())
+        if (l.IsObject()) dev.label_ids.push_back(str(l, "id"));
+    }
+    if (!dev.dev_eui.empty()) out.push_back(std::move(dev));
+  }
+  return out;
+}
+
+View::View(bus::Connection& rpc, bus::Connection& events, std::chrono::milliseconds reload_interval)
+    : rpc_(rpc), events_(events), reload_interval_(reload_interval) {}
+
+View::~View() { stop(); }
+
+Result<void> View::start() {
+  DM_ASSIGN_OR_RETURN(sub_, events_.subscribe("dm.registry.changed.>", "", [this](bus::Message&& m) {
+    std::lock_guard lock(mutex_);
+    // Label changes alter device→label membership; flows name devices and labels by id only.
+    if (m.subject == "dm.registry.changed.flow") flows_dirty_ = true;
+    else if (m.subject == "dm.registry.changed.device" || m.subject == "dm.registry.changed.label") devices_dirty_ = true;
+    else return;
+    wake_.notify_all();
+  }));
+  thread_ = std::thread([this] { loop(); });
+  return ok();
+}
+
+void View::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  sub_.reset();
+  if (thread_.joinable()) thread_.join();
+}
+
+// Reloads what is dirty; events arriving during a reload mark it dirty again, so a change
+// committed after our read is never missed. Failures retry after a short pause.
+void View::loop() {
+  auto last_full = std::chrono::steady_clock::now();
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (std::chrono::steady_clock::now() - last_full >= reload_interval_) {
+      flows_dirty_ = devices_dirty_ = true;
+      last_full = std::chrono::steady_clock::now();
+    }
+    bool flows = std::exchange(flows_dirty_, false);
+    bool devices = std::exchange(devices_dirty_, false);
+    lock.unlock();
+    bool failed = false;
+    if (devices) {
+      if (auto r = reload_devices(); !r) {
+        log::warn("device reload failed", {{"error", r.error().message}});
+        failed = true;
+      }
+    }
+    if (flows) {
+      if (auto r = reload_flows(); !r) {
+        log::warn("flow reload failed", {{"error", r.error().message}});
+        failed = true;
+      }
+    }
+    lock.lock();
+    if (failed) {
+      if (devices) devices_dirty_ = true;
+      if (flows) flows_dirty_ = true;
+      wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_; });
+      continue;
+    }
+    wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || flows_dirty_ || devices_dirty_; });
+  }
+}
+
+Result<std::string> View::fetch(const std::string& target) {
+  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request("dm.rpc.registry", "", std::chrono::seconds(10),
+                                               {{"Dm-Method", "GET"}, {"Dm-Target", target}}));
+  auto status = reply.header("Dm-Status");
+  if (status && *status != "200") return Error(Errc::unavailable, "registry answered " + *status + " to " + target);
+  return std::move(reply.data);
+}
+
+Result<void> View::reload_flows() {
+  DM_ASSIGN_OR_RETURN(auto body, fetch("/internal/v1/flows?enabled=true"));
+  DM_ASSIGN_OR_RETURN(auto flows, parse_flows(body));
+  auto index = std::make_shared<std::unordered_map<std::string, std::vector<Trigger>>>();
+  for (const auto& f : flows) {
+    for (std::size_t i = 0; i < f->nodes.size(); ++i) {
+      const auto& n = f->nodes[i];
+      if (n.type == "device" || n.type == "label") (*index)[n.type + ":" + n.entity_id].push_back({f, i});
+    }
+  }
+  std::lock_guard lock(mutex_);
+  triggers_ = std::move(index);
+  flow_count_ = flows.size();
+  flows_loaded_ = true;
+  return ok();
+}
+
+Result<void> View::reload_devices() {
+  DM_ASSIGN_OR_RETURN(auto body, fetch("/internal/v1/devices"));
+  DM_ASSIGN_OR_RETURN(auto list, parse_devices(body));
+  auto map = std::make_shared<std::unordered_map<std::string, std::shared_ptr<const Device>>>();
+  for (auto& d : list) {
+    auto eui = d.dev_eui;
+    (*map)[eui] = std::make_shared<const Device>(std::move(d));
+  }
+  std::lock_guard lock(mutex_);
+  devices_ = std::move(map);
+  devices_loaded_ = true;
+  ++device_reloads_;
+  return ok();
+}
+
+std::shared_ptr<const Device> View::device(const std::string& dev_eui) const {
+  std::shared_ptr<const std::unordered_map<std::string, std::shared_ptr<const Device>>> map;
+  {
+    std::lock_guard lock(mutex_);
+    map = devices_;
+  }
+  if (!map) return nullptr;
+  auto it = map->find(dev_eui);
+  return it == map->end() ? nullptr : it->second;
+}
+
+std::vector<Trigger> View::triggers(const std::string& device_id, const std::vector<std::string>& label_ids) const {
+  std::shared_ptr<const std::unordered_map<std::string, std::vector<Trigger>>> index;
+  {
+    std::lock_guard lock(mutex_);
+    index = triggers_;
+  }
+  std::vector<Trigger> out;
+  if (!index) return out;
+  auto add = [&](const std::string& key) {
+    auto it = index->find(key);
+    if (it != index->end()) out.insert(out.end(), it->second.begin(), it->second.end());
+  };
+  if (!device_id.empty()) add("device:" + device_id);
+  for (const auto& l : label_ids) add("label:" + l);
+  return out;
+}
+
+std::size_t View::flow_count() const {
+  std::lock_guard lock(mutex_);
+  return flow_count_;
+}
+
+std::size_t View::device_count() const {
+  std::lock_guard lock(mutex_);
+  return devices_ ? devices_->size() : 0;
+}
+
+}  // namespace dm::flow_orchestrator

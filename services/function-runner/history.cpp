@@ -1,0 +1,158 @@
+#include "history.hpp"
+
+#include <map>
+
+#include "dm/core/log.hpp"
+#include "dm/json/json.hpp"
+
+namespace dm::function_runner {
+
+HistoryWriter::HistoryWriter(db::Pool& db, bus::Connection& nats, HistoryOptions options)
+    : db_(db), nats_(nats), options_(options), next_purge_(std::chrono::steady_clock::now()) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+HistoryWriter::~HistoryWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  write_pending();
+}
+
+void HistoryWriter::add(HistoryRow row) {
+  std::lock_guard lock(mutex_);
+  if (pending_.size() >= options_.max_pending) {
+    pending_.pop_front();  // the oldest go first; counted, and logged by the writer
+    ++dropped_;
+  }
+  pending_.push_back(std::move(row));
+  if (pending_.size() == options_.batch_rows) cv_.notify_one();  // once per full batch, not per row
+}
+
+void HistoryWriter::flush() { write_pending(); }
+
+void HistoryWriter::loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    cv_.wait_for(lock, options_.flush_interval);
+    if (stopping_) break;
+    lock.unlock();
+    write_pending();
+    if (auto d = dropped_.load(); d != dropped_logged_) {
+      log::warn("function history rows dropped: the database is behind or down", {{"total", static_cast<long>(d)}});
+      dropped_logged_ = d;
+    }
+    if (std::chrono::steady_clock::now() >= next_purge_) {
+      purge();
+      next_purge_ = std::chrono::steady_clock::now() + options_.purge_interval;
+    }
+    lock.lock();
+  }
+}
+
+namespace {
+std::string tap(const HistoryRow& r) {
+  json::Writer w;
+  w.start_object().field("run_id", r.run_id).field("function_id", r.function_id).field("version", r.version);
+  w.field_or_null("flow_id", r.flow_id).field_or_null("flow_run_id", r.flow_run_id).field_or_null("node_id", r.node_id);
+  w.field_or_null("dev_eui", r.dev_eui).field("status", r.status).field("duration_ms", r.duration_ms);
+  w.key("error");
+  if (r.error) w.raw(*r.error);
+  else w.null();
+  w.key("logs").raw(r.logs).field("replay", r.replay).field("at", r.at).end_object();
+  return w.take();
+}
+}  // namespace
+
+void HistoryWriter::write_pending() {
+  std::lock_guard writing(write_mutex_);
+  for (;;) {
+    std::vector<HistoryRow> batch;
+    {
+      std::lock_guard lock(mutex_);
+      if (pending_.empty()) return;
+      std::size_t n = std::min(pending_.size(), options_.batch_rows);
+      batch.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.begin() + static_cast<long>(n)));
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(n));
+    }
+    std::vector<db::Params> rows;
+    rows.reserve(batch.size());
+    for (const auto& r : batch) {
+      rows.push_back({r.run_id, r.function_id, std::to_string(r.version), r.flow_id, r.flow_run_id, r.node_id,
+                      r.dev_eui, r.replay ? "true" : "false", r.status, r.input, r.output, r.logs, r.error,
+                      std::to_string(r.duration_ms), r.at});
+    }
+    auto written = db_.transaction([&](db::Session& s) {
+      return db::insert_rows(s, "function_runs",
+                             {"run_id", "function_id", "version", "flow_id", "flow_run_id", "node_id", "dev_eui",
+                              "replay", "status", "input", "output", "logs", "error", "duration_ms", "created_at"},
+                             rows, "ON CONFLICT (run_id) DO NOTHING");
+    });
+    if (!written) {
+      log::warn("function history write failed; will retry", {{"error", written.error().message},
+                                                               {"rows", batch.size()}});
+      std::lock_guard lock(mutex_);
+      pending_.insert(pending_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+      return;
+    }
+    for (const auto& r : batch) (void)nats_.publish("dm.function.run." + r.function_id, tap(r));
+  }
+}
+
+void HistoryWriter::purge() {
+  auto r = db_.exec(
+      "DELETE FROM function_runs WHERE (status IN ('success', 'filtered') AND created_at < now() - make_interval(hours => $1::int))"
+      " OR (status IN ('error', 'timeout') AND created_at < now() - make_interval(hours => $2::int))",
+      {std::to_string(options_.keep_success.count()), std::to_string(options_.keep_failure.count())});
+  if (!r) log::warn("function history purge failed", {{"error", r.error().message}});
+  else if (r->affected() > 0) log::info("function history purged", {{"rows", r->affected()}});
+}
+
+StatusReporter::StatusReporter(bus::Connection& rpc, std::chrono::milliseconds interval)
+    : rpc_(rpc), interval_(interval) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+StatusReporter::~StatusReporter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void StatusReporter::record(const std::string& function_id, bool success, const std::string& at) {
+  std::lock_guard lock(mutex_);
+  auto it = latest_.find(function_id);
+  if (it == latest_.end()) latest_.emplace(function_id, std::make_pair(success, at));
+  else if (it->second.second <= at) it->second = {success, at};  // RFC 3339 UTC strings sort by time
+}
+
+void StatusReporter::loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    cv_.wait_for(lock, interval_);
+    if (latest_.empty()) continue;
+    auto last = std::move(latest_);
+    latest_.clear();
+    lock.unlock();
+    json::Writer w;
+    w.start_array();
+    for (const auto& [id, st] : last)
+      w.start_object().field("id", id).field("status", st.first ? "success" : "error").field("last_run_at", st.second).end_object();
+    w.end_array();
+    bus::Headers headers{{"Dm-Method", "POST"}, {"Dm-Target", "/internal/v1/functions/status"},
+                         {"Content-Type", "application/json"}};
+    // Best effort: a lost update is repaired by the next run of the function.
+    rpc_.request_async("dm.rpc.registry", w.take(), std::chrono::seconds(5), [](Result<bus::Message> r) {
+      if (!r) log::debug("function status update not delivered", {{"error", r.error().message}});
+    }, headers);
+    lock.lock();
+  }
+}
+
+}  // namespace dm::function_runner

@@ -1,0 +1,232 @@
+// The runner in a real stack (NATS, PostgreSQL, registry, gateway, function-runner): test
+// endpoints over HTTP through the gateway, syntax errors on save, batched executions on
+// dm.fn.exec, cache refresh after an update, history and the function's status.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "api_fixture.hpp"  // services/registry/tests: authenticated client over the gateway
+#include "dm/bus/bus.hpp"
+
+using namespace dm;
+using namespace std::chrono_literals;
+using test::Api;
+using test::As;
+
+namespace {
+testing::Stack& runner_stack() {
+  static testing::Stack s({"registry", "gateway", "function-runner"},
+                          {{"RUNNER_WORKERS", "2"},
+                           {"RUNNER_HISTORY_FLUSH_INTERVAL", "100ms"},
+                           {"RUNNER_HISTORY_PURGE_INTERVAL", "200ms"}});
+  return s;
+}
+
+const char* kExample =
+    "function processTemperature(data) {\n"
+    "  if (data.data.temperature) {\n"
+    "    data.data.temperatureF = (data.data.temperature * 9) / 5 + 32;\n"
+    "  }\n"
+    "  return data;\n"
+    "}";
+
+std::string json_string(const std::string& s) {
+  json::Writer w;
+  w.string(s);
+  return w.take();
+}
+
+std::string create_function(Api& api, const std::string& code) {
+  auto r = api.post("/api/v1/functions",
+                    "{\"name\":\"" + test::unique("fn") + "\",\"code\":" + json_string(code) + "}");
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.str("id");
+}
+
+std::shared_ptr<bus::Connection> nats() {
+  static auto c = [] {
+    bus::Options o;
+    o.url = runner_stack().nats().url();
+    auto conn = bus::Connection::connect(o);
+    REQUIRE(conn.ok());
+    return std::move(conn).value();
+  }();
+  return c;
+}
+
+json::Document exec(const std::string& body) {
+  auto r = nats()->request("dm.fn.exec", body, 10s);
+  REQUIRE(r.ok());
+  auto doc = json::parse(r->data, {.max_bytes = 64u << 20});
+  REQUIRE(doc.ok());
+  return std::move(doc).value();
+}
+
+std::string execution(const std::string& id, const std::string& fid, const std::string& input, int version = 1) {
+  return "{\"id\":\"" + id + "\",\"function_id\":\"" + fid + "\",\"version\":" + std::to_string(version) +
+         ",\"input\":" + input + ",\"parameters\":{},\"timeout_ms\":1000,\"context\":{\"flow_id\":\"flow-1\"}}";
+}
+}  // namespace
+
+TEST_CASE("saving code with a syntax error answers 422 with line and column") {
+  Api api(runner_stack(), As::admin);
+  auto r = api.post("/api/v1/functions",
+                    "{\"name\":\"" + test::unique("bad") + "\",\"code\":\"function f(m) {\\n  return m +;\\n}\"}");
+  INFO(r.body);
+  REQUIRE(r.status == 422);
+  CHECK(r.body.find("\"line\":2") != std::string::npos);
+  CHECK(r.body.find("\"column\":13") != std::string::npos);
+  CHECK(r.body.find("SyntaxError") != std::string::npos);
+  // And an update with bad code changes nothing.
+  auto id = create_function(api, kExample);
+  auto u = api.put("/api/v1/functions/" + id, "{\"code\":\"function (\"}");
+  CHECK(u.status == 422);
+  CHECK(api.get("/api/v1/functions/" + id)["version"].GetInt() == 1);
+}
+
+TEST_CASE("test endpoints run code over HTTP through the gateway") {
+  Api api(runner_stack(), As::admin);
+  auto id = create_function(api, kExample);
+  auto saved = api.post("/api/v1/functions/" + id + "/test", R"({"input":{"data":{"temperature":20}}})");
+  INFO(saved.body);
+  REQUIRE(saved.status == 200);
+  CHECK(saved.str("status") == "success");
+  CHECK(saved["output"]["data"]["temperatureF"].GetInt() == 68);
+  CHECK(saved["duration_ms"].IsNumber());
+
+  auto logs = api.post("/api/v1/functions/test",
+                       R"({"code":"function f(m, p){ console.log('hello', p.x); return {y: p.x}; }","input":{},"parameters":{"x":3}})");
+  REQUIRE(logs.status == 200);
+  CHECK(logs["output"]["y"].GetInt() == 3);
+  CHECK(logs.body.find(R"({"level":"info","message":"hello 3"})") != std::string::npos);
+
+  auto loop = api.post("/api/v1/functions/test", R"({"code":"function f(){ for(;;){} }","timeout_ms":50})");
+  REQUIRE(loop.status == 200);
+  CHECK(loop.str("status") == "timeout");
+
+  auto thrown = api.post("/api/v1/functions/test", R"({"code":"function f(){ throw new Error('nope'); }"})");
+  CHECK(thrown.str("status") == "error");
+  CHECK(std::string(json::view(thrown["error"]["message"])) == "Error: nope");
+
+  CHECK(api.post("/api/v1/functions/test", R"({"code":"function f( {"})").status == 422);
+  CHECK(api.post("/api/v1/functions/test", R"({"input":{}})").status == 422);
+  CHECK(api.post("/api/v1/functions/00000000-0000-4000-8000-000000000000/test", "{}").status == 404);
+}
+
+TEST_CASE("batched executions on dm.fn.exec, history, status and cache refresh") {
+  Api api(runner_stack(), As::admin);
+  auto id = create_function(api, kExample);
+  auto bomb = create_function(api, "function f(){ return {n: new Array(1e8).fill(1).length}; }");
+  auto reply = exec("{\"executions\":[" + execution("run-a-" + id, id, R"({"data":{"temperature":10}})") + "," +
+                    execution("run-b-" + id, id, R"({"data":{}})") + "," +
+                    execution("run-c-" + id, "unknown-function", "{}") + "," +
+                    execution("run-d-" + id, bomb, "{}") + "]}");
+  const auto& results = reply["results"];
+  REQUIRE(results.Size() == 4);
+  CHECK(std::string(json::view(results[0]["status"])) == "success");
+  CHECK(results[0]["output"]["data"]["temperatureF"].GetInt() == 50);
+  CHECK(std::string(json::view(results[1]["status"])) == "success");
+  CHECK(std::string(json::view(results[2]["status"])) == "error");
+  CHECK(std::string(json::view(results[3]["status"])) == "error");
+
+  // The runner survived the crash of one worker and keeps serving.
+  auto again = exec("{\"executions\":[" + execution("run-e-" + id, id, R"({"data":{"temperature":0}})") + "]}");
+  CHECK(std::string(json::view(again["results"][0]["status"])) == "success");
+
+  // Cache refresh: an update (new version) is what the next execution runs.
+  auto u = api.put("/api/v1/functions/" + id, "{\"code\":\"function f(m){ return {v: 2}; }\"}");
+  REQUIRE(u.status == 200);
+  std::string output;
+  for (int i = 0; i < 50 && output != R"({"v":2})"; ++i) {
+    auto r = exec("{\"executions\":[" + execution("run-v2-" + std::to_string(i) + id, id, "{}") + "]}");
+    output = json::to_string(r["results"][0]["output"]);
+    if (output != R"({"v":2})") std::this_thread::sleep_for(50ms);
+  }
+  CHECK(output == R"({"v":2})");
+
+  // History is written in batches; status follows the last run (reported once a second).
+  test::Reply h;
+  for (int i = 0; i < 50; ++i) {
+    h = api.get("/api/v1/functions/" + id + "/history");
+    if (h.status == 200 && h.json.IsArray() && h.json.Size() >= 3) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO(runner_stack().log("function-runner"));
+  REQUIRE(h.status == 200);
+  REQUIRE(h.json.Size() >= 3);
+  CHECK(h.headers.get("X-Total-Count").has_value());
+  const auto& run = h.json[h.json.Size() - 1];
+  CHECK(std::string(json::view(run["function_id"])) == id);
+  CHECK(std::string(json::view(run["flow_id"])) == "flow-1");
+  CHECK(run["input"].IsObject());
+  auto all = api.get("/api/v1/functions/history?status=error&limit=10");
+  REQUIRE(all.status == 200);
+  CHECK(all.json.Size() >= 1);
+  CHECK(api.get("/api/v1/functions/history?status=nonsense").status == 422);
+
+  std::string status;
+  for (int i = 0; i < 40 && status != "success"; ++i) {
+    status = api.get("/api/v1/functions/" + id).str("status");
+    if (status != "success") std::this_thread::sleep_for(100ms);
+  }
+  CHECK(status == "success");
+  // Reported once a second: the crash may land in the report after the one above.
+  std::string bomb_status;
+  for (int i = 0; i < 40 && bomb_status != "error"; ++i) {
+    bomb_status = api.get("/api/v1/functions/" + bomb).str("status");
+    if (bomb_status != "error") std::this_thread::sleep_for(100ms);
+  }
+  CHECK(bomb_status == "error");
+
+  // The runner's own port: health and metrics show the crash and the executions.
+  auto client = http::Client::create(runner_stack().url("function-runner"));
+  REQUIRE(client.ok());
+  auto ready = (*client)->request("GET", "/readyz", "", {});
+  REQUIRE(ready.ok());
+  CHECK(ready->status == 200);
+  auto metrics = (*client)->request("GET", "/metrics", "", {});
+  REQUIRE(metrics.ok());
+  CHECK(metrics->body.find("dm_function_executions_total") != std::string::npos);
+  CHECK(metrics->body.find("dm_function_worker_crashes_total 0\n") == std::string::npos);
+}
+
+TEST_CASE("a malformed batch is refused without running anything") {
+  auto r = nats()->request("dm.fn.exec", "{\"nope\":1}", 5s);
+  REQUIRE(r.ok());
+  CHECK(r->header("Dm-Status").value_or("") == "400");
+}
+
+TEST_CASE("outputs too large for one NATS reply become errors instead of a lost reply") {
+  Api api(runner_stack(), As::admin);
+  auto id = create_function(api, "function f(){ return {s: 'x'.repeat(700000)}; }");
+  auto reply = exec("{\"executions\":[" + execution("big-1-" + id, id, "{}") + "," + execution("big-2-" + id, id, "{}") + "]}");
+  const auto& results = reply["results"];
+  REQUIRE(results.Size() == 2);
+  CHECK(std::string(json::view(results[0]["status"])) == "error");
+  CHECK(std::string(json::view(results[0]["error"]["message"])).find("does not fit") != std::string::npos);
+}
+
+TEST_CASE("the retention purge runs by itself and keeps failures longer") {
+  auto& s = runner_stack();
+  // 8 days old: past the 7-day retention of successes, within the 30 days kept for failures.
+  auto db = s.database_url("function-runner");
+  auto ins = s.pg().psql(db.substr(db.rfind('/') + 1),
+      "INSERT INTO runner.function_runs (run_id, function_id, version, status, input, duration_ms, created_at) VALUES"
+      " ('old-ok', 'f-old', 1, 'success', '{}', 1, now() - interval '8 days'),"
+      " ('old-err', 'f-old', 1, 'error', '{}', 1, now() - interval '8 days'),"
+      " ('ancient-err', 'f-old', 1, 'error', '{}', 1, now() - interval '31 days')");
+  INFO(ins.output);
+  REQUIRE(ins.exit_code == 0);
+  Api api(s, As::admin);
+  test::Reply h;
+  for (int i = 0; i < 50; ++i) {
+    h = api.get("/api/v1/functions/f-old/history");
+    if (h.status == 200 && h.json.IsArray() && h.json.Size() == 1) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(h.json.IsArray());
+  REQUIRE(h.json.Size() == 1);
+  CHECK(h.json[0].IsObject());
+  CHECK(std::string(json::view(h.json[0]["id"])) == "old-err");
+}

@@ -1,0 +1,23 @@
+#pragma once
+// Small pure encoders the ChirpStack parser needs: strict base64, hex, SHA-256, and the
+// lowerCamelCase → snake_case key mapping of protobuf JSON.
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dm::ingest {
+
+// Standard (and URL-safe) alphabet, padding optional; nullopt when not valid base64.
+std::optional<std::string> base64_decode(std::string_view text);
+std::string base64_encode(std::string_view bytes);
+std::string hex_encode(std::string_view bytes);  // lower case
+// 16 hex digits (any case) → lower case; nullopt otherwise.
+std::optional<std::string> normalise_dev_eui(std::string_view text);
+// Lower-case hex SHA-256 of `data`.
+std::string sha256_hex(std::string_view data);
+// "spreadingFactor" → "spreading_factor"; "loRaSNR" → "lora_snr"; "gatewayID" → "gateway_id".
+std::string snake_case(std::string_view key);
+// 16 bytes → "8e1321f0-6aba-4403-8285-229b8bcdd11d".
+std::string uuid_from_bytes(std::string_view bytes);
+
+}  // namespace dm::ingest

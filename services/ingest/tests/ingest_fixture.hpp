@@ -1,0 +1,202 @@
+#pragma once
+// A real stack per test executable (NATS, PostgreSQL, registry, gateway, ingest) and helpers:
+// webhooks posted to ingest's own port, REST calls through the gateway (logged in as an admin
+// when the gateway has users), NATS subscribers that count what ingest published.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dm/bus/bus.hpp"
+#include "dm/http/client.hpp"
+#include "dm/json/json.hpp"
+#include "dm/testing/stack.hpp"
+
+namespace dm::test {
+
+inline const std::string kSecret = "ingest-test-secret-0123456789";
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  http::Headers headers;
+  json::Document json;
+  std::string str(const char* key) const {
+    const auto* v = json::find(json, key);
+    return v && v->IsString() ? std::string(json::view(*v)) : std::string();
+  }
+};
+
+inline Reply to_reply(const Result<http::ClientResponse>& r) {
+  REQUIRE(r.ok());
+  Reply out{r->status, r->body, r->headers, {}};
+  if (auto doc = json::parse(out.body, {.max_bytes = 64 << 20, .max_depth = 128})) out.json = std::move(doc).value();
+  return out;
+}
+
+inline std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(DM_INGEST_FIXTURES) + "/" + name);
+  REQUIRE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A v4 uplink for `dev_eui` with its own deduplicationId.
+inline std::string uplink(const std::string& dev_eui, const std::string& dedup_id, int f_cnt = 1,
+                          const std::string& name = "dev") {
+  return R"({"deduplicationId":")" + dedup_id + R"(","time":"2026-11-27T10:00:00.123456789+00:00",)"
+         R"("deviceInfo":{"tenantId":"t","tenantName":"T","applicationId":"a","applicationName":"A",)"
+         R"("deviceProfileId":"p","deviceProfileName":"P","deviceName":")" + name + R"(","devEui":")" + dev_eui +
+         R"(","tags":{}},"devAddr":"00189440","dr":5,"fCnt":)" + std::to_string(f_cnt) +
+         R"(,"fPort":2,"data":"AQID","object":{"t":21.5},"rxInfo":[{"gatewayId":"0016c001f153a14c","rssi":-40,"snr":9.5}],)"
+         R"("txInfo":{"frequency":868100000}})";
+}
+
+inline std::string status_event(const std::string& dev_eui, const std::string& dedup_id, double battery) {
+  return R"({"deduplicationId":")" + dedup_id + R"(","deviceInfo":{"devEui":")" + dev_eui +
+         R"("},"margin":7,"batteryLevel":)" + std::to_string(battery) + "}";
+}
+
+// Counts messages on a subject (wildcards allowed) from its own NATS connection.
+class Counter {
+ public:
+  Counter(testing::Stack& s, const std::string& subject) {
+    bus::Options o;
+    o.url = s.nats().url();
+    auto c = bus::Connection::connect(o);
+    REQUIRE(c.ok());
+    conn_ = std::move(c).value();
+    auto sub = conn_->subscribe(subject, "", [this](bus::Message&& m) {
+      std::lock_guard lock(mu_);
+      messages_.push_back(std::move(m));
+    });
+    REQUIRE(sub.ok());
+    sub_ = std::move(sub).value();
+    REQUIRE(conn_->flush(std::chrono::seconds(2)).ok());
+  }
+  std::size_t count() {
+    std::lock_guard lock(mu_);
+    return messages_.size();
+  }
+  std::vector<bus::Message> messages() {
+    std::lock_guard lock(mu_);
+    return messages_;
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (count() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return count() >= n;
+  }
+
+ private:
+  std::shared_ptr<bus::Connection> conn_;
+  std::unique_ptr<bus::Subscription> sub_;
+  std::mutex mu_;
+  std::vector<bus::Message> messages_;
+};
+
+// Posts webhooks to ingest's own port.
+class Webhook {
+ public:
+  explicit Webhook(testing::Stack& s) {
+    auto c = http::Client::create(s.url("ingest"));
+    REQUIRE(c.ok());
+    client_ = std::move(c).value();
+  }
+  Reply post(const std::string& body, const std::string& event = "up", http::Headers headers = {}) {
+    if (!headers.contains("Authorization") && !headers.contains("X-API-Key") && !headers.contains("X-No-Auth"))
+      headers.set("Authorization", "Bearer " + kSecret);
+    headers.remove("X-No-Auth");
+    headers.set("Content-Type", "application/json");
+    std::string target = "/api/v1/ingest/chirpstack" + (event.empty() ? std::string() : "?event=" + event);
+    return to_reply(client_->request("POST", target, body, headers));
+  }
+  Reply get(const std::string& target) { return to_reply(client_->request("GET", target)); }
+
+ private:
+  std::unique_ptr<http::Client> client_;
+};
+
+// REST through the gateway, as an admin when the gateway has users.
+class Api {
+ public:
+  explicit Api(testing::Stack& s) : stack_(s) {
+    auto c = http::Client::create(s.url("gateway"));
+    REQUIRE(c.ok());
+    client_ = std::move(c).value();
+    auth_ = admin_token();
+  }
+  Reply call(const std::string& method, const std::string& target, const std::string& body = {}) {
+    http::Headers h;
+    if (!body.empty()) h.set("Content-Type", "application/json");
+    if (!auth_.empty()) h.set("Authorization", "Bearer " + auth_);
+    return to_reply(client_->request(method, target, body, h));
+  }
+  Reply get(const std::string& t) { return call("GET", t); }
+  Reply post(const std::string& t, const std::string& b) { return call("POST", t, b); }
+  Reply patch(const std::string& t, const std::string& b) { return call("PATCH", t, b); }
+
+  // Registers a device; returns its id.
+  std::string create_device(const std::string& dev_eui, const std::string& name, int expected_transmit_time = 0) {
+    std::string body = R"({"dev_eui":")" + dev_eui + R"(","name":")" + name + "\"";
+    if (expected_transmit_time > 0) body += ",\"expected_transmit_time\":" + std::to_string(expected_transmit_time);
+    body += "}";
+    auto r = post("/api/v1/devices", body);
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.str("id");
+  }
+
+ private:
+  // The gateway may not have users yet (public routes only): then no token is needed.
+  std::string admin_token() {
+    static std::string token;
+    static bool tried = false;
+    if (tried) return token;
+    tried = true;
+    auto made = stack_.admin_tool("create-admin admin@example.com admin admin-password-0123");
+    if (made.exit_code != 0) return {};
+    auto r = client_->request("POST", "/api/v1/auth/login", "username=admin&password=admin-password-0123",
+                              {{"Content-Type", "application/x-www-form-urlencoded"}});
+    if (!r || r->status != 200) return {};
+    auto doc = json::parse(r->body);
+    if (!doc || !json::find(*doc, "access_token")) return {};
+    token = std::string(json::view((*doc)["access_token"]));
+    return token;
+  }
+
+  testing::Stack& stack_;
+  std::unique_ptr<http::Client> client_;
+  std::string auth_;
+};
+
+// Polls `probe` until it returns true or the timeout passes.
+template <typename F>
+bool eventually(F probe, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (probe()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return probe();
+}
+
+// Unique 16-hex-digit DevEUIs per test run.
+inline std::string new_eui() {
+  static std::atomic<int> n{0};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", static_cast<unsigned>(::getpid()), static_cast<unsigned>(++n));
+  return buf;
+}
+
+}  // namespace dm::test

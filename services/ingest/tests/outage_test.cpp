@@ -1,0 +1,106 @@
+// Policy "record" (unknown devices kept in history and listed for an admin) and the bus going
+// away: 503 quickly while NATS is down, accepted again after it is back, without restarting
+// ingest; the history writer catches up.
+#include "ingest_fixture.hpp"
+
+using namespace dm;
+using namespace dm::test;
+
+namespace {
+
+testing::Stack& stack() {
+  static testing::Stack s({"registry", "gateway", "ingest"},
+                          {{"INGEST_SECRET", kSecret}, {"INGEST_UNKNOWN_DEVICE_POLICY", "record"}});
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("policy record: unknown devices are stored with a null device id and listed") {
+  Api api(stack());
+  Webhook hook(stack());
+  auto eui = new_eui();
+  Counter published(stack(), "dm.device." + eui + ".up");
+  auto r = hook.post(uplink(eui, "r1", 1, "stranger"));
+  REQUIRE(r.status == 200);
+  CHECK(r.json["device_id"].IsNull());
+  REQUIRE(hook.post(uplink(eui, "r2", 2, "stranger")).status == 200);
+  REQUIRE(published.wait_for(2));
+  auto doc = json::parse(published.messages()[0].data);
+  REQUIRE(doc.ok());
+  CHECK((*doc)["device_id"].IsNull());
+
+  Reply unknown;
+  REQUIRE(eventually([&] {
+    unknown = api.get("/api/v1/ingest/unknown-devices");
+    if (unknown.status != 200 || !unknown.json.IsArray()) return false;
+    for (const auto& u : unknown.json.GetArray())
+      if (json::view(u["dev_eui"]) == eui && u["events"].GetInt() == 2) return true;
+    return false;
+  }));
+  for (const auto& u : unknown.json.GetArray()) {
+    if (json::view(u["dev_eui"]) != eui) continue;
+    CHECK(std::string(json::view(u["device_name"])) == "stranger");
+    CHECK(u["first_seen_at"].IsString());
+  }
+  auto history = api.get("/api/v1/devices/history?dev_eui=" + eui);
+  CHECK(history.headers.get("X-Total-Count") == std::optional<std::string>("2"));
+
+  // Registered by an admin: no longer listed as unknown, and new events carry the id.
+  auto id = api.create_device(eui, "adopted-" + eui);
+  CHECK(eventually([&] {
+    auto again = api.get("/api/v1/ingest/unknown-devices");
+    for (const auto& u : again.json.GetArray())
+      if (json::view(u["dev_eui"]) == eui) return false;
+    return true;
+  }));
+  CHECK(eventually([&] { return hook.post(uplink(eui, "r3-" + std::to_string(std::rand()))).str("device_id") == id; }));
+}
+
+TEST_CASE("NATS down: 503 quickly and nothing acknowledged; back up: accepted without restarting ingest") {
+  Api api(stack());
+  Webhook hook(stack());
+  auto eui = new_eui();
+  auto id = api.create_device(eui, "outage-" + eui);
+  REQUIRE(hook.post(uplink(eui, "o1", 1)).status == 200);
+
+  stack().nats().stop();
+  REQUIRE(eventually([&] { return hook.post(uplink(eui, "probe", 2)).status == 503; }, std::chrono::seconds(5)));
+  auto t0 = std::chrono::steady_clock::now();
+  auto down = hook.post(uplink(eui, "o2", 3));
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(down.status == 503);
+  CHECK(down.headers.get("Retry-After").has_value());
+  CHECK(took < std::chrono::milliseconds(500));
+
+  stack().nats().start();
+  CHECK(eventually([&] { return hook.post(uplink(eui, "o3", 4)).status == 200; }, std::chrono::seconds(15)));
+  CHECK(stack().running("ingest"));
+  // Everything acknowledged reaches the history: o1 and o3 (o2 and the probe were refused).
+  CHECK(eventually(
+      [&] {
+        auto h = api.get("/api/v1/devices/" + id + "/history");
+        return h.status == 200 && h.headers.get("X-Total-Count") == std::optional<std::string>("2");
+      },
+      std::chrono::seconds(15)));
+}
+
+TEST_CASE("PostgreSQL down: webhooks still accepted, the history catches up when it is back") {
+  Api api(stack());
+  Webhook hook(stack());
+  auto eui = new_eui();
+  auto id = api.create_device(eui, "pg-" + eui);
+  REQUIRE(hook.post(uplink(eui, "p0", 1)).status == 200);
+
+  stack().pg().stop();
+  for (int i = 1; i <= 5; ++i) CHECK(hook.post(uplink(eui, "p" + std::to_string(i), i + 1)).status == 200);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the writer fails and naks meanwhile
+  stack().pg().start();
+
+  CHECK(eventually(
+      [&] {
+        auto h = api.get("/api/v1/devices/" + id + "/history");
+        return h.status == 200 && h.headers.get("X-Total-Count") == std::optional<std::string>("6");
+      },
+      std::chrono::seconds(30)));
+}

@@ -1,0 +1,115 @@
+#pragma once
+// The dispatcher's values: a delivery job as it arrives, the targets it goes to (as the
+// registry's internal routes describe them, secrets opened), and what one attempt did.
+// Pure: parsing and decisions here are tested without servers.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "dm/core/result.hpp"
+#include "dm/core/time.hpp"
+#include "dm/json/json.hpp"
+
+namespace dm::dispatcher {
+
+// proto/schemas/delivery-job.schema.json
+struct Job {
+  std::string job_id;  // idempotency key
+  std::string kind;    // "integration" | "storage"
+  std::string target_id;
+  std::string flow_id;
+  std::string flow_run_id;
+  std::string node_id;
+  std::string dev_eui;
+  std::string message;     // the message object, serialised
+  std::string created_at;  // RFC 3339
+  std::string raw;         // the whole job as received (kept with a dead letter)
+};
+Result<Job> parse_job(std::string_view text);
+
+struct HttpTarget {
+  std::string url;
+  std::string method = "POST";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::chrono::milliseconds timeout{10000};
+  bool verify_tls = true;
+  std::string ca_cert;
+};
+
+struct MqttTarget {
+  std::string host;
+  int port = 1883;
+  std::string topic;  // template: {dev_eui}, {device_name}, {flow_id}
+  std::string username, password;
+  int qos = 1;
+  bool retain = false;
+  bool use_tls = false;
+  std::string ca_cert, client_cert, client_key, client_id;
+};
+
+struct InternalStorage {};
+struct InfluxStorage {
+  std::string url, database, org, bucket, token, username, password, measurement, precision = "ms";
+  std::vector<std::pair<std::string, std::string>> tags, fields;  // name → message path
+};
+struct PostgresStorage {
+  std::string connection_url, table;
+};
+
+using TargetSpec = std::variant<HttpTarget, MqttTarget, InternalStorage, InfluxStorage, PostgresStorage>;
+
+struct Target {
+  std::string id;
+  std::string kind;  // integration | storage
+  std::string type;  // http | mqtt | internal | influxdb | postgresql
+  std::int64_t version = 0;
+  std::string name;
+  TargetSpec spec;
+  // A stable key of the destination's connection settings (pools and MQTT sessions are
+  // rebuilt when it changes).
+  std::string connection_key;
+};
+// From the registry's /internal/v1/<plural>/{id} document.
+Result<Target> parse_target(std::string_view kind, std::string_view document);
+
+// What one attempt did.
+struct Outcome {
+  bool delivered = false;
+  bool permanent = false;  // not worth retrying (4xx, TLS verification, refused destination, bad config)
+  std::optional<int> http_status;
+  std::optional<std::string> error;
+  std::optional<std::chrono::milliseconds> retry_after;  // 429/503 Retry-After
+  std::string request;   // JSON object for history (secrets redacted), or empty
+  std::string response;  // JSON object for history, or empty
+  double duration_ms = 0;
+};
+
+// Classification of an HTTP answer: 2xx delivered; 408, 425, 429 and 5xx transient; other
+// 4xx (and 3xx: redirects are not followed) permanent.
+void classify_http_status(int status, Outcome& out);
+// Retry-After as seconds or an HTTP date; nullopt when absent or unreadable.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, SysTime now);
+
+// Delay before attempt `attempt + 1`: base * 2^(attempt-1), capped, with ±20 % jitter; a
+// Retry-After wins when longer (capped too).
+std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
+                                        std::optional<std::chrono::milliseconds> retry_after, double jitter01);
+
+// Header names whose values never reach history or logs.
+bool is_secret_header(std::string_view name);
+
+// "{dev_eui}/up" → "0004a30b001c0530/up"; device_name comes from the message when present.
+std::string expand_topic(std::string_view topic, const Job& job);
+
+// GET integrations send the message's top-level scalar fields as query parameters.
+std::string query_from_message(std::string_view target, const json::Value& message);
+
+// A dotted path into a message ("object.temperature", "rxInfo.0.rssi").
+const json::Value* find_path(const json::Value& root, std::string_view path);
+
+}  // namespace dm::dispatcher

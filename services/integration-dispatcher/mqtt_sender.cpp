@@ -1,0 +1,257 @@
+#include "mqtt_sender.hpp"
+
+#include <mosquitto.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "dm/core/log.hpp"
+
+namespace dm::dispatcher {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::once_flag g_init;
+
+std::string write_temp(const std::string& dir, const char* name, const std::string& pem) {
+  std::string path = dir + "/" + name;
+  std::ofstream(path) << pem;
+  return path;
+}
+
+}  // namespace
+
+struct MqttSender::Session {
+  struct Pending {
+    std::function<void(Outcome)> done;
+    Clock::time_point started;
+    std::string request;
+  };
+  mosquitto* mosq = nullptr;
+  std::string connection_key;
+  std::string cert_dir;
+  std::atomic<bool> connected{false};
+  std::mutex mutex;
+  std::unordered_map<int, Pending> pending;
+  std::set<int> early;  // acks that arrived before publish() returned the mid
+  std::string last_error = "not connected to the broker yet";
+
+  ~Session() {
+    if (mosq) {
+      mosquitto_disconnect(mosq);
+      mosquitto_loop_stop(mosq, true);
+      mosquitto_destroy(mosq);
+    }
+    if (!cert_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(cert_dir, ec);
+    }
+    fail_all("the MQTT session was closed");
+  }
+
+  void fail_all(const std::string& why) {
+    std::unordered_map<int, Pending> failed;
+    {
+      std::lock_guard lock(mutex);
+      failed.swap(pending);
+      early.clear();
+    }
+    for (auto& [mid, p] : failed) {
+      Outcome o;
+      o.error = why;
+      o.request = p.request;
+      o.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - p.started).count();
+      p.done(std::move(o));
+    }
+  }
+
+  void acked(int mid) {
+    Pending p;
+    {
+      std::lock_guard lock(mutex);
+      auto it = pending.find(mid);
+      if (it == pending.end()) {
+        early.insert(mid);
+        return;
+      }
+      p = std::move(it->second);
+      pending.erase(it);
+    }
+    Outcome o;
+    o.delivered = true;
+    o.request = p.request;
+    o.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - p.started).count();
+    p.done(std::move(o));
+  }
+};
+
+MqttSender::MqttSender(http::OutboundPolicy policy, std::chrono::milliseconds ack_timeout)
+    : policy_(std::move(policy)), ack_timeout_(ack_timeout) {
+  std::call_once(g_init, [] { mosquitto_lib_init(); });
+}
+
+MqttSender::~MqttSender() { stop(); }
+
+void MqttSender::stop() {
+  std::map<std::string, std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(mutex_);
+    sessions.swap(sessions_);
+  }
+}
+
+std::shared_ptr<MqttSender::Session> MqttSender::session_for(const Target& target, const MqttTarget& m, Outcome& refused) {
+  std::lock_guard guard(mutex_);
+  auto& slot = sessions_[target.id];
+  if (slot && slot->connection_key == target.connection_key) return slot;
+  slot.reset();  // settings changed: the old session goes
+  auto checked = http::resolve_checked(policy_, m.host, m.port);
+  if (!checked) {
+    refused.error = checked.error().message;
+    refused.permanent = checked.error().code == Errc::forbidden;
+    sessions_.erase(target.id);
+    return nullptr;
+  }
+  auto session = std::make_shared<Session>();
+  session->connection_key = target.connection_key;
+  std::string client_id = m.client_id.empty() ? "dm-dispatcher-" + target.id.substr(0, 8) + "-" + std::to_string(::getpid())
+                                              : m.client_id;
+  session->mosq = mosquitto_new(client_id.c_str(), true, session.get());
+  if (!session->mosq) {
+    refused.error = "cannot create an MQTT client";
+    sessions_.erase(target.id);
+    return nullptr;
+  }
+  auto* mosq = session->mosq;
+  mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_max_inflight_messages_set(mosq, 1000);
+  mosquitto_reconnect_delay_set(mosq, 1, 5, true);  // a restarted broker is found again within seconds
+  if (!m.username.empty()) mosquitto_username_pw_set(mosq, m.username.c_str(), m.password.empty() ? nullptr : m.password.c_str());
+  mosquitto_connect_callback_set(mosq, [](mosquitto*, void* obj, int rc) {
+    auto* s = static_cast<Session*>(obj);
+    s->connected = rc == 0;
+    if (rc != 0) {
+      std::lock_guard lock(s->mutex);
+      s->last_error = std::string("broker refused the connection: ") + mosquitto_connack_string(rc);
+    }
+  });
+  mosquitto_disconnect_callback_set(mosq, [](mosquitto*, void* obj, int) {
+    auto* s = static_cast<Session*>(obj);
+    s->connected = false;
+    {
+      std::lock_guard lock(s->mutex);
+      s->last_error = "connection to the broker lost";
+    }
+    s->fail_all("connection to the broker lost before it acknowledged");
+  });
+  mosquitto_publish_callback_set(mosq, [](mosquitto*, void* obj, int mid) { static_cast<Session*>(obj)->acked(mid); });
+  std::string connect_host = m.host;
+  if (m.use_tls) {
+    char tmpl[] = "/tmp/dm-mqtt-XXXXXX";
+    if (char* dir = mkdtemp(tmpl)) session->cert_dir = dir;
+    std::string ca = m.ca_cert.empty() ? "" : write_temp(session->cert_dir, "ca.pem", m.ca_cert);
+    std::string cert = m.client_cert.empty() ? "" : write_temp(session->cert_dir, "cert.pem", m.client_cert);
+    std::string key = m.client_key.empty() ? "" : write_temp(session->cert_dir, "key.pem", m.client_key);
+    int rc = mosquitto_tls_set(mosq, ca.empty() ? nullptr : ca.c_str(), ca.empty() ? "/etc/ssl/certs" : nullptr,
+                               cert.empty() ? nullptr : cert.c_str(), key.empty() ? nullptr : key.c_str(), nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      refused.error = std::string("MQTT TLS settings refused: ") + mosquitto_strerror(rc);
+      refused.permanent = true;
+      sessions_.erase(target.id);
+      return nullptr;
+    }
+  } else {
+    connect_host = checked->front().text();  // connect to the address the guard checked
+  }
+  mosquitto_connect_async(mosq, connect_host.c_str(), m.port, 30);
+  mosquitto_loop_start(mosq);
+  slot = session;
+  // A new session gets a moment to connect, so the first publishes do not fail needlessly.
+  for (int i = 0; i < 400 && !session->connected; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return session;
+}
+
+void MqttSender::publish(const Target& target, const Job& job, std::function<void(Outcome)> done) {
+  const auto& m = std::get<MqttTarget>(target.spec);
+  Outcome refused;
+  auto session = session_for(target, m, refused);
+  if (!session) return done(std::move(refused));
+  std::string topic = expand_topic(m.topic, job);
+  json::Writer req;
+  req.start_object().field("topic", topic).field("qos", m.qos).field("retain", m.retain).field("host", m.host)
+      .field("port", m.port).field("body", std::string_view(job.message).substr(0, 64 << 10)).end_object();
+  std::string request = req.take();
+  if (!session->connected) {
+    Outcome o;
+    {
+      std::lock_guard lock(session->mutex);
+      o.error = session->last_error;
+    }
+    o.request = std::move(request);
+    return done(std::move(o));
+  }
+  int mid = 0;
+  auto started = Clock::now();
+  int rc = mosquitto_publish(session->mosq, &mid, topic.c_str(), static_cast<int>(job.message.size()), job.message.data(),
+                             m.qos, m.retain);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    Outcome o;
+    o.error = std::string("publish failed: ") + mosquitto_strerror(rc);
+    o.permanent = rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_INVAL;
+    o.request = std::move(request);
+    return done(std::move(o));
+  }
+  bool already = false;
+  {
+    std::lock_guard lock(session->mutex);
+    if (session->early.erase(mid)) already = true;
+    else session->pending[mid] = {std::move(done), started, std::move(request)};
+  }
+  if (already) {
+    Outcome o;
+    o.delivered = true;
+    o.request = std::move(request);
+    o.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    done(std::move(o));
+  }
+}
+
+void MqttSender::sweep() {
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, s] : sessions_) sessions.push_back(s);
+  }
+  auto deadline = Clock::now() - ack_timeout_;
+  for (auto& s : sessions) {
+    std::vector<Session::Pending> late;
+    {
+      std::lock_guard lock(s->mutex);
+      for (auto it = s->pending.begin(); it != s->pending.end();) {
+        if (it->second.started < deadline) {
+          late.push_back(std::move(it->second));
+          it = s->pending.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& p : late) {
+      Outcome o;
+      o.error = "the broker did not acknowledge within " + std::to_string(ack_timeout_.count()) + " ms";
+      o.request = p.request;
+      o.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - p.started).count();
+      p.done(std::move(o));
+    }
+  }
+}
+
+}  // namespace dm::dispatcher

@@ -1,0 +1,198 @@
+#include "storage_writer.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "dm/core/log.hpp"
+
+namespace dm::dispatcher {
+namespace {
+
+// Line protocol escaping: measurement (commas, spaces), keys and tag values (also '=').
+std::string escape(std::string_view text, bool equals) {
+  std::string out;
+  for (char c : text) {
+    if (c == ',' || c == ' ' || (equals && c == '=') || c == '\\') out += '\\';
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string field_value(const json::Value& v) {
+  if (v.IsBool()) return v.GetBool() ? "true" : "false";
+  if (v.IsNumber()) {
+    double d = v.GetDouble();
+    if (!std::isfinite(d)) return {};
+    return json::to_string(json::Value(d));
+  }
+  std::string s = v.IsString() ? std::string(json::view(v)) : json::to_string(v);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::int64_t timestamp(const Job& job, const std::string& precision) {
+  auto t = parse_rfc3339(job.created_at);
+  auto ns = (t ? *t : now()).time_since_epoch().count();
+  if (precision == "s") return ns / 1000000000;
+  if (precision == "ms") return ns / 1000000;
+  if (precision == "us") return ns / 1000;
+  return ns;
+}
+
+// postgresql://user:password@host:port/db → host and port, for the outbound guard.
+std::pair<std::string, int> pg_host(const std::string& url) {
+  auto start = url.find("://");
+  std::string rest = start == std::string::npos ? url : url.substr(start + 3);
+  rest = rest.substr(0, rest.find_first_of("/?"));
+  if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  int port = 5432;
+  std::string host = rest;
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':') port = std::atoi(rest.c_str() + close + 2);
+  } else if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = std::atoi(rest.c_str() + colon + 1);
+  }
+  return {host, port};
+}
+
+}  // namespace
+
+Result<std::string> influx_line(const InfluxStorage& s, const Job& job) {
+  auto doc = json::parse(job.message);
+  if (!doc) return make_error(Errc::invalid_argument, "message is not JSON");
+  std::string line = escape(s.measurement, false);
+  for (const auto& [name, path] : s.tags) {
+    const auto* v = find_path(*doc, path);
+    if (!v || v->IsNull() || v->IsObject() || v->IsArray()) continue;
+    std::string value = v->IsString() ? std::string(json::view(*v)) : json::to_string(*v);
+    if (value.empty()) continue;
+    line += "," + escape(name, true) + "=" + escape(value, true);
+  }
+  std::string fields;
+  for (const auto& [name, path] : s.fields) {
+    const auto* v = find_path(*doc, path);
+    if (!v || v->IsNull()) continue;
+    auto value = field_value(*v);
+    if (value.empty()) continue;
+    fields += (fields.empty() ? "" : ",") + escape(name, true) + "=" + value;
+  }
+  if (fields.empty()) return make_error(Errc::invalid_argument, "none of the mapped fields has a value in the message");
+  return line + " " + fields + " " + std::to_string(timestamp(job, s.precision));
+}
+
+Outcome StorageWriter::write_influx(const Target& target, const Job& job) {
+  const auto& s = std::get<InfluxStorage>(target.spec);
+  auto line = influx_line(s, job);
+  if (!line) {
+    Outcome o;
+    o.permanent = true;
+    o.error = line.error().message;
+    return o;
+  }
+  std::string base = s.url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  http::Headers headers;
+  headers.set("Content-Type", "text/plain; charset=utf-8");
+  std::string url;
+  if (!s.database.empty()) {  // 1.x
+    std::string p = s.precision == "ns" ? "n" : s.precision == "us" ? "u" : s.precision;
+    url = base + "/write?db=" + http::percent_encode(s.database) + "&precision=" + p;
+    if (!s.username.empty()) {
+      // Basic auth keeps the password out of the URL (and so out of history).
+      static const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      std::string in = s.username + ":" + s.password, out;
+      int val = 0, bits = -6;
+      for (unsigned char c : in) {
+        val = (val << 8) + c;
+        bits += 8;
+        while (bits >= 0) {
+          out += kB64[(val >> bits) & 0x3F];
+          bits -= 6;
+        }
+      }
+      if (bits > -6) out += kB64[((val << 8) >> (bits + 8)) & 0x3F];
+      while (out.size() % 4) out += '=';
+      headers.set("Authorization", "Basic " + out);
+    }
+  } else {  // 2.x
+    url = base + "/api/v2/write?org=" + http::percent_encode(s.org) + "&bucket=" + http::percent_encode(s.bucket) +
+          "&precision=" + s.precision;
+    if (!s.token.empty()) headers.set("Authorization", "Token " + s.token);
+  }
+  HttpTarget h;
+  h.url = url;
+  h.timeout = std::chrono::milliseconds(10000);
+  return http_.send(target.id, target.connection_key, h, "POST", url, *line, std::move(headers));
+}
+
+Outcome StorageWriter::write_postgres(const Target& target, const Job& job) {
+  const auto& s = std::get<PostgresStorage>(target.spec);
+  Outcome o;
+  auto started = std::chrono::steady_clock::now();
+  auto [host, port] = pg_host(s.connection_url);
+  auto checked = http::resolve_checked(http_.policy(), host, port);
+  if (!checked) {
+    o.error = checked.error().message;
+    o.permanent = checked.error().code == Errc::forbidden;
+    return o;
+  }
+  std::shared_ptr<PgTarget> pg;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = pg_[target.id];
+    if (!slot || slot->connection_url != s.connection_url) {
+      auto pool = db::Pool::open({.url = s.connection_url, .size = 2, .application_name = "dm-dispatcher-storage",
+                                  .connect_timeout = std::chrono::seconds(5), .acquire_timeout = std::chrono::seconds(10),
+                                  .statement_timeout = std::chrono::seconds(10)});
+      if (!pool) {
+        o.permanent = true;
+        o.error = "invalid connection_url: " + pool.error().message;
+        return o;
+      }
+      slot = std::make_shared<PgTarget>(PgTarget{s.connection_url, std::move(pool).value(), false});
+    }
+    pg = slot;
+  }
+  // schema.table → "schema"."table" (the registry allowed identifiers only).
+  std::string table;
+  for (std::size_t pos = 0; pos <= s.table.size();) {
+    auto dot = s.table.find('.', pos);
+    auto part = s.table.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    table += (table.empty() ? "" : ".") + db::quote_identifier(part);
+    pos = dot == std::string::npos ? s.table.size() + 1 : dot + 1;
+  }
+  if (!pg->table_checked) {
+    // Made if missing, when the role may; an existing table with these columns works too.
+    (void)pg->pool->exec("CREATE TABLE IF NOT EXISTS " + table +
+                         " (job_id text PRIMARY KEY, dev_eui text, flow_id text, time timestamptz NOT NULL, data jsonb NOT NULL)");
+    pg->table_checked = true;
+  }
+  auto r = pg->pool->exec("INSERT INTO " + table + " (job_id, dev_eui, flow_id, time, data) VALUES ($1, $2, $3, $4::timestamptz, $5::jsonb) "
+                          "ON CONFLICT DO NOTHING",
+                          {job.job_id, job.dev_eui, job.flow_id, job.created_at, job.message});
+  o.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  json::Writer w;
+  w.start_object().field("table", s.table).field("body", std::string_view(job.message).substr(0, 64 << 10)).end_object();
+  o.request = w.take();
+  if (r) {
+    o.delivered = true;
+    return o;
+  }
+  o.error = "PostgreSQL storage: " + r.error().message;
+  // Bad data or a missing/incompatible table will not fix itself; connection trouble may.
+  o.permanent = r.error().code == Errc::invalid_argument || r.error().code == Errc::internal;
+  return o;
+}
+
+}  // namespace dm::dispatcher

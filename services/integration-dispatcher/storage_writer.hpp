@@ -1,0 +1,38 @@
+#pragma once
+// External storages: InfluxDB (line protocol over HTTP, 1.x database or 2.x org/bucket) and
+// PostgreSQL (JSONB rows in the configured table). `internal` storages are written by the
+// Recorder together with the history batch.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "dm/db/db.hpp"
+#include "http_sender.hpp"
+#include "model.hpp"
+
+namespace dm::dispatcher {
+
+// One line of InfluxDB line protocol for `job` (fields and tags mapped from message paths,
+// numbers written as floats so points never conflict in type), or invalid_argument when no
+// field has a value.
+Result<std::string> influx_line(const InfluxStorage& s, const Job& job);
+
+class StorageWriter {
+ public:
+  explicit StorageWriter(HttpSender& http) : http_(http) {}
+  Outcome write_influx(const Target& target, const Job& job);
+  Outcome write_postgres(const Target& target, const Job& job);
+
+ private:
+  struct PgTarget {
+    std::string connection_url;
+    std::unique_ptr<db::Pool> pool;
+    bool table_checked = false;
+  };
+  HttpSender& http_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<PgTarget>> pg_;
+};
+
+}  // namespace dm::dispatcher

@@ -1,0 +1,148 @@
+#pragma once
+// One real stack per test executable (NATS, PostgreSQL, registry, gateway, dispatcher) with
+// fast retries, a REST client over the gateway, a JetStream publisher for jobs (there is no
+// orchestrator yet), and dm-sink receivers.
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "dm/bus/bus.hpp"
+#include "dm/http/client.hpp"
+#include "dm/json/json.hpp"
+#include "dm/testing/stack.hpp"
+
+namespace dm::test {
+
+// A test file may define DM_DISPATCH_STACK_ENV (extra settings) before including this.
+#ifndef DM_DISPATCH_STACK_ENV
+#define DM_DISPATCH_STACK_ENV {"DISPATCHER_MAX_ATTEMPTS", "3"}, {"DISPATCHER_BREAKER_THRESHOLD", "1000"}
+#endif
+
+inline testing::Stack& stack() {
+  static testing::Stack s({"registry", "gateway", "integration-dispatcher"},
+                          {{"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},  // the registry lets loopback through...
+                           {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},   // ...the dispatcher only 127.0.0.1
+                           {"DISPATCHER_RETRY_BASE", "200ms"},
+                           {"DISPATCHER_RETRY_CAP", "2s"},
+                           {"DISPATCHER_ACK_WAIT", "3s"},
+                           DM_DISPATCH_STACK_ENV});
+  return s;
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  json::Document json;
+  std::string str(const char* key) const {
+    const auto* v = json::find(json, key);
+    return v && v->IsString() ? std::string(json::view(*v)) : std::string();
+  }
+};
+
+// Calls go through the gateway as an admin (created with dm-admin, logged in once).
+inline Reply call(const std::string& method, const std::string& target, const std::string& body = {}) {
+  static std::unique_ptr<http::Client> client = [] {
+    auto c = http::Client::create(stack().url("gateway"), {.request_timeout = std::chrono::seconds(90)});
+    REQUIRE(c.ok());
+    return std::move(c).value();
+  }();
+  static const std::string token = [] {
+    auto made = stack().admin_tool("create-admin admin@example.com admin admin-password-0123");
+    INFO(made.output);
+    REQUIRE(made.exit_code == 0);
+    auto r = client->request("POST", "/api/v1/auth/login", "username=admin&password=admin-password-0123",
+                             {{"Content-Type", "application/x-www-form-urlencoded"}});
+    REQUIRE(r.ok());
+    INFO(r->body);
+    REQUIRE(r->status == 200);
+    auto doc = json::parse(r->body);
+    REQUIRE(doc.ok());
+    return std::string(json::view((*doc)["access_token"]));
+  }();
+  http::Headers headers;
+  headers.set("Authorization", "Bearer " + token);
+  if (!body.empty()) headers.set("Content-Type", "application/json");
+  auto r = client->request(method, target, body, headers);
+  INFO(method << " " << target);
+  REQUIRE(r.ok());
+  Reply out{r->status, r->body, {}};
+  if (auto doc = json::parse(out.body, {.max_bytes = 64 << 20, .max_depth = 128})) out.json = std::move(doc).value();
+  return out;
+}
+
+inline std::string unique(const std::string& prefix) {
+  static int n = 0;
+  return prefix + "-" + std::to_string(++n) + "-" + std::to_string(::getpid());
+}
+
+// Creates an integration or storage; returns its id.
+inline std::string create(const std::string& plural, const std::string& type, const std::string& config) {
+  auto r = call("POST", "/api/v1/" + plural,
+                R"({"name":")" + unique(type) + R"(","type":")" + type + R"(","config":)" + config + "}");
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.str("id");
+}
+
+inline bus::Connection& nats() {
+  static std::shared_ptr<bus::Connection> c = [] {
+    auto conn = bus::Connection::connect({.url = stack().nats().url(), .name = "dispatcher-test"});
+    REQUIRE(conn.ok());
+    return std::move(conn).value();
+  }();
+  return *c;
+}
+
+inline std::string job_json(const std::string& job_id, const std::string& kind, const std::string& target,
+                            const std::string& message = R"({"temperature":21.5,"dev_eui":"0004a30b001c0530"})") {
+  return R"({"job_id":")" + job_id + R"(","kind":")" + kind + R"(","target_id":")" + target +
+         R"(","flow_id":"flow-1","flow_run_id":"run-1","node_id":"node-1","dev_eui":"0004a30b001c0530","message":)" +
+         message + R"(,"created_at":"2026-11-27T09:00:00Z"})";
+}
+
+inline void publish_job(const std::string& job_id, const std::string& kind, const std::string& target,
+                        const std::string& message = R"({"temperature":21.5,"dev_eui":"0004a30b001c0530"})") {
+  auto ack = nats().jetstream().publish("dm.work.dispatch." + target, job_json(job_id, kind, target, message), job_id,
+                                        std::chrono::seconds(5));
+  INFO((ack.ok() ? "" : ack.error().message));
+  REQUIRE(ack.ok());
+}
+
+// Polls until pred() or the timeout; returns pred()'s last value.
+template <typename F>
+bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pred();
+}
+
+// dm-sink on a free port (or a given host).
+struct Sink {
+  int port;
+  std::unique_ptr<testing::Process> proc;
+  std::string host;
+  explicit Sink(std::vector<std::string> extra = {}, std::string h = "127.0.0.1") : port(testing::free_port()), host(h) {
+    std::vector<std::string> argv = {testing::binary_dir() + "/tools/dm-sink", "--host", host, "--port", std::to_string(port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<testing::Process>(argv);
+    if (host == "127.0.0.1") REQUIRE(testing::wait_for_port(port, std::chrono::seconds(10)));
+    else std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  std::string url(const std::string& path = "/in") const { return "http://" + host + ":" + std::to_string(port) + path; }
+  json::Document stats() const {
+    auto r = http::fetch("GET", "http://" + host + ":" + std::to_string(port) + "/_sink/stats");
+    REQUIRE(r.ok());
+    auto doc = json::parse(r->body);
+    REQUIRE(doc.ok());
+    return std::move(doc).value();
+  }
+  std::int64_t stat(const char* key) const { return stats()[key].GetInt64(); }
+};
+
+}  // namespace dm::test
