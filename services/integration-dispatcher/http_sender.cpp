@@ -59,7 +59,7 @@ Result<std::unique_ptr<http::PinnedClient>> HttpSender::acquire(const std::strin
   options.verify_tls = target.verify_tls;
   options.ca_cert_pem = target.ca_cert;
   options.max_response_body = kMaxKept;
-  return http::PinnedClient::create(origin, options, policy_);
+  return http::make_pinned_client(origin, options, policy_);
 }
 
 void HttpSender::release(const std::string& pool_key, const std::string& connection_key,

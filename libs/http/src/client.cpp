@@ -112,24 +112,34 @@ Result<void> Client::Impl::connect() {
   const auto timeout_ms = std::to_string(opt.connect_timeout.count());
 
   beast::error_code ec;
-  tcp::resolver::results_type endpoints;
-  bool resolved = false;
-  ioc.restart();
-  resolver.async_resolve(url.host, std::to_string(url.port),
-                         [&](const beast::error_code& e, tcp::resolver::results_type r) {
-                           ec = e;
-                           endpoints = std::move(r);
-                           resolved = true;
-                         });
-  ioc.run_until(deadline);
-  if (!resolved) {
-    // getaddrinfo cannot be interrupted; cancel makes its completion report operation_aborted.
-    resolver.cancel();
+  std::vector<tcp::endpoint> endpoints;
+  if (opt.outbound) {
+    // The guard resolves and checks every address; we connect only to what it returned.
+    DM_ASSIGN_OR_RETURN(auto addresses, resolve_checked(*opt.outbound, url.host, url.port));
+    for (const auto& a : addresses) {
+      auto ip = asio::ip::make_address(a.text(), ec);
+      if (!ec) endpoints.emplace_back(ip, static_cast<unsigned short>(url.port));
+    }
+    if (endpoints.empty()) return make_error(Errc::unavailable, "no usable address for " + url.host);
+  } else {
+    bool resolved = false;
     ioc.restart();
-    ioc.run();
-    return make_error(Errc::timeout, "resolving " + url.host + " timed out after " + timeout_ms + " ms");
+    resolver.async_resolve(url.host, std::to_string(url.port),
+                           [&](const beast::error_code& e, tcp::resolver::results_type r) {
+                             ec = e;
+                             for (const auto& entry : r) endpoints.push_back(entry.endpoint());
+                             resolved = true;
+                           });
+    ioc.run_until(deadline);
+    if (!resolved) {
+      // getaddrinfo cannot be interrupted; cancel makes its completion report operation_aborted.
+      resolver.cancel();
+      ioc.restart();
+      ioc.run();
+      return make_error(Errc::timeout, "resolving " + url.host + " timed out after " + timeout_ms + " ms");
+    }
+    if (ec) return make_error(Errc::unavailable, "cannot resolve " + url.host + ": " + ec.message());
   }
-  if (ec) return make_error(Errc::unavailable, "cannot resolve " + url.host + ": " + ec.message());
 
   beast::tcp_stream* stream = nullptr;
   if (url.scheme == "https") {
@@ -222,6 +232,17 @@ Result<ClientResponse> Client::Impl::exchange(Stream& stream, bhttp::request<bht
   }
   if (ec) {
     if (ec == beast::error::timeout) return timed_out();
+    if (ec == bhttp::error::body_limit && opt.truncate_body && parser.is_header_done()) {
+      // Keep the answer, drop the rest of the body with the connection.
+      auto& partial = parser.get();
+      ClientResponse out;
+      out.status = static_cast<int>(partial.result_int());
+      for (const auto& field : partial) out.headers.add(std::string(field.name_string()), std::string(field.value()));
+      out.body = partial.body().substr(0, opt.max_response_body);
+      out.truncated = true;
+      close();
+      return out;
+    }
     if (ec == bhttp::error::body_limit) {
       close();
       return make_error(Errc::too_large, "response from " + origin + " is over " +

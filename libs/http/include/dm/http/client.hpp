@@ -8,7 +8,10 @@
 #include <string_view>
 
 #include "dm/core/result.hpp"
+#include <optional>
+
 #include "dm/http/message.hpp"
+#include "dm/http/outbound.hpp"
 
 namespace dm::http {
 
@@ -28,12 +31,18 @@ struct ClientOptions {
   std::string ca_cert_pem;  // empty = system CA bundle
   std::size_t max_response_body = 64 << 20;
   std::string user_agent = "device-manager";
+  // For user-configured destinations: connect only to addresses the outbound guard approved
+  // (resolve_checked), and keep the first max_response_body bytes of a longer body
+  // (`truncated` set) instead of failing.
+  std::optional<OutboundPolicy> outbound;
+  bool truncate_body = false;
 };
 
 struct ClientResponse {
   int status = 0;
   Headers headers;
   std::string body;
+  bool truncated = false;  // only with ClientOptions::truncate_body
 };
 
 // Errors: connect refused/DNS → Errc::unavailable; timeouts → Errc::timeout; TLS verification
