@@ -163,4 +163,19 @@ inline std::string unique(const std::string& prefix) {
   return prefix + "-" + std::to_string(++n) + "-" + std::to_string(::getpid());
 }
 
+// Runs SQL as superuser on the stack's database (tests look behind the API).
+inline std::string sql(const std::string& query) {
+  auto r = stack().pg().psql("device_manager", query);
+  INFO(query << "\n" << r.output);
+  REQUIRE(r.exit_code == 0);
+  return r.output;
+}
+
+// The X-Total-Count of a list answer.
+inline std::int64_t total(const Reply& r) {
+  auto v = r.headers.get("X-Total-Count");
+  REQUIRE(v);
+  return std::stoll(*v);
+}
+
 }  // namespace dm::test

@@ -4,21 +4,10 @@
 using dm::test::Api;
 using dm::test::Reply;
 using dm::test::unique;
+using dm::test::total;
+using dm::test::sql;
 
 namespace {
-
-std::string sql(const std::string& query) {
-  auto r = dm::test::stack().pg().psql("device_manager", query);
-  INFO(query << "\n" << r.output);
-  REQUIRE(r.exit_code == 0);
-  return r.output;
-}
-
-std::int64_t total(const Reply& r) {
-  auto v = r.headers.get("X-Total-Count");
-  REQUIRE(v);
-  return std::stoll(*v);
-}
 
 std::int64_t count_functions(Api& api) { return total(api.get("/api/v1/functions?limit=1")); }
 
