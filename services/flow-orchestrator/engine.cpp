@@ -1,5 +1,8 @@
 #include "engine.hpp"
 
+#include <condition_variable>
+#include <mutex>
+
 #include "dm/core/time.hpp"
 
 namespace dm::flow_orchestrator {
@@ -135,135 +138,240 @@ std::string completed_json(const Run& run) {
   return w.take();
 }
 
-struct Engine::Walk {
-  const Uplink& uplink;
-  const Flow& flow;
-  Run& run;
-  int ok = 0, filtered = 0, failed = 0;
+// Waits for a known number of callbacks from library threads.
+class Latch {
+ public:
+  explicit Latch(std::size_t n) : left_(n) {}
+  void done() {
+    std::lock_guard lock(mu_);
+    if (--left_ == 0) cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return left_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t left_;
 };
 
-Result<Run> Engine::run(const Uplink& uplink, const Flow& flow, std::size_t trigger) {
-  auto t0 = Clock::now();
-  Run r;
-  r.flow_id = flow.id;
-  r.flow_version = flow.version < 1 ? 1 : flow.version;
-  r.dedup_id = uplink.dedup_id;
-  r.run_key = run_key(flow.id, uplink.dedup_id);
-  r.dev_eui = uplink.dev_eui;
-  r.device_id = uplink.device_id;
-  const Node& t = flow.nodes.at(trigger);
-  r.trigger_node = t.id;
-  r.path.push_back({t.id, t.type, t.entity_id, "success", 0, std::nullopt});
-  Walk walk{uplink, flow, r};
-  for (std::size_t next : t.next) DM_TRY(visit(walk, next, uplink.message, 2));
-  r.status = run_status(walk.ok, walk.filtered, walk.failed);
-  r.duration_ms = ms_since(t0);
-  r.at = format_rfc3339(now());
-  return r;
-}
+// One node to run with its input message.
+struct Pending {
+  std::size_t job;
+  std::size_t node;
+  std::string message;
+  std::size_t depth;  // nodes along the path, the trigger being 1
+};
 
-// Depth counts nodes along the path, the trigger being 1; the registry refuses deeper graphs,
-// so the limit only guards against a view that was never checked.
-Result<void> Engine::visit(Walk& walk, std::size_t index, const std::string& message, std::size_t depth) {
-  const Node& node = walk.flow.nodes.at(index);
-  if (depth > options_.max_depth) {
-    walk.run.path.push_back({node.id, node.type, node.entity_id, "error", 0, "depth limit exceeded"});
-    ++walk.failed;
-    return ok();
+struct Engine::State {
+  std::vector<RunJob>& jobs;
+  std::vector<int> ok, filtered, failed;
+  std::vector<Clock::time_point> started;
+  std::vector<Pending> level;
+
+  const Node& node(const Pending& p) const { return jobs[p.job].flow->nodes.at(p.node); }
+  void defer(std::size_t j, std::string why) {
+    if (!jobs[j].deferred) jobs[j].deferred_reason = std::move(why);
+    jobs[j].deferred = true;
   }
-  if (node.type == "function") return call_function(walk, node, message, depth);
-  if (node.type == "integration" || node.type == "storage") return dispatch(walk, node, message, depth);
-  walk.run.path.push_back({node.id, node.type, node.entity_id, "skipped", 0, "not a node that can follow an edge"});
-  ++walk.failed;
-  return ok();
-}
+};
 
-Result<void> Engine::call_function(Walk& walk, const Node& node, const std::string& message, std::size_t depth) {
-  auto t0 = Clock::now();
-  json::Writer w;
-  w.start_object().key("executions").start_array().start_object();
-  w.field("id", walk.run.run_key + ":" + node.id)
-      .field("function_id", node.entity_id)
-      .field("version", std::int64_t{1})  // the runner runs its newest cached version at or above it
-      .key("input")
-      .raw(message)
-      .key("parameters")
-      .raw(node.parameters)
-      .field("timeout_ms", options_.function_timeout_ms);
-  w.key("context")
-      .start_object()
-      .field("flow_id", walk.flow.id)
-      .field("flow_run_id", walk.run.run_key)
-      .field("node_id", node.id)
-      .field("dev_eui", walk.uplink.dev_eui)
-      .field("replay", walk.run.replay)
-      .end_object();
-  w.end_object().end_array().end_object();
-  auto timeout = std::chrono::milliseconds(options_.function_timeout_ms) + options_.request_margin;
-  auto reply = rpc_.request("dm.fn.exec", w.view(), timeout, {{"Content-Type", "application/json"}});
-  // No runner, or none answering in time: not the function's fault, the uplink comes back later.
-  if (!reply) return Error(reply.error().code, "function runner: " + reply.error().message);
-  Step step{node.id, node.type, node.entity_id, "error", 0, std::nullopt};
-  auto fail = [&](std::string why) {
-    step.error = std::move(why);
-    step.duration_ms = ms_since(t0);
-    walk.run.path.push_back(std::move(step));
-    ++walk.failed;
-    return ok();
+void Engine::run_all(std::vector<RunJob>& jobs) {
+  State st{jobs, std::vector<int>(jobs.size()), std::vector<int>(jobs.size()), std::vector<int>(jobs.size()),
+           std::vector<Clock::time_point>(jobs.size()), {}};
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    auto& job = jobs[j];
+    st.started[j] = Clock::now();
+    Run& r = job.run;
+    r.flow_id = job.flow->id;
+    r.flow_version = job.flow->version < 1 ? 1 : job.flow->version;
+    r.dedup_id = job.uplink->dedup_id;
+    r.run_key = run_key(job.flow->id, job.uplink->dedup_id);
+    r.dev_eui = job.uplink->dev_eui;
+    r.device_id = job.uplink->device_id;
+    const Node& t = job.flow->nodes.at(job.trigger);
+    r.trigger_node = t.id;
+    r.path.push_back({t.id, t.type, t.entity_id, "success", 0, std::nullopt});
+    for (std::size_t n : t.next) st.level.push_back({j, n, job.uplink->message, 2});
+  }
+
+  // After a node succeeded: its successors form the next level, or the branch ends well.
+  auto advance = [&](std::vector<Pending>& next, const Pending& p, const std::string& message) {
+    const Node& node = st.node(p);
+    if (node.next.empty()) ++st.ok[p.job];
+    for (std::size_t n : node.next) next.push_back({p.job, n, message, p.depth + 1});
   };
-  if (auto st = reply->header("Dm-Status"); st && *st != "200") return fail("function runner answered " + *st + ": " + reply->data);
-  auto doc = json::parse(reply->data, {.max_bytes = 64u << 20, .max_depth = 128});
-  const json::Value* results = doc && doc->IsObject() ? json::find(*doc, "results") : nullptr;
-  if (!results || !results->IsArray() || results->Empty() || !(*results)[0].IsObject())
-    return fail("function runner reply unreadable");
-  const auto& res = (*results)[0];
-  step.status = str(res, "status");
-  if (const auto* e = json::find(res, "error"); e && e->IsObject()) step.error = str(*e, "message");
-  step.duration_ms = ms_since(t0);
-  const auto* output = json::find(res, "output");
-  if (step.status == "success" && output && output->IsObject()) {
-    std::string next = json::to_string(*output);
-    walk.run.path.push_back(std::move(step));
-    if (node.next.empty()) ++walk.ok;
-    for (std::size_t n : node.next) DM_TRY(visit(walk, n, next, depth + 1));
-    return ok();
-  }
-  if (step.status == "success" || step.status == "filtered") {
-    step.status = "filtered";
-    walk.run.path.push_back(std::move(step));
-    ++walk.filtered;
-    return ok();
-  }
-  if (step.status != "timeout") step.status = "error";
-  if (!step.error) step.error = "function failed";
-  walk.run.path.push_back(std::move(step));
-  ++walk.failed;
-  return ok();
-}
 
-Result<void> Engine::dispatch(Walk& walk, const Node& node, const std::string& message, std::size_t depth) {
-  auto t0 = Clock::now();
-  std::string job_id = walk.run.run_key + ":" + node.id;
-  json::Writer w;
-  w.start_object()
-      .field("job_id", job_id)
-      .field("kind", node.type)
-      .field("target_id", node.entity_id)
-      .field("flow_id", walk.flow.id)
-      .field("flow_run_id", walk.run.run_key)
-      .field("node_id", node.id)
-      .field("dev_eui", walk.uplink.dev_eui)
-      .key("message")
-      .raw(message)
-      .field("created_at", format_rfc3339(now()))
-      .end_object();
-  // Durably queued = done for the flow; the dispatcher de-duplicates on job_id.
-  auto ack = js_.jetstream().publish("dm.work.dispatch." + node.entity_id, w.view(), job_id, std::chrono::seconds(5));
-  if (!ack) return Error(ack.error().code, "delivery job not queued: " + ack.error().message);
-  walk.run.path.push_back({node.id, node.type, node.entity_id, "dispatched", ms_since(t0), std::nullopt});
-  if (node.next.empty()) ++walk.ok;
-  for (std::size_t n : node.next) DM_TRY(visit(walk, n, message, depth + 1));
-  return ok();
+  while (!st.level.empty()) {
+    std::vector<Pending> functions, deliveries, next;
+    for (auto& p : st.level) {
+      if (jobs[p.job].deferred) continue;
+      const Node& node = st.node(p);
+      if (p.depth > options_.max_depth) {
+        jobs[p.job].run.path.push_back({node.id, node.type, node.entity_id, "error", 0, "depth limit exceeded"});
+        ++st.failed[p.job];
+      } else if (node.type == "function") {
+        functions.push_back(std::move(p));
+      } else if (node.type == "integration" || node.type == "storage") {
+        deliveries.push_back(std::move(p));
+      } else {
+        jobs[p.job].run.path.push_back({node.id, node.type, node.entity_id, "skipped", 0, "not a node that can follow an edge"});
+        ++st.failed[p.job];
+      }
+    }
+    st.level.clear();
+
+    // Functions: batched requests, all in flight at once.
+    std::size_t chunks = (functions.size() + options_.exec_batch - 1) / options_.exec_batch;
+    std::vector<std::optional<Result<bus::Message>>> replies(chunks);
+    Latch fn_latch(chunks);
+    auto timeout = std::chrono::milliseconds(options_.function_timeout_ms) + options_.request_margin;
+    for (std::size_t c = 0; c < chunks; ++c) {
+      json::Writer w;
+      w.start_object().key("executions").start_array();
+      for (std::size_t i = c * options_.exec_batch; i < std::min(functions.size(), (c + 1) * options_.exec_batch); ++i) {
+        const Pending& p = functions[i];
+        const Node& node = st.node(p);
+        const Run& run = jobs[p.job].run;
+        w.start_object()
+            .field("id", run.run_key + ":" + node.id)
+            .field("function_id", node.entity_id)
+            .field("version", std::int64_t{1})  // the runner runs its newest cached version at or above it
+            .key("input")
+            .raw(p.message)
+            .key("parameters")
+            .raw(node.parameters)
+            .field("timeout_ms", options_.function_timeout_ms);
+        w.key("context")
+            .start_object()
+            .field("flow_id", run.flow_id)
+            .field("flow_run_id", run.run_key)
+            .field("node_id", node.id)
+            .field("dev_eui", run.dev_eui)
+            .field("replay", run.replay)
+            .end_object()
+            .end_object();
+      }
+      w.end_array().end_object();
+      rpc_.request_async("dm.fn.exec", w.view(), timeout,
+                         [&replies, &fn_latch, c](Result<bus::Message> r) {
+                           replies[c] = std::move(r);
+                           fn_latch.done();
+                         },
+                         {{"Content-Type", "application/json"}});
+    }
+
+    // Deliveries of this level: published asynchronously, in job order.
+    std::vector<std::optional<Result<bus::PubAck>>> acks(deliveries.size());
+    Latch js_latch(deliveries.size());
+    auto js_t0 = Clock::now();
+    for (std::size_t i = 0; i < deliveries.size(); ++i) {
+      const Pending& p = deliveries[i];
+      const Node& node = st.node(p);
+      const Run& run = jobs[p.job].run;
+      std::string job_id = run.run_key + ":" + node.id;
+      json::Writer w;
+      w.start_object()
+          .field("job_id", job_id)
+          .field("kind", node.type)
+          .field("target_id", node.entity_id)
+          .field("flow_id", run.flow_id)
+          .field("flow_run_id", run.run_key)
+          .field("node_id", node.id)
+          .field("dev_eui", run.dev_eui)
+          .key("message")
+          .raw(p.message)
+          .field("created_at", format_rfc3339(now()))
+          .end_object();
+      js_.jetstream().publish_async("dm.work.dispatch." + node.entity_id, w.view(), job_id,
+                                    [&acks, &js_latch, i](Result<bus::PubAck> r) {
+                                      acks[i] = std::move(r);
+                                      js_latch.done();
+                                    });
+    }
+    fn_latch.wait();
+    js_latch.wait();
+    double js_ms = ms_since(js_t0);
+
+    for (std::size_t i = 0; i < deliveries.size(); ++i) {
+      const Pending& p = deliveries[i];
+      const Node& node = st.node(p);
+      // Durably queued = done for the flow; the dispatcher de-duplicates on job_id.
+      if (!acks[i]->ok()) {
+        st.defer(p.job, "delivery job not queued: " + acks[i]->error().message);
+        continue;
+      }
+      jobs[p.job].run.path.push_back({node.id, node.type, node.entity_id, "dispatched", js_ms, std::nullopt});
+      advance(next, p, p.message);
+    }
+
+    for (std::size_t c = 0; c < chunks; ++c) {
+      std::size_t first = c * options_.exec_batch;
+      std::size_t last = std::min(functions.size(), first + options_.exec_batch);
+      const auto& reply = *replies[c];
+      // No runner, or none answering in time: not the function's fault, the uplink comes back later.
+      if (!reply.ok()) {
+        for (std::size_t i = first; i < last; ++i) st.defer(functions[i].job, "function runner: " + reply.error().message);
+        continue;
+      }
+      std::optional<std::string> batch_error;
+      json::Document doc;
+      const json::Value* results = nullptr;
+      if (auto s = reply->header("Dm-Status"); s && *s != "200") {
+        batch_error = "function runner answered " + *s + ": " + reply->data;
+      } else if (auto parsed = json::parse(reply->data, {.max_bytes = 256u << 20, .max_depth = 128}); parsed) {
+        doc = std::move(parsed).value();
+        results = doc.IsObject() ? json::find(doc, "results") : nullptr;
+        if (!results || !results->IsArray() || results->Size() != last - first) batch_error = "function runner reply unreadable";
+      } else {
+        batch_error = "function runner reply unreadable";
+      }
+      for (std::size_t i = first; i < last; ++i) {
+        const Pending& p = functions[i];
+        const Node& node = st.node(p);
+        auto& run = jobs[p.job].run;
+        Step step{node.id, node.type, node.entity_id, "error", 0, batch_error};
+        if (batch_error) {
+          run.path.push_back(std::move(step));
+          ++st.failed[p.job];
+          continue;
+        }
+        const auto& res = (*results)[static_cast<rapidjson::SizeType>(i - first)];
+        step.status = res.IsObject() ? str(res, "status") : "error";
+        if (const auto* d = res.IsObject() ? json::find(res, "duration_ms") : nullptr; d && d->IsNumber())
+          step.duration_ms = d->GetDouble();
+        if (const auto* e = res.IsObject() ? json::find(res, "error") : nullptr; e && e->IsObject())
+          step.error = str(*e, "message");
+        const auto* output = res.IsObject() ? json::find(res, "output") : nullptr;
+        if (step.status == "success" && output && output->IsObject()) {
+          run.path.push_back(std::move(step));
+          advance(next, p, json::to_string(*output));
+        } else if (step.status == "success" || step.status == "filtered") {
+          step.status = "filtered";
+          run.path.push_back(std::move(step));
+          ++st.filtered[p.job];
+        } else {
+          if (step.status != "timeout") step.status = "error";
+          if (!step.error) step.error = "function failed";
+          run.path.push_back(std::move(step));
+          ++st.failed[p.job];
+        }
+      }
+    }
+    st.level = std::move(next);
+  }
+
+  // Recorded times increase in job order (a microsecond apart), so history sorted by time
+  // shows one device's uplinks in arrival order.
+  auto at = now();
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    Run& r = jobs[j].run;
+    r.status = run_status(st.ok[j], st.filtered[j], st.failed[j]);
+    r.duration_ms = ms_since(st.started[j]);
+    r.at = format_rfc3339(at + std::chrono::microseconds(j));
+  }
 }
 
 }  // namespace dm::flow_orchestrator

@@ -66,20 +66,30 @@ struct EngineOptions {
   int function_timeout_ms = 1000;  // timeout_ms sent to the runner per execution
   std::chrono::milliseconds request_margin{2000};  // on top of it, for the NATS request
   std::size_t max_depth = 64;
+  std::size_t exec_batch = 64;  // executions per dm.fn.exec request
+};
+
+// One flow run to walk: the uplink, the flow and the trigger node it entered by.
+struct RunJob {
+  const Uplink* uplink = nullptr;
+  std::shared_ptr<const Flow> flow;
+  std::size_t trigger = 0;
+  Run run;                // filled by Engine::run_all
+  bool deferred = false;  // the runner or JetStream was unavailable: nothing recorded, retry later
+  std::string deferred_reason;
 };
 
 class Engine {
  public:
   Engine(bus::Connection& rpc, bus::Connection& js, EngineOptions options) : rpc_(rpc), js_(js), options_(options) {}
-  // Runs `uplink` through the flow from trigger node `trigger`.
-  Result<Run> run(const Uplink& uplink, const Flow& flow, std::size_t trigger);
+  // Walks every job together, one graph level at a time: a level's function executions go to
+  // the runner in batched requests (many in flight), its delivery jobs are published
+  // asynchronously in job order (so one device's deliveries enter the stream in arrival order),
+  // and the outputs become the next level. Thread-compatible: one call at a time per caller.
+  void run_all(std::vector<RunJob>& jobs);
 
  private:
-  struct Walk;
-  Result<void> visit(Walk& walk, std::size_t node, const std::string& message, std::size_t depth);
-  Result<void> call_function(Walk& walk, const Node& node, const std::string& message, std::size_t depth);
-  Result<void> dispatch(Walk& walk, const Node& node, const std::string& message, std::size_t depth);
-
+  struct State;
   bus::Connection& rpc_;
   bus::Connection& js_;
   EngineOptions options_;

@@ -21,7 +21,7 @@ struct OrchestratorConfig {
 
 OrchestratorConfig read_config(dm::Config& c) {
   OrchestratorConfig oc;
-  oc.processor.workers = static_cast<int>(c.integer("WORKERS", 8, 1, 256));
+  oc.engine.exec_batch = static_cast<std::size_t>(c.integer("EXEC_BATCH", 64, 1, 1000));
   oc.processor.fetch_batch = static_cast<int>(c.integer("FETCH_BATCH", 128, 1, 1000));
   oc.processor.retry_delay = c.millis("RETRY_DELAY", std::chrono::seconds(2));
   oc.processor.ack_wait = c.millis("ACK_WAIT", std::chrono::seconds(60));
@@ -83,7 +83,7 @@ int main() {
           processor->stop();
           view->stop();
         });
-        log::info("flow-orchestrator ready", {{"workers", cfg.processor.workers}});
+        log::info("flow-orchestrator ready", {{"fetch_batch", cfg.processor.fetch_batch}});
         return ok();
       });
 }

@@ -1,8 +1,6 @@
 #include "processor.hpp"
 
-#include <condition_variable>
-#include <map>
-#include <mutex>
+#include <unordered_set>
 
 #include "dm/core/log.hpp"
 #include "history.hpp"
@@ -11,9 +9,9 @@ namespace dm::flow_orchestrator {
 
 struct Processor::Item {
   bus::JsMessage* msg = nullptr;
-  std::vector<Run> runs;
+  std::optional<Uplink> uplink;
+  std::vector<std::size_t> jobs;  // indexes into the batch's RunJobs
   bool retry = false;     // flows could not run: hand the uplink back
-  bool skipped = false;   // unreadable: acked without runs
 };
 
 Processor::Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& db, View& view, Engine& engine,
@@ -37,6 +35,16 @@ Result<void> Processor::start() {
     sc.max_bytes = 10LL << 30;
     DM_TRY(js.ensure_stream(sc));
   }
+  // The dispatcher's work stream, with the dispatcher's settings, if it is not there yet:
+  // delivery jobs then wait in it for a dispatcher instead of holding up the uplinks.
+  if (auto state = js.stream_state(kDispatchStream); !state) {
+    if (state.error().code != Errc::not_found) return state.take_error();
+    bus::StreamConfig dc;
+    dc.name = kDispatchStream;
+    dc.subjects = {"dm.work.dispatch.>"};
+    dc.duplicate_window = std::chrono::seconds(120);
+    DM_TRY(js.ensure_stream(dc));
+  }
   bus::ConsumerConfig cc;
   cc.durable = kConsumer;
   cc.filter_subject = "dm.device.*.up";
@@ -45,7 +53,6 @@ Result<void> Processor::start() {
   cc.max_ack_pending = 20000;
   DM_TRY(js.ensure_consumer(kStream, cc));
   DM_ASSIGN_OR_RETURN(consumer_, js.pull_subscribe(kStream, kConsumer, "dm.device.*.up"));
-  pool_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(options_.workers), 4096);
   running_ = true;
   thread_ = std::thread([this] { loop(); });
   return ok();
@@ -54,7 +61,6 @@ Result<void> Processor::start() {
 void Processor::stop() {
   if (!running_.exchange(false)) return;
   if (thread_.joinable()) thread_.join();
-  if (pool_) pool_->stop();
 }
 
 void Processor::loop() {
@@ -77,22 +83,23 @@ void Processor::loop() {
   }
 }
 
-void Processor::run_item(Item& item) {
+// Reads the uplink and adds a RunJob per matching flow not recorded yet.
+void Processor::prepare(Item& item, std::vector<RunJob>& jobs) {
   auto uplink = read_uplink(item.msg->data(), view_);
   if (!uplink) {
     log::warn("unreadable uplink skipped", {{"subject", item.msg->subject()}, {"error", uplink.error().message}});
-    item.skipped = true;
     return;
   }
-  auto device = view_.device(uplink->dev_eui);
+  item.uplink = std::move(uplink).value();
+  auto device = view_.device(item.uplink->dev_eui);
   static const std::vector<std::string> kNoLabels;
-  auto triggers = view_.triggers(uplink->device_id, device ? device->label_ids : kNoLabels);
+  auto triggers = view_.triggers(item.uplink->device_id, device ? device->label_ids : kNoLabels);
   if (triggers.empty()) return;
   // A redelivered uplink may have been recorded before the crash that lost its ack.
   std::unordered_set<std::string> done;
   if (item.msg->delivered() > 1) {
     std::vector<std::string> keys;
-    for (const auto& t : triggers) keys.push_back(run_key(t.flow->id, uplink->dedup_id));
+    for (const auto& t : triggers) keys.push_back(run_key(t.flow->id, item.uplink->dedup_id));
     if (!recorded_runs(db_, keys, done)) {
       item.retry = true;
       return;
@@ -100,56 +107,48 @@ void Processor::run_item(Item& item) {
   }
   std::unordered_set<std::string> started;  // a flow with two triggers for this device runs once
   for (const auto& t : triggers) {
-    auto key = run_key(t.flow->id, uplink->dedup_id);
+    auto key = run_key(t.flow->id, item.uplink->dedup_id);
     if (done.count(key) || !started.insert(key).second) continue;
-    auto run = engine_.run(*uplink, *t.flow, t.node);
-    if (!run) {
-      log::warn("flow run deferred", {{"flow", t.flow->id}, {"dev_eui", uplink->dev_eui}, {"error", run.error().message}});
-      item.retry = true;
-      item.runs.clear();
-      return;
-    }
-    item.runs.push_back(std::move(run).value());
+    item.jobs.push_back(jobs.size());
+    RunJob job;
+    job.uplink = &*item.uplink;
+    job.flow = t.flow;
+    job.trigger = t.node;
+    jobs.push_back(std::move(job));
   }
 }
 
 void Processor::process(std::vector<bus::JsMessage>& batch) {
   auto t0 = std::chrono::steady_clock::now();
   std::vector<Item> items(batch.size());
-  // Subject dm.device.<dev_eui>.up: group by device, keeping arrival order inside a group.
-  std::map<std::string, std::vector<std::size_t>> groups;
+  std::vector<RunJob> jobs;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     items[i].msg = &batch[i];
-    groups[batch[i].subject()].push_back(i);
+    prepare(items[i], jobs);
   }
-  std::mutex mu;
-  std::condition_variable cv;
-  std::size_t left = groups.size();
-  for (auto& [subject, indexes] : groups) {
-    auto task = [&, idx = &indexes] {
-      bool retry = false;
-      for (std::size_t i : *idx) {
-        if (retry) {
-          items[i].retry = true;  // keep the device's order: later uplinks wait for the failed one
-          continue;
-        }
-        run_item(items[i]);
-        retry = items[i].retry;
-      }
-      std::lock_guard lock(mu);
-      if (--left == 0) cv.notify_all();
-    };
-    if (!pool_->submit(task)) task();
+  engine_.run_all(jobs);
+  for (auto& item : items) {
+    for (std::size_t j : item.jobs) {
+      if (!jobs[j].deferred) continue;
+      if (!item.retry)
+        log::warn("flow run deferred", {{"flow", jobs[j].run.flow_id}, {"dev_eui", jobs[j].run.dev_eui},
+                                        {"error", jobs[j].deferred_reason}});
+      item.retry = true;
+    }
   }
-  {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return left == 0; });
+  // One device's order: after an uplink that is handed back, its later uplinks go back too
+  // (their deliveries, if queued, carry the same job ids when they run again).
+  std::unordered_set<std::string> held_back;
+  for (auto& item : items) {
+    const std::string& subject = item.msg->subject();
+    if (held_back.count(subject)) item.retry = true;
+    else if (item.retry) held_back.insert(subject);
   }
 
   std::vector<const Run*> runs;
   for (const auto& item : items)
     if (!item.retry)
-      for (const auto& r : item.runs) runs.push_back(&r);
+      for (std::size_t j : item.jobs) runs.push_back(&jobs[j].run);
   if (auto written = write_runs(db_, runs); !written) {
     log::warn("flow history not written; uplinks will be redelivered", {{"error", written.error().message}});
     for (auto& m : batch) (void)m.nak(options_.retry_delay);

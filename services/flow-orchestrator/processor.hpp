@@ -1,7 +1,7 @@
 #pragma once
 // The uplink consumer: a durable pull consumer `flow-orchestrator` on DM_DEVICE_EVENTS
-// (filter dm.device.*.up), shared by every replica. Each fetched batch is split by device;
-// devices run in parallel on a bounded pool while one device's uplinks run in arrival order.
+// (filter dm.device.*.up), shared by every replica. Each fetched batch runs through its flows
+// together (Engine::run_all: batched function calls, deliveries queued in arrival order).
 // The batch's runs are written to history in one transaction, then flow-completed events are
 // published and the uplinks acked. An uplink whose flows could not run (runner or JetStream
 // unavailable) is nakked with a delay, together with that device's later uplinks in the batch.
@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "dm/bus/bus.hpp"
-#include "dm/core/thread_pool.hpp"
 #include "dm/db/db.hpp"
 #include "dm/metrics/metrics.hpp"
 #include "engine.hpp"
@@ -21,9 +20,9 @@ namespace dm::flow_orchestrator {
 
 inline constexpr const char* kStream = "DM_DEVICE_EVENTS";
 inline constexpr const char* kConsumer = "flow-orchestrator";
+inline constexpr const char* kDispatchStream = "DM_DISPATCH";
 
 struct ProcessorOptions {
-  int workers = 8;          // devices processed at once
   int fetch_batch = 128;    // uplinks per fetch (and per history transaction)
   std::chrono::milliseconds retry_delay{2000};  // nak delay when the flows could not run
   std::chrono::milliseconds ack_wait{60000};
@@ -42,7 +41,7 @@ class Processor {
   struct Item;
   void loop();
   void process(std::vector<bus::JsMessage>& batch);
-  void run_item(Item& item);
+  void prepare(Item& item, std::vector<RunJob>& jobs);
   void housekeeping();
 
   ProcessorOptions options_;
@@ -52,7 +51,6 @@ class Processor {
   Engine& engine_;
   metrics::Registry& metrics_;
   std::unique_ptr<bus::PullConsumer> consumer_;
-  std::unique_ptr<ThreadPool> pool_;
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::chrono::steady_clock::time_point last_purge_{};

@@ -68,11 +68,6 @@ std::string flow_body(const std::string& name, const std::string& graph) {
   return R"({"name":")" + name + R"(","description":"test flow",)" + graph + "}";
 }
 
-std::int64_t total(const Reply& r) {
-  auto v = r.headers.get("X-Total-Count");
-  REQUIRE(v);
-  return std::stoll(*v);
-}
 std::int64_t count_flows(Api& api) { return total(api.get("/api/v1/flows?limit=1")); }
 
 std::string loc_text(const dm::json::Value& loc) {
