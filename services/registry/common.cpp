@@ -8,6 +8,11 @@
 
 namespace dm::registry {
 
+Wiring& wiring() {
+  static Wiring w;
+  return w;
+}
+
 void Events::changed(std::string_view kind, std::string_view action, std::string_view id, std::int64_t version) {
   json::Writer w;
   w.start_object()

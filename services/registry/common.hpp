@@ -94,6 +94,14 @@ Result<std::vector<std::string>> enabled_flows_using(db::Session& s, std::string
 Result<std::optional<http::Response>> refuse_if_in_use(db::Session& s, std::string_view kind, std::string_view id,
                                                        std::string_view what);
 
+// Process-wide handles and settings, set once by main() before any route runs and only
+// read afterwards (by modules whose helpers have no Context at hand).
+struct Wiring {
+  bus::Connection* rpc = nullptr;  // low-latency request/reply connection (compile check)
+  std::string outbound_allow;      // OUTBOUND_ALLOW from the service's configuration (.env included)
+};
+Wiring& wiring();
+
 // Each resource module adds its routes.
 void add_device_routes(http::Router& router, Context& ctx);
 void add_internal_device_routes(http::Router& router, Context& ctx);

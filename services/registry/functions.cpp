@@ -234,10 +234,11 @@ http::Response delete_function(Context& ctx, const http::Request& req) {
 
 // --- Added for the function-runner (issue 6): syntax check on save, status from runs. ---
 
-// The registry's Context carries no NATS handle, so the compile check keeps its own
-// request/reply connection, opened on first use. The runner answers
+// The compile check uses the service's request/reply connection (wiring().rpc); a
+// connection of its own, opened on first use, serves when none was wired (tools, tests). The runner answers
 // POST /internal/v1/compile on dm.rpc.function-runner.
 bus::Connection* runner_link() {
+  if (wiring().rpc) return wiring().rpc;
   static std::shared_ptr<bus::Connection> conn = [] {
     // The same keys the Runtime reads (scoped first), from the environment.
     auto env = [](const char* scoped, const char* plain) {

@@ -16,8 +16,7 @@ namespace {
 // dispatcher, which checks again on every send). Read once; a bad list allows nothing extra.
 const http::OutboundPolicy& outbound_policy() {
   static const http::OutboundPolicy policy = [] {
-    Config config("REGISTRY");
-    auto parsed = http::OutboundPolicy::parse(config.str("OUTBOUND_ALLOW", ""));
+    auto parsed = http::OutboundPolicy::parse(wiring().outbound_allow);
     if (parsed) return std::move(parsed).value();
     log::error("OUTBOUND_ALLOW ignored", {{"error", parsed.error().message}});
     return http::OutboundPolicy{};

@@ -24,8 +24,12 @@ int main() {
   std::unique_ptr<service::RpcServer> rpc;
   return runtime.main(
       // The key derives the key that encrypts stored secrets.
-      [&](Config& config) { secret_key = service::read_secret_key(config); },
+      [&](Config& config) {
+        secret_key = service::read_secret_key(config);
+        registry::wiring().outbound_allow = config.str("OUTBOUND_ALLOW", "");
+      },
       [&](service::Runtime& rt) -> Result<void> {
+        registry::wiring().rpc = &rt.rpc();
         events = std::make_unique<registry::Events>(rt.nats(), cache);
         ctx = std::make_unique<registry::Context>(registry::Context{rt.db(), *events, secret_key, &cache});
         // Writes on other replicas make our cached reads stale.
