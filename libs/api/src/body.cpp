@@ -165,30 +165,26 @@ std::optional<bool> BodyReader::boolean(std::string_view name, bool required) {
   return v->GetBool();
 }
 
-std::optional<std::string> BodyReader::object_json(std::string_view name, bool required) {
+std::optional<std::string> BodyReader::container_json(std::string_view name, bool required, bool want_object) {
   const auto* v = raw(name);
   if (!v) {
     if (required) add_error(std::string(name), "Field required", "missing");
     return std::nullopt;
   }
-  if (!v->IsObject()) {
-    add_error(std::string(name), "Input should be a valid dictionary", "dict_type");
+  if (want_object ? !v->IsObject() : !v->IsArray()) {
+    add_error(std::string(name), want_object ? "Input should be a valid dictionary" : "Input should be a valid list",
+              want_object ? "dict_type" : "list_type");
     return std::nullopt;
   }
   return json::to_string(*v);
 }
 
+std::optional<std::string> BodyReader::object_json(std::string_view name, bool required) {
+  return container_json(name, required, true);
+}
+
 std::optional<std::string> BodyReader::array_json(std::string_view name, bool required) {
-  const auto* v = raw(name);
-  if (!v) {
-    if (required) add_error(std::string(name), "Field required", "missing");
-    return std::nullopt;
-  }
-  if (!v->IsArray()) {
-    add_error(std::string(name), "Input should be a valid list", "list_type");
-    return std::nullopt;
-  }
-  return json::to_string(*v);
+  return container_json(name, required, false);
 }
 
 std::optional<std::string> BodyReader::choice(std::string_view name, const std::vector<std::string>& allowed,

@@ -89,6 +89,7 @@ class BodyReader {
 
  private:
   std::vector<std::string> loc(std::string_view field) const;
+  std::optional<std::string> container_json(std::string_view name, bool required, bool want_object);
   const json::Value& obj_;
   std::vector<std::string> base_;
   std::vector<FieldError> errors_;
