@@ -16,6 +16,7 @@
 #include "dm/bus/bus.hpp"
 #include "dm/http/client.hpp"
 #include "dm/json/json.hpp"
+#include "dm/testing/collector.hpp"
 #include "dm/testing/stack.hpp"
 
 namespace dm::test {
@@ -195,15 +196,7 @@ bool after_device_reload(F change) {
   return false;
 }
 
-template <typename F>
-bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return pred();
-}
+using testing::eventually;
 
 // dm-sink on a free port.
 struct Sink {
@@ -226,34 +219,9 @@ struct Sink {
 };
 
 // Collects messages on a NATS subject.
-class Listener {
+class Listener : public testing::MessageCollector {
  public:
-  explicit Listener(const std::string& subject) {
-    auto c = bus::Connection::connect({.url = stack().nats().url(), .name = "orchestrator-test"});
-    REQUIRE(c.ok());
-    conn_ = std::move(c).value();
-    auto sub = conn_->subscribe(subject, "", [this](bus::Message&& m) {
-      std::lock_guard lock(mu_);
-      messages_.push_back(std::move(m));
-    });
-    REQUIRE(sub.ok());
-    sub_ = std::move(sub).value();
-    REQUIRE(conn_->flush(std::chrono::seconds(2)).ok());
-  }
-  std::size_t count() {
-    std::lock_guard lock(mu_);
-    return messages_.size();
-  }
-  std::vector<bus::Message> messages() {
-    std::lock_guard lock(mu_);
-    return messages_;
-  }
-
- private:
-  std::shared_ptr<bus::Connection> conn_;
-  std::unique_ptr<bus::Subscription> sub_;
-  std::mutex mu_;
-  std::vector<bus::Message> messages_;
+  explicit Listener(const std::string& subject) : MessageCollector(stack().nats().url(), subject) {}
 };
 
 }  // namespace dm::test

@@ -16,6 +16,7 @@
 #include "dm/bus/bus.hpp"
 #include "dm/http/client.hpp"
 #include "dm/json/json.hpp"
+#include "dm/testing/collector.hpp"
 #include "dm/testing/stack.hpp"
 
 namespace dm::test {
@@ -65,44 +66,9 @@ inline std::string status_event(const std::string& dev_eui, const std::string& d
 }
 
 // Counts messages on a subject (wildcards allowed) from its own NATS connection.
-class Counter {
+class Counter : public testing::MessageCollector {
  public:
-  Counter(testing::Stack& s, const std::string& subject) {
-    bus::Options o;
-    o.url = s.nats().url();
-    auto c = bus::Connection::connect(o);
-    REQUIRE(c.ok());
-    conn_ = std::move(c).value();
-    auto sub = conn_->subscribe(subject, "", [this](bus::Message&& m) {
-      std::lock_guard lock(mu_);
-      messages_.push_back(std::move(m));
-    });
-    REQUIRE(sub.ok());
-    sub_ = std::move(sub).value();
-    REQUIRE(conn_->flush(std::chrono::seconds(2)).ok());
-  }
-  std::size_t count() {
-    std::lock_guard lock(mu_);
-    return messages_.size();
-  }
-  std::vector<bus::Message> messages() {
-    std::lock_guard lock(mu_);
-    return messages_;
-  }
-  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (count() >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return count() >= n;
-  }
-
- private:
-  std::shared_ptr<bus::Connection> conn_;
-  std::unique_ptr<bus::Subscription> sub_;
-  std::mutex mu_;
-  std::vector<bus::Message> messages_;
+  Counter(testing::Stack& s, const std::string& subject) : MessageCollector(s.nats().url(), subject) {}
 };
 
 // Posts webhooks to ingest's own port.

@@ -12,6 +12,7 @@
 #include "dm/bus/bus.hpp"
 #include "dm/http/client.hpp"
 #include "dm/json/json.hpp"
+#include "dm/testing/collector.hpp"
 #include "dm/testing/stack.hpp"
 
 namespace dm::test {
@@ -111,16 +112,7 @@ inline void publish_job(const std::string& job_id, const std::string& kind, cons
   REQUIRE(ack.ok());
 }
 
-// Polls until pred() or the timeout; returns pred()'s last value.
-template <typename F>
-bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return pred();
-}
+using testing::eventually;
 
 // dm-sink on a free port (or a given host).
 struct Sink {

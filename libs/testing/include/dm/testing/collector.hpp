@@ -1,0 +1,61 @@
+#pragma once
+// Test helpers on top of NATS: collect what is published on a subject, and wait for a
+// condition. Header-only so libs/testing itself needs no NATS; tests that include it link dm::bus.
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dm/bus/bus.hpp"
+
+namespace dm::testing {
+
+// Polls until pred() holds or the timeout passes; returns pred()'s last value.
+template <typename F>
+bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+// Subscribes on construction (flushed, so nothing published afterwards is missed) and keeps
+// every message it receives.
+class MessageCollector {
+ public:
+  MessageCollector(const std::string& nats_url, const std::string& subject) {
+    auto c = bus::Connection::connect({.url = nats_url, .name = "test-collector"});
+    if (!c) throw std::runtime_error("collector: " + c.error().message);
+    conn_ = std::move(c).value();
+    auto sub = conn_->subscribe(subject, "", [this](bus::Message&& m) {
+      std::lock_guard lock(mu_);
+      messages_.push_back(std::move(m));
+    });
+    if (!sub) throw std::runtime_error("collector: " + sub.error().message);
+    sub_ = std::move(sub).value();
+    if (auto f = conn_->flush(std::chrono::seconds(2)); !f) throw std::runtime_error("collector: " + f.error().message);
+  }
+  std::size_t count() {
+    std::lock_guard lock(mu_);
+    return messages_.size();
+  }
+  std::vector<bus::Message> messages() {
+    std::lock_guard lock(mu_);
+    return messages_;
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    return eventually([&] { return count() >= n; }, timeout);
+  }
+
+ private:
+  std::shared_ptr<bus::Connection> conn_;
+  std::unique_ptr<bus::Subscription> sub_;
+  std::mutex mu_;
+  std::vector<bus::Message> messages_;
+};
+
+}  // namespace dm::testing
