@@ -24,6 +24,10 @@ APT_PACKAGES=(
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
 )
 
+# npm fetches the web assets for /docs. Machines that already have a Node.js (and npm) of
+# their own keep it: Debian's npm would pull Debian's nodejs over it.
+if ! command -v npm >/dev/null; then APT_PACKAGES+=(npm); fi
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -54,7 +58,10 @@ NODE_PREFIX="$ROOT/.deps/libnode"
 if [ ! -f "$NODE_PREFIX/.complete" ]; then
   echo "setup: unpacking libnode (V8) into $NODE_PREFIX"
   tmp="$(mktemp -d)"
-  ( cd "$tmp" && apt-get download libnode108 libnode-dev >/dev/null )
+  # apt-get download needs package lists; a machine with every package already installed
+  # may have none yet.
+  ( cd "$tmp" && { apt-get download libnode108 libnode-dev >/dev/null 2>&1 ||
+                   { $SUDO apt-get update -qq && apt-get download libnode108 libnode-dev >/dev/null; }; } )
   rm -rf "$NODE_PREFIX"; mkdir -p "$NODE_PREFIX"
   for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$NODE_PREFIX"; done
   rm -rf "$tmp"
