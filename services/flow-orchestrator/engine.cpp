@@ -10,9 +10,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 std::string str(const json::Value& o, const char* key) {
   const auto* v = json::find(o, key);
@@ -27,12 +25,18 @@ std::vector<unsigned char> base64_decode(std::string_view in) {
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else break;  // '=' or garbage
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else
+      break;  // '=' or garbage
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -46,8 +50,10 @@ std::vector<unsigned char> base64_decode(std::string_view in) {
 void copy_or_null(json::Writer& w, const json::Value& event, const char* from, const char* to) {
   w.key(to);
   const auto* v = json::find(event, from);
-  if (v) w.value(*v);
-  else w.null();
+  if (v)
+    w.value(*v);
+  else
+    w.null();
 }
 
 }  // namespace
@@ -58,12 +64,15 @@ std::string build_message(const json::Value& event, const Device* device) {
   json::Writer w;
   w.start_object().field("dev_eui", str(event, "dev_eui"));
   w.key("device").start_object();
-  if (device) w.field("id", device->id).field("name", device->name).key("labels").raw(device->labels_json);
+  if (device)
+    w.field("id", device->id).field("name", device->name).key("labels").raw(device->labels_json);
   else {
     std::string id = str(event, "device_id");
     w.key("id");
-    if (id.empty()) w.null();
-    else w.string(id);
+    if (id.empty())
+      w.null();
+    else
+      w.string(id);
     w.field("name", str(event, "device_name")).key("labels").start_array().end_array();
   }
   w.end_object();
@@ -73,8 +82,10 @@ std::string build_message(const json::Value& event, const Device* device) {
   copy_or_null(w, event, "f_port", "f_port");
   copy_or_null(w, event, "f_cnt", "f_cnt");
   w.key("data");
-  if (const auto* obj = json::find(event, "object"); obj && obj->IsObject()) w.value(*obj);
-  else w.start_object().end_object();
+  if (const auto* obj = json::find(event, "object"); obj && obj->IsObject())
+    w.value(*obj);
+  else
+    w.start_object().end_object();
   std::string b64 = str(event, "data");
   w.key("payload").start_object().field("base64", b64).key("bytes").start_array();
   for (unsigned char b : base64_decode(b64)) w.integer(b);
@@ -94,7 +105,8 @@ Result<Uplink> read_uplink(std::string_view event_json, const View& view) {
   Uplink u;
   u.dev_eui = str(doc, "dev_eui");
   u.dedup_id = str(doc, "dedup_id");
-  if (u.dev_eui.empty() || u.dedup_id.empty()) return Error(Errc::invalid_argument, "event without dev_eui or dedup_id");
+  if (u.dev_eui.empty() || u.dedup_id.empty())
+    return Error(Errc::invalid_argument, "event without dev_eui or dedup_id");
   auto device = view.device(u.dev_eui);
   u.device_id = device ? device->id : str(doc, "device_id");
   u.message = build_message(doc, device.get());
@@ -111,8 +123,10 @@ std::string path_json(const std::vector<Step>& path) {
   w.start_array();
   for (const auto& s : path) {
     w.start_object().field("node_id", s.node_id).field("type", s.type).key("entity_id");
-    if (s.entity_id.empty()) w.null();
-    else w.string(s.entity_id);
+    if (s.entity_id.empty())
+      w.null();
+    else
+      w.string(s.entity_id);
     w.field("status", s.status).field("duration_ms", s.duration_ms).field_or_null("error", s.error).end_object();
   }
   w.end_array();
@@ -179,8 +193,12 @@ struct Engine::State {
 };
 
 void Engine::run_all(std::vector<RunJob>& jobs) {
-  State st{jobs, std::vector<int>(jobs.size()), std::vector<int>(jobs.size()), std::vector<int>(jobs.size()),
-           std::vector<Clock::time_point>(jobs.size()), {}};
+  State st{jobs,
+           std::vector<int>(jobs.size()),
+           std::vector<int>(jobs.size()),
+           std::vector<int>(jobs.size()),
+           std::vector<Clock::time_point>(jobs.size()),
+           {}};
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     auto& job = jobs[j];
     st.started[j] = Clock::now();
@@ -217,7 +235,8 @@ void Engine::run_all(std::vector<RunJob>& jobs) {
       } else if (node.type == "integration" || node.type == "storage") {
         deliveries.push_back(std::move(p));
       } else {
-        jobs[p.job].run.path.push_back({node.id, node.type, node.entity_id, "skipped", 0, "not a node that can follow an edge"});
+        jobs[p.job].run.path.push_back(
+            {node.id, node.type, node.entity_id, "skipped", 0, "not a node that can follow an edge"});
         ++st.failed[p.job];
       }
     }
@@ -231,7 +250,8 @@ void Engine::run_all(std::vector<RunJob>& jobs) {
     for (std::size_t c = 0; c < chunks; ++c) {
       json::Writer w;
       w.start_object().key("executions").start_array();
-      for (std::size_t i = c * options_.exec_batch; i < std::min(functions.size(), (c + 1) * options_.exec_batch); ++i) {
+      for (std::size_t i = c * options_.exec_batch; i < std::min(functions.size(), (c + 1) * options_.exec_batch);
+           ++i) {
         const Pending& p = functions[i];
         const Node& node = st.node(p);
         const Run& run = jobs[p.job].run;
@@ -313,7 +333,8 @@ void Engine::run_all(std::vector<RunJob>& jobs) {
       const auto& reply = *replies[c];
       // No runner, or none answering in time: not the function's fault, the uplink comes back later.
       if (!reply.ok()) {
-        for (std::size_t i = first; i < last; ++i) st.defer(functions[i].job, "function runner: " + reply.error().message);
+        for (std::size_t i = first; i < last; ++i)
+          st.defer(functions[i].job, "function runner: " + reply.error().message);
         continue;
       }
       std::optional<std::string> batch_error;
@@ -324,7 +345,8 @@ void Engine::run_all(std::vector<RunJob>& jobs) {
       } else if (auto parsed = json::parse(reply->data, {.max_bytes = 256u << 20, .max_depth = 128}); parsed) {
         doc = std::move(parsed).value();
         results = doc.IsObject() ? json::find(doc, "results") : nullptr;
-        if (!results || !results->IsArray() || results->Size() != last - first) batch_error = "function runner reply unreadable";
+        if (!results || !results->IsArray() || results->Size() != last - first)
+          batch_error = "function runner reply unreadable";
       } else {
         batch_error = "function runner reply unreadable";
       }

@@ -45,7 +45,7 @@ struct Uplink {
   std::string dev_eui;
   std::string device_id;  // from the event, may be empty
   std::string dedup_id;
-  std::string message;    // the function input message (JSON object)
+  std::string message;  // the function input message (JSON object)
 };
 
 // From a device event (proto/schemas/device-event.schema.json) and the cached device (may be null).
@@ -63,7 +63,7 @@ std::string run_key(const std::string& flow_id, const std::string& dedup_id);
 std::string run_status(int ok, int filtered, int failed);
 
 struct EngineOptions {
-  int function_timeout_ms = 1000;  // timeout_ms sent to the runner per execution
+  int function_timeout_ms = 1000;                  // timeout_ms sent to the runner per execution
   std::chrono::milliseconds request_margin{2000};  // on top of it, for the NATS request
   std::size_t max_depth = 64;
   std::size_t exec_batch = 64;  // executions per dm.fn.exec request

@@ -7,8 +7,9 @@
 namespace dm::flow_orchestrator {
 namespace {
 
-const std::vector<std::string> kColumns = {"run_key", "flow_id",      "flow_version", "dedup_id", "dev_eui", "device_id",
-                                           "trigger_node", "status", "path", "duration_ms", "replay", "created_at"};
+const std::vector<std::string> kColumns = {"run_key", "flow_id",     "flow_version", "dedup_id",
+                                           "dev_eui", "device_id",   "trigger_node", "status",
+                                           "path",    "duration_ms", "replay",       "created_at"};
 
 // The API document of a run, rendered by PostgreSQL.
 const char* const kDoc =
@@ -104,16 +105,17 @@ Result<void> recorded_runs(db::Pool& db, const std::vector<std::string>& keys, s
 }
 
 Result<std::size_t> purge_runs(db::Pool& db, int days) {
-  DM_ASSIGN_OR_RETURN(auto rows, db.exec("DELETE FROM flow_runs WHERE created_at < now() - make_interval(days => $1::int)",
-                                         {std::to_string(days)}));
+  DM_ASSIGN_OR_RETURN(auto rows,
+                      db.exec("DELETE FROM flow_runs WHERE created_at < now() - make_interval(days => $1::int)",
+                              {std::to_string(days)}));
   return rows.affected();
 }
 
 void add_history_routes(http::Router& router, db::Pool& db) {
-  router.add_sync("GET", "/api/v1/flows/history", [&db](const http::Request& req) { return list(db, req, std::nullopt); });
-  router.add_sync("GET", "/api/v1/flows/{id}/history", [&db](const http::Request& req) {
-    return list(db, req, req.params.at("id"));
-  });
+  router.add_sync("GET", "/api/v1/flows/history",
+                  [&db](const http::Request& req) { return list(db, req, std::nullopt); });
+  router.add_sync("GET", "/api/v1/flows/{id}/history",
+                  [&db](const http::Request& req) { return list(db, req, req.params.at("id")); });
   router.add_sync("GET", "/api/v1/flows/{id}/history/{history_id}",
                   [&db](const http::Request& req) { return get_one(db, req); });
   // Routed here by the gateway but not built yet: say so instead of a bare 404.

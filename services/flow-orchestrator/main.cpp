@@ -72,8 +72,12 @@ int main() {
           return ok();
         });
         rt.metrics().on_collect([&rt, v = view.get()] {
-          rt.metrics().gauge("dm_orchestrator_cached_flows", "Enabled flows in the view.").set(static_cast<double>(v->flow_count()));
-          rt.metrics().gauge("dm_orchestrator_cached_devices", "Devices in the view.").set(static_cast<double>(v->device_count()));
+          rt.metrics()
+              .gauge("dm_orchestrator_cached_flows", "Enabled flows in the view.")
+              .set(static_cast<double>(v->flow_count()));
+          rt.metrics()
+              .gauge("dm_orchestrator_cached_devices", "Devices in the view.")
+              .set(static_cast<double>(v->device_count()));
           rt.metrics()
               .gauge("dm_orchestrator_device_reloads", "Device list loads from the registry since start.")
               .set(static_cast<double>(v->device_reloads()));

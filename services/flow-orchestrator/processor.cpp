@@ -11,7 +11,7 @@ struct Processor::Item {
   bus::JsMessage* msg = nullptr;
   std::optional<Uplink> uplink;
   std::vector<std::size_t> jobs;  // indexes into the batch's RunJobs
-  bool retry = false;     // flows could not run: hand the uplink back
+  bool retry = false;             // flows could not run: hand the uplink back
 };
 
 Processor::Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& db, View& view, Engine& engine,
@@ -131,8 +131,9 @@ void Processor::process(std::vector<bus::JsMessage>& batch) {
     for (std::size_t j : item.jobs) {
       if (!jobs[j].deferred) continue;
       if (!item.retry)
-        log::warn("flow run deferred", {{"flow", jobs[j].run.flow_id}, {"dev_eui", jobs[j].run.dev_eui},
-                                        {"error", jobs[j].deferred_reason}});
+        log::warn(
+            "flow run deferred",
+            {{"flow", jobs[j].run.flow_id}, {"dev_eui", jobs[j].run.dev_eui}, {"error", jobs[j].deferred_reason}});
       item.retry = true;
     }
   }
@@ -141,8 +142,10 @@ void Processor::process(std::vector<bus::JsMessage>& batch) {
   std::unordered_set<std::string> held_back;
   for (auto& item : items) {
     const std::string& subject = item.msg->subject();
-    if (held_back.count(subject)) item.retry = true;
-    else if (item.retry) held_back.insert(subject);
+    if (held_back.count(subject))
+      item.retry = true;
+    else if (item.retry)
+      held_back.insert(subject);
   }
 
   std::vector<const Run*> runs;

@@ -23,7 +23,7 @@ inline constexpr const char* kConsumer = "flow-orchestrator";
 inline constexpr const char* kDispatchStream = "DM_DISPATCH";
 
 struct ProcessorOptions {
-  int fetch_batch = 128;    // uplinks per fetch (and per history transaction)
+  int fetch_batch = 128;                        // uplinks per fetch (and per history transaction)
   std::chrono::milliseconds retry_delay{2000};  // nak delay when the flows could not run
   std::chrono::milliseconds ack_wait{60000};
   int retention_days = 30;

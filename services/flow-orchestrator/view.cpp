@@ -86,9 +86,12 @@ Result<void> View::start() {
   DM_ASSIGN_OR_RETURN(sub_, events_.subscribe("dm.registry.changed.>", "", [this](bus::Message&& m) {
     std::lock_guard lock(mutex_);
     // Label changes alter device→label membership; flows name devices and labels by id only.
-    if (m.subject == "dm.registry.changed.flow") flows_dirty_ = true;
-    else if (m.subject == "dm.registry.changed.device" || m.subject == "dm.registry.changed.label") devices_dirty_ = true;
-    else return;
+    if (m.subject == "dm.registry.changed.flow")
+      flows_dirty_ = true;
+    else if (m.subject == "dm.registry.changed.device" || m.subject == "dm.registry.changed.label")
+      devices_dirty_ = true;
+    else
+      return;
     wake_.notify_all();
   }));
   thread_ = std::thread([this] { loop(); });

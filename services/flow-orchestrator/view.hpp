@@ -22,9 +22,9 @@ namespace dm::flow_orchestrator {
 
 struct Node {
   std::string id;
-  std::string type;        // device | label | function | integration | storage
+  std::string type;  // device | label | function | integration | storage
   std::string entity_id;
-  std::string parameters;  // JSON object text ("{}" when absent)
+  std::string parameters;         // JSON object text ("{}" when absent)
   std::vector<std::size_t> next;  // indexes of the nodes this one's edges lead to
 };
 

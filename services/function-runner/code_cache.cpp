@@ -20,7 +20,8 @@ std::string merge_params(std::string_view defaults, std::string_view params) {
   auto p = json::parse(params, {.max_bytes = 64u << 20});
   if (!d || !p || !d->IsObject() || !p->IsObject()) return std::string(params);
   for (auto& m : d->GetObject()) {
-    if (!p->HasMember(m.name)) p->AddMember(json::Value(m.name, p->GetAllocator()), json::Value(m.value, p->GetAllocator()), p->GetAllocator());
+    if (!p->HasMember(m.name))
+      p->AddMember(json::Value(m.name, p->GetAllocator()), json::Value(m.value, p->GetAllocator()), p->GetAllocator());
   }
   return json::to_string(*p);
 }
@@ -59,8 +60,10 @@ std::map<std::string, Result<CodePtr>> CodeCache::get(const std::map<std::string
     std::lock_guard lock(mutex_);
     for (const auto& [id, version] : wanted) {
       auto it = entries_.find(id);
-      if (it != entries_.end() && it->second->version >= version) out.emplace(id, it->second);
-      else missing.push_back(id);
+      if (it != entries_.end() && it->second->version >= version)
+        out.emplace(id, it->second);
+      else
+        missing.push_back(id);
     }
   }
   if (missing.empty()) return out;
@@ -84,13 +87,16 @@ std::map<std::string, Result<CodePtr>> CodeCache::get(const std::map<std::string
       continue;
     }
     bus::Headers headers{{"Dm-Method", "GET"}, {"Dm-Target", "/api/v1/functions/" + id}};
-    rpc_.request_async("dm.rpc.registry", "", timeout_, [finish](Result<bus::Message> reply) {
-      if (!reply) return finish(reply.take_error());
-      auto status = reply->header("Dm-Status").value_or("200");
-      if (status == "404") return finish(Error(Errc::not_found, "function not found"));
-      if (status != "200") return finish(Error(Errc::unavailable, "registry answered " + status));
-      finish(parse(reply->data));
-    }, headers);
+    rpc_.request_async(
+        "dm.rpc.registry", "", timeout_,
+        [finish](Result<bus::Message> reply) {
+          if (!reply) return finish(reply.take_error());
+          auto status = reply->header("Dm-Status").value_or("200");
+          if (status == "404") return finish(Error(Errc::not_found, "function not found"));
+          if (status != "200") return finish(Error(Errc::unavailable, "registry answered " + status));
+          finish(parse(reply->data));
+        },
+        headers);
   }
   std::unique_lock lock(w->m);
   w->cv.wait(lock, [&] { return w->left == 0; });

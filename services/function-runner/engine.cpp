@@ -231,10 +231,12 @@ struct Engine::Impl {
       if (i) message += ' ';
       v8::Local<v8::Value> v = info[i];
       v8::Local<v8::String> s;
-      if (v->IsString()) s = v.As<v8::String>();
+      if (v->IsString())
+        s = v.As<v8::String>();
       else if (v->IsObject() && !v->IsFunction()) {
         if (!v8::JSON::Stringify(ctx, v).ToLocal(&s)) return;  // threw: the exception propagates
-      } else if (!v->ToString(ctx).ToLocal(&s)) return;
+      } else if (!v->ToString(ctx).ToLocal(&s))
+        return;
       v8::String::Utf8Value text(iso, s);
       if (*text) message.append(*text, static_cast<std::size_t>(text.length()));
       if (message.size() > limits.log_bytes) break;
@@ -295,9 +297,11 @@ struct Engine::Impl {
     ctx->AllowCodeGenerationFromStrings(false);
     v8::Context::Scope cs(ctx);
     v8::Local<v8::Object> console = v8::Object::New(isolate);
-    const std::pair<const char*, v8::FunctionCallback> methods[] = {
-        {"log", console_call<1>}, {"debug", console_call<0>}, {"info", console_call<1>},
-        {"warn", console_call<2>}, {"error", console_call<3>}};
+    const std::pair<const char*, v8::FunctionCallback> methods[] = {{"log", console_call<1>},
+                                                                    {"debug", console_call<0>},
+                                                                    {"info", console_call<1>},
+                                                                    {"warn", console_call<2>},
+                                                                    {"error", console_call<3>}};
     for (const auto& [name, cb] : methods) {
       auto fn = v8::Function::New(ctx, cb, v8::External::New(isolate, this)).ToLocalChecked();
       fn->SetName(str(name));
@@ -453,8 +457,10 @@ RunResult Engine::run(const std::string& key, std::string_view input, std::strin
   do {
     v8::Local<v8::Value> in, pa, entry, result;
     if (!v8::JSON::Parse(ctx, im.str(input)).ToLocal(&in)) break;
-    if (params == "{}") pa = v8::Object::New(iso);
-    else if (!v8::JSON::Parse(ctx, im.str(params)).ToLocal(&pa)) break;
+    if (params == "{}")
+      pa = v8::Object::New(iso);
+    else if (!v8::JSON::Parse(ctx, im.str(params)).ToLocal(&pa))
+      break;
     if (!it->second.factory.Get(iso)->Call(ctx, v8::Undefined(iso), 0, nullptr).ToLocal(&entry)) break;
     if (!entry->IsFunction()) {
       r = RunResult::failure(

@@ -60,8 +60,10 @@ std::string tap(const HistoryRow& r) {
   w.field_or_null("flow_id", r.flow_id).field_or_null("flow_run_id", r.flow_run_id).field_or_null("node_id", r.node_id);
   w.field_or_null("dev_eui", r.dev_eui).field("status", r.status).field("duration_ms", r.duration_ms);
   w.key("error");
-  if (r.error) w.raw(*r.error);
-  else w.null();
+  if (r.error)
+    w.raw(*r.error);
+  else
+    w.null();
   w.key("logs").raw(r.logs).field("replay", r.replay).field("at", r.at).end_object();
   return w.take();
 }
@@ -75,7 +77,8 @@ void HistoryWriter::write_pending() {
       std::lock_guard lock(mutex_);
       if (pending_.empty()) return;
       std::size_t n = std::min(pending_.size(), options_.batch_rows);
-      batch.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.begin() + static_cast<long>(n)));
+      batch.assign(std::make_move_iterator(pending_.begin()),
+                   std::make_move_iterator(pending_.begin() + static_cast<long>(n)));
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(n));
     }
     std::vector<db::Params> rows;
@@ -92,8 +95,8 @@ void HistoryWriter::write_pending() {
                              rows, "ON CONFLICT (run_id) DO NOTHING");
     });
     if (!written) {
-      log::warn("function history write failed; will retry", {{"error", written.error().message},
-                                                               {"rows", batch.size()}});
+      log::warn("function history write failed; will retry",
+                {{"error", written.error().message}, {"rows", batch.size()}});
       std::lock_guard lock(mutex_);
       pending_.insert(pending_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
       return;
@@ -104,11 +107,14 @@ void HistoryWriter::write_pending() {
 
 void HistoryWriter::purge() {
   auto r = db_.exec(
-      "DELETE FROM function_runs WHERE (status IN ('success', 'filtered') AND created_at < now() - make_interval(hours => $1::int))"
+      "DELETE FROM function_runs WHERE (status IN ('success', 'filtered') AND created_at < now() - make_interval(hours "
+      "=> $1::int))"
       " OR (status IN ('error', 'timeout') AND created_at < now() - make_interval(hours => $2::int))",
       {std::to_string(options_.keep_success.count()), std::to_string(options_.keep_failure.count())});
-  if (!r) log::warn("function history purge failed", {{"error", r.error().message}});
-  else if (r->affected() > 0) log::info("function history purged", {{"rows", r->affected()}});
+  if (!r)
+    log::warn("function history purge failed", {{"error", r.error().message}});
+  else if (r->affected() > 0)
+    log::info("function history purged", {{"rows", r->affected()}});
 }
 
 StatusReporter::StatusReporter(bus::Connection& rpc, std::chrono::milliseconds interval)
@@ -128,8 +134,10 @@ StatusReporter::~StatusReporter() {
 void StatusReporter::record(const std::string& function_id, bool success, const std::string& at) {
   std::lock_guard lock(mutex_);
   auto it = latest_.find(function_id);
-  if (it == latest_.end()) latest_.emplace(function_id, std::make_pair(success, at));
-  else if (it->second.second <= at) it->second = {success, at};  // RFC 3339 UTC strings sort by time
+  if (it == latest_.end())
+    latest_.emplace(function_id, std::make_pair(success, at));
+  else if (it->second.second <= at)
+    it->second = {success, at};  // RFC 3339 UTC strings sort by time
 }
 
 void StatusReporter::loop() {
@@ -143,14 +151,21 @@ void StatusReporter::loop() {
     json::Writer w;
     w.start_array();
     for (const auto& [id, st] : last)
-      w.start_object().field("id", id).field("status", st.first ? "success" : "error").field("last_run_at", st.second).end_object();
+      w.start_object()
+          .field("id", id)
+          .field("status", st.first ? "success" : "error")
+          .field("last_run_at", st.second)
+          .end_object();
     w.end_array();
-    bus::Headers headers{{"Dm-Method", "POST"}, {"Dm-Target", "/internal/v1/functions/status"},
-                         {"Content-Type", "application/json"}};
+    bus::Headers headers{
+        {"Dm-Method", "POST"}, {"Dm-Target", "/internal/v1/functions/status"}, {"Content-Type", "application/json"}};
     // Best effort: a lost update is repaired by the next run of the function.
-    rpc_.request_async("dm.rpc.registry", w.take(), std::chrono::seconds(5), [](Result<bus::Message> r) {
-      if (!r) log::debug("function status update not delivered", {{"error", r.error().message}});
-    }, headers);
+    rpc_.request_async(
+        "dm.rpc.registry", w.take(), std::chrono::seconds(5),
+        [](Result<bus::Message> r) {
+          if (!r) log::debug("function status update not delivered", {{"error", r.error().message}});
+        },
+        headers);
     lock.lock();
   }
 }

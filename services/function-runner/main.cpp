@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
           rpc->stop();
           exec.reset();
           changes.reset();
-          pool.reset();     // answers what it still holds; those results still reach history
+          pool.reset();  // answers what it still holds; those results still reach history
           status.reset();
           history.reset();  // flushes pending rows
         });
@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
         auto& m = rt.metrics();
         auto& executed = m.counter("dm_function_executions_total", "Executions answered by workers");
         auto& crashes = m.counter("dm_function_worker_crashes_total", "Worker processes that died or hung");
-        auto& dropped = m.counter("dm_function_history_dropped_total", "History rows dropped while the database lagged");
+        auto& dropped =
+            m.counter("dm_function_history_dropped_total", "History rows dropped while the database lagged");
         auto& workers = m.gauge("dm_function_workers", "Worker processes");
         m.on_collect([&, seen = std::make_shared<std::array<std::uint64_t, 3>>()] {
           if (!pool || !history) return;

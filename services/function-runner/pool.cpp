@@ -172,8 +172,10 @@ struct WorkerPool::Impl {
       std::uint64_t budget_ms = 2000;
       for (auto& j : runnable) {
         if (j.wire.kind == protocol::JobKind::run) {
-          if (s.known.insert(j.wire.key).second && j.code) j.wire.code = *j.code;
-          else if (j.wire.kind == protocol::JobKind::run) j.wire.code.clear();
+          if (s.known.insert(j.wire.key).second && j.code)
+            j.wire.code = *j.code;
+          else if (j.wire.kind == protocol::JobKind::run)
+            j.wire.code.clear();
           budget_ms += j.wire.timeout_ms;
         }
         wire.push_back(&j.wire);
@@ -215,8 +217,7 @@ struct WorkerPool::Impl {
     std::size_t culprit = at > 0 ? at - 1 : 0;
     log::warn("worker died; restarting",
               {{"worker", s.index}, {"reason", why}, {"function_id", jobs[culprit].function_id}});
-    auto r = RunResult::failure(
-        "the function crashed its worker (out of memory or hung); the worker was restarted");
+    auto r = RunResult::failure("the function crashed its worker (out of memory or hung); the worker was restarted");
     strike(jobs[culprit].function_id);
     jobs[culprit].done(std::move(r));
     std::vector<Job> rest;
@@ -274,9 +275,7 @@ Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options) {
 WorkerPool::~WorkerPool() {
   impl_->stopping = true;
   for (auto& s : impl_->slots) {
-    {
-      std::lock_guard lock(s->mutex);
-    }
+    { std::lock_guard lock(s->mutex); }
     s->cv.notify_all();
   }
   for (auto& s : impl_->slots) {

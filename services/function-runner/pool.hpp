@@ -18,9 +18,9 @@
 namespace dm::function_runner {
 
 struct PoolOptions {
-  std::string binary;          // executable started with `--worker <heap_mb>`
+  std::string binary;  // executable started with `--worker <heap_mb>`
   int workers = 2;
-  std::size_t heap_mb = 64;    // V8 heap limit per worker
+  std::size_t heap_mb = 64;      // V8 heap limit per worker
   std::size_t memory_mb = 1024;  // RLIMIT_DATA per worker (0 = none)
   std::size_t max_batch = 512;   // jobs per frame
   int quarantine_strikes = 3;    // crashes within the window that quarantine a function
@@ -29,10 +29,10 @@ struct PoolOptions {
 };
 
 struct Job {
-  protocol::WireJob wire;                    // wire.code is filled by the pool when needed
-  std::shared_ptr<const std::string> code;   // source for run jobs
-  std::string function_id;                   // quarantine key; empty = never quarantined
-  std::function<void(RunResult)> done;       // called once, from a pool thread
+  protocol::WireJob wire;                   // wire.code is filled by the pool when needed
+  std::shared_ptr<const std::string> code;  // source for run jobs
+  std::string function_id;                  // quarantine key; empty = never quarantined
+  std::function<void(RunResult)> done;      // called once, from a pool thread
 };
 
 class WorkerPool {

@@ -49,17 +49,23 @@ Exec read_exec(const json::Value& e, const RunnerLimits& limits) {
   const auto* input = json::find(e, "input");
   const auto* params = json::find(e, "parameters");
   const auto* timeout = json::find(e, "timeout_ms");
-  if (x.id.empty()) x.invalid = "id is required";
-  else if (!is_token(x.function_id)) x.invalid = "function_id must be an id";
-  else if (!version || !version->IsInt64() || version->GetInt64() < 1) x.invalid = "version must be a positive integer";
-  else if (!input || !input->IsObject()) x.invalid = "input must be an object";
-  else if (params && !params->IsObject() && !params->IsNull()) x.invalid = "parameters must be an object";
+  if (x.id.empty())
+    x.invalid = "id is required";
+  else if (!is_token(x.function_id))
+    x.invalid = "function_id must be an id";
+  else if (!version || !version->IsInt64() || version->GetInt64() < 1)
+    x.invalid = "version must be a positive integer";
+  else if (!input || !input->IsObject())
+    x.invalid = "input must be an object";
+  else if (params && !params->IsObject() && !params->IsNull())
+    x.invalid = "parameters must be an object";
   if (x.invalid) return x;
   x.version = version->GetInt64();
   x.input = json::to_string(*input);
   x.params = params && params->IsObject() ? json::to_string(*params) : "{}";
   x.timeout_ms = limits.default_timeout_ms;
-  if (timeout && timeout->IsInt64()) x.timeout_ms = static_cast<int>(std::clamp<std::int64_t>(timeout->GetInt64(), 1, limits.max_timeout_ms));
+  if (timeout && timeout->IsInt64())
+    x.timeout_ms = static_cast<int>(std::clamp<std::int64_t>(timeout->GetInt64(), 1, limits.max_timeout_ms));
   if (const auto* c = json::find(e, "context"); c && c->IsObject()) {
     x.flow_id = opt_str(*c, "flow_id");
     x.flow_run_id = opt_str(*c, "flow_run_id");
@@ -74,8 +80,10 @@ Exec read_exec(const json::Value& e, const RunnerLimits& limits) {
 std::string error_json(const RunResult& r) {
   json::Writer w;
   w.start_object().field("message", r.error_message).key("stack");
-  if (r.error_stack.empty()) w.null();
-  else w.string(r.error_stack);
+  if (r.error_stack.empty())
+    w.null();
+  else
+    w.string(r.error_stack);
   w.end_object();
   return w.take();
 }
@@ -96,11 +104,15 @@ void write_result(json::Writer& w, const RunResult& r, const std::string* id) {
   w.start_object();
   if (id) w.field("id", *id);
   w.field("status", r.status).key("output");
-  if (r.status == "success" && !r.output.empty()) w.raw(r.output);
-  else w.null();
+  if (r.status == "success" && !r.output.empty())
+    w.raw(r.output);
+  else
+    w.null();
   w.key("logs").raw(r.logs.empty() ? "[]" : r.logs).key("error");
-  if (r.has_error) w.raw(error_json(r));
-  else w.null();
+  if (r.has_error)
+    w.raw(error_json(r));
+  else
+    w.null();
   w.field("duration_ms", r.duration_ms).end_object();
 }
 
@@ -186,9 +198,9 @@ void Runner::handle_exec(bus::Message&& request) {
     }
     auto& code = codes.at(x.function_id);
     if (!code) {
-      finish_one(i, RunResult::failure(code.error().code == Errc::not_found ? "function not found"
-                                                                              : "function definition unavailable: " +
-                                                                                    code.error().message));
+      finish_one(i, RunResult::failure(code.error().code == Errc::not_found
+                                           ? "function not found"
+                                           : "function definition unavailable: " + code.error().message));
       continue;
     }
     const CodePtr& fc = *code;
@@ -237,18 +249,23 @@ TestInput read_test(const json::Value& body, const RunnerLimits& limits) {
   const auto* params = json::find(body, "parameters");
   const auto* timeout = json::find(body, "timeout_ms");
   if (input && !input->IsNull()) {
-    if (input->IsObject()) t.input = json::to_string(*input);
-    else errors.push_back({{"body", "input"}, "Input should be a valid dictionary", "dict_type"});
+    if (input->IsObject())
+      t.input = json::to_string(*input);
+    else
+      errors.push_back({{"body", "input"}, "Input should be a valid dictionary", "dict_type"});
   }
   if (params && !params->IsNull()) {
-    if (params->IsObject()) t.params = json::to_string(*params);
-    else errors.push_back({{"body", "parameters"}, "Input should be a valid dictionary", "dict_type"});
+    if (params->IsObject())
+      t.params = json::to_string(*params);
+    else
+      errors.push_back({{"body", "parameters"}, "Input should be a valid dictionary", "dict_type"});
   }
   t.timeout_ms = limits.default_timeout_ms;
   if (timeout && !timeout->IsNull()) {
     if (timeout->IsInt64() && timeout->GetInt64() >= 1 && timeout->GetInt64() <= limits.max_timeout_ms)
       t.timeout_ms = static_cast<int>(timeout->GetInt64());
-    else errors.push_back({{"body", "timeout_ms"}, "Input should be an integer from 1 to 5000", "int_range"});
+    else
+      errors.push_back({{"body", "timeout_ms"}, "Input should be an integer from 1 to 5000", "int_range"});
   }
   if (!errors.empty()) t.error = api::validation_error(errors);
   return t;
@@ -310,7 +327,8 @@ http::Response Runner::test_saved(const http::Request& req) {
 namespace {
 http::Response history_error(const Error& e) {
   log::error("function history query failed", {{"error", e.message}});
-  if (e.code == Errc::unavailable || e.code == Errc::timeout) return http::Response::error(503, "Function history is unavailable");
+  if (e.code == Errc::unavailable || e.code == Errc::timeout)
+    return http::Response::error(503, "Function history is unavailable");
   return http::Response::error(500, "Internal Server Error");
 }
 
@@ -335,7 +353,8 @@ http::Response history(db::Pool& db, const http::Request& req, const std::string
       " 'status', status, 'input', input, 'output', output, 'logs', logs, 'error', error,"
       " 'duration_ms', duration_ms, 'created_at', to_char(created_at AT TIME ZONE 'UTC',"
       " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) ORDER BY created_at DESC, run_id), '[]')"
-      " FROM (SELECT * FROM function_runs" + where + " ORDER BY created_at DESC, run_id LIMIT $5 OFFSET $6) r",
+      " FROM (SELECT * FROM function_runs" +
+          where + " ORDER BY created_at DESC, run_id LIMIT $5 OFFSET $6) r",
       params);
   if (!rows) return history_error(rows.error());
   auto res = http::Response::json(200, std::string(rows->get(0, 0)));
@@ -348,7 +367,8 @@ void Runner::add_routes(http::Router& router, db::Pool& db) {
   router.add_sync("POST", "/internal/v1/compile", [this](const http::Request& r) { return compile(r); });
   router.add_sync("POST", "/api/v1/functions/test", [this](const http::Request& r) { return test_inline(r); });
   router.add_sync("POST", "/api/v1/functions/{id}/test", [this](const http::Request& r) { return test_saved(r); });
-  router.add_sync("GET", "/api/v1/functions/history", [&db](const http::Request& r) { return history(db, r, nullptr); });
+  router.add_sync("GET", "/api/v1/functions/history",
+                  [&db](const http::Request& r) { return history(db, r, nullptr); });
   router.add_sync("GET", "/api/v1/functions/{id}/history",
                   [&db](const http::Request& r) { return history(db, r, &r.params.at("id")); });
 }

@@ -13,9 +13,12 @@ namespace dm::gateway {
 namespace {
 Role needed_role(Access a) {
   switch (a) {
-    case Access::editor: return Role::editor;
-    case Access::admin: return Role::admin;
-    default: return Role::viewer;
+    case Access::editor:
+      return Role::editor;
+    case Access::admin:
+      return Role::admin;
+    default:
+      return Role::viewer;
   }
 }
 
@@ -58,8 +61,8 @@ void use_access_control(http::Router& router, Authenticator& auth) {
       return reply(unauthorized());
     }
     if (!at_least(principal->role, needed_role(*access))) {
-      return reply(http::Response::error(403, std::string("This operation requires the ") +
-                                                  access_name(*access) + " role"));
+      return reply(
+          http::Response::error(403, std::string("This operation requires the ") + access_name(*access) + " role"));
     }
     http::Request with = req;
     with.headers.set("Dm-User-Id", principal->user_id);

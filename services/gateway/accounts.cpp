@@ -62,16 +62,19 @@ std::variant<LoginInput, http::Response> read_login(const http::Request& req) {
     auto form = http::parse_query(req.body);
     for (const char* f : {"username", "password"}) {
       auto it = form.find(f);
-      if (it == form.end() || it->second.empty()) errors.push_back({{"body", f}, "Field required", "missing"});
-      else (std::string_view(f) == "username" ? in.username : in.password) = it->second;
+      if (it == form.end() || it->second.empty())
+        errors.push_back({{"body", f}, "Field required", "missing"});
+      else
+        (std::string_view(f) == "username" ? in.username : in.password) = it->second;
     }
     if (!errors.empty()) return api::validation_error(errors);
   } else {
     auto body = api::parse_body(req, 64 << 10);
     if (body.error) return *body.error;
     api::BodyReader r(body.doc);
-    auto user = r.present("username") || !r.present("email") ? r.string("username", {.required = true, .min = 1, .max = 254})
-                                                              : r.string("email", {.required = true, .min = 1, .max = 254});
+    auto user = r.present("username") || !r.present("email")
+                    ? r.string("username", {.required = true, .min = 1, .max = 254})
+                    : r.string("email", {.required = true, .min = 1, .max = 254});
     auto pass = r.string("password", {.required = true, .min = 1, .max = kMaxPassword});
     if (!r.ok()) return r.response();
     in.username = *user;
@@ -107,8 +110,10 @@ http::Response login(AuthContext& ctx, const http::Request& req) {
   auto state = ctx.store.user_state((*row)->id);
   if (!state) return store_failure(state.error());
   if (!*state) return bad_login();
-  auto iat = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  Claims c{(*row)->id, (*state)->role, base64url_encode(random_bytes(16)), iat, iat + ctx.settings.token_lifetime.count()};
+  auto iat =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  Claims c{(*row)->id, (*state)->role, base64url_encode(random_bytes(16)), iat,
+           iat + ctx.settings.token_lifetime.count()};
   json::Writer w;
   w.start_object()
       .field("access_token", issue_token(ctx.settings.secret_key, c))
@@ -138,7 +143,8 @@ http::Response register_user(AuthContext& ctx, const http::Request& req) {
   if (!r.ok()) return r.response();
   auto doc = ctx.store.create_user(*email, *username, hash_password(*password), ctx.settings.default_role);
   if (!doc) {
-    if (doc.error().code == Errc::conflict) return http::Response::error(409, "A user with this email or username already exists");
+    if (doc.error().code == Errc::conflict)
+      return http::Response::error(409, "A user with this email or username already exists");
     return store_failure(doc.error());
   }
   return http::Response::json(201, std::move(doc).value());
@@ -196,7 +202,8 @@ void add_blocking(http::Router& router, AuthContext& ctx, const char* method, co
 }
 
 void add_account_routes(http::Router& router, AuthContext& ctx) {
-  add_blocking(router, ctx, "POST", "/api/v1/auth/register", [&ctx](const http::Request& req) { return register_user(ctx, req); });
+  add_blocking(router, ctx, "POST", "/api/v1/auth/register",
+               [&ctx](const http::Request& req) { return register_user(ctx, req); });
   add_blocking(router, ctx, "POST", "/api/v1/auth/login", [&ctx](const http::Request& req) { return login(ctx, req); });
   add_blocking(router, ctx, "GET", "/api/v1/auth/me", [&ctx](const http::Request& req) {
     auto doc = ctx.store.user_doc(caller_of(req).user_id);

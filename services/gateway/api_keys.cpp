@@ -20,8 +20,10 @@ void add_api_key_routes(http::Router& router, AuthContext& ctx) {
     auto expires = r.string("expires_at", {.max = 64, .nullable = true});
     if (expires) {
       auto t = parse_rfc3339(*expires);
-      if (!t) r.add_error("expires_at", "Input should be an RFC 3339 date-time", "datetime_parsing");
-      else if (*t <= now()) r.add_error("expires_at", "must be in the future");
+      if (!t)
+        r.add_error("expires_at", "Input should be an RFC 3339 date-time", "datetime_parsing");
+      else if (*t <= now())
+        r.add_error("expires_at", "must be in the future");
     }
     if (!r.ok()) return r.response();
     Role role = role_text ? *parse_role(*role_text) : caller.role;
@@ -51,7 +53,8 @@ void add_api_key_routes(http::Router& router, AuthContext& ctx) {
     std::string owner = caller.user_id;
     if (caller.role == Role::admin) {
       owner = user.value_or("");  // admins list everyone's keys unless they name a user
-      if (!owner.empty() && !is_uuid(owner)) return api::validation_error({"query", "user_id"}, "Input should be a valid UUID", "uuid_parsing");
+      if (!owner.empty() && !is_uuid(owner))
+        return api::validation_error({"query", "user_id"}, "Input should be a valid UUID", "uuid_parsing");
     }
     auto keys = ctx.store.list_keys(owner, page.skip, page.limit);
     if (!keys) return store_failure(keys.error());

@@ -25,7 +25,8 @@ std::string pbkdf2(std::string_view password, std::string_view salt, int iterati
   std::string out(32, '\0');
   if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
                         reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()), iterations,
-                        EVP_sha256(), static_cast<int>(out.size()), reinterpret_cast<unsigned char*>(out.data())) != 1) {
+                        EVP_sha256(), static_cast<int>(out.size()),
+                        reinterpret_cast<unsigned char*>(out.data())) != 1) {
     throw std::runtime_error("PKCS5_PBKDF2_HMAC failed");  // a broken OpenSSL is a bug, not input
   }
   return out;

@@ -44,10 +44,10 @@ struct Asset {
 
 void add_docs_routes(http::Router& router, const std::string& assets_dir, std::string openapi_json) {
   auto assets = std::make_shared<std::map<std::string, Asset>>();
-  for (const auto& [name, type] : std::map<std::string, std::string>{
-           {"swagger-ui.css", "text/css; charset=utf-8"},
-           {"swagger-ui-bundle.js", "application/javascript; charset=utf-8"},
-           {"favicon-32x32.png", "image/png"}}) {
+  for (const auto& [name, type] :
+       std::map<std::string, std::string>{{"swagger-ui.css", "text/css; charset=utf-8"},
+                                          {"swagger-ui-bundle.js", "application/javascript; charset=utf-8"},
+                                          {"favicon-32x32.png", "image/png"}}) {
     std::ifstream f(assets_dir + "/" + name, std::ios::binary);
     if (!f) continue;
     std::stringstream ss;

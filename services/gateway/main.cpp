@@ -69,7 +69,8 @@ int main() {
         auto& router = rt.router();
         // Headers that carry the principal between services are ours to set, never a client's.
         router.use([](const http::Request& req, http::Reply reply, const http::Handler& next) {
-          if (!req.headers.contains("Dm-User-Id") && !req.headers.contains("Dm-Role")) return next(req, std::move(reply));
+          if (!req.headers.contains("Dm-User-Id") && !req.headers.contains("Dm-Role"))
+            return next(req, std::move(reply));
           http::Request clean = req;
           clean.headers.remove("Dm-User-Id");
           clean.headers.remove("Dm-Role");
@@ -82,16 +83,16 @@ int main() {
         work = std::make_unique<ThreadPool>(static_cast<std::size_t>(std::max(1, rt.settings().db_pool_size)), 4096);
         auto* nats = &rt.nats();
         auto* authenticator = auth.get();
-        ctx = std::make_unique<gateway::AuthContext>(gateway::AuthContext{
-            *store, *auth, *throttle, *work, auth_settings, [nats, authenticator] {
-              authenticator->invalidate();
-              if (auto r = nats->publish(kAuthChangedSubject, "{}"); !r) {
-                log::warn("could not announce an auth change", {{"error", r.error().message}});
-              }
-            }});
-        DM_ASSIGN_OR_RETURN(auth_changes, rt.nats().subscribe(kAuthChangedSubject, "", [authenticator](const bus::Message&) {
-          authenticator->invalidate();
-        }));
+        ctx = std::make_unique<gateway::AuthContext>(
+            gateway::AuthContext{*store, *auth, *throttle, *work, auth_settings, [nats, authenticator] {
+                                   authenticator->invalidate();
+                                   if (auto r = nats->publish(kAuthChangedSubject, "{}"); !r) {
+                                     log::warn("could not announce an auth change", {{"error", r.error().message}});
+                                   }
+                                 }});
+        DM_ASSIGN_OR_RETURN(auth_changes,
+                            rt.nats().subscribe(kAuthChangedSubject, "",
+                                                [authenticator](const bus::Message&) { authenticator->invalidate(); }));
         gateway::use_access_control(router, *auth);
         gateway::add_account_routes(router, *ctx);
         gateway::add_api_key_routes(router, *ctx);

@@ -75,7 +75,11 @@ void operation(json::Writer& w, const RouteSpec& r) {
       w.key("schema").start_object().field("type", "string").end_object().end_object();
     }
     for (const auto& q : r.query) {
-      w.start_object().field("name", q.name).field("in", "query").field("required", false).field("description", q.description);
+      w.start_object()
+          .field("name", q.name)
+          .field("in", "query")
+          .field("required", false)
+          .field("description", q.description);
       w.key("schema").start_object().field("type", q.type).end_object().end_object();
     }
     w.end_array();
@@ -123,7 +127,8 @@ std::string build_openapi(const std::string& server_url) {
   auto components = json::parse(kOpenApiComponents, {.max_bytes = 4 << 20, .max_depth = 64});
   json::Writer w;
   w.start_object().field("openapi", "3.0.3");
-  w.key("info").start_object()
+  w.key("info")
+      .start_object()
       .field("title", "Device Manager API")
       .field("version", "1.0.0")
       .field("description",
@@ -132,10 +137,23 @@ std::string build_openapi(const std::string& server_url) {
              "skip and limit (default 100, at most 1000) and answer the total in X-Total-Count.")
       .end_object();
   w.key("servers").start_array().start_object().field("url", server_url).end_object().end_array();
-  w.key("security").start_array()
-      .start_object().key("bearerAuth").start_array().end_array().end_object()
-      .start_object().key("apiKeyAuth").start_array().end_array().end_object()
-      .start_object().key("oauth2Password").start_array().end_array().end_object()
+  w.key("security")
+      .start_array()
+      .start_object()
+      .key("bearerAuth")
+      .start_array()
+      .end_array()
+      .end_object()
+      .start_object()
+      .key("apiKeyAuth")
+      .start_array()
+      .end_array()
+      .end_object()
+      .start_object()
+      .key("oauth2Password")
+      .start_array()
+      .end_array()
+      .end_object()
       .end_array();
   w.key("paths").start_object();
   for (const auto& path : order) {
@@ -146,16 +164,38 @@ std::string build_openapi(const std::string& server_url) {
   w.end_object();
   w.key("components").start_object();
   w.key("schemas");
-  if (components) w.value(*components);
-  else w.start_object().end_object();
-  w.key("securitySchemes").start_object()
-      .key("bearerAuth").start_object().field("type", "http").field("scheme", "bearer").field("bearerFormat", "JWT").end_object()
-      .key("apiKeyAuth").start_object().field("type", "apiKey").field("in", "header").field("name", "X-API-Key").end_object()
+  if (components)
+    w.value(*components);
+  else
+    w.start_object().end_object();
+  w.key("securitySchemes")
+      .start_object()
+      .key("bearerAuth")
+      .start_object()
+      .field("type", "http")
+      .field("scheme", "bearer")
+      .field("bearerFormat", "JWT")
+      .end_object()
+      .key("apiKeyAuth")
+      .start_object()
+      .field("type", "apiKey")
+      .field("in", "header")
+      .field("name", "X-API-Key")
+      .end_object()
       // Lets /docs log in with username and password (Authorize), as FastAPI's OAuth2PasswordBearer.
-      .key("oauth2Password").start_object().field("type", "oauth2")
-          .key("flows").start_object().key("password").start_object()
-              .field("tokenUrl", "/api/v1/auth/login").key("scopes").start_object().end_object()
-          .end_object().end_object()
+      .key("oauth2Password")
+      .start_object()
+      .field("type", "oauth2")
+      .key("flows")
+      .start_object()
+      .key("password")
+      .start_object()
+      .field("tokenUrl", "/api/v1/auth/login")
+      .key("scopes")
+      .start_object()
+      .end_object()
+      .end_object()
+      .end_object()
       .end_object()
       .end_object();
   w.end_object();

@@ -9,9 +9,12 @@ enum class Role { viewer = 1, editor = 2, admin = 3 };
 
 inline std::string_view role_name(Role r) {
   switch (r) {
-    case Role::viewer: return "viewer";
-    case Role::editor: return "editor";
-    case Role::admin: return "admin";
+    case Role::viewer:
+      return "viewer";
+    case Role::editor:
+      return "editor";
+    case Role::admin:
+      return "admin";
   }
   return "viewer";
 }

@@ -28,13 +28,13 @@ struct RouteSpec {
   std::vector<QueryParam> query = {};
 };
 
-
 // Common query parameters of list endpoints.
 inline const QueryParam kSkip{"skip", "integer", "Items to skip (default 0)"};
 inline const QueryParam kLimit{"limit", "integer", "Items to return (default 100, at most 1000)"};
 inline const QueryParam kSort{"sort", "string", "Field to sort by; prefix with - for descending"};
 inline const QueryParam kSearch{"search", "string", "Text to look for in names and descriptions"};
-inline const QueryParam kEventType{"event_type", "string", "Only events of this type (up, join, status, ack, txack, log, location)"};
+inline const QueryParam kEventType{"event_type", "string",
+                                   "Only events of this type (up, join, status, ack, txack, log, location)"};
 inline const QueryParam kStatus{"status", "string", "Only items with this status"};
 inline const QueryParam kFrom{"from", "string", "Only items at or after this RFC 3339 time"};
 inline const QueryParam kTo{"to", "string", "Only items before this RFC 3339 time"};

@@ -22,7 +22,8 @@ std::string json_array(const db::Rows& rows) {
 Result<std::string> Store::create_user(const std::string& email, const std::string& username,
                                        const std::string& password_hash, Role role) {
   DM_ASSIGN_OR_RETURN(auto rows, db_.exec(std::string("INSERT INTO users (email, username, password_hash, role) "
-                                                      "VALUES (lower($1), $2, $3, $4) RETURNING ") + kUserDoc,
+                                                      "VALUES (lower($1), $2, $3, $4) RETURNING ") +
+                                              kUserDoc,
                                           {email, username, password_hash, std::string(role_name(role))}));
   return std::string(rows.get(0, 0));
 }
@@ -32,7 +33,8 @@ Result<std::optional<LoginRow>> Store::find_login(const std::string& identifier)
                                           "WHERE email = lower($1) OR lower(username) = lower($1) LIMIT 1",
                                           {identifier}));
   if (rows.empty()) return std::optional<LoginRow>();
-  return std::optional<LoginRow>(LoginRow{std::string(rows.get(0, 0)), std::string(rows.get(0, 1)), rows.get_bool(0, 2)});
+  return std::optional<LoginRow>(
+      LoginRow{std::string(rows.get(0, 0)), std::string(rows.get(0, 1)), rows.get_bool(0, 2)});
 }
 
 Result<std::optional<UserState>> Store::user_state(const std::string& id) {
@@ -49,9 +51,9 @@ Result<std::optional<std::string>> Store::user_doc(const std::string& id) {
 
 Result<Page> Store::list_users(std::int64_t skip, std::int64_t limit) {
   DM_ASSIGN_OR_RETURN(auto count, db_.exec("SELECT count(*) FROM users"));
-  DM_ASSIGN_OR_RETURN(auto rows, db_.exec(std::string("SELECT ") + kUserDoc +
-                                              " FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2",
-                                          {std::to_string(limit), std::to_string(skip)}));
+  DM_ASSIGN_OR_RETURN(
+      auto rows, db_.exec(std::string("SELECT ") + kUserDoc + " FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2",
+                          {std::to_string(limit), std::to_string(skip)}));
   return Page{json_array(rows), count.get_int(0, 0)};
 }
 
@@ -60,15 +62,16 @@ Result<std::string> Store::update_user(const std::string& id, std::optional<Role
     // Serialises changes of roles and states, so two admins demoting each other at once
     // cannot leave the system without an active admin.
     DM_TRY(s.exec("SELECT pg_advisory_xact_lock(hashtext('gateway.users.admins'))"));
-    DM_ASSIGN_OR_RETURN(auto rows,
-                        s.exec(std::string("UPDATE users SET role = coalesce($2, role), is_active = coalesce($3::boolean, "
-                                           "is_active), updated_at = now() WHERE id = $1::uuid RETURNING ") +
-                                   kUserDoc,
-                               {id, role ? db::Param(std::string(role_name(*role))) : std::nullopt,
-                                active ? db::Param(*active ? "true" : "false") : std::nullopt}));
+    DM_ASSIGN_OR_RETURN(
+        auto rows, s.exec(std::string("UPDATE users SET role = coalesce($2, role), is_active = coalesce($3::boolean, "
+                                      "is_active), updated_at = now() WHERE id = $1::uuid RETURNING ") +
+                              kUserDoc,
+                          {id, role ? db::Param(std::string(role_name(*role))) : std::nullopt,
+                           active ? db::Param(*active ? "true" : "false") : std::nullopt}));
     if (rows.empty()) return Error(Errc::not_found, "User not found");
     DM_ASSIGN_OR_RETURN(auto admins, s.exec("SELECT count(*) FROM users WHERE role = 'admin' AND is_active"));
-    if (admins.get_int(0, 0) == 0) return Error(Errc::conflict, "The last active admin cannot be demoted or deactivated");
+    if (admins.get_int(0, 0) == 0)
+      return Error(Errc::conflict, "The last active admin cannot be demoted or deactivated");
     return std::string(rows.get(0, 0));
   });
 }

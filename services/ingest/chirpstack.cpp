@@ -29,7 +29,9 @@ class Reader {
     const Value* v = json::find(obj_, key);
     return v == nullptr || v->IsNull() ? nullptr : v;
   }
-  std::string name(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
+  std::string name(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
 
   Result<std::optional<std::string_view>> str(std::string_view key) const {
     const Value* v = get(key);
@@ -81,19 +83,31 @@ class Reader {
 
 void put(Writer& w, std::string_view key, const std::optional<std::string_view>& s) {
   w.key(key);
-  if (s) w.string(*s); else w.null();
+  if (s)
+    w.string(*s);
+  else
+    w.null();
 }
 void put(Writer& w, std::string_view key, const std::optional<std::string>& s) {
   w.key(key);
-  if (s) w.string(*s); else w.null();
+  if (s)
+    w.string(*s);
+  else
+    w.null();
 }
 void put(Writer& w, std::string_view key, const std::optional<std::int64_t>& n) {
   w.key(key);
-  if (n) w.integer(*n); else w.null();
+  if (n)
+    w.integer(*n);
+  else
+    w.null();
 }
 void put(Writer& w, std::string_view key, const std::optional<double>& n) {
   w.key(key);
-  if (n) w.number(*n); else w.null();
+  if (n)
+    w.number(*n);
+  else
+    w.null();
 }
 
 // Copies a ChirpStack sub-message with snake_case keys. `context` blobs are opaque gateway
@@ -106,7 +120,10 @@ void copy_snake(Writer& w, const Value& v) {
       std::string_view key = json::view(m.name);
       if (key == "context") continue;
       w.key(snake_case(key));
-      if (key == "metadata") w.value(m.value); else copy_snake(w, m.value);
+      if (key == "metadata")
+        w.value(m.value);
+      else
+        copy_snake(w, m.value);
     }
     w.end_object();
   } else if (v.IsArray()) {
@@ -139,7 +156,8 @@ Result<std::optional<std::string>> base64_field(const Reader& r, std::string_vie
 Result<std::optional<std::string>> v3_hex_field(const Reader& r, std::string_view key, std::size_t bytes) {
   DM_ASSIGN_OR_RETURN(auto s, r.str(key));
   if (!s) return std::optional<std::string>();
-  if (s->size() == bytes * 2 && std::all_of(s->begin(), s->end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+  if (s->size() == bytes * 2 &&
+      std::all_of(s->begin(), s->end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
     std::string out(*s);
     for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return std::optional<std::string>(out);
@@ -220,7 +238,10 @@ Result<void> write_rx_info(Writer& w, const Context& c, std::optional<double>& b
           continue;
         if (key == "location" && m.value.IsObject() && m.value.ObjectEmpty()) continue;  // unset message
         w.key(snake_case(key));
-        if (key == "metadata") w.value(m.value); else copy_snake(w, m.value);
+        if (key == "metadata")
+          w.value(m.value);
+        else
+          copy_snake(w, m.value);
       }
       w.end_object();
     }
@@ -277,7 +298,10 @@ Result<void> write_up(Writer& w, const Context& c) {
   w.field("gateway_count", count);
   DM_ASSIGN_OR_RETURN(const Value* tx, b.object("txInfo"));
   w.key("tx_info");
-  if (tx != nullptr) copy_snake(w, *tx); else w.null();
+  if (tx != nullptr)
+    copy_snake(w, *tx);
+  else
+    w.null();
   return ok();
 }
 
@@ -318,7 +342,10 @@ Result<void> write_downlink(Writer& w, const Context& c, bool tx_ack) {
   }
   DM_ASSIGN_OR_RETURN(const Value* tx, b.object("txInfo"));
   w.key("tx_info");
-  if (tx != nullptr) copy_snake(w, *tx); else w.null();
+  if (tx != nullptr)
+    copy_snake(w, *tx);
+  else
+    w.null();
   return ok();
 }
 
@@ -355,7 +382,10 @@ Result<void> write_log(Writer& w, const Context& c) {
     w.start_object();
     for (const auto& m : context->GetObject()) {
       w.key(json::view(m.name));
-      if (m.value.IsString()) w.value(m.value); else w.string(json::to_string(m.value));
+      if (m.value.IsString())
+        w.value(m.value);
+      else
+        w.string(json::to_string(m.value));
     }
     w.end_object();
   }
@@ -403,9 +433,12 @@ bool is_event_type(std::string_view type) {
 
 std::string_view source_format_name(SourceFormat f) {
   switch (f) {
-    case SourceFormat::chirpstack_v4: return "chirpstack_v4";
-    case SourceFormat::chirpstack_v3: return "chirpstack_v3";
-    case SourceFormat::chirpstack_v3_legacy: return "chirpstack_v3_legacy";
+    case SourceFormat::chirpstack_v4:
+      return "chirpstack_v4";
+    case SourceFormat::chirpstack_v3:
+      return "chirpstack_v3";
+    case SourceFormat::chirpstack_v3_legacy:
+      return "chirpstack_v3_legacy";
   }
   return "chirpstack_v4";
 }
@@ -468,9 +501,12 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
     w.key("tenant_id").null().key("tenant_name").null();
     w.key("application_id");
     const Value* app = root.get("applicationID");
-    if (app == nullptr) w.null();
-    else if (app->IsString()) w.value(*app);
-    else w.string(json::to_string(*app));
+    if (app == nullptr)
+      w.null();
+    else if (app->IsString())
+      w.value(*app);
+    else
+      w.string(json::to_string(*app));
     DM_ASSIGN_OR_RETURN(auto app_name, root.str("applicationName"));
     put(w, "application_name", app_name);
     DM_ASSIGN_OR_RETURN(auto name, root.str("deviceName"));
@@ -485,9 +521,12 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
     DM_ASSIGN_OR_RETURN(auto t, time_field(root, "time"));
     put(w, "time", t);
     Reader di(*device_info, "deviceInfo");
-    for (auto [from, to] : {std::pair{"tenantId", "tenant_id"}, {"tenantName", "tenant_name"},
-                            {"applicationId", "application_id"}, {"applicationName", "application_name"},
-                            {"deviceName", "device_name"}, {"deviceProfileId", "device_profile_id"},
+    for (auto [from, to] : {std::pair{"tenantId", "tenant_id"},
+                            {"tenantName", "tenant_name"},
+                            {"applicationId", "application_id"},
+                            {"applicationName", "application_name"},
+                            {"deviceName", "device_name"},
+                            {"deviceProfileId", "device_profile_id"},
                             {"deviceProfileName", "device_profile_name"}}) {
       DM_ASSIGN_OR_RETURN(auto s, di.str(from));
       put(w, to, s);

@@ -47,10 +47,16 @@ std::string state_change_json(const StateChange& c) {
       .field("device_name", c.device_name)
       .field("state", c.state);
   w.key("previous_state");
-  if (c.previous_state.empty()) w.null(); else w.string(c.previous_state);
+  if (c.previous_state.empty())
+    w.null();
+  else
+    w.string(c.previous_state);
   w.field("reason", c.reason);
   w.key("last_seen_at");
-  if (c.last_seen) w.string(format_rfc3339(*c.last_seen)); else w.null();
+  if (c.last_seen)
+    w.string(format_rfc3339(*c.last_seen));
+  else
+    w.null();
   w.field("at", format_rfc3339(c.at)).end_object();
   return w.take();
 }
@@ -63,7 +69,10 @@ std::string state_batch_json(const std::map<std::string, PendingState>& batch) {
     // The registry needs a time; a status-only change (offline) keeps last_seen unchanged
     // because last_seen only moves forward there.
     w.key("last_seen_at");
-    if (p.last_seen) w.string(format_rfc3339(*p.last_seen)); else w.null();
+    if (p.last_seen)
+      w.string(format_rfc3339(*p.last_seen));
+    else
+      w.null();
     if (p.status) w.field("status", *p.status);
     if (p.battery_level) w.field("battery_level", *p.battery_level);
     w.end_object();
@@ -170,7 +179,8 @@ std::optional<StateChange> Directory::seen(const std::string& dev_eui, SysTime a
   return change;
 }
 
-std::vector<StateChange> Directory::expire(SysTime now, std::chrono::milliseconds unit, std::chrono::milliseconds grace) {
+std::vector<StateChange> Directory::expire(SysTime now, std::chrono::milliseconds unit,
+                                           std::chrono::milliseconds grace) {
   std::vector<StateChange> out;
   std::lock_guard lock(mu_);
   for (auto& [eui, d] : by_eui_) {

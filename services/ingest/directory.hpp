@@ -23,7 +23,7 @@ struct Device {
   std::string id;
   std::string dev_eui;
   std::string name;
-  std::string status;  // never_seen | online | offline | maintenance
+  std::string status;                                  // never_seen | online | offline | maintenance
   std::optional<std::int64_t> expected_transmit_time;  // minutes; none = never goes offline
   std::optional<SysTime> last_seen;
   std::int64_t version = 0;

@@ -99,9 +99,8 @@ http::Response history(db::Pool& db, const http::Request& req, std::optional<std
   auto res = query_history(db, hq);
   if (!res) {
     log::error("history query failed", {{"error", res.error().message}});
-    return http::Response::from_error(res.error().code == Errc::unavailable
-                                          ? res.error()
-                                          : Error(Errc::internal, "history query failed"));
+    return http::Response::from_error(
+        res.error().code == Errc::unavailable ? res.error() : Error(Errc::internal, "history query failed"));
   }
   auto r = http::Response::json(200, std::move(res->first));
   r.headers.set("X-Total-Count", std::to_string(res->second));
@@ -111,9 +110,8 @@ http::Response history(db::Pool& db, const http::Request& req, std::optional<std
 }  // namespace
 
 void add_history_routes(http::Router& router, db::Pool& db, const Directory& directory) {
-  router.add_sync("GET", "/api/v1/devices/history", [&db](const http::Request& req) {
-    return history(db, req, std::nullopt);
-  });
+  router.add_sync("GET", "/api/v1/devices/history",
+                  [&db](const http::Request& req) { return history(db, req, std::nullopt); });
   router.add_sync("GET", "/api/v1/devices/{id}/history", [&db](const http::Request& req) {
     const auto& id = req.params.at("id");
     if (!api::is_uuid(id)) return http::Response::error(404, "Device not found");

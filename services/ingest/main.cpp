@@ -27,8 +27,10 @@ IngestConfig read_config(dm::Config& c) {
   IngestConfig ic;
   // Only the scoped name: an unscoped SECRET meant for something else must not open the webhook.
   ic.webhook.secret = c.raw("INGEST_SECRET").value_or("");
-  if (ic.webhook.secret.empty()) c.add_problem("INGEST_SECRET is required (the shared secret ChirpStack sends)");
-  else if (ic.webhook.secret.size() < 16) c.add_problem("INGEST_SECRET must be at least 16 characters");
+  if (ic.webhook.secret.empty())
+    c.add_problem("INGEST_SECRET is required (the shared secret ChirpStack sends)");
+  else if (ic.webhook.secret.size() < 16)
+    c.add_problem("INGEST_SECRET must be at least 16 characters");
   auto policy = c.one_of("UNKNOWN_DEVICE_POLICY", "reject", {"reject", "record", "register"});
   ic.webhook.unknown_policy = policy == "record"     ? dm::ingest::UnknownPolicy::record
                               : policy == "register" ? dm::ingest::UnknownPolicy::register_device
@@ -46,7 +48,8 @@ IngestConfig read_config(dm::Config& c) {
   ic.webhook.recent_ids = static_cast<std::size_t>(c.integer("RECENT_IDS", 200000, 0, 10000000));
   ic.webhook.dedup_window = ic.dedup_window;
   ic.webhook.publish_timeout = c.millis("PUBLISH_TIMEOUT", std::chrono::seconds(3));
-  if (ic.webhook.publish_timeout < std::chrono::milliseconds(10)) c.add_problem("INGEST_PUBLISH_TIMEOUT must be at least 10ms");
+  if (ic.webhook.publish_timeout < std::chrono::milliseconds(10))
+    c.add_problem("INGEST_PUBLISH_TIMEOUT must be at least 10ms");
   if (ic.link.flush_interval.count() <= 0 || ic.link.offline_check_interval.count() <= 0)
     c.add_problem("INGEST_STATE_FLUSH_INTERVAL and INGEST_OFFLINE_CHECK_INTERVAL must be positive");
   if (ic.dedup_window < std::chrono::seconds(1)) c.add_problem("INGEST_DEDUP_WINDOW must be at least 1s");
@@ -111,20 +114,20 @@ int main() {
           return ok();
         });
         rt.metrics().on_collect([&rt, d = directory.get()] {
-          rt.metrics().gauge("dm_ingest_cached_devices", "Devices in the dev_eui cache.").set(static_cast<double>(d->size()));
+          rt.metrics()
+              .gauge("dm_ingest_cached_devices", "Devices in the dev_eui cache.")
+              .set(static_cast<double>(d->size()));
         });
         rt.on_shutdown([&] {
           rpc->stop();
           writer->stop();
           link->stop();
         });
-        log::info("ingest ready", {{"unknown_device_policy", std::string(cfg.webhook.unknown_policy ==
-                                                                                 ingest::UnknownPolicy::reject
-                                                                             ? "reject"
-                                                                         : cfg.webhook.unknown_policy ==
-                                                                                 ingest::UnknownPolicy::record
-                                                                             ? "record"
-                                                                             : "register")}});
+        log::info("ingest ready",
+                  {{"unknown_device_policy",
+                    std::string(cfg.webhook.unknown_policy == ingest::UnknownPolicy::reject   ? "reject"
+                                : cfg.webhook.unknown_policy == ingest::UnknownPolicy::record ? "record"
+                                                                                              : "register")}});
         return ok();
       });
 }

@@ -29,7 +29,8 @@ RegistryLink::RegistryLink(bus::Connection& rpc, bus::Connection& nats, Director
 RegistryLink::~RegistryLink() { stop(); }
 
 Result<void> RegistryLink::start() {
-  DM_ASSIGN_OR_RETURN(changes_, nats_.subscribe("dm.registry.changed.device", "", [this](bus::Message&& m) { on_change(m); }));
+  DM_ASSIGN_OR_RETURN(changes_,
+                      nats_.subscribe("dm.registry.changed.device", "", [this](bus::Message&& m) { on_change(m); }));
   thread_ = std::thread([this] { run(); });
   return ok();
 }
@@ -164,8 +165,9 @@ void RegistryLink::register_device(const std::string& dev_eui, const std::string
           });
         }
         if (status != 201 && status != 200)
-          return done(Error(status == 422 ? Errc::invalid_argument : Errc::unavailable,
-                            "registry refused to register the device (" + std::to_string(status) + "): " + reply->data));
+          return done(
+              Error(status == 422 ? Errc::invalid_argument : Errc::unavailable,
+                    "registry refused to register the device (" + std::to_string(status) + "): " + reply->data));
         auto d = device_from_json(reply->data);
         if (!d) return done(d.take_error());
         log::info("device registered automatically", {{"dev_eui", dev_eui}, {"id", d->id}});

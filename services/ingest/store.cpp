@@ -42,8 +42,8 @@ Result<HistoryRow> history_row(std::string_view message, std::uint64_t stream_se
 
 Result<std::size_t> insert_history(db::Pool& pool, const std::vector<HistoryRow>& rows) {
   static const std::vector<std::string> kColumns = {"event_type", "dedup_id", "dev_eui", "device_id", "received_at",
-                                                    "time", "f_port", "f_cnt", "rssi", "snr",
-                                                    "data", "object", "event", "stream_seq"};
+                                                    "time",       "f_port",   "f_cnt",   "rssi",      "snr",
+                                                    "data",       "object",   "event",   "stream_seq"};
   std::vector<db::Params> params;
   params.reserve(rows.size());
   for (const auto& r : rows) {
@@ -77,9 +77,10 @@ Result<std::pair<std::string, std::int64_t>> query_history(db::Pool& pool, const
       "SELECT COALESCE(json_agg(json_build_object("
       " 'id', id, 'event_type', event_type, 'dev_eui', dev_eui, 'device_id', device_id, 'dedup_id', dedup_id,"
       " 'received_at', received_at, 'time', time, 'f_port', f_port, 'f_cnt', f_cnt, 'data', data,"
-      " 'object', object, 'rssi', rssi, 'snr', snr, 'event', event::jsonb - 'raw') ORDER BY received_at DESC, id DESC), '[]')"
-      " FROM (SELECT * FROM device_events WHERE " + where +
-      " ORDER BY received_at DESC, id DESC LIMIT $" + std::to_string(params.size() + 1) + " OFFSET $" +
+      " 'object', object, 'rssi', rssi, 'snr', snr, 'event', event::jsonb - 'raw') ORDER BY received_at DESC, id "
+      "DESC), '[]')"
+      " FROM (SELECT * FROM device_events WHERE " +
+      where + " ORDER BY received_at DESC, id DESC LIMIT $" + std::to_string(params.size() + 1) + " OFFSET $" +
       std::to_string(params.size() + 2) + ") e";
   DM_ASSIGN_OR_RETURN(auto page, pool.exec(sql, page_params));
   DM_ASSIGN_OR_RETURN(auto total, pool.exec("SELECT count(*) FROM device_events WHERE " + where, params));

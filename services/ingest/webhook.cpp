@@ -7,9 +7,9 @@
 
 #include <memory>
 
+#include "deadlines.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
-#include "deadlines.hpp"
 #include "event.hpp"
 #include "recent_ids.hpp"
 
@@ -68,7 +68,8 @@ http::Response accepted(const ParsedEvent& event, const std::optional<std::strin
   return http::Response::json(200, w.take());
 }
 
-void publish(const std::shared_ptr<State>& st, ParsedEvent ev, std::optional<std::string> device_id, http::Reply reply) {
+void publish(const std::shared_ptr<State>& st, ParsedEvent ev, std::optional<std::string> device_id,
+             http::Reply reply) {
   std::string msg_id = ev.msg_id();
   auto event = std::make_shared<ParsedEvent>(std::move(ev));
   auto seen = st->recent.begin(msg_id, [st, event, device_id, reply](bool stored) {
@@ -112,15 +113,14 @@ void unknown_device(const std::shared_ptr<State>& st, ParsedEvent ev, http::Repl
       return publish(st, std::move(ev), std::nullopt, std::move(reply));
     case UnknownPolicy::register_device: {
       auto event = std::make_shared<ParsedEvent>(std::move(ev));
-      st->link.register_device(event->dev_eui, event->device_name,
-                               [st, event, reply = std::move(reply)](Result<Device> d) mutable {
-                                 if (!d) {
-                                   log::warn("auto-registration failed",
-                                             {{"dev_eui", event->dev_eui}, {"error", d.error().message}});
-                                   return reply(unavailable("device could not be registered: " + d.error().message));
-                                 }
-                                 publish(st, std::move(*event), d->id, std::move(reply));
-                               });
+      st->link.register_device(
+          event->dev_eui, event->device_name, [st, event, reply = std::move(reply)](Result<Device> d) mutable {
+            if (!d) {
+              log::warn("auto-registration failed", {{"dev_eui", event->dev_eui}, {"error", d.error().message}});
+              return reply(unavailable("device could not be registered: " + d.error().message));
+            }
+            publish(st, std::move(*event), d->id, std::move(reply));
+          });
       return;
     }
   }
@@ -188,10 +188,10 @@ void add_webhook_route(http::Router& router, bus::Connection& nats, Directory& d
                            std::string("result=\"") + result + "\"");
   };
   auto st = std::shared_ptr<State>(new State{nats, directory, link, options,
-                                          Counters{counter("accepted"), counter("duplicate"), counter("rejected"),
-                                                   counter("unavailable"), counter("unknown_device")},
-                                          RecentIds(options.recent_ids, options.dedup_window),
-                                          Deadlines(options.publish_timeout)});
+                                             Counters{counter("accepted"), counter("duplicate"), counter("rejected"),
+                                                      counter("unavailable"), counter("unknown_device")},
+                                             RecentIds(options.recent_ids, options.dedup_window),
+                                             Deadlines(options.publish_timeout)});
   router.add("POST", "/api/v1/ingest/chirpstack",
              [st](const http::Request& req, http::Reply reply) { handle(st, req, std::move(reply)); });
 }

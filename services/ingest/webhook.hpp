@@ -18,8 +18,8 @@ enum class UnknownPolicy { reject, record, register_device };
 struct WebhookOptions {
   std::string secret;
   UnknownPolicy unknown_policy = UnknownPolicy::reject;
-  std::size_t recent_ids = 200000;                 // ids remembered to keep repeats off the taps
-  std::chrono::milliseconds dedup_window{120000};  // how long they are remembered
+  std::size_t recent_ids = 200000;                  // ids remembered to keep repeats off the taps
+  std::chrono::milliseconds dedup_window{120000};   // how long they are remembered
   std::chrono::milliseconds publish_timeout{3000};  // 503 after this (ChirpStack waits 5 s)
 };
 

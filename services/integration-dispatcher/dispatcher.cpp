@@ -26,8 +26,7 @@ struct Dispatcher::TargetState {
   std::string last_error;
 };
 
-void Attempter::attempt(const Target& target, const Job& job, int attempt,
-                        std::function<void(Outcome, bool)> done) {
+void Attempter::attempt(const Target& target, const Job& job, int attempt, std::function<void(Outcome, bool)> done) {
   if (std::holds_alternative<HttpTarget>(target.spec)) return done(http_.deliver(target, job, attempt), false);
   if (std::holds_alternative<MqttTarget>(target.spec)) {
     return mqtt_.publish(target, job, [done](Outcome o) { done(std::move(o), false); });
@@ -43,7 +42,12 @@ void Attempter::attempt(const Target& target, const Job& job, int attempt,
 
 Dispatcher::Dispatcher(Settings settings, bus::Connection& nats, db::Pool& db, TargetCache& targets,
                        Attempter& attempter, Recorder& recorder)
-    : settings_(std::move(settings)), nats_(nats), db_(db), targets_(targets), attempter_(attempter), recorder_(recorder) {}
+    : settings_(std::move(settings)),
+      nats_(nats),
+      db_(db),
+      targets_(targets),
+      attempter_(attempter),
+      recorder_(recorder) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -222,7 +226,8 @@ void Dispatcher::execute(std::shared_ptr<Work> work) {
   {
     std::lock_guard lock(mutex_);
     auto& st = *states_[job.target_id];
-    st.limit = std::holds_alternative<MqttTarget>(work->target->spec) ? settings_.mqtt_in_flight : settings_.http_concurrency;
+    st.limit =
+        std::holds_alternative<MqttTarget>(work->target->spec) ? settings_.mqtt_in_flight : settings_.http_concurrency;
   }
   if (work->attempt > settings_.max_attempts) {  // redelivered past the limit (e.g. after crashes)
     Outcome o;
@@ -237,10 +242,10 @@ void Dispatcher::execute(std::shared_ptr<Work> work) {
 
 void Dispatcher::finish(std::shared_ptr<Work> work, Outcome outcome, bool internal) {
   const Job& job = *work->job;
-  std::string status = outcome.delivered ? "delivered"
-                       : outcome.permanent ? "failed"
+  std::string status = outcome.delivered                         ? "delivered"
+                       : outcome.permanent                       ? "failed"
                        : work->attempt >= settings_.max_attempts ? "dead_lettered"
-                                                                  : "retrying";
+                                                                 : "retrying";
   std::optional<milliseconds> delay;
   if (status == "retrying") {
     std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -303,16 +308,20 @@ void Dispatcher::finish(std::shared_ptr<Work> work, Outcome outcome, bool intern
     } else {
       (void)work->msg.ack();
       // A dead letter may be retried (same job id): only delivered and failed jobs are final.
-      if (status != "dead_lettered") remember_finished(work->job->job_id);
+      if (status != "dead_lettered")
+        remember_finished(work->job->job_id);
       else {
         std::lock_guard lock(mutex_);
         paused_naks_.erase(work->job->job_id);
       }
     }
     if (committed) {
-      if (status == "delivered") ++delivered_;
-      else if (status == "failed") ++failed_;
-      else if (status == "dead_lettered") ++dead_;
+      if (status == "delivered")
+        ++delivered_;
+      else if (status == "failed")
+        ++failed_;
+      else if (status == "dead_lettered")
+        ++dead_;
       (void)nats_.publish("dm.delivery." + work->job->target_id, tap);
     }
     --pending_;
@@ -365,8 +374,10 @@ std::string delivery_result_json(const Job& job, const std::string& status, int 
   if (!job.node_id.empty()) w.field("node_id", job.node_id);
   if (job.dev_eui.size() == 16) w.field("dev_eui", job.dev_eui);
   w.field("status", status).field("attempt", attempt).key("http_status");
-  if (o.http_status) w.integer(*o.http_status);
-  else w.null();
+  if (o.http_status)
+    w.integer(*o.http_status);
+  else
+    w.null();
   w.field_or_null("error", o.error);
   if (next_in) {
     w.field("next_attempt_at", format_rfc3339(now() + std::chrono::duration_cast<std::chrono::nanoseconds>(*next_in)));

@@ -37,11 +37,11 @@ struct Settings {
   int breaker_threshold = 5;
   std::chrono::milliseconds breaker_cooldown{30000};
   int workers = 16;
-  int http_concurrency = 8;     // attempts in flight per HTTP target
-  int mqtt_in_flight = 1000;    // unacknowledged publishes per MQTT target
+  int http_concurrency = 8;   // attempts in flight per HTTP target
+  int mqtt_in_flight = 1000;  // unacknowledged publishes per MQTT target
   int fetch_batch = 256;
-  std::size_t max_pending = 20000;     // jobs held in memory overall
-  std::size_t max_target_queue = 2000; // per target; beyond it jobs are handed back (nak)
+  std::size_t max_pending = 20000;      // jobs held in memory overall
+  std::size_t max_target_queue = 2000;  // per target; beyond it jobs are handed back (nak)
   int history_retention_days = 30;
   // How long JetStream waits for an ack before redelivering: bounds how late the jobs a
   // crashed replica held come back. Queued jobs are kept alive (in-progress) meanwhile.
@@ -51,7 +51,8 @@ struct Settings {
 // Runs one attempt of a job against a target, on a worker thread; `done` once.
 class Attempter {
  public:
-  Attempter(HttpSender& http, MqttSender& mqtt, StorageWriter& storages) : http_(http), mqtt_(mqtt), storages_(storages) {}
+  Attempter(HttpSender& http, MqttSender& mqtt, StorageWriter& storages)
+      : http_(http), mqtt_(mqtt), storages_(storages) {}
   void attempt(const Target& target, const Job& job, int attempt, std::function<void(Outcome, bool internal)> done);
   void sweep() { mqtt_.sweep(); }
 

@@ -16,7 +16,8 @@ void body_field(json::Writer& w, std::string_view body) {
 std::string describe_response(const http::PinnedResponse& r) {
   json::Writer w;
   w.start_object().field("status", r.status).key("headers").start_object();
-  for (const auto& [k, v] : r.headers) w.field(k, is_secret_header(k) || http::iequals(k, "set-cookie") ? "********" : v);
+  for (const auto& [k, v] : r.headers)
+    w.field(k, is_secret_header(k) || http::iequals(k, "set-cookie") ? "********" : v);
   w.end_object();
   body_field(w, r.body);
   if (r.truncated) w.field("body_truncated", true);

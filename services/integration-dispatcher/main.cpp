@@ -46,8 +46,10 @@ int main() {
         settings.history_retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 36500));
         history_batch = static_cast<std::size_t>(c.integer("HISTORY_BATCH", 1000, 1, 20000));
         auto allow = http::OutboundPolicy::parse(c.str("OUTBOUND_ALLOW", ""));
-        if (allow) policy = std::move(allow).value();
-        else c.add_problem(allow.error().message);
+        if (allow)
+          policy = std::move(allow).value();
+        else
+          c.add_problem(allow.error().message);
       },
       [&](service::Runtime& rt) -> Result<void> {
         targets = std::make_unique<dispatcher::TargetCache>(rt.rpc(), rt.nats());
@@ -57,7 +59,8 @@ int main() {
         storages = std::make_unique<dispatcher::StorageWriter>(*http_sender);
         attempter = std::make_unique<dispatcher::Attempter>(*http_sender, *mqtt_sender, *storages);
         recorder = std::make_unique<dispatcher::Recorder>(rt.db(), history_batch, std::chrono::milliseconds(20));
-        engine = std::make_unique<dispatcher::Dispatcher>(settings, rt.nats(), rt.db(), *targets, *attempter, *recorder);
+        engine =
+            std::make_unique<dispatcher::Dispatcher>(settings, rt.nats(), rt.db(), *targets, *attempter, *recorder);
         route_ctx = std::make_unique<dispatcher::RouteContext>(
             dispatcher::RouteContext{rt.db(), rt.nats(), *targets, *attempter});
         auto api = std::make_shared<http::Router>();

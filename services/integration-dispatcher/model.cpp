@@ -48,7 +48,8 @@ Result<Job> parse_job(std::string_view text) {
   DM_ASSIGN_OR_RETURN(auto target, json::get_string(doc, "target_id"));
   DM_ASSIGN_OR_RETURN(const json::Value* message, json::get_object(doc, "message"));
   if (id.empty() || id.size() > 300) return make_error(Errc::invalid_argument, "job_id must have 1 to 300 characters");
-  if (kind != "integration" && kind != "storage") return make_error(Errc::invalid_argument, "kind must be integration or storage");
+  if (kind != "integration" && kind != "storage")
+    return make_error(Errc::invalid_argument, "kind must be integration or storage");
   job.job_id = id;
   job.kind = kind;
   job.target_id = target;
@@ -167,8 +168,10 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
 bool is_secret_header(std::string_view name) {
   std::string n(name);
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const char* kWords[] = {"authorization", "token", "secret", "password", "api-key", "apikey", "access-key", "cookie", "session"};
-  return std::any_of(std::begin(kWords), std::end(kWords), [&](const char* w) { return n.find(w) != std::string::npos; });
+  static const char* kWords[] = {"authorization", "token",      "secret", "password", "api-key",
+                                 "apikey",        "access-key", "cookie", "session"};
+  return std::any_of(std::begin(kWords), std::end(kWords),
+                     [&](const char* w) { return n.find(w) != std::string::npos; });
 }
 
 std::string expand_topic(std::string_view topic, const Job& job) {
@@ -204,11 +207,16 @@ std::string query_from_message(std::string_view target, const json::Value& messa
   bool first = out.find('?') == std::string::npos;
   for (const auto& m : message.GetObject()) {
     std::string value;
-    if (m.value.IsString()) value = std::string(json::view(m.value));
-    else if (m.value.IsBool()) value = m.value.GetBool() ? "true" : "false";
-    else if (m.value.IsNumber()) value = json::to_string(m.value);
-    else if (m.value.IsNull()) continue;
-    else value = json::to_string(m.value);  // nested values travel as JSON text
+    if (m.value.IsString())
+      value = std::string(json::view(m.value));
+    else if (m.value.IsBool())
+      value = m.value.GetBool() ? "true" : "false";
+    else if (m.value.IsNumber())
+      value = json::to_string(m.value);
+    else if (m.value.IsNull())
+      continue;
+    else
+      value = json::to_string(m.value);  // nested values travel as JSON text
     out += first ? '?' : '&';
     first = false;
     out += http::percent_encode(json::view(m.name)) + "=" + http::percent_encode(value);
@@ -224,8 +232,9 @@ const json::Value* find_path(const json::Value& root, std::string_view path) {
     path = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
     if (cur->IsObject()) {
       cur = json::find(*cur, part);
-    } else if (cur->IsArray() && !part.empty() &&
-               std::all_of(part.begin(), part.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    } else if (cur->IsArray() && !part.empty() && std::all_of(part.begin(), part.end(), [](char c) {
+                 return std::isdigit(static_cast<unsigned char>(c));
+               })) {
       auto i = static_cast<rapidjson::SizeType>(std::atoi(std::string(part).c_str()));
       cur = i < cur->Size() ? &(*cur)[i] : nullptr;
     } else {

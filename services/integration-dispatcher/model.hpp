@@ -84,8 +84,8 @@ struct Outcome {
   std::optional<int> http_status;
   std::optional<std::string> error;
   std::optional<std::chrono::milliseconds> retry_after;  // 429/503 Retry-After
-  std::string request;   // JSON object for history (secrets redacted), or empty
-  std::string response;  // JSON object for history, or empty
+  std::string request;                                   // JSON object for history (secrets redacted), or empty
+  std::string response;                                  // JSON object for history, or empty
   double duration_ms = 0;
 };
 

@@ -108,7 +108,8 @@ void MqttSender::stop() {
   }
 }
 
-std::shared_ptr<MqttSender::Session> MqttSender::session_for(const Target& target, const MqttTarget& m, Outcome& refused) {
+std::shared_ptr<MqttSender::Session> MqttSender::session_for(const Target& target, const MqttTarget& m,
+                                                             Outcome& refused) {
   std::lock_guard guard(mutex_);
   auto& slot = sessions_[target.id];
   if (slot && slot->connection_key == target.connection_key) return slot;
@@ -122,8 +123,8 @@ std::shared_ptr<MqttSender::Session> MqttSender::session_for(const Target& targe
   }
   auto session = std::make_shared<Session>();
   session->connection_key = target.connection_key;
-  std::string client_id = m.client_id.empty() ? "dm-dispatcher-" + target.id.substr(0, 8) + "-" + std::to_string(::getpid())
-                                              : m.client_id;
+  std::string client_id =
+      m.client_id.empty() ? "dm-dispatcher-" + target.id.substr(0, 8) + "-" + std::to_string(::getpid()) : m.client_id;
   session->mosq = mosquitto_new(client_id.c_str(), true, session.get());
   if (!session->mosq) {
     refused.error = "cannot create an MQTT client";
@@ -134,7 +135,8 @@ std::shared_ptr<MqttSender::Session> MqttSender::session_for(const Target& targe
   mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
   mosquitto_max_inflight_messages_set(mosq, 1000);
   mosquitto_reconnect_delay_set(mosq, 1, 5, true);  // a restarted broker is found again within seconds
-  if (!m.username.empty()) mosquitto_username_pw_set(mosq, m.username.c_str(), m.password.empty() ? nullptr : m.password.c_str());
+  if (!m.username.empty())
+    mosquitto_username_pw_set(mosq, m.username.c_str(), m.password.empty() ? nullptr : m.password.c_str());
   mosquitto_connect_callback_set(mosq, [](mosquitto*, void* obj, int rc) {
     auto* s = static_cast<Session*>(obj);
     s->connected = rc == 0;
@@ -186,8 +188,14 @@ void MqttSender::publish(const Target& target, const Job& job, std::function<voi
   if (!session) return done(std::move(refused));
   std::string topic = expand_topic(m.topic, job);
   json::Writer req;
-  req.start_object().field("topic", topic).field("qos", m.qos).field("retain", m.retain).field("host", m.host)
-      .field("port", m.port).field("body", std::string_view(job.message).substr(0, 64 << 10)).end_object();
+  req.start_object()
+      .field("topic", topic)
+      .field("qos", m.qos)
+      .field("retain", m.retain)
+      .field("host", m.host)
+      .field("port", m.port)
+      .field("body", std::string_view(job.message).substr(0, 64 << 10))
+      .end_object();
   std::string request = req.take();
   if (!session->connected) {
     Outcome o;
@@ -200,8 +208,8 @@ void MqttSender::publish(const Target& target, const Job& job, std::function<voi
   }
   int mid = 0;
   auto started = Clock::now();
-  int rc = mosquitto_publish(session->mosq, &mid, topic.c_str(), static_cast<int>(job.message.size()), job.message.data(),
-                             m.qos, m.retain);
+  int rc = mosquitto_publish(session->mosq, &mid, topic.c_str(), static_cast<int>(job.message.size()),
+                             job.message.data(), m.qos, m.retain);
   if (rc != MOSQ_ERR_SUCCESS) {
     Outcome o;
     o.error = std::string("publish failed: ") + mosquitto_strerror(rc);
@@ -212,8 +220,10 @@ void MqttSender::publish(const Target& target, const Job& job, std::function<voi
   bool already = false;
   {
     std::lock_guard lock(session->mutex);
-    if (session->early.erase(mid)) already = true;
-    else session->pending[mid] = {std::move(done), started, std::move(request)};
+    if (session->early.erase(mid))
+      already = true;
+    else
+      session->pending[mid] = {std::move(done), started, std::move(request)};
   }
   if (already) {
     Outcome o;

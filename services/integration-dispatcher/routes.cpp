@@ -44,7 +44,8 @@ http::Response history(RouteContext& ctx, const http::Request& req, std::optiona
   auto to = q.time("to");
   if (!q.ok()) return q.response();
   std::string where =
-      " WHERE h.kind = 'integration' AND ($1::uuid IS NULL OR h.target_id = $1::uuid) AND ($2::text IS NULL OR h.status = $2)"
+      " WHERE h.kind = 'integration' AND ($1::uuid IS NULL OR h.target_id = $1::uuid) AND ($2::text IS NULL OR "
+      "h.status = $2)"
       " AND ($3::timestamptz IS NULL OR h.created_at >= $3::timestamptz)"
       " AND ($4::timestamptz IS NULL OR h.created_at < $4::timestamptz)";
   db::Params params{target, status, from, to};
@@ -63,13 +64,15 @@ http::Response history_item(RouteContext& ctx, const http::Request& req) {
   const auto& id = req.params.at("id");
   const auto& hid = req.params.at("history_id");
   if (!api::is_uuid(id) || !api::is_uuid(hid)) return not_found("Delivery");
-  auto rows = ctx.db.exec(
-      std::string("SELECT (") + kSummary +
-          "::jsonb || jsonb_build_object('request', h.request, 'response', h.response, 'attempts', "
-          "(SELECT coalesce(jsonb_agg(" + kSummary + " ORDER BY a.attempt, a.created_at), '[]'::jsonb) "
-          "FROM history a WHERE a.job_id = h.job_id AND a.target_id = h.target_id)))::text "
-          "FROM history h WHERE h.id = $1::uuid AND h.target_id = $2::uuid AND h.kind = 'integration'",
-      {hid, id});
+  auto rows =
+      ctx.db.exec(std::string("SELECT (") + kSummary +
+                      "::jsonb || jsonb_build_object('request', h.request, 'response', h.response, 'attempts', "
+                      "(SELECT coalesce(jsonb_agg(" +
+                      kSummary +
+                      " ORDER BY a.attempt, a.created_at), '[]'::jsonb) "
+                      "FROM history a WHERE a.job_id = h.job_id AND a.target_id = h.target_id)))::text "
+                      "FROM history h WHERE h.id = $1::uuid AND h.target_id = $2::uuid AND h.kind = 'integration'",
+                  {hid, id});
   if (!rows) return db_error(rows.error());
   if (rows->empty()) return not_found("Delivery");
   return http::Response::json(200, std::string(rows->get(0, 0)));
@@ -79,25 +82,29 @@ http::Response history_item(RouteContext& ctx, const http::Request& req) {
 // publish keeps the dead letter.
 http::Response retry(RouteContext& ctx, const std::string& target, std::optional<std::string> one) {
   if (!api::is_uuid(target) || (one && !api::is_uuid(*one))) return not_found(one ? "Dead letter" : "Integration");
-  auto ids = ctx.db.exec("SELECT id FROM dead_letters WHERE target_id = $1::uuid AND ($2::uuid IS NULL OR id = $2::uuid) "
-                         "ORDER BY created_at LIMIT 10000",
-                         {target, one});
+  auto ids = ctx.db.exec(
+      "SELECT id FROM dead_letters WHERE target_id = $1::uuid AND ($2::uuid IS NULL OR id = $2::uuid) "
+      "ORDER BY created_at LIMIT 10000",
+      {target, one});
   if (!ids) return db_error(ids.error());
   if (one && ids->empty()) return not_found("Dead letter");
   std::int64_t retried = 0, failed = 0;
   for (std::size_t i = 0; i < ids->size(); ++i) {
     std::string dl(ids->get(i, 0));
     auto r = ctx.db.transaction([&](db::Session& s) -> Result<bool> {
-      DM_ASSIGN_OR_RETURN(auto row, s.exec("DELETE FROM dead_letters WHERE id = $1::uuid RETURNING job_id, job::text", {dl}));
+      DM_ASSIGN_OR_RETURN(auto row,
+                          s.exec("DELETE FROM dead_letters WHERE id = $1::uuid RETURNING job_id, job::text", {dl}));
       if (row.empty()) return false;  // retried meanwhile
       std::string job_id(row.get(0, 0));
       DM_TRY(s.exec("DELETE FROM deliveries WHERE job_id = $1", {job_id}));
       // A fresh message id: the original is still inside the stream's duplicate window, maybe.
       std::string msg_id = "retry:" + dl + ":" + std::to_string(unix_micros(now()));
-      DM_TRY(ctx.nats.jetstream().publish("dm.work.dispatch." + target, row.get(0, 1), msg_id, std::chrono::seconds(5)));
+      DM_TRY(
+          ctx.nats.jetstream().publish("dm.work.dispatch." + target, row.get(0, 1), msg_id, std::chrono::seconds(5)));
       return true;
     });
-    if (r && *r) ++retried;
+    if (r && *r)
+      ++retried;
     else if (!r) {
       ++failed;
       log::warn("dead letter retry failed", {{"dead_letter_id", dl}, {"error", r.error().message}});
@@ -112,11 +119,26 @@ http::Response retry(RouteContext& ctx, const std::string& target, std::optional
 std::string sample_job(const std::string& target, const std::string& kind) {
   std::string id = "test:" + std::to_string(unix_micros(now()));
   json::Writer w;
-  w.start_object().field("job_id", id).field("kind", kind).field("target_id", target).field("flow_id", "test")
-      .field("flow_run_id", id).field("node_id", "test").field("dev_eui", "0000000000000000").key("message")
-      .start_object().field("test", true).field("dev_eui", "0000000000000000").field("device_name", "test-device")
-      .key("object").start_object().field("temperature", 21.5).end_object().end_object()
-      .field("created_at", format_rfc3339(now())).end_object();
+  w.start_object()
+      .field("job_id", id)
+      .field("kind", kind)
+      .field("target_id", target)
+      .field("flow_id", "test")
+      .field("flow_run_id", id)
+      .field("node_id", "test")
+      .field("dev_eui", "0000000000000000")
+      .key("message")
+      .start_object()
+      .field("test", true)
+      .field("dev_eui", "0000000000000000")
+      .field("device_name", "test-device")
+      .key("object")
+      .start_object()
+      .field("temperature", 21.5)
+      .end_object()
+      .end_object()
+      .field("created_at", format_rfc3339(now()))
+      .end_object();
   return w.take();
 }
 
@@ -139,16 +161,27 @@ http::Response test(RouteContext& ctx, const http::Request& req) {
   }
   auto o = future.get();
   json::Writer w;
-  w.start_object().field("delivered", o.delivered).field("status", o.delivered ? "delivered" : "failed").key("http_status");
-  if (o.http_status) w.integer(*o.http_status);
-  else w.null();
-  w.field_or_null("error", o.error).field("retryable", !o.delivered && !o.permanent).field("duration_ms", o.duration_ms);
+  w.start_object()
+      .field("delivered", o.delivered)
+      .field("status", o.delivered ? "delivered" : "failed")
+      .key("http_status");
+  if (o.http_status)
+    w.integer(*o.http_status);
+  else
+    w.null();
+  w.field_or_null("error", o.error)
+      .field("retryable", !o.delivered && !o.permanent)
+      .field("duration_ms", o.duration_ms);
   w.key("request");
-  if (o.request.empty()) w.null();
-  else w.raw(o.request);
+  if (o.request.empty())
+    w.null();
+  else
+    w.raw(o.request);
   w.key("response");
-  if (o.response.empty()) w.null();
-  else w.raw(o.response);
+  if (o.response.empty())
+    w.null();
+  else
+    w.raw(o.response);
   w.end_object();
   return http::Response::json(200, w.take());
 }
@@ -162,9 +195,10 @@ http::Response records(RouteContext& ctx, const http::Request& req) {
   auto to = q.time("to");
   auto dev_eui = q.string("dev_eui", 16);
   if (!q.ok()) return q.response();
-  std::string where = " WHERE storage_id = $1::uuid AND ($2::text IS NULL OR dev_eui = lower($2))"
-                      " AND ($3::timestamptz IS NULL OR received_at >= $3::timestamptz)"
-                      " AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz)";
+  std::string where =
+      " WHERE storage_id = $1::uuid AND ($2::text IS NULL OR dev_eui = lower($2))"
+      " AND ($3::timestamptz IS NULL OR received_at >= $3::timestamptz)"
+      " AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz)";
   db::Params params{id, dev_eui, from, to};
   auto count = ctx.db.exec("SELECT count(*) FROM records" + where, params);
   if (!count) return db_error(count.error());
@@ -202,24 +236,27 @@ void add_dead_letter_routes(http::Router& router, RouteContext& ctx) {
     auto rows = ctx.db.exec(
         "SELECT json_build_object('id', id, 'job_id', job_id, 'integration_id', target_id, 'attempts', attempts, "
         "'last_error', last_error, 'message', job->'message', 'dev_eui', job->>'dev_eui', 'flow_id', job->>'flow_id', "
-        "'created_at', created_at) FROM dead_letters WHERE target_id = $1::uuid ORDER BY created_at, id LIMIT $2 OFFSET $3",
+        "'created_at', created_at) FROM dead_letters WHERE target_id = $1::uuid ORDER BY created_at, id LIMIT $2 "
+        "OFFSET $3",
         {id, std::to_string(page.limit), std::to_string(page.skip)});
     if (!rows) return db_error(rows.error());
     return list(*rows, count->get_int(0, 0));
   });
   router.add_sync("POST", "/api/v1/integrations/{id}/dead-letters/retry",
                   [&ctx](const http::Request& req) { return retry(ctx, req.params.at("id"), std::nullopt); });
-  router.add_sync("POST", "/api/v1/integrations/{id}/dead-letters/{dead_letter_id}/retry", [&ctx](const http::Request& req) {
-    return retry(ctx, req.params.at("id"), req.params.at("dead_letter_id"));
-  });
+  router.add_sync(
+      "POST", "/api/v1/integrations/{id}/dead-letters/{dead_letter_id}/retry",
+      [&ctx](const http::Request& req) { return retry(ctx, req.params.at("id"), req.params.at("dead_letter_id")); });
 }
 
 void add_test_route(http::Router& router, RouteContext& ctx) {
-  router.add_sync("POST", "/api/v1/integrations/{id}/test", [&ctx](const http::Request& req) { return test(ctx, req); });
+  router.add_sync("POST", "/api/v1/integrations/{id}/test",
+                  [&ctx](const http::Request& req) { return test(ctx, req); });
 }
 
 void add_record_routes(http::Router& router, RouteContext& ctx) {
-  router.add_sync("GET", "/api/v1/storages/{id}/records", [&ctx](const http::Request& req) { return records(ctx, req); });
+  router.add_sync("GET", "/api/v1/storages/{id}/records",
+                  [&ctx](const http::Request& req) { return records(ctx, req); });
 }
 
 }  // namespace dm::dispatcher

@@ -152,8 +152,11 @@ Outcome StorageWriter::write_postgres(const Target& target, const Job& job) {
     std::lock_guard lock(mutex_);
     auto& slot = pg_[target.id];
     if (!slot || slot->connection_url != s.connection_url) {
-      auto pool = db::Pool::open({.url = s.connection_url, .size = 2, .application_name = "dm-dispatcher-storage",
-                                  .connect_timeout = std::chrono::seconds(5), .acquire_timeout = std::chrono::seconds(10),
+      auto pool = db::Pool::open({.url = s.connection_url,
+                                  .size = 2,
+                                  .application_name = "dm-dispatcher-storage",
+                                  .connect_timeout = std::chrono::seconds(5),
+                                  .acquire_timeout = std::chrono::seconds(10),
                                   .statement_timeout = std::chrono::seconds(10)});
       if (!pool) {
         o.permanent = true;
@@ -174,16 +177,21 @@ Outcome StorageWriter::write_postgres(const Target& target, const Job& job) {
   }
   if (!pg->table_checked) {
     // Made if missing, when the role may; an existing table with these columns works too.
-    (void)pg->pool->exec("CREATE TABLE IF NOT EXISTS " + table +
-                         " (job_id text PRIMARY KEY, dev_eui text, flow_id text, time timestamptz NOT NULL, data jsonb NOT NULL)");
+    (void)pg->pool->exec(
+        "CREATE TABLE IF NOT EXISTS " + table +
+        " (job_id text PRIMARY KEY, dev_eui text, flow_id text, time timestamptz NOT NULL, data jsonb NOT NULL)");
     pg->table_checked = true;
   }
-  auto r = pg->pool->exec("INSERT INTO " + table + " (job_id, dev_eui, flow_id, time, data) VALUES ($1, $2, $3, $4::timestamptz, $5::jsonb) "
-                          "ON CONFLICT DO NOTHING",
+  auto r = pg->pool->exec("INSERT INTO " + table +
+                              " (job_id, dev_eui, flow_id, time, data) VALUES ($1, $2, $3, $4::timestamptz, $5::jsonb) "
+                              "ON CONFLICT DO NOTHING",
                           {job.job_id, job.dev_eui, job.flow_id, job.created_at, job.message});
   o.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   json::Writer w;
-  w.start_object().field("table", s.table).field("body", std::string_view(job.message).substr(0, 64 << 10)).end_object();
+  w.start_object()
+      .field("table", s.table)
+      .field("body", std::string_view(job.message).substr(0, 64 << 10))
+      .end_object();
   o.request = w.take();
   if (r) {
     o.delivered = true;

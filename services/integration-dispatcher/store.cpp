@@ -44,14 +44,16 @@ void Recorder::run() {
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       // A short wait lets a batch fill under load; alone, a record waits at most `interval_`.
-      if (queue_.size() < max_batch_ && !stopping_) cv_.wait_for(lock, interval_, [&] { return queue_.size() >= max_batch_ || stopping_; });
+      if (queue_.size() < max_batch_ && !stopping_)
+        cv_.wait_for(lock, interval_, [&] { return queue_.size() >= max_batch_ || stopping_; });
       while (!queue_.empty() && batch.size() < max_batch_) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
     auto written = write(batch);
-    if (!written) log::error("recording deliveries failed", {{"error", written.error().message}, {"records", batch.size()}});
+    if (!written)
+      log::error("recording deliveries failed", {{"error", written.error().message}, {"records", batch.size()}});
     for (auto& r : batch) {
       if (r.done) r.done(written.ok());
     }
@@ -79,8 +81,9 @@ Result<void> Recorder::write(std::vector<Record>& batch) {
   }
   return db_.transaction([&](db::Session& s) -> Result<void> {
     // COPY is the fastest path for the one table every attempt writes to.
-    DM_TRY(s.copy_in("history", {"job_id", "target_id", "kind", "flow_id", "dev_eui", "attempt", "status", "http_status",
-                                 "error", "duration_ms", "request", "response"},
+    DM_TRY(s.copy_in("history",
+                     {"job_id", "target_id", "kind", "flow_id", "dev_eui", "attempt", "status", "http_status", "error",
+                      "duration_ms", "request", "response"},
                      history));
     if (!finals.empty()) {
       DM_TRY(db::insert_rows(s, "deliveries", {"job_id", "target_id", "kind", "status"}, finals,
@@ -92,8 +95,8 @@ Result<void> Recorder::write(std::vector<Record>& batch) {
                              "last_error = EXCLUDED.last_error, job = EXCLUDED.job, created_at = now()"));
     }
     if (!records.empty()) {
-      DM_TRY(db::insert_rows(s, "records", {"job_id", "storage_id", "dev_eui", "flow_id", "data", "received_at"}, records,
-                             "ON CONFLICT (job_id) DO NOTHING"));
+      DM_TRY(db::insert_rows(s, "records", {"job_id", "storage_id", "dev_eui", "flow_id", "data", "received_at"},
+                             records, "ON CONFLICT (job_id) DO NOTHING"));
     }
     return ok();
   });
@@ -120,8 +123,9 @@ Result<std::unordered_set<std::string>> finished_jobs(db::Pool& db, const std::v
 }
 
 Result<std::size_t> prune_history(db::Pool& db, int days) {
-  DM_ASSIGN_OR_RETURN(auto rows, db.exec("DELETE FROM history WHERE created_at < now() - make_interval(days => $1::int)",
-                                         {std::to_string(days)}));
+  DM_ASSIGN_OR_RETURN(
+      auto rows,
+      db.exec("DELETE FROM history WHERE created_at < now() - make_interval(days => $1::int)", {std::to_string(days)}));
   return rows.affected();
 }
 

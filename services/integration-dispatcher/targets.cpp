@@ -9,15 +9,16 @@ TargetCache::TargetCache(bus::Connection& rpc, bus::Connection& events) : rpc_(r
 
 Result<void> TargetCache::start() {
   for (const char* kind : {"integration", "storage"}) {
-    DM_ASSIGN_OR_RETURN(auto sub, events_.subscribe(std::string("dm.registry.changed.") + kind, "", [this](bus::Message&& m) {
-      auto doc = json::parse(m.data);
-      if (!doc || !doc->IsObject()) return;
-      auto id = json::get_string(*doc, "id");
-      if (!id) return;
-      std::lock_guard lock(mutex_);
-      cache_.erase(std::string(*id));
-      if (auto v = json::get_int(*doc, "version")) dropped_version_[std::string(*id)] = *v;
-    }));
+    DM_ASSIGN_OR_RETURN(auto sub,
+                        events_.subscribe(std::string("dm.registry.changed.") + kind, "", [this](bus::Message&& m) {
+                          auto doc = json::parse(m.data);
+                          if (!doc || !doc->IsObject()) return;
+                          auto id = json::get_string(*doc, "id");
+                          if (!id) return;
+                          std::lock_guard lock(mutex_);
+                          cache_.erase(std::string(*id));
+                          if (auto v = json::get_int(*doc, "version")) dropped_version_[std::string(*id)] = *v;
+                        }));
     subs_.push_back(std::move(sub));
   }
   return ok();
@@ -38,7 +39,8 @@ Result<std::shared_ptr<const Target>> TargetCache::get(const std::string& kind, 
   DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(service::rpc_subject("registry"), "", std::chrono::seconds(5), headers));
   int status = std::atoi(reply.header("Dm-Status").value_or("0").c_str());
   if (status == 404) return make_error(Errc::not_found, kind + " " + id + " does not exist");
-  if (status != 200) return make_error(Errc::unavailable, "registry answered " + std::to_string(status) + " for " + kind + " " + id);
+  if (status != 200)
+    return make_error(Errc::unavailable, "registry answered " + std::to_string(status) + " for " + kind + " " + id);
   DM_ASSIGN_OR_RETURN(auto target, parse_target(kind, reply.data));
   auto shared = std::make_shared<const Target>(std::move(target));
   std::lock_guard lock(mutex_);
@@ -55,11 +57,12 @@ void TargetCache::report_status(const std::string& id, const std::string& status
   bus::Headers headers{{"Dm-Method", "POST"},
                        {"Dm-Target", "/internal/v1/integrations/" + id + "/status"},
                        {"Content-Type", "application/json"}};
-  rpc_.request_async(service::rpc_subject("registry"), w.take(), std::chrono::seconds(5),
-                     [id](Result<bus::Message> r) {
-                       if (!r) log::warn("reporting integration status failed", {{"id", id}, {"error", r.error().message}});
-                     },
-                     headers);
+  rpc_.request_async(
+      service::rpc_subject("registry"), w.take(), std::chrono::seconds(5),
+      [id](Result<bus::Message> r) {
+        if (!r) log::warn("reporting integration status failed", {{"id", id}, {"error", r.error().message}});
+      },
+      headers);
 }
 
 }  // namespace dm::dispatcher

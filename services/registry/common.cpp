@@ -167,8 +167,11 @@ Result<std::optional<http::Response>> refuse_if_in_use(db::Session& s, std::stri
                                                        std::string_view what) {
   // Lock the entity first: a flow saved between this check and the DELETE would otherwise
   // be left enabled and pointing at nothing (flow saves lock referenced rows FOR KEY SHARE).
-  static const std::map<std::string_view, std::string> tables = {{"device", "devices"}, {"label", "labels"},
-      {"function", "functions"}, {"integration", "integrations"}, {"storage", "storages"}};
+  static const std::map<std::string_view, std::string> tables = {{"device", "devices"},
+                                                                 {"label", "labels"},
+                                                                 {"function", "functions"},
+                                                                 {"integration", "integrations"},
+                                                                 {"storage", "storages"}};
   if (auto t = tables.find(kind); t != tables.end()) {
     DM_TRY(s.exec("SELECT 1 FROM " + t->second + " WHERE id = $1::uuid FOR UPDATE", {std::string(id)}));
   }

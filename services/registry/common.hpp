@@ -34,7 +34,7 @@ inline constexpr const char* kInvalidateSubject = "dm.registry.invalidate";
 struct Context {
   db::Pool& db;
   Events& events;
-  std::string secret_key;  // derives the key that encrypts stored secrets
+  std::string secret_key;     // derives the key that encrypts stored secrets
   DocCache* cache = nullptr;  // read cache; null disables it
 };
 

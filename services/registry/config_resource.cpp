@@ -35,13 +35,17 @@ std::vector<api::FieldError> read_fields(const Spec& spec, const json::Value& bo
     in.name = *v;
     in.columns.emplace_back("name", *v);
   }
-  if (auto v = r.string("description", {.max = 2000, .nullable = true})) in.columns.emplace_back("description", *v);
-  else if (r.is_null("description")) in.columns.emplace_back("description", std::string());
+  if (auto v = r.string("description", {.max = 2000, .nullable = true}))
+    in.columns.emplace_back("description", *v);
+  else if (r.is_null("description"))
+    in.columns.emplace_back("description", std::string());
   in.type = r.choice("type", spec.types, create);
   in.bad_type = r.present("type") && !in.type;
   if (const auto* config = r.raw("config")) {
-    if (config->IsObject()) in.config = config;
-    else r.add_error("config", "Input should be a valid dictionary", "dict_type");
+    if (config->IsObject())
+      in.config = config;
+    else
+      r.add_error("config", "Input should be a valid dictionary", "dict_type");
   }
   return r.errors();
 }
@@ -86,8 +90,9 @@ http::Response list(const Spec& spec, Context& ctx, const http::Request& req) {
   auto text = q.string("search");
   if (!q.ok()) return q.response();
   db::Params params{type, text ? db::Param("%" + *text + "%") : std::nullopt};
-  std::string where = " WHERE ($1::text IS NULL OR v.type = $1)"
-                      " AND ($2::text IS NULL OR v.name ILIKE $2 OR v.description ILIKE $2)";
+  std::string where =
+      " WHERE ($1::text IS NULL OR v.type = $1)"
+      " AND ($2::text IS NULL OR v.name ILIKE $2 OR v.description ILIKE $2)";
   if (!spec.statuses.empty()) {
     params.push_back(status);
     where += " AND ($3::text IS NULL OR v.status = $3)";
@@ -124,16 +129,19 @@ http::Response create(const Spec& spec, Context& ctx, const SecretBox& box, cons
     vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size()) + cast_of(col);
   }
   std::string id;
-  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-    DM_ASSIGN_OR_RETURN(auto ins, s.exec("INSERT INTO " + spec.table + " (" + cols + ") VALUES (" + vals +
-                                             ") RETURNING id",
-                                         params));
-    id = std::string(ins.get(0, 0));
-    DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM " + spec.view + " WHERE id = $1::uuid", {id}));
-    auto created = http::Response::json(201, std::string(doc.get(0, 0)));
-    created.headers.set("Location", "/api/v1/" + spec.plural + "/" + id);
-    return created;
-  }, conflict(spec, in));
+  auto res = in_transaction(
+      ctx.db,
+      [&](db::Session& s) -> TxResult {
+        DM_ASSIGN_OR_RETURN(
+            auto ins,
+            s.exec("INSERT INTO " + spec.table + " (" + cols + ") VALUES (" + vals + ") RETURNING id", params));
+        id = std::string(ins.get(0, 0));
+        DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM " + spec.view + " WHERE id = $1::uuid", {id}));
+        auto created = http::Response::json(201, std::string(doc.get(0, 0)));
+        created.headers.set("Location", "/api/v1/" + spec.plural + "/" + id);
+        return created;
+      },
+      conflict(spec, in));
   if (res.status == 201) ctx.events.changed(spec.kind, "created", id, 1);
   return res;
 }
@@ -151,7 +159,8 @@ http::Response get(const Spec& spec, Context& ctx, const http::Request& req) {
 Result<std::optional<http::Response>> update_config(const Spec& spec, const SecretBox& box, db::Session& s,
                                                     const std::string& id, std::vector<api::FieldError> errors,
                                                     Input& in) {
-  DM_ASSIGN_OR_RETURN(auto row, s.exec("SELECT type, config FROM " + spec.table + " WHERE id = $1::uuid FOR UPDATE", {id}));
+  DM_ASSIGN_OR_RETURN(auto row,
+                      s.exec("SELECT type, config FROM " + spec.table + " WHERE id = $1::uuid FOR UPDATE", {id}));
   if (row.empty()) return std::optional<http::Response>(not_found(spec.what));
   std::string stored_type(row.get(0, 0));
   if (in.type && *in.type != stored_type && !in.config) {
@@ -176,23 +185,26 @@ http::Response update(const Spec& spec, Context& ctx, const SecretBox& box, cons
   Input in;
   auto errors = read_fields(spec, body.doc, false, in);
   std::int64_t version = 0;
-  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-    DM_ASSIGN_OR_RETURN(auto refused, update_config(spec, box, s, id, std::move(errors), in));
-    if (refused) return std::move(*refused);
-    if (in.type) in.columns.emplace_back("type", *in.type);
-    std::string sets;
-    db::Params params{id};
-    for (const auto& [col, v] : in.columns) {
-      params.push_back(v);
-      sets += ", " + col + " = $" + std::to_string(params.size()) + cast_of(col);
-    }
-    DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE " + spec.table + " SET version = version + 1, updated_at = now()" +
-                                             sets + " WHERE id = $1::uuid RETURNING version",
-                                         params));
-    version = upd.get_int(0, 0);
-    DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM " + spec.view + " WHERE id = $1::uuid", {id}));
-    return http::Response::json(200, std::string(doc.get(0, 0)));
-  }, conflict(spec, in));
+  auto res = in_transaction(
+      ctx.db,
+      [&](db::Session& s) -> TxResult {
+        DM_ASSIGN_OR_RETURN(auto refused, update_config(spec, box, s, id, std::move(errors), in));
+        if (refused) return std::move(*refused);
+        if (in.type) in.columns.emplace_back("type", *in.type);
+        std::string sets;
+        db::Params params{id};
+        for (const auto& [col, v] : in.columns) {
+          params.push_back(v);
+          sets += ", " + col + " = $" + std::to_string(params.size()) + cast_of(col);
+        }
+        DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE " + spec.table + " SET version = version + 1, updated_at = now()" +
+                                                 sets + " WHERE id = $1::uuid RETURNING version",
+                                             params));
+        version = upd.get_int(0, 0);
+        DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM " + spec.view + " WHERE id = $1::uuid", {id}));
+        return http::Response::json(200, std::string(doc.get(0, 0)));
+      },
+      conflict(spec, in));
   if (res.status == 200) ctx.events.changed(spec.kind, "updated", id, version);
   return res;
 }
@@ -224,7 +236,8 @@ http::Response get_internal(const Spec& spec, Context& ctx, const SecretBox& box
   if (rows->empty()) return not_found(spec.what);
   auto doc = json::parse(rows->get(0, 0), {.max_bytes = 16 << 20, .max_depth = 64});
   auto stored = json::parse(rows->get(0, 2), {.max_bytes = 16 << 20, .max_depth = 64});
-  if (!doc || !stored) return store_error(make_error(Errc::internal, spec.kind + " " + id + ": stored JSON unreadable"));
+  if (!doc || !stored)
+    return store_error(make_error(Errc::internal, spec.kind + " " + id + ": stored JSON unreadable"));
   auto opened = open_config(*stored, spec.secrets_of(rows->get(0, 1), *stored), box);
   if (!opened) {
     log::error("stored secrets cannot be opened", {{"kind", spec.kind}, {"id", id}, {"error", opened.error().message}});
@@ -286,12 +299,14 @@ bool has_control_chars(std::string_view text) {
 
 void check_http_url(api::BodyReader& r, std::string_view field, const std::string& url) {
   auto parsed = http::parse_url(url);
-  if (!parsed) r.add_error(std::string(field), "Input should be a valid http:// or https:// URL (" + parsed.error().message + ")", "url_parsing");
+  if (!parsed)
+    r.add_error(std::string(field), "Input should be a valid http:// or https:// URL (" + parsed.error().message + ")",
+                "url_parsing");
 }
 
 std::optional<std::vector<std::pair<std::string, std::string>>> read_string_map(api::BodyReader& r,
-                                                                                 std::string_view field,
-                                                                                 std::size_t max_value) {
+                                                                                std::string_view field,
+                                                                                std::size_t max_value) {
   const auto* v = r.raw(field);
   if (!v || v->IsNull()) return std::nullopt;
   if (!v->IsObject()) {
@@ -325,7 +340,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> read_string_map(
   return out;
 }
 
-void write_string_map(json::Writer& w, std::string_view key, const std::vector<std::pair<std::string, std::string>>& map) {
+void write_string_map(json::Writer& w, std::string_view key,
+                      const std::vector<std::pair<std::string, std::string>>& map) {
   w.key(key).start_object();
   for (const auto& [k, v] : map) w.field(k, v);
   w.end_object();

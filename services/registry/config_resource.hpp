@@ -27,19 +27,19 @@
 namespace dm::registry {
 
 struct ConfigResourceSpec {
-  std::string kind;        // "integration": change events and flow references
-  std::string what;        // "Integration": messages
-  std::string a_what;      // "An integration": the duplicate-name message
-  std::string table;       // "integrations"
-  std::string view;        // "integration_docs"
-  std::string plural;      // "integrations": the route segment
+  std::string kind;    // "integration": change events and flow references
+  std::string what;    // "Integration": messages
+  std::string a_what;  // "An integration": the duplicate-name message
+  std::string table;   // "integrations"
+  std::string view;    // "integration_docs"
+  std::string plural;  // "integrations": the route segment
   std::vector<std::string> types;
   std::vector<std::string> statuses;   // read-only status column to filter on; empty = none
   std::vector<std::string> read_only;  // output fields a client may send back (ignored)
   // Validates `config` for `type` (errors located under body.config) and returns it
   // normalised, every key present (defaults filled in), secrets still in clear.
   std::function<std::optional<std::string>(std::string_view type, const json::Value& config,
-                                            std::vector<api::FieldError>& errors)>
+                                           std::vector<api::FieldError>& errors)>
       read_config;
   // Which values of a (normalised or stored) config of `type` are secrets.
   std::function<std::vector<SecretField>(std::string_view type, const json::Value& config)> secrets_of;
@@ -58,9 +58,10 @@ void check_http_url(api::BodyReader& r, std::string_view field, const std::strin
 // nullopt when absent or wrong (errors recorded). Names are 1..255 characters, values at most
 // `max_value` characters; neither may hold control characters.
 std::optional<std::vector<std::pair<std::string, std::string>>> read_string_map(api::BodyReader& r,
-                                                                                 std::string_view field,
-                                                                                 std::size_t max_value = 1024);
+                                                                                std::string_view field,
+                                                                                std::size_t max_value = 1024);
 // Writes {"a": "x", ...}.
-void write_string_map(json::Writer& w, std::string_view key, const std::vector<std::pair<std::string, std::string>>& map);
+void write_string_map(json::Writer& w, std::string_view key,
+                      const std::vector<std::pair<std::string, std::string>>& map);
 
 }  // namespace dm::registry

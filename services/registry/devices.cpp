@@ -9,14 +9,14 @@
 namespace dm::registry {
 namespace {
 
-const std::vector<std::string> kRegions = {"EU868", "US915", "CN779", "EU433",   "AU915",   "CN470",   "AS923",
+const std::vector<std::string> kRegions = {"EU868",   "US915",   "CN779",   "EU433", "AU915", "CN470", "AS923",
                                            "AS923-2", "AS923-3", "AS923-4", "KR920", "IN865", "RU864", "ISM2400"};
 const std::vector<std::string> kStatuses = {"never_seen", "online", "offline", "maintenance"};
 // Fields a client may send back unchanged from a GET; they are ignored, not rejected.
-const std::vector<std::string> kReadOnly = {"id", "labels", "last_seen_at", "battery_level", "version", "created_at",
-                                            "updated_at"};
-const std::vector<std::string> kWritable = {"dev_eui", "name", "description", "status", "expected_transmit_time",
-                                            "app_eui", "region", "is_class_c", "metadata", "configuration",
+const std::vector<std::string> kReadOnly = {"id",      "labels",     "last_seen_at", "battery_level",
+                                            "version", "created_at", "updated_at"};
+const std::vector<std::string> kWritable = {"dev_eui",  "name",   "description", "status",   "expected_transmit_time",
+                                            "app_eui",  "region", "is_class_c",  "metadata", "configuration",
                                             "label_ids"};
 
 // 16 hex digits, any case, optionally with ':' or '-' separators; stored lowercase.
@@ -36,9 +36,7 @@ struct DeviceInput {
   std::optional<std::vector<std::string>> label_ids;
 };
 
-std::string cast_of(const std::string& col) {
-  return col == "metadata" || col == "configuration" ? "::jsonb" : "";
-}
+std::string cast_of(const std::string& col) { return col == "metadata" || col == "configuration" ? "::jsonb" : ""; }
 
 // Reads a create (all required fields) or an update (every field optional) body.
 std::optional<http::Response> read_device(const json::Value& body, bool create, DeviceInput& in) {
@@ -50,23 +48,32 @@ std::optional<http::Response> read_device(const json::Value& body, bool create, 
 
   if (auto eui = r.string("dev_eui", {.required = create, .min = 1, .max = 64})) {
     auto norm = normalise_eui(*eui);
-    if (!norm) r.add_error("dev_eui", "dev_eui must be 16 hexadecimal characters", "value_error");
-    else set("dev_eui", *norm);
+    if (!norm)
+      r.add_error("dev_eui", "dev_eui must be 16 hexadecimal characters", "value_error");
+    else
+      set("dev_eui", *norm);
   }
   if (auto v = r.string("name", {.required = create, .min = 1, .max = 255})) set("name", *v);
-  if (auto v = r.string("description", {.max = 2000, .nullable = true})) set("description", *v);
-  else if (r.is_null("description")) set("description", std::string());
+  if (auto v = r.string("description", {.max = 2000, .nullable = true}))
+    set("description", *v);
+  else if (r.is_null("description"))
+    set("description", std::string());
   if (auto v = r.choice("status", kStatuses)) set("status", *v);
-  if (auto v = r.integer("expected_transmit_time", {.min = 1, .max = 525600, .nullable = true})) set("expected_transmit_time", std::to_string(*v));
-  else if (r.is_null("expected_transmit_time")) set("expected_transmit_time", std::nullopt);
+  if (auto v = r.integer("expected_transmit_time", {.min = 1, .max = 525600, .nullable = true}))
+    set("expected_transmit_time", std::to_string(*v));
+  else if (r.is_null("expected_transmit_time"))
+    set("expected_transmit_time", std::nullopt);
   if (auto v = r.string("app_eui", {.max = 64, .nullable = true})) {
     auto norm = normalise_eui(*v);
-    if (!norm) r.add_error("app_eui", "app_eui must be 16 hexadecimal characters", "value_error");
-    else set("app_eui", *norm);
+    if (!norm)
+      r.add_error("app_eui", "app_eui must be 16 hexadecimal characters", "value_error");
+    else
+      set("app_eui", *norm);
   } else if (r.is_null("app_eui")) {
     set("app_eui", std::nullopt);
   }
-  if (r.is_null("region")) set("region", std::nullopt);
+  if (r.is_null("region"))
+    set("region", std::nullopt);
   else if (auto v = r.string("region", {.max = 16})) {
     std::string up = *v;
     std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
@@ -83,7 +90,8 @@ std::optional<http::Response> read_device(const json::Value& body, bool create, 
   if (auto v = r.object_json("configuration")) set("configuration", *v);
   if (auto ids = r.string_list("label_ids")) {
     for (size_t i = 0; i < ids->size(); ++i) {
-      if (!api::is_uuid((*ids)[i])) r.add_error_at({"label_ids", std::to_string(i)}, "Input should be a valid UUID", "uuid_parsing");
+      if (!api::is_uuid((*ids)[i]))
+        r.add_error_at({"label_ids", std::to_string(i)}, "Input should be a valid UUID", "uuid_parsing");
     }
     in.label_ids = std::move(ids);
   }
@@ -103,8 +111,8 @@ Result<std::optional<http::Response>> replace_labels(db::Session& s, const std::
     if (rows.empty()) {
       DM_ASSIGN_OR_RETURN(auto exists, s.exec("SELECT 1 FROM labels WHERE id = $1::uuid", {label_ids[i]}));
       if (exists.empty()) {
-        return std::optional<http::Response>(
-            api::validation_error({"body", "label_ids", std::to_string(i)}, "Label " + label_ids[i] + " does not exist"));
+        return std::optional<http::Response>(api::validation_error({"body", "label_ids", std::to_string(i)},
+                                                                   "Label " + label_ids[i] + " does not exist"));
       }
     }
   }
@@ -126,7 +134,8 @@ void add_device_routes(http::Router& router, Context& ctx) {
   router.add_sync("GET", "/api/v1/devices", [&ctx](const http::Request& req) {
     api::QueryReader q(req);
     auto page = q.paging();
-    auto sort = q.sort({"name", "dev_eui", "status", "created_at", "updated_at", "last_seen_at"}, {"created_at", false});
+    auto sort =
+        q.sort({"name", "dev_eui", "status", "created_at", "updated_at", "last_seen_at"}, {"created_at", false});
     auto status = q.choice("status", kStatuses);
     auto label = q.string("label");
     auto text = q.string("search");
@@ -137,7 +146,8 @@ void add_device_routes(http::Router& router, Context& ctx) {
     if (text) params[3] = "%" + *text + "%";
     const std::string where =
         " WHERE ($1::text IS NULL OR v.status = $1)"
-        " AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM device_labels dl WHERE dl.device_id = v.id AND dl.label_id = $2::uuid))"
+        " AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM device_labels dl WHERE dl.device_id = v.id AND dl.label_id = "
+        "$2::uuid))"
         " AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM device_labels dl JOIN labels l ON l.id = dl.label_id"
         "      WHERE dl.device_id = v.id AND l.name = $3))"
         " AND ($4::text IS NULL OR v.name ILIKE $4 OR v.dev_eui ILIKE $4 OR v.description ILIKE $4)";
@@ -151,18 +161,21 @@ void add_device_routes(http::Router& router, Context& ctx) {
     if (auto bad = read_device(body.doc, true, in)) return *bad;
     auto [insert, params] = in.values.insert_sql("devices", cast_of);
     std::string id;
-    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-      DM_ASSIGN_OR_RETURN(auto ins, s.exec(insert, params));
-      id = std::string(ins.get(0, 0));
-      if (in.label_ids) {
-        DM_ASSIGN_OR_RETURN(auto bad, replace_labels(s, id, *in.label_ids));
-        if (bad) return std::move(*bad);
-      }
-      DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM device_docs WHERE id = $1::uuid", {id}));
-      auto created = http::Response::json(201, std::string(doc.get(0, 0)));
-      created.headers.set("Location", "/api/v1/devices/" + id);
-      return created;
-    }, conflict_detail(in));
+    auto res = in_transaction(
+        ctx.db,
+        [&](db::Session& s) -> TxResult {
+          DM_ASSIGN_OR_RETURN(auto ins, s.exec(insert, params));
+          id = std::string(ins.get(0, 0));
+          if (in.label_ids) {
+            DM_ASSIGN_OR_RETURN(auto bad, replace_labels(s, id, *in.label_ids));
+            if (bad) return std::move(*bad);
+          }
+          DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM device_docs WHERE id = $1::uuid", {id}));
+          auto created = http::Response::json(201, std::string(doc.get(0, 0)));
+          created.headers.set("Location", "/api/v1/devices/" + id);
+          return created;
+        },
+        conflict_detail(in));
     if (res.status == 201) ctx.events.changed("device", "created", id, 1);
     return res;
   });
@@ -181,19 +194,22 @@ void add_device_routes(http::Router& router, Context& ctx) {
     db::Params params{id};
     std::string sets = in.values.set_sql(params, cast_of);
     std::int64_t version = 0;
-    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-      DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE devices SET version = version + 1, updated_at = now()" + sets +
-                                               " WHERE id = $1::uuid RETURNING version",
-                                           params));
-      if (upd.empty()) return not_found("Device");
-      version = upd.get_int(0, 0);
-      if (in.label_ids) {
-        DM_ASSIGN_OR_RETURN(auto bad, replace_labels(s, id, *in.label_ids));
-        if (bad) return std::move(*bad);
-      }
-      DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM device_docs WHERE id = $1::uuid", {id}));
-      return http::Response::json(200, std::string(doc.get(0, 0)));
-    }, conflict_detail(in));
+    auto res = in_transaction(
+        ctx.db,
+        [&](db::Session& s) -> TxResult {
+          DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE devices SET version = version + 1, updated_at = now()" + sets +
+                                                   " WHERE id = $1::uuid RETURNING version",
+                                               params));
+          if (upd.empty()) return not_found("Device");
+          version = upd.get_int(0, 0);
+          if (in.label_ids) {
+            DM_ASSIGN_OR_RETURN(auto bad, replace_labels(s, id, *in.label_ids));
+            if (bad) return std::move(*bad);
+          }
+          DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM device_docs WHERE id = $1::uuid", {id}));
+          return http::Response::json(200, std::string(doc.get(0, 0)));
+        },
+        conflict_detail(in));
     if (res.status == 200) ctx.events.changed("device", "updated", id, version);
     return res;
   };
@@ -222,9 +238,10 @@ void add_device_routes(http::Router& router, Context& ctx) {
     return in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
       DM_ASSIGN_OR_RETURN(auto dev, s.exec("SELECT 1 FROM devices WHERE id = $1::uuid", {id}));
       if (dev.empty()) return not_found("Device");
-      DM_ASSIGN_OR_RETURN(auto rows, s.exec("SELECT v.doc FROM label_docs v JOIN device_labels dl ON dl.label_id = v.id "
-                                            "WHERE dl.device_id = $1::uuid ORDER BY v.name",
-                                            {id}));
+      DM_ASSIGN_OR_RETURN(auto rows,
+                          s.exec("SELECT v.doc FROM label_docs v JOIN device_labels dl ON dl.label_id = v.id "
+                                 "WHERE dl.device_id = $1::uuid ORDER BY v.name",
+                                 {id}));
       return http::Response::json(200, json_array(rows));
     });
   });
@@ -241,7 +258,8 @@ void add_device_routes(http::Router& router, Context& ctx) {
     for (rapidjson::SizeType i = 0; i < ids->Size(); ++i) {
       const auto& v = (*ids)[i];
       if (!v.IsString() || !api::is_uuid(json::view(v))) {
-        return api::validation_error({"body", "label_ids", std::to_string(i)}, "Input should be a valid UUID", "uuid_parsing");
+        return api::validation_error({"body", "label_ids", std::to_string(i)}, "Input should be a valid UUID",
+                                     "uuid_parsing");
       }
       label_ids.emplace_back(json::view(v));
     }
@@ -254,9 +272,10 @@ void add_device_routes(http::Router& router, Context& ctx) {
       version = upd.get_int(0, 0);
       DM_ASSIGN_OR_RETURN(auto bad, replace_labels(s, id, label_ids));
       if (bad) return std::move(*bad);
-      DM_ASSIGN_OR_RETURN(auto rows, s.exec("SELECT v.doc FROM label_docs v JOIN device_labels dl ON dl.label_id = v.id "
-                                            "WHERE dl.device_id = $1::uuid ORDER BY v.name",
-                                            {id}));
+      DM_ASSIGN_OR_RETURN(auto rows,
+                          s.exec("SELECT v.doc FROM label_docs v JOIN device_labels dl ON dl.label_id = v.id "
+                                 "WHERE dl.device_id = $1::uuid ORDER BY v.name",
+                                 {id}));
       return http::Response::json(200, json_array(rows));
     });
     if (res.status == 200) ctx.events.changed("device", "updated", id, version);

@@ -60,7 +60,8 @@ void add_internal_device_routes(http::Router& router, Context& ctx) {
         auto status = r.choice("status", kStates);
         auto battery = r.number("battery_level", {.min = 0, .max = 100, .nullable = true});
         if (id && !api::is_uuid(*id)) r.add_error("id", "Input should be a valid UUID", "uuid_parsing");
-        if (seen && !parse_rfc3339(*seen)) r.add_error("last_seen_at", "Input should be a valid datetime", "datetime_parsing");
+        if (seen && !parse_rfc3339(*seen))
+          r.add_error("last_seen_at", "Input should be a valid datetime", "datetime_parsing");
         if (!r.ok()) return r.response();
         DM_ASSIGN_OR_RETURN(
             auto rows,

@@ -42,7 +42,8 @@ bool is_uuid(std::string_view s) {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -87,13 +88,17 @@ void read_entity(const json::Value& data, FlowNode& node, const std::string& idx
 void read_data(const json::Value& data, FlowNode& node, const std::string& idx, Problems& p) {
   if (is_node_type(node.type)) read_entity(data, node, idx, p);
   if (const auto* label = member(data, "label"); label && !label->IsNull()) {
-    if (label->IsString()) node.label = std::string(json::view(*label));
-    else p.add({"nodes", idx, "data", "label"}, "Input should be a valid string", "string_type");
+    if (label->IsString())
+      node.label = std::string(json::view(*label));
+    else
+      p.add({"nodes", idx, "data", "label"}, "Input should be a valid string", "string_type");
   }
   node.parameters_json = "{}";
   if (const auto* params = member(data, "parameters"); params && !params->IsNull()) {
-    if (params->IsObject()) node.parameters_json = json::to_string(*params);
-    else p.add({"nodes", idx, "data", "parameters"}, "Input should be a valid dictionary", "dict_type");
+    if (params->IsObject())
+      node.parameters_json = json::to_string(*params);
+    else
+      p.add({"nodes", idx, "data", "parameters"}, "Input should be a valid dictionary", "dict_type");
   }
 }
 
@@ -106,8 +111,10 @@ void read_position(const json::Value& raw, const std::string& idx, Problems& p) 
   }
   for (const char* axis : {"x", "y"}) {
     const auto* v = member(*pos, axis);
-    if (!v) p.add({"nodes", idx, "position", axis}, "Field required", "missing");
-    else if (!v->IsNumber()) p.add({"nodes", idx, "position", axis}, "Input should be a valid number", "float_type");
+    if (!v)
+      p.add({"nodes", idx, "position", axis}, "Field required", "missing");
+    else if (!v->IsNumber())
+      p.add({"nodes", idx, "position", axis}, "Input should be a valid number", "float_type");
   }
 }
 
@@ -147,15 +154,19 @@ void read_node(const json::Value& raw, std::size_t i, FlowGraph& g, std::map<std
   } else {
     node.id = std::string(json::view(*id));
     if (auto [it, fresh] = ids.emplace(node.id, i); !fresh) {
-      p.add({"nodes", idx, "id"}, "Duplicate node id " + quoted(node.id) + " (also node " + std::to_string(it->second) + ")");
+      p.add({"nodes", idx, "id"},
+            "Duplicate node id " + quoted(node.id) + " (also node " + std::to_string(it->second) + ")");
     }
   }
   read_type(raw, node, idx, p);
   read_position(raw, idx, p);
   const auto* data = member(raw, "data");
-  if (!data) p.add({"nodes", idx, "data"}, "Field required", "missing");
-  else if (!data->IsObject()) p.add({"nodes", idx, "data"}, "Input should be a valid dictionary", "dict_type");
-  else read_data(*data, node, idx, p);
+  if (!data)
+    p.add({"nodes", idx, "data"}, "Field required", "missing");
+  else if (!data->IsObject())
+    p.add({"nodes", idx, "data"}, "Input should be a valid dictionary", "dict_type");
+  else
+    read_data(*data, node, idx, p);
   g.nodes.push_back(std::move(node));
 }
 
@@ -164,10 +175,14 @@ std::optional<std::string> required_string(const json::Value& raw, const char* k
                                            Problems& p) {
   const auto* v = member(raw, key);
   loc.emplace_back(key);
-  if (!v) p.add(std::move(loc), "Field required", "missing");
-  else if (!v->IsString()) p.add(std::move(loc), "Input should be a valid string", "string_type");
-  else if (v->GetStringLength() == 0) p.add(std::move(loc), "String should have at least 1 character", "string_too_short");
-  else return std::string(json::view(*v));
+  if (!v)
+    p.add(std::move(loc), "Field required", "missing");
+  else if (!v->IsString())
+    p.add(std::move(loc), "Input should be a valid string", "string_type");
+  else if (v->GetStringLength() == 0)
+    p.add(std::move(loc), "String should have at least 1 character", "string_too_short");
+  else
+    return std::string(json::view(*v));
   return std::nullopt;
 }
 
@@ -209,8 +224,8 @@ std::optional<std::string> read_edge_id(const json::Value& raw, const FlowEdge& 
 }
 
 // Rules on an edge whose ends are both nodes of the flow.
-void check_ends(const FlowEdge& edge, const FlowNode& target, bool self, std::set<EdgeKey>& seen, const std::string& idx,
-                Problems& p) {
+void check_ends(const FlowEdge& edge, const FlowNode& target, bool self, std::set<EdgeKey>& seen,
+                const std::string& idx, Problems& p) {
   if (self) {
     p.add({"edges", idx, "target"}, "Edge connects node " + quoted(edge.target) + " to itself");
   } else if (is_trigger_type(target.type)) {
@@ -224,8 +239,8 @@ void check_ends(const FlowEdge& edge, const FlowNode& target, bool self, std::se
 }
 
 void read_edge(const json::Value& raw, std::size_t i, const std::vector<FlowNode>& nodes,
-               const std::map<std::string, std::size_t>& ids, std::set<std::string>& edge_ids,
-               std::set<EdgeKey>& seen, FlowGraph& g, Problems& p) {
+               const std::map<std::string, std::size_t>& ids, std::set<std::string>& edge_ids, std::set<EdgeKey>& seen,
+               FlowGraph& g, Problems& p) {
   const std::string idx = std::to_string(i);
   if (!raw.IsObject()) {
     p.add({"edges", idx}, "Input should be a valid dictionary", "dict_type");
@@ -320,8 +335,8 @@ void check_structure(const FlowGraph& g, Problems& p) {
     std::string path;
     for (auto n : cycle) path += (path.empty() ? "" : " -> ") + quoted(g.nodes[n].id);
     const auto& first = g.nodes[cycle.front()];
-    p.add({"nodes", std::to_string(first.index)}, "Node " + quoted(first.id) + " is on a cycle: " + path +
-                                                      " (a flow must be acyclic)");
+    p.add({"nodes", std::to_string(first.index)},
+          "Node " + quoted(first.id) + " is on a cycle: " + path + " (a flow must be acyclic)");
     return;
   }
   if (auto deep = too_deep(next)) {

@@ -76,7 +76,7 @@ struct FlowGraph {
 };
 
 struct GraphCheck {
-  FlowGraph graph;                  // what could be read (complete when errors is empty)
+  FlowGraph graph;                 // what could be read (complete when errors is empty)
   std::vector<GraphError> errors;  // empty = valid
 };
 

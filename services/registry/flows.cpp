@@ -16,8 +16,8 @@ namespace {
 using TxResult = Result<http::Response>;
 
 // Fields a client may send back unchanged from a GET; they are ignored, not rejected.
-const std::vector<std::string> kKnown = {"name",       "description", "enabled", "nodes",     "edges",
-                                         "layout",     "id",          "version", "created_at", "updated_at"};
+const std::vector<std::string> kKnown = {"name",   "description", "enabled", "nodes",      "edges",
+                                         "layout", "id",          "version", "created_at", "updated_at"};
 
 // Stored graphs were accepted under the request limits; reading them back must not refuse them.
 constexpr json::Limits kStoredLimits{.max_bytes = 64 << 20, .max_depth = 128};
@@ -66,11 +66,15 @@ std::optional<http::Response> read_flow(const json::Value& body, bool create, Fl
     in.name = *v;
     in.columns.emplace_back("name", *v);
   }
-  if (auto v = r.string("description", {.max = 2000, .nullable = true})) in.columns.emplace_back("description", *v);
-  else if (r.is_null("description")) in.columns.emplace_back("description", std::string());
+  if (auto v = r.string("description", {.max = 2000, .nullable = true}))
+    in.columns.emplace_back("description", *v);
+  else if (r.is_null("description"))
+    in.columns.emplace_back("description", std::string());
   if ((in.enabled = r.boolean("enabled"))) in.columns.emplace_back("enabled", *in.enabled ? "true" : "false");
-  if (r.is_null("layout")) in.columns.emplace_back("layout", "{}");
-  else if (auto v = r.object_json("layout")) in.columns.emplace_back("layout", *v);
+  if (r.is_null("layout"))
+    in.columns.emplace_back("layout", "{}");
+  else if (auto v = r.object_json("layout"))
+    in.columns.emplace_back("layout", *v);
   in.nodes = list_member(r, "nodes");
   in.edges = list_member(r, "edges");
   if (!r.ok()) return r.response();
@@ -127,9 +131,10 @@ Result<void> replace_refs(db::Session& s, const std::string& flow_id, const Flow
     w.start_object().field("node_id", n.id).field("kind", n.type).field("entity_id", n.entity_id).end_object();
   }
   w.end_array();
-  DM_TRY(s.exec("INSERT INTO flow_refs (flow_id, node_id, kind, entity_id) "
-                "SELECT $1::uuid, r->>'node_id', r->>'kind', (r->>'entity_id')::uuid FROM json_array_elements($2::json) r",
-                {flow_id, std::string(w.view())}));
+  DM_TRY(
+      s.exec("INSERT INTO flow_refs (flow_id, node_id, kind, entity_id) "
+             "SELECT $1::uuid, r->>'node_id', r->>'kind', (r->>'entity_id')::uuid FROM json_array_elements($2::json) r",
+             {flow_id, std::string(w.view())}));
   return ok();
 }
 
@@ -185,18 +190,21 @@ http::Response create_flow(Context& ctx, const http::Request& req) {
   const GraphSource src{in.nodes ? in.nodes : &kEmptyList, in.edges ? in.edges : &kEmptyList};
   auto a = assignments(in, {});
   std::string id;
-  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-    FlowGraph graph;
-    DM_ASSIGN_OR_RETURN(auto refused, check_flow(s, src, graph));
-    if (refused) return std::move(*refused);
-    DM_ASSIGN_OR_RETURN(auto ins, s.exec("INSERT INTO flows (" + a.names + ") VALUES (" + a.values + ") RETURNING id",
-                                         a.params));
-    id = std::string(ins.get(0, 0));
-    DM_TRY(replace_refs(s, id, graph));
-    DM_ASSIGN_OR_RETURN(auto created, flow_doc(s, id, 201));
-    created.headers.set("Location", "/api/v1/flows/" + id);
-    return created;
-  }, conflict(in));
+  auto res = in_transaction(
+      ctx.db,
+      [&](db::Session& s) -> TxResult {
+        FlowGraph graph;
+        DM_ASSIGN_OR_RETURN(auto refused, check_flow(s, src, graph));
+        if (refused) return std::move(*refused);
+        DM_ASSIGN_OR_RETURN(
+            auto ins, s.exec("INSERT INTO flows (" + a.names + ") VALUES (" + a.values + ") RETURNING id", a.params));
+        id = std::string(ins.get(0, 0));
+        DM_TRY(replace_refs(s, id, graph));
+        DM_ASSIGN_OR_RETURN(auto created, flow_doc(s, id, 201));
+        created.headers.set("Location", "/api/v1/flows/" + id);
+        return created;
+      },
+      conflict(in));
   if (res.status == 201) ctx.events.changed("flow", "created", id, 1);
   return res;
 }
@@ -211,7 +219,8 @@ Result<std::optional<StoredFlow>> lock_flow(db::Session& s, const std::string& i
                                         "FOR UPDATE",
                                         {id}));
   if (rows.empty()) return std::optional<StoredFlow>{};
-  return std::optional<StoredFlow>(StoredFlow{std::string(rows.get(0, 0)), std::string(rows.get(0, 1)), rows.get_bool(0, 2)});
+  return std::optional<StoredFlow>(
+      StoredFlow{std::string(rows.get(0, 0)), std::string(rows.get(0, 1)), rows.get_bool(0, 2)});
 }
 
 // Re-checks the graph when it changes, and the entities when a flow is enabled (they
@@ -239,19 +248,22 @@ http::Response update_flow(Context& ctx, const http::Request& req) {
   if (auto bad = read_flow(body.doc, false, in)) return *bad;
   auto a = assignments(in, {id});
   std::int64_t version = 0;
-  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-    DM_ASSIGN_OR_RETURN(auto stored, lock_flow(s, id));
-    if (!stored) return not_found("Flow");
-    FlowGraph graph;
-    DM_ASSIGN_OR_RETURN(auto refused, check_update(s, in, *stored, graph));
-    if (refused) return std::move(*refused);
-    DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE flows SET version = version + 1, updated_at = now()" + a.sets +
-                                             " WHERE id = $1::uuid RETURNING version",
-                                         a.params));
-    version = upd.get_int(0, 0);
-    if (in.nodes) DM_TRY(replace_refs(s, id, graph));
-    return flow_doc(s, id, 200);
-  }, conflict(in));
+  auto res = in_transaction(
+      ctx.db,
+      [&](db::Session& s) -> TxResult {
+        DM_ASSIGN_OR_RETURN(auto stored, lock_flow(s, id));
+        if (!stored) return not_found("Flow");
+        FlowGraph graph;
+        DM_ASSIGN_OR_RETURN(auto refused, check_update(s, in, *stored, graph));
+        if (refused) return std::move(*refused);
+        DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE flows SET version = version + 1, updated_at = now()" + a.sets +
+                                                 " WHERE id = $1::uuid RETURNING version",
+                                             a.params));
+        version = upd.get_int(0, 0);
+        if (in.nodes) DM_TRY(replace_refs(s, id, graph));
+        return flow_doc(s, id, 200);
+      },
+      conflict(in));
   if (res.status == 200) ctx.events.changed("flow", "updated", id, version);
   return res;
 }
@@ -265,8 +277,9 @@ http::Response list_flows(Context& ctx, const http::Request& req) {
   if (!q.ok()) return q.response();
   db::Params params{enabled ? db::Param(*enabled ? "true" : "false") : std::nullopt,
                     text ? db::Param("%" + *text + "%") : std::nullopt};
-  const std::string where = " WHERE ($1::boolean IS NULL OR v.enabled = $1::boolean)"
-                            " AND ($2::text IS NULL OR v.name ILIKE $2 OR v.description ILIKE $2)";
+  const std::string where =
+      " WHERE ($1::boolean IS NULL OR v.enabled = $1::boolean)"
+      " AND ($2::text IS NULL OR v.name ILIKE $2 OR v.description ILIKE $2)";
   return list_page(ctx, "flow_docs", where, std::move(params), sort, page);
 }
 
@@ -308,8 +321,9 @@ http::Response internal_list(Context& ctx, const http::Request& req) {
   api::QueryReader q(req);
   auto enabled = q.boolean("enabled");
   if (!q.ok()) return q.response();
-  auto rows = ctx.db.exec(std::string(kInternalSelect) + "WHERE ($1::boolean IS NULL OR enabled = $1::boolean) ORDER BY id",
-                          {enabled ? db::Param(*enabled ? "true" : "false") : std::nullopt});
+  auto rows =
+      ctx.db.exec(std::string(kInternalSelect) + "WHERE ($1::boolean IS NULL OR enabled = $1::boolean) ORDER BY id",
+                  {enabled ? db::Param(*enabled ? "true" : "false") : std::nullopt});
   if (!rows) return store_error(rows.error());
   json::Writer w;
   w.start_array();
@@ -349,7 +363,8 @@ void add_flow_routes(http::Router& router, Context& ctx) {
 
   // Not in the gateway's table: only services reach these, over NATS.
   router.add_sync("GET", "/internal/v1/flows", [&ctx](const http::Request& req) { return internal_list(ctx, req); });
-  router.add_sync("GET", "/internal/v1/flows/{id}", [&ctx](const http::Request& req) { return internal_get(ctx, req); });
+  router.add_sync("GET", "/internal/v1/flows/{id}",
+                  [&ctx](const http::Request& req) { return internal_get(ctx, req); });
 }
 
 }  // namespace dm::registry

@@ -22,8 +22,8 @@ constexpr std::size_t kMaxParameters = 100;
 const std::vector<std::string> kStatuses = {"inactive", "success", "error"};
 const std::vector<std::string> kParamTypes = {"string", "number", "integer", "boolean", "object", "array"};
 // Fields a client may send back unchanged from a GET; they are ignored, not rejected.
-const std::vector<std::string> kKnown = {"name",   "description", "code",        "parameters", "id",
-                                         "version", "status",     "last_run_at", "created_at", "updated_at"};
+const std::vector<std::string> kKnown = {"name",    "description", "code",        "parameters", "id",
+                                         "version", "status",      "last_run_at", "created_at", "updated_at"};
 const std::vector<std::string> kParamKeys = {"name", "type", "description", "required", "default"};
 
 struct FunctionInput {
@@ -52,7 +52,8 @@ void read_parameter(const json::Value& item, const std::string& index, std::set<
   api::BodyReader p(item, {"body", "parameters", index});
   p.forbid_unknown(kParamKeys);
   auto name = p.string("name", {.required = true, .min = 1, .max = 100});
-  if (name && !names.insert(*name).second) p.add_error("name", "Parameter names must be unique: '" + *name + "' repeats");
+  if (name && !names.insert(*name).second)
+    p.add_error("name", "Parameter names must be unique: '" + *name + "' repeats");
   std::string type = "string";
   if (p.present("type")) {
     auto t = p.choice("type", kParamTypes);
@@ -68,8 +69,10 @@ void read_parameter(const json::Value& item, const std::string& index, std::set<
   if (!p.ok()) return;
   out.start_object().field("name", *name).field("type", type).field_or_null("description", description);
   out.field("required", required.value_or(false)).key("default");
-  if (def) out.value(*def);
-  else out.null();
+  if (def)
+    out.value(*def);
+  else
+    out.null();
   out.end_object();
 }
 
@@ -101,12 +104,16 @@ std::optional<http::Response> read_function(const json::Value& body, bool create
     in.name = *v;
     in.columns.emplace_back("name", *v);
   }
-  if (auto v = r.string("description", {.max = 2000, .nullable = true})) in.columns.emplace_back("description", *v);
-  else if (r.is_null("description")) in.columns.emplace_back("description", std::string());
+  if (auto v = r.string("description", {.max = 2000, .nullable = true}))
+    in.columns.emplace_back("description", *v);
+  else if (r.is_null("description"))
+    in.columns.emplace_back("description", std::string());
   if (auto v = r.string("code", {.required = create, .min = 1})) {
     // Bytes, not characters: the limit protects storage and the runner's compiler.
-    if (v->size() > kMaxCodeBytes) r.add_error("code", "Code should be at most 262144 bytes (256 KiB)", "string_too_long");
-    else in.code = std::move(*v);
+    if (v->size() > kMaxCodeBytes)
+      r.add_error("code", "Code should be at most 262144 bytes (256 KiB)", "string_too_long");
+    else
+      in.code = std::move(*v);
   }
   std::vector<api::FieldError> nested;
   if (const auto* params = r.raw("parameters")) {
@@ -159,14 +166,18 @@ http::Response create_function(Context& ctx, const http::Request& req) {
     vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size()) + cast_of(col);
   }
   std::string id;
-  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-    DM_ASSIGN_OR_RETURN(auto ins, s.exec("INSERT INTO functions (" + cols + ") VALUES (" + vals + ") RETURNING id", params));
-    id = std::string(ins.get(0, 0));
-    DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id}));
-    auto created = http::Response::json(201, std::string(doc.get(0, 0)));
-    created.headers.set("Location", "/api/v1/functions/" + id);
-    return created;
-  }, conflict(in));
+  auto res = in_transaction(
+      ctx.db,
+      [&](db::Session& s) -> TxResult {
+        DM_ASSIGN_OR_RETURN(auto ins,
+                            s.exec("INSERT INTO functions (" + cols + ") VALUES (" + vals + ") RETURNING id", params));
+        id = std::string(ins.get(0, 0));
+        DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id}));
+        auto created = http::Response::json(201, std::string(doc.get(0, 0)));
+        created.headers.set("Location", "/api/v1/functions/" + id);
+        return created;
+      },
+      conflict(in));
   if (res.status == 201) ctx.events.changed("function", "created", id, 1);
   return res;
 }
@@ -203,15 +214,18 @@ http::Response update_function(Context& ctx, const http::Request& req) {
     sets += ", version = version + (code IS DISTINCT FROM $" + n + ")::int, code = $" + n;
   }
   std::int64_t revision = 0;
-  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-    DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE functions SET revision = revision + 1, updated_at = now()" + sets +
-                                             " WHERE id = $1::uuid RETURNING revision",
-                                         params));
-    if (upd.empty()) return not_found("Function");
-    revision = upd.get_int(0, 0);
-    DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id}));
-    return http::Response::json(200, std::string(doc.get(0, 0)));
-  }, conflict(in));
+  auto res = in_transaction(
+      ctx.db,
+      [&](db::Session& s) -> TxResult {
+        DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE functions SET revision = revision + 1, updated_at = now()" + sets +
+                                                 " WHERE id = $1::uuid RETURNING revision",
+                                             params));
+        if (upd.empty()) return not_found("Function");
+        revision = upd.get_int(0, 0);
+        DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id}));
+        return http::Response::json(200, std::string(doc.get(0, 0)));
+      },
+      conflict(in));
   if (res.status == 200) ctx.events.changed("function", "updated", id, revision);
   return res;
 }
@@ -268,9 +282,9 @@ std::optional<http::Response> check_code(const std::string& code) {
   }
   json::Writer w;
   w.start_object().field("code", code).end_object();
-  auto reply = link->request("dm.rpc.function-runner", w.view(), std::chrono::seconds(3),
-                             {{"Dm-Method", "POST"}, {"Dm-Target", "/internal/v1/compile"},
-                              {"Content-Type", "application/json"}});
+  auto reply = link->request(
+      "dm.rpc.function-runner", w.view(), std::chrono::seconds(3),
+      {{"Dm-Method", "POST"}, {"Dm-Target", "/internal/v1/compile"}, {"Content-Type", "application/json"}});
   if (!reply) {
     log::warn("function code saved unchecked: function-runner did not answer", {{"error", reply.error().message}});
     return std::nullopt;
@@ -292,13 +306,17 @@ http::Response update_statuses(Context& ctx, const http::Request& req) {
   rapidjson::SizeType i = 0;
   for (const auto& item : doc->GetArray()) {
     const std::string index = std::to_string(i++);
-    auto id = item.IsObject() ? json::get_string(item, "id") : Result<std::string_view>(Error(Errc::invalid_argument, ""));
-    auto status = item.IsObject() ? json::get_string(item, "status") : Result<std::string_view>(Error(Errc::invalid_argument, ""));
-    auto at = item.IsObject() ? json::get_string(item, "last_run_at") : Result<std::string_view>(Error(Errc::invalid_argument, ""));
+    auto id =
+        item.IsObject() ? json::get_string(item, "id") : Result<std::string_view>(Error(Errc::invalid_argument, ""));
+    auto status = item.IsObject() ? json::get_string(item, "status")
+                                  : Result<std::string_view>(Error(Errc::invalid_argument, ""));
+    auto at = item.IsObject() ? json::get_string(item, "last_run_at")
+                              : Result<std::string_view>(Error(Errc::invalid_argument, ""));
     auto when = at ? parse_rfc3339(*at) : Result<SysTime>(Error(Errc::invalid_argument, ""));
     if (id && !api::is_uuid(*id)) continue;  // names no function here: nothing to update
     if (!id || !status || (*status != "success" && *status != "error") || !when) {
-      errors.push_back({{"body", index}, "Expected {id: uuid, status: success|error, last_run_at: RFC 3339}", "value_error"});
+      errors.push_back(
+          {{"body", index}, "Expected {id: uuid, status: success|error, last_run_at: RFC 3339}", "value_error"});
       continue;
     }
     const char* sep = ids.size() > 1 ? "," : "";
@@ -325,7 +343,8 @@ void add_function_routes(http::Router& router, Context& ctx) {
   auto update = [&ctx](const http::Request& req) { return update_function(ctx, req); };
   router.add_sync("PUT", "/api/v1/functions/{id}", update);
   router.add_sync("PATCH", "/api/v1/functions/{id}", update);
-  router.add_sync("DELETE", "/api/v1/functions/{id}", [&ctx](const http::Request& req) { return delete_function(ctx, req); });
+  router.add_sync("DELETE", "/api/v1/functions/{id}",
+                  [&ctx](const http::Request& req) { return delete_function(ctx, req); });
   router.add_sync("POST", "/internal/v1/functions/status",
                   [&ctx](const http::Request& req) { return update_statuses(ctx, req); });
 }

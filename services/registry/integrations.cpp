@@ -25,8 +25,8 @@ const http::OutboundPolicy& outbound_policy() {
 }
 
 const std::vector<std::string> kHttpKeys = {"url", "method", "headers", "timeout_ms", "verify_tls", "ca_cert"};
-const std::vector<std::string> kMqttKeys = {"host",    "port",    "topic",   "username",    "password",   "qos",
-                                            "retain",  "use_tls", "ca_cert", "client_cert", "client_key", "client_id"};
+const std::vector<std::string> kMqttKeys = {"host",   "port",    "topic",   "username",    "password",   "qos",
+                                            "retain", "use_tls", "ca_cert", "client_cert", "client_key", "client_id"};
 const std::vector<std::string> kMethods = {"POST", "PUT", "PATCH", "GET"};
 const std::vector<std::string> kTopicPlaceholders = {"dev_eui", "device_name", "flow_id"};
 // Set by the dispatcher's HTTP client for each request; a fixed value would break framing.
@@ -51,14 +51,17 @@ std::optional<std::string> read_pem(api::BodyReader& r, std::string_view field) 
   auto v = r.string(field, {.max = kMaxPem, .nullable = true});
   if (!v) return std::nullopt;
   auto start = v->find_first_not_of(" \t\r\n");
-  if (start == std::string::npos || v->compare(start, 11, "-----BEGIN ") != 0 || v->find("-----END ") == std::string::npos) {
+  if (start == std::string::npos || v->compare(start, 11, "-----BEGIN ") != 0 ||
+      v->find("-----END ") == std::string::npos) {
     r.add_error(std::string(field), "Input should be a PEM text (-----BEGIN ...-----)", "value_error");
     return std::nullopt;
   }
   return v;
 }
 
-void write_nullable(json::Writer& w, std::string_view key, const std::optional<std::string>& v) { w.field_or_null(key, v); }
+void write_nullable(json::Writer& w, std::string_view key, const std::optional<std::string>& v) {
+  w.field_or_null(key, v);
+}
 
 std::optional<std::vector<std::pair<std::string, std::string>>> read_headers(api::BodyReader& r) {
   auto headers = read_string_map(r, "headers", 8192);
@@ -68,8 +71,10 @@ std::optional<std::vector<std::pair<std::string, std::string>>> read_headers(api
   for (const auto& [name, value] : *headers) {
     std::string key = lower(name);
     const char* problem = nullptr;
-    if (!is_token(name)) problem = "Header names are HTTP tokens (letters, digits and !#$%&'*+-.^_`|~)";
-    else if (!seen.insert(key).second) problem = "Header names must be unique (case-insensitively)";
+    if (!is_token(name))
+      problem = "Header names are HTTP tokens (letters, digits and !#$%&'*+-.^_`|~)";
+    else if (!seen.insert(key).second)
+      problem = "Header names must be unique (case-insensitively)";
     else if (std::find(kManagedHeaders.begin(), kManagedHeaders.end(), key) != kManagedHeaders.end())
       problem = "This header is set by the dispatcher for each request";
     if (problem) {
@@ -119,7 +124,8 @@ std::optional<std::string> read_http(const json::Value& config, std::vector<api:
 
 void check_host(api::BodyReader& r, const std::string& host) {
   if (host.find("://") != std::string::npos) {
-    r.add_error("host", "host should be a host name or IP address, without a scheme (set use_tls for TLS)", "value_error");
+    r.add_error("host", "host should be a host name or IP address, without a scheme (set use_tls for TLS)",
+                "value_error");
     return;
   }
   bool good = std::all_of(host.begin(), host.end(), [](char c) {
@@ -154,7 +160,8 @@ std::optional<std::string> read_mqtt(const json::Value& config, std::vector<api:
   if (topic) check_topic(r, *topic);
   auto username = r.string("username", {.max = 256, .nullable = true});
   auto password = r.string("password", {.max = 1024, .nullable = true});
-  if (password && !password->empty() && !username) r.add_error("password", "A password needs a username (MQTT)", "value_error");
+  if (password && !password->empty() && !username)
+    r.add_error("password", "A password needs a username (MQTT)", "value_error");
   auto qos = r.integer("qos", {.min = 0, .max = 2, .nullable = true});
   auto retain = r.boolean("retain");
   auto use_tls = r.boolean("use_tls").value_or(false);
@@ -170,7 +177,8 @@ std::optional<std::string> read_mqtt(const json::Value& config, std::vector<api:
     r.add_error(client_cert ? "client_key" : "client_cert", "client_cert and client_key go together", "value_error");
   }
   auto client_id = r.string("client_id", {.min = 1, .max = 256, .nullable = true});
-  if (client_id && has_control_chars(*client_id)) r.add_error("client_id", "client_id should not contain control characters");
+  if (client_id && has_control_chars(*client_id))
+    r.add_error("client_id", "client_id should not contain control characters");
   errors.insert(errors.end(), r.errors().begin(), r.errors().end());
   if (!r.ok()) return std::nullopt;
   json::Writer w;

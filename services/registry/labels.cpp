@@ -7,8 +7,8 @@ namespace dm::registry {
 namespace {
 
 using TxResult = Result<http::Response>;
-const std::vector<std::string> kKnown = {"name", "description", "color", "id", "device_count", "version",
-                                         "created_at", "updated_at"};
+const std::vector<std::string> kKnown = {"name",         "description", "color",      "id",
+                                         "device_count", "version",     "created_at", "updated_at"};
 
 struct LabelInput {
   ColumnValues values;
@@ -22,10 +22,14 @@ std::optional<http::Response> read_label(const json::Value& body, bool create, L
     in.name = *v;
     in.values.columns.emplace_back("name", *v);
   }
-  if (auto v = r.string("description", {.max = 2000, .nullable = true})) in.values.columns.emplace_back("description", *v);
-  else if (r.is_null("description")) in.values.columns.emplace_back("description", std::string());
-  if (auto v = r.string("color", {.max = 32, .nullable = true})) in.values.columns.emplace_back("color", *v);
-  else if (r.is_null("color")) in.values.columns.emplace_back("color", std::nullopt);
+  if (auto v = r.string("description", {.max = 2000, .nullable = true}))
+    in.values.columns.emplace_back("description", *v);
+  else if (r.is_null("description"))
+    in.values.columns.emplace_back("description", std::string());
+  if (auto v = r.string("color", {.max = 32, .nullable = true}))
+    in.values.columns.emplace_back("color", *v);
+  else if (r.is_null("color"))
+    in.values.columns.emplace_back("color", std::nullopt);
   if (!r.ok()) return r.response();
   return std::nullopt;
 }
@@ -53,14 +57,17 @@ void add_label_routes(http::Router& router, Context& ctx) {
     if (auto bad = read_label(body.doc, true, in)) return *bad;
     auto [insert, params] = in.values.insert_sql("labels", no_cast);
     std::string id;
-    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-      DM_ASSIGN_OR_RETURN(auto ins, s.exec(insert, params));
-      id = std::string(ins.get(0, 0));
-      DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id}));
-      auto created = http::Response::json(201, std::string(doc.get(0, 0)));
-      created.headers.set("Location", "/api/v1/labels/" + id);
-      return created;
-    }, conflict(in));
+    auto res = in_transaction(
+        ctx.db,
+        [&](db::Session& s) -> TxResult {
+          DM_ASSIGN_OR_RETURN(auto ins, s.exec(insert, params));
+          id = std::string(ins.get(0, 0));
+          DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id}));
+          auto created = http::Response::json(201, std::string(doc.get(0, 0)));
+          created.headers.set("Location", "/api/v1/labels/" + id);
+          return created;
+        },
+        conflict(in));
     if (res.status == 201) ctx.events.changed("label", "created", id, 1);
     return res;
   });
@@ -79,15 +86,18 @@ void add_label_routes(http::Router& router, Context& ctx) {
     db::Params params{id};
     std::string sets = in.values.set_sql(params, no_cast);
     std::int64_t version = 0;
-    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-      DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE labels SET version = version + 1, updated_at = now()" + sets +
-                                               " WHERE id = $1::uuid RETURNING version",
-                                           params));
-      if (upd.empty()) return not_found("Label");
-      version = upd.get_int(0, 0);
-      DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id}));
-      return http::Response::json(200, std::string(doc.get(0, 0)));
-    }, conflict(in));
+    auto res = in_transaction(
+        ctx.db,
+        [&](db::Session& s) -> TxResult {
+          DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE labels SET version = version + 1, updated_at = now()" + sets +
+                                                   " WHERE id = $1::uuid RETURNING version",
+                                               params));
+          if (upd.empty()) return not_found("Label");
+          version = upd.get_int(0, 0);
+          DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id}));
+          return http::Response::json(200, std::string(doc.get(0, 0)));
+        },
+        conflict(in));
     if (res.status == 200) ctx.events.changed("label", "updated", id, version);
     return res;
   };
@@ -126,8 +136,9 @@ void add_label_routes(http::Router& router, Context& ctx) {
                                          {device_id}));
       if (d.empty()) return not_found("Device");
       version = d.get_int(0, 0);
-      DM_TRY(s.exec("INSERT INTO device_labels (device_id, label_id) VALUES ($1::uuid, $2::uuid) ON CONFLICT DO NOTHING",
-                    {device_id, id}));
+      DM_TRY(
+          s.exec("INSERT INTO device_labels (device_id, label_id) VALUES ($1::uuid, $2::uuid) ON CONFLICT DO NOTHING",
+                 {device_id, id}));
       DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM device_docs WHERE id = $1::uuid", {device_id}));
       return http::Response::json(200, std::string(doc.get(0, 0)));
     });
@@ -143,9 +154,10 @@ void add_label_routes(http::Router& router, Context& ctx) {
     if (!api::is_uuid(device_id)) return not_found("Device");
     std::int64_t version = 0;
     auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-      DM_ASSIGN_OR_RETURN(auto del, s.exec("DELETE FROM device_labels WHERE label_id = $1::uuid AND device_id = $2::uuid "
-                                           "RETURNING device_id",
-                                           {id, device_id}));
+      DM_ASSIGN_OR_RETURN(auto del,
+                          s.exec("DELETE FROM device_labels WHERE label_id = $1::uuid AND device_id = $2::uuid "
+                                 "RETURNING device_id",
+                                 {id, device_id}));
       if (del.empty()) return http::Response::error(404, "Device is not labelled with this label");
       DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE devices SET version = version + 1, updated_at = now() "
                                            "WHERE id = $1::uuid RETURNING version",

@@ -21,7 +21,7 @@ constexpr std::int64_t kDefaultLimit = 10;
 constexpr std::int64_t kMaxLimit = 50;
 
 struct SearchKind {
-  const char* key;      // in "results"
+  const char* key;  // in "results"
   const char* table;
   const char* columns;  // selected besides id and name
   const char* fields;   // json_build_object pairs from those columns
@@ -45,11 +45,12 @@ bool is_devices(const SearchKind& k) { return std::string_view(k.key) == "device
 const char* const kDocument = "to_tsvector('simple', coalesce(t.name, '') || ' ' || coalesce(t.description, ''))";
 
 std::string score_sql(const SearchKind& k) {
-  std::string s = "(CASE WHEN lower(t.name) = lower($1::text) THEN 1.0 ELSE 0.0 END)::float8"
-                  " + (CASE WHEN t.name ILIKE $3::text THEN 0.5 WHEN t.name ILIKE $2::text THEN 0.25 ELSE 0.0 END)::float8"
-                  " + 0.5 * greatest(similarity(t.name, $1::text), word_similarity($1::text, t.name))::float8"
-                  " + (CASE WHEN $4::text IS NULL THEN 0.0 ELSE ts_rank(" +
-                  std::string(kDocument) + ", to_tsquery('simple', $4::text)) END)::float8";
+  std::string s =
+      "(CASE WHEN lower(t.name) = lower($1::text) THEN 1.0 ELSE 0.0 END)::float8"
+      " + (CASE WHEN t.name ILIKE $3::text THEN 0.5 WHEN t.name ILIKE $2::text THEN 0.25 ELSE 0.0 END)::float8"
+      " + 0.5 * greatest(similarity(t.name, $1::text), word_similarity($1::text, t.name))::float8"
+      " + (CASE WHEN $4::text IS NULL THEN 0.0 ELSE ts_rank(" +
+      std::string(kDocument) + ", to_tsquery('simple', $4::text)) END)::float8";
   if (is_devices(k)) {
     s += " + (CASE WHEN t.dev_eui = $6::text THEN 1.0 WHEN t.dev_eui LIKE $7::text THEN 0.5"
          " WHEN t.dev_eui ILIKE $2::text THEN 0.25 ELSE 0.0 END)::float8";
@@ -58,9 +59,10 @@ std::string score_sql(const SearchKind& k) {
 }
 
 std::string match_sql(const SearchKind& k) {
-  std::string m = "t.name ILIKE $2::text OR t.description ILIKE $2::text OR t.name % $1::text OR $1::text <% t.name"
-                  " OR ($4::text IS NOT NULL AND " +
-                  std::string(kDocument) + " @@ to_tsquery('simple', $4::text))";
+  std::string m =
+      "t.name ILIKE $2::text OR t.description ILIKE $2::text OR t.name % $1::text OR $1::text <% t.name"
+      " OR ($4::text IS NOT NULL AND " +
+      std::string(kDocument) + " @@ to_tsquery('simple', $4::text))";
   if (is_devices(k)) m += " OR t.dev_eui LIKE $7::text OR t.dev_eui ILIKE $2::text";
   return m;
 }
@@ -69,8 +71,9 @@ std::string match_sql(const SearchKind& k) {
 std::string kind_sql(const SearchKind& k) {
   return std::string("(SELECT coalesce(json_agg(json_build_object('id', x.id, 'name', x.name") + k.fields +
          ", 'score', round(x.score::numeric, 4)) ORDER BY x.score DESC, x.name, x.id), '[]'::json) FROM ("
-         "SELECT t.id, t.name" + k.columns + ", " + score_sql(k) + " AS score FROM " + k.table + " t WHERE " +
-         match_sql(k) + " ORDER BY score DESC, t.name, t.id LIMIT $5::int) x)";
+         "SELECT t.id, t.name" +
+         k.columns + ", " + score_sql(k) + " AS score FROM " + k.table + " t WHERE " + match_sql(k) +
+         " ORDER BY score DESC, t.name, t.id LIMIT $5::int) x)";
 }
 
 std::string search_sql(const std::vector<const SearchKind*>& kinds) {
@@ -80,8 +83,9 @@ std::string search_sql(const std::vector<const SearchKind*>& kinds) {
     results += std::string(results.empty() ? "" : ", ") + "'" + k->key + "', r." + k->key;
     total += std::string(total.empty() ? "" : " + ") + "json_array_length(r." + k->key + ")";
   }
-  return "WITH r AS (SELECT " + columns + ") SELECT json_build_object('query', $1::text, 'results', json_build_object(" +
-         results + "), 'total', " + total + ")::text FROM r";
+  return "WITH r AS (SELECT " + columns +
+         ") SELECT json_build_object('query', $1::text, 'results', json_build_object(" + results + "), 'total', " +
+         total + ")::text FROM r";
 }
 
 // LIKE's wildcards and escape character, escaped (PostgreSQL's default escape is '\').
@@ -105,8 +109,10 @@ std::optional<std::string> prefix_tsquery(std::string_view text) {
   };
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || u >= 0x80) word += c;
-    else flush();
+    if (std::isalnum(u) || u >= 0x80)
+      word += c;
+    else
+      flush();
   }
   flush();
   if (out.empty()) return std::nullopt;
@@ -155,10 +161,10 @@ std::optional<api::FieldError> read_kinds(const http::Request& req, std::vector<
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     auto it = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const auto& k) { return name == k.key; });
     if (it == std::end(kKinds)) {
-      return api::FieldError{{"query", "resource_types"},
-                             "Unknown resource type '" + name +
-                                 "': use devices, labels, functions, flows, integrations or storages",
-                             "enum"};
+      return api::FieldError{
+          {"query", "resource_types"},
+          "Unknown resource type '" + name + "': use devices, labels, functions, flows, integrations or storages",
+          "enum"};
     }
     if (std::find(kinds.begin(), kinds.end(), &*it) == kinds.end()) kinds.push_back(&*it);
   }

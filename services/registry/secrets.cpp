@@ -95,8 +95,7 @@ std::optional<std::string> previous_sealed(const json::Value* previous, const Js
   return std::string(json::view(*v));
 }
 
-const char* kKeepWithoutStored =
-    "'********' keeps the stored secret, but none is stored here: send the secret itself";
+const char* kKeepWithoutStored = "'********' keeps the stored secret, but none is stored here: send the secret itself";
 
 }  // namespace
 
@@ -223,8 +222,9 @@ Result<SealedConfig> seal_config(const json::Value& plain, const std::vector<Sec
         old_password = url_password(old_url);
       }
       if (!old_password) {
-        problems.push_back({secret.path, "the password '********' keeps the stored one, but none is stored: "
-                                         "send the password itself"});
+        problems.push_back({secret.path,
+                            "the password '********' keeps the stored one, but none is stored: "
+                            "send the password itself"});
         continue;
       }
       value = replace_url_password(value, *old_password);

@@ -11,7 +11,7 @@ namespace {
 using StringMap = std::vector<std::pair<std::string, std::string>>;
 
 const std::vector<std::string> kInternalKeys = {"retention_days"};
-const std::vector<std::string> kInfluxKeys = {"url",      "database",    "org",  "bucket", "token", "username",
+const std::vector<std::string> kInfluxKeys = {"url",      "database",    "org",  "bucket", "token",    "username",
                                               "password", "measurement", "tags", "fields", "precision"};
 const std::vector<std::string> kPostgresKeys = {"connection_url", "table"};
 const std::vector<std::string> kPrecisions = {"ns", "us", "ms", "s"};
@@ -24,8 +24,10 @@ std::optional<std::string> read_internal(const json::Value& config, std::vector<
   if (!r.ok()) return std::nullopt;
   json::Writer w;
   w.start_object().key("retention_days");
-  if (days) w.integer(*days);
-  else w.null();
+  if (days)
+    w.integer(*days);
+  else
+    w.null();
   w.end_object();
   return w.take();
 }
@@ -70,8 +72,10 @@ std::optional<std::string> read_influxdb(const json::Value& config, std::vector<
   auto tags = read_string_map(r, "tags", 256);
   auto fields = read_string_map(r, "fields", 256);
   // A point without fields is not a point: the line protocol refuses it.
-  if (!r.present("fields") || r.is_null("fields")) r.add_error("fields", "Field required", "missing");
-  else if (fields && fields->empty()) r.add_error("fields", "Map at least one field to a message path", "too_short");
+  if (!r.present("fields") || r.is_null("fields"))
+    r.add_error("fields", "Field required", "missing");
+  else if (fields && fields->empty())
+    r.add_error("fields", "Map at least one field to a message path", "too_short");
   std::string precision = "ms";
   if (r.present("precision")) {
     if (auto p = r.choice("precision", kPrecisions)) precision = *p;

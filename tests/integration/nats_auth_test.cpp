@@ -2,9 +2,8 @@
 // stack (DM_SKIP_SERVICES=1) on free ports in a temporary data folder and checks that a
 // client without (or with wrong) credentials cannot connect, that service users can, and
 // that a service cannot publish or subscribe outside its permissions.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -30,7 +29,9 @@ struct LocalInfra {
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
   }
-  ~LocalInfra() { dm::testing::run_command("env " + env + " " + dm::testing::source_dir() + "/deploy/local/down --purge"); }
+  ~LocalInfra() {
+    dm::testing::run_command("env " + env + " " + dm::testing::source_dir() + "/deploy/local/down --purge");
+  }
 
   std::string password_of(const std::string& user) const {
     std::ifstream f(dir.path() + "/data/secrets/" + (user == "tap" ? std::string("nats-tap") : user) + ".env");
@@ -102,7 +103,8 @@ TEST_CASE("deploy/local NATS: credentials required, permissions enforced") {
   REQUIRE(s2.ok());
   // The registry tries to listen in on the gateway's RPC subject: not allowed.
   Inbox stolen;
-  auto s3 = registry->subscribe("dm.rpc.gateway", "", [&stolen](dm::bus::Message&& m) { stolen.add(std::string(m.subject)); });
+  auto s3 = registry->subscribe("dm.rpc.gateway", "",
+                                [&stolen](dm::bus::Message&& m) { stolen.add(std::string(m.subject)); });
   REQUIRE(tap->flush(2s).ok());
   (void)registry->flush(2s);
 

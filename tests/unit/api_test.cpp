@@ -40,11 +40,16 @@ TEST_CASE("BodyReader collects every field problem with pydantic names") {
   auto res = r.response();
   REQUIRE(res.status == 422);
   const auto& b = res.body;
-  REQUIRE(b.find(R"({"loc":["body","name"],"msg":"String should have at least 1 character","type":"string_too_short"})") != std::string::npos);
-  REQUIRE(b.find(R"("loc":["body","n"],"msg":"Input should be a valid integer","type":"int_type")") != std::string::npos);
+  REQUIRE(
+      b.find(R"({"loc":["body","name"],"msg":"String should have at least 1 character","type":"string_too_short"})") !=
+      std::string::npos);
+  REQUIRE(b.find(R"("loc":["body","n"],"msg":"Input should be a valid integer","type":"int_type")") !=
+          std::string::npos);
   REQUIRE(b.find(R"("loc":["body","missing"],"msg":"Field required","type":"missing")") != std::string::npos);
-  REQUIRE(b.find(R"("loc":["body","extra"],"msg":"Extra inputs are not permitted","type":"extra_forbidden")") != std::string::npos);
-  REQUIRE(b.find(R"("loc":["body","kind"],"msg":"Input should be 'http' or 'mqtt'","type":"enum")") != std::string::npos);
+  REQUIRE(b.find(R"("loc":["body","extra"],"msg":"Extra inputs are not permitted","type":"extra_forbidden")") !=
+          std::string::npos);
+  REQUIRE(b.find(R"("loc":["body","kind"],"msg":"Input should be 'http' or 'mqtt'","type":"enum")") !=
+          std::string::npos);
   REQUIRE(b.find(R"("loc":["body","ids",1])") != std::string::npos);
   REQUIRE(r.errors().size() == 8);
 }

@@ -1,6 +1,7 @@
-#include <catch2/catch.hpp>
+#include "dm/bus/bus.hpp"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -8,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "dm/bus/bus.hpp"
 #include "dm/testing/testing.hpp"
 
 using dm::Errc;
@@ -16,11 +16,11 @@ using namespace std::chrono_literals;
 namespace bus = dm::bus;
 using Clock = std::chrono::steady_clock;
 
-#define REQUIRE_OK(expr)                                          \
-  do {                                                            \
-    auto&& req_ok_ = (expr);                                      \
+#define REQUIRE_OK(expr)                                            \
+  do {                                                              \
+    auto&& req_ok_ = (expr);                                        \
     INFO((req_ok_.ok() ? std::string() : req_ok_.error().message)); \
-    REQUIRE(req_ok_.ok());                                        \
+    REQUIRE(req_ok_.ok());                                          \
   } while (0)
 
 namespace {
@@ -303,9 +303,8 @@ TEST_CASE("bus connection may be released from its own callback and outlived by 
   {
     auto conn = connect(server);
     auto* raw = conn.get();
-    raw->request_async("svc.echo", "x", 2s, [conn = std::move(conn), &called](dm::Result<bus::Message> r) mutable {
-      called = r.ok();
-    });
+    raw->request_async("svc.echo", "x", 2s,
+                       [conn = std::move(conn), &called](dm::Result<bus::Message> r) mutable { called = r.ok(); });
   }
   REQUIRE(wait_until([&] { return called.load(); }, 5s));
 
@@ -609,8 +608,7 @@ TEST_CASE("bus drain finishes in-flight handlers then closes") {
   auto& js = conn->jetstream();
   REQUIRE_OK(js.ensure_stream({.name = "D", .subjects = {"d.>"}}));
   std::atomic<int> acked{0};
-  for (int i = 0; i < 100; ++i)
-    js.publish_async("d.x", "x", "", [&](dm::Result<bus::PubAck> r) { acked += r.ok(); });
+  for (int i = 0; i < 100; ++i) js.publish_async("d.x", "x", "", [&](dm::Result<bus::PubAck> r) { acked += r.ok(); });
 
   REQUIRE_OK(conn->drain(5s));
   REQUIRE(handled == 5);

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <fstream>
 
@@ -87,7 +86,9 @@ TEST_CASE("logs are one JSON object per line with escaped fields") {
   dm::log::info("hello \"world\"\n", {{"port", 8000}, {"ok", true}, {"who", "a\\b"}});
   dm::log::set_sink(nullptr);
   REQUIRE(g_captured.find("hidden") == std::string::npos);
-  REQUIRE(g_captured.find(R"("level":"info","service":"test","msg":"hello \"world\"\n","port":8000,"ok":true,"who":"a\\b"})") != std::string::npos);
+  REQUIRE(g_captured.find(
+              R"("level":"info","service":"test","msg":"hello \"world\"\n","port":8000,"ok":true,"who":"a\\b"})") !=
+          std::string::npos);
   REQUIRE(g_captured.back() == '\n');
   REQUIRE(dm::log::parse_level("WARNING") == dm::log::Level::warn);
 }

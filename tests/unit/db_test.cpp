@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "dm/db/db.hpp"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
 
-#include "dm/db/db.hpp"
 #include "dm/db/migrations.hpp"
 #include "dm/testing/testing.hpp"
 
@@ -121,12 +121,14 @@ TEST_CASE("db parameters are data, never SQL") {
 TEST_CASE("db translates SQLSTATEs into Errc with the server's message") {
   auto pool = open_pool();
   REQUIRE(pool->with_session([](Session& s) -> dm::Result<void> {
-    DM_TRY(s.exec_script("CREATE TABLE parents (id int PRIMARY KEY);"
-                         "CREATE TABLE kids (id int PRIMARY KEY, parent int NOT NULL REFERENCES parents,"
-                         " age int CHECK (age >= 0));"
-                         "INSERT INTO parents VALUES (1)"));
-    return {};
-  }).ok());
+                DM_TRY(
+                    s.exec_script("CREATE TABLE parents (id int PRIMARY KEY);"
+                                  "CREATE TABLE kids (id int PRIMARY KEY, parent int NOT NULL REFERENCES parents,"
+                                  " age int CHECK (age >= 0));"
+                                  "INSERT INTO parents VALUES (1)"));
+                return {};
+              })
+              .ok());
 
   auto dup = pool->exec("INSERT INTO parents VALUES ($1)", {"1"});
   REQUIRE(code_of(dup) == Errc::conflict);
@@ -207,10 +209,11 @@ TEST_CASE("db transaction commits on ok and rolls back on error") {
 
   // with_session: no transaction; one left open is rolled back on return.
   REQUIRE(pool->with_session([](Session& s) -> dm::Result<void> {
-    DM_TRY(s.exec("BEGIN"));
-    DM_TRY(s.exec("INSERT INTO ledger VALUES (6, $1)", {"f"}));
-    return {};
-  }).ok());
+                DM_TRY(s.exec("BEGIN"));
+                DM_TRY(s.exec("INSERT INTO ledger VALUES (6, $1)", {"f"}));
+                return {};
+              })
+              .ok());
 
   auto ids = pool->exec("SELECT id FROM ledger ORDER BY id");
   REQUIRE(ids.ok());
@@ -232,9 +235,7 @@ TEST_CASE("db copy_in escapes tabs, newlines, backslashes and NULL") {
       {"3", "\\N", ""},
       {"4", "\\.", "ünïcödé\t\n"},
   };
-  auto copied = pool->with_session([&](Session& s) {
-    return s.copy_in("copy_s.Copy T", {"id", "v", "w"}, rows);
-  });
+  auto copied = pool->with_session([&](Session& s) { return s.copy_in("copy_s.Copy T", {"id", "v", "w"}, rows); });
   REQUIRE(copied.ok());
   REQUIRE(*copied == rows.size());
 
@@ -283,8 +284,9 @@ TEST_CASE("db insert_rows batches rows and honours the suffix") {
   REQUIRE(again.ok());
   REQUIRE(*again == 1);
 
-  auto dup = pool->with_session(
-      [](Session& s) { return dm::db::insert_rows(s, "batch", {"id", "v"}, {{"4", "again"}}); });
+  auto dup = pool->with_session([](Session& s) {
+    return dm::db::insert_rows(s, "batch", {"id", "v"}, {{"4", "again"}});
+  });
   REQUIRE(code_of(dup) == Errc::conflict);
 
   // More than 65535 parameters: split into several statements inside one transaction.
@@ -381,9 +383,10 @@ TEST_CASE("db migrate from concurrent replicas applies each migration once") {
 }
 
 TEST_CASE("db role owning only its schema cannot read another one") {
-  psql("CREATE ROLE svc_a LOGIN; CREATE ROLE svc_b LOGIN;"
-       "CREATE SCHEMA sa AUTHORIZATION svc_a; CREATE SCHEMA sb AUTHORIZATION svc_b;"
-       "CREATE TABLE sb.secrets (v text); ALTER TABLE sb.secrets OWNER TO svc_b");
+  psql(
+      "CREATE ROLE svc_a LOGIN; CREATE ROLE svc_b LOGIN;"
+      "CREATE SCHEMA sa AUTHORIZATION svc_a; CREATE SCHEMA sb AUTHORIZATION svc_b;"
+      "CREATE TABLE sb.secrets (v text); ALTER TABLE sb.secrets OWNER TO svc_b");
   auto a = open_pool({.url = role_url("svc_a"), .size = 2, .schema = "sa", .application_name = "svc-a"});
   auto applied = dm::db::migrate(*a, "sa", {{1, "t", "CREATE TABLE mine (v text)"}});
   INFO((applied.ok() ? "" : applied.error().message));
@@ -441,8 +444,7 @@ TEST_CASE("db bad urls fail clearly without echoing the password") {
   REQUIRE(code_of(Pool::open({.url = fx().url, .size = 0})) == Errc::invalid_argument);
 
   // Nothing listens there: open succeeds (lazy), use fails as unavailable, quickly.
-  const std::string url =
-      "postgresql://svc:s3cretpw@127.0.0.1:" + std::to_string(dm::testing::free_port()) + "/dmdb";
+  const std::string url = "postgresql://svc:s3cretpw@127.0.0.1:" + std::to_string(dm::testing::free_port()) + "/dmdb";
   auto pool = open_pool({.url = url, .connect_timeout = 2000ms});
   auto t0 = std::chrono::steady_clock::now();
   auto r = pool->exec("SELECT 1");

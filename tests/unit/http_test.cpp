@@ -26,8 +26,7 @@ using dm::Errc;
 namespace {
 
 // Dispatches a hand-built request and returns what the router replied synchronously.
-Response call(const Router& router, const std::string& method, const std::string& target,
-              Request* seen = nullptr) {
+Response call(const Router& router, const std::string& method, const std::string& target, Request* seen = nullptr) {
   Request req;
   req.method = method;
   req.target = target;
@@ -267,8 +266,8 @@ TEST_CASE("messages: headers, responses, URLs") {
 TEST_CASE("server: GET and POST over one keep-alive connection") {
   auto router = std::make_shared<Router>();
   router->add_sync("GET", "/api/v1/devices/{id}", [](const Request& r) {
-    return Response::json(200, "{\"id\":\"" + r.params.at("id") + "\",\"skip\":\"" +
-                                   r.query_param("skip").value_or("") + "\"}");
+    return Response::json(
+        200, "{\"id\":\"" + r.params.at("id") + "\",\"skip\":\"" + r.query_param("skip").value_or("") + "\"}");
   });
   router->add_sync("POST", "/api/v1/devices", [](const Request& r) {
     auto resp = Response::json(201, r.body);
@@ -371,7 +370,8 @@ TEST_CASE("server: concurrent clients on several io threads") {
       auto c = Client::create(ts.url());
       if (!c.ok()) return;
       for (int i = 0; i < 25; ++i) {
-        std::string body = std::to_string(t) + ":" + std::to_string(i) + std::string(static_cast<std::size_t>(i) * 100, 'x');
+        std::string body =
+            std::to_string(t) + ":" + std::to_string(i) + std::string(static_cast<std::size_t>(i) * 100, 'x');
         auto r = (*c)->post("/echo", body, "text/plain");
         if (r.ok() && r->status == 200 && r->body == body) ++good;
       }
@@ -385,7 +385,8 @@ TEST_CASE("server: concurrent clients on several io threads") {
 
 TEST_CASE("server: body over the limit is 413, malformed request is 400") {
   auto router = std::make_shared<Router>();
-  router->add_sync("POST", "/upload", [](const Request& r) { return Response::text(200, std::to_string(r.body.size())); });
+  router->add_sync("POST", "/upload",
+                   [](const Request& r) { return Response::text(200, std::to_string(r.body.size())); });
   ServerOptions opt;
   opt.body_limit = 1024;
   TestServer ts(router, opt);
@@ -405,7 +406,8 @@ TEST_CASE("server: body over the limit is 413, malformed request is 400") {
   // Chunked bodies are counted too.
   auto chunked = raw_exchange(ts.server->port(),
                               "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                              "800\r\n" + std::string(0x800, 'b') + "\r\n0\r\n\r\n");
+                              "800\r\n" +
+                                  std::string(0x800, 'b') + "\r\n0\r\n\r\n");
   CHECK(chunked.rfind("HTTP/1.1 413", 0) == 0);
 
   // The client reconnects after the server closed.
@@ -422,8 +424,8 @@ TEST_CASE("server: body over the limit is 413, malformed request is 400") {
   auto no_host_garbage = raw_exchange(ts.server->port(), "GET /upload HTTP/1.1\r\nBad Header Line\r\n\r\n");
   CHECK(no_host_garbage.rfind("HTTP/1.1 400", 0) == 0);
 
-  auto huge_header = raw_exchange(ts.server->port(),
-                                  "GET / HTTP/1.1\r\nX-Big: " + std::string(64 << 10, 'h') + "\r\n\r\n");
+  auto huge_header =
+      raw_exchange(ts.server->port(), "GET / HTTP/1.1\r\nX-Big: " + std::string(64 << 10, 'h') + "\r\n\r\n");
   CHECK(huge_header.rfind("HTTP/1.1 431", 0) == 0);
 
   // Expect: 100-continue is answered before the body is sent.
@@ -550,8 +552,8 @@ TEST_CASE("client: HTTPS with certificate verification") {
   REQUIRE(pem.str().find("BEGIN CERTIFICATE") != std::string::npos);
 
   int port = dm::testing::free_port();
-  dm::testing::Process server({"openssl", "s_server", "-accept", std::to_string(port), "-cert", dir.path() + "/cert.pem",
-                               "-key", dir.path() + "/key.pem", "-www", "-quiet"},
+  dm::testing::Process server({"openssl", "s_server", "-accept", std::to_string(port), "-cert",
+                               dir.path() + "/cert.pem", "-key", dir.path() + "/key.pem", "-www", "-quiet"},
                               {}, dir.path() + "/s_server.log");
   REQUIRE(dm::testing::wait_for_port(port, 10s));
   const std::string url = "https://127.0.0.1:" + std::to_string(port);

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "dm/json/json.hpp"
+
+#include <catch2/catch.hpp>
 
 using dm::Errc;
 

@@ -1,14 +1,16 @@
-#include <catch2/catch.hpp>
-
-#include <thread>
-
 #include "dm/metrics/metrics.hpp"
+
+#include <catch2/catch.hpp>
+#include <thread>
 
 TEST_CASE("metrics render in Prometheus text format") {
   dm::metrics::Registry r;
   auto& c = r.counter("dm_requests_total", "Requests.", "status=\"2xx\"");
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) threads.emplace_back([&] { for (int i = 0; i < 1000; ++i) c.inc(); });
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) c.inc();
+    });
   for (auto& t : threads) t.join();
   REQUIRE(&r.counter("dm_requests_total", "Requests.", "status=\"2xx\"") == &c);
   r.gauge("dm_queue_depth", "Depth.").set(3.5);

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "dm/testing/testing.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace dm::testing;
 

@@ -26,7 +26,8 @@ double median_ns(F f, int n = 200000) {
 int main() {
   using namespace dm::gateway;
   const std::string key = "bench-secret-key-0123456789abcdef0123456789abcdef";
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto token = issue_token(key, {"00000000-0000-0000-0000-000000000001", Role::editor, "jti", now, now + 3600});
   volatile bool sink = false;
   double verify = median_ns([&] { sink = verify_token(key, token, now).ok(); });

@@ -27,8 +27,11 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 std::string create_integration(bus::Connection& nats, const std::string& body) {
-  bus::Headers h{{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/integrations"}, {"Content-Type", "application/json"},
-                 {"Dm-User-Id", "bench"}, {"Dm-Role", "admin"}};
+  bus::Headers h{{"Dm-Method", "POST"},
+                 {"Dm-Target", "/api/v1/integrations"},
+                 {"Content-Type", "application/json"},
+                 {"Dm-User-Id", "bench"},
+                 {"Dm-Role", "admin"}};
   auto r = nats.request("dm.rpc.registry", body, std::chrono::seconds(10), h);
   if (!r || r->header("Dm-Status").value_or("") != "201") {
     std::fprintf(stderr, "creating the integration failed: %s\n", r ? r->data.c_str() : r.error().message.c_str());
@@ -40,9 +43,9 @@ std::string create_integration(bus::Connection& nats, const std::string& body) {
 
 double run_once(testing::Stack& stack, bus::Connection& nats, const std::string& config, const std::string& type,
                 int jobs, int run) {
-  std::string id = create_integration(
-      nats, R"({"name":"bench-)" + type + "-" + std::to_string(run) + "-" + std::to_string(::getpid()) +
-                R"(","type":")" + type + R"(","config":)" + config + "}");
+  std::string id = create_integration(nats, R"({"name":"bench-)" + type + "-" + std::to_string(run) + "-" +
+                                                std::to_string(::getpid()) + R"(","type":")" + type + R"(","config":)" +
+                                                config + "}");
   std::atomic<int> delivered{0}, other{0};
   std::atomic<std::int64_t> first_ns{0}, last_ns{0};
   auto sub = nats.subscribe("dm.delivery." + id, "", [&](bus::Message&& m) {
@@ -61,12 +64,15 @@ double run_once(testing::Stack& stack, bus::Connection& nats, const std::string&
   std::atomic<int> acked{0}, failed{0};
   for (int i = 0; i < jobs; ++i) {
     std::string job_id = "bench-" + id + "-" + std::to_string(i);
-    std::string job = R"({"job_id":")" + job_id + R"(","kind":"integration","target_id":")" + id +
-                      R"(","flow_id":"bench","flow_run_id":"r","node_id":"n","dev_eui":"0004a30b001c0530",)"
-                      R"("message":{"temperature":21.5,"humidity":40,"dev_eui":"0004a30b001c0530"},"created_at":"2026-11-27T09:00:00Z"})";
+    std::string job =
+        R"({"job_id":")" + job_id + R"(","kind":"integration","target_id":")" + id +
+        R"(","flow_id":"bench","flow_run_id":"r","node_id":"n","dev_eui":"0004a30b001c0530",)"
+        R"("message":{"temperature":21.5,"humidity":40,"dev_eui":"0004a30b001c0530"},"created_at":"2026-11-27T09:00:00Z"})";
     nats.jetstream().publish_async("dm.work.dispatch." + id, job, job_id, [&](Result<bus::PubAck> r) {
-      if (r) ++acked;
-      else ++failed;
+      if (r)
+        ++acked;
+      else
+        ++failed;
     });
   }
   while (acked + failed < jobs) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -96,10 +102,14 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> env{{"OUTBOUND_ALLOW", "127.0.0.1"}, {"LOG_LEVEL", "warning"}};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--jobs") jobs = std::atoi(v.c_str());
-    else if (k == "--runs") runs = std::atoi(v.c_str());
-    else if (k == "--mode") mode = v;
-    else if (k == "--env" && v.find('=') != std::string::npos) env[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
+    if (k == "--jobs")
+      jobs = std::atoi(v.c_str());
+    else if (k == "--runs")
+      runs = std::atoi(v.c_str());
+    else if (k == "--mode")
+      mode = v;
+    else if (k == "--env" && v.find('=') != std::string::npos)
+      env[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
   }
   testing::Stack stack({"registry", "integration-dispatcher"}, env);
   auto conn = bus::Connection::connect({.url = stack.nats().url(), .name = "dispatcher-bench"});
@@ -112,8 +122,8 @@ int main(int argc, char** argv) {
     testing::wait_for_port(port, std::chrono::seconds(10));
     std::vector<double> rates;
     for (int r = 1; r <= runs; ++r) {
-      rates.push_back(run_once(stack, nats, R"({"url":"http://127.0.0.1:)" + std::to_string(port) + R"(/in"})", "http",
-                               jobs, r));
+      rates.push_back(
+          run_once(stack, nats, R"({"url":"http://127.0.0.1:)" + std::to_string(port) + R"(/in"})", "http", jobs, r));
     }
     std::printf("HTTP median: %.0f deliveries/s (%d runs of %d jobs, keep-alive, history recorded)\n", median(rates),
                 runs, jobs);
@@ -122,10 +132,10 @@ int main(int argc, char** argv) {
     testing::Mosquitto broker;
     std::vector<double> rates;
     for (int r = 1; r <= runs; ++r) {
-      rates.push_back(run_once(stack, nats,
-                               R"({"host":"127.0.0.1","port":)" + std::to_string(broker.port()) +
-                                   R"(,"topic":"bench/{dev_eui}","qos":1})",
-                               "mqtt", jobs, r));
+      rates.push_back(run_once(
+          stack, nats,
+          R"({"host":"127.0.0.1","port":)" + std::to_string(broker.port()) + R"(,"topic":"bench/{dev_eui}","qos":1})",
+          "mqtt", jobs, r));
     }
     std::printf("MQTT QoS 1 median: %.0f publishes/s (%d runs of %d jobs, broker acks, history recorded)\n",
                 median(rates), runs, jobs);

@@ -5,6 +5,9 @@
 //   3. through NATS: dm.fn.exec batches against a real stack (NATS, PostgreSQL, registry,
 //      function-runner with 1 worker), several batches in flight, history recorded.
 // Each figure is the median of 5 runs. Usage: function_runner_bench [inprocess|pool|nats]...
+#include <time.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,9 +21,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <time.h>
-#include <unistd.h>
 
 #include "dm/bus/bus.hpp"
 #include "dm/json/json.hpp"
@@ -108,16 +108,18 @@ void bench_inprocess() {
     with_wall.push_back(b.wall);
   }
   double w = median(with), wo = median(without);
-  std::printf("in-process: %.0f calls per CPU-second with watchdog, %.0f without; timeout machinery costs %.1f%% "
-              "(wall-clock: %.0f/s and %.0f/s)\n",
-              w, wo, 100.0 * (wo - w) / wo, median(with_wall), median(without_wall));
+  std::printf(
+      "in-process: %.0f calls per CPU-second with watchdog, %.0f without; timeout machinery costs %.1f%% "
+      "(wall-clock: %.0f/s and %.0f/s)\n",
+      w, wo, 100.0 * (wo - w) / wo, median(with_wall), median(without_wall));
 }
 
 // The same with the smallest message the example accepts: the share of JSON copying.
 void bench_small() {
   std::vector<double> rates;
   for (int i = 0; i < 5; ++i) rates.push_back(engine_rate(true, 200000, R"({"data":{"temperature":20}})").cpu);
-  std::printf("in-process, minimal message {\"data\":{\"temperature\":20}}: %.0f calls per CPU-second\n", median(rates));
+  std::printf("in-process, minimal message {\"data\":{\"temperature\":20}}: %.0f calls per CPU-second\n",
+              median(rates));
 }
 
 void bench_pool() {
@@ -151,8 +153,9 @@ void bench_pool() {
     rates.push_back(n / std::chrono::duration<double>(Clock::now() - t).count());
     cpu_rates.push_back(n / (cpu_seconds() + cpu_seconds_of(worker) - c0));
   }
-  std::printf("worker pool (1 worker process, pipes): %.0f executions/s wall, %.0f per CPU-second (supervisor + worker)\n",
-              median(rates), median(cpu_rates));
+  std::printf(
+      "worker pool (1 worker process, pipes): %.0f executions/s wall, %.0f per CPU-second (supervisor + worker)\n",
+      median(rates), median(cpu_rates));
 }
 
 void bench_nats() {
@@ -165,9 +168,9 @@ void bench_nats() {
   if (!nats) return;
   json::Writer body;
   body.start_object().field("name", "bench").field("code", kExample).end_object();
-  auto created = (*nats)->request("dm.rpc.registry", body.view(), std::chrono::seconds(5),
-                                  {{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/functions"},
-                                   {"Content-Type", "application/json"}});
+  auto created = (*nats)->request(
+      "dm.rpc.registry", body.view(), std::chrono::seconds(5),
+      {{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/functions"}, {"Content-Type", "application/json"}});
   if (!created) return (void)std::fprintf(stderr, "create failed\n");
   auto doc = json::parse(created->data);
   std::string id(json::view((*doc)["id"]));
@@ -224,8 +227,8 @@ void bench_nats() {
     std::fprintf(stderr, "rep %d: %.2f s\n", rep, secs);
     rates.push_back(kBatch * kBatches / secs);
   }
-  std::printf("through NATS (batches of %d, %d in flight, %s worker(s), history recorded): %.0f executions/s\n",
-              kBatch, kInFlight, n_workers.c_str(), median(rates));
+  std::printf("through NATS (batches of %d, %d in flight, %s worker(s), history recorded): %.0f executions/s\n", kBatch,
+              kInFlight, n_workers.c_str(), median(rates));
 }
 }  // namespace
 

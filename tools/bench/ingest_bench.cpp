@@ -29,7 +29,7 @@ struct Args {
   double rate = 5000;
   int devices = 100;
   int http_threads = 1;
-  bool wrk = false;  // flat-out runs with wrk (tools/bench/ingest_wrk.lua): a lighter generator
+  bool wrk = false;         // flat-out runs with wrk (tools/bench/ingest_wrk.lua): a lighter generator
   bool no_history = false;  // PostgreSQL stopped during the runs: acceptance without history writes
 };
 
@@ -106,21 +106,27 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc) break;
     double v = std::atof(argv[i + 1]);
-    if (k == "--runs") a.runs = static_cast<int>(v);
-    else if (k == "--duration") a.duration = v;
-    else if (k == "--connections") a.connections = static_cast<int>(v);
-    else if (k == "--rate") a.rate = v;
-    else if (k == "--devices") a.devices = static_cast<int>(v);
-    else if (k == "--http-threads") a.http_threads = static_cast<int>(v);
+    if (k == "--runs")
+      a.runs = static_cast<int>(v);
+    else if (k == "--duration")
+      a.duration = v;
+    else if (k == "--connections")
+      a.connections = static_cast<int>(v);
+    else if (k == "--rate")
+      a.rate = v;
+    else if (k == "--devices")
+      a.devices = static_cast<int>(v);
+    else if (k == "--http-threads")
+      a.http_threads = static_cast<int>(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
     }
   }
   const std::string secret = "bench-secret-0123456789abcdef";
-  dm::testing::Stack stack({"registry", "ingest"}, {{"INGEST_SECRET", secret},
-                                                    {"LOG_LEVEL", "warning"},
-                                                    {"INGEST_HTTP_THREADS", std::to_string(a.http_threads)}});
+  dm::testing::Stack stack(
+      {"registry", "ingest"},
+      {{"INGEST_SECRET", secret}, {"LOG_LEVEL", "warning"}, {"INGEST_HTTP_THREADS", std::to_string(a.http_threads)}});
   // The devices dm-load posts for, registered through the registry's API over NATS.
   dm::bus::Options o;
   o.url = stack.nats().url();
@@ -130,8 +136,10 @@ int main(int argc, char** argv) {
     std::string eui = dm::tools::dev_eui_for(static_cast<std::uint32_t>(i), "70b3d5");
     std::string body = R"({"dev_eui":")" + eui + R"(","name":"bench-)" + std::to_string(i) + R"("})";
     auto r = (*nats)->request("dm.rpc.registry", body, std::chrono::seconds(5),
-                              {{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/devices"},
-                               {"Content-Type", "application/json"}, {"Dm-Role", "admin"}});
+                              {{"Dm-Method", "POST"},
+                               {"Dm-Target", "/api/v1/devices"},
+                               {"Content-Type", "application/json"},
+                               {"Dm-Role", "admin"}});
     if (!r || r->header("Dm-Status") != std::optional<std::string>("201")) {
       std::fprintf(stderr, "device registration failed: %s\n", r ? r->data.c_str() : r.error().message.c_str());
       return 1;
@@ -139,10 +147,10 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));  // change events reach ingest's cache
 
-  std::string base = dm::testing::binary_dir() + "/tools/dm-load --url 'http://127.0.0.1:" +
-                     std::to_string(stack.port("ingest")) + "/api/v1/ingest/chirpstack?event=up' --secret " + secret +
-                     " --devices " + std::to_string(a.devices) + " --duration " + std::to_string(a.duration) +
-                     " --connections " + std::to_string(a.connections) + " --json";
+  std::string base =
+      dm::testing::binary_dir() + "/tools/dm-load --url 'http://127.0.0.1:" + std::to_string(stack.port("ingest")) +
+      "/api/v1/ingest/chirpstack?event=up' --secret " + secret + " --devices " + std::to_string(a.devices) +
+      " --duration " + std::to_string(a.duration) + " --connections " + std::to_string(a.connections) + " --json";
   // Warm-up: connections, stream files, the history writer's first batches.
   (void)load(base + " --requests 20000");
   const std::string ingest_url = stack.url("ingest");
@@ -160,9 +168,10 @@ int main(int argc, char** argv) {
   for (int i = 0; i < a.runs; ++i) {
     if (a.wrk) {
       std::string cmd = "INGEST_SECRET=" + secret + " DEVICES=" + std::to_string(a.devices) + " wrk -t2 -c" +
-                        std::to_string(a.connections) + " -d" + std::to_string(static_cast<int>(a.duration)) +
-                        "s -s " + dm::testing::source_dir() + "/tools/bench/ingest_wrk.lua 'http://127.0.0.1:" +
-                        std::to_string(stack.port("ingest")) + "/api/v1/ingest/chirpstack?event=up'";
+                        std::to_string(a.connections) + " -d" + std::to_string(static_cast<int>(a.duration)) + "s -s " +
+                        dm::testing::source_dir() +
+                        "/tools/bench/ingest_wrk.lua 'http://127.0.0.1:" + std::to_string(stack.port("ingest")) +
+                        "/api/v1/ingest/chirpstack?event=up'";
       flat.push_back(wrk_rate(cmd));
       std::printf("flat out (wrk) run %d: %.0f/s\n", i + 1, flat.back());
       std::fflush(stdout);
@@ -191,6 +200,7 @@ int main(int argc, char** argv) {
   std::printf("  at %.0f events/s: achieved %.0f/s, p50 %.2f ms, p99 %.2f ms\n", a.rate, median(fixed_rate),
               median(fixed_p50), median(fixed_p99));
   auto state = (*nats)->jetstream().stream_state("DM_DEVICE_EVENTS");
-  if (state) std::printf("  stream DM_DEVICE_EVENTS: %llu messages\n", static_cast<unsigned long long>(state->messages));
+  if (state)
+    std::printf("  stream DM_DEVICE_EVENTS: %llu messages\n", static_cast<unsigned long long>(state->messages));
   return 0;
 }

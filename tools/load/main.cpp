@@ -49,16 +49,26 @@ Args parse(int argc, char** argv) {
       if (i + 1 >= argc) usage();
       return argv[++i];
     };
-    if (k == "--url") a.url = next();
-    else if (k == "--rate") a.rate = std::stod(next());
-    else if (k == "--duration") a.duration = std::stod(next());
-    else if (k == "--connections") a.connections = std::stoi(next());
-    else if (k == "--devices") a.devices = static_cast<std::uint32_t>(std::stoul(next()));
-    else if (k == "--dev-eui-prefix") a.prefix = next();
-    else if (k == "--secret") a.secret = next();
-    else if (k == "--requests") a.max_requests = std::stoull(next());
-    else if (k == "--json") a.json = true;
-    else usage();
+    if (k == "--url")
+      a.url = next();
+    else if (k == "--rate")
+      a.rate = std::stod(next());
+    else if (k == "--duration")
+      a.duration = std::stod(next());
+    else if (k == "--connections")
+      a.connections = std::stoi(next());
+    else if (k == "--devices")
+      a.devices = static_cast<std::uint32_t>(std::stoul(next()));
+    else if (k == "--dev-eui-prefix")
+      a.prefix = next();
+    else if (k == "--secret")
+      a.secret = next();
+    else if (k == "--requests")
+      a.max_requests = std::stoull(next());
+    else if (k == "--json")
+      a.json = true;
+    else
+      usage();
   }
   if (a.url.empty() || a.connections < 1 || a.devices < 1) usage();
   return a;
@@ -94,7 +104,8 @@ int main(int argc, char** argv) {
   std::atomic<std::uint64_t> sequence{0};
   std::vector<WorkerResult> results(static_cast<size_t>(args.connections));
   auto start = std::chrono::steady_clock::now();
-  auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(args.duration));
+  auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                         std::chrono::duration<double>(args.duration));
   std::vector<std::thread> threads;
   for (int w = 0; w < args.connections; ++w) {
     threads.emplace_back([&, w] {
@@ -130,7 +141,9 @@ int main(int argc, char** argv) {
           res.statuses[0]++;
           res.last_error = r.error().message;
         }
-        if (interval > 0) next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval));
+        if (interval > 0)
+          next +=
+              std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval));
       }
     });
   }
@@ -146,16 +159,19 @@ int main(int argc, char** argv) {
     if (!r.last_error.empty()) last_error = r.last_error;
   }
   std::uint64_t ok = 0;
-  for (auto [s, n] : statuses) if (s >= 200 && s < 300) ok += n;
+  for (auto [s, n] : statuses)
+    if (s >= 200 && s < 300) ok += n;
   double p50 = percentile(all, 50), p90 = percentile(all, 90), p99 = percentile(all, 99);
   double max = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
   std::string codes;
-  for (auto [s, n] : statuses) codes += (codes.empty() ? "" : ",") + std::string("\"") + std::to_string(s) + "\":" + std::to_string(n);
+  for (auto [s, n] : statuses)
+    codes += (codes.empty() ? "" : ",") + std::string("\"") + std::to_string(s) + "\":" + std::to_string(n);
   if (args.json) {
-    std::printf("{\"requests\":%zu,\"ok\":%llu,\"seconds\":%.3f,\"rate\":%.1f,\"ok_rate\":%.1f,\"p50_ms\":%.3f,"
-                "\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":{%s}}\n",
-                all.size(), static_cast<unsigned long long>(ok), elapsed, static_cast<double>(all.size()) / elapsed,
-                static_cast<double>(ok) / elapsed, p50, p90, p99, max, codes.c_str());
+    std::printf(
+        "{\"requests\":%zu,\"ok\":%llu,\"seconds\":%.3f,\"rate\":%.1f,\"ok_rate\":%.1f,\"p50_ms\":%.3f,"
+        "\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":{%s}}\n",
+        all.size(), static_cast<unsigned long long>(ok), elapsed, static_cast<double>(all.size()) / elapsed,
+        static_cast<double>(ok) / elapsed, p50, p90, p99, max, codes.c_str());
   } else {
     std::printf("requests %zu (2xx %llu) in %.2f s: %.0f req/s (2xx %.0f/s)\n", all.size(),
                 static_cast<unsigned long long>(ok), elapsed, static_cast<double>(all.size()) / elapsed,

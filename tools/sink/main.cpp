@@ -44,12 +44,18 @@ int main(int argc, char** argv) {
   auto state = std::make_shared<State>();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--port") opts.port = std::atoi(v.c_str());
-    else if (k == "--host") opts.host = v;
-    else if (k == "--fail-first") state->fail_first = std::atoll(v.c_str());
-    else if (k == "--fail-status") state->fail_status = std::atoi(v.c_str());
-    else if (k == "--delay-ms") state->delay_ms = std::atoi(v.c_str());
-    else if (k == "--threads") opts.threads = std::atoi(v.c_str());
+    if (k == "--port")
+      opts.port = std::atoi(v.c_str());
+    else if (k == "--host")
+      opts.host = v;
+    else if (k == "--fail-first")
+      state->fail_first = std::atoll(v.c_str());
+    else if (k == "--fail-status")
+      state->fail_status = std::atoi(v.c_str());
+    else if (k == "--delay-ms")
+      state->delay_ms = std::atoi(v.c_str());
+    else if (k == "--threads")
+      opts.threads = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;

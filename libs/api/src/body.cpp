@@ -23,8 +23,10 @@ http::Response validation_error(const std::vector<FieldError>& errors) {
   for (const auto& e : errors) {
     w.start_object().key("loc").start_array();
     for (const auto& part : e.loc) {
-      if (all_digits(part) && part.size() < 10) w.integer(std::stoll(part));
-      else w.string(part);
+      if (all_digits(part) && part.size() < 10)
+        w.integer(std::stoll(part));
+      else
+        w.string(part);
     }
     w.end_array().field("msg", e.msg).field("type", e.type).end_object();
   }
@@ -100,12 +102,14 @@ std::optional<std::string> BodyReader::string(std::string_view name, StringRule 
   std::string s(json::view(*v));
   auto len = utf8_length(s);
   if (len < rule.min) {
-    add_error(std::string(name), "String should have at least " + std::to_string(rule.min) + " character" + (rule.min == 1 ? "" : "s"),
+    add_error(std::string(name),
+              "String should have at least " + std::to_string(rule.min) + " character" + (rule.min == 1 ? "" : "s"),
               "string_too_short");
     return std::nullopt;
   }
   if (len > rule.max) {
-    add_error(std::string(name), "String should have at most " + std::to_string(rule.max) + " characters", "string_too_long");
+    add_error(std::string(name), "String should have at most " + std::to_string(rule.max) + " characters",
+              "string_too_long");
     return std::nullopt;
   }
   return s;
@@ -123,11 +127,13 @@ std::optional<std::int64_t> BodyReader::integer(std::string_view name, IntRule r
   }
   auto n = v->GetInt64();
   if (n < rule.min) {
-    add_error(std::string(name), "Input should be greater than or equal to " + std::to_string(rule.min), "greater_than_equal");
+    add_error(std::string(name), "Input should be greater than or equal to " + std::to_string(rule.min),
+              "greater_than_equal");
     return std::nullopt;
   }
   if (n > rule.max) {
-    add_error(std::string(name), "Input should be less than or equal to " + std::to_string(rule.max), "less_than_equal");
+    add_error(std::string(name), "Input should be less than or equal to " + std::to_string(rule.max),
+              "less_than_equal");
     return std::nullopt;
   }
   return n;
@@ -145,7 +151,8 @@ std::optional<double> BodyReader::number(std::string_view name, NumberRule rule)
   }
   double d = v->GetDouble();
   if (d < rule.min || d > rule.max) {
-    add_error(std::string(name), "Input should be between " + std::to_string(rule.min) + " and " + std::to_string(rule.max),
+    add_error(std::string(name),
+              "Input should be between " + std::to_string(rule.min) + " and " + std::to_string(rule.max),
               "value_error");
     return std::nullopt;
   }

@@ -52,8 +52,8 @@ std::optional<std::string> QueryReader::string(const std::string& name, std::siz
   auto v = req_.query_param(name);
   if (!v) return std::nullopt;
   if (v->size() > max_len) {
-    errors_.push_back({{"query", name}, "String should have at most " + std::to_string(max_len) + " characters",
-                       "string_too_long"});
+    errors_.push_back(
+        {{"query", name}, "String should have at most " + std::to_string(max_len) + " characters", "string_too_long"});
     return std::nullopt;
   }
   return v;
@@ -75,15 +75,18 @@ std::optional<std::int64_t> QueryReader::integer(const std::string& name, std::i
   if (!v) return std::nullopt;
   auto n = to_int(*v);
   if (!n) {
-    errors_.push_back({{"query", name}, "Input should be a valid integer, unable to parse string as an integer", "int_parsing"});
+    errors_.push_back(
+        {{"query", name}, "Input should be a valid integer, unable to parse string as an integer", "int_parsing"});
     return std::nullopt;
   }
   if (*n < min) {
-    errors_.push_back({{"query", name}, "Input should be greater than or equal to " + std::to_string(min), "greater_than_equal"});
+    errors_.push_back(
+        {{"query", name}, "Input should be greater than or equal to " + std::to_string(min), "greater_than_equal"});
     return std::nullopt;
   }
   if (*n > max) {
-    errors_.push_back({{"query", name}, "Input should be less than or equal to " + std::to_string(max), "less_than_equal"});
+    errors_.push_back(
+        {{"query", name}, "Input should be less than or equal to " + std::to_string(max), "less_than_equal"});
     return std::nullopt;
   }
   return n;

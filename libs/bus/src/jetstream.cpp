@@ -184,8 +184,8 @@ Result<std::unique_ptr<PullConsumer>> JetStream::pull_subscribe(std::string_view
     jsSubOptions_Init(&so);
     so.Stream = stream_name.c_str();
     so.Consumer = durable_name.c_str();  // bind: never create (or later delete) it from here
-    return js_PullSubscribe(sub, impl_->js, filter.empty() ? nullptr : filter.c_str(), durable_name.c_str(),
-                            nullptr, &so, code);
+    return js_PullSubscribe(sub, impl_->js, filter.empty() ? nullptr : filter.c_str(), durable_name.c_str(), nullptr,
+                            &so, code);
   };
   natsSubscription* sub = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);

@@ -17,9 +17,7 @@ void on_reply_cb(natsConnection*, natsSubscription*, natsMsg* msg, void* closure
 }
 
 // The dispatcher's last act: only now may the closure go.
-void on_complete_cb(void* closure) {
-  delete static_cast<Holder*>(closure);
-}
+void on_complete_cb(void* closure) { delete static_cast<Holder*>(closure); }
 
 }  // namespace
 
@@ -53,8 +51,9 @@ void Requester::request(std::string_view subject, std::string_view data, std::ch
   // Scheduled before publishing: the reply can arrive before publish returns.
   timer_.schedule(now + timeout, token);
   auto msg = make_nats_msg(subject, prefix_ + std::to_string(token), data, headers);
-  Result<void> sent = msg ? check(natsConnection_PublishMsg(nc_, msg->get()), "nats: request to '" + std::string(subject) + "'")
-                          : Result<void>(msg.take_error());
+  Result<void> sent =
+      msg ? check(natsConnection_PublishMsg(nc_, msg->get()), "nats: request to '" + std::string(subject) + "'")
+          : Result<void>(msg.take_error());
   if (sent) return;
   {
     std::lock_guard lock(mu_);
@@ -115,7 +114,8 @@ void Requester::on_reply(natsMsg* raw) {
   auto pending = take(token);
   if (!pending) return;  // already timed out: the late reply is dropped
   if (natsMsg_IsNoResponders(raw)) {
-    invoke_user("request_async", pending->done, Error(Errc::unavailable, "nats: no responders for '" + pending->subject + "'"));
+    invoke_user("request_async", pending->done,
+                Error(Errc::unavailable, "nats: no responders for '" + pending->subject + "'"));
   } else {
     invoke_user("request_async", pending->done, to_message(raw));
   }
@@ -136,7 +136,8 @@ void Requester::fail_all() {
     left.swap(pending_);
   }
   for (auto& [token, p] : left) {
-    invoke_user("request_async", p.done, Error(Errc::unavailable, "nats: connection closed before a reply to '" + p.subject + "'"));
+    invoke_user("request_async", p.done,
+                Error(Errc::unavailable, "nats: connection closed before a reply to '" + p.subject + "'"));
   }
 }
 

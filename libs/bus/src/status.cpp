@@ -76,9 +76,7 @@ Errc errc_of(natsStatus status, jsErrCode code) { return code == 0 ? errc_of(sta
 
 }  // namespace
 
-Error nats_error(natsStatus status, std::string_view what) {
-  return Error(errc_of(status), describe(status, what));
-}
+Error nats_error(natsStatus status, std::string_view what) { return Error(errc_of(status), describe(status, what)); }
 
 Error js_error(natsStatus status, jsErrCode code, std::string_view what) {
   if (code == 0) return nats_error(status, what);

@@ -47,9 +47,9 @@ Result<std::unique_ptr<Subscription>> make_subscription(natsConnection* nc, std:
 
   auto* holder = new Holder(state);
   natsSubscription* sub = nullptr;
-  natsStatus s = queue.empty()
-                     ? natsConnection_Subscribe(&sub, nc, state->subject.c_str(), on_message_cb, holder)
-                     : natsConnection_QueueSubscribe(&sub, nc, state->subject.c_str(), queue.c_str(), on_message_cb, holder);
+  natsStatus s = queue.empty() ? natsConnection_Subscribe(&sub, nc, state->subject.c_str(), on_message_cb, holder)
+                               : natsConnection_QueueSubscribe(&sub, nc, state->subject.c_str(), queue.c_str(),
+                                                               on_message_cb, holder);
   if (s != NATS_OK) {
     delete holder;
     return nats_error(s, "nats: subscribe to '" + state->subject + "'");

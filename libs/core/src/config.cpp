@@ -147,7 +147,8 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& text) {
   std::string t = trim(text);
   size_t i = 0;
   while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
-  if (i == 0 || i > 12) return Error(Errc::invalid_argument, "expected a duration like 500ms, 30s, 5m, 2h; got '" + text + "'");
+  if (i == 0 || i > 12)
+    return Error(Errc::invalid_argument, "expected a duration like 500ms, 30s, 5m, 2h; got '" + text + "'");
   long long n = std::stoll(t.substr(0, i));
   std::string unit = lower(t.substr(i));
   if (unit.empty() || unit == "ms") return std::chrono::milliseconds(n);

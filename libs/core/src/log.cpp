@@ -25,10 +25,14 @@ void (*g_sink)(std::string_view) = stderr_sink;
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "info";
 }
@@ -58,11 +62,21 @@ void append_escaped(std::string& out, std::string_view text) {
   static const char* hex = "0123456789abcdef";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -95,20 +109,22 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
     line += ",\"";
     append_escaped(line, f.key);
     line += "\":";
-    std::visit([&](const auto& v) {
-      using V = std::decay_t<decltype(v)>;
-      if constexpr (std::is_same_v<V, std::string_view>) {
-        line += '"';
-        append_escaped(line, v);
-        line += '"';
-      } else if constexpr (std::is_same_v<V, bool>) {
-        line += v ? "true" : "false";
-      } else {
-        char buf[32];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-        line.append(buf, ec == std::errc() ? end : buf);
-      }
-    }, f.value);
+    std::visit(
+        [&](const auto& v) {
+          using V = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<V, std::string_view>) {
+            line += '"';
+            append_escaped(line, v);
+            line += '"';
+          } else if constexpr (std::is_same_v<V, bool>) {
+            line += v ? "true" : "false";
+          } else {
+            char buf[32];
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+            line.append(buf, ec == std::errc() ? end : buf);
+          }
+        },
+        f.value);
   }
   line += "}\n";
   g_sink(line);

@@ -33,21 +33,26 @@ std::string format_rfc3339(SysTime t) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
   time_t secs = static_cast<time_t>(us / 1'000'000);
   long frac = static_cast<long>(us % 1'000'000);
-  if (frac < 0) { frac += 1'000'000; --secs; }
+  if (frac < 0) {
+    frac += 1'000'000;
+    --secs;
+  }
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
   return buf;
 }
 
 Result<SysTime> parse_rfc3339(std::string_view s) {
-  auto bad = [&] { return Error(Errc::invalid_argument, "invalid RFC 3339 time '" + std::string(s.substr(0, 64)) + "'"); };
+  auto bad = [&] {
+    return Error(Errc::invalid_argument, "invalid RFC 3339 time '" + std::string(s.substr(0, 64)) + "'");
+  };
   int y, mo, d, h, mi, se;
   if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) ||
-      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, se))
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) || s[13] != ':' ||
+      !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, se))
     return bad();
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return bad();
   size_t pos = 19;
@@ -56,7 +61,10 @@ Result<SysTime> parse_rfc3339(std::string_view s) {
     ++pos;
     size_t n = 0;
     while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (n < 9) { nanos = nanos * 10 + (s[pos] - '0'); ++n; }
+      if (n < 9) {
+        nanos = nanos * 10 + (s[pos] - '0');
+        ++n;
+      }
       ++pos;
     }
     if (n == 0) return bad();
@@ -67,14 +75,16 @@ Result<SysTime> parse_rfc3339(std::string_view s) {
     ++pos;
   } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
     int oh, om;
-    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(s, pos + 4, 2, om)) return bad();
+    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(s, pos + 4, 2, om))
+      return bad();
     offset_sec = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
     return bad();
   }
   if (pos != s.size()) return bad();
-  long long secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + se - offset_sec;
+  long long secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+                   mi * 60 + se - offset_sec;
   return SysTime(std::chrono::nanoseconds(secs * 1'000'000'000LL + nanos));
 }
 

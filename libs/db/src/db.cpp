@@ -103,7 +103,8 @@ Result<void> wait_ready(PGconn* conn, const Deadline& deadline) {
     pollfd pfd{PQsocket(conn), POLLIN, 0};
     int n = ::poll(&pfd, 1, wait_ms);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error(Errc::unavailable, std::string("poll on PostgreSQL socket failed: ") + std::strerror(errno));
+    if (n < 0)
+      return Error(Errc::unavailable, std::string("poll on PostgreSQL socket failed: ") + std::strerror(errno));
     // A failed read marks the connection bad; PQgetResult then reports why.
     if (n > 0 && !PQconsumeInput(conn)) break;
   }
@@ -284,7 +285,8 @@ Result<detail::ConnPtr> Pool::State::connect() const {
   if (options.statement_timeout.count() > 0)
     setup += "SET statement_timeout = " + std::to_string(options.statement_timeout.count()) + ";";
   if (!setup.empty()) {
-    if (!PQsendQuery(conn.get(), setup.c_str())) return connection_error(conn.get(), "cannot set up PostgreSQL session");
+    if (!PQsendQuery(conn.get(), setup.c_str()))
+      return connection_error(conn.get(), "cannot set up PostgreSQL session");
     auto done = collect(conn.get(), std::nullopt);
     if (!done.ok()) {
       Error e = done.take_error();
@@ -308,11 +310,10 @@ Error Session::fail(Error error) {
   return error;
 }
 
-Result<Rows> Session::exec(std::string_view sql, const Params& params) {
-  return exec_until(sql, params, std::nullopt);
-}
+Result<Rows> Session::exec(std::string_view sql, const Params& params) { return exec_until(sql, params, std::nullopt); }
 
-Result<Rows> Session::exec_until(std::string_view sql, const Params& params, std::optional<Clock::time_point> deadline) {
+Result<Rows> Session::exec_until(std::string_view sql, const Params& params,
+                                 std::optional<Clock::time_point> deadline) {
   if (has_nul(sql)) return fail(Error(Errc::invalid_argument, "SQL text contains a NUL byte"));
   if (params.size() > kMaxParams)
     return fail(Error(Errc::invalid_argument, "too many parameters: " + std::to_string(params.size())));
@@ -325,8 +326,8 @@ Result<Rows> Session::exec_until(std::string_view sql, const Params& params, std
   }
   std::string text(sql);
   PGconn* conn = conn_.get();
-  if (!PQsendQueryParams(conn, text.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
-                         nullptr, 0)) {
+  if (!PQsendQueryParams(conn, text.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr, nullptr,
+                         0)) {
     if (PQstatus(conn) != CONNECTION_OK) return fail(connection_error(conn, "PostgreSQL connection lost"));
     return fail(Error(Errc::internal, "cannot send statement: " + one_line(PQerrorMessage(conn))));
   }
@@ -358,11 +359,20 @@ void append_copy_value(std::string& out, const Param& value) {
   }
   for (char c : *value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -548,8 +558,7 @@ void Pool::release(detail::ConnPtr conn) noexcept {
         // A transaction left open (with_session, or f threw) must not leak into the
         // next user of this connection.
         detail::ResultPtr res(PQexec(conn.get(), "ROLLBACK"));
-        keep = res && PQresultStatus(res.get()) == PGRES_COMMAND_OK &&
-               PQtransactionStatus(conn.get()) == PQTRANS_IDLE;
+        keep = res && PQresultStatus(res.get()) == PGRES_COMMAND_OK && PQtransactionStatus(conn.get()) == PQTRANS_IDLE;
         break;
       }
       default:  // a statement still in flight (deadline passed) or unknown state
@@ -581,7 +590,8 @@ Result<void> Pool::ping() {
   auto deadline = Clock::now() + kPingTimeout;
   DM_ASSIGN_OR_RETURN(auto session, acquire(std::min(state_->options.acquire_timeout, kPingTimeout)));
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  DM_ASSIGN_OR_RETURN(auto rows, session->exec_until("SELECT 1", {}, Clock::now() + std::max(left, std::chrono::milliseconds(1))));
+  DM_ASSIGN_OR_RETURN(auto rows,
+                      session->exec_until("SELECT 1", {}, Clock::now() + std::max(left, std::chrono::milliseconds(1))));
   if (rows.size() != 1 || rows.get(0, 0) != "1") return Error(Errc::internal, "SELECT 1 returned an unexpected result");
   return {};
 }

@@ -12,7 +12,8 @@ namespace {
 Result<void> check_list(const std::vector<Migration>& migrations) {
   int previous = 0;
   for (const auto& m : migrations) {
-    if (!m.name || !m.sql) return Error(Errc::invalid_argument, "migration " + std::to_string(m.version) + " has no name or SQL");
+    if (!m.name || !m.sql)
+      return Error(Errc::invalid_argument, "migration " + std::to_string(m.version) + " has no name or SQL");
     if (m.version <= 0)
       return Error(Errc::invalid_argument, "migration version must be positive: " + std::to_string(m.version));
     if (m.version <= previous)
@@ -50,8 +51,10 @@ Result<int> migrate(Pool& pool, std::string_view schema_name, const std::vector<
   const Params lock_key{"dm.migrate:" + schema};
   // READ COMMITTED so the re-check after the lock sees what another replica committed
   // while we waited; no statement_timeout so waiting behind a slow migration is fine.
-  const std::string setup = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = 0; "
-                            "SET LOCAL search_path TO " + quote_identifier(schema);
+  const std::string setup =
+      "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = 0; "
+      "SET LOCAL search_path TO " +
+      quote_identifier(schema);
 
   // Fast path without the lock: nothing to do on an up-to-date schema.
   std::set<int> applied;
@@ -86,8 +89,8 @@ Result<int> migrate(Pool& pool, std::string_view schema_name, const std::vector<
       if (!seen.empty()) return false;  // another replica applied it while we waited
       if (auto r = s.exec_script(m->sql); !r.ok()) {
         Error e = r.take_error();
-        return Error(e.code, "migration " + version + " (" + m->name + ") of schema \"" + schema +
-                                 "\" failed: " + e.message);
+        return Error(e.code,
+                     "migration " + version + " (" + m->name + ") of schema \"" + schema + "\" failed: " + e.message);
       }
       DM_TRY(s.exec("INSERT INTO " + table + " (version, name) VALUES ($1, $2)", {version, std::string(m->name)}));
       return true;

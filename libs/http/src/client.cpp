@@ -56,8 +56,7 @@ bool has_forbidden_chars(std::string_view s) {
 // The server closed a kept-alive connection before answering: safe to reconnect and resend.
 bool is_stale_connection(const beast::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted ||
-         ec == ssl::error::stream_truncated;
+         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
 }
 
 }  // namespace
@@ -179,9 +178,9 @@ Result<void> Client::Impl::connect() {
     run([&] { tls->async_handshake(ssl::stream_base::client, [&](const beast::error_code& e) { ec = e; }); });
     if (ec) {
       long verify = SSL_get_verify_result(handle);
-      bool verify_failed =
-          verify != X509_V_OK || (ec.category() == asio::error::get_ssl_category() &&
-                                  ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED);
+      bool verify_failed = verify != X509_V_OK ||
+                           (ec.category() == asio::error::get_ssl_category() &&
+                            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED);
       std::string reason = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : ec.message();
       bool timed_out = ec == beast::error::timeout;
       close();
@@ -245,8 +244,8 @@ Result<ClientResponse> Client::Impl::exchange(Stream& stream, bhttp::request<bht
     }
     if (ec == bhttp::error::body_limit) {
       close();
-      return make_error(Errc::too_large, "response from " + origin + " is over " +
-                                             std::to_string(opt.max_response_body) + " bytes");
+      return make_error(Errc::too_large,
+                        "response from " + origin + " is over " + std::to_string(opt.max_response_body) + " bytes");
     }
     stale = !parser.got_some() && is_stale_connection(ec);
     close();
@@ -319,7 +318,8 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
   }
   req.target(full);
   for (const auto& [name, value] : headers) {
-    if (name.empty() || name.find_first_of("\r\n:") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
+    if (name.empty() || name.find_first_of("\r\n:") != std::string::npos ||
+        value.find_first_of("\r\n") != std::string::npos) {
       return make_error(Errc::invalid_argument, "invalid header '" + name + "'");
     }
     if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) continue;  // framing is ours

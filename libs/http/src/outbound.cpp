@@ -47,11 +47,16 @@ std::optional<std::string> special_v4(const IpAddress& ip) {
     const char* why;
   };
   static const Range kRanges[] = {
-      {v4(0, 0, 0, 0), 8, "unspecified"},         {v4(10, 0, 0, 0), 8, "private"},
-      {v4(100, 64, 0, 0), 10, "shared address space"}, {v4(127, 0, 0, 0), 8, "loopback"},
-      {v4(169, 254, 0, 0), 16, "link-local"},      {v4(172, 16, 0, 0), 12, "private"},
-      {v4(192, 0, 0, 0), 24, "IETF protocol assignments"}, {v4(192, 168, 0, 0), 16, "private"},
-      {v4(198, 18, 0, 0), 15, "benchmarking"},     {v4(224, 0, 0, 0), 4, "multicast"},
+      {v4(0, 0, 0, 0), 8, "unspecified"},
+      {v4(10, 0, 0, 0), 8, "private"},
+      {v4(100, 64, 0, 0), 10, "shared address space"},
+      {v4(127, 0, 0, 0), 8, "loopback"},
+      {v4(169, 254, 0, 0), 16, "link-local"},
+      {v4(172, 16, 0, 0), 12, "private"},
+      {v4(192, 0, 0, 0), 24, "IETF protocol assignments"},
+      {v4(192, 168, 0, 0), 16, "private"},
+      {v4(198, 18, 0, 0), 15, "benchmarking"},
+      {v4(224, 0, 0, 0), 4, "multicast"},
       {v4(240, 0, 0, 0), 4, "reserved"},
   };
   for (const auto& r : kRanges) {
@@ -63,10 +68,13 @@ std::optional<std::string> special_v4(const IpAddress& ip) {
 // The IPv4 address carried inside an IPv6 one (mapped, compatible, NAT64, 6to4), if any.
 std::optional<IpAddress> embedded_v4(const IpAddress& ip) {
   const auto& b = ip.bytes;
-  auto zero = [&](int from, int to) { return std::all_of(b.begin() + from, b.begin() + to, [](auto x) { return x == 0; }); };
+  auto zero = [&](int from, int to) {
+    return std::all_of(b.begin() + from, b.begin() + to, [](auto x) { return x == 0; });
+  };
   if (zero(0, 10) && b[10] == 0xff && b[11] == 0xff) return v4(b[12], b[13], b[14], b[15]);  // ::ffff:a.b.c.d
-  if (zero(0, 12)) return v4(b[12], b[13], b[14], b[15]);                                   // ::a.b.c.d
-  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && zero(4, 12)) return v4(b[12], b[13], b[14], b[15]);
+  if (zero(0, 12)) return v4(b[12], b[13], b[14], b[15]);                                    // ::a.b.c.d
+  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && zero(4, 12))
+    return v4(b[12], b[13], b[14], b[15]);
   if (b[0] == 0x20 && b[1] == 0x02) return v4(b[2], b[3], b[4], b[5]);  // 6to4
   return std::nullopt;
 }
@@ -144,16 +152,18 @@ Result<OutboundPolicy> OutboundPolicy::parse(std::string_view allow_list) {
     auto ip = parse_ip(item.substr(0, slash));
     if (!ip) {
       bool name = slash == std::string_view::npos && std::all_of(item.begin(), item.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
-      });
-      if (!name) return make_error(Errc::invalid_argument, "OUTBOUND_ALLOW: '" + std::string(item) + "' is not a host or CIDR");
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+                  });
+      if (!name)
+        return make_error(Errc::invalid_argument, "OUTBOUND_ALLOW: '" + std::string(item) + "' is not a host or CIDR");
       p.hosts_.push_back(lower(item));
       continue;
     }
     int max = ip->v6 ? 128 : 32, prefix = max;
     if (slash != std::string_view::npos) {
       std::string bits(item.substr(slash + 1));
-      if (bits.empty() || bits.size() > 3 || !std::all_of(bits.begin(), bits.end(), ::isdigit) || std::stoi(bits) > max) {
+      if (bits.empty() || bits.size() > 3 || !std::all_of(bits.begin(), bits.end(), ::isdigit) ||
+          std::stoi(bits) > max) {
         return make_error(Errc::invalid_argument, "OUTBOUND_ALLOW: bad prefix length in '" + std::string(item) + "'");
       }
       prefix = std::stoi(bits);
@@ -170,7 +180,8 @@ bool OutboundPolicy::host_allowed(std::string_view host) const {
 
 bool OutboundPolicy::address_allowed(const IpAddress& address) const {
   auto matches = [&](const IpAddress& ip) {
-    return std::any_of(networks_.begin(), networks_.end(), [&](const Network& n) { return in_prefix(ip, n.base, n.prefix); });
+    return std::any_of(networks_.begin(), networks_.end(),
+                       [&](const Network& n) { return in_prefix(ip, n.base, n.prefix); });
   };
   if (matches(address)) return true;
   if (address.v6) {

@@ -63,7 +63,10 @@ struct ReplySlot {
 class ReplyCore {
  public:
   ReplyCore(std::shared_ptr<Gate> gate, asio::io_context* ioc, std::shared_ptr<ReplySlot> slot)
-      : gate_(std::move(gate)), ioc_(ioc), slot_(slot), inline_slot_(std::move(slot)),
+      : gate_(std::move(gate)),
+        ioc_(ioc),
+        slot_(slot),
+        inline_slot_(std::move(slot)),
         owner_(std::this_thread::get_id()) {}
 
   ~ReplyCore() {
@@ -117,8 +120,8 @@ struct Session {
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
   std::string remote;
-  bool idle = true;                  // between requests: stop() may close it at once
-  std::shared_ptr<ReplySlot> slot;   // while a handler runs: stop() may give up on it
+  bool idle = true;                 // between requests: stop() may close it at once
+  std::shared_ptr<ReplySlot> slot;  // while a handler runs: stop() may give up on it
 };
 
 bool has_crlf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
@@ -213,8 +216,7 @@ asio::awaitable<void> Server::Impl::accept_loop() {
   }
 }
 
-bhttp::response<bhttp::string_body> Server::Impl::to_beast(Response res, unsigned version, bool head,
-                                                           bool keep_alive) {
+bhttp::response<bhttp::string_body> Server::Impl::to_beast(Response res, unsigned version, bool head, bool keep_alive) {
   if (res.status < 100 || res.status > 999) {
     log::error("http handler returned an invalid status", {{"status", res.status}});
     res = Response::error(500, "Internal Server Error");
@@ -453,8 +455,6 @@ void Server::stop(std::chrono::milliseconds grace) {
   m.gate->open = false;
 }
 
-Server::Stats Server::stats() const {
-  return {impl_->requests.load(), impl_->active.load(), impl_->total.load()};
-}
+Server::Stats Server::stats() const { return {impl_->requests.load(), impl_->active.load(), impl_->total.load()}; }
 
 }  // namespace dm::http

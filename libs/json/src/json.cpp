@@ -26,13 +26,18 @@ int nesting_depth(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') max_depth = std::max(max_depth, ++depth);
-    else if (c == '}' || c == ']') --depth;
+    if (c == '"')
+      in_string = true;
+    else if (c == '{' || c == '[')
+      max_depth = std::max(max_depth, ++depth);
+    else if (c == '}' || c == ']')
+      --depth;
   }
   return max_depth;
 }
@@ -49,8 +54,9 @@ Result<Document> parse(std::string_view text, const Limits& limits) {
   Document doc;
   doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
-    return Error(Errc::invalid_argument, std::string("malformed JSON at offset ") + std::to_string(doc.GetErrorOffset()) +
-                                             ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+    return Error(Errc::invalid_argument, std::string("malformed JSON at offset ") +
+                                             std::to_string(doc.GetErrorOffset()) + ": " +
+                                             rapidjson::GetParseError_En(doc.GetParseError()));
   }
   return doc;
 }
@@ -114,19 +120,23 @@ Result<std::optional<std::int64_t>> opt_int(const Value& o, std::string_view k) 
 Result<std::optional<double>> opt_number(const Value& o, std::string_view k) {
   return optional_of<double>(o, k, get_number);
 }
-Result<std::optional<bool>> opt_bool(const Value& o, std::string_view k) {
-  return optional_of<bool>(o, k, get_bool);
-}
+Result<std::optional<bool>> opt_bool(const Value& o, std::string_view k) { return optional_of<bool>(o, k, get_bool); }
 
 const char* type_name(const Value& v) {
   switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
+    case rapidjson::kNullType:
+      return "null";
     case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "boolean";
-    case rapidjson::kObjectType: return "object";
-    case rapidjson::kArrayType: return "array";
-    case rapidjson::kStringType: return "string";
-    case rapidjson::kNumberType: return v.IsInt64() ? "integer" : "number";
+    case rapidjson::kTrueType:
+      return "boolean";
+    case rapidjson::kObjectType:
+      return "object";
+    case rapidjson::kArrayType:
+      return "array";
+    case rapidjson::kStringType:
+      return "string";
+    case rapidjson::kNumberType:
+      return v.IsInt64() ? "integer" : "number";
   }
   return "unknown";
 }

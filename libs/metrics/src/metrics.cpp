@@ -130,8 +130,8 @@ void add_process_metrics(Registry& registry) {
   auto& cpu = registry.gauge("process_cpu_seconds_total", "Total user and system CPU time in seconds.");
   auto& fds = registry.gauge("process_open_fds", "Number of open file descriptors.");
   auto& start = registry.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch.");
-  start.set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
-                                    std::chrono::system_clock::now().time_since_epoch()).count()));
+  start.set(static_cast<double>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()));
   const long page = ::sysconf(_SC_PAGESIZE);
   const long ticks = ::sysconf(_SC_CLK_TCK);
   registry.on_collect([&rss, &cpu, &fds, page, ticks] {
@@ -154,7 +154,9 @@ void add_process_metrics(Registry& registry) {
     }
     std::error_code ec;
     long n = 0;
-    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) ++n;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+      ++n;
     fds.set(static_cast<double>(n));
   });
 }

@@ -58,14 +58,14 @@ RpcServer::~RpcServer() { stop(); }
 
 Result<void> RpcServer::start() {
   std::weak_ptr<State> weak = state_;
-  DM_ASSIGN_OR_RETURN(state_->sub, state_->nats.subscribe(rpc_subject(state_->service), state_->service,
-                                                          [weak](bus::Message&& msg) {
-                                                            if (msg.reply.empty()) return;  // nobody to answer
-                                                            auto st = weak.lock();
-                                                            if (!st) return;
-                                                            auto shared = std::make_shared<bus::Message>(std::move(msg));
-                                                            st->pool.submit([st, shared] { st->handle(std::move(*shared)); });
-                                                          }));
+  DM_ASSIGN_OR_RETURN(state_->sub,
+                      state_->nats.subscribe(rpc_subject(state_->service), state_->service, [weak](bus::Message&& msg) {
+                        if (msg.reply.empty()) return;  // nobody to answer
+                        auto st = weak.lock();
+                        if (!st) return;
+                        auto shared = std::make_shared<bus::Message>(std::move(msg));
+                        st->pool.submit([st, shared] { st->handle(std::move(*shared)); });
+                      }));
   return ok();
 }
 
@@ -91,32 +91,33 @@ void forward_rpc(bus::Connection& nats, std::string_view service, const http::Re
     if (auto v = request.header(name)) headers.push_back({name, *v});
   }
   std::string svc(service);
-  nats.request_async(rpc_subject(service), request.body, timeout,
-                     [reply = std::move(reply), svc](Result<bus::Message> r) {
-                       if (!r) {
-                         bool timed_out = r.error().code == Errc::timeout;
-                         reply(http::Response::error(timed_out ? 504 : 503,
-                                                     timed_out ? "The " + svc + " service did not answer in time"
-                                                               : "The " + svc + " service is unavailable"));
-                         return;
-                       }
-                       http::Response res;
-                       res.status = 502;
-                       if (auto status = r->header("Dm-Status")) {
-                         int code = 0;
-                         auto [p, ec] = std::from_chars(status->data(), status->data() + status->size(), code);
-                         if (ec == std::errc() && code >= 100 && code < 600) res.status = code;
-                       }
-                       for (const auto& h : r->headers) {
-                         if (h.key == "Content-Type") res.headers.set("Content-Type", h.value);
-                         for (const char* pass : kPassThroughHeaders) {
-                           if (h.key == pass) res.headers.set(pass, h.value);
-                         }
-                       }
-                       res.body = std::move(r->data);
-                       reply(std::move(res));
-                     },
-                     headers);
+  nats.request_async(
+      rpc_subject(service), request.body, timeout,
+      [reply = std::move(reply), svc](Result<bus::Message> r) {
+        if (!r) {
+          bool timed_out = r.error().code == Errc::timeout;
+          reply(http::Response::error(timed_out ? 504 : 503, timed_out
+                                                                 ? "The " + svc + " service did not answer in time"
+                                                                 : "The " + svc + " service is unavailable"));
+          return;
+        }
+        http::Response res;
+        res.status = 502;
+        if (auto status = r->header("Dm-Status")) {
+          int code = 0;
+          auto [p, ec] = std::from_chars(status->data(), status->data() + status->size(), code);
+          if (ec == std::errc() && code >= 100 && code < 600) res.status = code;
+        }
+        for (const auto& h : r->headers) {
+          if (h.key == "Content-Type") res.headers.set("Content-Type", h.value);
+          for (const char* pass : kPassThroughHeaders) {
+            if (h.key == pass) res.headers.set(pass, h.value);
+          }
+        }
+        res.body = std::move(r->data);
+        reply(std::move(res));
+      },
+      headers);
 }
 
 }  // namespace dm::service

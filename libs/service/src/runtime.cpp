@@ -21,7 +21,9 @@ auto retry_until(std::chrono::steady_clock::time_point deadline, const char* wha
   auto delay = std::chrono::milliseconds(200);
   while (true) {
     auto r = attempt();
-    if (r.ok() || r.error().code != Errc::unavailable || std::chrono::steady_clock::now() > deadline || Shutdown::requested()) return r;
+    if (r.ok() || r.error().code != Errc::unavailable || std::chrono::steady_clock::now() > deadline ||
+        Shutdown::requested())
+      return r;
     log::warn("waiting for dependency", {{"dependency", what}, {"error", r.error().message}});
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(2000));
@@ -39,7 +41,8 @@ std::string hostname() {
 std::string read_secret_key(Config& config) {
   std::string key = config.required("SECRET_KEY");
   if (key.empty()) return key;
-  if (key.size() < 32) config.add_problem("SECRET_KEY must be at least 32 bytes long (it signs tokens and derives encryption keys)");
+  if (key.size() < 32)
+    config.add_problem("SECRET_KEY must be at least 32 bytes long (it signs tokens and derives encryption keys)");
   if (key.find("CHANGE_ME") != std::string::npos || key == "your-secret-key-here") {
     config.add_problem("SECRET_KEY is the example value; generate one, e.g. `openssl rand -hex 32`");
   }
@@ -102,15 +105,16 @@ Result<void> Runtime::connect() {
   DM_ASSIGN_OR_RETURN(db_, db::Pool::open(po));
   static const std::vector<db::Migration> none;
   const auto& migrations = spec_.migrations ? *spec_.migrations : none;
-  DM_ASSIGN_OR_RETURN(int applied, retry_until(deadline, "postgresql", [&] { return db::migrate(*db_, spec_.schema, migrations); }));
-  log::info("migrations applied", {{"schema", spec_.schema}, {"applied", applied}, {"known", static_cast<int>(migrations.size())}});
+  DM_ASSIGN_OR_RETURN(int applied,
+                      retry_until(deadline, "postgresql", [&] { return db::migrate(*db_, spec_.schema, migrations); }));
+  log::info("migrations applied",
+            {{"schema", spec_.schema}, {"applied", applied}, {"known", static_cast<int>(migrations.size())}});
   return ok();
 }
 
 void Runtime::add_health_routes() {
-  router_->add_sync("GET", "/healthz", [](const http::Request&) {
-    return http::Response::json(200, R"({"status":"ok"})");
-  });
+  router_->add_sync("GET", "/healthz",
+                    [](const http::Request&) { return http::Response::json(200, R"({"status":"ok"})"); });
   router_->add_sync("GET", "/readyz", [this](const http::Request&) {
     json::Writer w;
     bool ready = true;
@@ -143,7 +147,8 @@ int Runtime::main(std::function<void(Config&)> configure, std::function<Result<v
     return 1;
   }
   metrics::add_process_metrics(metrics_);
-  auto& requests = metrics_.counter("dm_http_requests_total", "HTTP requests served.", "service=\"" + spec_.name + "\"");
+  auto& requests =
+      metrics_.counter("dm_http_requests_total", "HTTP requests served.", "service=\"" + spec_.name + "\"");
   router_->use([&requests](const http::Request& req, http::Reply reply, const http::Handler& next) {
     requests.inc();
     next(req, std::move(reply));

@@ -28,10 +28,9 @@ NatsServer::NatsServer() : dir_("dm-nats"), port_(free_port()) { start(); }
 NatsServer::~NatsServer() { stop(); }
 
 void NatsServer::start() {
-  proc_ = std::make_unique<Process>(
-      std::vector<std::string>{"nats-server", "-a", "127.0.0.1", "-p", std::to_string(port_), "-js", "-sd",
-                               dir_.path() + "/js"},
-      std::map<std::string, std::string>{}, dir_.path() + "/nats.log");
+  proc_ = std::make_unique<Process>(std::vector<std::string>{"nats-server", "-a", "127.0.0.1", "-p",
+                                                             std::to_string(port_), "-js", "-sd", dir_.path() + "/js"},
+                                    std::map<std::string, std::string>{}, dir_.path() + "/nats.log");
   if (!wait_for_port(port_, std::chrono::seconds(10))) throw std::runtime_error("nats-server did not start");
 }
 

@@ -31,8 +31,11 @@ std::string Stack::role_of(const std::string& s) {
 }
 
 Stack::Stack(std::vector<std::string> services, std::map<std::string, std::string> env)
-    : nats_(std::make_unique<NatsServer>()), pg_(std::make_unique<PgCluster>()), dir_("dm-stack"),
-      extra_env_(std::move(env)), secret_key_("test-secret-key-0123456789abcdef0123456789abcdef") {
+    : nats_(std::make_unique<NatsServer>()),
+      pg_(std::make_unique<PgCluster>()),
+      dir_("dm-stack"),
+      extra_env_(std::move(env)),
+      secret_key_("test-secret-key-0123456789abcdef0123456789abcdef") {
   std::string vars;
   for (const char* v : {"gateway", "ingest", "registry", "orchestrator", "runner", "dispatcher"}) {
     vars += std::string(" -v ") + v + "_password=" + kPassword;

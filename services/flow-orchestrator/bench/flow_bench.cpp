@@ -61,8 +61,9 @@ TEST_CASE("flow throughput") {
     REQUIRE(load.exit_code == 0);
     done_runs += requests;
     delivered += requests;
-    REQUIRE(eventually([&] { return orchestrator_metric("dm_orchestrator_runs_total{status=\"success\"}") >= done_runs; },
-                       std::chrono::seconds(600)));
+    REQUIRE(
+        eventually([&] { return orchestrator_metric("dm_orchestrator_runs_total{status=\"success\"}") >= done_runs; },
+                   std::chrono::seconds(600)));
     auto t_runs = std::chrono::steady_clock::now();
     REQUIRE(eventually([&] { return sink.stat("received") >= delivered; }, std::chrono::seconds(600)));
     auto t_delivered = std::chrono::steady_clock::now();

@@ -2,10 +2,10 @@
 // One whole stack per test executable: registry, gateway, ingest, function runner, dispatcher
 // and the orchestrator over real NATS and PostgreSQL; uplinks posted to ingest's webhook,
 // definitions created through the gateway as an admin, deliveries received by dm-sink.
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -24,15 +24,15 @@ namespace dm::test {
 inline const std::string kIngestSecret = "orchestrator-test-secret-0123";
 
 inline testing::Stack& stack() {
-  static testing::Stack s({"registry", "gateway", "function-runner", "integration-dispatcher", "ingest",
-                           "flow-orchestrator"},
-                          {{"INGEST_SECRET", kIngestSecret},
-                           {"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},
-                           {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},
-                           {"OUTBOUND_ALLOW", "127.0.0.1"},
-                           {"DISPATCHER_RETRY_BASE", "200ms"},
-                           {"ORCHESTRATOR_RETRY_DELAY", "200ms"},
-                           {"ORCHESTRATOR_ACK_WAIT", "5s"}});  // uplinks a killed orchestrator held come back soon
+  static testing::Stack s(
+      {"registry", "gateway", "function-runner", "integration-dispatcher", "ingest", "flow-orchestrator"},
+      {{"INGEST_SECRET", kIngestSecret},
+       {"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},
+       {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},
+       {"OUTBOUND_ALLOW", "127.0.0.1"},
+       {"DISPATCHER_RETRY_BASE", "200ms"},
+       {"ORCHESTRATOR_RETRY_DELAY", "200ms"},
+       {"ORCHESTRATOR_ACK_WAIT", "5s"}});  // uplinks a killed orchestrator held come back soon
   return s;
 }
 
@@ -104,11 +104,13 @@ inline std::string new_eui() {
 }
 
 inline std::string create_device(const std::string& dev_eui) {
-  return created(call("POST", "/api/v1/devices", R"({"dev_eui":")" + dev_eui + R"(","name":")" + unique("dev") + "\"}"));
+  return created(
+      call("POST", "/api/v1/devices", R"({"dev_eui":")" + dev_eui + R"(","name":")" + unique("dev") + "\"}"));
 }
 
 inline std::string create_function(const std::string& code) {
-  return created(call("POST", "/api/v1/functions", R"({"name":")" + unique("fn") + R"(","code":)" + json_string(code) + "}"));
+  return created(
+      call("POST", "/api/v1/functions", R"({"name":")" + unique("fn") + R"(","code":)" + json_string(code) + "}"));
 }
 
 inline std::string create_http_integration(const std::string& url) {
@@ -125,7 +127,8 @@ inline int& flows_created() {
 struct N {
   std::string id, type, entity, parameters;
 };
-inline std::string create_flow(const std::vector<N>& nodes, const std::vector<std::pair<std::string, std::string>>& edges) {
+inline std::string create_flow(const std::vector<N>& nodes,
+                               const std::vector<std::pair<std::string, std::string>>& edges) {
   std::string body = R"({"name":")" + unique("flow") + R"(","enabled":true,"nodes":[)";
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const auto& n = nodes[i];
@@ -144,11 +147,13 @@ inline std::string create_flow(const std::vector<N>& nodes, const std::vector<st
 }
 
 // A ChirpStack v4 uplink with a decoded object.
-inline std::string uplink(const std::string& dev_eui, const std::string& dedup_id, int f_cnt, const std::string& object) {
-  return R"({"deduplicationId":")" + dedup_id + R"(","time":"2026-11-27T10:00:00.123456789+00:00",)"
+inline std::string uplink(const std::string& dev_eui, const std::string& dedup_id, int f_cnt,
+                          const std::string& object) {
+  return R"({"deduplicationId":")" + dedup_id +
+         R"(","time":"2026-11-27T10:00:00.123456789+00:00",)"
          R"("deviceInfo":{"tenantId":"t","tenantName":"T","applicationId":"a","applicationName":"A",)"
-         R"("deviceProfileId":"p","deviceProfileName":"P","deviceName":"d","devEui":")" + dev_eui +
-         R"(","tags":{}},"devAddr":"00189440","dr":5,"fCnt":)" + std::to_string(f_cnt) +
+         R"("deviceProfileId":"p","deviceProfileName":"P","deviceName":"d","devEui":")" +
+         dev_eui + R"(","tags":{}},"devAddr":"00189440","dr":5,"fCnt":)" + std::to_string(f_cnt) +
          R"(,"fPort":2,"data":"AQID","object":)" + object +
          R"(,"rxInfo":[{"gatewayId":"0016c001f153a14c","rssi":-40,"snr":9.5}],"txInfo":{"frequency":868100000}})";
 }
@@ -159,8 +164,9 @@ inline Reply post_uplink(const std::string& body) {
     REQUIRE(c.ok());
     return std::move(c).value();
   }();
-  return to_reply(client->request("POST", "/api/v1/ingest/chirpstack?event=up", body,
-                                  {{"Authorization", "Bearer " + kIngestSecret}, {"Content-Type", "application/json"}}));
+  return to_reply(
+      client->request("POST", "/api/v1/ingest/chirpstack?event=up", body,
+                      {{"Authorization", "Bearer " + kIngestSecret}, {"Content-Type", "application/json"}}));
 }
 
 // A metric's value from the orchestrator's /metrics (0 when absent).

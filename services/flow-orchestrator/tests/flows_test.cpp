@@ -31,7 +31,8 @@ TEST_CASE("temperature monitoring: the receiver gets alerts only above the thres
   auto device = create_device(eui);
   auto fn = create_function(kAlert);
   auto integration = create_http_integration(sink.url());
-  auto flow = create_flow({{"n1", "device", device, ""}, {"n2", "function", fn, R"({"threshold":30})"},
+  auto flow = create_flow({{"n1", "device", device, ""},
+                           {"n2", "function", fn, R"({"threshold":30})"},
                            {"n3", "integration", integration, ""}},
                           {{"n1", "n2"}, {"n2", "n3"}});
   Listener completed("dm.flow.completed." + flow);
@@ -109,8 +110,9 @@ TEST_CASE("a failing function gives partial_success beside a delivery, and error
   auto device = create_device(eui);
   auto bad = create_function("function f(m) { throw new Error('sensor exploded'); }");
   auto integration = create_http_integration(sink.url());
-  auto mixed = create_flow({{"t", "device", device, ""}, {"f", "function", bad, ""}, {"i", "integration", integration, ""}},
-                           {{"t", "f"}, {"t", "i"}});
+  auto mixed =
+      create_flow({{"t", "device", device, ""}, {"f", "function", bad, ""}, {"i", "integration", integration, ""}},
+                  {{"t", "f"}, {"t", "i"}});
   auto failing = create_flow({{"t", "device", device, ""}, {"f", "function", bad, ""}}, {{"t", "f"}});
   REQUIRE(view_has_flows());
 
@@ -142,14 +144,16 @@ TEST_CASE("asset tracking: a label trigger runs for every device with the label,
   })");
   auto integration = create_http_integration(sink.url());
   REQUIRE(after_device_reload([&] {
-    for (int i = 0; i < 2; ++i) REQUIRE(call("POST", "/api/v1/labels/" + label + "/devices/" + devices[i]).status == 200);
+    for (int i = 0; i < 2; ++i)
+      REQUIRE(call("POST", "/api/v1/labels/" + label + "/devices/" + devices[i]).status == 200);
   }));
   auto flow = create_flow({{"l", "label", label, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
                           {{"l", "f"}, {"f", "i"}});
   REQUIRE(view_has_flows());
 
   const std::string position = R"({"lat":48.85,"lon":2.35})";
-  for (int i = 0; i < 3; ++i) REQUIRE(post_uplink(uplink(euis[i], unique("up") + "-" + euis[i], 1, position)).status < 300);
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(post_uplink(uplink(euis[i], unique("up") + "-" + euis[i], 1, position)).status < 300);
   REQUIRE(eventually([&] { return history_count(flow) == 2; }));
   REQUIRE(eventually([&] { return sink.stat("received") == 2; }));
   std::string last(json::view(sink.stats()["last_body"]));
@@ -157,9 +161,8 @@ TEST_CASE("asset tracking: a label trigger runs for every device with the label,
   CHECK(last.find("trackers") != std::string::npos);
 
   // The third device joins the label: its next uplink runs the flow, without a restart.
-  REQUIRE(after_device_reload([&] {
-    REQUIRE(call("POST", "/api/v1/labels/" + label + "/devices/" + devices[2]).status == 200);
-  }));
+  REQUIRE(after_device_reload(
+      [&] { REQUIRE(call("POST", "/api/v1/labels/" + label + "/devices/" + devices[2]).status == 200); }));
   REQUIRE(post_uplink(uplink(euis[2], unique("up") + "-" + euis[2], 2, position)).status < 300);
   REQUIRE(eventually([&] { return history_count(flow) == 3; }));
   REQUIRE(eventually([&] { return sink.stat("received") == 3; }));
@@ -172,8 +175,9 @@ TEST_CASE("while the function runner is down uplinks wait, and run once it is ba
   auto device = create_device(eui);
   auto fn = create_function(kAlert);
   auto integration = create_http_integration(sink.url());
-  auto flow = create_flow({{"n1", "device", device, ""}, {"n2", "function", fn, ""}, {"n3", "integration", integration, ""}},
-                          {{"n1", "n2"}, {"n2", "n3"}});
+  auto flow =
+      create_flow({{"n1", "device", device, ""}, {"n2", "function", fn, ""}, {"n3", "integration", integration, ""}},
+                  {{"n1", "n2"}, {"n2", "n3"}});
   REQUIRE(view_has_flows());
 
   stack().stop("function-runner");
@@ -199,13 +203,15 @@ TEST_CASE("after kill -9 of the orchestrator every accepted uplink has exactly o
   auto device = create_device(eui);
   auto fn = create_function(kAlert);
   auto integration = create_http_integration(sink.url());
-  auto flow = create_flow({{"n1", "device", device, ""}, {"n2", "function", fn, ""}, {"n3", "integration", integration, ""}},
-                          {{"n1", "n2"}, {"n2", "n3"}});
+  auto flow =
+      create_flow({{"n1", "device", device, ""}, {"n2", "function", fn, ""}, {"n3", "integration", integration, ""}},
+                  {{"n1", "n2"}, {"n2", "n3"}});
   REQUIRE(view_has_flows());
 
   constexpr int kUplinks = 60;  // every one above the threshold: one delivery each
   std::thread poster([&] {
-    for (int i = 0; i < kUplinks; ++i) REQUIRE(post_uplink(uplink(eui, unique("up") + "-" + eui, i + 1, temp(31 + i))).status < 300);
+    for (int i = 0; i < kUplinks; ++i)
+      REQUIRE(post_uplink(uplink(eui, unique("up") + "-" + eui, i + 1, temp(31 + i))).status < 300);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   stack().kill9("flow-orchestrator");

@@ -2,7 +2,6 @@
 // endpoints over HTTP through the gateway, syntax errors on save, batched executions on
 // dm.fn.exec, cache refresh after an update, history and the function's status.
 #include <catch2/catch.hpp>
-
 #include <thread>
 
 #include "api_fixture.hpp"  // services/registry/tests: authenticated client over the gateway
@@ -15,10 +14,9 @@ using test::As;
 
 namespace {
 testing::Stack& runner_stack() {
-  static testing::Stack s({"registry", "gateway", "function-runner"},
-                          {{"RUNNER_WORKERS", "2"},
-                           {"RUNNER_HISTORY_FLUSH_INTERVAL", "100ms"},
-                           {"RUNNER_HISTORY_PURGE_INTERVAL", "200ms"}});
+  static testing::Stack s({"registry", "gateway", "function-runner"}, {{"RUNNER_WORKERS", "2"},
+                                                                       {"RUNNER_HISTORY_FLUSH_INTERVAL", "100ms"},
+                                                                       {"RUNNER_HISTORY_PURGE_INTERVAL", "200ms"}});
   return s;
 }
 
@@ -37,8 +35,8 @@ std::string json_string(const std::string& s) {
 }
 
 std::string create_function(Api& api, const std::string& code) {
-  auto r = api.post("/api/v1/functions",
-                    "{\"name\":\"" + test::unique("fn") + "\",\"code\":" + json_string(code) + "}");
+  auto r =
+      api.post("/api/v1/functions", "{\"name\":\"" + test::unique("fn") + "\",\"code\":" + json_string(code) + "}");
   INFO(r.body);
   REQUIRE(r.status == 201);
   return r.str("id");
@@ -95,8 +93,9 @@ TEST_CASE("test endpoints run code over HTTP through the gateway") {
   CHECK(saved["output"]["data"]["temperatureF"].GetInt() == 68);
   CHECK(saved["duration_ms"].IsNumber());
 
-  auto logs = api.post("/api/v1/functions/test",
-                       R"({"code":"function f(m, p){ console.log('hello', p.x); return {y: p.x}; }","input":{},"parameters":{"x":3}})");
+  auto logs = api.post(
+      "/api/v1/functions/test",
+      R"({"code":"function f(m, p){ console.log('hello', p.x); return {y: p.x}; }","input":{},"parameters":{"x":3}})");
   REQUIRE(logs.status == 200);
   CHECK(logs["output"]["y"].GetInt() == 3);
   CHECK(logs.body.find(R"({"level":"info","message":"hello 3"})") != std::string::npos);
@@ -118,10 +117,10 @@ TEST_CASE("batched executions on dm.fn.exec, history, status and cache refresh")
   Api api(runner_stack(), As::admin);
   auto id = create_function(api, kExample);
   auto bomb = create_function(api, "function f(){ return {n: new Array(1e8).fill(1).length}; }");
-  auto reply = exec("{\"executions\":[" + execution("run-a-" + id, id, R"({"data":{"temperature":10}})") + "," +
-                    execution("run-b-" + id, id, R"({"data":{}})") + "," +
-                    execution("run-c-" + id, "unknown-function", "{}") + "," +
-                    execution("run-d-" + id, bomb, "{}") + "]}");
+  auto reply =
+      exec("{\"executions\":[" + execution("run-a-" + id, id, R"({"data":{"temperature":10}})") + "," +
+           execution("run-b-" + id, id, R"({"data":{}})") + "," + execution("run-c-" + id, "unknown-function", "{}") +
+           "," + execution("run-d-" + id, bomb, "{}") + "]}");
   const auto& results = reply["results"];
   REQUIRE(results.Size() == 4);
   CHECK(std::string(json::view(results[0]["status"])) == "success");
@@ -200,7 +199,8 @@ TEST_CASE("a malformed batch is refused without running anything") {
 TEST_CASE("outputs too large for one NATS reply become errors instead of a lost reply") {
   Api api(runner_stack(), As::admin);
   auto id = create_function(api, "function f(){ return {s: 'x'.repeat(700000)}; }");
-  auto reply = exec("{\"executions\":[" + execution("big-1-" + id, id, "{}") + "," + execution("big-2-" + id, id, "{}") + "]}");
+  auto reply =
+      exec("{\"executions\":[" + execution("big-1-" + id, id, "{}") + "," + execution("big-2-" + id, id, "{}") + "]}");
   const auto& results = reply["results"];
   REQUIRE(results.Size() == 2);
   CHECK(std::string(json::view(results[0]["status"])) == "error");
@@ -211,7 +211,8 @@ TEST_CASE("the retention purge runs by itself and keeps failures longer") {
   auto& s = runner_stack();
   // 8 days old: past the 7-day retention of successes, within the 30 days kept for failures.
   auto db = s.database_url("function-runner");
-  auto ins = s.pg().psql(db.substr(db.rfind('/') + 1),
+  auto ins = s.pg().psql(
+      db.substr(db.rfind('/') + 1),
       "INSERT INTO runner.function_runs (run_id, function_id, version, status, input, duration_ms, created_at) VALUES"
       " ('old-ok', 'f-old', 1, 'success', '{}', 1, now() - interval '8 days'),"
       " ('old-err', 'f-old', 1, 'error', '{}', 1, now() - interval '8 days'),"

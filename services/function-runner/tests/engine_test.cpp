@@ -1,10 +1,9 @@
 // The sandbox in-process: limits, isolation, calling convention. The crash cases (one huge
 // allocation) need a worker process: see pool_test.cpp.
-#include <catch2/catch.hpp>
-
-#include <chrono>
-
 #include "engine.hpp"
+
+#include <catch2/catch.hpp>
+#include <chrono>
 
 using namespace dm::function_runner;
 using namespace std::chrono_literals;
@@ -65,7 +64,9 @@ TEST_CASE("console output is captured and bounded") {
 
 TEST_CASE("base64 helpers") {
   Engine e;
-  auto r = run_code(e, "function f(m){ return {b: base64ToBytes('AQID/w=='), s: bytesToBase64([1,2,3,255]), h: bytesToHex([1,171])}; }");
+  auto r = run_code(
+      e,
+      "function f(m){ return {b: base64ToBytes('AQID/w=='), s: bytesToBase64([1,2,3,255]), h: bytesToHex([1,171])}; }");
   CHECK(r.output == R"({"b":[1,2,3,255],"s":"AQID/w==","h":"01ab"})");
 }
 
@@ -86,8 +87,8 @@ TEST_CASE("an infinite loop is stopped within timeout + 50 ms and the next run s
 TEST_CASE("a gradual heap bomb is stopped and the engine stays usable") {
   Engine e;
   // Grows by ~1 MB a step so the limit is reached quickly even on a loaded machine.
-  auto r = run_code(e, "function f(){ const a = []; for(;;) a.push(new Array(131072).fill(Math.random())); }", "{}",
-                    5000ms);
+  auto r =
+      run_code(e, "function f(){ const a = []; for(;;) a.push(new Array(131072).fill(Math.random())); }", "{}", 5000ms);
   CHECK(r.status == "error");
   CHECK(r.error_message.find("memory") != std::string::npos);
   CHECK(run_code(e, kExample, R"({"data":{"temperature":0}})").status == "success");
@@ -109,13 +110,15 @@ TEST_CASE("escape probes find no host object") {
   CHECK(ev.status == "error");
   auto keys = run_code(e, "function f(){ return {k: Object.getOwnPropertyNames(globalThis)}; }");
   REQUIRE(keys.status == "success");
-  for (const char* bad : {"\"process\"", "\"require\"", "\"module\"", "\"WebAssembly\"", "\"setTimeout\"", "\"Buffer\""})
+  for (const char* bad :
+       {"\"process\"", "\"require\"", "\"module\"", "\"WebAssembly\"", "\"setTimeout\"", "\"Buffer\""})
     CHECK(keys.output.find(bad) == std::string::npos);
   auto req = run_code(e, "function f(){ return {t: typeof require + typeof process + typeof setTimeout}; }");
   CHECK(req.output == R"({"t":"undefinedundefinedundefined"})");
   auto imp = run_code(e, "async function f(){ const m = await import('fs'); return {m: typeof m}; }");
   CHECK(imp.status == "error");
-  auto pst = run_code(e,
+  auto pst = run_code(
+      e,
       "function f(){ try { Error.prepareStackTrace = (e, s) => s.map(c => typeof c.getThis()); } catch (x) {}\n"
       "  const st = new Error('x').stack; return {st: typeof st, set: typeof Error.prepareStackTrace}; }");
   CHECK(pst.output == R"({"st":"string","set":"undefined"})");
@@ -123,8 +126,10 @@ TEST_CASE("escape probes find no host object") {
 
 TEST_CASE("no state leaks between runs or between functions") {
   Engine e;
-  REQUIRE_FALSE(e.load("a", "let n = 0; function f(){ n++; try { globalThis.leak = n; } catch (x) {} "
-                            "try { Array.prototype.bad = 1; } catch (x) {} return {n: n}; }").has_error);
+  REQUIRE_FALSE(e.load("a",
+                       "let n = 0; function f(){ n++; try { globalThis.leak = n; } catch (x) {} "
+                       "try { Array.prototype.bad = 1; } catch (x) {} return {n: n}; }")
+                    .has_error);
   CHECK(e.run("a", "{}", "{}", 100ms).output == R"({"n":1})");
   CHECK(e.run("a", "{}", "{}", 100ms).output == R"({"n":1})");
   REQUIRE_FALSE(e.load("b", "function g(){ return {leak: typeof leak, bad: typeof [].bad}; }").has_error);

@@ -1,16 +1,16 @@
 // Worker processes under the supervisor: a V8 abort kills only its worker, which is
 // restarted at once; the culprit's call gets an error, its neighbours still run; repeated
 // crashes quarantine only that function.
-#include <catch2/catch.hpp>
+#include "pool.hpp"
 
 #include <signal.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <future>
 #include <thread>
 
 #include "dm/testing/testing.hpp"
-#include "pool.hpp"
 
 using namespace dm::function_runner;
 using namespace std::chrono_literals;

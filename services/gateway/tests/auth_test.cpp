@@ -1,10 +1,9 @@
 // Accounts, tokens and keys over real HTTP: registration, login (form and JSON), /auth/me,
 // API keys, user administration, forged credentials, deactivation, and what the database
 // holds.
-#include "api_fixture.hpp"
-
 #include <thread>
 
+#include "api_fixture.hpp"
 #include "crypto.hpp"
 #include "dm/core/time.hpp"
 #include "token.hpp"
@@ -62,17 +61,18 @@ TEST_CASE("register, log in with a form or JSON, and read /auth/me") {
 
   SECTION("duplicates are 409, weak or malformed input 422, and nothing is created") {
     CHECK(anon.post("/api/v1/auth/register", user_json(name, "another password")).status == 409);
-    auto same_email = R"({"email":")" + name + R"(@EXAMPLE.com","username":"other-)" + name + R"(","password":"0123456789"})";
+    auto same_email =
+        R"({"email":")" + name + R"(@EXAMPLE.com","username":"other-)" + name + R"(","password":"0123456789"})";
     CHECK(anon.post("/api/v1/auth/register", same_email).status == 409);
     auto weak = anon.post("/api/v1/auth/register", user_json(name + "x", "short"));
     CHECK(weak.status == 422);
     CHECK(weak.has_error_for("password"));
-    CHECK(anon.post("/api/v1/auth/register", R"({"email":"not-an-email","username":"bob123","password":"0123456789"})").status == 422);
+    CHECK(anon.post("/api/v1/auth/register", R"({"email":"not-an-email","username":"bob123","password":"0123456789"})")
+              .status == 422);
     CHECK(anon.post("/api/v1/auth/register", "{").status == 422);
     // A role in the body is ignored: registration never grants more than the default.
-    auto sneaky = anon.post("/api/v1/auth/register",
-                            R"({"email":")" + name + R"(-r@example.com","username":")" + name +
-                                R"(-r","password":"0123456789","role":"admin"})");
+    auto sneaky = anon.post("/api/v1/auth/register", R"({"email":")" + name + R"(-r@example.com","username":")" + name +
+                                                         R"(-r","password":"0123456789","role":"admin"})");
     CHECK(sneaky.status == 201);
     CHECK(sneaky.str("role") == "viewer");
   }
@@ -83,7 +83,8 @@ TEST_CASE("register, log in with a form or JSON, and read /auth/me") {
     REQUIRE(form.status == 200);
     CHECK(form.str("token_type") == "bearer");
     CHECK(form["expires_in"].GetInt() == 3600);
-    auto json = anon.post("/api/v1/auth/login", R"({"username":")" + name + R"(@example.com","password":"correct horse battery"})");
+    auto json = anon.post("/api/v1/auth/login",
+                          R"({"username":")" + name + R"(@example.com","password":"correct horse battery"})");
     REQUIRE(json.status == 200);
     Api me(As::anonymous);
     me.set_authorization("Bearer " + json.str("access_token"));
@@ -98,7 +99,8 @@ TEST_CASE("register, log in with a form or JSON, and read /auth/me") {
 
   SECTION("a wrong password and an unknown user get the same answer") {
     auto wrong = anon.post("/api/v1/auth/login", R"({"username":")" + name + R"(","password":"wrong password"})");
-    auto unknown = anon.post("/api/v1/auth/login", R"({"username":"nobody-)" + name + R"(","password":"wrong password"})");
+    auto unknown =
+        anon.post("/api/v1/auth/login", R"({"username":"nobody-)" + name + R"(","password":"wrong password"})");
     CHECK(wrong.status == 401);
     CHECK(unknown.status == 401);
     CHECK(wrong.body == unknown.body);
@@ -131,15 +133,22 @@ TEST_CASE("forged, expired and malformed credentials are 401 on every protected 
       {"malformed header", {{"Authorization", "Token " + valid}}},
       {"bearer without token", {{"Authorization", "Bearer "}}},
       {"not a JWT", {{"Authorization", "Bearer abc.def"}}},
-      {"alg none", {{"Authorization", "Bearer " + gw::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." +
-                                          gw::base64url_encode(payload("access", now + 600)) + "."}}},
-      {"alg HS512 with our key", {{"Authorization", "Bearer " + sign(R"({"alg":"HS512","typ":"JWT"})", payload("access", now + 600), key)}}},
+      {"alg none",
+       {{"Authorization", "Bearer " + gw::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." +
+                              gw::base64url_encode(payload("access", now + 600)) + "."}}},
+      {"alg HS512 with our key",
+       {{"Authorization", "Bearer " + sign(R"({"alg":"HS512","typ":"JWT"})", payload("access", now + 600), key)}}},
       {"wrong signature", {{"Authorization", "Bearer " + sign(hs256, payload("access", now + 600), key + "x")}}},
       {"tampered payload", {{"Authorization", "Bearer " + tampered}}},
       {"expired", {{"Authorization", "Bearer " + sign(hs256, payload("access", now - 1), key)}}},
       {"wrong type of token", {{"Authorization", "Bearer " + sign(hs256, payload("refresh", now + 600), key)}}},
-      {"unknown subject", {{"Authorization", "Bearer " + sign(hs256, R"({"sub":"00000000-0000-0000-0000-000000000000","role":"admin","typ":"access","jti":"j","iat":)" +
-                                                                      std::to_string(now) + R"(,"exp":)" + std::to_string(now + 600) + "}", key)}}},
+      {"unknown subject",
+       {{"Authorization",
+         "Bearer " +
+             sign(hs256,
+                  R"({"sub":"00000000-0000-0000-0000-000000000000","role":"admin","typ":"access","jti":"j","iat":)" +
+                      std::to_string(now) + R"(,"exp":)" + std::to_string(now + 600) + "}",
+                  key)}}},
       {"unknown API key", {{"X-API-Key", "dmk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}},
       {"API key as bearer", {{"Authorization", "Bearer dmk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}},
   };
@@ -196,7 +205,8 @@ TEST_CASE("API keys: shown once, stored as a hash, limited to the creator's role
 
   auto viewer_key = editor.post("/api/v1/auth/api-keys", R"({"name":"read only","role":"viewer"})");
   REQUIRE(viewer_key.status == 201);
-  CHECK(by_key.call("POST", "/api/v1/labels", R"({"name":"nope"})", {{"X-API-Key", viewer_key.str("key")}}).status == 403);
+  CHECK(by_key.call("POST", "/api/v1/labels", R"({"name":"nope"})", {{"X-API-Key", viewer_key.str("key")}}).status ==
+        403);
 
   auto list = editor.get("/api/v1/auth/api-keys");
   REQUIRE(list.status == 200);
@@ -230,8 +240,8 @@ TEST_CASE("the database holds no plaintext password or API key") {
   Api admin;
   auto key = admin.post("/api/v1/auth/api-keys", R"({"name":"db check","role":"viewer"})");
   REQUIRE(key.status == 201);
-  auto dump = stack().pg().psql("device_manager",
-                                "SELECT row_to_json(u) FROM gateway.users u; SELECT row_to_json(k) FROM gateway.api_keys k;");
+  auto dump = stack().pg().psql(
+      "device_manager", "SELECT row_to_json(u) FROM gateway.users u; SELECT row_to_json(k) FROM gateway.api_keys k;");
   REQUIRE(dump.exit_code == 0);
   CHECK(dump.output.find(name) != std::string::npos);
   CHECK(dump.output.find(password) == std::string::npos);
@@ -265,7 +275,8 @@ TEST_CASE("deactivation and role changes take effect on the next request") {
   CHECK_FALSE(off["is_active"].GetBool());
   CHECK(user.get("/api/v1/auth/me").status == 401);
   CHECK(with_key().status == 401);
-  CHECK(anon.post("/api/v1/auth/login", R"({"username":")" + name + R"(","password":"leaver-password-1"})").status == 401);
+  CHECK(anon.post("/api/v1/auth/login", R"({"username":")" + name + R"(","password":"leaver-password-1"})").status ==
+        401);
 
   REQUIRE(admin.patch("/api/v1/users/" + id, R"({"is_active":true})").status == 200);
   CHECK(user.get("/api/v1/auth/me").status == 200);
@@ -288,7 +299,8 @@ TEST_CASE("dm-admin creates the first admin on a fresh database, once") {
   INFO(made.output);
   REQUIRE(made.exit_code == 0);
   CHECK(made.output.find("Created") != std::string::npos);
-  auto hash = fresh.pg().psql("device_manager", "SELECT password_hash || '|' || role FROM gateway.users WHERE username = 'root'");
+  auto hash = fresh.pg().psql("device_manager",
+                              "SELECT password_hash || '|' || role FROM gateway.users WHERE username = 'root'");
   REQUIRE(hash.exit_code == 0);
   auto line = hash.output.substr(hash.output.find("pbkdf2"));
   line = line.substr(0, line.find('|'));

@@ -1,7 +1,7 @@
 // The OpenAPI document matches what the gateway routes, and /docs renders it in a real browser.
-#include "api_fixture.hpp"
-
 #include <set>
+
+#include "api_fixture.hpp"
 
 using dm::test::Api;
 
@@ -59,10 +59,12 @@ TEST_CASE("/docs renders the API in headless Chromium") {
   REQUIRE(page.body.find("swagger-ui-bundle.js") != std::string::npos);
   REQUIRE(api.get("/docs/assets/swagger-ui-bundle.js").status == 200);
   dm::testing::TempDir profile("dm-chromium");
-  std::string cmd = "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run "
-                    "--disable-background-networking --disable-component-update --disable-sync --disable-quic "
-                    "--user-data-dir=" + profile.path() + " --virtual-time-budget=15000 --dump-dom " +
-                    dm::test::stack().url("gateway") + "/docs 2>/dev/null";
+  std::string cmd =
+      "timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run "
+      "--disable-background-networking --disable-component-update --disable-sync --disable-quic "
+      "--user-data-dir=" +
+      profile.path() + " --virtual-time-budget=15000 --dump-dom " + dm::test::stack().url("gateway") +
+      "/docs 2>/dev/null";
   auto out = dm::testing::run_command(cmd);
   INFO(out.output.substr(0, 2000));
   REQUIRE(out.exit_code == 0);

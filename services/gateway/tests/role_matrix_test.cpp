@@ -40,8 +40,8 @@ TEST_CASE("role matrix over every route") {
       // Logging in with an empty body is a 422, not a failed attempt; nothing here is throttled.
       for (auto [who, have] : callers) {
         auto r = apis[who]->call(method, path, method == "GET" || method == "DELETE" ? "" : "{}");
-        INFO(method << " " << path << " needs " << need << ", called as " << dm::test::role_of(who) << " → "
-                    << r.status << " " << r.body);
+        INFO(method << " " << path << " needs " << need << ", called as " << dm::test::role_of(who) << " → " << r.status
+                    << " " << r.body);
         if (have >= rank(need)) {
           CHECK(r.status != 401);
           CHECK(r.status != 403);

@@ -2,16 +2,17 @@
 // with Retry-After; other accounts and addresses unaffected), equal answers for unknown
 // users, and closed registration. This stack trusts X-Forwarded-For from loopback, so one
 // test process can speak for many client addresses.
-#include "api_fixture.hpp"
-
 #include <algorithm>
+
+#include "api_fixture.hpp"
 
 using dm::test::Api;
 using dm::test::As;
 
 namespace {
 dm::testing::Stack& throttle_stack() {
-  static dm::testing::Stack s({"registry", "gateway"}, {{"TRUSTED_PROXIES", "127.0.0.1"}, {"ALLOW_REGISTRATION", "false"}});
+  static dm::testing::Stack s({"registry", "gateway"},
+                              {{"TRUSTED_PROXIES", "127.0.0.1"}, {"ALLOW_REGISTRATION", "false"}});
   return s;
 }
 
@@ -23,8 +24,9 @@ struct Attempt {
 
 Attempt try_login(Api& api, const std::string& user, const std::string& password, const std::string& address) {
   auto t0 = std::chrono::steady_clock::now();
-  auto r = api.call("POST", "/api/v1/auth/login", "username=" + user + "&password=" + password,
-                    {{"Content-Type", "application/x-www-form-urlencoded"}, {"X-Forwarded-For", "203.0.113.9, " + address}});
+  auto r =
+      api.call("POST", "/api/v1/auth/login", "username=" + user + "&password=" + password,
+               {{"Content-Type", "application/x-www-form-urlencoded"}, {"X-Forwarded-For", "203.0.113.9, " + address}});
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return {r.status, r.headers.get("Retry-After").value_or(""), s};
 }
@@ -76,6 +78,7 @@ TEST_CASE("throttling per account and per address; unknown users cost the same t
 
 TEST_CASE("registration is refused when ALLOW_REGISTRATION=false") {
   Api api(throttle_stack(), As::anonymous);
-  auto r = api.post("/api/v1/auth/register", R"({"email":"new@example.com","username":"newbie","password":"0123456789"})");
+  auto r =
+      api.post("/api/v1/auth/register", R"({"email":"new@example.com","username":"newbie","password":"0123456789"})");
   CHECK(r.status == 403);
 }

@@ -8,7 +8,8 @@
 namespace gw = dm::gateway;
 
 TEST_CASE("base64url round-trips and rejects non-canonical input") {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\xfe", 3)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\xfe", 3)}) {
     auto enc = gw::base64url_encode(s);
     CHECK(enc.find('=') == std::string::npos);
     CHECK(gw::base64url_decode(enc) == std::optional<std::string>(s));
@@ -27,9 +28,9 @@ TEST_CASE("tokens: issue, verify, expiry, tampering, algorithm pinning") {
   REQUIRE(v.ok());
   CHECK(v->sub == c.sub);
   CHECK(v->role == gw::Role::editor);
-  CHECK_FALSE(gw::verify_token(key, t, 2000).ok());          // expired exactly at exp
-  CHECK_FALSE(gw::verify_token(key + "x", t, 1500).ok());    // another key
-  CHECK_FALSE(gw::verify_token(key, t + "A", 1500).ok());    // signature changed
+  CHECK_FALSE(gw::verify_token(key, t, 2000).ok());        // expired exactly at exp
+  CHECK_FALSE(gw::verify_token(key + "x", t, 1500).ok());  // another key
+  CHECK_FALSE(gw::verify_token(key, t + "A", 1500).ok());  // signature changed
   CHECK_FALSE(gw::verify_token(key, t.substr(1), 1500).ok());
   CHECK_FALSE(gw::verify_token(key, "a.b.c.d", 1500).ok());
   CHECK_FALSE(gw::verify_token(key, "", 1500).ok());

@@ -1,7 +1,8 @@
 // The device directory (cache + connectivity state) and the repeat guard, without servers.
+#include "directory.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "directory.hpp"
 #include "dm/json/json.hpp"
 #include "recent_ids.hpp"
 

@@ -2,9 +2,8 @@
 // A real stack per test executable (NATS, PostgreSQL, registry, gateway, ingest) and helpers:
 // webhooks posted to ingest's own port, REST calls through the gateway (logged in as an admin
 // when the gateway has users), NATS subscribers that count what ingest published.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -52,10 +51,12 @@ inline std::string fixture(const std::string& name) {
 // A v4 uplink for `dev_eui` with its own deduplicationId.
 inline std::string uplink(const std::string& dev_eui, const std::string& dedup_id, int f_cnt = 1,
                           const std::string& name = "dev") {
-  return R"({"deduplicationId":")" + dedup_id + R"(","time":"2026-11-27T10:00:00.123456789+00:00",)"
+  return R"({"deduplicationId":")" + dedup_id +
+         R"(","time":"2026-11-27T10:00:00.123456789+00:00",)"
          R"("deviceInfo":{"tenantId":"t","tenantName":"T","applicationId":"a","applicationName":"A",)"
-         R"("deviceProfileId":"p","deviceProfileName":"P","deviceName":")" + name + R"(","devEui":")" + dev_eui +
-         R"(","tags":{}},"devAddr":"00189440","dr":5,"fCnt":)" + std::to_string(f_cnt) +
+         R"("deviceProfileId":"p","deviceProfileName":"P","deviceName":")" +
+         name + R"(","devEui":")" + dev_eui + R"(","tags":{}},"devAddr":"00189440","dr":5,"fCnt":)" +
+         std::to_string(f_cnt) +
          R"(,"fPort":2,"data":"AQID","object":{"t":21.5},"rxInfo":[{"gatewayId":"0016c001f153a14c","rssi":-40,"snr":9.5}],)"
          R"("txInfo":{"frequency":868100000}})";
 }

@@ -6,7 +6,6 @@
 #include <rapidjson/writer.h>
 
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <sstream>
 
@@ -185,9 +184,12 @@ TEST_CASE("v4 join, status, ack, txack, log, location") {
 }
 
 TEST_CASE("the event type is inferred from the body when ?event is missing") {
-  for (auto [file, type] : {std::pair{"v4_up_docs.json", "up"}, {"v4_join_docs.json", "join"},
-                            {"v4_status_docs.json", "status"}, {"v4_ack_docs.json", "ack"},
-                            {"v4_txack_docs.json", "txack"}, {"v4_log_docs.json", "log"},
+  for (auto [file, type] : {std::pair{"v4_up_docs.json", "up"},
+                            {"v4_join_docs.json", "join"},
+                            {"v4_status_docs.json", "status"},
+                            {"v4_ack_docs.json", "ack"},
+                            {"v4_txack_docs.json", "txack"},
+                            {"v4_log_docs.json", "log"},
                             {"v4_location_docs.json", "location"}}) {
     INFO(file);
     auto r = parse_chirpstack(fixture(file), "", kReceived);
@@ -244,7 +246,8 @@ TEST_CASE("v3 legacy JSON: hex devEUI, object inline") {
   auto status = parse_ok(R"({"applicationID":"1","devEUI":"0004a30b001c0531","batteryLevel":50.5,"margin":7})");
   CHECK(status.ev.event_type == "status");
   CHECK(number(status.doc, "battery_level") == 50.5);
-  auto err = parse_ok(R"({"applicationID":"1","devEUI":"0004a30b001c0531","type":"UPLINK_CODEC","error":"boom"})", "error");
+  auto err =
+      parse_ok(R"({"applicationID":"1","devEUI":"0004a30b001c0531","type":"UPLINK_CODEC","error":"boom"})", "error");
   CHECK(err.ev.event_type == "log");
   CHECK(str(err.doc["log"], "code") == "UPLINK_CODEC");
 }
@@ -260,8 +263,10 @@ TEST_CASE("bad bodies get precise messages") {
         "field 'data' is not valid base64");
   CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"},"fCnt":"x"})", "up") ==
         "field 'fCnt' must be an integer");
-  CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"}})", "bogus").find("unknown event type 'bogus'") == 0);
-  CHECK(parse_error(R"({"devEUI":"not-base64!"})", "up") == "field 'devEUI' must be 16 hex digits or base64 of 8 bytes");
+  CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"}})", "bogus").find("unknown event type 'bogus'") ==
+        0);
+  CHECK(parse_error(R"({"devEUI":"not-base64!"})", "up") ==
+        "field 'devEUI' must be 16 hex digits or base64 of 8 bytes");
   CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"},"rxInfo":[1]})", "up") ==
         "field 'rxInfo[0]' must be an object");
 }
@@ -303,7 +308,8 @@ TEST_CASE("every parsed fixture validates against proto/schemas/device-event.sch
       {"v4_location_docs.json", fixture("v4_location_docs.json")},
       {"v3 (data fixed)", v3}};
   for (const auto& [name, body] : bodies) {
-    for (std::optional<std::string> id : {std::optional<std::string>(), std::optional<std::string>("9b2f1c3e-5d4a-4e8b-a1c2-0f9e8d7c6b5a")}) {
+    for (std::optional<std::string> id :
+         {std::optional<std::string>(), std::optional<std::string>("9b2f1c3e-5d4a-4e8b-a1c2-0f9e8d7c6b5a")}) {
       INFO(name);
       auto p = parse_ok(body, "", id);
       rapidjson::SchemaValidator validator(schema);

@@ -10,13 +10,12 @@ using namespace dm::test;
 namespace {
 
 testing::Stack& stack() {
-  static testing::Stack s({"registry", "gateway", "ingest"},
-                          {{"INGEST_SECRET", kSecret},
-                           {"INGEST_STATE_FLUSH_INTERVAL", "100ms"},
-                           {"INGEST_OFFLINE_CHECK_INTERVAL", "100ms"},
-                           {"INGEST_OFFLINE_TIME_UNIT", "1s"},
-                           {"INGEST_OFFLINE_GRACE", "0ms"},
-                           {"INGEST_UNKNOWN_CACHE_TTL", "300ms"}});
+  static testing::Stack s({"registry", "gateway", "ingest"}, {{"INGEST_SECRET", kSecret},
+                                                              {"INGEST_STATE_FLUSH_INTERVAL", "100ms"},
+                                                              {"INGEST_OFFLINE_CHECK_INTERVAL", "100ms"},
+                                                              {"INGEST_OFFLINE_TIME_UNIT", "1s"},
+                                                              {"INGEST_OFFLINE_GRACE", "0ms"},
+                                                              {"INGEST_UNKNOWN_CACHE_TTL", "300ms"}});
   return s;
 }
 
@@ -187,8 +186,10 @@ TEST_CASE("history through the gateway: filtered by type and time, paged, newest
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   REQUIRE(hook.post(status_event(eui, "h-st-" + eui, 80), "status").status == 200);
-  REQUIRE(hook.post(fixture("v4_join_docs.json").replace(fixture("v4_join_docs.json").find("0101010101010101"), 16, eui),
-                    "join").status == 200);
+  REQUIRE(
+      hook.post(fixture("v4_join_docs.json").replace(fixture("v4_join_docs.json").find("0101010101010101"), 16, eui),
+                "join")
+          .status == 200);
   REQUIRE(hook.post(uplink(other, "h-o-" + other)).status == 200);
   REQUIRE(eventually([&] { return history_count(api, id) == 7; }));
 
@@ -249,7 +250,8 @@ TEST_CASE("the same router answers over NATS (dm.rpc.ingest), as the gateway for
   auto nats = bus::Connection::connect(o);
   REQUIRE(nats.ok());
   auto call = [&](bus::Headers extra) {
-    bus::Headers h = {{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/ingest/chirpstack?event=up"},
+    bus::Headers h = {{"Dm-Method", "POST"},
+                      {"Dm-Target", "/api/v1/ingest/chirpstack?event=up"},
                       {"Content-Type", "application/json"}};
     h.insert(h.end(), extra.begin(), extra.end());
     auto r = (*nats)->request("dm.rpc.ingest", uplink(eui, "rpc-" + eui), std::chrono::seconds(5), h);

@@ -2,9 +2,9 @@
 // One real stack per test executable (NATS, PostgreSQL, registry, gateway, dispatcher) with
 // fast retries, a REST client over the gateway, a JetStream publisher for jobs (there is no
 // orchestrator yet), and dm-sink receivers.
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <memory>
 #include <string>
 #include <thread>
@@ -19,13 +19,14 @@ namespace dm::test {
 
 // A test file may define DM_DISPATCH_STACK_ENV (extra settings) before including this.
 #ifndef DM_DISPATCH_STACK_ENV
-#define DM_DISPATCH_STACK_ENV {"DISPATCHER_MAX_ATTEMPTS", "3"}, {"DISPATCHER_BREAKER_THRESHOLD", "1000"}
+#define DM_DISPATCH_STACK_ENV \
+  {"DISPATCHER_MAX_ATTEMPTS", "3"}, { "DISPATCHER_BREAKER_THRESHOLD", "1000" }
 #endif
 
 inline testing::Stack& stack() {
   static testing::Stack s({"registry", "gateway", "integration-dispatcher"},
                           {{"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},  // the registry lets loopback through...
-                           {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},   // ...the dispatcher only 127.0.0.1
+                           {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},  // ...the dispatcher only 127.0.0.1
                            {"DISPATCHER_RETRY_BASE", "200ms"},
                            {"DISPATCHER_RETRY_CAP", "2s"},
                            {"DISPATCHER_ACK_WAIT", "3s"},
@@ -119,14 +120,20 @@ struct Sink {
   int port;
   std::unique_ptr<testing::Process> proc;
   std::string host;
-  explicit Sink(std::vector<std::string> extra = {}, std::string h = "127.0.0.1") : port(testing::free_port()), host(h) {
-    std::vector<std::string> argv = {testing::binary_dir() + "/tools/dm-sink", "--host", host, "--port", std::to_string(port)};
+  explicit Sink(std::vector<std::string> extra = {}, std::string h = "127.0.0.1")
+      : port(testing::free_port()), host(h) {
+    std::vector<std::string> argv = {testing::binary_dir() + "/tools/dm-sink", "--host", host, "--port",
+                                     std::to_string(port)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc = std::make_unique<testing::Process>(argv);
-    if (host == "127.0.0.1") REQUIRE(testing::wait_for_port(port, std::chrono::seconds(10)));
-    else std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (host == "127.0.0.1")
+      REQUIRE(testing::wait_for_port(port, std::chrono::seconds(10)));
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-  std::string url(const std::string& path = "/in") const { return "http://" + host + ":" + std::to_string(port) + path; }
+  std::string url(const std::string& path = "/in") const {
+    return "http://" + host + ":" + std::to_string(port) + path;
+  }
   json::Document stats() const {
     auto r = http::fetch("GET", "http://" + host + ":" + std::to_string(port) + "/_sink/stats");
     REQUIRE(r.ok());

@@ -11,7 +11,8 @@ using namespace dm::test;
 namespace {
 
 std::int64_t count_history(const std::string& id, const std::string& status = {}) {
-  auto r = call("GET", "/api/v1/integrations/" + id + "/history?limit=1000" + (status.empty() ? "" : "&status=" + status));
+  auto r =
+      call("GET", "/api/v1/integrations/" + id + "/history?limit=1000" + (status.empty() ? "" : "&status=" + status));
   REQUIRE(r.status == 200);
   return static_cast<std::int64_t>(r.json.Size());
 }
@@ -71,7 +72,9 @@ TEST_CASE("a receiver that always fails ends in the dead letters, and retry from
   CHECK(count_history(id, "dead_lettered") == 1);
 
   std::string dl(json::view(dead.json[0]["id"]));
-  CHECK(call("POST", "/api/v1/integrations/" + id + "/dead-letters/00000000-0000-0000-0000-000000000000/retry").status == 404);
+  CHECK(
+      call("POST", "/api/v1/integrations/" + id + "/dead-letters/00000000-0000-0000-0000-000000000000/retry").status ==
+      404);
   auto retried = call("POST", "/api/v1/integrations/" + id + "/dead-letters/" + dl + "/retry");
   REQUIRE(retried.status == 200);
   CHECK(retried.json["retried"].GetInt() == 1);
@@ -102,9 +105,9 @@ TEST_CASE("a permanent refusal (4xx) is not retried") {
 }
 
 TEST_CASE("outbound safety: special destinations are refused when saved and when sent") {
-  for (const char* url : {"http://169.254.169.254/latest/meta-data", "http://10.0.0.1/", "http://172.16.0.1/",
-                          "http://192.168.1.1/", "http://[::1]/", "http://[::ffff:10.0.0.1]/", "file:///etc/passwd",
-                          "http://0xa000001/"}) {
+  for (const char* url :
+       {"http://169.254.169.254/latest/meta-data", "http://10.0.0.1/", "http://172.16.0.1/", "http://192.168.1.1/",
+        "http://[::1]/", "http://[::ffff:10.0.0.1]/", "file:///etc/passwd", "http://0xa000001/"}) {
     auto r = call("POST", "/api/v1/integrations",
                   R"({"name":")" + unique("unsafe") + R"(","type":"http","config":{"url":")" + url + R"("}})");
     INFO(url << " " << r.body);
@@ -151,7 +154,8 @@ TEST_CASE("internal storages keep records, queryable by device and time") {
 TEST_CASE("HTTPS with a self-signed certificate fails verification by default and works with its CA") {
   testing::TempDir dir("dm-tls");
   auto gen = testing::run_command("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + dir.path() + "/key.pem -out " +
-                                  dir.path() + "/cert.pem -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
+                                  dir.path() +
+                                  "/cert.pem -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
   REQUIRE(gen.exit_code == 0);
   {
     std::ofstream py(dir.path() + "/server.py");
@@ -159,7 +163,8 @@ TEST_CASE("HTTPS with a self-signed certificate fails verification by default an
           "class H(http.server.BaseHTTPRequestHandler):\n"
           "    def do_POST(self):\n"
           "        self.rfile.read(int(self.headers.get('Content-Length', 0)))\n"
-          "        self.send_response(200); self.send_header('Content-Length', '2'); self.end_headers(); self.wfile.write(b'ok')\n"
+          "        self.send_response(200); self.send_header('Content-Length', '2'); self.end_headers(); "
+          "self.wfile.write(b'ok')\n"
           "    do_GET = do_POST\n"
           "    def log_message(self, *a): pass\n"
           "s = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H)\n"
@@ -168,8 +173,8 @@ TEST_CASE("HTTPS with a self-signed certificate fails verification by default an
           "s.serve_forever()\n";
   }
   int port = testing::free_port();
-  testing::Process server({"python3", dir.path() + "/server.py", std::to_string(port), dir.path() + "/cert.pem",
-                           dir.path() + "/key.pem"});
+  testing::Process server(
+      {"python3", dir.path() + "/server.py", std::to_string(port), dir.path() + "/cert.pem", dir.path() + "/key.pem"});
   REQUIRE(testing::wait_for_port(port, std::chrono::seconds(10)));
   std::string url = "https://127.0.0.1:" + std::to_string(port) + "/in";
   auto id = create("integrations", "http", R"({"url":")" + url + R"("})");

@@ -1,16 +1,18 @@
 // The dispatcher's pure parts: job parsing, retry classification and backoff, topics,
 // and the outbound address guard.
+#include "model.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "dm/http/outbound.hpp"
-#include "model.hpp"
 
 using namespace dm;
 using namespace dm::dispatcher;
 
 TEST_CASE("jobs parse and bad jobs are refused") {
-  auto job = parse_job(R"({"job_id":"r1:n1","kind":"integration","target_id":"t","flow_id":"f","flow_run_id":"r1",)"
-                       R"("node_id":"n1","dev_eui":"0004a30b001c0530","message":{"a":1},"created_at":"2026-11-27T09:00:00Z"})");
+  auto job = parse_job(
+      R"({"job_id":"r1:n1","kind":"integration","target_id":"t","flow_id":"f","flow_run_id":"r1",)"
+      R"("node_id":"n1","dev_eui":"0004a30b001c0530","message":{"a":1},"created_at":"2026-11-27T09:00:00Z"})");
   REQUIRE(job.ok());
   CHECK(job->job_id == "r1:n1");
   CHECK(job->message == R"({"a":1})");
@@ -65,11 +67,15 @@ TEST_CASE("GET sends the message as query parameters") {
 
 TEST_CASE("outbound guard refuses special addresses in every spelling") {
   http::OutboundPolicy none;
-  for (const char* url : {"http://127.0.0.1/", "http://127.1/", "http://0x7f000001/", "http://2130706433/",
-                          "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/",
-                          "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/", "http://172.16.0.1/",
-                          "http://172.31.255.255/", "http://192.168.1.1/", "http://0.0.0.0/", "http://[::]/",
-                          "http://224.0.0.1/", "http://[fe80::1]/", "http://[fd00::1]/", "http://[64:ff9b::a00:1]/",
+  for (const char* url : {"http://127.0.0.1/",       "http://127.1/",
+                          "http://0x7f000001/",      "http://2130706433/",
+                          "http://[::1]/",           "http://[::ffff:127.0.0.1]/",
+                          "http://[::ffff:7f00:1]/", "http://169.254.169.254/latest/meta-data",
+                          "http://10.1.2.3/",        "http://172.16.0.1/",
+                          "http://172.31.255.255/",  "http://192.168.1.1/",
+                          "http://0.0.0.0/",         "http://[::]/",
+                          "http://224.0.0.1/",       "http://[fe80::1]/",
+                          "http://[fd00::1]/",       "http://[64:ff9b::a00:1]/",
                           "http://[2002:7f00:1::]/", "http://localhost/"}) {
     INFO(url);
     auto r = http::check_outbound_url(none, url);

@@ -5,7 +5,7 @@
 #include <iterator>
 
 #define DM_DISPATCH_STACK_ENV \
-  {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "3"}, {"DISPATCHER_BREAKER_COOLDOWN", "3s"}
+  {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "3"}, { "DISPATCHER_BREAKER_COOLDOWN", "3s" }
 #include "dispatch_fixture.hpp"
 
 using namespace dm;
@@ -43,8 +43,8 @@ std::int64_t delivered(const std::string& id) {
 }
 
 std::string mqtt_config(int qos, const std::string& topic = "dm/{dev_eui}/{flow_id}") {
-  return R"({"host":"127.0.0.1","port":)" + std::to_string(broker().port()) + R"(,"topic":")" + topic +
-         R"(","qos":)" + std::to_string(qos) + "}";
+  return R"({"host":"127.0.0.1","port":)" + std::to_string(broker().port()) + R"(,"topic":")" + topic + R"(","qos":)" +
+         std::to_string(qos) + "}";
 }
 
 }  // namespace

@@ -26,9 +26,11 @@ TEST_CASE("InfluxDB 1.x receives storage points that a query returns") {
     return r.ok() && r->status == 200;
   }));
   auto id = create("storages", "influxdb",
-                   R"({"url":")" + base + R"(","database":"dm","measurement":"env","tags":{"device":"dev_eui"},)"
-                   R"("fields":{"temperature":"temperature","humidity":"object.humidity"},"precision":"ms"})");
-  publish_job("influx-1", "storage", id, R"({"temperature":21.5,"dev_eui":"0004a30b001c0530","object":{"humidity":40}})");
+                   R"({"url":")" + base +
+                       R"(","database":"dm","measurement":"env","tags":{"device":"dev_eui"},)"
+                       R"("fields":{"temperature":"temperature","humidity":"object.humidity"},"precision":"ms"})");
+  publish_job("influx-1", "storage", id,
+              R"({"temperature":21.5,"dev_eui":"0004a30b001c0530","object":{"humidity":40}})");
   std::string body;
   REQUIRE(eventually([&] {
     auto r = http::fetch("GET", base + "/query?db=dm&q=" + http::percent_encode("SELECT * FROM env"));
@@ -48,6 +50,7 @@ TEST_CASE("a PostgreSQL storage writes JSONB rows to an external table") {
     auto r = stack().pg().psql("external_store", "SELECT count(*) FROM public.readings");
     return r.exit_code == 0 && r.output.find('2') != std::string::npos;
   }));
-  auto r = stack().pg().psql("external_store", "SELECT data->>'temperature' FROM public.readings WHERE job_id = 'pg-1'");
+  auto r =
+      stack().pg().psql("external_store", "SELECT data->>'temperature' FROM public.readings WHERE job_id = 'pg-1'");
   CHECK(r.output.find("19.5") != std::string::npos);
 }

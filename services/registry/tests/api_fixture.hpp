@@ -6,7 +6,6 @@
 // logged in) or nobody. Logging in hashes a password (~0.2 s), so each identity logs in
 // once per executable and its token is reused.
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,7 +42,8 @@ struct Reply {
       const auto* loc = json::find(e, "loc");
       if (!loc || !loc->IsArray() || loc->Empty()) continue;
       const auto& last = (*loc)[loc->Size() - 1];
-      if ((last.IsString() && json::view(last) == field) || (last.IsInt() && std::to_string(last.GetInt()) == field)) return true;
+      if ((last.IsString() && json::view(last) == field) || (last.IsInt() && std::to_string(last.GetInt()) == field))
+        return true;
     }
     return false;
   }
@@ -54,10 +54,14 @@ enum class As { admin, editor, viewer, anonymous };
 
 inline const char* role_of(As who) {
   switch (who) {
-    case As::admin: return "admin";
-    case As::editor: return "editor";
-    case As::viewer: return "viewer";
-    case As::anonymous: return "";
+    case As::admin:
+      return "admin";
+    case As::editor:
+      return "editor";
+    case As::viewer:
+      return "viewer";
+    case As::anonymous:
+      return "";
   }
   return "";
 }
@@ -103,16 +107,18 @@ inline std::string token_for(testing::Stack& s, As who) {
   if (!token.empty()) return token;
   std::string name = std::string("test-") + role_of(who);
   std::string password = name + "-password-0123";
-  auto reg = client.request("POST", "/api/v1/auth/register",
-                            "{\"email\":\"" + name + "@example.com\",\"username\":\"" + name +
-                                "\",\"password\":\"" + password + "\"}",
-                            {{"Content-Type", "application/json"}});
-  if (!reg.ok() || reg->status != 201) throw std::runtime_error("register failed: " + (reg.ok() ? reg->body : reg.error().message));
+  auto reg = client.request(
+      "POST", "/api/v1/auth/register",
+      "{\"email\":\"" + name + "@example.com\",\"username\":\"" + name + "\",\"password\":\"" + password + "\"}",
+      {{"Content-Type", "application/json"}});
+  if (!reg.ok() || reg->status != 201)
+    throw std::runtime_error("register failed: " + (reg.ok() ? reg->body : reg.error().message));
   auto doc = json::parse(reg->body);
   std::string id(json::view((*doc)["id"]));
   auto patch = client.request("PATCH", "/api/v1/users/" + id, std::string("{\"role\":\"") + role_of(who) + "\"}",
                               {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + admin}});
-  if (!patch.ok() || patch->status != 200) throw std::runtime_error("role change failed: " + (patch.ok() ? patch->body : patch.error().message));
+  if (!patch.ok() || patch->status != 200)
+    throw std::runtime_error("role change failed: " + (patch.ok() ? patch->body : patch.error().message));
   token = detail::login(client, name, password);
   return token;
 }

@@ -17,8 +17,9 @@ TEST_CASE("devices: create, get, list, update, delete") {
   std::string e = eui(1);
   std::string upper = e;
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  auto created = api.post("/api/v1/devices", R"({"dev_eui":")" + upper + R"(","name":"Sensor 1","region":"eu868",)"
-                                             R"("expected_transmit_time":15,"metadata":{"room":"A"}})");
+  auto created = api.post("/api/v1/devices", R"({"dev_eui":")" + upper +
+                                                 R"(","name":"Sensor 1","region":"eu868",)"
+                                                 R"("expected_transmit_time":15,"metadata":{"room":"A"}})");
   REQUIRE(created.status == 201);
   std::string id = created.str("id");
   REQUIRE(created.str("dev_eui") == e);  // stored normalised
@@ -64,7 +65,8 @@ TEST_CASE("devices: bad input is refused and changes nothing") {
   REQUIRE(missing.status == 422);
   REQUIRE(missing.has_error_for("name"));
 
-  auto types = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(2) + R"(","name":5,"is_class_c":"yes","metadata":[]})");
+  auto types =
+      api.post("/api/v1/devices", R"({"dev_eui":")" + eui(2) + R"(","name":5,"is_class_c":"yes","metadata":[]})");
   REQUIRE(types.status == 422);
   REQUIRE(types.has_error_for("name"));
   REQUIRE(types.has_error_for("is_class_c"));
@@ -80,8 +82,9 @@ TEST_CASE("devices: bad input is refused and changes nothing") {
   auto huge = api.post("/api/v1/devices", R"({"name":")" + std::string(2 << 20, 'x') + R"("})");
   REQUIRE(huge.status == 413);
 
-  auto bad_label = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(2) +
-                                                    R"(","name":"x","label_ids":["00000000-0000-0000-0000-000000000000"]})");
+  auto bad_label =
+      api.post("/api/v1/devices",
+               R"({"dev_eui":")" + eui(2) + R"(","name":"x","label_ids":["00000000-0000-0000-0000-000000000000"]})");
   REQUIRE(bad_label.status == 422);
 
   REQUIRE(api.get("/api/v1/devices/not-a-uuid").status == 404);

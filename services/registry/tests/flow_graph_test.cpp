@@ -1,7 +1,7 @@
 // Unit tests of the pure flow-graph rules (no stack needed: compiled with the source).
-#include <catch2/catch.hpp>
-
 #include "../flow_graph.cpp"
+
+#include <catch2/catch.hpp>
 
 using dm::registry::check_graph;
 using dm::registry::GraphCheck;
@@ -49,7 +49,8 @@ std::string chain(int n) {
   std::string edges = "[";
   for (int i = 1; i < n; ++i) {
     nodes += "," + node("n" + std::to_string(i), "function", kFn);
-    edges += std::string(i > 1 ? "," : "") + edge("e" + std::to_string(i), "n" + std::to_string(i - 1), "n" + std::to_string(i));
+    edges += std::string(i > 1 ? "," : "") +
+             edge("e" + std::to_string(i), "n" + std::to_string(i - 1), "n" + std::to_string(i));
   }
   return R"({"nodes":)" + nodes + R"(],"edges":)" + edges + "]}";
 }
@@ -57,9 +58,9 @@ std::string chain(int n) {
 }  // namespace
 
 TEST_CASE("flow graph: a valid graph in our format is read completely") {
-  auto c = check("[" + node("d", "device", kDev) + "," + node("f", "function", kFn) + "," +
-                     node("i", "integration", kInt) + "]",
-                 "[" + edge("e1", "d", "f") + "," + edge("e2", "f", "i") + "]");
+  auto c = check(
+      "[" + node("d", "device", kDev) + "," + node("f", "function", kFn) + "," + node("i", "integration", kInt) + "]",
+      "[" + edge("e1", "d", "f") + "," + edge("e2", "f", "i") + "]");
   REQUIRE(c.errors.empty());
   REQUIRE(c.graph.nodes.size() == 3);
   CHECK(c.graph.nodes[1].type == "function");
@@ -76,12 +77,17 @@ TEST_CASE("flow graph: React Flow nodes with type-named ids, snake_case and extr
   for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   auto c = check(R"([{"id":"dndnode_0","type":"device","position":{"x":10.5,"y":-3},"width":150,"height":40,)"
                  R"("selected":true,"dragging":false,"positionAbsolute":{"x":10.5,"y":-3},"style":{"border":"1px"},)"
-                 R"("data":{"label":"Sensor","nodeType":"device","deviceId":")" + upper + R"("}},)"
-                 R"({"id":"dndnode_1","data":{"nodeType":"function","function_id":")" + kFn +
-                     R"(","parameters":{"threshold":30}}},)"
-                 R"({"id":"dndnode_2","type":"label","data":{"labelId":")" + kLabel + R"(","label_id":")" + kLabel +
+                 R"("data":{"label":"Sensor","nodeType":"device","deviceId":")" +
+                     upper +
                      R"("}},)"
-                 R"({"id":"dndnode_3","type":"storage","data":{"entity_id":")" + kInt + R"("}}])",
+                     R"({"id":"dndnode_1","data":{"nodeType":"function","function_id":")" +
+                     kFn +
+                     R"(","parameters":{"threshold":30}}},)"
+                     R"({"id":"dndnode_2","type":"label","data":{"labelId":")" +
+                     kLabel + R"(","label_id":")" + kLabel +
+                     R"("}},)"
+                     R"({"id":"dndnode_3","type":"storage","data":{"entity_id":")" +
+                     kInt + R"("}}])",
                  R"([{"id":"reactflow__edge-dndnode_0-dndnode_1","source":"dndnode_0","target":"dndnode_1",)"
                  R"("sourceHandle":null,"targetHandle":null,"animated":true},)"
                  R"({"id":"e2","source":"dndnode_2","target":"dndnode_1","source_handle":"out"},)"
@@ -98,13 +104,11 @@ TEST_CASE("flow graph: React Flow nodes with type-named ids, snake_case and extr
   CHECK_FALSE(c.graph.edges[0].source_handle);
 }
 
-TEST_CASE("flow graph: empty flows are valid") {
-  REQUIRE(check("[]", "[]").errors.empty());
-}
+TEST_CASE("flow graph: empty flows are valid") { REQUIRE(check("[]", "[]").errors.empty()); }
 
 TEST_CASE("flow graph: node ids are non-empty strings, unique") {
-  require_one(check("[" + node("a", "device", kDev) + "," + node("a", "function", kFn) + "]", "[]"),
-              "body/nodes/1/id", "Duplicate node id 'a'");
+  require_one(check("[" + node("a", "device", kDev) + "," + node("a", "function", kFn) + "]", "[]"), "body/nodes/1/id",
+              "Duplicate node id 'a'");
   require_one(check("[" + node("", "device", kDev) + "]", "[]"), "body/nodes/0/id", "1 to 255");
   require_one(check(R"([{"type":"device","data":{"entityId":")" + kDev + R"("}}])", "[]"), "body/nodes/0/id",
               "Field required");
@@ -123,9 +127,9 @@ TEST_CASE("flow graph: every node names its entity by UUID") {
               "Field required");
   require_one(check(R"([{"id":"a","type":"function","data":{"functionId":"42"}}])", "[]"),
               "body/nodes/0/data/functionId", "UUID");
-  require_one(check(R"([{"id":"a","type":"device","data":{"entityId":")" + kDev + R"(","deviceId":")" + kFn + R"("}}])",
-                    "[]"),
-              "body/nodes/0/data/deviceId", "different entities");
+  require_one(
+      check(R"([{"id":"a","type":"device","data":{"entityId":")" + kDev + R"(","deviceId":")" + kFn + R"("}}])", "[]"),
+      "body/nodes/0/data/deviceId", "different entities");
   require_one(check(R"([{"id":"a","type":"device"}])", "[]"), "body/nodes/0/data", "Field required");
   require_one(check(R"([{"id":"a","type":"device","data":[]}])", "[]"), "body/nodes/0/data", "dictionary");
   // A deviceId on a function node is not the function's id.
@@ -134,9 +138,9 @@ TEST_CASE("flow graph: every node names its entity by UUID") {
 }
 
 TEST_CASE("flow graph: position, label and parameters have their types") {
-  require_one(check(R"([{"id":"a","type":"device","position":{"x":"1","y":2},"data":{"entityId":")" + kDev + R"("}}])",
-                    "[]"),
-              "body/nodes/0/position/x", "number");
+  require_one(
+      check(R"([{"id":"a","type":"device","position":{"x":"1","y":2},"data":{"entityId":")" + kDev + R"("}}])", "[]"),
+      "body/nodes/0/position/x", "number");
   require_one(check(R"([{"id":"a","type":"device","data":{"entityId":")" + kDev + R"(","parameters":[1]}}])", "[]"),
               "body/nodes/0/data/parameters", "dictionary");
   require_one(check(R"([{"id":"a","type":"device","data":{"entityId":")" + kDev + R"(","label":5}}])", "[]"),
@@ -172,8 +176,8 @@ TEST_CASE("flow graph: edges reference existing nodes") {
               "body/edges/1/id", "Duplicate edge id");
   require_one(check(nodes, "[" + edge("e1", "d", "f") + "," + edge("e2", "d", "f") + "]"), "body/edges/1",
               "Duplicate edge");
-  require_one(check(nodes, R"([{"id":"e1","source":"d","target":"f","sourceHandle":3}])"),
-              "body/edges/0/sourceHandle", "string");
+  require_one(check(nodes, R"([{"id":"e1","source":"d","target":"f","sourceHandle":3}])"), "body/edges/0/sourceHandle",
+              "string");
 }
 
 TEST_CASE("flow graph: an edge without id gets React Flow's name for it") {
@@ -228,14 +232,17 @@ TEST_CASE("flow graph: paths are at most 64 nodes long") {
 
 TEST_CASE("flow graph: too many nodes are refused before anything else") {
   std::string nodes = "[";
-  for (std::size_t i = 0; i <= dm::registry::kMaxNodes; ++i) nodes += (i ? "," : "") + node("n" + std::to_string(i), "function", kFn);
+  for (std::size_t i = 0; i <= dm::registry::kMaxNodes; ++i)
+    nodes += (i ? "," : "") + node("n" + std::to_string(i), "function", kFn);
   nodes += "]";
   require_one(check(nodes, "[]"), "body/nodes", "at most 500");
 }
 
 TEST_CASE("flow graph: the orchestrator's normalised view") {
-  auto c = check(R"([{"id":"d","type":"device","data":{"deviceId":")" + kDev + R"(","label":"Sensor"}},)"
-                 R"({"id":"f","type":"function","data":{"entityId":")" + kFn + R"(","parameters":{"t":1}}}])",
+  auto c = check(R"([{"id":"d","type":"device","data":{"deviceId":")" + kDev +
+                     R"(","label":"Sensor"}},)"
+                     R"({"id":"f","type":"function","data":{"entityId":")" +
+                     kFn + R"(","parameters":{"t":1}}}])",
                  R"([{"id":"e","source":"d","target":"f","sourceHandle":null,"animated":true}])");
   REQUIRE(c.errors.empty());
   dm::json::Writer w;
@@ -243,6 +250,6 @@ TEST_CASE("flow graph: the orchestrator's normalised view") {
   dm::registry::write_normalised(w, c.graph);
   w.end_object();
   CHECK(w.take() == R"({"nodes":[{"id":"d","type":"device","entity_id":")" + kDev +
-                         R"(","parameters":{},"label":"Sensor"},{"id":"f","type":"function","entity_id":")" + kFn +
-                         R"(","parameters":{"t":1},"label":""}],"edges":[{"id":"e","source":"d","target":"f"}]})");
+                        R"(","parameters":{},"label":"Sensor"},{"id":"f","type":"function","entity_id":")" + kFn +
+                        R"(","parameters":{"t":1},"label":""}],"edges":[{"id":"e","source":"d","target":"f"}]})");
 }

@@ -41,13 +41,15 @@ Entities make_entities(Api& api) {
   e.device = create(api, "/api/v1/devices", R"({"dev_eui":")" + eui(n) + R"(","name":")" + unique("sensor") + R"("})");
   e.label = create(api, "/api/v1/labels", R"({"name":")" + unique("trackers") + R"("})");
   e.function = create(api, "/api/v1/functions", R"({"name":")" + unique("alert") + R"(","code":"return msg;"})");
-  e.integration = create(api, "/api/v1/integrations", R"({"name":")" + unique("hook") +
-                                                          R"(","type":"http","config":{"url":"https://example.com/hook"}})");
+  e.integration =
+      create(api, "/api/v1/integrations",
+             R"({"name":")" + unique("hook") + R"(","type":"http","config":{"url":"https://example.com/hook"}})");
   e.storage = create(api, "/api/v1/storages", R"({"name":")" + unique("archive") + R"(","type":"internal"})");
   return e;
 }
 
-std::string node(const std::string& id, const std::string& type, const std::string& entity, const std::string& extra = "") {
+std::string node(const std::string& id, const std::string& type, const std::string& entity,
+                 const std::string& extra = "") {
   return R"({"id":")" + id + R"(","type":")" + type + R"(","position":{"x":0,"y":0},"data":{"entity_id":")" + entity +
          R"(","label":")" + id + "\"" + extra + "}}";
 }
@@ -61,7 +63,8 @@ std::string our_graph(const Entities& e) {
   return R"("nodes":[)" + node("d", "device", e.device) + "," + node("l", "label", e.label) + "," +
          node("f", "function", e.function, R"(,"parameters":{"threshold":30})") + "," +
          node("i", "integration", e.integration) + "," + node("s", "storage", e.storage) + R"(],"edges":[)" +
-         edge("e1", "d", "f") + "," + edge("e2", "l", "f") + "," + edge("e3", "f", "i") + "," + edge("e4", "f", "s") + "]";
+         edge("e1", "d", "f") + "," + edge("e2", "l", "f") + "," + edge("e3", "f", "i") + "," + edge("e4", "f", "s") +
+         "]";
 }
 
 std::string flow_body(const std::string& name, const std::string& graph) {
@@ -87,7 +90,8 @@ void require_refused(const Reply& r, const std::string& where, const std::string
   REQUIRE((d && d->IsArray()));
   bool found = false;
   for (const auto& e : d->GetArray()) {
-    if (loc_text(e["loc"]) == where && std::string(dm::json::view(e["msg"])).find(words) != std::string::npos) found = true;
+    if (loc_text(e["loc"]) == where && std::string(dm::json::view(e["msg"])).find(words) != std::string::npos)
+      found = true;
   }
   REQUIRE(found);
 }
@@ -135,9 +139,10 @@ NatsReply registry_get(const std::string& target) {
   std::string buffer;
   REQUIRE(read_line(fd, buffer).starts_with("INFO "));
   const std::string headers = "NATS/1.0\r\nDm-Method: GET\r\nDm-Target: " + target + "\r\n\r\n";
-  send_all(fd, "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n"
-               "SUB _INBOX.flows-test 1\r\nHPUB dm.rpc.registry _INBOX.flows-test " +
-                   std::to_string(headers.size()) + " " + std::to_string(headers.size()) + "\r\n" + headers + "\r\n");
+  send_all(fd,
+           "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n"
+           "SUB _INBOX.flows-test 1\r\nHPUB dm.rpc.registry _INBOX.flows-test " +
+               std::to_string(headers.size()) + " " + std::to_string(headers.size()) + "\r\n" + headers + "\r\n");
   NatsReply out;
   for (;;) {
     std::string line = read_line(fd, buffer);
@@ -247,14 +252,22 @@ TEST_CASE("flows: the React Flow editor's graphs are accepted unchanged") {
   const std::string nodes =
       R"([{"id":"dndnode_0","type":"device","position":{"x":100.5,"y":50},"width":150,"height":40,"selected":true,)"
       R"("dragging":false,"positionAbsolute":{"x":100.5,"y":50},"style":{"background":"#fff"},)"
-      R"("data":{"label":"Greenhouse","nodeType":"device","deviceId":")" + upper_device + R"("}},)"
+      R"("data":{"label":"Greenhouse","nodeType":"device","deviceId":")" +
+      upper_device +
+      R"("}},)"
       R"({"id":"dndnode_1","type":"function","position":{"x":300,"y":50},"width":150,"height":40,)"
-      R"("data":{"label":"Alert","nodeType":"function","functionId":")" + e.function +
+      R"("data":{"label":"Alert","nodeType":"function","functionId":")" +
+      e.function +
       R"(","parameters":{"threshold":25}}},)"
       R"({"id":"dndnode_2","type":"integration","position":{"x":500,"y":50},)"
-      R"("data":{"label":"Hook","integration_id":")" + e.integration + R"("}},)"
-      R"({"id":"dndnode_3","type":"label","position":{"x":100,"y":150},"data":{"labelId":")" + e.label + R"("}},)"
-      R"({"id":"dndnode_4","type":"storage","position":{"x":500,"y":150},"data":{"storageId":")" + e.storage + R"("}}])";
+      R"("data":{"label":"Hook","integration_id":")" +
+      e.integration +
+      R"("}},)"
+      R"({"id":"dndnode_3","type":"label","position":{"x":100,"y":150},"data":{"labelId":")" +
+      e.label +
+      R"("}},)"
+      R"({"id":"dndnode_4","type":"storage","position":{"x":500,"y":150},"data":{"storageId":")" +
+      e.storage + R"("}}])";
   const std::string edges =
       R"([{"id":"reactflow__edge-dndnode_0-dndnode_1","source":"dndnode_0","target":"dndnode_1","sourceHandle":null,)"
       R"("targetHandle":null,"animated":true,"type":"smoothstep","style":{"stroke":"#555"}},)"
@@ -344,9 +357,9 @@ TEST_CASE("flows: invalid graphs are refused naming the node or edge, and nothin
                   "body/nodes/0/data/deviceId", "UUID");
   require_refused(post(R"("nodes":[)" + d + "," + f + R"(],"edges":[)" + edge("e1", "d", "ghost") + "]"),
                   "body/edges/0/target", "'ghost' is not a node");
-  require_refused(post(R"("nodes":[)" + d + "," + f + R"(],"edges":[)" + edge("e1", "d", "f") + "," +
-                       edge("e2", "f", "f") + "]"),
-                  "body/edges/1/target", "to itself");
+  require_refused(
+      post(R"("nodes":[)" + d + "," + f + R"(],"edges":[)" + edge("e1", "d", "f") + "," + edge("e2", "f", "f") + "]"),
+      "body/edges/1/target", "to itself");
   require_refused(post(R"("nodes":[)" + d + "," + f + R"(],"edges":[)" + edge("e1", "f", "d") + "]"),
                   "body/edges/0/target", "device trigger");
   require_refused(post(R"("nodes":[)" + d + "," + f + "," + node("g", "function", e.function) + "," + i +
@@ -386,7 +399,8 @@ TEST_CASE("flows: invalid graphs are refused naming the node or edge, and nothin
 
   // An update with a bad graph changes nothing either.
   const std::string id = create(api, "/api/v1/flows", flow_body(unique("good"), our_graph(e)));
-  auto bad_update = api.patch("/api/v1/flows/" + id, R"({"name":"renamed","edges":[)" + edge("e1", "d", "nowhere") + "]}");
+  auto bad_update =
+      api.patch("/api/v1/flows/" + id, R"({"name":"renamed","edges":[)" + edge("e1", "d", "nowhere") + "]}");
   require_refused(bad_update, "body/edges/0/target", "'nowhere' is not a node");
   auto unchanged = api.get("/api/v1/flows/" + id);
   REQUIRE(unchanged["version"].GetInt() == 1);
@@ -420,12 +434,11 @@ TEST_CASE("flows: entities used by an enabled flow cannot be deleted") {
   REQUIRE(api.del("/api/v1/storages/" + e.storage).status == 409);
 
   // Removing the storage node from the graph frees the storage at once.
-  auto without_storage = api.patch("/api/v1/flows/" + id, R"({"nodes":[)" + node("d", "device", e.device) + "," +
-                                                              node("l", "label", e.label) + "," +
-                                                              node("f", "function", e.function) + "," +
-                                                              node("i", "integration", e.integration) + R"(],"edges":[)" +
-                                                              edge("e1", "d", "f") + "," + edge("e2", "l", "f") + "," +
-                                                              edge("e3", "f", "i") + "]}");
+  auto without_storage = api.patch(
+      "/api/v1/flows/" + id, R"({"nodes":[)" + node("d", "device", e.device) + "," + node("l", "label", e.label) + "," +
+                                 node("f", "function", e.function) + "," + node("i", "integration", e.integration) +
+                                 R"(],"edges":[)" + edge("e1", "d", "f") + "," + edge("e2", "l", "f") + "," +
+                                 edge("e3", "f", "i") + "]}");
   REQUIRE(without_storage.status == 200);
   REQUIRE(api.del("/api/v1/storages/" + e.storage).status == 204);
 

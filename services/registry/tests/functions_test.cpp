@@ -3,9 +3,9 @@
 
 using dm::test::Api;
 using dm::test::Reply;
-using dm::test::unique;
-using dm::test::total;
 using dm::test::sql;
+using dm::test::total;
+using dm::test::unique;
 
 namespace {
 
@@ -19,9 +19,10 @@ std::string create_function(Api& api, const std::string& name, const std::string
 
 // An enabled flow that uses (kind, id), written directly as the flow service would.
 void flow_using(const std::string& flow, const std::string& kind, const std::string& id) {
-  sql("WITH f AS (INSERT INTO registry.flows (name, enabled) VALUES ('" + flow + "', true) RETURNING id) "
-      "INSERT INTO registry.flow_refs (flow_id, node_id, kind, entity_id) SELECT id, 'n1', '" + kind + "', '" + id +
-      "' FROM f");
+  sql("WITH f AS (INSERT INTO registry.flows (name, enabled) VALUES ('" + flow +
+      "', true) RETURNING id) "
+      "INSERT INTO registry.flow_refs (flow_id, node_id, kind, entity_id) SELECT id, 'n1', '" +
+      kind + "', '" + id + "' FROM f");
 }
 
 }  // namespace
@@ -29,10 +30,12 @@ void flow_using(const std::string& flow, const std::string& kind, const std::str
 TEST_CASE("functions: create, get, list, update, delete") {
   Api api;
   std::string name = unique("celsius");
-  auto created = api.post("/api/v1/functions",
-                          R"({"name":")" + name + R"(","description":"converts","code":"return {t: msg.t * 1.8 + 32};",)"
-                          R"("parameters":[{"name":"unit","type":"string","description":"C or F","required":true,"default":"C"},)"
-                          R"({"name":"factor","type":"number"}]})");
+  auto created = api.post(
+      "/api/v1/functions",
+      R"({"name":")" + name +
+          R"(","description":"converts","code":"return {t: msg.t * 1.8 + 32};",)"
+          R"("parameters":[{"name":"unit","type":"string","description":"C or F","required":true,"default":"C"},)"
+          R"({"name":"factor","type":"number"}]})");
   REQUIRE(created.status == 201);
   std::string id = created.str("id");
   REQUIRE(created.headers.get("Location").value_or("") == "/api/v1/functions/" + id);

@@ -10,9 +10,9 @@
 
 using dm::test::Api;
 using dm::test::Reply;
-using dm::test::unique;
-using dm::test::total;
 using dm::test::sql;
+using dm::test::total;
+using dm::test::unique;
 
 namespace {
 
@@ -67,10 +67,11 @@ NatsReply registry_rpc(const std::string& target) {
   std::string buffer;
   REQUIRE(read_line(fd, buffer).starts_with("INFO "));
   std::string headers = "NATS/1.0\r\nDm-Method: GET\r\nDm-Target: " + target + "\r\n\r\n";
-  send_all(fd, "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n"
-               "SUB _INBOX.registry-test 1\r\n"
-               "HPUB dm.rpc.registry _INBOX.registry-test " + std::to_string(headers.size()) + " " +
-               std::to_string(headers.size()) + "\r\n" + headers + "\r\n");
+  send_all(fd,
+           "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n"
+           "SUB _INBOX.registry-test 1\r\n"
+           "HPUB dm.rpc.registry _INBOX.registry-test " +
+               std::to_string(headers.size()) + " " + std::to_string(headers.size()) + "\r\n" + headers + "\r\n");
   NatsReply out;
   for (;;) {
     std::string line = read_line(fd, buffer);
@@ -102,9 +103,8 @@ NatsReply registry_rpc(const std::string& target) {
   return out;
 }
 
-const char* kHttpConfig =
-    R"({"url":"https://example.com/hook","headers":{"Authorization":"Bearer abc123secret",)"
-    R"("Content-Type":"application/json","X-Custom-Token":"tok-999"}})";
+const char* kHttpConfig = R"({"url":"https://example.com/hook","headers":{"Authorization":"Bearer abc123secret",)"
+                          R"("Content-Type":"application/json","X-Custom-Token":"tok-999"}})";
 
 std::string create_http(Api& api, const std::string& name) {
   auto r = api.post("/api/v1/integrations", R"({"name":")" + name + R"(","type":"http","config":)" + kHttpConfig + "}");
@@ -114,8 +114,9 @@ std::string create_http(Api& api, const std::string& name) {
 
 std::string create_mqtt(Api& api, const std::string& name) {
   auto r = api.post("/api/v1/integrations",
-                    R"({"name":")" + name + R"(","type":"mqtt","config":{"host":"broker.local",)"
-                    R"("topic":"devices/{dev_eui}/up","username":"dm","password":"mqtt-pa55word"}})");
+                    R"({"name":")" + name +
+                        R"(","type":"mqtt","config":{"host":"broker.local",)"
+                        R"("topic":"devices/{dev_eui}/up","username":"dm","password":"mqtt-pa55word"}})");
   REQUIRE(r.status == 201);
   return r.str("id");
 }
@@ -128,9 +129,10 @@ void require_http_masked(const dm::json::Value& doc) {
 }
 
 void flow_using(const std::string& flow, const std::string& kind, const std::string& id) {
-  sql("WITH f AS (INSERT INTO registry.flows (name, enabled) VALUES ('" + flow + "', true) RETURNING id) "
-      "INSERT INTO registry.flow_refs (flow_id, node_id, kind, entity_id) SELECT id, 'n1', '" + kind + "', '" + id +
-      "' FROM f");
+  sql("WITH f AS (INSERT INTO registry.flows (name, enabled) VALUES ('" + flow +
+      "', true) RETURNING id) "
+      "INSERT INTO registry.flow_refs (flow_id, node_id, kind, entity_id) SELECT id, 'n1', '" +
+      kind + "', '" + id + "' FROM f");
 }
 
 }  // namespace
@@ -138,9 +140,9 @@ void flow_using(const std::string& flow, const std::string& kind, const std::str
 TEST_CASE("integrations: http CRUD with secrets masked in every answer and sealed at rest") {
   Api api;
   std::string name = unique("webhook");
-  auto created = api.post("/api/v1/integrations",
-                          R"({"name":")" + name + R"(","description":"to the cloud","type":"http","config":)" +
-                              kHttpConfig + "}");
+  auto created =
+      api.post("/api/v1/integrations",
+               R"({"name":")" + name + R"(","description":"to the cloud","type":"http","config":)" + kHttpConfig + "}");
   REQUIRE(created.status == 201);
   std::string id = created.str("id");
   REQUIRE(created.headers.get("Location").value_or("") == "/api/v1/integrations/" + id);
@@ -227,8 +229,9 @@ TEST_CASE("integrations: mqtt defaults, TLS material and the mask round trip") {
   REQUIRE(sealed.starts_with("enc:v1:"));
 
   // The mask keeps the stored secret: the very same ciphertext, not a re-encryption.
-  auto kept = api.patch("/api/v1/integrations/" + id,
-                        R"({"config":{"host":"broker.local","topic":"t/{device_name}","username":"dm","password":"********"}})");
+  auto kept = api.patch(
+      "/api/v1/integrations/" + id,
+      R"({"config":{"host":"broker.local","topic":"t/{device_name}","username":"dm","password":"********"}})");
   REQUIRE(kept.status == 200);
   REQUIRE(kept["config"]["topic"] == "t/{device_name}");
   REQUIRE(kept["config"]["password"] == "********");
@@ -244,8 +247,8 @@ TEST_CASE("integrations: mqtt defaults, TLS material and the mask round trip") {
   std::string pem_cert = "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n";
   auto tls = api.patch("/api/v1/integrations/" + id,
                        R"({"config":{"host":"broker.local","topic":"t","use_tls":true,"qos":2,"retain":true,)"
-                       R"("client_id":"dm-1","ca_cert":")" + pem_cert + R"(","client_cert":")" + pem_cert +
-                           R"(","client_key":")" + pem_key + R"("}})");
+                       R"("client_id":"dm-1","ca_cert":")" +
+                           pem_cert + R"(","client_cert":")" + pem_cert + R"(","client_key":")" + pem_key + R"("}})");
   REQUIRE(tls.status == 200);
   REQUIRE(tls["config"]["port"].GetInt() == 8883);
   REQUIRE(tls["config"]["client_key"] == "********");
@@ -281,7 +284,8 @@ TEST_CASE("integrations: duplicate names are conflicts") {
   create_http(api, name);
   std::string other = create_mqtt(api, name + "-other");
   auto before = count_integrations(api);
-  auto dup = api.post("/api/v1/integrations", R"({"name":")" + name + R"(","type":"mqtt","config":{"host":"h","topic":"t"}})");
+  auto dup =
+      api.post("/api/v1/integrations", R"({"name":")" + name + R"(","type":"mqtt","config":{"host":"h","topic":"t"}})");
   REQUIRE(dup.status == 409);
   REQUIRE(dup.str("detail") == "An integration named '" + name + "' already exists");
   auto original = api.get("/api/v1/integrations/" + other);
@@ -413,14 +417,17 @@ TEST_CASE("internal routes answer configs with secrets opened, only over NATS") 
   REQUIRE(mqtt_doc.json["config"]["password"] == "mqtt-pa55word");
   REQUIRE(mqtt_doc.json["config"]["host"] == "h2");
 
-  auto storage = api.post("/api/v1/storages",
-                          R"({"name":")" + unique("internal-pg") + R"(","type":"postgresql","config":)"
-                          R"({"connection_url":"postgresql://writer:pg-pa55@db.local:5432/metrics","table":"public.readings"}})");
+  auto storage = api.post(
+      "/api/v1/storages",
+      R"({"name":")" + unique("internal-pg") +
+          R"(","type":"postgresql","config":)"
+          R"({"connection_url":"postgresql://writer:pg-pa55@db.local:5432/metrics","table":"public.readings"}})");
   REQUIRE(storage.status == 201);
   std::string storage_id = storage.str("id");
-  REQUIRE(api.patch("/api/v1/storages/" + storage_id,
-                    R"({"config":{"connection_url":"postgresql://writer:********@db2.local/metrics","table":"readings"}})")
-              .status == 200);
+  REQUIRE(
+      api.patch("/api/v1/storages/" + storage_id,
+                R"({"config":{"connection_url":"postgresql://writer:********@db2.local/metrics","table":"readings"}})")
+          .status == 200);
   auto storage_doc = registry_rpc("/internal/v1/storages/" + storage_id);
   REQUIRE(storage_doc.status == 200);
   REQUIRE(storage_doc.json["config"]["connection_url"] == "postgresql://writer:pg-pa55@db2.local/metrics");

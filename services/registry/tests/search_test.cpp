@@ -51,10 +51,11 @@ TEST_CASE("search: finds every kind by part of its name, grouped by kind") {
   const std::string label = create(api, "/api/v1/labels", R"({"name":")" + w + R"( trackers"})");
   const std::string fn = create(api, "/api/v1/functions", R"({"name":"decode-)" + w + R"(","code":"return msg;"})");
   const std::string flow = create(api, "/api/v1/flows", R"({"name":")" + w + R"( alerts","description":"x"})");
-  const std::string integ = create(api, "/api/v1/integrations", R"({"name":"push )" + w +
-                                                                  R"(","type":"http","config":{"url":"https://example.com/h"}})");
-  const std::string store = create(api, "/api/v1/storages", R"({"name":"archive","description":"keeps )" + w +
-                                                              R"( readings","type":"internal"})");
+  const std::string integ =
+      create(api, "/api/v1/integrations",
+             R"({"name":"push )" + w + R"(","type":"http","config":{"url":"https://example.com/h"}})");
+  const std::string store = create(
+      api, "/api/v1/storages", R"({"name":"archive","description":"keeps )" + w + R"( readings","type":"internal"})");
 
   auto r = api.get(search(w.substr(0, 7)));  // part of the word
   INFO(r.body);

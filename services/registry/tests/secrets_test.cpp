@@ -1,7 +1,7 @@
 // The sealing of stored secrets, without a stack: crypto, masking, and config handling.
-#include <catch2/catch.hpp>
-
 #include "../secrets.cpp"  // NOLINT: a unit test of one translation unit, linked without the service
+
+#include <catch2/catch.hpp>
 
 using dm::registry::kMask;
 using dm::registry::SecretBox;
@@ -68,9 +68,9 @@ TEST_CASE("secrets: tampered, foreign or malformed values are errors, never cras
 
 TEST_CASE("secrets: which headers are credentials") {
   using dm::registry::is_secret_header;
-  for (const char* name : {"Authorization", "authorization", "Proxy-Authorization", "X-API-Key", "x-auth-token",
-                           "Cookie", "X-Client-Secret", "X-Access-Token", "X-Password", "Ocp-Apim-Subscription-Key",
-                           "APIKEY"}) {
+  for (const char* name :
+       {"Authorization", "authorization", "Proxy-Authorization", "X-API-Key", "x-auth-token", "Cookie",
+        "X-Client-Secret", "X-Access-Token", "X-Password", "Ocp-Apim-Subscription-Key", "APIKEY"}) {
     INFO(name);
     REQUIRE(is_secret_header(name));
   }
@@ -99,8 +99,8 @@ TEST_CASE("secrets: configs are sealed for storage and masked for answers") {
   SecretBox box(kKey);
   auto plain = parse(R"({"host":"h","password":"hunter2","client_key":null,"headers":{"Authorization":"Bearer t"},)"
                      R"("empty":""})");
-  std::vector<SecretField> secrets = {{{"password"}}, {{"client_key"}}, {{"headers", "Authorization"}}, {{"empty"}},
-                                      {{"absent"}}};
+  std::vector<SecretField> secrets = {
+      {{"password"}}, {{"client_key"}}, {{"headers", "Authorization"}}, {{"empty"}}, {{"absent"}}};
   std::vector<SecretProblem> problems;
   auto sealed = seal_config(plain, secrets, nullptr, box, problems);
   REQUIRE(sealed.ok());

@@ -3,9 +3,9 @@
 
 using dm::test::Api;
 using dm::test::Reply;
-using dm::test::unique;
-using dm::test::total;
 using dm::test::sql;
+using dm::test::total;
+using dm::test::unique;
 
 namespace {
 
@@ -61,8 +61,9 @@ TEST_CASE("storages: internal, influxdb and postgresql CRUD with secrets masked 
   REQUIRE(influx1["config"]["tags"].ObjectEmpty());
   REQUIRE(stored(influx1.str("id")).find("influx-pa55") == std::string::npos);
 
-  auto pg = create(api, prefix + "-pg", "postgresql",
-                   R"({"connection_url":"postgresql://writer:pg-pa55word@db.local:5432/metrics","table":"public.readings"})");
+  auto pg =
+      create(api, prefix + "-pg", "postgresql",
+             R"({"connection_url":"postgresql://writer:pg-pa55word@db.local:5432/metrics","table":"public.readings"})");
   REQUIRE(pg.status == 201);
   std::string pg_id = pg.str("id");
   REQUIRE(pg["config"]["connection_url"] == "postgresql://writer:********@db.local:5432/metrics");
@@ -166,9 +167,11 @@ TEST_CASE("storages: bad input is refused and changes nothing") {
   refused(influx(R"({"url":"http://i","database":"d","org":"o","bucket":"b","measurement":"m","fields":{"v":"v"}})"),
           "database");
   refused(influx(R"({"url":"http://i","org":"o","measurement":"m","fields":{"v":"v"}})"), "bucket");
-  refused(influx(R"({"url":"http://i","database":"d","token":"t","username":"u","measurement":"m","fields":{"v":"v"}})"),
-          "token");
-  refused(influx(R"({"url":"http://i","database":"d","password":"p","measurement":"m","fields":{"v":"v"}})"), "username");
+  refused(
+      influx(R"({"url":"http://i","database":"d","token":"t","username":"u","measurement":"m","fields":{"v":"v"}})"),
+      "token");
+  refused(influx(R"({"url":"http://i","database":"d","password":"p","measurement":"m","fields":{"v":"v"}})"),
+          "username");
   refused(influx(R"({"url":"http://i","database":"d","fields":{"v":"v"}})"), "measurement");
   refused(influx(R"({"url":"http://i","database":"d","measurement":"m"})"), "fields");
   refused(influx(R"({"url":"http://i","database":"d","measurement":"m","fields":{}})"), "fields");
@@ -216,9 +219,10 @@ TEST_CASE("storages: an enabled flow that uses a storage prevents its deletion")
   auto created = create(api, unique("used-store"), "internal", "{}");
   std::string id = created.str("id");
   std::string flow = unique("flow-using-storage");
-  sql("WITH f AS (INSERT INTO registry.flows (name, enabled) VALUES ('" + flow + "', true) RETURNING id) "
-      "INSERT INTO registry.flow_refs (flow_id, node_id, kind, entity_id) SELECT id, 'n1', 'storage', '" + id +
-      "' FROM f");
+  sql("WITH f AS (INSERT INTO registry.flows (name, enabled) VALUES ('" + flow +
+      "', true) RETURNING id) "
+      "INSERT INTO registry.flow_refs (flow_id, node_id, kind, entity_id) SELECT id, 'n1', 'storage', '" +
+      id + "' FROM f");
   auto refused = api.del("/api/v1/storages/" + id);
   REQUIRE(refused.status == 409);
   REQUIRE(refused.str("detail").find(flow) != std::string::npos);

@@ -70,7 +70,7 @@ class JsMessage {
   Result<void> ack_sync();  // waits for the server to confirm the ack
   Result<void> nak();
   Result<void> nak(std::chrono::milliseconds delay);
-  Result<void> term();  // never redeliver
+  Result<void> term();         // never redeliver
   Result<void> in_progress();  // restarts the ack_wait timer
 
  private:

@@ -33,8 +33,7 @@ class Config {
   bool boolean(const std::string& key, bool fallback);
   std::chrono::milliseconds millis(const std::string& key, std::chrono::milliseconds fallback);
   // A choice among fixed words (e.g. LOG_LEVEL).
-  std::string one_of(const std::string& key, const std::string& fallback,
-                     const std::vector<std::string>& allowed);
+  std::string one_of(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed);
   // The same lookups with the service scope: <SCOPE>_<KEY>, then <KEY>.
   std::string scoped_key(const std::string& key) const;
 

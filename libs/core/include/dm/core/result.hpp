@@ -36,23 +36,38 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
-  Error&& take_error() { assert(!ok()); return std::get<1>(std::move(v_)); }
+  const Error& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+  Error&& take_error() {
+    assert(!ok());
+    return std::get<1>(std::move(v_));
+  }
 
   T value_or(T fallback) const { return ok() ? value() : std::move(fallback); }
 
@@ -68,8 +83,14 @@ class [[nodiscard]] Result<void> {
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  const Error& error() const { assert(!ok_); return error_; }
-  Error&& take_error() { assert(!ok_); return std::move(error_); }
+  const Error& error() const {
+    assert(!ok_);
+    return error_;
+  }
+  Error&& take_error() {
+    assert(!ok_);
+    return std::move(error_);
+  }
 
  private:
   Error error_;
@@ -83,17 +104,16 @@ inline Error make_error(Errc code, std::string message) { return Error(code, std
 }  // namespace dm
 
 // Propagates an error from an expression of type Result<...>, like Rust's `?`.
-#define DM_TRY(expr)                                      \
-  do {                                                    \
-    auto dm_try_result_ = (expr);                         \
+#define DM_TRY(expr)                                              \
+  do {                                                            \
+    auto dm_try_result_ = (expr);                                 \
     if (!dm_try_result_.ok()) return dm_try_result_.take_error(); \
   } while (0)
 
 #define DM_CONCAT_INNER(a, b) a##b
 #define DM_CONCAT(a, b) DM_CONCAT_INNER(a, b)
 // DM_ASSIGN_OR_RETURN(auto x, expr): binds the value of expr or returns its error.
-#define DM_ASSIGN_OR_RETURN(decl, expr)                                   \
-  auto DM_CONCAT(dm_res_, __LINE__) = (expr);                             \
-  if (!DM_CONCAT(dm_res_, __LINE__).ok())                                 \
-    return DM_CONCAT(dm_res_, __LINE__).take_error();                     \
+#define DM_ASSIGN_OR_RETURN(decl, expr)                                                     \
+  auto DM_CONCAT(dm_res_, __LINE__) = (expr);                                               \
+  if (!DM_CONCAT(dm_res_, __LINE__).ok()) return DM_CONCAT(dm_res_, __LINE__).take_error(); \
   decl = std::move(DM_CONCAT(dm_res_, __LINE__)).value()

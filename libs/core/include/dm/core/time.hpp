@@ -16,6 +16,8 @@ std::string format_rfc3339(SysTime t);
 // Accepts Z or ±HH:MM, and 0–9 fractional digits.
 Result<SysTime> parse_rfc3339(std::string_view text);
 std::int64_t unix_micros(SysTime t);
-inline SysTime now() { return std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()); }
+inline SysTime now() {
+  return std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+}
 
 }  // namespace dm

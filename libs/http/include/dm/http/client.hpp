@@ -4,12 +4,11 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "dm/core/result.hpp"
-#include <optional>
-
 #include "dm/http/message.hpp"
 #include "dm/http/outbound.hpp"
 
@@ -59,12 +58,11 @@ class Client {
 
   // Reuses the connection; reconnects (and retries once) when the server closed it meanwhile.
   // Host, User-Agent and Content-Length are set unless given in `headers`.
-  Result<ClientResponse> request(std::string_view method, std::string_view target,
-                                 std::string_view body = {}, const Headers& headers = {});
+  Result<ClientResponse> request(std::string_view method, std::string_view target, std::string_view body = {},
+                                 const Headers& headers = {});
   Result<ClientResponse> get(std::string_view target, const Headers& headers = {});
   Result<ClientResponse> post(std::string_view target, std::string_view body,
-                              std::string_view content_type = "application/json",
-                              const Headers& headers = {});
+                              std::string_view content_type = "application/json", const Headers& headers = {});
   // Closes the connection (the next request opens a new one).
   void close();
   // Connections opened so far: tells tests whether keep-alive worked.

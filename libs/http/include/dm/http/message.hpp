@@ -47,15 +47,15 @@ class Headers {
 bool iequals(std::string_view a, std::string_view b);
 
 struct Request {
-  std::string method;            // "GET"
-  std::string target;            // raw "/api/v1/devices?skip=0"
-  std::string path;              // decoded path "/api/v1/devices"
-  std::string query_string;      // "skip=0"
-  std::map<std::string, std::string> query;   // decoded (+ and %XX); last value wins
+  std::string method;                        // "GET"
+  std::string target;                        // raw "/api/v1/devices?skip=0"
+  std::string path;                          // decoded path "/api/v1/devices"
+  std::string query_string;                  // "skip=0"
+  std::map<std::string, std::string> query;  // decoded (+ and %XX); last value wins
   Headers headers;
   std::string body;
   std::map<std::string, std::string> params;  // path parameters filled by the router
-  std::string route;             // the matched pattern, filled by the router (metrics labels); empty on 404/405
+  std::string route;  // the matched pattern, filled by the router (metrics labels); empty on 404/405
   std::string remote_address;
 
   std::optional<std::string> header(std::string_view name) const { return headers.get(name); }
@@ -73,10 +73,9 @@ struct Response {
   std::string body;
 
   static Response json(int status, std::string body);  // Content-Type: application/json
-  static Response text(int status, std::string body,
-                       std::string content_type = "text/plain; charset=utf-8");
+  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
   static Response error(int status, std::string_view detail);  // {"detail": "..."} as FastAPI
-  static Response from_error(const dm::Error& e);  // status from errc_http_status, detail = message
+  static Response from_error(const dm::Error& e);              // status from errc_http_status, detail = message
   static Response empty(int status = 204);
 };
 

@@ -56,16 +56,46 @@ std::string to_string(const Value& v);
 class Writer {
  public:
   Writer();
-  Writer& start_object() { w_.StartObject(); return *this; }
-  Writer& end_object() { w_.EndObject(); return *this; }
-  Writer& start_array() { w_.StartArray(); return *this; }
-  Writer& end_array() { w_.EndArray(); return *this; }
-  Writer& key(std::string_view k) { w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); return *this; }
-  Writer& string(std::string_view s) { w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); return *this; }
-  Writer& integer(std::int64_t n) { w_.Int64(n); return *this; }
-  Writer& number(double d) { w_.Double(d); return *this; }
-  Writer& boolean(bool b) { w_.Bool(b); return *this; }
-  Writer& null() { w_.Null(); return *this; }
+  Writer& start_object() {
+    w_.StartObject();
+    return *this;
+  }
+  Writer& end_object() {
+    w_.EndObject();
+    return *this;
+  }
+  Writer& start_array() {
+    w_.StartArray();
+    return *this;
+  }
+  Writer& end_array() {
+    w_.EndArray();
+    return *this;
+  }
+  Writer& key(std::string_view k) {
+    w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+    return *this;
+  }
+  Writer& string(std::string_view s) {
+    w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    return *this;
+  }
+  Writer& integer(std::int64_t n) {
+    w_.Int64(n);
+    return *this;
+  }
+  Writer& number(double d) {
+    w_.Double(d);
+    return *this;
+  }
+  Writer& boolean(bool b) {
+    w_.Bool(b);
+    return *this;
+  }
+  Writer& null() {
+    w_.Null();
+    return *this;
+  }
   // Inserts an already-serialised JSON value (trusted: produced by us or validated).
   Writer& raw(std::string_view json);
   Writer& value(const Value& v);

@@ -28,7 +28,7 @@ class Stack {
   const std::string& secret_key() const { return secret_key_; }
 
   void start(const std::string& service);
-  void stop(const std::string& service);   // SIGTERM, waits
+  void stop(const std::string& service);  // SIGTERM, waits
   void kill9(const std::string& service);
   bool running(const std::string& service);
   // The service's log so far (for failure messages).
