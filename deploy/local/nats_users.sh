@@ -52,7 +52,7 @@ nats_publish_of() {
 nats_subscribe_of() {
   printf '%s\n' '_INBOX.>' "dm.rpc.$1" 'dm.registry.changed.>'
   case "$1" in
-    gateway) printf '%s\n' 'dm.gateway.auth.changed' 'dm.devstate.>' ;;
+    gateway) printf '%s\n' 'dm.gateway.auth.changed' 'dm.devstate.>' 'dm.registry.invalidate' ;;
     registry) printf '%s\n' 'dm.registry.invalidate' ;;
     function-runner) printf '%s\n' 'dm.fn.exec' ;;
   esac

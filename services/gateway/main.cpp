@@ -7,6 +7,7 @@
 #include "dm/service/runtime.hpp"
 #include "docs.hpp"
 #include "openapi.hpp"
+#include "registry_reads.hpp"
 #include "routes.hpp"
 
 namespace dm::gateway {
@@ -16,6 +17,8 @@ const std::vector<dm::db::Migration>& migrations();  // generated from migration
 namespace {
 // Every replica clears its caches of users and keys when one of them commits a change.
 constexpr const char* kAuthChangedSubject = "dm.gateway.auth.changed";
+// The registry announces here that cached reads are stale (proto/README.md).
+constexpr const char* kRegistryInvalidateSubject = "dm.registry.invalidate";
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -43,6 +46,7 @@ int main() {
   });
   std::chrono::milliseconds rpc_timeout{10000};
   std::chrono::milliseconds cache_ttl{2000};
+  std::chrono::milliseconds read_cache_ttl{5000};
   std::string docs_dir;
   gateway::AuthSettings auth_settings;
   std::unique_ptr<gateway::Store> store;
@@ -51,6 +55,8 @@ int main() {
   std::unique_ptr<ThreadPool> work;
   std::unique_ptr<gateway::AuthContext> ctx;
   std::unique_ptr<bus::Subscription> auth_changes;
+  std::unique_ptr<gateway::RegistryReads> registry_reads;
+  std::unique_ptr<bus::Subscription> registry_changes;
   return runtime.main(
       [&](Config& config) {
         // The key signs tokens and derives the key that encrypts stored secrets.
@@ -63,6 +69,7 @@ int main() {
         auth_settings.trusted_proxies = split_list(config.str("TRUSTED_PROXIES", ""));
         cache_ttl = config.millis("AUTH_CACHE_TTL", std::chrono::seconds(2));
         rpc_timeout = config.millis("RPC_TIMEOUT", std::chrono::seconds(10));
+        read_cache_ttl = config.millis("READ_CACHE_TTL", std::chrono::seconds(5));
         docs_dir = config.str("DOCS_ASSETS_DIR", DM_DEFAULT_DOCS_DIR);
       },
       [&](service::Runtime& rt) -> Result<void> {
@@ -93,6 +100,10 @@ int main() {
         DM_ASSIGN_OR_RETURN(auth_changes,
                             rt.nats().subscribe(kAuthChangedSubject, "",
                                                 [authenticator](const bus::Message&) { authenticator->invalidate(); }));
+        registry_reads = std::make_unique<gateway::RegistryReads>(read_cache_ttl);
+        auto* reads = registry_reads.get();
+        DM_ASSIGN_OR_RETURN(registry_changes, rt.nats().subscribe(kRegistryInvalidateSubject, "",
+                                                                  [reads](const bus::Message&) { reads->invalidate(); }));
         gateway::use_access_control(router, *auth);
         gateway::add_account_routes(router, *ctx);
         gateway::add_api_key_routes(router, *ctx);
@@ -104,6 +115,12 @@ int main() {
           // carries the ingest secret), so their credentials travel on; others' never do.
           std::vector<std::string> pass;
           if (route.access == gateway::Access::public_) pass = {"Authorization", "X-API-Key"};
+          if (service == "registry") {
+            router.add(route.method, route.path, [&rt, reads, rpc_timeout, pass](const http::Request& req, http::Reply reply) {
+              reads->forward(rt.rpc(), req, rpc_timeout, std::move(reply), pass);
+            });
+            continue;
+          }
           router.add(route.method, route.path,
                      [&rt, service, rpc_timeout, pass](const http::Request& req, http::Reply reply) {
                        service::forward_rpc(rt.rpc(), service, req, rpc_timeout, std::move(reply), pass);
@@ -112,6 +129,7 @@ int main() {
         gateway::add_docs_routes(router, docs_dir, gateway::build_openapi("/"));
         rt.on_shutdown([&] {
           auth_changes.reset();
+          registry_changes.reset();
           work->stop();
         });
         return ok();

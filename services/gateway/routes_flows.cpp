@@ -47,8 +47,9 @@ std::vector<RouteSpec> flow_routes() {
       {"GET", "/api/v1/flows/{id}/history/{history_id}", "flow-orchestrator", "flows",
        "One run of a flow, with the path it took", A::viewer, nullptr, "FlowRun"},
       {"POST", "/api/v1/flows/{id}/simulate", "flow-orchestrator", "flows",
-       "Run a sample uplink through a flow: functions run, integrations and storages are not called", A::editor,
-       nullptr, "FlowRun"},  // the sample uplink's schema comes with the orchestrator
+       "Run a sample uplink through a flow, enabled or not: functions run (no history), integrations and storages "
+       "are not called (shown as skipped with the message they would get); nothing is recorded",
+       A::editor, "FlowSimulation", "FlowSimulationResult"},
       // Search across every kind of definition.
       {"GET",
        "/api/v1/search",

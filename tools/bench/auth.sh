@@ -13,7 +13,7 @@ CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 command -v wrk >/dev/null || { echo "wrk is missing: run tools/setup.sh" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$ROOT/tools/bench/common.sh"
 DM_DATA_DIR="$(mktemp -d /tmp/dm-auth-bench-XXXXXX)"
 export DM_DATA_DIR DM_SKIP_SERVICES=1
 export NATS_PORT=$(free_port) NATS_HTTP_PORT=$(free_port) PG_PORT=$(free_port) MQTT_PORT=$(free_port)
@@ -27,8 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 "$ROOT/deploy/local/up" >/dev/null
-secret() { sed -n "s/^$2=//p" "$DM_DATA_DIR/secrets/$1.env"; }
-db_url() { echo "postgresql://$(secret "$1" DB_USER):$(secret "$1" DB_PASSWORD)@127.0.0.1:$PG_PORT/device_manager"; }
+secret() { bench_secret "$@"; }
+db_url() { bench_db_url "$@"; }
 common=(NATS_URL="nats://127.0.0.1:$NATS_PORT" SECRET_KEY="$(cat "$DM_DATA_DIR/secrets/secret_key")"
   LOG_LEVEL=warning DM_ENV_FILE=/nonexistent)
 env "${common[@]}" NATS_USER=registry NATS_PASSWORD="$(secret registry NATS_PASSWORD)" \
@@ -61,23 +61,8 @@ DEVICE=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: applicatio
   -d '{"dev_eui":"be0c000000000001","name":"bench"}' "$API/devices" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "login (PBKDF2-SHA256, 600k iterations) median of 5: $(printf '%s\n' "${login_times[@]}" | median) s"
-bench() { # name url header...
-  local name="$1" url="$2" rates=()
-  shift 2
-  for r in $(seq 1 "$RUNS"); do
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")
-    rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-    errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-    echo "$name run $r: $rate req/s, p50 $p50, p99 $p99${errors:+, non-2xx $errors}"
-    rates+=("$rate")
-  done
-  echo "$name median: $(printf '%s\n' "${rates[@]}" | median) req/s"
-}
-bench "GET /devices/{id} bearer" "$API/devices/$DEVICE" -H "Authorization: Bearer $TOKEN"
-bench "GET /devices/{id} api key" "$API/devices/$DEVICE" -H "X-API-Key: $KEY"
-bench "GET /auth/me bearer (gateway-local, database)" "$API/auth/me" -H "Authorization: Bearer $TOKEN"
-bench "GET /devices/{id} no token (401)" "$API/devices/$DEVICE"
+bench_wrk "GET /devices/{id} bearer" "$API/devices/$DEVICE" -H "Authorization: Bearer $TOKEN"
+bench_wrk "GET /devices/{id} api key" "$API/devices/$DEVICE" -H "X-API-Key: $KEY"
+bench_wrk "GET /auth/me bearer (gateway-local, database)" "$API/auth/me" -H "Authorization: Bearer $TOKEN"
+bench_wrk "GET /devices/{id} no token (401)" "$API/devices/$DEVICE"

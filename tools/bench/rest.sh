@@ -1,26 +1,47 @@
 #!/usr/bin/env bash
-# REST read benchmark (issue 3): GET /api/v1/devices/{id} and a 100-device list through the
-# gateway, against a whole local stack on free ports. Prints wrk's figures for RUNS runs and
-# the medians.
+# REST read benchmark (issue 3): authenticated GET /api/v1/devices/{id} and a 100-device list
+# through the gateway, against a whole local stack on free ports. Each read runs twice in the
+# same go: as served (the gateway's read cache on) and with every request going to the
+# registry over NATS (a second gateway with GATEWAY_READ_CACHE_TTL=0), so the ratio is
+# measured under the same machine load. Prints wrk's figures for RUNS runs and the medians.
 #   tools/bench/rest.sh            # RUNS=3 DURATION=10 CONNECTIONS=32 THREADS=2
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+. "$ROOT/tools/bench/common.sh"
+BUILD="${DM_BUILD_DIR:-$ROOT/build}"
 RUNS="${RUNS:-3}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 command -v wrk >/dev/null || { echo "wrk is missing: run tools/setup.sh" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export DM_DATA_DIR="$(mktemp -d /tmp/dm-bench-XXXXXX)"
 export NATS_PORT=$(free_port) NATS_HTTP_PORT=$(free_port) PG_PORT=$(free_port) MQTT_PORT=$(free_port)
 export API_PORT=$(free_port) INGEST_PORT=$(free_port) REGISTRY_PORT=$(free_port) ORCHESTRATOR_PORT=$(free_port)
 export RUNNER_PORT=$(free_port) DISPATCHER_PORT=$(free_port) LOG_LEVEL=warning
-trap '"$ROOT/deploy/local/down" --purge >/dev/null 2>&1 || true' EXIT
+UNCACHED_PORT=$(free_port)
+uncached_pid=""
+cleanup() {
+  [ -z "$uncached_pid" ] || kill "$uncached_pid" 2>/dev/null || true
+  "$ROOT/deploy/local/down" --purge >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 "$ROOT/deploy/local/up" >/dev/null
 API="http://127.0.0.1:$API_PORT/api/v1"
-AUTH=()
-if [ -n "${DM_TOKEN:-}" ]; then AUTH=(-H "Authorization: Bearer $DM_TOKEN"); fi
+TOKEN=$(bench_admin_token "$API")
+AUTH=(-H "Authorization: Bearer $TOKEN")
+
+# The baseline: a second gateway on the same NATS and database, its read cache off.
+env NATS_URL="nats://127.0.0.1:$NATS_PORT" SECRET_KEY="$(cat "$DM_DATA_DIR/secrets/secret_key")" \
+  LOG_LEVEL=warning DM_ENV_FILE=/nonexistent NATS_USER=gateway NATS_PASSWORD="$(bench_secret gateway NATS_PASSWORD)" \
+  GATEWAY_DATABASE_URL="$(bench_db_url gateway)" API_HOST=127.0.0.1 API_PORT="$UNCACHED_PORT" GATEWAY_READ_CACHE_TTL=0 \
+  "$BUILD/services/gateway/dm-gateway" >"$DM_DATA_DIR/logs/gateway-uncached.log" 2>&1 &
+uncached_pid=$!
+for _ in $(seq 1 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$UNCACHED_PORT/readyz")" = 200 ] && break
+  sleep 0.1
+done
+UNCACHED="http://127.0.0.1:$UNCACHED_PORT/api/v1"
 
 ids=()
 for i in $(seq 1 100); do
@@ -31,19 +52,7 @@ for i in $(seq 1 100); do
   ids+=("$id")
 done
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-bench() {  # name url
-  local name="$1" url="$2" rates=() p50s=() p99s=()
-  for r in $(seq 1 "$RUNS"); do
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "${AUTH[@]}" "$url")
-    rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-    errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-    echo "$name run $r: $rate req/s, p50 $p50, p99 $p99${errors:+, non-2xx $errors}"
-    rates+=("$rate"); p50s+=("$p50"); p99s+=("$p99")
-  done
-  echo "$name median: $(printf '%s\n' "${rates[@]}" | median) req/s, p50 $(printf '%s\n' "${p50s[@]}" | sed 's/ms//;s/us/e-3/' | median | awk '{print $1}')ms, p99 $(printf '%s\n' "${p99s[@]}" | sed 's/ms//;s/us/e-3/' | median | awk '{print $1}')ms"
-}
-bench "GET /devices/{id}" "$API/devices/${ids[42]}"
-bench "GET /devices?limit=100" "$API/devices?limit=100"
+bench_wrk "GET /devices/{id}" "$API/devices/${ids[42]}" "${AUTH[@]}"
+bench_wrk "GET /devices/{id} (no gateway cache)" "$UNCACHED/devices/${ids[42]}" "${AUTH[@]}"
+bench_wrk "GET /devices?limit=100" "$API/devices?limit=100" "${AUTH[@]}"
+bench_wrk "GET /devices?limit=100 (no gateway cache)" "$UNCACHED/devices?limit=100" "${AUTH[@]}"

@@ -1,0 +1,73 @@
+// The gateway's cache of registry reads: hits are served without asking the registry, and a
+// change made anywhere (through this gateway, or straight on the registry as another gateway
+// replica or ingest would) shows at once, long before the cache's time to live.
+#include <chrono>
+#include <thread>
+
+#include "api_fixture.hpp"
+#include "dm/bus/connection.hpp"
+
+using dm::test::Api;
+
+namespace {
+std::string device_name(Api& api, const std::string& id) {
+  auto r = api.get("/api/v1/devices/" + id);
+  REQUIRE(r.status == 200);
+  return r.str("name");
+}
+}  // namespace
+
+TEST_CASE("a write through the gateway is read back at once") {
+  Api api;
+  auto made = api.post("/api/v1/devices", R"({"dev_eui":"cace000000000001","name":"before"})");
+  REQUIRE(made.status == 201);
+  auto id = made.str("id");
+  CHECK(device_name(api, id) == "before");
+  CHECK(device_name(api, id) == "before");  // now cached
+  REQUIRE(api.put("/api/v1/devices/" + id, R"({"name":"after"})").status == 200);
+  CHECK(device_name(api, id) == "after");
+  REQUIRE(api.del("/api/v1/devices/" + id).status == 204);
+  CHECK(api.get("/api/v1/devices/" + id).status == 404);
+}
+
+TEST_CASE("a write that bypasses this gateway clears its cache through the registry's announcement") {
+  Api api;
+  auto made = api.post("/api/v1/devices", R"({"dev_eui":"cace000000000002","name":"one"})");
+  REQUIRE(made.status == 201);
+  auto id = made.str("id");
+  auto list_before = api.get("/api/v1/devices?limit=1000");
+  CHECK(device_name(api, id) == "one");
+
+  // Straight to the registry over NATS, as another gateway replica would.
+  dm::bus::Options options;
+  options.url = dm::test::stack().nats().url();
+  auto nats = dm::bus::Connection::connect(options);
+  REQUIRE(nats.ok());
+  dm::bus::Headers headers{{"Dm-Method", "PUT"},
+                           {"Dm-Target", "/api/v1/devices/" + id},
+                           {"Content-Type", "application/json"},
+                           {"Dm-Role", "admin"}};
+  auto put = (*nats)->request("dm.rpc.registry", R"({"name":"two"})", std::chrono::seconds(5), headers);
+  REQUIRE(put.ok());
+  REQUIRE(put->header("Dm-Status").value_or("") == "200");
+
+  // The cache lives 5 s by default: seeing the change well within that proves the announcement.
+  auto start = std::chrono::steady_clock::now();
+  std::string name;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) {
+    name = device_name(api, id);
+    if (name == "two") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(name == "two");
+  auto list_after = api.get("/api/v1/devices?limit=1000");
+  CHECK(list_after.body.find("\"two\"") != std::string::npos);
+}
+
+TEST_CASE("failed reads are not cached") {
+  Api api;
+  auto missing = "/api/v1/devices/00000000-0000-4000-8000-00000000cace";
+  CHECK(api.get(missing).status == 404);
+  CHECK(api.get(missing).status == 404);
+  CHECK(api.get("/api/v1/devices?limit=abc").status == 422);
+}
