@@ -183,4 +183,75 @@ Result<std::optional<http::Response>> refuse_if_in_use(db::Session& s, std::stri
       http::Response::error(409, std::string(what) + " is used by enabled flows: " + list));
 }
 
+namespace {
+using TxResult = Result<http::Response>;
+
+Result<std::optional<http::Response>> run_also(const InTransaction& also, db::Session& s, const std::string& id) {
+  if (!also) return std::optional<http::Response>{};
+  return also(s, id);
+}
+
+Result<http::Response> doc_of(db::Session& s, const Resource& r, const std::string& id, int status) {
+  DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM " + r.docs + " WHERE id = $1::uuid", {id}));
+  return http::Response::json(status, std::string(doc.get(0, 0)));
+}
+}  // namespace
+
+http::Response create_row(Context& ctx, const Resource& r, const ColumnValues& values, std::string_view conflict,
+                          const InTransaction& also) {
+  auto [insert, params] = values.insert_sql(r.table, r.cast);
+  std::string id;
+  auto res = in_transaction(
+      ctx.db,
+      [&](db::Session& s) -> TxResult {
+        DM_ASSIGN_OR_RETURN(auto ins, s.exec(insert, params));
+        id = std::string(ins.get(0, 0));
+        DM_ASSIGN_OR_RETURN(auto refused, run_also(also, s, id));
+        if (refused) return std::move(*refused);
+        DM_ASSIGN_OR_RETURN(auto created, doc_of(s, r, id, 201));
+        created.headers.set("Location", r.path + id);
+        return created;
+      },
+      conflict);
+  if (res.status == 201) ctx.events.changed(r.kind, "created", id, 1);
+  return res;
+}
+
+http::Response update_row(Context& ctx, const Resource& r, const std::string& id, const std::string& sets,
+                          const db::Params& params, std::string_view conflict, const InTransaction& also) {
+  std::int64_t version = 0;
+  auto res = in_transaction(
+      ctx.db,
+      [&](db::Session& s) -> TxResult {
+        DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE " + r.table + " SET " + r.version_column + " = " +
+                                                 r.version_column + " + 1, updated_at = now()" + sets +
+                                                 " WHERE id = $1::uuid RETURNING " + r.version_column,
+                                             params));
+        if (upd.empty()) return not_found(r.what);
+        version = upd.get_int(0, 0);
+        DM_ASSIGN_OR_RETURN(auto refused, run_also(also, s, id));
+        if (refused) return std::move(*refused);
+        return doc_of(s, r, id, 200);
+      },
+      conflict);
+  if (res.status == 200) ctx.events.changed(r.kind, "updated", id, version);
+  return res;
+}
+
+http::Response delete_row(Context& ctx, const Resource& r, const std::string& id) {
+  if (!api::is_uuid(id)) return not_found(r.what);
+  std::int64_t version = 0;
+  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
+    DM_ASSIGN_OR_RETURN(auto in_use, refuse_if_in_use(s, r.kind, id, r.what));
+    if (in_use) return std::move(*in_use);
+    DM_ASSIGN_OR_RETURN(auto del,
+                        s.exec("DELETE FROM " + r.table + " WHERE id = $1::uuid RETURNING " + r.version_column, {id}));
+    if (del.empty()) return not_found(r.what);
+    version = del.get_int(0, 0) + 1;  // a deletion is one more change: consumers order events by version
+    return http::Response::empty(204);
+  });
+  if (res.status == 204) ctx.events.changed(r.kind, "deleted", id, version);
+  return res;
+}
+
 }  // namespace dm::registry

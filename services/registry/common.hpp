@@ -1,6 +1,8 @@
 #pragma once
 // Shared by the registry's resource modules: the handles they need, change events,
 // and the mapping of store errors to answers.
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,6 +89,31 @@ http::Response in_transaction(db::Pool& pool, F&& f, std::string_view conflict_d
   if (!r) return store_error(r.error(), conflict_detail);
   return std::move(r).value();
 }
+
+// What the generic create/update/delete below need to know of a resource.
+struct Resource {
+  std::string table;                                         // "devices"
+  std::string docs;                                          // view with id and doc: "device_docs"
+  std::string kind;                                          // change events and flow references: "device"
+  std::string what;                                          // in answers: "Device not found"
+  std::string path;                                          // Location prefix: "/api/v1/devices/"
+  std::string (*cast)(const std::string& column) = no_cast;  // SQL cast of a column's parameter
+  std::string version_column = "version";                    // bumped by every update, sent in change events
+};
+
+// Work done in the write's transaction after the row is written (e.g. label membership):
+// an answer refuses the whole write.
+using InTransaction = std::function<Result<std::optional<http::Response>>(db::Session&, const std::string& id)>;
+
+// INSERT, `also`, then 201 with the document and Location; announces "created".
+http::Response create_row(Context& ctx, const Resource& r, const ColumnValues& values, std::string_view conflict,
+                          const InTransaction& also = {});
+// UPDATE <table> SET <version> + 1, updated_at, then `sets` (which uses `params`, $1 being the
+// id), `also`, then 200 with the document; 404 for an unknown id; announces "updated".
+http::Response update_row(Context& ctx, const Resource& r, const std::string& id, const std::string& sets,
+                          const db::Params& params, std::string_view conflict, const InTransaction& also = {});
+// 409 when an enabled flow uses it, 404 when unknown, else 204; announces "deleted".
+http::Response delete_row(Context& ctx, const Resource& r, const std::string& id);
 
 // Names of enabled flows whose nodes reference (kind, id); empty when none.
 Result<std::vector<std::string>> enabled_flows_using(db::Session& s, std::string_view kind, std::string_view id);

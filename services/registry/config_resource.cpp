@@ -14,7 +14,7 @@ using TxResult = Result<http::Response>;
 using Spec = ConfigResourceSpec;
 
 struct Input {
-  std::vector<std::pair<std::string, db::Param>> columns;  // column → text value (cast in SQL)
+  ColumnValues values;  // column → text value (cast in SQL)
   std::string name;
   std::optional<std::string> type;      // a valid type from the body
   bool bad_type = false;                // a type was sent but is not valid
@@ -33,12 +33,12 @@ std::vector<api::FieldError> read_fields(const Spec& spec, const json::Value& bo
   r.forbid_unknown(known);
   if (auto v = r.string("name", {.required = create, .min = 1, .max = 255})) {
     in.name = *v;
-    in.columns.emplace_back("name", *v);
+    in.values.columns.emplace_back("name", *v);
   }
   if (auto v = r.string("description", {.max = 2000, .nullable = true}))
-    in.columns.emplace_back("description", *v);
+    in.values.columns.emplace_back("description", *v);
   else if (r.is_null("description"))
-    in.columns.emplace_back("description", std::string());
+    in.values.columns.emplace_back("description", std::string());
   in.type = r.choice("type", spec.types, create);
   in.bad_type = r.present("type") && !in.type;
   if (const auto* config = r.raw("config")) {
@@ -69,8 +69,8 @@ std::optional<http::Response> take_config(const Spec& spec, const SecretBox& box
     errors.push_back({std::move(loc), std::move(p.message), "value_error"});
   }
   if (!errors.empty()) return api::validation_error(errors);
-  in.columns.emplace_back("config", std::move(sealed->stored));
-  in.columns.emplace_back("config_public", std::move(sealed->shown));
+  in.values.columns.emplace_back("config", std::move(sealed->stored));
+  in.values.columns.emplace_back("config_public", std::move(sealed->shown));
   return std::nullopt;
 }
 
@@ -97,17 +97,11 @@ http::Response list(const Spec& spec, Context& ctx, const http::Request& req) {
     params.push_back(status);
     where += " AND ($3::text IS NULL OR v.status = $3)";
   }
-  auto count = ctx.db.exec("SELECT count(*) FROM " + spec.view + " v" + where, params);
-  if (!count) return store_error(count.error());
-  params.push_back(std::to_string(page.limit));
-  params.push_back(std::to_string(page.skip));
-  auto n = params.size();
-  auto rows = ctx.db.exec("SELECT v.doc FROM " + spec.view + " v" + where + " ORDER BY v." + sort.column +
-                              (sort.descending ? " DESC" : " ASC") + ", v.id LIMIT $" + std::to_string(n - 1) +
-                              " OFFSET $" + std::to_string(n),
-                          params);
-  if (!rows) return store_error(rows.error());
-  return list_response(*rows, count->get_int(0, 0));
+  return list_page(ctx, spec.view, where, std::move(params), sort, page);
+}
+
+Resource resource_of(const Spec& spec) {
+  return Resource{spec.table, spec.view, spec.kind, spec.what, "/api/v1/" + spec.plural + "/", cast_of};
 }
 
 http::Response create(const Spec& spec, Context& ctx, const SecretBox& box, const http::Request& req) {
@@ -120,39 +114,12 @@ http::Response create(const Spec& spec, Context& ctx, const SecretBox& box, cons
   if (auto bad = take_config(spec, box, *in.type, in.config ? *in.config : kEmpty, nullptr, std::move(errors), in)) {
     return *bad;
   }
-  in.columns.emplace_back("type", *in.type);
-  std::string cols, vals;
-  db::Params params;
-  for (const auto& [col, v] : in.columns) {
-    cols += (cols.empty() ? "" : ", ") + col;
-    params.push_back(v);
-    vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size()) + cast_of(col);
-  }
-  std::string id;
-  auto res = in_transaction(
-      ctx.db,
-      [&](db::Session& s) -> TxResult {
-        DM_ASSIGN_OR_RETURN(
-            auto ins,
-            s.exec("INSERT INTO " + spec.table + " (" + cols + ") VALUES (" + vals + ") RETURNING id", params));
-        id = std::string(ins.get(0, 0));
-        DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM " + spec.view + " WHERE id = $1::uuid", {id}));
-        auto created = http::Response::json(201, std::string(doc.get(0, 0)));
-        created.headers.set("Location", "/api/v1/" + spec.plural + "/" + id);
-        return created;
-      },
-      conflict(spec, in));
-  if (res.status == 201) ctx.events.changed(spec.kind, "created", id, 1);
-  return res;
+  in.values.columns.emplace_back("type", *in.type);
+  return create_row(ctx, resource_of(spec), in.values, conflict(spec, in));
 }
 
 http::Response get(const Spec& spec, Context& ctx, const http::Request& req) {
-  const auto& id = req.params.at("id");
-  if (!api::is_uuid(id)) return not_found(spec.what);
-  auto rows = ctx.db.exec("SELECT doc FROM " + spec.view + " WHERE id = $1::uuid", {id});
-  if (!rows) return store_error(rows.error());
-  if (rows->empty()) return not_found(spec.what);
-  return http::Response::json(200, std::string(rows->get(0, 0)));
+  return get_doc(ctx, spec.view, req.params.at("id"), spec.what);
 }
 
 // Within the update's transaction, with the stored row locked: the new config, if any.
@@ -190,13 +157,9 @@ http::Response update(const Spec& spec, Context& ctx, const SecretBox& box, cons
       [&](db::Session& s) -> TxResult {
         DM_ASSIGN_OR_RETURN(auto refused, update_config(spec, box, s, id, std::move(errors), in));
         if (refused) return std::move(*refused);
-        if (in.type) in.columns.emplace_back("type", *in.type);
-        std::string sets;
+        if (in.type) in.values.columns.emplace_back("type", *in.type);
         db::Params params{id};
-        for (const auto& [col, v] : in.columns) {
-          params.push_back(v);
-          sets += ", " + col + " = $" + std::to_string(params.size()) + cast_of(col);
-        }
+        std::string sets = in.values.set_sql(params, cast_of);
         DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE " + spec.table + " SET version = version + 1, updated_at = now()" +
                                                  sets + " WHERE id = $1::uuid RETURNING version",
                                              params));
@@ -210,19 +173,7 @@ http::Response update(const Spec& spec, Context& ctx, const SecretBox& box, cons
 }
 
 http::Response remove(const Spec& spec, Context& ctx, const http::Request& req) {
-  const auto& id = req.params.at("id");
-  if (!api::is_uuid(id)) return not_found(spec.what);
-  std::int64_t version = 0;
-  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-    DM_ASSIGN_OR_RETURN(auto in_use, refuse_if_in_use(s, spec.kind, id, spec.what));
-    if (in_use) return std::move(*in_use);
-    DM_ASSIGN_OR_RETURN(auto del, s.exec("DELETE FROM " + spec.table + " WHERE id = $1::uuid RETURNING version", {id}));
-    if (del.empty()) return not_found(spec.what);
-    version = del.get_int(0, 0) + 1;  // a deletion is a change too: consumers order by it
-    return http::Response::empty(204);
-  });
-  if (res.status == 204) ctx.events.changed(spec.kind, "deleted", id, version);
-  return res;
+  return delete_row(ctx, resource_of(spec), req.params.at("id"));
 }
 
 // The public document with the config's secrets opened, for the services that deliver.

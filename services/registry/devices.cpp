@@ -128,6 +128,17 @@ std::string conflict_detail(const DeviceInput& in) {
 
 using TxResult = Result<http::Response>;
 
+const Resource& device_resource() {
+  static const Resource r{"devices", "device_docs", "device", "Device", "/api/v1/devices/", cast_of};
+  return r;
+}
+
+// A body's label_ids replace the device's labels in the write's transaction.
+InTransaction labels_of(const DeviceInput& in) {
+  if (!in.label_ids) return {};
+  return [ids = *in.label_ids](db::Session& s, const std::string& id) { return replace_labels(s, id, ids); };
+}
+
 }  // namespace
 
 void add_device_routes(http::Router& router, Context& ctx) {
@@ -159,25 +170,7 @@ void add_device_routes(http::Router& router, Context& ctx) {
     if (body.error) return *body.error;
     DeviceInput in;
     if (auto bad = read_device(body.doc, true, in)) return *bad;
-    auto [insert, params] = in.values.insert_sql("devices", cast_of);
-    std::string id;
-    auto res = in_transaction(
-        ctx.db,
-        [&](db::Session& s) -> TxResult {
-          DM_ASSIGN_OR_RETURN(auto ins, s.exec(insert, params));
-          id = std::string(ins.get(0, 0));
-          if (in.label_ids) {
-            DM_ASSIGN_OR_RETURN(auto bad, replace_labels(s, id, *in.label_ids));
-            if (bad) return std::move(*bad);
-          }
-          DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM device_docs WHERE id = $1::uuid", {id}));
-          auto created = http::Response::json(201, std::string(doc.get(0, 0)));
-          created.headers.set("Location", "/api/v1/devices/" + id);
-          return created;
-        },
-        conflict_detail(in));
-    if (res.status == 201) ctx.events.changed("device", "created", id, 1);
-    return res;
+    return create_row(ctx, device_resource(), in.values, conflict_detail(in), labels_of(in));
   });
 
   router.add_sync("GET", "/api/v1/devices/{id}", [&ctx](const http::Request& req) {
@@ -193,43 +186,13 @@ void add_device_routes(http::Router& router, Context& ctx) {
     if (auto bad = read_device(body.doc, false, in)) return *bad;
     db::Params params{id};
     std::string sets = in.values.set_sql(params, cast_of);
-    std::int64_t version = 0;
-    auto res = in_transaction(
-        ctx.db,
-        [&](db::Session& s) -> TxResult {
-          DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE devices SET version = version + 1, updated_at = now()" + sets +
-                                                   " WHERE id = $1::uuid RETURNING version",
-                                               params));
-          if (upd.empty()) return not_found("Device");
-          version = upd.get_int(0, 0);
-          if (in.label_ids) {
-            DM_ASSIGN_OR_RETURN(auto bad, replace_labels(s, id, *in.label_ids));
-            if (bad) return std::move(*bad);
-          }
-          DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM device_docs WHERE id = $1::uuid", {id}));
-          return http::Response::json(200, std::string(doc.get(0, 0)));
-        },
-        conflict_detail(in));
-    if (res.status == 200) ctx.events.changed("device", "updated", id, version);
-    return res;
+    return update_row(ctx, device_resource(), id, sets, params, conflict_detail(in), labels_of(in));
   };
   router.add_sync("PUT", "/api/v1/devices/{id}", update);
   router.add_sync("PATCH", "/api/v1/devices/{id}", update);
 
   router.add_sync("DELETE", "/api/v1/devices/{id}", [&ctx](const http::Request& req) {
-    const auto& id = req.params.at("id");
-    if (!api::is_uuid(id)) return not_found("Device");
-    std::int64_t version = 0;
-    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-      DM_ASSIGN_OR_RETURN(auto in_use, refuse_if_in_use(s, "device", id, "Device"));
-      if (in_use) return *in_use;
-      DM_ASSIGN_OR_RETURN(auto del, s.exec("DELETE FROM devices WHERE id = $1::uuid RETURNING version", {id}));
-      if (del.empty()) return not_found("Device");
-      version = del.get_int(0, 0) + 1;  // a delete is one more change: consumers order events by version
-      return http::Response::empty(204);
-    });
-    if (res.status == 204) ctx.events.changed("device", "deleted", id, version);
-    return res;
+    return delete_row(ctx, device_resource(), req.params.at("id"));
   });
 
   router.add_sync("GET", "/api/v1/devices/{id}/labels", [&ctx](const http::Request& req) {

@@ -13,7 +13,6 @@
 namespace dm::registry {
 namespace {
 
-using TxResult = Result<http::Response>;
 
 std::optional<http::Response> check_code(const std::string& code);  // asks the function-runner
 
@@ -27,8 +26,8 @@ const std::vector<std::string> kKnown = {"name",    "description", "code",      
 const std::vector<std::string> kParamKeys = {"name", "type", "description", "required", "default"};
 
 struct FunctionInput {
-  std::vector<std::pair<std::string, db::Param>> columns;  // column → text value (cast in SQL)
-  std::optional<std::string> code;                         // apart: it drives the version
+  ColumnValues values;              // column → text value (cast in SQL)
+  std::optional<std::string> code;  // apart: it drives the version
   std::string name;
 };
 
@@ -102,12 +101,12 @@ std::optional<http::Response> read_function(const json::Value& body, bool create
   r.forbid_unknown(kKnown);
   if (auto v = r.string("name", {.required = create, .min = 1, .max = 255})) {
     in.name = *v;
-    in.columns.emplace_back("name", *v);
+    in.values.columns.emplace_back("name", *v);
   }
   if (auto v = r.string("description", {.max = 2000, .nullable = true}))
-    in.columns.emplace_back("description", *v);
+    in.values.columns.emplace_back("description", *v);
   else if (r.is_null("description"))
-    in.columns.emplace_back("description", std::string());
+    in.values.columns.emplace_back("description", std::string());
   if (auto v = r.string("code", {.required = create, .min = 1})) {
     // Bytes, not characters: the limit protects storage and the runner's compiler.
     if (v->size() > kMaxCodeBytes)
@@ -117,7 +116,7 @@ std::optional<http::Response> read_function(const json::Value& body, bool create
   }
   std::vector<api::FieldError> nested;
   if (const auto* params = r.raw("parameters")) {
-    if (auto normalised = read_parameters(*params, nested)) in.columns.emplace_back("parameters", *normalised);
+    if (auto normalised = read_parameters(*params, nested)) in.values.columns.emplace_back("parameters", *normalised);
   }
   if (r.ok() && nested.empty()) return std::nullopt;
   auto errors = r.errors();
@@ -140,15 +139,14 @@ http::Response list_functions(Context& ctx, const http::Request& req) {
   const std::string where =
       " WHERE ($1::text IS NULL OR v.status = $1)"
       " AND ($2::text IS NULL OR v.name ILIKE $2 OR v.description ILIKE $2)";
-  auto count = ctx.db.exec("SELECT count(*) FROM function_docs v" + where, params);
-  if (!count) return store_error(count.error());
-  params.push_back(std::to_string(page.limit));
-  params.push_back(std::to_string(page.skip));
-  auto rows = ctx.db.exec("SELECT v.doc FROM function_docs v" + where + " ORDER BY v." + sort.column +
-                              (sort.descending ? " DESC NULLS LAST" : " ASC NULLS LAST") + ", v.id LIMIT $3 OFFSET $4",
-                          params);
-  if (!rows) return store_error(rows.error());
-  return list_response(*rows, count->get_int(0, 0));
+  return list_page(ctx, "function_docs", where, std::move(params), sort, page);
+}
+
+const Resource& function_resource() {
+  // `revision` counts every change; `version` only code changes (what the runner caches by).
+  static const Resource r{"functions", "function_docs", "function",         "Function",
+                          "/api/v1/functions/", cast_of, "revision"};
+  return r;
 }
 
 http::Response create_function(Context& ctx, const http::Request& req) {
@@ -157,38 +155,12 @@ http::Response create_function(Context& ctx, const http::Request& req) {
   FunctionInput in;
   if (auto bad = read_function(body.doc, true, in)) return *bad;
   if (auto bad = check_code(*in.code)) return *bad;
-  in.columns.emplace_back("code", *in.code);
-  std::string cols, vals;
-  db::Params params;
-  for (const auto& [col, v] : in.columns) {
-    cols += (cols.empty() ? "" : ", ") + col;
-    params.push_back(v);
-    vals += (vals.empty() ? "$" : ", $") + std::to_string(params.size()) + cast_of(col);
-  }
-  std::string id;
-  auto res = in_transaction(
-      ctx.db,
-      [&](db::Session& s) -> TxResult {
-        DM_ASSIGN_OR_RETURN(auto ins,
-                            s.exec("INSERT INTO functions (" + cols + ") VALUES (" + vals + ") RETURNING id", params));
-        id = std::string(ins.get(0, 0));
-        DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id}));
-        auto created = http::Response::json(201, std::string(doc.get(0, 0)));
-        created.headers.set("Location", "/api/v1/functions/" + id);
-        return created;
-      },
-      conflict(in));
-  if (res.status == 201) ctx.events.changed("function", "created", id, 1);
-  return res;
+  in.values.columns.emplace_back("code", *in.code);
+  return create_row(ctx, function_resource(), in.values, conflict(in));
 }
 
 http::Response get_function(Context& ctx, const http::Request& req) {
-  const auto& id = req.params.at("id");
-  if (!api::is_uuid(id)) return not_found("Function");
-  auto rows = ctx.db.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id});
-  if (!rows) return store_error(rows.error());
-  if (rows->empty()) return not_found("Function");
-  return http::Response::json(200, std::string(rows->get(0, 0)));
+  return get_doc(ctx, "function_docs", req.params.at("id"), "Function");
 }
 
 http::Response update_function(Context& ctx, const http::Request& req) {
@@ -201,49 +173,19 @@ http::Response update_function(Context& ctx, const http::Request& req) {
   if (in.code) {
     if (auto bad = check_code(*in.code)) return *bad;
   }
-  std::string sets;
   db::Params params{id};
-  for (const auto& [col, v] : in.columns) {
-    params.push_back(v);
-    sets += ", " + col + " = $" + std::to_string(params.size()) + cast_of(col);
-  }
+  std::string sets = in.values.set_sql(params, cast_of);
   if (in.code) {
     // Both right-hand sides see the old row: the version moves only if the text differs.
     params.push_back(*in.code);
     auto n = std::to_string(params.size());
     sets += ", version = version + (code IS DISTINCT FROM $" + n + ")::int, code = $" + n;
   }
-  std::int64_t revision = 0;
-  auto res = in_transaction(
-      ctx.db,
-      [&](db::Session& s) -> TxResult {
-        DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE functions SET revision = revision + 1, updated_at = now()" + sets +
-                                                 " WHERE id = $1::uuid RETURNING revision",
-                                             params));
-        if (upd.empty()) return not_found("Function");
-        revision = upd.get_int(0, 0);
-        DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM function_docs WHERE id = $1::uuid", {id}));
-        return http::Response::json(200, std::string(doc.get(0, 0)));
-      },
-      conflict(in));
-  if (res.status == 200) ctx.events.changed("function", "updated", id, revision);
-  return res;
+  return update_row(ctx, function_resource(), id, sets, params, conflict(in));
 }
 
 http::Response delete_function(Context& ctx, const http::Request& req) {
-  const auto& id = req.params.at("id");
-  if (!api::is_uuid(id)) return not_found("Function");
-  std::int64_t revision = 0;
-  auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-    DM_ASSIGN_OR_RETURN(auto in_use, refuse_if_in_use(s, "function", id, "Function"));
-    if (in_use) return std::move(*in_use);
-    DM_ASSIGN_OR_RETURN(auto del, s.exec("DELETE FROM functions WHERE id = $1::uuid RETURNING revision", {id}));
-    if (del.empty()) return not_found("Function");
-    revision = del.get_int(0, 0) + 1;  // a deletion is a change too: consumers order by it
-    return http::Response::empty(204);
-  });
-  if (res.status == 204) ctx.events.changed("function", "deleted", id, revision);
-  return res;
+  return delete_row(ctx, function_resource(), req.params.at("id"));
 }
 
 // --- Added for the function-runner (issue 6): syntax check on save, status from runs. ---
@@ -331,6 +273,8 @@ http::Response update_statuses(Context& ctx, const http::Request& req) {
       " WHERE f.id = u.id AND (f.last_run_at IS NULL OR f.last_run_at <= u.at)",
       {ids + "}", statuses + "}", ats + "}"});
   if (!rows) return store_error(rows.error());
+  // Not a definition change (no event), but cached reads show the status.
+  if (rows->affected() > 0) ctx.events.invalidate_reads();
   return http::Response::json(200, "{\"updated\":" + std::to_string(rows->affected()) + "}");
 }
 

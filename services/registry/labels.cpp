@@ -36,6 +36,11 @@ std::optional<http::Response> read_label(const json::Value& body, bool create, L
 
 std::string conflict(const LabelInput& in) { return "A label named '" + in.name + "' already exists"; }
 
+const Resource& label_resource() {
+  static const Resource r{"labels", "label_docs", "label", "Label", "/api/v1/labels/"};
+  return r;
+}
+
 }  // namespace
 
 void add_label_routes(http::Router& router, Context& ctx) {
@@ -55,21 +60,7 @@ void add_label_routes(http::Router& router, Context& ctx) {
     if (body.error) return *body.error;
     LabelInput in;
     if (auto bad = read_label(body.doc, true, in)) return *bad;
-    auto [insert, params] = in.values.insert_sql("labels", no_cast);
-    std::string id;
-    auto res = in_transaction(
-        ctx.db,
-        [&](db::Session& s) -> TxResult {
-          DM_ASSIGN_OR_RETURN(auto ins, s.exec(insert, params));
-          id = std::string(ins.get(0, 0));
-          DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id}));
-          auto created = http::Response::json(201, std::string(doc.get(0, 0)));
-          created.headers.set("Location", "/api/v1/labels/" + id);
-          return created;
-        },
-        conflict(in));
-    if (res.status == 201) ctx.events.changed("label", "created", id, 1);
-    return res;
+    return create_row(ctx, label_resource(), in.values, conflict(in));
   });
 
   router.add_sync("GET", "/api/v1/labels/{id}", [&ctx](const http::Request& req) {
@@ -85,39 +76,13 @@ void add_label_routes(http::Router& router, Context& ctx) {
     if (auto bad = read_label(body.doc, false, in)) return *bad;
     db::Params params{id};
     std::string sets = in.values.set_sql(params, no_cast);
-    std::int64_t version = 0;
-    auto res = in_transaction(
-        ctx.db,
-        [&](db::Session& s) -> TxResult {
-          DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE labels SET version = version + 1, updated_at = now()" + sets +
-                                                   " WHERE id = $1::uuid RETURNING version",
-                                               params));
-          if (upd.empty()) return not_found("Label");
-          version = upd.get_int(0, 0);
-          DM_ASSIGN_OR_RETURN(auto doc, s.exec("SELECT doc FROM label_docs WHERE id = $1::uuid", {id}));
-          return http::Response::json(200, std::string(doc.get(0, 0)));
-        },
-        conflict(in));
-    if (res.status == 200) ctx.events.changed("label", "updated", id, version);
-    return res;
+    return update_row(ctx, label_resource(), id, sets, params, conflict(in));
   };
   router.add_sync("PUT", "/api/v1/labels/{id}", update);
   router.add_sync("PATCH", "/api/v1/labels/{id}", update);
 
   router.add_sync("DELETE", "/api/v1/labels/{id}", [&ctx](const http::Request& req) {
-    const auto& id = req.params.at("id");
-    if (!api::is_uuid(id)) return not_found("Label");
-    std::int64_t version = 0;
-    auto res = in_transaction(ctx.db, [&](db::Session& s) -> TxResult {
-      DM_ASSIGN_OR_RETURN(auto in_use, refuse_if_in_use(s, "label", id, "Label"));
-      if (in_use) return std::move(*in_use);
-      DM_ASSIGN_OR_RETURN(auto del, s.exec("DELETE FROM labels WHERE id = $1::uuid RETURNING version", {id}));
-      if (del.empty()) return not_found("Label");
-      version = del.get_int(0, 0) + 1;
-      return http::Response::empty(204);
-    });
-    if (res.status == 204) ctx.events.changed("label", "deleted", id, version);
-    return res;
+    return delete_row(ctx, label_resource(), req.params.at("id"));
   });
 
   // Membership: adding is idempotent (200 either way), removing a device that is not a
