@@ -133,6 +133,18 @@ http::Response list_page(Context& ctx, std::string_view view, const std::string&
 
 std::string no_cast(const std::string&) { return {}; }
 
+void read_name_and_description(api::BodyReader& r, bool create, std::size_t max_name, ColumnValues& values,
+                               std::string& name) {
+  if (auto v = r.string("name", {.required = create, .min = 1, .max = max_name})) {
+    name = *v;
+    values.columns.emplace_back("name", *v);
+  }
+  if (auto v = r.string("description", {.max = 2000, .nullable = true}))
+    values.columns.emplace_back("description", *v);
+  else if (r.is_null("description"))
+    values.columns.emplace_back("description", std::string());
+}
+
 std::pair<std::string, db::Params> ColumnValues::insert_sql(std::string_view table,
                                                             std::string (*cast)(const std::string&)) const {
   std::string cols, vals;

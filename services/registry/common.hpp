@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dm/api/body.hpp"
 #include "dm/api/query.hpp"
 #include "dm/bus/bus.hpp"
 #include "dm/db/db.hpp"
@@ -70,6 +71,11 @@ struct ColumnValues {
   std::string set_sql(db::Params& params, std::string (*cast)(const std::string&)) const;
 };
 std::string no_cast(const std::string&);
+
+// The `name` (required on create, 1..max_name characters) and `description` (at most 2000,
+// null clears it) every resource has, into `values`; the name is kept for conflict messages.
+void read_name_and_description(api::BodyReader& r, bool create, std::size_t max_name, ColumnValues& values,
+                               std::string& name);
 
 // Runs f(Session&) -> Result<http::Response> in a transaction. A 4xx/5xx response from f
 // rolls the transaction back and is returned as is; store errors become answers through

@@ -31,14 +31,7 @@ std::vector<api::FieldError> read_fields(const Spec& spec, const json::Value& bo
   std::vector<std::string> known = {"name", "description", "type", "config"};
   known.insert(known.end(), spec.read_only.begin(), spec.read_only.end());
   r.forbid_unknown(known);
-  if (auto v = r.string("name", {.required = create, .min = 1, .max = 255})) {
-    in.name = *v;
-    in.values.columns.emplace_back("name", *v);
-  }
-  if (auto v = r.string("description", {.max = 2000, .nullable = true}))
-    in.values.columns.emplace_back("description", *v);
-  else if (r.is_null("description"))
-    in.values.columns.emplace_back("description", std::string());
+  read_name_and_description(r, create, 255, in.values, in.name);
   in.type = r.choice("type", spec.types, create);
   in.bad_type = r.present("type") && !in.type;
   if (const auto* config = r.raw("config")) {

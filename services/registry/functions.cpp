@@ -99,14 +99,7 @@ std::optional<std::string> read_parameters(const json::Value& list, std::vector<
 std::optional<http::Response> read_function(const json::Value& body, bool create, FunctionInput& in) {
   api::BodyReader r(body);
   r.forbid_unknown(kKnown);
-  if (auto v = r.string("name", {.required = create, .min = 1, .max = 255})) {
-    in.name = *v;
-    in.values.columns.emplace_back("name", *v);
-  }
-  if (auto v = r.string("description", {.max = 2000, .nullable = true}))
-    in.values.columns.emplace_back("description", *v);
-  else if (r.is_null("description"))
-    in.values.columns.emplace_back("description", std::string());
+  read_name_and_description(r, create, 255, in.values, in.name);
   if (auto v = r.string("code", {.required = create, .min = 1})) {
     // Bytes, not characters: the limit protects storage and the runner's compiler.
     if (v->size() > kMaxCodeBytes)

@@ -18,14 +18,7 @@ struct LabelInput {
 std::optional<http::Response> read_label(const json::Value& body, bool create, LabelInput& in) {
   api::BodyReader r(body);
   r.forbid_unknown(kKnown);
-  if (auto v = r.string("name", {.required = create, .min = 1, .max = 100})) {
-    in.name = *v;
-    in.values.columns.emplace_back("name", *v);
-  }
-  if (auto v = r.string("description", {.max = 2000, .nullable = true}))
-    in.values.columns.emplace_back("description", *v);
-  else if (r.is_null("description"))
-    in.values.columns.emplace_back("description", std::string());
+  read_name_and_description(r, create, 100, in.values, in.name);
   if (auto v = r.string("color", {.max = 32, .nullable = true}))
     in.values.columns.emplace_back("color", *v);
   else if (r.is_null("color"))
