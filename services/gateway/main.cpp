@@ -102,8 +102,9 @@ int main() {
                                                 [authenticator](const bus::Message&) { authenticator->invalidate(); }));
         registry_reads = std::make_unique<gateway::RegistryReads>(read_cache_ttl);
         auto* reads = registry_reads.get();
-        DM_ASSIGN_OR_RETURN(registry_changes, rt.nats().subscribe(kRegistryInvalidateSubject, "",
-                                                                  [reads](const bus::Message&) { reads->invalidate(); }));
+        DM_ASSIGN_OR_RETURN(
+            registry_changes,
+            rt.nats().subscribe(kRegistryInvalidateSubject, "", [reads](const bus::Message&) { reads->invalidate(); }));
         gateway::use_access_control(router, *auth);
         gateway::add_account_routes(router, *ctx);
         gateway::add_api_key_routes(router, *ctx);
@@ -116,9 +117,10 @@ int main() {
           std::vector<std::string> pass;
           if (route.access == gateway::Access::public_) pass = {"Authorization", "X-API-Key"};
           if (service == "registry") {
-            router.add(route.method, route.path, [&rt, reads, rpc_timeout, pass](const http::Request& req, http::Reply reply) {
-              reads->forward(rt.rpc(), req, rpc_timeout, std::move(reply), pass);
-            });
+            router.add(route.method, route.path,
+                       [&rt, reads, rpc_timeout, pass](const http::Request& req, http::Reply reply) {
+                         reads->forward(rt.rpc(), req, rpc_timeout, std::move(reply), pass);
+                       });
             continue;
           }
           router.add(route.method, route.path,

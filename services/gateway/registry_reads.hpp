@@ -23,8 +23,8 @@ class RegistryReads {
   // GET: from the cache, or forwarded and stored when the answer is 200. Any other method is
   // forwarded, and this gateway's cache is cleared when it answers, so a client reads its
   // own write here even before the registry's announcement arrives.
-  void forward(bus::Connection& rpc, const http::Request& request, std::chrono::milliseconds timeout,
-               http::Reply reply, const std::vector<std::string>& pass_headers);
+  void forward(bus::Connection& rpc, const http::Request& request, std::chrono::milliseconds timeout, http::Reply reply,
+               const std::vector<std::string>& pass_headers);
 
   void invalidate() { cache_.invalidate(); }
 

@@ -191,9 +191,8 @@ void add_device_routes(http::Router& router, Context& ctx) {
   router.add_sync("PUT", "/api/v1/devices/{id}", update);
   router.add_sync("PATCH", "/api/v1/devices/{id}", update);
 
-  router.add_sync("DELETE", "/api/v1/devices/{id}", [&ctx](const http::Request& req) {
-    return delete_row(ctx, device_resource(), req.params.at("id"));
-  });
+  router.add_sync("DELETE", "/api/v1/devices/{id}",
+                  [&ctx](const http::Request& req) { return delete_row(ctx, device_resource(), req.params.at("id")); });
 
   router.add_sync("GET", "/api/v1/devices/{id}/labels", [&ctx](const http::Request& req) {
     const auto& id = req.params.at("id");

@@ -13,7 +13,6 @@
 namespace dm::registry {
 namespace {
 
-
 std::optional<http::Response> check_code(const std::string& code);  // asks the function-runner
 
 constexpr std::size_t kMaxCodeBytes = 256 * 1024;
@@ -137,8 +136,8 @@ http::Response list_functions(Context& ctx, const http::Request& req) {
 
 const Resource& function_resource() {
   // `revision` counts every change; `version` only code changes (what the runner caches by).
-  static const Resource r{"functions", "function_docs", "function",         "Function",
-                          "/api/v1/functions/", cast_of, "revision"};
+  static const Resource r{"functions",          "function_docs", "function", "Function",
+                          "/api/v1/functions/", cast_of,         "revision"};
   return r;
 }
 

@@ -74,9 +74,8 @@ void add_label_routes(http::Router& router, Context& ctx) {
   router.add_sync("PUT", "/api/v1/labels/{id}", update);
   router.add_sync("PATCH", "/api/v1/labels/{id}", update);
 
-  router.add_sync("DELETE", "/api/v1/labels/{id}", [&ctx](const http::Request& req) {
-    return delete_row(ctx, label_resource(), req.params.at("id"));
-  });
+  router.add_sync("DELETE", "/api/v1/labels/{id}",
+                  [&ctx](const http::Request& req) { return delete_row(ctx, label_resource(), req.params.at("id")); });
 
   // Membership: adding is idempotent (200 either way), removing a device that is not a
   // member is 404 so typos are noticed.

@@ -15,6 +15,7 @@
 #include "dm/bus/bus.hpp"
 #include "dm/http/client.hpp"
 #include "dm/json/json.hpp"
+#include "dm/testing/api.hpp"
 #include "dm/testing/collector.hpp"
 #include "dm/testing/stack.hpp"
 
@@ -22,22 +23,11 @@ namespace dm::test {
 
 inline const std::string kSecret = "ingest-test-secret-0123456789";
 
-struct Reply {
-  int status = 0;
-  std::string body;
-  http::Headers headers;
-  json::Document json;
-  std::string str(const char* key) const {
-    const auto* v = json::find(json, key);
-    return v && v->IsString() ? std::string(json::view(*v)) : std::string();
-  }
-};
+using Reply = testing::ApiReply;
 
 inline Reply to_reply(const Result<http::ClientResponse>& r) {
   REQUIRE(r.ok());
-  Reply out{r->status, r->body, r->headers, {}};
-  if (auto doc = json::parse(out.body, {.max_bytes = 64 << 20, .max_depth = 128})) out.json = std::move(doc).value();
-  return out;
+  return testing::api_reply(*r);
 }
 
 inline std::string fixture(const std::string& name) {
@@ -97,11 +87,13 @@ class Webhook {
 // REST through the gateway, as an admin when the gateway has users.
 class Api {
  public:
-  explicit Api(testing::Stack& s) : stack_(s) {
+  explicit Api(testing::Stack& s) {
     auto c = http::Client::create(s.url("gateway"));
     REQUIRE(c.ok());
     client_ = std::move(c).value();
-    auth_ = admin_token();
+    // The gateway may not have users yet (public routes only): then no token is needed.
+    auto token = testing::admin_token(s);
+    if (token) auth_ = *token;
   }
   Reply call(const std::string& method, const std::string& target, const std::string& body = {}) {
     http::Headers h;
@@ -125,24 +117,6 @@ class Api {
   }
 
  private:
-  // The gateway may not have users yet (public routes only): then no token is needed.
-  std::string admin_token() {
-    static std::string token;
-    static bool tried = false;
-    if (tried) return token;
-    tried = true;
-    auto made = stack_.admin_tool("create-admin admin@example.com admin admin-password-0123");
-    if (made.exit_code != 0) return {};
-    auto r = client_->request("POST", "/api/v1/auth/login", "username=admin&password=admin-password-0123",
-                              {{"Content-Type", "application/x-www-form-urlencoded"}});
-    if (!r || r->status != 200) return {};
-    auto doc = json::parse(r->body);
-    if (!doc || !json::find(*doc, "access_token")) return {};
-    token = std::string(json::view((*doc)["access_token"]));
-    return token;
-  }
-
-  testing::Stack& stack_;
   std::unique_ptr<http::Client> client_;
   std::string auth_;
 };

@@ -12,6 +12,7 @@
 #include "dm/bus/bus.hpp"
 #include "dm/http/client.hpp"
 #include "dm/json/json.hpp"
+#include "dm/testing/api.hpp"
 #include "dm/testing/collector.hpp"
 #include "dm/testing/stack.hpp"
 
@@ -34,15 +35,7 @@ inline testing::Stack& stack() {
   return s;
 }
 
-struct Reply {
-  int status = 0;
-  std::string body;
-  json::Document json;
-  std::string str(const char* key) const {
-    const auto* v = json::find(json, key);
-    return v && v->IsString() ? std::string(json::view(*v)) : std::string();
-  }
-};
+using Reply = testing::ApiReply;
 
 // Calls go through the gateway as an admin (created with dm-admin, logged in once).
 inline Reply call(const std::string& method, const std::string& target, const std::string& body = {}) {
@@ -52,17 +45,10 @@ inline Reply call(const std::string& method, const std::string& target, const st
     return std::move(c).value();
   }();
   static const std::string token = [] {
-    auto made = stack().admin_tool("create-admin admin@example.com admin admin-password-0123");
-    INFO(made.output);
-    REQUIRE(made.exit_code == 0);
-    auto r = client->request("POST", "/api/v1/auth/login", "username=admin&password=admin-password-0123",
-                             {{"Content-Type", "application/x-www-form-urlencoded"}});
-    REQUIRE(r.ok());
-    INFO(r->body);
-    REQUIRE(r->status == 200);
-    auto doc = json::parse(r->body);
-    REQUIRE(doc.ok());
-    return std::string(json::view((*doc)["access_token"]));
+    auto t = testing::admin_token(stack());
+    INFO((t ? std::string() : t.error().message));
+    REQUIRE(t.ok());
+    return *t;
   }();
   http::Headers headers;
   headers.set("Authorization", "Bearer " + token);
@@ -70,9 +56,7 @@ inline Reply call(const std::string& method, const std::string& target, const st
   auto r = client->request(method, target, body, headers);
   INFO(method << " " << target);
   REQUIRE(r.ok());
-  Reply out{r->status, r->body, {}};
-  if (auto doc = json::parse(out.body, {.max_bytes = 64 << 20, .max_depth = 128})) out.json = std::move(doc).value();
-  return out;
+  return testing::api_reply(*r);
 }
 
 inline std::string unique(const std::string& prefix) {

@@ -14,6 +14,7 @@
 
 #include "dm/http/client.hpp"
 #include "dm/json/json.hpp"
+#include "dm/testing/api.hpp"
 #include "dm/testing/stack.hpp"
 
 namespace dm::test {
@@ -23,17 +24,7 @@ inline testing::Stack& stack() {
   return s;
 }
 
-struct Reply {
-  int status = 0;
-  std::string body;
-  http::Headers headers;
-  json::Document json;  // parsed body when it is JSON, else null
-
-  const json::Value& operator[](const char* key) const { return json[key]; }
-  std::string str(const char* key) const {
-    const auto* v = json::find(json, key);
-    return v && v->IsString() ? std::string(json::view(*v)) : std::string();
-  }
+struct Reply : testing::ApiReply {
   // The FastAPI 422 detail list has an entry whose loc ends with `field`.
   bool has_error_for(const std::string& field) const {
     const auto* d = json::find(json, "detail");
@@ -67,25 +58,12 @@ inline const char* role_of(As who) {
 }
 
 namespace detail {
-inline std::string form_escape(const std::string& s) { return http::percent_encode(s); }
-
-// POST /api/v1/auth/login (form); the access token or an exception naming the answer.
 inline std::string login(http::Client& client, const std::string& username, const std::string& password) {
-  auto r = client.request("POST", "/api/v1/auth/login",
-                          "username=" + form_escape(username) + "&password=" + form_escape(password),
-                          {{"Content-Type", "application/x-www-form-urlencoded"}});
-  if (!r.ok() || r->status != 200) {
-    throw std::runtime_error("login as " + username + " failed: " + (r.ok() ? r->body : r.error().message));
-  }
-  auto doc = json::parse(r->body);
-  if (!doc || !json::find(*doc, "access_token")) throw std::runtime_error("login answer without a token: " + r->body);
-  return std::string(json::view((*doc)["access_token"]));
+  auto token = testing::login(client, username, password);
+  if (!token) throw std::runtime_error(token.error().message);
+  return *token;
 }
 }  // namespace detail
-
-// The first admin of a stack (created once with dm-admin) and its password.
-inline const char* kAdminUser = "admin";
-inline const char* kAdminPassword = "admin-password-0123";
 
 // A bearer token for `who` on the gateway of `s` (empty for As::anonymous). Users are made
 // on first use: the admin with dm-admin, the others registered and given their role by it.
@@ -99,9 +77,9 @@ inline std::string token_for(testing::Stack& s, As who) {
   auto& client = **c;
   auto& admin = tokens[{&s, As::admin}];
   if (admin.empty()) {
-    auto made = s.admin_tool(std::string("create-admin admin@example.com ") + kAdminUser + " " + kAdminPassword);
-    if (made.exit_code != 0) throw std::runtime_error("dm-admin failed: " + made.output);
-    admin = detail::login(client, kAdminUser, kAdminPassword);
+    auto made = testing::admin_token(s);
+    if (!made) throw std::runtime_error(made.error().message);
+    admin = *made;
   }
   auto& token = tokens[{&s, who}];
   if (!token.empty()) return token;
@@ -145,11 +123,7 @@ class Api {
     INFO(method << " " << target);
     REQUIRE(r.ok());
     Reply out;
-    out.status = r->status;
-    out.body = r->body;
-    out.headers = r->headers;
-    auto doc = json::parse(out.body, {.max_bytes = 64 << 20, .max_depth = 128});
-    if (doc) out.json = std::move(doc).value();
+    static_cast<testing::ApiReply&>(out) = testing::api_reply(*r);
     return out;
   }
   Reply get(const std::string& t) { return call("GET", t); }
