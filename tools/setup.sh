@@ -24,6 +24,10 @@ APT_PACKAGES=(
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
 )
 
+# kubectl renders the Kubernetes manifests (tests/deploy). A kubectl already on PATH (any
+# vendor's) is kept; otherwise Debian's.
+if ! command -v kubectl >/dev/null; then APT_PACKAGES+=(kubernetes-client); fi
+
 # npm fetches the web assets for /docs. Machines that already have a Node.js (and npm) of
 # their own keep it: Debian's npm would pull Debian's nodejs over it.
 if ! command -v npm >/dev/null; then APT_PACKAGES+=(npm); fi
@@ -77,5 +81,33 @@ if command -v npm >/dev/null && [ ! -f "$ROOT/.deps/web/node_modules/swagger-ui-
   mkdir -p "$ROOT/.deps/web"
   ( cd "$ROOT/.deps/web" && cp "$ROOT/tools/web-package.json" package.json && \
     npm install --no-audit --no-fund --silent >/dev/null ) || echo "setup: warning: npm assets not installed"
+fi
+
+# Debian's kubectl 1.20 (kustomize v2.0.3) next to a newer kubectl on PATH, unpacked like
+# libnode: tests/deploy renders the manifests with both, so they keep working with either.
+KUBECTL_PREFIX="$ROOT/.deps/kubectl"
+if [ ! -f "$KUBECTL_PREFIX/.complete" ] && ! dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "install ok installed"; then
+  echo "setup: unpacking Debian's kubectl into $KUBECTL_PREFIX"
+  tmp="$(mktemp -d)"
+  if ( cd "$tmp" && { apt-get download kubernetes-client >/dev/null 2>&1 ||
+                      { $SUDO apt-get update -qq && apt-get download kubernetes-client >/dev/null; }; } ); then
+    rm -rf "$KUBECTL_PREFIX"; mkdir -p "$KUBECTL_PREFIX"
+    dpkg-deb -x "$tmp"/kubernetes-client_*.deb "$KUBECTL_PREFIX"
+    touch "$KUBECTL_PREFIX/.complete"
+  else
+    echo "setup: warning: Debian's kubectl not unpacked"
+  fi
+  rm -rf "$tmp"
+fi
+
+# Schema validators for the Kubernetes manifests (tests/deploy), pinned by the committed
+# package-lock.json; reinstalled only when the lock file changes.
+K8S_VALIDATE="$ROOT/.deps/k8s-validate"
+if command -v npm >/dev/null && ! cmp -s "$ROOT/tests/deploy/package-lock.json" "$K8S_VALIDATE/package-lock.json"; then
+  echo "setup: installing the Kubernetes schema validators"
+  rm -rf "$K8S_VALIDATE"; mkdir -p "$K8S_VALIDATE"
+  cp "$ROOT/tests/deploy/package.json" "$ROOT/tests/deploy/package-lock.json" "$K8S_VALIDATE/"
+  ( cd "$K8S_VALIDATE" && npm ci --no-audit --no-fund --silent >/dev/null ) ||
+    { rm -f "$K8S_VALIDATE/package-lock.json"; echo "setup: warning: Kubernetes validators not installed"; }
 fi
 echo "setup: ok"

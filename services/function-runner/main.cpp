@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
         DM_TRY(rpc->start());
         rt.on_shutdown([&] {
           rpc->stop();
+          // Executions already received are run and answered before the pool goes.
+          if (exec) (void)exec->drain();
           exec.reset();
           changes.reset();
           pool.reset();  // answers what it still holds; those results still reach history

@@ -151,7 +151,9 @@ struct WorkerPool::Impl {
       {
         std::unique_lock lock(s.mutex);
         s.cv.wait(lock, [&] { return stopping || !s.queue.empty(); });
-        if (stopping) break;
+        // On shutdown what is queued still runs (no new work arrives by then): answering it
+        // "shutting down" would record failed runs for functions that did nothing wrong.
+        if (stopping && s.queue.empty()) break;
         while (!s.queue.empty() && batch.size() < options.max_batch) {
           batch.push_back(std::move(s.queue.front()));
           s.queue.pop_front();

@@ -27,7 +27,9 @@ struct Dispatcher::TargetState {
 };
 
 void Attempter::attempt(const Target& target, const Job& job, int attempt, std::function<void(Outcome, bool)> done) {
-  if (std::holds_alternative<HttpTarget>(target.spec)) return done(http_.deliver(target, job, attempt), false);
+  if (std::holds_alternative<HttpTarget>(target.spec)) {
+    return http_.deliver(target, job, attempt, [done](Outcome o) { done(std::move(o), false); });
+  }
   if (std::holds_alternative<MqttTarget>(target.spec)) {
     return mqtt_.publish(target, job, [done](Outcome o) { done(std::move(o), false); });
   }
@@ -36,7 +38,9 @@ void Attempter::attempt(const Target& target, const Job& job, int attempt, std::
     o.delivered = true;  // the record is written with the history batch, in the same transaction
     return done(std::move(o), true);
   }
-  if (std::holds_alternative<InfluxStorage>(target.spec)) return done(storages_.write_influx(target, job), false);
+  if (std::holds_alternative<InfluxStorage>(target.spec)) {
+    return storages_.write_influx(target, job, [done](Outcome o) { done(std::move(o), false); });
+  }
   done(storages_.write_postgres(target, job), false);
 }
 
@@ -75,10 +79,22 @@ Result<void> Dispatcher::start() {
 void Dispatcher::stop() {
   if (!running_.exchange(false)) return;
   if (fetcher_.joinable()) fetcher_.join();
-  // Queued jobs that never started are simply not acked: JetStream redelivers them.
+  // Queued jobs that never started go back to the stream at once (nak without delay, not an
+  // attempt), so another replica takes them now rather than after the ack wait.
+  std::vector<std::shared_ptr<Work>> queued;
   {
     std::lock_guard lock(mutex_);
-    for (auto& [id, st] : states_) st->queue.clear();
+    for (auto& [id, st] : states_) {
+      for (auto& w : st->queue) {
+        ++paused_naks_[w->job->job_id];
+        queued.push_back(std::move(w));
+      }
+      st->queue.clear();
+    }
+  }
+  for (auto& w : queued) {
+    (void)w->msg.nak();
+    --pending_;
   }
   if (workers_) workers_->stop();
 }

@@ -13,7 +13,7 @@ void body_field(json::Writer& w, std::string_view body) {
   if (cut) w.field("body_truncated", true);
 }
 
-std::string describe_response(const http::PinnedResponse& r) {
+std::string describe_response(const http::ClientResponse& r) {
   json::Writer w;
   w.start_object().field("status", r.status).key("headers").start_object();
   for (const auto& [k, v] : r.headers)
@@ -38,93 +38,42 @@ std::string describe_request(const std::string& method, const std::string& url, 
   return w.take();
 }
 
-Result<std::unique_ptr<http::PinnedClient>> HttpSender::acquire(const std::string& pool_key,
-                                                                const std::string& connection_key,
-                                                                const HttpTarget& target, const std::string& origin) {
-  {
-    std::lock_guard lock(mutex_);
-    auto& pool = pools_[pool_key];
-    if (pool.connection_key != connection_key) {  // the integration changed: old connections go
-      pool.idle.clear();
-      pool.connection_key = connection_key;
-    }
-    if (!pool.idle.empty()) {
-      auto c = std::move(pool.idle.back());
-      pool.idle.pop_back();
-      return c;
-    }
-  }
+void HttpSender::send(const std::string& pool_key, const std::string& connection_key, const HttpTarget& target,
+                      const std::string& method, const std::string& url, const std::string& body, http::Headers headers,
+                      Done done) {
+  auto started = std::chrono::steady_clock::now();
+  auto request = describe_request(method, url, headers, body);
   http::ClientOptions options;
   options.connect_timeout = std::min(target.timeout, std::chrono::milliseconds(10000));
   options.request_timeout = target.timeout;
   options.verify_tls = target.verify_tls;
   options.ca_cert_pem = target.ca_cert;
   options.max_response_body = kMaxKept;
-  return http::make_pinned_client(origin, options, policy_);
+  options.outbound = policy_;  // connect only to approved addresses; redirects are never followed
+  options.truncate_body = true;
+  client_.request(
+      pool_key, connection_key, options, method, url, body, std::move(headers),
+      [started, request = std::move(request), done = std::move(done)](Result<http::ClientResponse> r) mutable {
+        Outcome out;
+        out.request = std::move(request);
+        out.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        if (!r) {
+          out.error = r.error().message;
+          // Bad URLs, bad CA PEMs, refused destinations and failed certificate checks are
+          // permanent; the rest (refused connections, timeouts, resets) is transient.
+          out.permanent = r.error().code == Errc::forbidden || r.error().code == Errc::invalid_argument;
+          return done(std::move(out));
+        }
+        classify_http_status(r->status, out);
+        if (auto ra = r->headers.get("Retry-After"); ra && (r->status == 429 || r->status == 503)) {
+          out.retry_after = parse_retry_after(*ra, now());
+        }
+        out.response = describe_response(*r);
+        done(std::move(out));
+      });
 }
 
-void HttpSender::release(const std::string& pool_key, const std::string& connection_key,
-                         std::unique_ptr<http::PinnedClient> c) {
-  std::lock_guard lock(mutex_);
-  auto& pool = pools_[pool_key];
-  if (pool.connection_key != connection_key || pool.idle.size() >= 64) {
-    closed_connections_ += c->connections_opened();
-    return;
-  }
-  pool.idle.push_back(std::move(c));
-}
-
-std::size_t HttpSender::connections_opened() const {
-  std::lock_guard lock(mutex_);
-  std::size_t n = closed_connections_;
-  for (const auto& [k, p] : pools_) {
-    for (const auto& c : p.idle) n += c->connections_opened();
-  }
-  return n;
-}
-
-Outcome HttpSender::send(const std::string& pool_key, const std::string& connection_key, const HttpTarget& target,
-                         const std::string& method, const std::string& url, const std::string& body,
-                         http::Headers headers) {
-  Outcome out;
-  auto started = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  };
-  out.request = describe_request(method, url, headers, body);
-  auto parsed = http::parse_url(url);
-  if (!parsed) {
-    out.permanent = true;
-    out.error = "invalid url: " + parsed.error().message;
-    return out;
-  }
-  std::string host = parsed->host.find(':') != std::string::npos ? "[" + parsed->host + "]" : parsed->host;
-  std::string origin = parsed->scheme + "://" + host + ":" + std::to_string(parsed->port);
-  auto client = acquire(pool_key, connection_key, target, origin);
-  if (!client) {
-    out.permanent = true;  // a bad CA PEM does not fix itself
-    out.error = client.error().message;
-    out.duration_ms = elapsed();
-    return out;
-  }
-  auto r = (*client)->request(method, parsed->target, body, headers);
-  out.duration_ms = elapsed();
-  if (!r) {
-    out.error = r.error().message;
-    // Refused destinations and failed certificate checks are permanent; the rest is transient.
-    out.permanent = r.error().code == Errc::forbidden || r.error().code == Errc::invalid_argument;
-    return out;  // the client is dropped: its connection is in an unknown state
-  }
-  classify_http_status(r->status, out);
-  if (auto ra = r->headers.get("Retry-After"); ra && (r->status == 429 || r->status == 503)) {
-    out.retry_after = parse_retry_after(*ra, now());
-  }
-  out.response = describe_response(*r);
-  release(pool_key, connection_key, std::move(client).value());
-  return out;
-}
-
-Outcome HttpSender::deliver(const Target& target, const Job& job, int attempt) {
+void HttpSender::deliver(const Target& target, const Job& job, int attempt, Done done) {
   const auto& h = std::get<HttpTarget>(target.spec);
   http::Headers headers;
   for (const auto& [k, v] : h.headers) headers.set(k, v);
@@ -138,7 +87,7 @@ Outcome HttpSender::deliver(const Target& target, const Job& job, int attempt) {
     body = job.message;
     if (!headers.contains("Content-Type")) headers.set("Content-Type", "application/json");
   }
-  return send(target.id, target.connection_key, h, h.method, url, body, std::move(headers));
+  send(target.id, target.connection_key, h, h.method, url, body, std::move(headers), std::move(done));
 }
 
 }  // namespace dm::dispatcher

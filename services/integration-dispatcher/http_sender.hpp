@@ -1,44 +1,37 @@
 #pragma once
-// HTTP(S) delivery: a pool of keep-alive pinned clients per integration (connections go only
-// to addresses the outbound guard approved), the request built from the integration and the
-// job, the attempt described for history with secrets redacted.
-#include <map>
-#include <memory>
-#include <mutex>
+// HTTP(S) delivery on the asynchronous client (dm/http/async_client.hpp): keep-alive
+// connections pooled per integration, going only to addresses the outbound guard approved;
+// the request built from the integration and the job; the attempt described for history
+// with secrets redacted. Thousands of attempts wait for their answers without a thread each.
+#include <functional>
 #include <string>
-#include <vector>
 
+#include "dm/http/async_client.hpp"
 #include "dm/http/outbound.hpp"
-#include "dm/http/pinned_client.hpp"
 #include "model.hpp"
 
 namespace dm::dispatcher {
 
 class HttpSender {
  public:
+  using Done = std::function<void(Outcome)>;
+
   explicit HttpSender(http::OutboundPolicy policy) : policy_(std::move(policy)) {}
-  // Blocks for at most the integration's timeouts. `pool_key` groups connections (target id).
-  Outcome send(const std::string& pool_key, const std::string& connection_key, const HttpTarget& target,
-               const std::string& method, const std::string& url, const std::string& body, http::Headers headers);
+  // Sends once and calls `done` with the outcome (on the client's I/O thread), within the
+  // integration's timeouts. `pool_key` groups connections (target id); a changed
+  // `connection_key` (the integration was edited) drops the old ones.
+  void send(const std::string& pool_key, const std::string& connection_key, const HttpTarget& target,
+            const std::string& method, const std::string& url, const std::string& body, http::Headers headers,
+            Done done);
   // An HTTP integration delivering `job`: JSON body (GET: the message as query parameters),
   // Idempotency-Key = job id.
-  Outcome deliver(const Target& target, const Job& job, int attempt);
+  void deliver(const Target& target, const Job& job, int attempt, Done done);
   const http::OutboundPolicy& policy() const { return policy_; }
-  std::size_t connections_opened() const;
+  std::size_t connections_opened() const { return client_.connections_opened(); }
 
  private:
-  struct Pool {
-    std::string connection_key;
-    std::vector<std::unique_ptr<http::PinnedClient>> idle;
-  };
-  Result<std::unique_ptr<http::PinnedClient>> acquire(const std::string& pool_key, const std::string& connection_key,
-                                                      const HttpTarget& target, const std::string& origin);
-  void release(const std::string& pool_key, const std::string& connection_key, std::unique_ptr<http::PinnedClient> c);
-
   http::OutboundPolicy policy_;
-  mutable std::mutex mutex_;
-  std::map<std::string, Pool> pools_;
-  std::size_t closed_connections_ = 0;
+  http::AsyncClient client_;
 };
 
 // {"method","url","headers","body"} with secret header values replaced by "********" and the

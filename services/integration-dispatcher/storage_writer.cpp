@@ -91,14 +91,14 @@ Result<std::string> influx_line(const InfluxStorage& s, const Job& job) {
   return line + " " + fields + " " + std::to_string(timestamp(job, s.precision));
 }
 
-Outcome StorageWriter::write_influx(const Target& target, const Job& job) {
+void StorageWriter::write_influx(const Target& target, const Job& job, HttpSender::Done done) {
   const auto& s = std::get<InfluxStorage>(target.spec);
   auto line = influx_line(s, job);
   if (!line) {
     Outcome o;
     o.permanent = true;
     o.error = line.error().message;
-    return o;
+    return done(std::move(o));
   }
   std::string base = s.url;
   while (!base.empty() && base.back() == '/') base.pop_back();
@@ -133,7 +133,7 @@ Outcome StorageWriter::write_influx(const Target& target, const Job& job) {
   HttpTarget h;
   h.url = url;
   h.timeout = std::chrono::milliseconds(10000);
-  return http_.send(target.id, target.connection_key, h, "POST", url, *line, std::move(headers));
+  http_.send(target.id, target.connection_key, h, "POST", url, *line, std::move(headers), std::move(done));
 }
 
 Outcome StorageWriter::write_postgres(const Target& target, const Job& job) {

@@ -21,7 +21,8 @@ Result<std::string> influx_line(const InfluxStorage& s, const Job& job);
 class StorageWriter {
  public:
   explicit StorageWriter(HttpSender& http) : http_(http) {}
-  Outcome write_influx(const Target& target, const Job& job);
+  // Calls `done` once with the outcome (from the HTTP client's thread).
+  void write_influx(const Target& target, const Job& job, HttpSender::Done done);
   Outcome write_postgres(const Target& target, const Job& job);
 
  private:

@@ -7,13 +7,16 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "dm/http/async_client.hpp"
 #include "dm/http/client.hpp"
 #include "dm/http/router.hpp"
 #include "dm/http/server.hpp"
@@ -588,4 +591,95 @@ TEST_CASE("client: HTTPS with certificate verification") {
   auto bad_ca = Client::create(url, garbage);
   REQUIRE_FALSE(bad_ca.ok());
   CHECK(bad_ca.error().code == Errc::invalid_argument);
+}
+
+namespace {
+// Runs AsyncClient requests and waits for all their answers.
+struct AsyncBatch {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<dm::Result<ClientResponse>> results;
+  std::size_t expected = 0;
+
+  AsyncClient::Done done() {
+    return [this](dm::Result<ClientResponse> r) {
+      std::lock_guard lock(mu);
+      results.push_back(std::move(r));
+      cv.notify_all();
+    };
+  }
+  void wait(std::size_t n) {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return results.size() >= n; }));
+  }
+};
+}  // namespace
+
+TEST_CASE("async client: many requests in flight, keep-alive pooled per key, errors as the blocking client's") {
+  auto router = std::make_shared<Router>();
+  router->add_sync("POST", "/echo", [](const Request& r) { return Response::text(200, r.body); });
+  std::mutex mu;
+  std::vector<Reply> parked;
+  router->add("GET", "/never", [&](const Request&, Reply reply) {
+    std::lock_guard lock(mu);
+    parked.push_back(std::move(reply));
+  });
+  TestServer ts(router);
+  AsyncClient client;
+
+  // 200 requests at once, one pool: each gets its own answer, over far fewer connections.
+  AsyncBatch batch;
+  constexpr int kRequests = 200;
+  for (int i = 0; i < kRequests; ++i) {
+    client.request("a", "v1", {}, "POST", ts.url() + "/echo", "body-" + std::to_string(i), {}, batch.done());
+  }
+  batch.wait(kRequests);
+  std::set<std::string> bodies;
+  for (auto& r : batch.results) {
+    REQUIRE(r.ok());
+    CHECK(r->status == 200);
+    bodies.insert(r->body);
+  }
+  CHECK(bodies.size() == kRequests);
+  auto opened = client.connections_opened();
+  CHECK(opened >= 1);
+  CHECK(opened <= kRequests);
+
+  // Sequential requests reuse one idle connection.
+  for (int i = 0; i < 5; ++i) {
+    AsyncBatch one;
+    client.request("a", "v1", {}, "POST", ts.url() + "/echo", "again", {}, one.done());
+    one.wait(1);
+    REQUIRE(one.results[0].ok());
+  }
+  CHECK(client.connections_opened() == opened);
+
+  // A changed configuration drops the pool's connections.
+  AsyncBatch changed;
+  client.request("a", "v2", {}, "POST", ts.url() + "/echo", "changed", {}, changed.done());
+  changed.wait(1);
+  REQUIRE(changed.results[0].ok());
+  CHECK(client.connections_opened() == opened + 1);
+
+  // Timeouts, refused connections, refused destinations and malformed requests.
+  AsyncBatch errors;
+  ClientOptions quick;
+  quick.request_timeout = 300ms;
+  client.request("slow", "v1", quick, "GET", ts.url() + "/never", "", {}, errors.done());
+  client.request("closed", "v1", {}, "GET", "http://127.0.0.1:" + std::to_string(dm::testing::free_port()) + "/", "",
+                 {}, errors.done());
+  ClientOptions guarded;
+  guarded.outbound = OutboundPolicy{};
+  client.request("guarded", "v1", guarded, "GET", ts.url() + "/echo", "", {}, errors.done());
+  client.request("bad", "v1", {}, "GET", "ftp://example.com/", "", {}, errors.done());
+  errors.wait(4);
+  std::multiset<Errc> codes;
+  for (auto& r : errors.results) {
+    REQUIRE_FALSE(r.ok());
+    codes.insert(r.error().code);
+  }
+  CHECK(codes == std::multiset<Errc>{Errc::timeout, Errc::unavailable, Errc::forbidden, Errc::invalid_argument});
+
+  std::lock_guard lock(mu);
+  parked.clear();
 }

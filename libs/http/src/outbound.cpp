@@ -190,9 +190,23 @@ bool OutboundPolicy::address_allowed(const IpAddress& address) const {
   return false;
 }
 
+Result<std::vector<IpAddress>> check_addresses(const OutboundPolicy& policy, std::string_view host,
+                                               std::vector<IpAddress> addresses) {
+  std::string name(strip_brackets(host));
+  if (addresses.empty()) return make_error(Errc::unavailable, "cannot resolve " + name + ": no addresses");
+  if (policy.host_allowed(name)) return addresses;
+  for (const auto& ip : addresses) {
+    auto why = special_range(ip);
+    if (why && !policy.address_allowed(ip)) {
+      return make_error(Errc::forbidden, "destination " + name + " resolves to " + ip.text() + " (" + *why +
+                                             "), which is not allowed; an operator can permit it in OUTBOUND_ALLOW");
+    }
+  }
+  return addresses;
+}
+
 Result<std::vector<IpAddress>> resolve_checked(const OutboundPolicy& policy, std::string_view host, int port) {
   std::string name(strip_brackets(host));
-  bool trusted_name = policy.host_allowed(name);
   std::vector<IpAddress> out;
   if (auto literal = parse_ip(name)) {
     out.push_back(*literal);
@@ -209,17 +223,8 @@ Result<std::vector<IpAddress>> resolve_checked(const OutboundPolicy& policy, std
       if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) out.push_back(from_sockaddr(ai->ai_addr));
     }
     freeaddrinfo(res);
-    if (out.empty()) return make_error(Errc::unavailable, "cannot resolve " + name + ": no addresses");
   }
-  if (trusted_name) return out;
-  for (const auto& ip : out) {
-    auto why = special_range(ip);
-    if (why && !policy.address_allowed(ip)) {
-      return make_error(Errc::forbidden, "destination " + name + " resolves to " + ip.text() + " (" + *why +
-                                             "), which is not allowed; an operator can permit it in OUTBOUND_ALLOW");
-    }
-  }
-  return out;
+  return check_addresses(policy, name, std::move(out));
 }
 
 Result<void> check_outbound_url(const OutboundPolicy& policy, std::string_view url) {

@@ -53,6 +53,9 @@ class OutboundPolicy {
 // Resolves host:port and checks every address. Errors: forbidden ("<host> resolves to
 // <addr> (loopback), which is not allowed ..."), unavailable (cannot resolve).
 Result<std::vector<IpAddress>> resolve_checked(const OutboundPolicy& policy, std::string_view host, int port);
+// The check alone, for addresses resolved elsewhere (asynchronously): the same errors.
+Result<std::vector<IpAddress>> check_addresses(const OutboundPolicy& policy, std::string_view host,
+                                               std::vector<IpAddress> addresses);
 
 // The save-time check of a URL: http/https only, and when the host is an address or
 // resolves now, every address must be allowed. A name that does not resolve yet passes
