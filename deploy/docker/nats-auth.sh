@@ -49,7 +49,6 @@ case "$mode" in
         mapfile -t sub < <(nats_subscribe_of "$s")
         echo "            publish: $(nats_list "${pub[@]}")"
         echo "            subscribe: $(nats_list "${sub[@]}")"
-        echo "            allow_responses: true"
       fi
     done
     echo "container:"
