@@ -62,19 +62,11 @@ export RUNNER_WORKERS=1 OUTBOUND_ALLOW=127.0.0.1
 echo "data folder $DM_DATA_DIR; ports: $(for v in "${PORT_VARS[@]}"; do printf '%s=%s ' "$v" "${!v}"; done)SINK=$SINK_PORT"
 
 SINK_PID=""
+. "$ROOT/tests/stack_teardown.sh"
 cleanup() {
   local rc=$?
   if [ -n "$SINK_PID" ]; then kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true; fi
-  if [ -d "$DM_DATA_DIR" ]; then
-    if [ "$rc" != 0 ] && [ -d "$DM_DATA_DIR/logs" ]; then
-      for f in "$DM_DATA_DIR"/logs/*.log; do
-        echo "--- $f (last lines) ---" >&2
-        tail -n 10 "$f" >&2 || true
-      done
-    fi
-    "$DOWN" --purge >/dev/null 2>&1 || echo "warning: down --purge failed" >&2
-    rm -rf "$DM_DATA_DIR"
-  fi
+  stack_teardown "$rc" 10
   exit "$rc"
 }
 trap cleanup EXIT

@@ -43,18 +43,10 @@ export REPLICAS=1 READY_TIMEOUT="${READY_TIMEOUT:-60}"
 unset DM_SKIP_SERVICES
 echo "data folder $DM_DATA_DIR; ports: $(for v in "${PORT_VARS[@]}"; do printf '%s=%s ' "$v" "${!v}"; done)"
 
+. "$ROOT/tests/stack_teardown.sh"
 cleanup() {
   local rc=$?
-  if [ -d "$DM_DATA_DIR" ]; then
-    if [ "$rc" != 0 ] && [ -d "$DM_DATA_DIR/logs" ]; then
-      for f in "$DM_DATA_DIR"/logs/*.log; do
-        echo "--- $f (last lines) ---" >&2
-        tail -n 15 "$f" >&2 || true
-      done
-    fi
-    "$DOWN" --purge >/dev/null 2>&1 || echo "warning: down --purge failed" >&2
-    rm -rf "$DM_DATA_DIR"
-  fi
+  stack_teardown "$rc" 15
   exit "$rc"
 }
 trap cleanup EXIT
