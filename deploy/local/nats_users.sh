@@ -44,7 +44,8 @@ nats_publish_of() {
       ;;
     registry) printf '%s\n' 'dm.registry.changed.>' 'dm.registry.invalidate' 'dm.rpc.function-runner' ;;
     flow-orchestrator)
-      printf '%s\n' 'dm.fn.exec' 'dm.work.dispatch.>' 'dm.flow.completed.>' 'dm.rpc.registry' 'dm.rpc.function-runner'
+      printf '%s\n' 'dm.fn.exec' 'dm.work.dispatch.>' 'dm.flow.completed.>' 'dm.rpc.registry' 'dm.rpc.function-runner' \
+        'dm.rpc.ingest'
       nats_js_subjects DM_DEVICE_EVENTS DM_DISPATCH
       ;;
     function-runner) printf '%s\n' 'dm.function.run.>' 'dm.rpc.registry' ;;

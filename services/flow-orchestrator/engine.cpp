@@ -206,7 +206,8 @@ void Engine::run_all(std::vector<RunJob>& jobs) {
     r.flow_id = job.flow->id;
     r.flow_version = job.flow->version < 1 ? 1 : job.flow->version;
     r.dedup_id = job.uplink->dedup_id;
-    r.run_key = run_key(job.flow->id, job.uplink->dedup_id);
+    r.run_key = job.key.empty() ? run_key(job.flow->id, job.uplink->dedup_id) : job.key;
+    r.replay = job.replay;
     r.dev_eui = job.uplink->dev_eui;
     r.device_id = job.uplink->device_id;
     const Node& t = job.flow->nodes.at(job.trigger);

@@ -74,6 +74,8 @@ struct RunJob {
   const Uplink* uplink = nullptr;
   std::shared_ptr<const Flow> flow;
   std::size_t trigger = 0;
+  std::string key;        // the run key; empty = run_key(flow, dedup id) (a replay brings its own)
+  bool replay = false;    // recorded, and passed to the runner, as a replay
   Run run;                // filled by Engine::run_all
   bool deferred = false;  // the runner or JetStream was unavailable: nothing recorded, retry later
   std::string deferred_reason;
@@ -85,7 +87,8 @@ class Engine {
   // Walks every job together, one graph level at a time: a level's function executions go to
   // the runner in batched requests (many in flight), its delivery jobs are published
   // asynchronously in job order (so one device's deliveries enter the stream in arrival order),
-  // and the outputs become the next level. Thread-compatible: one call at a time per caller.
+  // and the outputs become the next level. Thread-safe: each lane (and each replay) calls it
+  // with its own jobs at the same time.
   void run_all(std::vector<RunJob>& jobs);
 
  private:

@@ -85,9 +85,10 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs) {
   });
 }
 
-Result<void> recorded_runs(db::Pool& db, const std::vector<std::string>& keys, std::unordered_set<std::string>& out) {
-  if (keys.empty()) return ok();
-  // A text[] literal: every element quoted, quotes and backslashes escaped.
+namespace {
+
+// A text[] literal: every element quoted, quotes and backslashes escaped.
+std::string text_array(const std::vector<std::string>& keys) {
   std::string array = "{";
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (i) array += ',';
@@ -99,9 +100,26 @@ Result<void> recorded_runs(db::Pool& db, const std::vector<std::string>& keys, s
     array += '"';
   }
   array += '}';
-  DM_ASSIGN_OR_RETURN(auto rows, db.exec("SELECT run_key FROM flow_runs WHERE run_key = ANY($1::text[])", {array}));
+  return array;
+}
+
+}  // namespace
+
+Result<void> recorded_runs(db::Pool& db, const std::vector<std::string>& keys, std::unordered_set<std::string>& out) {
+  if (keys.empty()) return ok();
+  DM_ASSIGN_OR_RETURN(auto rows,
+                      db.exec("SELECT run_key FROM flow_runs WHERE run_key = ANY($1::text[])", {text_array(keys)}));
   for (std::size_t i = 0; i < rows.size(); ++i) out.insert(std::string(rows.get(i, 0)));
   return ok();
+}
+
+Result<std::string> runs_document(db::Pool& db, const std::vector<std::string>& keys) {
+  if (keys.empty()) return std::string("[]");
+  DM_ASSIGN_OR_RETURN(auto rows, db.exec(std::string("SELECT coalesce(json_agg(") + kDoc +
+                                             " ORDER BY r.created_at, r.id), '[]')::text FROM flow_runs r "
+                                             "WHERE r.run_key = ANY($1::text[])",
+                                         {text_array(keys)}));
+  return std::string(rows.get(0, 0));
 }
 
 Result<std::size_t> purge_runs(db::Pool& db, int days) {
@@ -118,10 +136,6 @@ void add_history_routes(http::Router& router, db::Pool& db) {
                   [&db](const http::Request& req) { return list(db, req, req.params.at("id")); });
   router.add_sync("GET", "/api/v1/flows/{id}/history/{history_id}",
                   [&db](const http::Request& req) { return get_one(db, req); });
-  // Routed here by the gateway but not built yet: say so instead of a bare 404.
-  auto later = [](const http::Request&) { return http::Response::error(501, "Not implemented yet"); };
-  router.add_sync("POST", "/api/v1/flows/{id}/simulate", later);
-  router.add_sync("POST", "/api/v1/devices/{id}/history/{history_id}/replay", later);
 }
 
 }  // namespace dm::flow_orchestrator

@@ -17,6 +17,8 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs);
 // Adds to `out` those of `keys` that are recorded already (an out-parameter: g++ 12 warns
 // falsely about a Result holding an unordered_set).
 Result<void> recorded_runs(db::Pool& db, const std::vector<std::string>& keys, std::unordered_set<std::string>& out);
+// The API documents of the runs with these keys, oldest first, as a JSON array.
+Result<std::string> runs_document(db::Pool& db, const std::vector<std::string>& keys);
 // Deletes runs older than `days`; returns how many.
 Result<std::size_t> purge_runs(db::Pool& db, int days);
 

@@ -5,6 +5,8 @@
 #include "engine.hpp"
 #include "history.hpp"
 #include "processor.hpp"
+#include "replay.hpp"
+#include "simulate.hpp"
 #include "view.hpp"
 
 namespace dm::flow_orchestrator {
@@ -23,6 +25,8 @@ OrchestratorConfig read_config(dm::Config& c) {
   OrchestratorConfig oc;
   oc.engine.exec_batch = static_cast<std::size_t>(c.integer("EXEC_BATCH", 64, 1, 1000));
   oc.processor.fetch_batch = static_cast<int>(c.integer("FETCH_BATCH", 128, 1, 1000));
+  oc.processor.lanes = static_cast<int>(c.integer("LANES", 4, 1, 64));
+  oc.processor.lane_queue = static_cast<int>(c.integer("LANE_QUEUE", 256, 1, 10000));
   oc.processor.retry_delay = c.millis("RETRY_DELAY", std::chrono::seconds(2));
   oc.processor.ack_wait = c.millis("ACK_WAIT", std::chrono::seconds(60));
   oc.processor.retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 3650));
@@ -63,6 +67,9 @@ int main() {
         // History routes are served over NATS to the gateway, not on the orchestrator's port.
         auto api = std::make_shared<http::Router>();
         add_history_routes(*api, rt.db());
+        add_simulate_route(*api, rt.rpc(), *view,
+                           {.function_timeout_ms = cfg.engine.function_timeout_ms, .max_depth = cfg.engine.max_depth});
+        add_replay_route(*api, rt.rpc(), rt.nats(), rt.db(), *view, *engine);
         rpc = std::make_unique<service::RpcServer>(rt.rpc(), "flow-orchestrator", api,
                                                    static_cast<std::size_t>(rt.settings().db_pool_size));
         DM_TRY(rpc->start());
@@ -71,7 +78,10 @@ int main() {
           if (!v->loaded()) return Error(Errc::unavailable, "flows and devices not loaded from the registry yet");
           return ok();
         });
-        rt.metrics().on_collect([&rt, v = view.get()] {
+        rt.metrics().on_collect([&rt, v = view.get(), p = processor.get()] {
+          rt.metrics()
+              .gauge("dm_orchestrator_lane_queued", "Uplinks waiting in the lanes.")
+              .set(static_cast<double>(p->queued()));
           rt.metrics()
               .gauge("dm_orchestrator_cached_flows", "Enabled flows in the view.")
               .set(static_cast<double>(v->flow_count()));
@@ -87,7 +97,8 @@ int main() {
           processor->stop();
           view->stop();
         });
-        log::info("flow-orchestrator ready", {{"fetch_batch", cfg.processor.fetch_batch}});
+        log::info("flow-orchestrator ready",
+                  {{"fetch_batch", cfg.processor.fetch_batch}, {"lanes", cfg.processor.lanes}});
         return ok();
       });
 }

@@ -1,5 +1,9 @@
 #include "processor.hpp"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "dm/core/log.hpp"
@@ -12,11 +16,43 @@ struct Processor::Item {
   std::optional<Uplink> uplink;
   std::vector<std::size_t> jobs;  // indexes into the batch's RunJobs
   bool retry = false;             // flows could not run: hand the uplink back
+  bool follows = false;           // handed back only to stay behind an earlier uplink of its device
+};
+
+std::size_t lane_of(std::string_view dev_eui, std::size_t lanes) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : dev_eui) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return lanes == 0 ? 0 : static_cast<std::size_t>(h % lanes);
+}
+
+std::string_view dev_eui_of(std::string_view subject) {
+  constexpr std::string_view kPrefix = "dm.device.";
+  if (subject.substr(0, kPrefix.size()) != kPrefix) return subject;
+  auto rest = subject.substr(kPrefix.size());
+  auto dot = rest.find('.');
+  return dot == std::string_view::npos ? rest : rest.substr(0, dot);
+}
+
+struct Processor::Lane {
+  std::mutex mu;
+  std::condition_variable has_work;  // the lane waits for uplinks
+  std::condition_variable has_room;  // the fetcher waits for room
+  std::deque<bus::JsMessage> queue;
+  std::thread thread;
+  // Devices (by subject) whose uplink was handed back for a retry: their later uplinks follow
+  // it back until it is due again, so they do not overtake it. Only the lane's thread uses it.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> held;
 };
 
 Processor::Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& db, View& view, Engine& engine,
                      metrics::Registry& metrics)
-    : options_(options), nats_(nats), db_(db), view_(view), engine_(engine), metrics_(metrics) {}
+    : options_(options), nats_(nats), db_(db), view_(view), engine_(engine), metrics_(metrics) {
+  if (options_.lanes < 1) options_.lanes = 1;
+  if (options_.lane_queue < 1) options_.lane_queue = 1;
+}
 
 Processor::~Processor() { stop(); }
 
@@ -54,16 +90,37 @@ Result<void> Processor::start() {
   DM_TRY(js.ensure_consumer(kStream, cc));
   DM_ASSIGN_OR_RETURN(consumer_, js.pull_subscribe(kStream, kConsumer, "dm.device.*.up"));
   running_ = true;
-  thread_ = std::thread([this] { loop(); });
+  for (int i = 0; i < options_.lanes; ++i) lanes_.push_back(std::make_unique<Lane>());
+  for (auto& lane : lanes_) lane->thread = std::thread([this, l = lane.get()] { lane_loop(*l); });
+  fetcher_ = std::thread([this] { fetch_loop(); });
   return ok();
 }
 
 void Processor::stop() {
   if (!running_.exchange(false)) return;
-  if (thread_.joinable()) thread_.join();
+  for (auto& lane : lanes_) {
+    std::lock_guard lock(lane->mu);  // no wakeup is lost between a waiter's check and its wait
+    lane->has_work.notify_all();
+    lane->has_room.notify_all();
+  }
+  if (fetcher_.joinable()) fetcher_.join();
+  for (auto& lane : lanes_)
+    if (lane->thread.joinable()) lane->thread.join();
+  // Unsubscribe now: a pull subscription left open holds up the connection's drain (10 s).
+  consumer_.reset();
 }
 
-void Processor::loop() {
+std::size_t Processor::queued() const {
+  std::size_t n = 0;
+  for (const auto& lane : lanes_) {
+    std::lock_guard lock(lane->mu);
+    n += lane->queue.size();
+  }
+  return n;
+}
+
+void Processor::fetch_loop() {
+  const auto capacity = static_cast<std::size_t>(options_.lane_queue);
   while (running_) {
     housekeeping();
     // Without the registry view every uplink would match nothing: wait instead of recording that.
@@ -79,8 +136,49 @@ void Processor::loop() {
       }
       continue;
     }
-    if (!batch->empty()) process(*batch);
+    for (auto& m : *batch) {
+      Lane& lane = *lanes_[lane_of(dev_eui_of(m.subject()), lanes_.size())];
+      std::unique_lock lock(lane.mu);
+      if (lane.queue.size() >= capacity) {
+        // Backpressure: a lane that cannot keep up stops the fetching instead of growing memory.
+        metrics_.counter("dm_orchestrator_lane_full_total", "Times the fetcher waited for room in a lane.").inc();
+        lane.has_room.wait(lock, [&] { return !running_ || lane.queue.size() < capacity; });
+      }
+      if (!running_) {
+        lock.unlock();
+        (void)m.nak();  // stopping: let it go back at once
+        continue;
+      }
+      lane.queue.push_back(std::move(m));
+      lane.has_work.notify_one();
+    }
   }
+}
+
+void Processor::lane_loop(Lane& lane) {
+  const auto most = static_cast<std::size_t>(options_.fetch_batch);
+  std::vector<bus::JsMessage> batch;
+  while (true) {
+    {
+      std::unique_lock lock(lane.mu);
+      lane.has_work.wait(lock, [&] { return !running_ || !lane.queue.empty(); });
+      if (!running_) break;
+      batch.clear();
+      while (!lane.queue.empty() && batch.size() < most) {
+        batch.push_back(std::move(lane.queue.front()));
+        lane.queue.pop_front();
+      }
+      lane.has_room.notify_all();
+    }
+    process(lane, batch);
+  }
+  // Stopping: uplinks still queued here go back now instead of after ACK_WAIT.
+  std::deque<bus::JsMessage> left;
+  {
+    std::lock_guard lock(lane.mu);
+    left.swap(lane.queue);
+  }
+  for (auto& m : left) (void)m.nak();
 }
 
 // Reads the uplink and adds a RunJob per matching flow not recorded yet.
@@ -118,12 +216,22 @@ void Processor::prepare(Item& item, std::vector<RunJob>& jobs) {
   }
 }
 
-void Processor::process(std::vector<bus::JsMessage>& batch) {
+void Processor::process(Lane& lane, std::vector<bus::JsMessage>& batch) {
   auto t0 = std::chrono::steady_clock::now();
+  for (auto it = lane.held.begin(); it != lane.held.end();) {
+    if (it->second <= t0)
+      it = lane.held.erase(it);
+    else
+      ++it;
+  }
   std::vector<Item> items(batch.size());
   std::vector<RunJob> jobs;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     items[i].msg = &batch[i];
+    if (lane.held.count(batch[i].subject())) {
+      items[i].retry = items[i].follows = true;  // an earlier uplink of this device is due first
+      continue;
+    }
     prepare(items[i], jobs);
   }
   engine_.run_all(jobs);
@@ -142,10 +250,13 @@ void Processor::process(std::vector<bus::JsMessage>& batch) {
   std::unordered_set<std::string> held_back;
   for (auto& item : items) {
     const std::string& subject = item.msg->subject();
-    if (held_back.count(subject))
-      item.retry = true;
-    else if (item.retry)
+    if (held_back.count(subject)) {
+      item.retry = item.follows = true;
+    } else if (item.retry) {
       held_back.insert(subject);
+      // Until just before it is redelivered, this device's next uplinks follow it back.
+      if (!item.follows) lane.held.emplace(subject, t0 + options_.retry_delay * 9 / 10);
+    }
   }
 
   std::vector<const Run*> runs;
@@ -154,7 +265,10 @@ void Processor::process(std::vector<bus::JsMessage>& batch) {
       for (std::size_t j : item.jobs) runs.push_back(&jobs[j].run);
   if (auto written = write_runs(db_, runs); !written) {
     log::warn("flow history not written; uplinks will be redelivered", {{"error", written.error().message}});
-    for (auto& m : batch) (void)m.nak(options_.retry_delay);
+    for (auto& item : items) {
+      if (!item.follows) lane.held.emplace(item.msg->subject(), t0 + options_.retry_delay * 9 / 10);
+      (void)item.msg->nak(options_.retry_delay);
+    }
     return;
   }
   for (const Run* r : runs) {
@@ -171,7 +285,7 @@ void Processor::process(std::vector<bus::JsMessage>& batch) {
     }
   }
   metrics_.counter("dm_orchestrator_uplinks_total", "Uplinks processed.").inc(batch.size());
-  metrics_.histogram("dm_orchestrator_batch_seconds", "Time to process one fetched batch.")
+  metrics_.histogram("dm_orchestrator_batch_seconds", "Time to process one lane batch.")
       .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 

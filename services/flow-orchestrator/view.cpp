@@ -15,45 +15,61 @@ std::string str(const json::Value& o, const char* key) {
 
 }  // namespace
 
+namespace {
+
+// One flow object of the registry's internal view; nullptr when it cannot run (no id or nodes).
+std::shared_ptr<const Flow> read_flow(const json::Value& f) {
+  if (!f.IsObject()) return nullptr;
+  auto flow = std::make_shared<Flow>();
+  flow->id = str(f, "id");
+  flow->name = str(f, "name");
+  if (const auto* v = json::find(f, "version"); v && v->IsInt64()) flow->version = v->GetInt64();
+  const auto* nodes = json::find(f, "nodes");
+  const auto* edges = json::find(f, "edges");
+  if (flow->id.empty() || !nodes || !nodes->IsArray()) return nullptr;
+  std::unordered_map<std::string, std::size_t> index;
+  for (const auto& n : nodes->GetArray()) {
+    if (!n.IsObject()) continue;
+    Node node;
+    node.id = str(n, "id");
+    node.type = str(n, "type");
+    node.entity_id = str(n, "entity_id");
+    const auto* p = json::find(n, "parameters");
+    node.parameters = p && p->IsObject() ? json::to_string(*p) : "{}";
+    index[node.id] = flow->nodes.size();
+    flow->nodes.push_back(std::move(node));
+  }
+  if (edges && edges->IsArray()) {
+    for (const auto& e : edges->GetArray()) {
+      if (!e.IsObject()) continue;
+      auto s = index.find(str(e, "source"));
+      auto t = index.find(str(e, "target"));
+      if (s == index.end() || t == index.end()) continue;  // the registry checked the graph
+      flow->nodes[s->second].next.push_back(t->second);
+    }
+  }
+  return flow;
+}
+
+}  // namespace
+
 Result<std::vector<std::shared_ptr<const Flow>>> parse_flows(std::string_view text) {
   DM_ASSIGN_OR_RETURN(auto doc, json::parse(text, kLimits));
   if (!doc.IsArray()) return Error(Errc::invalid_argument, "flows: expected an array");
   std::vector<std::shared_ptr<const Flow>> out;
   for (const auto& f : doc.GetArray()) {
-    if (!f.IsObject()) continue;
-    auto flow = std::make_shared<Flow>();
-    flow->id = str(f, "id");
-    flow->name = str(f, "name");
-    if (const auto* v = json::find(f, "version"); v && v->IsInt64()) flow->version = v->GetInt64();
-    const auto* enabled = json::find(f, "enabled");
+    const auto* enabled = f.IsObject() ? json::find(f, "enabled") : nullptr;
     if (enabled && enabled->IsBool() && !enabled->GetBool()) continue;
-    const auto* nodes = json::find(f, "nodes");
-    const auto* edges = json::find(f, "edges");
-    if (flow->id.empty() || !nodes || !nodes->IsArray()) continue;
-    std::unordered_map<std::string, std::size_t> index;
-    for (const auto& n : nodes->GetArray()) {
-      if (!n.IsObject()) continue;
-      Node node;
-      node.id = str(n, "id");
-      node.type = str(n, "type");
-      node.entity_id = str(n, "entity_id");
-      const auto* p = json::find(n, "parameters");
-      node.parameters = p && p->IsObject() ? json::to_string(*p) : "{}";
-      index[node.id] = flow->nodes.size();
-      flow->nodes.push_back(std::move(node));
-    }
-    if (edges && edges->IsArray()) {
-      for (const auto& e : edges->GetArray()) {
-        if (!e.IsObject()) continue;
-        auto s = index.find(str(e, "source"));
-        auto t = index.find(str(e, "target"));
-        if (s == index.end() || t == index.end()) continue;  // the registry checked the graph
-        flow->nodes[s->second].next.push_back(t->second);
-      }
-    }
-    out.push_back(std::move(flow));
+    if (auto flow = read_flow(f)) out.push_back(std::move(flow));
   }
   return out;
+}
+
+Result<std::shared_ptr<const Flow>> parse_flow(std::string_view text) {
+  DM_ASSIGN_OR_RETURN(auto doc, json::parse(text, kLimits));
+  auto flow = read_flow(doc);
+  if (!flow) return Error(Errc::invalid_argument, "flow: expected an object with id and nodes");
+  return flow;
 }
 
 Result<std::vector<Device>> parse_devices(std::string_view text) {
@@ -175,12 +191,16 @@ Result<void> View::reload_devices() {
   DM_ASSIGN_OR_RETURN(auto body, fetch("/internal/v1/devices"));
   DM_ASSIGN_OR_RETURN(auto list, parse_devices(body));
   auto map = std::make_shared<std::unordered_map<std::string, std::shared_ptr<const Device>>>();
+  auto by_id = std::make_shared<std::unordered_map<std::string, std::shared_ptr<const Device>>>();
   for (auto& d : list) {
     auto eui = d.dev_eui;
-    (*map)[eui] = std::make_shared<const Device>(std::move(d));
+    auto device = std::make_shared<const Device>(std::move(d));
+    if (!device->id.empty()) (*by_id)[device->id] = device;
+    (*map)[eui] = std::move(device);
   }
   std::lock_guard lock(mutex_);
   devices_ = std::move(map);
+  devices_by_id_ = std::move(by_id);
   devices_loaded_ = true;
   ++device_reloads_;
   return ok();
@@ -194,6 +214,17 @@ std::shared_ptr<const Device> View::device(const std::string& dev_eui) const {
   }
   if (!map) return nullptr;
   auto it = map->find(dev_eui);
+  return it == map->end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const Device> View::device_by_id(const std::string& id) const {
+  std::shared_ptr<const std::unordered_map<std::string, std::shared_ptr<const Device>>> map;
+  {
+    std::lock_guard lock(mutex_);
+    map = devices_by_id_;
+  }
+  if (!map) return nullptr;
+  auto it = map->find(id);
   return it == map->end() ? nullptr : it->second;
 }
 

@@ -51,6 +51,8 @@ struct Trigger {
 // Pure parsing, tested without servers.
 Result<std::vector<std::shared_ptr<const Flow>>> parse_flows(std::string_view json);
 Result<std::vector<Device>> parse_devices(std::string_view json);
+// One flow object (as GET /internal/v1/flows/{id} answers), enabled or not.
+Result<std::shared_ptr<const Flow>> parse_flow(std::string_view json);
 
 class View {
  public:
@@ -62,6 +64,8 @@ class View {
   bool loaded() const { return flows_loaded_ && devices_loaded_; }
   // The device known under `dev_eui`, else nullptr.
   std::shared_ptr<const Device> device(const std::string& dev_eui) const;
+  // The device with registry id `id`, else nullptr.
+  std::shared_ptr<const Device> device_by_id(const std::string& id) const;
   // Enabled flows' trigger nodes for the device itself or any of its labels; one entry per
   // (flow, trigger node).
   std::vector<Trigger> triggers(const std::string& device_id, const std::vector<std::string>& label_ids) const;
@@ -93,6 +97,7 @@ class View {
   // Swapped whole under mutex_; readers copy the pointer.
   std::shared_ptr<const std::unordered_map<std::string, std::vector<Trigger>>> triggers_;  // "device:<id>"/"label:<id>"
   std::shared_ptr<const std::unordered_map<std::string, std::shared_ptr<const Device>>> devices_;  // by dev_eui
+  std::shared_ptr<const std::unordered_map<std::string, std::shared_ptr<const Device>>> devices_by_id_;
   std::size_t flow_count_ = 0;
 };
 

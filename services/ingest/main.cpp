@@ -4,6 +4,7 @@
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
 #include "history.hpp"
+#include "history_internal.hpp"
 #include "registry_link.hpp"
 #include "webhook.hpp"
 
@@ -104,6 +105,7 @@ int main() {
         auto& router = rt.router();
         ingest::add_webhook_route(router, rt.nats(), *directory, *link, rt.metrics(), cfg.webhook);
         ingest::add_history_routes(router, rt.db(), *directory);
+        ingest::add_internal_history_routes(router, rt.db());
         auto shared = std::shared_ptr<http::Router>(&router, [](http::Router*) {});
         rpc = std::make_unique<service::RpcServer>(rt.rpc(), "ingest", shared,
                                                    static_cast<std::size_t>(rt.settings().db_pool_size));

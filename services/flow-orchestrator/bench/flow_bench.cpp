@@ -1,12 +1,29 @@
-// Flow throughput benchmark (not a ctest test): a whole stack, 100 devices with label "bench",
-// one flow label → function → HTTP integration to dm-sink, then dm-load posts N uplinks at a
-// rate; measured: webhook acceptance, time until every flow run is recorded and every
-// delivery received. Runs BENCH_RUNS times (default 3) and prints each run and the medians.
+// Flow benchmarks (not ctest tests), on a whole stack with 100 devices carrying one label and
+// one flow label → function → HTTP integration:
+//
+// Throughput (default): dm-load posts N uplinks (flat out, or at BENCH_RATE) to dm-sink's flow;
+// measured: webhook acceptance, time until every flow run is recorded and every delivery
+// received. BENCH_RUNS runs (default 3), each printed, then the medians.
 //   build-x/services/flow-orchestrator/dm-orchestrator-bench   (env BENCH_REQUESTS, BENCH_RATE, BENCH_RUNS)
+//
+// Backlog ([backlog]): with the orchestrator stopped, dm-load posts N uplinks; then the
+// orchestrator starts and the time until every run is recorded and delivered gives the rate of
+// the flow path alone (orchestrator, runner, dispatcher), without the webhook in front of it.
+//   build-x/services/flow-orchestrator/dm-orchestrator-bench '[backlog]'   (BENCH_REQUESTS, BENCH_RUNS)
+//
+// Latency ([latency]): uplinks at a fixed offered rate (BENCH_RATE, default 1000/s) for
+// BENCH_SECONDS (default 30), each carrying its scheduled send time (so a stall cannot hide
+// itself); an HTTP receiver in the benchmark takes each delivery's time of arrival minus that
+// time: p50/p95/p99/max webhook → delivery, plus CPU and memory of every service meanwhile.
+// BENCH_RUNS runs (default 1).
+//   build-x/services/flow-orchestrator/dm-orchestrator-bench '[latency]'
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
 
+#include "dm/http/server.hpp"
 #include "flow_fixture.hpp"
+#include "proc_stats.hpp"
 
 using namespace dm;
 using namespace dm::test;
@@ -23,6 +40,98 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// The q-quantile (0..1) of sorted values.
+double quantile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  auto i = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+std::int64_t unix_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// `devices` devices "<prefix><index>" with one new label; returns the label id.
+std::string labelled_devices(const std::string& label_name, const char* eui_format, int devices) {
+  auto label = created(call("POST", "/api/v1/labels", R"({"name":")" + label_name + "\"}"));
+  REQUIRE(after_device_reload([&] {
+    for (int i = 0; i < devices; ++i) {
+      char eui[17];
+      std::snprintf(eui, sizeof eui, eui_format, i);
+      auto id = create_device(eui);
+      REQUIRE(call("POST", "/api/v1/labels/" + label + "/devices/" + id).status == 200);
+    }
+  }));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // let the last device change land in the view
+  return label;
+}
+
+// Receives deliveries; each body carries "sent_us" (the uplink's scheduled send time).
+class LatencyReceiver {
+ public:
+  LatencyReceiver() {
+    auto router = std::make_shared<http::Router>();
+    router->add_sync("POST", "/in", [this](const http::Request& req) {
+      std::int64_t now = unix_us();
+      auto pos = req.body.find("\"sent_us\":");
+      if (pos != std::string::npos) {
+        double ms = static_cast<double>(now - std::atoll(req.body.c_str() + pos + 10)) / 1000.0;
+        std::lock_guard lock(mu_);
+        latencies_ms_.push_back(ms);
+      }
+      return http::Response::json(200, R"({"ok":true})");
+    });
+    server_ = std::make_unique<http::Server>(http::ServerOptions{.host = "127.0.0.1", .port = 0, .threads = 2}, router);
+    REQUIRE(server_->start().ok());
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/in"; }
+  std::size_t count() {
+    std::lock_guard lock(mu_);
+    return latencies_ms_.size();
+  }
+  std::vector<double> take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(latencies_ms_, {});
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<double> latencies_ms_;
+  std::unique_ptr<http::Server> server_;
+};
+
+// Posts `total` uplinks at `rate` per second from `connections` paced senders; each uplink's
+// object carries its scheduled send time. Returns how many the webhook accepted.
+std::int64_t offer(int rate, int total, int connections, const char* eui_format, int devices, int run) {
+  std::atomic<std::int64_t> accepted{0};
+  std::vector<std::thread> senders;
+  auto start = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  std::int64_t start_us = unix_us() + 100000;
+  const double interval_us = 1e6 * connections / rate;
+  for (int c = 0; c < connections; ++c) {
+    senders.emplace_back([&, c] {
+      auto client = http::Client::create(stack().url("ingest"));
+      REQUIRE(client.ok());
+      http::Headers h{{"Authorization", "Bearer " + kIngestSecret}, {"Content-Type", "application/json"}};
+      for (int k = 0; c + k * connections < total; ++k) {
+        auto offset = std::chrono::microseconds(static_cast<std::int64_t>(interval_us * (k + double(c) / connections)));
+        std::this_thread::sleep_until(start + offset);
+        int n = c + k * connections;
+        char eui[17];
+        std::snprintf(eui, sizeof eui, eui_format, n % devices);
+        std::string object = R"({"temperature":21.5,"sent_us":)" + std::to_string(start_us + offset.count()) + "}";
+        auto r = (*client)->request(
+            "POST", "/api/v1/ingest/chirpstack?event=up",
+            uplink(eui, "lat-" + std::to_string(run) + "-" + std::to_string(n) + "-" + eui, n + 1, object), h);
+        if (r.ok() && r->status < 300) ++accepted;
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  return accepted;
+}
+
 }  // namespace
 
 TEST_CASE("flow throughput") {
@@ -31,16 +140,7 @@ TEST_CASE("flow throughput") {
   const int runs = env_int("BENCH_RUNS", 3);
   const int devices = 100;
   Sink sink;
-  auto label = created(call("POST", "/api/v1/labels", R"({"name":"bench"})"));
-  REQUIRE(after_device_reload([&] {
-    for (int i = 0; i < devices; ++i) {
-      char eui[17];
-      std::snprintf(eui, sizeof eui, "70b3d5%010x", i);
-      auto id = create_device(eui);
-      REQUIRE(call("POST", "/api/v1/labels/" + label + "/devices/" + id).status == 200);
-    }
-  }));
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // let the last device change land in the view
+  auto label = labelled_devices("bench", "70b3d5%010x", devices);
   auto fn = create_function("function f(m) { return {temperature: m.data.temperature, dev_eui: m.dev_eui}; }");
   auto integration = create_http_integration(sink.url());
   create_flow({{"l", "label", label, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
@@ -76,4 +176,92 @@ TEST_CASE("flow throughput") {
   }
   std::printf("median: accepted %.0f/s, flow runs recorded %.0f/s, delivered %.0f/s\n", median(accept_rates),
               median(flow_rates), median(delivery_rates));
+}
+
+TEST_CASE("flow latency at a fixed offered rate", "[.][latency]") {
+  const int rate = env_int("BENCH_RATE", 1000);
+  const int seconds = env_int("BENCH_SECONDS", 30);
+  const int runs = env_int("BENCH_RUNS", 1);
+  const int devices = 100;
+  const char* eui_format = "70b3d6%010x";
+  LatencyReceiver receiver;
+  auto label = labelled_devices("bench-latency", eui_format, devices);
+  auto fn = create_function(
+      "function f(m) { return {temperature: m.data.temperature, dev_eui: m.dev_eui, sent_us: m.data.sent_us}; }");
+  auto integration = create_http_integration(receiver.url());
+  create_flow({{"l", "label", label, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
+              {{"l", "f"}, {"f", "i"}});
+  REQUIRE(view_has_flows());
+
+  // Warm-up (connections, caches, JIT): two seconds at the rate, not measured.
+  auto warm = offer(rate, rate * 2, 16, eui_format, devices, 0);
+  REQUIRE(eventually([&] { return static_cast<std::int64_t>(receiver.count()) >= warm; }, std::chrono::seconds(120)));
+  receiver.take();
+
+  for (int run = 1; run <= runs; ++run) {
+    const int total = rate * seconds;
+    bench::ProcStats procs(stack().pg().port());
+    procs.start();
+    auto t0 = std::chrono::steady_clock::now();
+    auto accepted = offer(rate, total, 16, eui_format, devices, run);
+    double send_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    bool all =
+        eventually([&] { return static_cast<std::int64_t>(receiver.count()) >= accepted; }, std::chrono::seconds(300));
+    procs.stop();
+    auto ms = receiver.take();
+    std::sort(ms.begin(), ms.end());
+    std::printf(
+        "latency run %d: offered %d/s for %ds (sent in %.1f s), accepted %lld, delivered %zu%s\n"
+        "  webhook -> delivery ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n%s",
+        run, rate, seconds, send_s, static_cast<long long>(accepted), ms.size(), all ? "" : " (NOT ALL)",
+        quantile(ms, 0.50), quantile(ms, 0.95), quantile(ms, 0.99), ms.empty() ? 0.0 : ms.back(),
+        procs.report().c_str());
+    std::fflush(stdout);
+    CHECK(all);
+  }
+}
+
+TEST_CASE("flow backlog drain rate", "[.][backlog]") {
+  const int requests = env_int("BENCH_REQUESTS", 20000);
+  const int runs = env_int("BENCH_RUNS", 3);
+  const int devices = 100;
+  Sink sink;
+  auto label = labelled_devices("bench-backlog", "70b3d7%010x", devices);
+  auto fn = create_function("function f(m) { return {temperature: m.data.temperature, dev_eui: m.dev_eui}; }");
+  auto integration = create_http_integration(sink.url());
+  create_flow({{"l", "label", label, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
+              {{"l", "f"}, {"f", "i"}});
+  REQUIRE(view_has_flows());
+
+  std::vector<double> flow_rates, delivery_rates;
+  std::int64_t delivered = 0;
+  for (int run = 1; run <= runs; ++run) {
+    stack().stop("flow-orchestrator");
+    auto load = testing::run_command(testing::binary_dir() + "/tools/dm-load --url '" + stack().url("ingest") +
+                                     "/api/v1/ingest/chirpstack?event=up' --connections 16 --devices 100 "
+                                     "--dev-eui-prefix 70b3d7 --secret " +
+                                     kIngestSecret + " --requests " + std::to_string(requests) + " --duration 600");
+    INFO(load.output);
+    REQUIRE(load.exit_code == 0);
+    bench::ProcStats procs(stack().pg().port());
+    procs.start();
+    auto t0 = std::chrono::steady_clock::now();
+    stack().start("flow-orchestrator");  // a new process: its counters start at zero
+    REQUIRE(
+        eventually([&] { return orchestrator_metric("dm_orchestrator_runs_total{status=\"success\"}") >= requests; },
+                   std::chrono::seconds(600)));
+    auto t_runs = std::chrono::steady_clock::now();
+    delivered += requests;
+    REQUIRE(eventually([&] { return sink.stat("received") >= delivered; }, std::chrono::seconds(600)));
+    auto t_delivered = std::chrono::steady_clock::now();
+    procs.stop();
+    auto secs = [&](auto t) { return std::chrono::duration<double>(t - t0).count(); };
+    flow_rates.push_back(requests / secs(t_runs));
+    delivery_rates.push_back(requests / secs(t_delivered));
+    std::printf(
+        "backlog run %d: %d uplinks waiting; recorded %.0f/s, delivered %.0f/s (from the orchestrator's start)\n%s",
+        run, requests, flow_rates.back(), delivery_rates.back(), procs.report().c_str());
+    std::fflush(stdout);
+  }
+  std::printf("backlog median: recorded %.0f/s, delivered %.0f/s\n", median(flow_rates), median(delivery_rates));
 }

@@ -32,7 +32,10 @@ inline testing::Stack& stack() {
        {"OUTBOUND_ALLOW", "127.0.0.1"},
        {"DISPATCHER_RETRY_BASE", "200ms"},
        {"ORCHESTRATOR_RETRY_DELAY", "200ms"},
-       {"ORCHESTRATOR_ACK_WAIT", "5s"}});  // uplinks a killed orchestrator held come back soon
+       {"ORCHESTRATOR_LANES", "4"},                   // lane_of(eui, 4) in the tests
+       {"ORCHESTRATOR_FUNCTION_TIMEOUT_MS", "3000"},  // a 1.2 s function stays well inside it
+       {"RUNNER_WORKERS", "4"},                       // a slow function leaves workers for others
+       {"ORCHESTRATOR_ACK_WAIT", "5s"}});             // uplinks a killed orchestrator held come back soon
   return s;
 }
 
@@ -54,28 +57,43 @@ inline Reply to_reply(const Result<http::ClientResponse>& r) {
   return out;
 }
 
-// REST through the gateway as an admin (created with dm-admin, logged in once).
+// An admin's bearer token (the admin is created with dm-admin and logged in once).
+inline const std::string& admin_token() {
+  static const std::string token = [] {
+    auto made = stack().admin_tool("create-admin admin@example.com admin admin-password-0123");
+    INFO(made.output);
+    REQUIRE(made.exit_code == 0);
+    auto r = to_reply(http::fetch("POST", stack().url("gateway") + "/api/v1/auth/login",
+                                  "username=admin&password=admin-password-0123",
+                                  {{"Content-Type", "application/x-www-form-urlencoded"}}));
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return r.str("access_token");
+  }();
+  return token;
+}
+
+// REST through the gateway as an admin, on one kept-alive connection (one thread at a time).
 inline Reply call(const std::string& method, const std::string& target, const std::string& body = {}) {
   static std::unique_ptr<http::Client> client = [] {
     auto c = http::Client::create(stack().url("gateway"), {.request_timeout = std::chrono::seconds(60)});
     REQUIRE(c.ok());
     return std::move(c).value();
   }();
-  static const std::string token = [] {
-    auto made = stack().admin_tool("create-admin admin@example.com admin admin-password-0123");
-    INFO(made.output);
-    REQUIRE(made.exit_code == 0);
-    auto r = to_reply(client->request("POST", "/api/v1/auth/login", "username=admin&password=admin-password-0123",
-                                      {{"Content-Type", "application/x-www-form-urlencoded"}}));
-    INFO(r.body);
-    REQUIRE(r.status == 200);
-    return r.str("access_token");
-  }();
   http::Headers h;
-  h.set("Authorization", "Bearer " + token);
+  h.set("Authorization", "Bearer " + admin_token());
   if (!body.empty()) h.set("Content-Type", "application/json");
   INFO(method << " " << target);
   return to_reply(client->request(method, target, body, h));
+}
+
+// The same on a fresh connection: for a second thread.
+inline Reply call_once(const std::string& method, const std::string& target, const std::string& body = {}) {
+  http::Headers h;
+  h.set("Authorization", "Bearer " + admin_token());
+  if (!body.empty()) h.set("Content-Type", "application/json");
+  return to_reply(
+      http::fetch(method, stack().url("gateway") + target, body, h, {.request_timeout = std::chrono::seconds(60)}));
 }
 
 inline std::string created(const Reply& r) {
@@ -128,8 +146,9 @@ struct N {
   std::string id, type, entity, parameters;
 };
 inline std::string create_flow(const std::vector<N>& nodes,
-                               const std::vector<std::pair<std::string, std::string>>& edges) {
-  std::string body = R"({"name":")" + unique("flow") + R"(","enabled":true,"nodes":[)";
+                               const std::vector<std::pair<std::string, std::string>>& edges, bool enabled = true) {
+  std::string body =
+      R"({"name":")" + unique("flow") + R"(","enabled":)" + (enabled ? "true" : "false") + R"(,"nodes":[)";
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const auto& n = nodes[i];
     body += (i ? "," : "") + std::string(R"({"id":")") + n.id + R"(","type":")" + n.type + R"(","data":{"entityId":")" +
@@ -142,7 +161,7 @@ inline std::string create_flow(const std::vector<N>& nodes,
   }
   body += "]}";
   auto id = created(call("POST", "/api/v1/flows", body));
-  ++flows_created();
+  if (enabled) ++flows_created();  // view_has_flows() counts the enabled ones
   return id;
 }
 
@@ -158,16 +177,19 @@ inline std::string uplink(const std::string& dev_eui, const std::string& dedup_i
          R"(,"rxInfo":[{"gatewayId":"0016c001f153a14c","rssi":-40,"snr":9.5}],"txInfo":{"frequency":868100000}})";
 }
 
-inline Reply post_uplink(const std::string& body) {
+// Any ChirpStack event type (`up`, `join`, ...) to ingest's webhook.
+inline Reply post_event(const std::string& event, const std::string& body) {
   static std::unique_ptr<http::Client> client = [] {
     auto c = http::Client::create(stack().url("ingest"));
     REQUIRE(c.ok());
     return std::move(c).value();
   }();
   return to_reply(
-      client->request("POST", "/api/v1/ingest/chirpstack?event=up", body,
+      client->request("POST", "/api/v1/ingest/chirpstack?event=" + event, body,
                       {{"Authorization", "Bearer " + kIngestSecret}, {"Content-Type", "application/json"}}));
 }
+
+inline Reply post_uplink(const std::string& body) { return post_event("up", body); }
 
 // A metric's value from the orchestrator's /metrics (0 when absent).
 inline double orchestrator_metric(const std::string& name) {
@@ -189,20 +211,38 @@ inline bool view_has_flows() {
   return false;
 }
 
-// Runs `change` and waits until the orchestrator reloaded its device list after it.
+// Runs `change` and waits until the orchestrator reloaded its device list after it. A reload
+// already under way when the change committed does not include it (the view reloads once more
+// at once): so wait until the count went up and then stayed put for a moment.
 template <typename F>
 bool after_device_reload(F change) {
   double before = orchestrator_metric("dm_orchestrator_device_reloads");
   change();
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  double seen = before;
+  auto since = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() < until) {
-    if (orchestrator_metric("dm_orchestrator_device_reloads") > before) return true;
+    double now = orchestrator_metric("dm_orchestrator_device_reloads");
+    if (now != seen) {
+      seen = now;
+      since = std::chrono::steady_clock::now();
+    } else if (seen > before && std::chrono::steady_clock::now() - since > std::chrono::milliseconds(300)) {
+      return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
 }
 
 using testing::eventually;
+
+// How many runs a flow has in history (GET /flows/{id}/history, `query` appended).
+inline std::int64_t run_count(const std::string& flow_id, const std::string& query = {}) {
+  auto r = call("GET", "/api/v1/flows/" + flow_id + "/history?limit=1000" + query);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  return static_cast<std::int64_t>(r.json.Size());
+}
 
 // dm-sink on a free port.
 struct Sink {

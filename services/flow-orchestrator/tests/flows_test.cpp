@@ -228,7 +228,3 @@ TEST_CASE("after kill -9 of the orchestrator every accepted uplink has exactly o
   CHECK(sink.stat("unique_keys") == kUplinks);
   CHECK(sink.stat("duplicates") == 0);
 }
-
-TEST_CASE("simulate and replay are routed here and answer 501 until they exist") {
-  CHECK(call("POST", "/api/v1/flows/00000000-0000-0000-0000-000000000000/simulate", "{}").status == 501);
-}

@@ -1,9 +1,12 @@
 // Pure parts of the orchestrator: reading the registry's view, the function input message,
-// run status rules, and the flow-completed event.
+// run status rules, the flow-completed event, lanes, simulate bodies and replay keys.
 #include <catch2/catch.hpp>
 
 #include "dm/json/json.hpp"
 #include "engine.hpp"
+#include "processor.hpp"
+#include "replay.hpp"
+#include "simulate.hpp"
 #include "view.hpp"
 
 using namespace dm;
@@ -97,4 +100,87 @@ TEST_CASE("the flow-completed event has the schema's fields") {
   CHECK((*doc)["path"][0]["error"].IsNull());
   CHECK(json::view((*doc)["path"][1]["error"]) == "boom");
   CHECK((*doc)["replay"].IsBool());
+}
+
+TEST_CASE("lanes: a device always maps to the same lane, devices spread over all lanes") {
+  CHECK(dev_eui_of("dm.device.0004a30b001c0530.up") == "0004a30b001c0530");
+  CHECK(dev_eui_of("other.subject") == "other.subject");
+  CHECK(lane_of("0004a30b001c0530", 4) == lane_of("0004a30b001c0530", 4));
+  CHECK(lane_of("0004a30b001c0530", 1) == 0);
+  CHECK(lane_of("0004a30b001c0530", 0) == 0);
+  // FNV-1a is fixed: every replica (and the tests) computes the same lane.
+  CHECK(lane_of("", 1000) == 1469598103934665603ull % 1000);
+  std::vector<int> used(4);
+  for (int i = 0; i < 400; ++i) {
+    char eui[17];
+    std::snprintf(eui, sizeof eui, "70b3d5%010x", i);
+    ++used[lane_of(eui, 4)];
+  }
+  for (int n : used) CHECK(n > 50);  // roughly even: 100 each
+}
+
+TEST_CASE("one flow from GET /internal/v1/flows/{id}, enabled or not") {
+  auto f = parse_flow(R"({"id":"f2","name":"off","enabled":false,"version":4,
+    "nodes":[{"id":"t","type":"label","entity_id":"l1"},{"id":"i","type":"integration","entity_id":"i1"}],
+    "edges":[{"id":"e","source":"t","target":"i"}]})");
+  REQUIRE(f.ok());
+  CHECK((*f)->id == "f2");
+  CHECK((*f)->version == 4);
+  CHECK((*f)->nodes[0].next == std::vector<std::size_t>{1});
+  CHECK_FALSE(parse_flow("[]").ok());
+  CHECK_FALSE(parse_flow(R"({"name":"no id"})").ok());
+}
+
+TEST_CASE("simulate bodies: the simple shape and a device event both become a device event") {
+  auto simple = read_sample(R"({"dev_eui":"0004A30B001C0530","data":{"t":1},"payload":"AQ==","f_port":3})");
+  REQUIRE(simple.sample);
+  CHECK(simple.sample->dev_eui == "0004a30b001c0530");
+  auto ev = json::parse(simple.sample->event);
+  REQUIRE(ev.ok());
+  CHECK((*ev)["object"]["t"].GetInt() == 1);
+  CHECK(json::view((*ev)["data"]) == "AQ==");
+  CHECK((*ev)["f_port"].GetInt() == 3);
+  CHECK(json::view((*ev)["event_type"]) == "up");
+
+  auto event = read_sample(R"({"event_type":"up","device_id":"d1","object":{"t":2},"data":"AQID","dedup_id":"x"})");
+  REQUIRE(event.sample);
+  CHECK(event.sample->device_id == "d1");
+  auto ev2 = json::parse(event.sample->event);
+  REQUIRE(ev2.ok());
+  CHECK((*ev2)["object"]["t"].GetInt() == 2);
+  CHECK(json::view((*ev2)["data"]) == "AQID");
+
+  auto no_object = read_sample(R"({"event_type":"up","data":"AQID"})");  // an event without a decoded object
+  REQUIRE(no_object.sample);
+
+  for (const char* bad :
+       {"", "[]", "{", "{}", R"({"data":5})", R"({"data":{},"dev_eui":"12"})", R"({"data":{},"f_port":-1})",
+        R"({"data":{},"time":"yesterday"})", R"({"event_type":"join","object":{}})", R"({"object":[1]})"}) {
+    INFO(bad);
+    auto r = read_sample(bad);
+    CHECK_FALSE(r.sample);
+    REQUIRE(r.error);
+    CHECK(r.error->status == 422);
+  }
+}
+
+TEST_CASE("a simulation starts at the trigger naming the device or one of its labels") {
+  auto f = parse_flow(R"({"id":"f","nodes":[{"id":"fn","type":"function","entity_id":"x"},
+    {"id":"d","type":"device","entity_id":"dev-2"},{"id":"l","type":"label","entity_id":"lab-1"}],"edges":[]})");
+  REQUIRE(f.ok());
+  Device d{"dev-1", "0004a30b001c0530", "n", {"lab-1"}, "[]"};
+  CHECK(pick_trigger(**f, &d, "") == std::optional<std::size_t>(2));            // by label
+  CHECK(pick_trigger(**f, nullptr, "dev-2") == std::optional<std::size_t>(1));  // by device id
+  CHECK(pick_trigger(**f, nullptr, "") == std::optional<std::size_t>(1));       // the first trigger
+  auto none = parse_flow(R"({"id":"f","nodes":[{"id":"fn","type":"function","entity_id":"x"}],"edges":[]})");
+  REQUIRE(none.ok());
+  CHECK_FALSE(pick_trigger(**none, nullptr, ""));
+}
+
+TEST_CASE("a replay's run key differs from the original's and from other replays") {
+  auto a = new_replay_id(), b = new_replay_id();
+  CHECK(a.size() == 32);
+  CHECK(a != b);
+  CHECK(replay_key("f1", "dd", a) == "f1:replay:dd:" + a);
+  CHECK(replay_key("f1", "dd", a) != run_key("f1", "dd"));
 }
