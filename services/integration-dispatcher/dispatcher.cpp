@@ -8,6 +8,10 @@ namespace dm::dispatcher {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// How long stop() waits for attempts in flight: an HTTP attempt ends within its integration's
+// timeout (10 s unless set), and deploy/ gives pods 45 s after SIGTERM.
+constexpr auto kStopWait = std::chrono::seconds(35);
+
 struct Dispatcher::Work {
   bus::JsMessage msg;
   std::shared_ptr<Job> job;
@@ -96,7 +100,15 @@ void Dispatcher::stop() {
     (void)w->msg.nak();
     --pending_;
   }
+  // Attempts in flight answer on other threads (HTTP client, MQTT acks): wait until they are
+  // recorded and acked (the Recorder still runs), since a job sent but not recorded would be
+  // sent again by the replica that gets it next. Bounded by the longest attempt timeout.
+  auto deadline = Clock::now() + kStopWait;
+  while (pending_.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(20));
+  if (pending_.load() > 0) log::warn("stopping with attempts in flight", {{"attempts", static_cast<std::int64_t>(pending_.load())}});
   if (workers_) workers_->stop();
+  // Unsubscribe now: a pull subscription left open holds up the connection's drain.
+  consumer_.reset();
 }
 
 Dispatcher::Stats Dispatcher::stats() const {
