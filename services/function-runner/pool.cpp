@@ -38,6 +38,7 @@ struct WorkerPool::Impl {
     std::deque<Job> queue;
     std::unordered_set<std::string> known;  // keys whose code this worker was sent
     std::thread thread;
+    bool busy = false;  // running a batch (guarded by mutex)
   };
 
   PoolOptions options;
@@ -150,6 +151,7 @@ struct WorkerPool::Impl {
     while (true) {
       {
         std::unique_lock lock(s.mutex);
+        s.busy = false;
         s.cv.wait(lock, [&] { return stopping || !s.queue.empty(); });
         // On shutdown what is queued still runs (no new work arrives by then): answering it
         // "shutting down" would record failed runs for functions that did nothing wrong.
@@ -158,6 +160,7 @@ struct WorkerPool::Impl {
           batch.push_back(std::move(s.queue.front()));
           s.queue.pop_front();
         }
+        s.busy = !batch.empty();
       }
       // Quarantined functions are answered without touching a worker.
       std::vector<Job> runnable;
@@ -236,8 +239,19 @@ struct WorkerPool::Impl {
 
   Slot& pick(const std::string& key) {
     std::size_t home = std::hash<std::string>{}(key) % slots.size();
-    // Same function → same worker (its context is cached there), unless that worker is busy.
+    auto idle = [](Slot& s) {
+      std::lock_guard lock(s.mutex);
+      return !s.busy && s.queue.empty();
+    };
+    // Same function → same worker (its compiled code is cached there) while that worker is
+    // free. When it is running something (maybe a slow function), an idle worker takes the job:
+    // one slow function must not hold up others that hash to the same worker.
     Slot* best = slots[home].get();
+    if (idle(*best)) return *best;
+    for (auto& s : slots) {
+      if (idle(*s)) return *s;
+    }
+    // Every worker is busy: stay home unless it is far behind the others.
     std::size_t best_len;
     {
       std::lock_guard lock(best->mutex);

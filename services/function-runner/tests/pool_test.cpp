@@ -124,3 +124,27 @@ TEST_CASE("compile jobs report syntax errors with their position") {
   CHECK(r.line == 2);
   CHECK(r.column == 13);
 }
+
+TEST_CASE("a slow function does not hold up another function that hashes to the same worker") {
+  auto pool = WorkerPool::start(options(2));
+  REQUIRE(pool.ok());
+  auto& p = **pool;
+  // Two function ids whose keys pick the same home worker.
+  auto home = [](const std::string& fid) { return std::hash<std::string>{}(fid + "@1") % 2; };
+  std::string fast = "fast-0";
+  for (int i = 1; home(fast) != home("slow"); ++i) fast = "fast-" + std::to_string(i);
+
+  std::promise<RunResult> slow_done;
+  auto slow = run_job("slow", "function f(m){ const end = Date.now() + 1000; while (Date.now() < end) {} return m; }",
+                      "{}", 3000);
+  slow.done = [&](RunResult r) { slow_done.set_value(std::move(r)); };
+  p.submit(std::move(slow));
+  std::this_thread::sleep_for(100ms);  // the slow one is running on the home worker now
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = p.run(run_job(fast, kEcho, R"({"n":7})"));
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(r.output == R"({"n":7})");
+  CHECK(took < 500ms);  // the idle worker took it instead of queueing behind the slow one
+  CHECK(slow_done.get_future().get().status == "success");
+}
