@@ -78,6 +78,7 @@ TEST_CASE("a worker killed from outside is replaced and the queued work still ru
   auto& p = **pool;
   CHECK(p.run(run_job("echo", kEcho, R"({"n":1})")).status == "success");
   auto pid = p.pids().at(0);
+  REQUIRE(pid > 0);  // kill(-1) would kill every process we may signal
   std::promise<RunResult> slow;
   auto j = run_job("slow", "function f(){ const t = Date.now(); while (Date.now() - t < 300) {} return {ok: 1}; }");
   j.done = [&](RunResult r) { slow.set_value(std::move(r)); };
