@@ -105,7 +105,8 @@ void Dispatcher::stop() {
   // sent again by the replica that gets it next. Bounded by the longest attempt timeout.
   auto deadline = Clock::now() + kStopWait;
   while (pending_.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(20));
-  if (pending_.load() > 0) log::warn("stopping with attempts in flight", {{"attempts", static_cast<std::int64_t>(pending_.load())}});
+  if (pending_.load() > 0)
+    log::warn("stopping with attempts in flight", {{"attempts", static_cast<std::int64_t>(pending_.load())}});
   if (workers_) workers_->stop();
   // Unsubscribe now: a pull subscription left open holds up the connection's drain.
   consumer_.reset();
