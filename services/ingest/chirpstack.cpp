@@ -81,35 +81,6 @@ class Reader {
   std::string path_;
 };
 
-void put(Writer& w, std::string_view key, const std::optional<std::string_view>& s) {
-  w.key(key);
-  if (s)
-    w.string(*s);
-  else
-    w.null();
-}
-void put(Writer& w, std::string_view key, const std::optional<std::string>& s) {
-  w.key(key);
-  if (s)
-    w.string(*s);
-  else
-    w.null();
-}
-void put(Writer& w, std::string_view key, const std::optional<std::int64_t>& n) {
-  w.key(key);
-  if (n)
-    w.integer(*n);
-  else
-    w.null();
-}
-void put(Writer& w, std::string_view key, const std::optional<double>& n) {
-  w.key(key);
-  if (n)
-    w.number(*n);
-  else
-    w.null();
-}
-
 // Copies a ChirpStack sub-message with snake_case keys. `context` blobs are opaque gateway
 // state (useless downstream, often the largest field) and are dropped; `metadata` maps are
 // user/vendor keys and stay verbatim.
@@ -227,7 +198,7 @@ Result<void> write_rx_info(Writer& w, const Context& c, std::optional<double>& b
           auto bytes = base64_decode(json::view(*up));
           w.field("uplink_id", bytes && bytes->size() == 16 ? uuid_from_bytes(*bytes) : std::string(json::view(*up)));
         }
-        put(w, "snr", snr);
+        w.field_or_null("snr", snr);
       } else {
         DM_ASSIGN_OR_RETURN(auto gw, r.str("gatewayId"));
         w.field("gateway_id", gw.value_or(""));
@@ -254,10 +225,10 @@ Result<void> write_up(Writer& w, const Context& c) {
   const Reader& b = c.body;
   if (c.v3()) {
     DM_ASSIGN_OR_RETURN(auto addr, v3_hex_field(b, "devAddr", 4));
-    put(w, "dev_addr", addr);
+    w.field_or_null("dev_addr", addr);
   } else {
     DM_ASSIGN_OR_RETURN(auto addr, b.str("devAddr"));
-    put(w, "dev_addr", addr ? normalise_hex(*addr) : std::nullopt);
+    w.field_or_null("dev_addr", addr ? normalise_hex(*addr) : std::nullopt);
   }
   DM_ASSIGN_OR_RETURN(auto f_port, b.integer("fPort"));
   DM_ASSIGN_OR_RETURN(auto f_cnt, b.integer("fCnt"));
@@ -267,13 +238,13 @@ Result<void> write_up(Writer& w, const Context& c) {
   if (f_port && (*f_port < 0 || *f_port > 255)) return bad("field 'fPort' must be between 0 and 255");
   if (f_cnt && (*f_cnt < 0 || *f_cnt > 4294967295LL)) return bad("field 'fCnt' must be between 0 and 4294967295");
   if (dr && (*dr < 0 || *dr > 15)) return bad("field 'dr' must be between 0 and 15");
-  put(w, "f_port", f_port);
+  w.field_or_null("f_port", f_port);
   w.field("f_cnt", f_cnt.value_or(0));  // protobuf JSON omits a zero counter
   w.field("dr", dr.value_or(0));
   w.field("adr", adr.value_or(false));
   w.field("confirmed", confirmed.value_or(false));
   DM_ASSIGN_OR_RETURN(auto data, base64_field(b, "data"));
-  put(w, "data", data);
+  w.field_or_null("data", data);
   w.key("object");
   DM_ASSIGN_OR_RETURN(const Value* object, b.object("object"));
   if (object != nullptr) {
@@ -293,8 +264,8 @@ Result<void> write_up(Writer& w, const Context& c) {
   std::optional<double> rssi, snr;
   std::int64_t count = 0;
   DM_TRY(write_rx_info(w, c, rssi, snr, count));
-  put(w, "rssi", rssi);
-  put(w, "snr", snr);
+  w.field_or_null("rssi", rssi);
+  w.field_or_null("snr", snr);
   w.field("gateway_count", count);
   DM_ASSIGN_OR_RETURN(const Value* tx, b.object("txInfo"));
   w.key("tx_info");
@@ -315,7 +286,7 @@ Result<void> write_status(Writer& w, const Context& c, std::optional<double>& ba
     battery.reset();
   else
     battery = level;
-  put(w, "battery_level", battery);
+  w.field_or_null("battery_level", battery);
   w.field("margin", margin.value_or(0));
   w.field("external_power", external.value_or(false));
   return ok();
@@ -327,7 +298,7 @@ Result<void> write_downlink(Writer& w, const Context& c, bool tx_ack) {
   if (f_cnt_down && *f_cnt_down < 0) return bad("field 'fCntDown' must not be negative");
   w.field("f_cnt_down", f_cnt_down.value_or(0));
   DM_ASSIGN_OR_RETURN(auto queue_item, b.str(c.v3() ? "queueItemID" : "queueItemId"));
-  put(w, "queue_item_id", queue_item);
+  w.field_or_null("queue_item_id", queue_item);
   if (!tx_ack) {
     DM_ASSIGN_OR_RETURN(auto acknowledged, b.boolean("acknowledged"));
     w.field("acknowledged", acknowledged.value_or(false));
@@ -335,10 +306,10 @@ Result<void> write_downlink(Writer& w, const Context& c, bool tx_ack) {
   }
   if (c.v3()) {
     DM_ASSIGN_OR_RETURN(auto gw, v3_hex_field(b, "gatewayID", 8));
-    put(w, "gateway_id", gw);
+    w.field_or_null("gateway_id", gw);
   } else {
     DM_ASSIGN_OR_RETURN(auto gw, b.str("gatewayId"));
-    put(w, "gateway_id", gw);
+    w.field_or_null("gateway_id", gw);
   }
   DM_ASSIGN_OR_RETURN(const Value* tx, b.object("txInfo"));
   w.key("tx_info");
@@ -407,9 +378,9 @@ Result<void> write_location(Writer& w, const Context& c) {
   if (la < -90 || la > 90) return bad("field 'location.latitude' must be between -90 and 90");
   if (lo < -180 || lo > 180) return bad("field 'location.longitude' must be between -180 and 180");
   w.key("location").start_object().field("latitude", la).field("longitude", lo);
-  put(w, "altitude", alt);
-  put(w, "source", source ? std::optional<std::string>(lower(*source)) : std::nullopt);
-  put(w, "accuracy", acc);
+  w.field_or_null("altitude", alt);
+  w.field_or_null("source", source ? std::optional<std::string>(lower(*source)) : std::nullopt);
+  w.field_or_null("accuracy", acc);
   w.end_object();
   return ok();
 }
@@ -497,7 +468,7 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
   w.field("received_at", ev.received_at);
   if (c.v3()) {
     DM_ASSIGN_OR_RETURN(auto t, time_field(root, "publishedAt"));
-    put(w, "time", t);
+    w.field_or_null("time", t);
     w.key("tenant_id").null().key("tenant_name").null();
     w.key("application_id");
     const Value* app = root.get("applicationID");
@@ -508,18 +479,18 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
     else
       w.string(json::to_string(*app));
     DM_ASSIGN_OR_RETURN(auto app_name, root.str("applicationName"));
-    put(w, "application_name", app_name);
+    w.field_or_null("application_name", app_name);
     DM_ASSIGN_OR_RETURN(auto name, root.str("deviceName"));
-    put(w, "device_name", name);
+    w.field_or_null("device_name", name);
     if (name) ev.device_name = std::string(*name);
     DM_ASSIGN_OR_RETURN(auto profile_id, root.str("deviceProfileID"));
     DM_ASSIGN_OR_RETURN(auto profile_name, root.str("deviceProfileName"));
-    put(w, "device_profile_id", profile_id);
-    put(w, "device_profile_name", profile_name);
+    w.field_or_null("device_profile_id", profile_id);
+    w.field_or_null("device_profile_name", profile_name);
     write_tags(w, root.get("tags"));
   } else {
     DM_ASSIGN_OR_RETURN(auto t, time_field(root, "time"));
-    put(w, "time", t);
+    w.field_or_null("time", t);
     Reader di(*device_info, "deviceInfo");
     for (auto [from, to] : {std::pair{"tenantId", "tenant_id"},
                             {"tenantName", "tenant_name"},
@@ -529,7 +500,7 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
                             {"deviceProfileId", "device_profile_id"},
                             {"deviceProfileName", "device_profile_name"}}) {
       DM_ASSIGN_OR_RETURN(auto s, di.str(from));
-      put(w, to, s);
+      w.field_or_null(to, s);
       if (s && std::string_view(from) == "deviceName") ev.device_name = std::string(*s);
     }
     write_tags(w, di.get("tags"));
@@ -541,10 +512,10 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
   } else if (event_type == "join") {
     if (c.v3()) {
       DM_ASSIGN_OR_RETURN(auto addr, v3_hex_field(root, "devAddr", 4));
-      put(w, "dev_addr", addr);
+      w.field_or_null("dev_addr", addr);
     } else {
       DM_ASSIGN_OR_RETURN(auto addr, root.str("devAddr"));
-      put(w, "dev_addr", addr ? normalise_hex(*addr) : std::nullopt);
+      w.field_or_null("dev_addr", addr ? normalise_hex(*addr) : std::nullopt);
     }
   } else if (event_type == "status") {
     DM_TRY(write_status(w, c, ev.battery_level));

@@ -107,9 +107,22 @@ class Writer {
   Writer& field(std::string_view k, int n) { return key(k).integer(n); }
   Writer& field(std::string_view k, double d) { return key(k).number(d); }
   Writer& field(std::string_view k, bool b) { return key(k).boolean(b); }
+  // The value, or null when absent.
   Writer& field_or_null(std::string_view k, const std::optional<std::string>& s) {
     key(k);
     return s ? string(*s) : null();
+  }
+  Writer& field_or_null(std::string_view k, const std::optional<std::string_view>& s) {
+    key(k);
+    return s ? string(*s) : null();
+  }
+  Writer& field_or_null(std::string_view k, const std::optional<std::int64_t>& n) {
+    key(k);
+    return n ? integer(*n) : null();
+  }
+  Writer& field_or_null(std::string_view k, const std::optional<double>& d) {
+    key(k);
+    return d ? number(*d) : null();
   }
   std::string take();
   std::string_view view() const { return {buf_.GetString(), buf_.GetSize()}; }
