@@ -9,14 +9,6 @@ const char* kKeyDoc =
     "json_build_object('id', id, 'user_id', user_id, 'name', name, 'role', role, 'prefix', prefix, "
     "'expires_at', expires_at, 'revoked_at', revoked_at, 'created_at', created_at)";
 
-std::string json_array(const db::Rows& rows) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (i) out += ',';
-    out += rows.get(i, 0);
-  }
-  return out + "]";
-}
 }  // namespace
 
 Result<std::string> Store::create_user(const std::string& email, const std::string& username,

@@ -13,15 +13,6 @@ const char* kSummary =
     "'dev_eui', h.dev_eui, 'attempt', h.attempt, 'status', h.status, 'http_status', h.http_status, 'error', h.error, "
     "'duration_ms', h.duration_ms, 'created_at', h.created_at)";
 
-std::string json_array(const db::Rows& rows) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (i) out += ',';
-    out += rows.get(i, 0);
-  }
-  return out + "]";
-}
-
 http::Response list(const db::Rows& rows, std::int64_t total) {
   auto res = http::Response::json(200, json_array(rows));
   res.headers.set("X-Total-Count", std::to_string(total));

@@ -55,16 +55,6 @@ http::Response store_error(const Error& e, std::string_view conflict_detail) {
   }
 }
 
-std::string json_array(const db::Rows& rows, int column) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (i) out += ',';
-    out += rows.get(i, column);
-  }
-  out += ']';
-  return out;
-}
-
 http::Response list_response(const db::Rows& rows, std::int64_t total) {
   auto res = http::Response::json(200, json_array(rows));
   res.headers.set("X-Total-Count", std::to_string(total));

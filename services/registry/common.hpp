@@ -45,9 +45,6 @@ struct Context {
 // database, 503 when the database is unreachable, 500 otherwise (logged, not shown).
 http::Response store_error(const Error& e, std::string_view conflict_detail = {});
 
-// "[doc,doc,...]" from the first column of `rows` (JSON rendered by PostgreSQL).
-std::string json_array(const db::Rows& rows, int column = 0);
-
 // 200 with a JSON array and X-Total-Count.
 http::Response list_response(const db::Rows& rows, std::int64_t total);
 

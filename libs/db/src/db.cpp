@@ -202,6 +202,16 @@ std::string_view Rows::get(std::size_t row, int col) const {
   return {PQgetvalue(result_.get(), r, col), static_cast<std::size_t>(PQgetlength(result_.get(), r, col))};
 }
 
+std::string json_array(const Rows& rows, int column) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i) out += ',';
+    out += rows.get(i, column);
+  }
+  out += ']';
+  return out;
+}
+
 std::optional<std::string> Rows::opt(std::size_t row, int col) const {
   if (is_null(row, col)) return std::nullopt;
   return std::string(get(row, col));

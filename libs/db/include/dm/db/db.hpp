@@ -84,6 +84,9 @@ class Rows {
   detail::ResultPtr result_;
 };
 
+// "[v,v,...]" from one column of JSON that PostgreSQL rendered (json_build_object ...).
+std::string json_array(const Rows& rows, int column = 0);
+
 class Pool;
 
 // One checked-out connection. Handed out by Pool::transaction/with_session as Session&;
