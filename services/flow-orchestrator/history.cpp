@@ -79,10 +79,8 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs) {
                     r->device_id.empty() ? db::Param() : db::Param(r->device_id), r->trigger_node, r->status,
                     path_json(r->path), std::to_string(r->duration_ms), r->replay ? "true" : "false", r->at});
   }
-  return db.transaction([&](db::Session& s) -> Result<void> {
-    DM_TRY(db::insert_rows(s, "flow_runs", kColumns, rows, "ON CONFLICT (run_key) DO NOTHING"));
-    return ok();
-  });
+  DM_TRY(db::insert_rows(db, "flow_runs", kColumns, rows, "ON CONFLICT (run_key) DO NOTHING"));
+  return ok();
 }
 
 namespace {

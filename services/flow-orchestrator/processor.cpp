@@ -36,6 +36,14 @@ std::string_view dev_eui_of(std::string_view subject) {
   return dot == std::string_view::npos ? rest : rest.substr(0, dot);
 }
 
+// A lane batch whose flows ran and whose deliveries are queued, waiting to be recorded and acked.
+struct Processor::Ran {
+  std::vector<bus::JsMessage> messages;
+  std::vector<Item> items;  // items[i].msg is &messages[i]
+  std::vector<RunJob> jobs;
+  std::chrono::steady_clock::time_point started;
+};
+
 struct Processor::Lane {
   std::mutex mu;
   std::condition_variable has_work;  // the lane waits for uplinks
@@ -91,6 +99,7 @@ Result<void> Processor::start() {
   DM_ASSIGN_OR_RETURN(consumer_, js.pull_subscribe(kStream, kConsumer, "dm.device.*.up"));
   running_ = true;
   for (int i = 0; i < options_.lanes; ++i) lanes_.push_back(std::make_unique<Lane>());
+  recorder_ = std::thread([this] { record_loop(); });
   for (auto& lane : lanes_) lane->thread = std::thread([this, l = lane.get()] { lane_loop(*l); });
   fetcher_ = std::thread([this] { fetch_loop(); });
   return ok();
@@ -106,6 +115,13 @@ void Processor::stop() {
   if (fetcher_.joinable()) fetcher_.join();
   for (auto& lane : lanes_)
     if (lane->thread.joinable()) lane->thread.join();
+  // The lanes handed over their last batches: record and ack them before unsubscribing.
+  {
+    std::lock_guard lock(record_mu_);
+    recorder_stop_ = true;
+    has_record_.notify_all();
+  }
+  if (recorder_.joinable()) recorder_.join();
   // Unsubscribe now: a pull subscription left open holds up the connection's drain (10 s).
   consumer_.reset();
 }
@@ -157,20 +173,19 @@ void Processor::fetch_loop() {
 
 void Processor::lane_loop(Lane& lane) {
   const auto most = static_cast<std::size_t>(options_.fetch_batch);
-  std::vector<bus::JsMessage> batch;
   while (true) {
+    std::vector<bus::JsMessage> batch;
     {
       std::unique_lock lock(lane.mu);
       lane.has_work.wait(lock, [&] { return !running_ || !lane.queue.empty(); });
       if (!running_) break;
-      batch.clear();
       while (!lane.queue.empty() && batch.size() < most) {
         batch.push_back(std::move(lane.queue.front()));
         lane.queue.pop_front();
       }
       lane.has_room.notify_all();
     }
-    process(lane, batch);
+    process(lane, std::move(batch));
   }
   // Stopping: uplinks still queued here go back now instead of after ACK_WAIT.
   std::deque<bus::JsMessage> left;
@@ -216,16 +231,21 @@ void Processor::prepare(Item& item, std::vector<RunJob>& jobs) {
   }
 }
 
-void Processor::process(Lane& lane, std::vector<bus::JsMessage>& batch) {
+void Processor::process(Lane& lane, std::vector<bus::JsMessage> messages) {
   auto t0 = std::chrono::steady_clock::now();
+  auto ran = std::make_unique<Ran>();
+  ran->started = t0;
+  ran->messages = std::move(messages);  // the items point into it: it never moves again
+  auto& batch = ran->messages;
+  auto& items = ran->items;
+  auto& jobs = ran->jobs;
   for (auto it = lane.held.begin(); it != lane.held.end();) {
     if (it->second <= t0)
       it = lane.held.erase(it);
     else
       ++it;
   }
-  std::vector<Item> items(batch.size());
-  std::vector<RunJob> jobs;
+  items.resize(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     items[i].msg = &batch[i];
     if (lane.held.count(batch[i].subject())) {
@@ -235,6 +255,7 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage>& batch) {
     prepare(items[i], jobs);
   }
   engine_.run_all(jobs);
+  observe_phase("run", std::chrono::steady_clock::now() - t0);
   for (auto& item : items) {
     for (std::size_t j : item.jobs) {
       if (!jobs[j].deferred) continue;
@@ -259,16 +280,57 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage>& batch) {
     }
   }
 
-  std::vector<const Run*> runs;
-  for (const auto& item : items)
-    if (!item.retry)
-      for (std::size_t j : item.jobs) runs.push_back(&jobs[j].run);
-  if (auto written = write_runs(db_, runs); !written) {
-    log::warn("flow history not written; uplinks will be redelivered", {{"error", written.error().message}});
-    for (auto& item : items) {
-      if (!item.follows) lane.held.emplace(item.msg->subject(), t0 + options_.retry_delay * 9 / 10);
-      (void)item.msg->nak(options_.retry_delay);
+  // Recording, announcing and acking go to the recorder, so this lane runs its next uplinks
+  // meanwhile. Their delivery jobs are queued already, in order.
+  // Bounded like the lanes: at most LANES × LANE_QUEUE uplinks wait to be recorded.
+  const auto most = static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue);
+  std::unique_lock lock(record_mu_);
+  auto room = [&] { return recording_uplinks_ == 0 || recording_uplinks_ + batch.size() <= most; };
+  if (!room()) {
+    metrics_.counter("dm_orchestrator_record_full_total", "Times a lane waited for the recorder.").inc();
+    record_room_.wait(lock, room);
+  }
+  recording_uplinks_ += batch.size();
+  to_record_.push_back(std::move(ran));
+  has_record_.notify_one();
+}
+
+void Processor::record_loop() {
+  while (true) {
+    std::vector<std::unique_ptr<Ran>> work;
+    {
+      std::unique_lock lock(record_mu_);
+      has_record_.wait(lock, [&] { return recorder_stop_ || !to_record_.empty(); });
+      if (to_record_.empty()) return;  // stopping, and everything is recorded
+      while (!to_record_.empty()) {
+        work.push_back(std::move(to_record_.front()));
+        to_record_.pop_front();
+      }
     }
+    record(work);
+    std::unique_lock lock(record_mu_);
+    for (const auto& ran : work) recording_uplinks_ -= ran->messages.size();
+    record_room_.notify_all();
+    has_record_.wait_for(lock, options_.record_linger, [&] { return recorder_stop_; });
+  }
+}
+
+// Whatever the lanes finished meanwhile goes into one transaction: fewer, bigger writes.
+void Processor::record(std::vector<std::unique_ptr<Ran>>& work) {
+  std::vector<const Run*> runs;
+  for (const auto& ran : work)
+    for (const auto& item : ran->items)
+      if (!item.retry)
+        for (std::size_t j : item.jobs) runs.push_back(&ran->jobs[j].run);
+  auto t0 = std::chrono::steady_clock::now();
+  auto written = write_runs(db_, runs);
+  observe_phase("record", std::chrono::steady_clock::now() - t0);
+  if (!written) {
+    // Their deliveries are queued already (and never sent twice), so the redelivered uplinks
+    // only add their runs to the history.
+    log::warn("flow history not written; uplinks will be redelivered", {{"error", written.error().message}});
+    for (auto& ran : work)
+      for (auto& item : ran->items) (void)item.msg->nak(options_.retry_delay);
     return;
   }
   for (const Run* r : runs) {
@@ -276,17 +338,27 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage>& batch) {
     if (auto p = nats_.publish("dm.flow.completed." + r->flow_id, completed_json(*r)); !p)
       log::warn("flow-completed event not published", {{"flow", r->flow_id}, {"error", p.error().message}});
   }
-  for (auto& item : items) {
-    if (item.retry) {
-      metrics_.counter("dm_orchestrator_uplinks_deferred_total", "Uplinks handed back for a later attempt.").inc();
-      (void)item.msg->nak(options_.retry_delay);
-    } else {
-      (void)item.msg->ack();
+  auto now = std::chrono::steady_clock::now();
+  for (auto& ran : work) {
+    for (auto& item : ran->items) {
+      if (item.retry) {
+        metrics_.counter("dm_orchestrator_uplinks_deferred_total", "Uplinks handed back for a later attempt.").inc();
+        (void)item.msg->nak(options_.retry_delay);
+      } else {
+        (void)item.msg->ack();
+      }
     }
+    metrics_.counter("dm_orchestrator_uplinks_total", "Uplinks processed.").inc(ran->messages.size());
+    metrics_.histogram("dm_orchestrator_batch_seconds", "Time from taking a lane batch until it was acked.")
+        .observe(std::chrono::duration<double>(now - ran->started).count());
   }
-  metrics_.counter("dm_orchestrator_uplinks_total", "Uplinks processed.").inc(batch.size());
-  metrics_.histogram("dm_orchestrator_batch_seconds", "Time to process one lane batch.")
-      .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void Processor::observe_phase(const char* phase, std::chrono::steady_clock::duration took) {
+  metrics_.histogram("dm_orchestrator_phase_seconds",
+                     "Time to run a lane batch's flows (run) and to record a transaction of runs (record).",
+                     std::string("phase=\"") + phase + "\"")
+      .observe(std::chrono::duration<double>(took).count());
 }
 
 void Processor::housekeeping() {

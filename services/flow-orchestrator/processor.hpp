@@ -4,12 +4,16 @@
 // lane chosen by its DevEUI (lane_of), so one device's uplinks always go through the same lane
 // in arrival order; lanes run independently, so a slow function only delays its own lane.
 // A lane takes what is queued (up to FETCH_BATCH) and runs it through its flows together
-// (Engine::run_all), writes the runs in one transaction, publishes flow-completed events and
-// acks. An uplink whose flows could not run (runner or JetStream unavailable) is nakked with a
+// (Engine::run_all), then hands the batch to the recorder and goes on with its next uplinks.
+// The recorder writes whatever the lanes handed it in one transaction, publishes flow-completed
+// events and acks (bounded: a lane waits while LANES × LANE_QUEUE uplinks wait to be recorded). An uplink whose flows could not run (runner or JetStream unavailable) is nakked with a
 // delay, together with that device's later uplinks until it comes back. Lane queues are bounded:
 // the fetcher waits when one is full.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <memory>
 #include <string_view>
 #include <thread>
@@ -32,6 +36,9 @@ struct ProcessorOptions {
   int lanes = 4;                                // batches in flight at once, each for its own devices
   int lane_queue = 256;                         // uplinks waiting per lane before the fetcher waits
   std::chrono::milliseconds retry_delay{2000};  // nak delay when the flows could not run
+  // The recorder waits this long after a transaction before the next, so that a steady flow
+  // is written in fewer, larger transactions (only the acks wait; deliveries are queued).
+  std::chrono::milliseconds record_linger{20};
   std::chrono::milliseconds ack_wait{60000};
   int retention_days = 30;
 };
@@ -54,9 +61,13 @@ class Processor {
  private:
   struct Item;
   struct Lane;
+  struct Ran;
   void fetch_loop();
   void lane_loop(Lane& lane);
-  void process(Lane& lane, std::vector<bus::JsMessage>& batch);
+  void process(Lane& lane, std::vector<bus::JsMessage> messages);
+  void record_loop();
+  void record(std::vector<std::unique_ptr<Ran>>& work);
+  void observe_phase(const char* phase, std::chrono::steady_clock::duration took);
   void prepare(Item& item, std::vector<RunJob>& jobs);
   void housekeeping();
 
@@ -69,6 +80,13 @@ class Processor {
   std::unique_ptr<bus::PullConsumer> consumer_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::thread fetcher_;
+  std::thread recorder_;
+  std::mutex record_mu_;
+  std::condition_variable has_record_;   // the recorder waits for ran batches
+  std::condition_variable record_room_;  // a lane waits for the recorder
+  std::deque<std::unique_ptr<Ran>> to_record_;
+  std::size_t recording_uplinks_ = 0;  // uplinks handed to the recorder and not acked yet
+  bool recorder_stop_ = false;
   std::atomic<bool> running_{false};
   std::chrono::steady_clock::time_point last_purge_{};
 };

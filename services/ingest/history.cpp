@@ -8,10 +8,12 @@
 
 namespace dm::ingest {
 
-HistoryWriter::HistoryWriter(bus::Connection& nats, db::Pool& db, metrics::Registry& metrics, int batch)
+HistoryWriter::HistoryWriter(bus::Connection& nats, db::Pool& db, metrics::Registry& metrics, int batch,
+                             std::chrono::milliseconds linger)
     : nats_(nats),
       db_(db),
       batch_(batch),
+      linger_(linger),
       written_(metrics.counter("dm_ingest_history_rows_total", "History rows written.")),
       failed_(metrics.counter("dm_ingest_history_failures_total", "History batches that failed (retried).")) {}
 
@@ -44,7 +46,9 @@ void HistoryWriter::run() {
       if (msgs.error().code != Errc::timeout) std::this_thread::sleep_for(std::chrono::milliseconds(250));
       continue;
     }
-    if (!msgs->empty()) write(*msgs);
+    if (msgs->empty()) continue;
+    write(*msgs);
+    if (msgs->size() < static_cast<std::size_t>(batch_) && !stopping_) std::this_thread::sleep_for(linger_);
   }
 }
 

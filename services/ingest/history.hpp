@@ -3,6 +3,7 @@
 // DM_DEVICE_EVENTS to PostgreSQL in batches (acking only after the commit), and the
 // history / unknown-device endpoints.
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 
@@ -19,7 +20,11 @@ inline constexpr const char* kHistoryConsumer = "ingest-history";
 
 class HistoryWriter {
  public:
-  HistoryWriter(bus::Connection& nats, db::Pool& db, metrics::Registry& metrics, int batch);
+  // After a batch smaller than `batch`, waits `linger` before fetching again, so a steady trickle
+  // becomes a few larger transactions instead of one per event (history is not on any
+  // caller's path; only the acks wait).
+  HistoryWriter(bus::Connection& nats, db::Pool& db, metrics::Registry& metrics, int batch,
+                std::chrono::milliseconds linger);
   ~HistoryWriter();
   Result<void> start();
   void stop();  // finishes the batch in hand
@@ -31,6 +36,7 @@ class HistoryWriter {
   bus::Connection& nats_;
   db::Pool& db_;
   int batch_;
+  std::chrono::milliseconds linger_;
   metrics::Counter& written_;
   metrics::Counter& failed_;
   std::atomic<bool> stopping_{false};

@@ -22,6 +22,7 @@ struct IngestConfig {
   std::chrono::milliseconds stream_max_age{7 * 24 * 3600 * 1000LL};
   std::int64_t stream_max_bytes = 10LL << 30;
   int history_batch = 500;
+  std::chrono::milliseconds history_linger{50};
 };
 
 IngestConfig read_config(dm::Config& c) {
@@ -46,6 +47,9 @@ IngestConfig read_config(dm::Config& c) {
   ic.stream_max_age = c.millis("STREAM_MAX_AGE", std::chrono::hours(24 * 7));
   ic.stream_max_bytes = c.integer("STREAM_MAX_BYTES", 10LL << 30, 1 << 20, 1LL << 50);
   ic.history_batch = static_cast<int>(c.integer("HISTORY_BATCH", 500, 1, 5000));
+  ic.history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(50));
+  if (ic.history_linger < std::chrono::milliseconds(0) || ic.history_linger > std::chrono::seconds(5))
+    c.add_problem("INGEST_HISTORY_LINGER must be between 0 and 5s");
   ic.webhook.recent_ids = static_cast<std::size_t>(c.integer("RECENT_IDS", 200000, 0, 10000000));
   ic.webhook.dedup_window = ic.dedup_window;
   ic.webhook.publish_timeout = c.millis("PUBLISH_TIMEOUT", std::chrono::seconds(3));
@@ -98,7 +102,8 @@ int main() {
         directory = std::make_unique<ingest::Directory>(cfg.unknown_ttl);
         link = std::make_unique<ingest::RegistryLink>(rt.rpc(), rt.nats(), *directory, cfg.link);
         DM_TRY(link->start());
-        writer = std::make_unique<ingest::HistoryWriter>(rt.nats(), rt.db(), rt.metrics(), cfg.history_batch);
+        writer = std::make_unique<ingest::HistoryWriter>(rt.nats(), rt.db(), rt.metrics(), cfg.history_batch,
+                                                         cfg.history_linger);
         DM_TRY(writer->start());
 
         // One router on ingest's own port (ChirpStack posts here) and over NATS for the gateway.

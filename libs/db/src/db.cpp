@@ -677,4 +677,11 @@ Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::v
   return affected;
 }
 
+Result<std::size_t> insert_rows(Pool& pool, std::string_view table, const std::vector<std::string>& columns,
+                                const std::vector<Params>& rows, std::string_view suffix) {
+  auto insert = [&](Session& s) { return insert_rows(s, table, columns, rows, suffix); };
+  if (!columns.empty() && rows.size() <= kMaxParams / columns.size()) return pool.with_session(insert);
+  return pool.transaction(insert);
+}
+
 }  // namespace dm::db

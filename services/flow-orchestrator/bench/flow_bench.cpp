@@ -18,6 +18,7 @@
 // BENCH_RUNS runs (default 1).
 //   build-x/services/flow-orchestrator/dm-orchestrator-bench '[latency]'
 #include <algorithm>
+#include <map>
 #include <cstdlib>
 #include <mutex>
 
@@ -76,9 +77,11 @@ class LatencyReceiver {
       std::int64_t now = unix_us();
       auto pos = req.body.find("\"sent_us\":");
       if (pos != std::string::npos) {
-        double ms = static_cast<double>(now - std::atoll(req.body.c_str() + pos + 10)) / 1000.0;
+        std::int64_t sent = std::atoll(req.body.c_str() + pos + 10);
+        double ms = static_cast<double>(now - sent) / 1000.0;
         std::lock_guard lock(mu_);
         latencies_ms_.push_back(ms);
+        if (std::getenv("BENCH_TIMELINE")) timeline_.emplace_back(sent, ms);
       }
       return http::Response::json(200, R"({"ok":true})");
     });
@@ -94,11 +97,77 @@ class LatencyReceiver {
     std::lock_guard lock(mu_);
     return std::exchange(latencies_ms_, {});
   }
+  // With BENCH_TIMELINE set: the worst latency per 500 ms of send time, to tell a steady queue
+  // from stalls.
+  std::string timeline() {
+    std::lock_guard lock(mu_);
+    if (timeline_.empty()) return {};
+    std::int64_t first = timeline_.front().first;
+    for (const auto& [sent, ms] : timeline_) first = std::min(first, sent);
+    std::map<std::int64_t, double> worst;
+    for (const auto& [sent, ms] : timeline_) {
+      double& w = worst[(sent - first) / 500000];
+      w = std::max(w, ms);
+    }
+    timeline_.clear();
+    std::string out = "  worst ms per 0.5 s:";
+    for (const auto& [slot, ms] : worst) out += " " + std::to_string(static_cast<int>(ms));
+    return out + "\n";
+  }
 
  private:
   std::mutex mu_;
   std::vector<double> latencies_ms_;
+  std::vector<std::pair<std::int64_t, double>> timeline_;  // (scheduled send µs, latency ms)
   std::unique_ptr<http::Server> server_;
+};
+
+// Where the time goes: a plain NATS subscriber notes when each uplink was stored by ingest
+// (dm.device.*.up) and when its delivery job was queued by the orchestrator
+// (dm.work.dispatch.>), each minus the uplink's scheduled send time.
+class StageTap {
+ public:
+  StageTap() : stored_("dm.device.*.up"), queued_("dm.work.dispatch.>") {}
+  std::string report() {
+    return "  webhook -> stored in JetStream ms: " + percentiles(stored_) +
+           "\n  webhook -> delivery job queued ms: " + percentiles(queued_) + "\n";
+  }
+
+ private:
+  struct Tap {
+    explicit Tap(const std::string& subject) {
+      auto c = bus::Connection::connect({.url = stack().nats().url(), .name = "bench-stage-tap"});
+      REQUIRE(c.ok());
+      conn = std::move(c).value();
+      auto s = conn->subscribe(subject, "", [this](bus::Message&& m) {
+        std::int64_t now = unix_us();
+        auto pos = m.data.find("\"sent_us\":");
+        if (pos == std::string::npos) return;
+        double ms = static_cast<double>(now - std::atoll(m.data.c_str() + pos + 10)) / 1000.0;
+        std::lock_guard lock(mu);
+        latencies_ms.push_back(ms);
+      });
+      REQUIRE(s.ok());
+      sub = std::move(s).value();
+    }
+    std::shared_ptr<bus::Connection> conn;
+    std::unique_ptr<bus::Subscription> sub;
+    std::mutex mu;
+    std::vector<double> latencies_ms;
+  };
+  static std::string percentiles(Tap& t) {
+    std::vector<double> v;
+    {
+      std::lock_guard lock(t.mu);
+      v = std::exchange(t.latencies_ms, {});
+    }
+    std::sort(v.begin(), v.end());
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "p50 %.1f  p95 %.1f  p99 %.1f  max %.1f (%zu)", quantile(v, 0.5), quantile(v, 0.95),
+                  quantile(v, 0.99), v.empty() ? 0.0 : v.back(), v.size());
+    return buf;
+  }
+  Tap stored_, queued_;
 };
 
 // Posts `total` uplinks at `rate` per second from `connections` paced senders; each uplink's
@@ -200,6 +269,7 @@ TEST_CASE("flow latency at a fixed offered rate", "[.][latency]") {
 
   for (int run = 1; run <= runs; ++run) {
     const int total = rate * seconds;
+    StageTap stages;
     bench::ProcStats procs(stack().pg().port());
     procs.start();
     auto t0 = std::chrono::steady_clock::now();
@@ -212,10 +282,10 @@ TEST_CASE("flow latency at a fixed offered rate", "[.][latency]") {
     std::sort(ms.begin(), ms.end());
     std::printf(
         "latency run %d: offered %d/s for %ds (sent in %.1f s), accepted %lld, delivered %zu%s\n"
-        "  webhook -> delivery ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n%s",
+        "  webhook -> delivery ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n%s%s",
         run, rate, seconds, send_s, static_cast<long long>(accepted), ms.size(), all ? "" : " (NOT ALL)",
         quantile(ms, 0.50), quantile(ms, 0.95), quantile(ms, 0.99), ms.empty() ? 0.0 : ms.back(),
-        procs.report().c_str());
+        (stages.report() + receiver.timeline()).c_str(), procs.report().c_str());
     std::fflush(stdout);
     CHECK(all);
   }

@@ -225,6 +225,11 @@ auto Pool::with_session(F&& f) -> decltype(f(std::declval<Session&>())) {
 Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::vector<std::string>& columns,
                                 const std::vector<Params>& rows, std::string_view suffix = {});
 
+// The same, all or nothing, on a connection of the pool: one statement (atomic by itself, so
+// no BEGIN/COMMIT round trips) when the rows fit in one, else one transaction.
+Result<std::size_t> insert_rows(Pool& pool, std::string_view table, const std::vector<std::string>& columns,
+                                const std::vector<Params>& rows, std::string_view suffix = {});
+
 // "name" with embedded quotes doubled: safe to splice into SQL as one identifier.
 std::string quote_identifier(std::string_view name);
 
