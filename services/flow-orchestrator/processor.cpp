@@ -179,6 +179,11 @@ void Processor::lane_loop(Lane& lane) {
       std::unique_lock lock(lane.mu);
       lane.has_work.wait(lock, [&] { return !running_ || !lane.queue.empty(); });
       if (!running_) break;
+      // A moment for more uplinks to join: each batch costs a runner request and its wakeups
+      // whatever its size, so under steady load fewer, larger batches save CPU.
+      if (options_.lane_linger.count() > 0 && lane.queue.size() < most)
+        lane.has_work.wait_for(lock, options_.lane_linger, [&] { return !running_ || lane.queue.size() >= most; });
+      if (!running_) break;
       while (!lane.queue.empty() && batch.size() < most) {
         batch.push_back(std::move(lane.queue.front()));
         lane.queue.pop_front();
