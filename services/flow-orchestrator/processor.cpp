@@ -360,9 +360,10 @@ void Processor::record(std::vector<std::unique_ptr<Ran>>& work) {
 }
 
 void Processor::observe_phase(const char* phase, std::chrono::steady_clock::duration took) {
-  metrics_.histogram("dm_orchestrator_phase_seconds",
-                     "Time to run a lane batch's flows (run) and to record a transaction of runs (record).",
-                     std::string("phase=\"") + phase + "\"")
+  metrics_
+      .histogram("dm_orchestrator_phase_seconds",
+                 "Time to run a lane batch's flows (run) and to record a transaction of runs (record).",
+                 std::string("phase=\"") + phase + "\"")
       .observe(std::chrono::duration<double>(took).count());
 }
 

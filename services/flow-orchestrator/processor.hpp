@@ -3,18 +3,19 @@
 // (filter dm.device.*.up), shared by every replica. One fetcher thread hands each uplink to a
 // lane chosen by its DevEUI (lane_of), so one device's uplinks always go through the same lane
 // in arrival order; lanes run independently, so a slow function only delays its own lane.
-// A lane takes what is queued (up to FETCH_BATCH) and runs it through its flows together
-// (Engine::run_all), then hands the batch to the recorder and goes on with its next uplinks.
-// The recorder writes whatever the lanes handed it in one transaction, publishes flow-completed
-// events and acks (bounded: a lane waits while LANES × LANE_QUEUE uplinks wait to be recorded). An uplink whose flows could not run (runner or JetStream unavailable) is nakked with a
-// delay, together with that device's later uplinks until it comes back. Lane queues are bounded:
-// the fetcher waits when one is full.
+// A lane waits up to LANE_LINGER for more uplinks, takes what is queued (up to FETCH_BATCH) and
+// runs it through its flows together (Engine::run_all), then hands the batch to the recorder
+// and goes on with its next uplinks. The recorder writes whatever the lanes handed it in one
+// statement, publishes flow-completed events and acks (bounded: a lane waits while
+// LANES × LANE_QUEUE uplinks wait to be recorded). An uplink whose flows could not run (runner
+// or JetStream unavailable) is nakked with a delay, together with that device's later uplinks
+// until it comes back. Lane queues are bounded: the fetcher waits when one is full.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string_view>
 #include <thread>
 #include <vector>

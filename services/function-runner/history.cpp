@@ -88,11 +88,11 @@ void HistoryWriter::write_pending() {
                       r.dev_eui, r.replay ? "true" : "false", r.status, r.input, r.output, r.logs, r.error,
                       std::to_string(r.duration_ms), r.at});
     }
-    auto written = db::insert_rows(db_, "function_runs",
-                                   {"run_id", "function_id", "version", "flow_id", "flow_run_id", "node_id",
-                                    "dev_eui", "replay", "status", "input", "output", "logs", "error", "duration_ms",
-                                    "created_at"},
-                                   rows, "ON CONFLICT (run_id) DO NOTHING");
+    auto written =
+        db::insert_rows(db_, "function_runs",
+                        {"run_id", "function_id", "version", "flow_id", "flow_run_id", "node_id", "dev_eui", "replay",
+                         "status", "input", "output", "logs", "error", "duration_ms", "created_at"},
+                        rows, "ON CONFLICT (run_id) DO NOTHING");
     if (!written) {
       log::warn("function history write failed; will retry",
                 {{"error", written.error().message}, {"rows", batch.size()}});

@@ -18,8 +18,8 @@
 // BENCH_RUNS runs (default 1).
 //   build-x/services/flow-orchestrator/dm-orchestrator-bench '[latency]'
 #include <algorithm>
-#include <map>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 
 #include "dm/http/server.hpp"
