@@ -169,10 +169,14 @@ struct Engine::Impl {
   bool log_truncated = false;
   std::atomic<bool> heap_exceeded{false};
 
-  // Watchdog: one thread for the engine's life, polling a deadline set per run.
+  // Watchdog: one thread for the engine's life. It sleeps until the armed run's deadline (or,
+  // with nothing armed, until a run is armed) instead of polling: back-to-back runs move the
+  // deadline later, so under load it wakes about once per timeout, and an idle worker not at
+  // all. arm() wakes it only when the new deadline is earlier than the one it sleeps until.
   std::mutex wd_mutex;
   std::condition_variable wd_cv;
   Clock::time_point deadline{};
+  Clock::time_point wake_at = Clock::time_point::max();
   bool armed = false;
   bool fired = false;
   bool stopping = false;
@@ -184,6 +188,7 @@ struct Engine::Impl {
     deadline = Clock::now() + timeout;
     armed = true;
     fired = false;
+    if (deadline < wake_at) wd_cv.notify_one();
   }
   // True when the watchdog terminated the run (its termination is cancelled here).
   bool disarm() {
@@ -200,10 +205,15 @@ struct Engine::Impl {
   void watch() {
     std::unique_lock lock(wd_mutex);
     while (!stopping) {
-      wd_cv.wait_for(lock, std::chrono::milliseconds(2));
-      if (armed && !fired && Clock::now() >= deadline) {
+      if (!armed || fired) {
+        wake_at = Clock::time_point::max();
+        wd_cv.wait(lock);
+      } else if (Clock::now() >= deadline) {
         fired = true;
         isolate->TerminateExecution();
+      } else {
+        wake_at = deadline;
+        wd_cv.wait_until(lock, deadline);
       }
     }
   }
@@ -385,6 +395,7 @@ Engine::~Engine() {
   {
     std::lock_guard lock(impl_->wd_mutex);
     impl_->stopping = true;
+    impl_->wd_cv.notify_one();
   }
   impl_->watchdog.join();
   impl_->fns.clear();

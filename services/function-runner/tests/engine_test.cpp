@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <thread>
 
 using namespace dm::function_runner;
 using namespace std::chrono_literals;
@@ -82,6 +83,24 @@ TEST_CASE("an infinite loop is stopped within timeout + 50 ms and the next run s
   auto next = e.run("loop", "{}", "{}", 100ms);
   CHECK(next.status == "success");
   CHECK(next.output == R"({"ok":true})");
+}
+
+TEST_CASE("a short timeout right after runs with a long one is still kept") {
+  // The watchdog sleeps until the deadline it knows; a later run with an earlier deadline must
+  // wake it, or the loop below would run until the 5 s deadline of the runs before it.
+  Engine e;
+  REQUIRE_FALSE(e.load("loop2", "function f(m){ if (m.loop) { for(;;){} } return {ok: true}; }").has_error);
+  for (int i = 0; i < 3; ++i) REQUIRE(e.run("loop2", "{}", "{}", 5000ms).status == "success");
+  auto start = std::chrono::steady_clock::now();
+  auto r = e.run("loop2", R"({"loop":true})", "{}", 100ms);
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(r.status == "timeout");
+  CHECK(took < 150ms);
+  // And an engine left idle still stops the next loop in time.
+  std::this_thread::sleep_for(50ms);
+  start = std::chrono::steady_clock::now();
+  CHECK(e.run("loop2", R"({"loop":true})", "{}", 100ms).status == "timeout");
+  CHECK(std::chrono::steady_clock::now() - start < 150ms);
 }
 
 TEST_CASE("a gradual heap bomb is stopped and the engine stays usable") {
