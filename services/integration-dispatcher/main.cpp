@@ -22,6 +22,7 @@ int main() {
   dispatcher::Settings settings;
   http::OutboundPolicy policy;
   std::size_t history_batch = 1000;
+  std::chrono::milliseconds history_linger{20};
   std::unique_ptr<dispatcher::TargetCache> targets;
   std::unique_ptr<dispatcher::HttpSender> http_sender;
   std::unique_ptr<dispatcher::MqttSender> mqtt_sender;
@@ -45,6 +46,9 @@ int main() {
         if (settings.ack_wait < std::chrono::seconds(1)) c.add_problem("DISPATCHER_ACK_WAIT must be at least 1s");
         settings.history_retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 36500));
         history_batch = static_cast<std::size_t>(c.integer("HISTORY_BATCH", 1000, 1, 20000));
+        history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(20));
+        if (history_linger < std::chrono::milliseconds(1) || history_linger > std::chrono::seconds(5))
+          c.add_problem("DISPATCHER_HISTORY_LINGER must be between 1ms and 5s");
         auto allow = http::OutboundPolicy::parse(c.str("OUTBOUND_ALLOW", ""));
         if (allow)
           policy = std::move(allow).value();
@@ -58,7 +62,7 @@ int main() {
         mqtt_sender = std::make_unique<dispatcher::MqttSender>(policy);
         storages = std::make_unique<dispatcher::StorageWriter>(*http_sender);
         attempter = std::make_unique<dispatcher::Attempter>(*http_sender, *mqtt_sender, *storages);
-        recorder = std::make_unique<dispatcher::Recorder>(rt.db(), history_batch, std::chrono::milliseconds(20));
+        recorder = std::make_unique<dispatcher::Recorder>(rt.db(), history_batch, history_linger);
         engine =
             std::make_unique<dispatcher::Dispatcher>(settings, rt.nats(), rt.db(), *targets, *attempter, *recorder);
         route_ctx = std::make_unique<dispatcher::RouteContext>(
