@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "dm/http/server.hpp"
 #include "flow_fixture.hpp"
@@ -53,6 +54,36 @@ std::int64_t unix_us() {
       .count();
 }
 
+const char* kBenchFunction = "function f(m) { return {temperature: m.data.temperature, dev_eui: m.dev_eui}; }";
+
+// Milliseconds from the "sent_us" (the uplink's scheduled send time, µs) found in `text` to
+// `now_us`; nothing when `text` carries none.
+std::optional<double> ms_since_sent(const std::string& text, std::int64_t now_us, std::int64_t* sent_us = nullptr) {
+  auto pos = text.find("\"sent_us\":");
+  if (pos == std::string::npos) return std::nullopt;
+  std::int64_t sent = std::atoll(text.c_str() + pos + 10);
+  if (sent_us) *sent_us = sent;
+  return static_cast<double>(now_us - sent) / 1000.0;
+}
+
+// "p50 … p95 … p99 … max …" of the values (sorted here).
+std::string percentiles(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "p50 %.1f  p95 %.1f  p99 %.1f  max %.1f", quantile(v, 0.50), quantile(v, 0.95),
+                quantile(v, 0.99), v.empty() ? 0.0 : v.back());
+  return buf;
+}
+
+// The benchmarked flow: label → function `code` → HTTP integration to `url`.
+void create_label_flow(const std::string& label, const std::string& code, const std::string& url) {
+  auto fn = create_function(code);
+  auto integration = create_http_integration(url);
+  create_flow({{"l", "label", label, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
+              {{"l", "f"}, {"f", "i"}});
+  REQUIRE(view_has_flows());
+}
+
 // `devices` devices "<prefix><index>" with one new label; returns the label id.
 std::string labelled_devices(const std::string& label_name, const char* eui_format, int devices) {
   auto label = created(call("POST", "/api/v1/labels", R"({"name":")" + label_name + "\"}"));
@@ -74,14 +105,11 @@ class LatencyReceiver {
   LatencyReceiver() {
     auto router = std::make_shared<http::Router>();
     router->add_sync("POST", "/in", [this](const http::Request& req) {
-      std::int64_t now = unix_us();
-      auto pos = req.body.find("\"sent_us\":");
-      if (pos != std::string::npos) {
-        std::int64_t sent = std::atoll(req.body.c_str() + pos + 10);
-        double ms = static_cast<double>(now - sent) / 1000.0;
+      std::int64_t sent = 0;
+      if (auto ms = ms_since_sent(req.body, unix_us(), &sent)) {
         std::lock_guard lock(mu_);
-        latencies_ms_.push_back(ms);
-        if (std::getenv("BENCH_TIMELINE")) timeline_.emplace_back(sent, ms);
+        latencies_ms_.push_back(*ms);
+        if (keep_timeline_) timeline_.emplace_back(sent, *ms);
       }
       return http::Response::json(200, R"({"ok":true})");
     });
@@ -93,32 +121,35 @@ class LatencyReceiver {
     std::lock_guard lock(mu_);
     return latencies_ms_.size();
   }
+  // The latencies since the last take(); timeline() then describes the same deliveries.
   std::vector<double> take() {
     std::lock_guard lock(mu_);
+    taken_timeline_ = std::exchange(timeline_, {});
     return std::exchange(latencies_ms_, {});
   }
-  // With BENCH_TIMELINE set: the worst latency per 500 ms of send time, to tell a steady queue
-  // from stalls.
+  // With BENCH_TIMELINE set: the worst latency per 500 ms of send time of the deliveries last
+  // taken, to tell a steady queue from stalls.
   std::string timeline() {
     std::lock_guard lock(mu_);
-    if (timeline_.empty()) return {};
-    std::int64_t first = timeline_.front().first;
-    for (const auto& [sent, ms] : timeline_) first = std::min(first, sent);
+    auto timeline = std::exchange(taken_timeline_, {});
+    if (timeline.empty()) return {};
+    std::int64_t first = timeline.front().first;
+    for (const auto& [sent, ms] : timeline) first = std::min(first, sent);
     std::map<std::int64_t, double> worst;
-    for (const auto& [sent, ms] : timeline_) {
+    for (const auto& [sent, ms] : timeline) {
       double& w = worst[(sent - first) / 500000];
       w = std::max(w, ms);
     }
-    timeline_.clear();
     std::string out = "  worst ms per 0.5 s:";
     for (const auto& [slot, ms] : worst) out += " " + std::to_string(static_cast<int>(ms));
     return out + "\n";
   }
 
  private:
+  const bool keep_timeline_ = std::getenv("BENCH_TIMELINE") != nullptr;
   std::mutex mu_;
   std::vector<double> latencies_ms_;
-  std::vector<std::pair<std::int64_t, double>> timeline_;  // (scheduled send µs, latency ms)
+  std::vector<std::pair<std::int64_t, double>> timeline_, taken_timeline_;  // (scheduled send µs, latency ms)
   std::unique_ptr<http::Server> server_;
 };
 
@@ -129,8 +160,8 @@ class StageTap {
  public:
   StageTap() : stored_("dm.device.*.up"), queued_("dm.work.dispatch.>") {}
   std::string report() {
-    return "  webhook -> stored in JetStream ms: " + percentiles(stored_) +
-           "\n  webhook -> delivery job queued ms: " + percentiles(queued_) + "\n";
+    return "  webhook -> stored in JetStream ms: " + stored_.report() +
+           "\n  webhook -> delivery job queued ms: " + queued_.report() + "\n";
   }
 
  private:
@@ -140,12 +171,10 @@ class StageTap {
       REQUIRE(c.ok());
       conn = std::move(c).value();
       auto s = conn->subscribe(subject, "", [this](bus::Message&& m) {
-        std::int64_t now = unix_us();
-        auto pos = m.data.find("\"sent_us\":");
-        if (pos == std::string::npos) return;
-        double ms = static_cast<double>(now - std::atoll(m.data.c_str() + pos + 10)) / 1000.0;
-        std::lock_guard lock(mu);
-        latencies_ms.push_back(ms);
+        if (auto ms = ms_since_sent(m.data, unix_us())) {
+          std::lock_guard lock(mu);
+          latencies_ms.push_back(*ms);
+        }
       });
       REQUIRE(s.ok());
       sub = std::move(s).value();
@@ -154,19 +183,12 @@ class StageTap {
     std::unique_ptr<bus::Subscription> sub;
     std::mutex mu;
     std::vector<double> latencies_ms;
-  };
-  static std::string percentiles(Tap& t) {
-    std::vector<double> v;
-    {
-      std::lock_guard lock(t.mu);
-      v = std::exchange(t.latencies_ms, {});
+    std::string report() {
+      std::lock_guard lock(mu);
+      auto n = latencies_ms.size();
+      return percentiles(std::exchange(latencies_ms, {})) + " (" + std::to_string(n) + ")";
     }
-    std::sort(v.begin(), v.end());
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "p50 %.1f  p95 %.1f  p99 %.1f  max %.1f (%zu)", quantile(v, 0.5), quantile(v, 0.95),
-                  quantile(v, 0.99), v.empty() ? 0.0 : v.back(), v.size());
-    return buf;
-  }
+  };
   Tap stored_, queued_;
 };
 
@@ -209,12 +231,7 @@ TEST_CASE("flow throughput") {
   const int runs = env_int("BENCH_RUNS", 3);
   const int devices = 100;
   Sink sink;
-  auto label = labelled_devices("bench", "70b3d5%010x", devices);
-  auto fn = create_function("function f(m) { return {temperature: m.data.temperature, dev_eui: m.dev_eui}; }");
-  auto integration = create_http_integration(sink.url());
-  create_flow({{"l", "label", label, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
-              {{"l", "f"}, {"f", "i"}});
-  REQUIRE(view_has_flows());
+  create_label_flow(labelled_devices("bench", "70b3d5%010x", devices), kBenchFunction, sink.url());
 
   std::vector<double> accept_rates, flow_rates, delivery_rates;
   double done_runs = 0, delivered = 0;
@@ -254,13 +271,10 @@ TEST_CASE("flow latency at a fixed offered rate", "[.][latency]") {
   const int devices = 100;
   const char* eui_format = "70b3d6%010x";
   LatencyReceiver receiver;
-  auto label = labelled_devices("bench-latency", eui_format, devices);
-  auto fn = create_function(
-      "function f(m) { return {temperature: m.data.temperature, dev_eui: m.dev_eui, sent_us: m.data.sent_us}; }");
-  auto integration = create_http_integration(receiver.url());
-  create_flow({{"l", "label", label, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
-              {{"l", "f"}, {"f", "i"}});
-  REQUIRE(view_has_flows());
+  create_label_flow(
+      labelled_devices("bench-latency", eui_format, devices),
+      "function f(m) { return {temperature: m.data.temperature, dev_eui: m.dev_eui, sent_us: m.data.sent_us}; }",
+      receiver.url());
 
   // Warm-up (connections, caches, JIT): two seconds at the rate, not measured.
   auto warm = offer(rate, rate * 2, 16, eui_format, devices, 0);
@@ -279,13 +293,11 @@ TEST_CASE("flow latency at a fixed offered rate", "[.][latency]") {
         eventually([&] { return static_cast<std::int64_t>(receiver.count()) >= accepted; }, std::chrono::seconds(300));
     procs.stop();
     auto ms = receiver.take();
-    std::sort(ms.begin(), ms.end());
     std::printf(
         "latency run %d: offered %d/s for %ds (sent in %.1f s), accepted %lld, delivered %zu%s\n"
-        "  webhook -> delivery ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n%s%s",
+        "  webhook -> delivery ms: %s\n%s%s%s",
         run, rate, seconds, send_s, static_cast<long long>(accepted), ms.size(), all ? "" : " (NOT ALL)",
-        quantile(ms, 0.50), quantile(ms, 0.95), quantile(ms, 0.99), ms.empty() ? 0.0 : ms.back(),
-        (stages.report() + receiver.timeline()).c_str(), procs.report().c_str());
+        percentiles(ms).c_str(), stages.report().c_str(), receiver.timeline().c_str(), procs.report().c_str());
     std::fflush(stdout);
     CHECK(all);
   }
@@ -296,12 +308,7 @@ TEST_CASE("flow backlog drain rate", "[.][backlog]") {
   const int runs = env_int("BENCH_RUNS", 3);
   const int devices = 100;
   Sink sink;
-  auto label = labelled_devices("bench-backlog", "70b3d7%010x", devices);
-  auto fn = create_function("function f(m) { return {temperature: m.data.temperature, dev_eui: m.dev_eui}; }");
-  auto integration = create_http_integration(sink.url());
-  create_flow({{"l", "label", label, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
-              {{"l", "f"}, {"f", "i"}});
-  REQUIRE(view_has_flows());
+  create_label_flow(labelled_devices("bench-backlog", "70b3d7%010x", devices), kBenchFunction, sink.url());
 
   std::vector<double> flow_rates, delivery_rates;
   std::int64_t delivered = 0;
