@@ -639,6 +639,11 @@ std::string quote_qualified(std::string_view name) {
   return out;
 }
 
+namespace {
+// Rows of `columns` values that fit in one statement's parameters.
+std::size_t rows_per_statement(std::size_t columns) { return std::max<std::size_t>(1, kMaxParams / columns); }
+}  // namespace
+
 Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::vector<std::string>& columns,
                                 const std::vector<Params>& rows, std::string_view suffix) {
   if (columns.empty()) return Error(Errc::invalid_argument, "insert_rows: no columns");
@@ -652,7 +657,7 @@ Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::v
   for (std::size_t i = 0; i < columns.size(); ++i) head += (i ? ", " : "") + quote_identifier(columns[i]);
   head += ") VALUES ";
 
-  const std::size_t per_statement = std::max<std::size_t>(1, kMaxParams / columns.size());
+  const std::size_t per_statement = rows_per_statement(columns.size());
   std::size_t affected = 0;
   for (std::size_t first = 0; first < rows.size(); first += per_statement) {
     std::size_t last = std::min(rows.size(), first + per_statement);
@@ -680,7 +685,7 @@ Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::v
 Result<std::size_t> insert_rows(Pool& pool, std::string_view table, const std::vector<std::string>& columns,
                                 const std::vector<Params>& rows, std::string_view suffix) {
   auto insert = [&](Session& s) { return insert_rows(s, table, columns, rows, suffix); };
-  if (!columns.empty() && rows.size() <= kMaxParams / columns.size()) return pool.with_session(insert);
+  if (!columns.empty() && rows.size() <= rows_per_statement(columns.size())) return pool.with_session(insert);
   return pool.transaction(insert);
 }
 
