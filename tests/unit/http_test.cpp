@@ -91,6 +91,19 @@ struct TestServer {
   std::unique_ptr<Server> server;
 };
 
+// GET `path` on the router never answers by itself: its replies are kept here, for the test to
+// answer or drop (they must not outlive the test).
+struct ParkedReplies {
+  ParkedReplies(Router& router, const std::string& path) {
+    router.add("GET", path, [this](const Request&, Reply reply) {
+      std::lock_guard lock(mu);
+      replies.push_back(std::move(reply));
+    });
+  }
+  std::mutex mu;
+  std::vector<Reply> replies;
+};
+
 std::unique_ptr<Client> make_client(const std::string& url, ClientOptions opt = {}) {
   auto c = Client::create(url, opt);
   REQUIRE(c.ok());
@@ -474,12 +487,7 @@ TEST_CASE("client: refused connection, request timeout, port in use") {
   CHECK(refused.error().code == Errc::unavailable);
 
   auto router = std::make_shared<Router>();
-  std::mutex mu;
-  std::vector<Reply> parked;
-  router->add("GET", "/never", [&](const Request&, Reply reply) {
-    std::lock_guard lock(mu);
-    parked.push_back(std::move(reply));
-  });
+  ParkedReplies parked(*router, "/never");
   {
     TestServer ts(router);
     ClientOptions copt;
@@ -500,10 +508,10 @@ TEST_CASE("client: refused connection, request timeout, port in use") {
     ts.server->stop(100ms);
   }
   // Replies after the server is gone are dropped quietly.
-  std::lock_guard lock(mu);
-  REQUIRE(parked.size() == 1);
-  parked[0](Response::text(200, "too late"));
-  parked.clear();
+  std::lock_guard lock(parked.mu);
+  REQUIRE(parked.replies.size() == 1);
+  parked.replies[0](Response::text(200, "too late"));
+  parked.replies.clear();
 }
 
 TEST_CASE("server: stop() lets an in-flight request finish") {
@@ -618,12 +626,7 @@ struct AsyncBatch {
 TEST_CASE("async client: many requests in flight, keep-alive pooled per key, errors as the blocking client's") {
   auto router = std::make_shared<Router>();
   router->add_sync("POST", "/echo", [](const Request& r) { return Response::text(200, r.body); });
-  std::mutex mu;
-  std::vector<Reply> parked;
-  router->add("GET", "/never", [&](const Request&, Reply reply) {
-    std::lock_guard lock(mu);
-    parked.push_back(std::move(reply));
-  });
+  ParkedReplies parked(*router, "/never");
   TestServer ts(router);
   AsyncClient client;
 
@@ -679,6 +682,6 @@ TEST_CASE("async client: many requests in flight, keep-alive pooled per key, err
   }
   CHECK(codes == std::multiset<Errc>{Errc::timeout, Errc::unavailable, Errc::forbidden, Errc::invalid_argument});
 
-  std::lock_guard lock(mu);
-  parked.clear();
+  std::lock_guard lock(parked.mu);
+  parked.replies.clear();
 }
