@@ -289,7 +289,7 @@ TEST_CASE("db insert_rows batches rows and honours the suffix") {
   });
   REQUIRE(code_of(dup) == Errc::conflict);
 
-  // More than 65535 parameters: split into several statements inside one transaction.
+  // More rows than a VALUES list could bind (65535 parameters): still one statement.
   std::vector<Params> many;
   for (int i = 0; i < 40000; ++i) many.push_back({std::to_string(1000 + i), "m"});
   auto big = pool->transaction([&](Session& s) { return dm::db::insert_rows(s, "batch", {"id", "v"}, many); });
@@ -305,6 +305,57 @@ TEST_CASE("db insert_rows batches rows and honours the suffix") {
   auto count = pool->exec("SELECT count(*), count(v) FROM batch");
   REQUIRE(count->get_int(0, 0) == 4 + 40000);
   REQUIRE(count->get_int(0, 1) == 3 + 40000);
+
+  auto no_column = pool->with_session([](Session& s) {
+    return dm::db::insert_rows(s, "batch", {"id", "w"}, {{"9", "x"}});
+  });
+  REQUIRE(code_of(no_column) == Errc::invalid_argument);
+  auto bad_value = pool->with_session([](Session& s) { return dm::db::insert_rows(s, "batch", {"id"}, {{"x"}}); });
+  REQUIRE(code_of(bad_value) == Errc::invalid_argument);
+}
+
+TEST_CASE("db insert_rows keeps every value intact whatever its type and characters") {
+  auto pool = open_pool();
+  REQUIRE(pool->exec("CREATE TABLE typed (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), t text, j jsonb, js json,"
+                     " at timestamptz, n bigint, d double precision, b boolean, \"Odd \"\"Name\" text)")
+              .ok());
+  // Text that array literals and COPY treat specially: quotes, backslashes, braces, commas,
+  // the word NULL, whitespace, newlines and non-ASCII.
+  std::vector<std::string> nasty = {"plain", "a \"quoted\" word", "back\\slash\\",    "{braces},{more}",
+                                    "NULL",  "  spaced  ",        "line\nbreak\ttab", "\u00e9t\u00e9 \u2603",
+                                    ""};
+  std::vector<Params> rows;
+  for (std::size_t i = 0; i < nasty.size(); ++i) {
+    rows.push_back({nasty[i], R"({"k":")" + std::string(i % 2 ? "q\\\"uote" : "v") + R"(","n":[1,2]})", "[1, \"x\"]",
+                    "2026-11-27T10:00:00.123456+01:00", std::to_string(-9007199254740993LL + static_cast<long long>(i)), "0.125",
+                    i % 2 ? "true" : "false", nasty[nasty.size() - 1 - i]});
+  }
+  rows.push_back(
+      {std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  auto inserted = dm::db::insert_rows(*pool, "typed", {"t", "j", "js", "at", "n", "d", "b", "Odd \"Name"}, rows);
+  INFO((inserted.ok() ? "" : inserted.error().message));
+  REQUIRE(inserted.ok());
+  REQUIRE(*inserted == rows.size());
+  auto back = pool->exec(
+      "SELECT t, j::text, js::text, to_char(at AT TIME ZONE 'UTC', 'HH24:MI:SS.US'), n, d, b, \"Odd \"\"Name\""
+      " FROM typed ORDER BY n NULLS LAST");
+  REQUIRE(back.ok());
+  REQUIRE(back->size() == rows.size());
+  for (std::size_t i = 0; i < nasty.size(); ++i) {
+    REQUIRE(back->get(i, 0) == nasty[i]);
+    REQUIRE(back->get(i, 1) == (i % 2 ? R"({"k": "q\"uote", "n": [1, 2]})" : R"({"k": "v", "n": [1, 2]})"));
+    REQUIRE(back->get(i, 2) == "[1, \"x\"]");  // json keeps the text as given
+    REQUIRE(back->get(i, 3) == "09:00:00.123456");
+    REQUIRE(back->get_int(i, 4) == -9007199254740993LL + static_cast<std::int64_t>(i));
+    REQUIRE(back->get_double(i, 5) == 0.125);
+    REQUIRE(back->get_bool(i, 6) == (i % 2 == 1));
+    REQUIRE(back->get(i, 7) == nasty[nasty.size() - 1 - i]);
+  }
+  for (int c = 0; c < 8; ++c) REQUIRE(back->is_null(nasty.size(), c));
+  // Invalid JSON fails the whole statement: nothing of the batch is stored.
+  auto bad = dm::db::insert_rows(*pool, "typed", {"t", "j"}, {{"ok", "{}"}, {"bad", "{nope"}});
+  REQUIRE(code_of(bad) == Errc::invalid_argument);
+  REQUIRE(pool->exec("SELECT count(*) FROM typed")->get_int(0, 0) == static_cast<std::int64_t>(rows.size()));
 }
 
 TEST_CASE("db migrate applies once, records versions and stops at a failure") {

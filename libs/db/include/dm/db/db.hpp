@@ -107,6 +107,8 @@ class Session {
   // Returns the number of rows copied.
   Result<std::size_t> copy_in(std::string_view table, const std::vector<std::string>& columns,
                               const std::vector<Params>& rows);
+  // The array type names of `columns` of `table` (for insert_rows), cached per pool.
+  Result<std::vector<std::string>> array_types(std::string_view table, const std::vector<std::string>& columns);
 
  private:
   friend class Pool;
@@ -217,16 +219,15 @@ auto Pool::with_session(F&& f) -> decltype(f(std::declval<Session&>())) {
   return f(**session);
 }
 
-// Batch insert: one multi-row INSERT INTO table (columns) VALUES ($1,$2),($3,$4)...
-// followed by `suffix` (trusted SQL from code, e.g. "ON CONFLICT DO NOTHING").
-// Rows beyond PostgreSQL's 65535 parameters per statement go in further statements;
-// run inside a transaction if they must be all-or-nothing. `table` may be
-// schema-qualified. Returns the number of affected rows.
+// Batch insert in one statement, so all or nothing:
+//   INSERT INTO table (columns) SELECT * FROM unnest($1::type1[], $2::type2[], ...) suffix
+// with one array parameter per column (types read from the catalog once), followed by
+// `suffix` (trusted SQL from code, e.g. "ON CONFLICT DO NOTHING"). Any number of rows.
+// `table` may be schema-qualified. Returns the number of affected rows.
 Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::vector<std::string>& columns,
                                 const std::vector<Params>& rows, std::string_view suffix = {});
 
-// The same, all or nothing, on a connection of the pool: one statement (atomic by itself, so
-// no BEGIN/COMMIT round trips) when the rows fit in one, else one transaction.
+// The same on a connection of the pool (one statement: no BEGIN/COMMIT round trips).
 Result<std::size_t> insert_rows(Pool& pool, std::string_view table, const std::vector<std::string>& columns,
                                 const std::vector<Params>& rows, std::string_view suffix = {});
 
