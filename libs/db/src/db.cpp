@@ -659,15 +659,16 @@ std::string array_literal(const std::vector<Params>& rows, std::size_t col) {
       continue;
     }
     out += '"';
-    std::string_view rest(*v);
-    for (auto special = rest.find_first_of("\"\\"); special != std::string_view::npos;
-         special = rest.find_first_of("\"\\")) {
-      out.append(rest.data(), special);
+    // Plain runs are appended whole (string::find_first_of would call memchr per byte).
+    const char* run = v->data();
+    const char* end = run + v->size();
+    for (const char* p = run; p != end; ++p) {
+      if (*p != '"' && *p != '\\') continue;
+      out.append(run, p);
       out += '\\';
-      out += rest[special];
-      rest.remove_prefix(special + 1);
+      run = p;
     }
-    out.append(rest);
+    out.append(run, end);
     out += '"';
   }
   out += '}';
