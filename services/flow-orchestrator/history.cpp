@@ -79,34 +79,14 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs) {
                     r->device_id.empty() ? db::Param() : db::Param(r->device_id), r->trigger_node, r->status,
                     path_json(r->path), std::to_string(r->duration_ms), r->replay ? "true" : "false", r->at});
   }
-  DM_TRY(db::insert_rows(db, "flow_runs", kColumns, rows, "ON CONFLICT (run_key) DO NOTHING"));
+  DM_TRY(db::append_rows(db, "flow_runs", kColumns, rows, "ON CONFLICT (run_key) DO NOTHING"));
   return ok();
 }
-
-namespace {
-
-// A text[] literal: every element quoted, quotes and backslashes escaped.
-std::string text_array(const std::vector<std::string>& keys) {
-  std::string array = "{";
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (i) array += ',';
-    array += '"';
-    for (char c : keys[i]) {
-      if (c == '"' || c == '\\') array += '\\';
-      array += c;
-    }
-    array += '"';
-  }
-  array += '}';
-  return array;
-}
-
-}  // namespace
 
 Result<void> recorded_runs(db::Pool& db, const std::vector<std::string>& keys, std::unordered_set<std::string>& out) {
   if (keys.empty()) return ok();
   DM_ASSIGN_OR_RETURN(auto rows,
-                      db.exec("SELECT run_key FROM flow_runs WHERE run_key = ANY($1::text[])", {text_array(keys)}));
+                      db.exec("SELECT run_key FROM flow_runs WHERE run_key = ANY($1::text[])", {db::text_array(keys)}));
   for (std::size_t i = 0; i < rows.size(); ++i) out.insert(std::string(rows.get(i, 0)));
   return ok();
 }
@@ -116,7 +96,7 @@ Result<std::string> runs_document(db::Pool& db, const std::vector<std::string>& 
   DM_ASSIGN_OR_RETURN(auto rows, db.exec(std::string("SELECT coalesce(json_agg(") + kDoc +
                                              " ORDER BY r.created_at, r.id), '[]')::text FROM flow_runs r "
                                              "WHERE r.run_key = ANY($1::text[])",
-                                         {text_array(keys)}));
+                                         {db::text_array(keys)}));
   return std::string(rows.get(0, 0));
 }
 

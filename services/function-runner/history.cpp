@@ -89,7 +89,7 @@ void HistoryWriter::write_pending() {
                       std::to_string(r.duration_ms), r.at});
     }
     auto written =
-        db::insert_rows(db_, "function_runs",
+        db::append_rows(db_, "function_runs",
                         {"run_id", "function_id", "version", "flow_id", "flow_run_id", "node_id", "dev_eui", "replay",
                          "status", "input", "output", "logs", "error", "duration_ms", "created_at"},
                         rows, "ON CONFLICT (run_id) DO NOTHING");

@@ -50,7 +50,7 @@ Result<std::size_t> insert_history(db::Pool& pool, const std::vector<HistoryRow>
     params.push_back({r.event_type, r.dedup_id, r.dev_eui, r.device_id, r.received_at, r.time, r.f_port, r.f_cnt,
                       r.rssi, r.snr, r.data, r.object, r.event, std::to_string(r.stream_seq)});
   }
-  return db::insert_rows(pool, "device_events", kColumns, params, "ON CONFLICT (event_type, dedup_id) DO NOTHING");
+  return db::append_rows(pool, "device_events", kColumns, params, "ON CONFLICT (event_type, dedup_id) DO NOTHING");
 }
 
 Result<std::pair<std::string, std::int64_t>> query_history(db::Pool& pool, const HistoryQuery& q) {

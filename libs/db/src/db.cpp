@@ -643,8 +643,28 @@ std::string quote_qualified(std::string_view name) {
 
 namespace {
 
-// One PostgreSQL array literal ({"a","b",NULL}) of column `col` of every row: each value
-// quoted, with " and \ backslash-escaped, so any text survives as one element.
+// Appends one element of an array literal: quoted, with " and \ backslash-escaped, so any
+// text survives as one element; NULL unquoted.
+void append_array_element(std::string& out, const Param& v) {
+  if (!v) {
+    out += "NULL";
+    return;
+  }
+  out += '"';
+  // Plain runs are appended whole (string::find_first_of would call memchr per byte).
+  const char* run = v->data();
+  const char* end = run + v->size();
+  for (const char* p = run; p != end; ++p) {
+    if (*p != '"' && *p != '\\') continue;
+    out.append(run, p);
+    out += '\\';
+    run = p;
+  }
+  out.append(run, end);
+  out += '"';
+}
+
+// The array literal ({"a","b",NULL}) of column `col` of every row.
 std::string array_literal(const std::vector<Params>& rows, std::size_t col) {
   std::size_t size = 2;
   for (const auto& row : rows) size += row[col] ? row[col]->size() + 3 : 5;
@@ -653,23 +673,7 @@ std::string array_literal(const std::vector<Params>& rows, std::size_t col) {
   out += '{';
   for (std::size_t r = 0; r < rows.size(); ++r) {
     if (r) out += ',';
-    const Param& v = rows[r][col];
-    if (!v) {
-      out += "NULL";
-      continue;
-    }
-    out += '"';
-    // Plain runs are appended whole (string::find_first_of would call memchr per byte).
-    const char* run = v->data();
-    const char* end = run + v->size();
-    for (const char* p = run; p != end; ++p) {
-      if (*p != '"' && *p != '\\') continue;
-      out.append(run, p);
-      out += '\\';
-      run = p;
-    }
-    out.append(run, end);
-    out += '"';
+    append_array_element(out, rows[r][col]);
   }
   out += '}';
   return out;
@@ -688,21 +692,11 @@ Result<std::vector<std::string>> Session::array_types(std::string_view table, co
     auto& cache = pool_->state_->array_types;
     if (auto it = cache.find(key); it != cache.end()) return it->second;
   }
-  std::string names = "{";
-  for (std::size_t i = 0; i < columns.size(); ++i) {
-    names += i ? ",\"" : "\"";
-    for (char c : columns[i]) {
-      if (c == '"' || c == '\\') names += '\\';
-      names += c;
-    }
-    names += '"';
-  }
-  names += '}';
   DM_ASSIGN_OR_RETURN(auto found, exec("SELECT a.attname, format_type(NULLIF(t.typarray, 0), NULL) FROM pg_attribute a"
                                        " JOIN pg_type t ON t.oid = a.atttypid"
                                        " WHERE a.attrelid = $1::regclass AND a.attname = ANY($2::text[])"
                                        " AND a.attnum > 0 AND NOT a.attisdropped",
-                                       {quote_qualified(table), names}));
+                                       {quote_qualified(table), text_array(columns)}));
   std::vector<std::string> types;
   for (const auto& column : columns) {
     std::size_t r = 0;
@@ -753,6 +747,26 @@ Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::v
 Result<std::size_t> insert_rows(Pool& pool, std::string_view table, const std::vector<std::string>& columns,
                                 const std::vector<Params>& rows, std::string_view suffix) {
   return pool.with_session([&](Session& s) { return insert_rows(s, table, columns, rows, suffix); });
+}
+
+Result<std::size_t> append_rows(Pool& pool, std::string_view table, const std::vector<std::string>& columns,
+                                const std::vector<Params>& rows, std::string_view on_conflict) {
+  return pool.with_session([&](Session& s) -> Result<std::size_t> {
+    // A failed COPY stores nothing (it is one statement), so the INSERT sees the same table.
+    auto copied = s.copy_in(table, columns, rows);
+    if (copied.ok() || copied.error().code != Errc::conflict) return copied;
+    return insert_rows(s, table, columns, rows, on_conflict);
+  });
+}
+
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    append_array_element(out, values[i]);
+  }
+  out += '}';
+  return out;
 }
 
 }  // namespace dm::db
