@@ -240,8 +240,8 @@ void bench_nats() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     double recorded_secs = std::chrono::duration<double>(Clock::now() - t).count();
-    std::fprintf(stderr, "rep %d: answered in %.2f s, history stored in %.2f s (%ld rows)\n", rep, secs,
-                 recorded_secs, stored);
+    std::fprintf(stderr, "rep %d: answered in %.2f s, history stored in %.2f s (%ld rows)\n", rep, secs, recorded_secs,
+                 stored);
     rates.push_back(kBatch * kBatches / secs);
     recorded_rates.push_back(kBatch * kBatches / recorded_secs);
   }
