@@ -16,6 +16,7 @@
 #include "dm/bus/bus.hpp"
 #include "dm/http/client.hpp"
 #include "dm/json/json.hpp"
+#include "dm/testing/api.hpp"
 #include "dm/testing/collector.hpp"
 #include "dm/testing/stack.hpp"
 
@@ -193,11 +194,7 @@ inline Reply post_uplink(const std::string& body) { return post_event("up", body
 
 // A metric's value from the orchestrator's /metrics (0 when absent).
 inline double orchestrator_metric(const std::string& name) {
-  auto r = http::fetch("GET", stack().url("flow-orchestrator") + "/metrics");
-  if (!r.ok()) return 0;
-  auto pos = r->body.find("\n" + name + " ");
-  if (pos == std::string::npos) return 0;
-  return std::atof(r->body.c_str() + pos + name.size() + 2);
+  return testing::metric_value(stack(), "flow-orchestrator", name);
 }
 
 // Waits until the orchestrator's view holds every flow this executable created.

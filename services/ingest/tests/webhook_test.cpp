@@ -87,6 +87,32 @@ TEST_CASE("the same event twice: one message on dm.device.*.up and one history r
     }
   }
   CHECK(mine == 1);
+
+  // The stored event reaches the history writer again under another message id, as after a
+  // crash between its commit and its ack: its batch COPY meets the stored row, the batch
+  // goes again as INSERT ... ON CONFLICT DO NOTHING, and the event beside it is stored.
+  bus::Options o;
+  o.url = stack().nats().url();
+  auto nats = bus::Connection::connect(o);
+  REQUIRE(nats.ok());
+  std::string stored;
+  for (const auto& m : ups.messages())
+    if (m.subject == "dm.device." + eui + ".up") stored = m.data;
+  REQUIRE(!stored.empty());
+  std::string fresh = stored;  // another deduplication id: a new event
+  for (auto at = fresh.find("dup-" + eui); at != std::string::npos; at = fresh.find("dup-" + eui))
+    fresh.replace(at, 4, "new-");
+  int n = 0;
+  for (const auto* message : {&stored, &fresh}) {
+    auto ack = (*nats)->jetstream().publish("dm.device." + eui + ".up", *message, "again-" + std::to_string(++n) + eui,
+                                            std::chrono::seconds(5));
+    REQUIRE(ack.ok());
+  }
+  REQUIRE(eventually([&] { return history_count(api, id) == 3; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(history_count(api, id, "?event_type=up") == 2);
+  // Stored without a failed batch: the repeat did not stop the writer.
+  CHECK(testing::metric_value(stack(), "ingest", "dm_ingest_history_failures_total") == 0);
 }
 
 TEST_CASE("bad bodies get 400/413 with a precise message and publish nothing") {

@@ -3,6 +3,7 @@
 // an admin's access token for a test stack's gateway (the admin is created once per stack
 // with tools/admin's dm-admin, then logged in). Header-only: test targets link dm::http and
 // dm::json already; the library itself stays free of them.
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -65,6 +66,15 @@ inline Result<std::string> admin_token(Stack& stack) {
   if (!token) return token.take_error();
   tokens[&stack] = *token;
   return *token;
+}
+
+// An unlabelled metric's value from a service's /metrics (0 when absent or unreachable).
+inline double metric_value(const Stack& stack, const std::string& service, const std::string& name) {
+  auto r = http::fetch("GET", stack.url(service) + "/metrics");
+  if (!r.ok()) return 0;
+  auto pos = r->body.find("\n" + name + " ");
+  if (pos == std::string::npos) return 0;
+  return std::atof(r->body.c_str() + pos + name.size() + 2);
 }
 
 }  // namespace dm::testing
