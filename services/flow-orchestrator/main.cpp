@@ -29,7 +29,7 @@ OrchestratorConfig read_config(dm::Config& c) {
   oc.processor.lane_queue = static_cast<int>(c.integer("LANE_QUEUE", 256, 1, 10000));
   oc.processor.retry_delay = c.millis("RETRY_DELAY", std::chrono::seconds(2));
   oc.processor.record_linger = c.millis("RECORD_LINGER", std::chrono::milliseconds(20));
-  oc.processor.lane_linger = c.millis("LANE_LINGER", std::chrono::milliseconds(5));
+  oc.processor.lane_linger = c.millis("LANE_LINGER", std::chrono::milliseconds(15));
   if (oc.processor.lane_linger < std::chrono::milliseconds(0) || oc.processor.lane_linger > std::chrono::seconds(1))
     c.add_problem("ORCHESTRATOR_LANE_LINGER must be between 0 and 1s");
   if (oc.processor.record_linger < std::chrono::milliseconds(0) || oc.processor.record_linger > std::chrono::seconds(5))

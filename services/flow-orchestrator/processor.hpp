@@ -40,7 +40,7 @@ struct ProcessorOptions {
   // The recorder waits this long after a transaction before the next, so that a steady flow
   // is written in fewer, larger transactions (only the acks wait; deliveries are queued).
   std::chrono::milliseconds record_linger{20};
-  std::chrono::milliseconds lane_linger{5};  // a lane's wait for more uplinks before it runs a batch
+  std::chrono::milliseconds lane_linger{15};  // a lane's wait for more uplinks before it runs a batch
   std::chrono::milliseconds ack_wait{60000};
   int retention_days = 30;
 };
