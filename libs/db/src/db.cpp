@@ -369,24 +369,17 @@ void append_copy_value(std::string& out, const Param& value) {
     out += "\\N";
     return;
   }
-  for (char c : *value) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        out += c;
-    }
+  // Plain runs are appended whole; only \ and the row/column separators are escaped.
+  const char* run = value->data();
+  const char* end = run + value->size();
+  for (const char* p = run; p != end; ++p) {
+    const char* escaped = *p == '\\' ? "\\\\" : *p == '\t' ? "\\t" : *p == '\n' ? "\\n" : *p == '\r' ? "\\r" : nullptr;
+    if (escaped == nullptr) continue;
+    out.append(run, p);
+    out += escaped;
+    run = p + 1;
   }
+  out.append(run, end);
 }
 
 }  // namespace
