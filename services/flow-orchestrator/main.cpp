@@ -28,12 +28,8 @@ OrchestratorConfig read_config(dm::Config& c) {
   oc.processor.lanes = static_cast<int>(c.integer("LANES", 4, 1, 64));
   oc.processor.lane_queue = static_cast<int>(c.integer("LANE_QUEUE", 256, 1, 10000));
   oc.processor.retry_delay = c.millis("RETRY_DELAY", std::chrono::seconds(2));
-  oc.processor.record_linger = c.millis("RECORD_LINGER", std::chrono::milliseconds(20));
-  oc.processor.lane_linger = c.millis("LANE_LINGER", std::chrono::milliseconds(15));
-  if (oc.processor.lane_linger < std::chrono::milliseconds(0) || oc.processor.lane_linger > std::chrono::seconds(1))
-    c.add_problem("ORCHESTRATOR_LANE_LINGER must be between 0 and 1s");
-  if (oc.processor.record_linger < std::chrono::milliseconds(0) || oc.processor.record_linger > std::chrono::seconds(5))
-    c.add_problem("ORCHESTRATOR_RECORD_LINGER must be between 0 and 5s");
+  oc.processor.record_linger = c.millis("RECORD_LINGER", std::chrono::milliseconds(20), {}, std::chrono::seconds(5));
+  oc.processor.lane_linger = c.millis("LANE_LINGER", std::chrono::milliseconds(15), {}, std::chrono::seconds(1));
   oc.processor.ack_wait = c.millis("ACK_WAIT", std::chrono::seconds(60));
   oc.processor.retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 3650));
   oc.engine.function_timeout_ms = static_cast<int>(c.integer("FUNCTION_TIMEOUT_MS", 1000, 1, 5000));

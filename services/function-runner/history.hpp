@@ -1,8 +1,8 @@
 #pragma once
-// Function history, written in batches (multi-row INSERT ... ON CONFLICT DO NOTHING, keyed by
-// run id) by one background thread that also publishes the dm.function.run.<id> tap after
-// each committed batch and purges old rows by itself. Rows wait in memory while the database
-// is down (bounded; the oldest are dropped, and counted, beyond the bound).
+// Function history, written in batches (db::append_rows: COPY, or INSERT ... ON CONFLICT DO
+// NOTHING keyed by run id when a run is already there) by one background thread that also
+// publishes the dm.function.run.<id> tap after each committed batch and purges old rows by itself. Rows wait in memory
+// while the database is down (bounded; the oldest are dropped, and counted, beyond the bound).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>

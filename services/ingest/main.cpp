@@ -47,9 +47,7 @@ IngestConfig read_config(dm::Config& c) {
   ic.stream_max_age = c.millis("STREAM_MAX_AGE", std::chrono::hours(24 * 7));
   ic.stream_max_bytes = c.integer("STREAM_MAX_BYTES", 10LL << 30, 1 << 20, 1LL << 50);
   ic.history_batch = static_cast<int>(c.integer("HISTORY_BATCH", 500, 1, 5000));
-  ic.history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(50));
-  if (ic.history_linger < std::chrono::milliseconds(0) || ic.history_linger > std::chrono::seconds(5))
-    c.add_problem("INGEST_HISTORY_LINGER must be between 0 and 5s");
+  ic.history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(50), {}, std::chrono::seconds(5));
   ic.webhook.recent_ids = static_cast<std::size_t>(c.integer("RECENT_IDS", 200000, 0, 10000000));
   ic.webhook.dedup_window = ic.dedup_window;
   ic.webhook.publish_timeout = c.millis("PUBLISH_TIMEOUT", std::chrono::seconds(3));

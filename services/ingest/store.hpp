@@ -20,8 +20,8 @@ struct HistoryRow {
 // Builds a row from one device-event message; invalid_argument when it is not one.
 Result<HistoryRow> history_row(std::string_view message, std::uint64_t stream_seq);
 
-// One multi-row INSERT ... ON CONFLICT DO NOTHING in one transaction; rows already stored are
-// skipped. Returns the number of new rows.
+// One COPY (db::append_rows; INSERT ... ON CONFLICT DO NOTHING when some are already there):
+// all or nothing, rows already stored are skipped. Returns the number of new rows.
 Result<std::size_t> insert_history(db::Pool& pool, const std::vector<HistoryRow>& rows);
 
 struct HistoryQuery {

@@ -46,9 +46,8 @@ int main() {
         if (settings.ack_wait < std::chrono::seconds(1)) c.add_problem("DISPATCHER_ACK_WAIT must be at least 1s");
         settings.history_retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 36500));
         history_batch = static_cast<std::size_t>(c.integer("HISTORY_BATCH", 1000, 1, 20000));
-        history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(20));
-        if (history_linger < std::chrono::milliseconds(1) || history_linger > std::chrono::seconds(5))
-          c.add_problem("DISPATCHER_HISTORY_LINGER must be between 1ms and 5s");
+        history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(20), std::chrono::milliseconds(1),
+                                  std::chrono::seconds(5));
         auto allow = http::OutboundPolicy::parse(c.str("OUTBOUND_ALLOW", ""));
         if (allow)
           policy = std::move(allow).value();

@@ -52,11 +52,15 @@ TEST_CASE("Config reads .env under the environment and validates every key") {
   cfg.set("DEBUG", "maybe");
   cfg.integer("API_PORT", 8000, 1, 65535);
   cfg.boolean("DEBUG", false);
+  cfg.set("LINGER", "2s");
+  REQUIRE(cfg.millis("LINGER", std::chrono::milliseconds(20), {}, std::chrono::seconds(1)) ==
+          std::chrono::milliseconds(20));
   cfg.required("SECRET_KEY_THAT_IS_MISSING");
   auto v = cfg.validate();
   REQUIRE_FALSE(v.ok());
   REQUIRE(v.error().message.find("API_PORT must be between 1 and 65535") != std::string::npos);
   REQUIRE(v.error().message.find("DEBUG must be true or false") != std::string::npos);
+  REQUIRE(v.error().message.find("LINGER must be between 0ms and 1000ms, got 2s") != std::string::npos);
   REQUIRE(v.error().message.find("SECRET_KEY_THAT_IS_MISSING is required") != std::string::npos);
   std::remove(path.c_str());
 

@@ -123,6 +123,15 @@ std::chrono::milliseconds Config::millis(const std::string& key, std::chrono::mi
   return *d;
 }
 
+std::chrono::milliseconds Config::millis(const std::string& key, std::chrono::milliseconds fallback,
+                                         std::chrono::milliseconds min, std::chrono::milliseconds max) {
+  auto d = millis(key, fallback);
+  if (d >= min && d <= max) return d;
+  add_problem(scoped_key(key) + " must be between " + std::to_string(min.count()) + "ms and " +
+              std::to_string(max.count()) + "ms, got " + raw(scoped_key(key)).value_or(""));
+  return fallback;
+}
+
 std::string Config::one_of(const std::string& key, const std::string& fallback,
                            const std::vector<std::string>& allowed) {
   auto k = scoped_key(key);

@@ -32,6 +32,9 @@ class Config {
   std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t min, std::int64_t max);
   bool boolean(const std::string& key, bool fallback);
   std::chrono::milliseconds millis(const std::string& key, std::chrono::milliseconds fallback);
+  // The same, within [min, max]; outside it, a problem is recorded and the fallback returned.
+  std::chrono::milliseconds millis(const std::string& key, std::chrono::milliseconds fallback,
+                                   std::chrono::milliseconds min, std::chrono::milliseconds max);
   // A choice among fixed words (e.g. LOG_LEVEL).
   std::string one_of(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed);
   // The same lookups with the service scope: <SCOPE>_<KEY>, then <KEY>.
