@@ -107,11 +107,13 @@ class Session {
   // Returns the number of rows copied.
   Result<std::size_t> copy_in(std::string_view table, const std::vector<std::string>& columns,
                               const std::vector<Params>& rows);
-  // The array type names of `columns` of `table` (for insert_rows), cached per pool.
-  Result<std::vector<std::string>> array_types(std::string_view table, const std::vector<std::string>& columns);
 
  private:
   friend class Pool;
+  friend Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::vector<std::string>& columns,
+                                         const std::vector<Params>& rows, std::string_view suffix);
+  // The array type names of `columns` of `table` (for insert_rows), cached per pool.
+  Result<std::vector<std::string>> array_types(std::string_view table, const std::vector<std::string>& columns);
   Session(Pool* pool, detail::ConnPtr conn);
 
   Result<void> begin();
