@@ -100,7 +100,11 @@ std::string build_message(const json::Value& event, const Device* device) {
 }
 
 Result<Uplink> read_uplink(std::string_view event_json, const View& view) {
-  DM_ASSIGN_OR_RETURN(auto doc, json::parse(event_json, {.max_bytes = 16u << 20, .max_depth = 128}));
+  // The message functions see is built from the normalised fields; the original body and
+  // the radio metadata are most of an event's bytes and are left out of the document.
+  static constexpr std::string_view kUnused[] = {"raw", "rx_info", "tx_info"};
+  DM_ASSIGN_OR_RETURN(auto doc,
+                      json::parse(event_json, {.max_bytes = 16u << 20, .max_depth = 128, .skip_members = kUnused}));
   if (!doc.IsObject()) return Error(Errc::invalid_argument, "event is not a JSON object");
   Uplink u;
   u.dev_eui = str(doc, "dev_eui");

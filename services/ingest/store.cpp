@@ -15,7 +15,10 @@ std::optional<std::string> opt_text(const json::Value& doc, const char* key) {
 }  // namespace
 
 Result<HistoryRow> history_row(std::string_view message, std::uint64_t stream_seq) {
-  auto doc = json::parse(message, {.max_bytes = 4 << 20, .max_depth = 128});
+  // The columns come from the normalised fields; the row keeps the message as it is. The
+  // original body and the radio metadata are most of its bytes and are not needed here.
+  static constexpr std::string_view kUnused[] = {"raw", "rx_info", "tx_info"};
+  auto doc = json::parse(message, {.max_bytes = 4 << 20, .max_depth = 128, .skip_members = kUnused});
   if (!doc) return doc.take_error();
   if (!doc->IsObject()) return Error(Errc::invalid_argument, "event is not an object");
   HistoryRow r;

@@ -47,9 +47,31 @@ TEST_CASE("json rejects malformed, trailing, oversize and too deep input") {
   REQUIRE(too_deep.error().code == Errc::invalid_argument);
   REQUIRE(too_deep.error().message.find("nesting deeper than 64") != std::string::npos);
   // brackets inside strings do not count
-  REQUIRE(dm::json::nesting_depth(R"({"s":"[[[[\"[[["})") == 1);
+  REQUIRE(dm::json::parse(R"({"s":"[[[[\"[[["})", {.max_bytes = 100, .max_depth = 1}).ok());
+  REQUIRE(dm::json::parse(R"({"a":[1]})", {.max_bytes = 100, .max_depth = 2}).ok());
+  REQUIRE_FALSE(dm::json::parse(R"({"a":[{}]})", {.max_bytes = 100, .max_depth = 2}).ok());
   // a million open brackets is rejected without recursion
   REQUIRE_FALSE(dm::json::parse(std::string(1'000'000, '['), {.max_bytes = 2 << 20, .max_depth = 64}).ok());
+}
+
+TEST_CASE("json parse can leave top-level members out of the document") {
+  static constexpr std::string_view kSkip[] = {"raw", "big"};
+  dm::json::Limits limits{.max_bytes = 1 << 20, .max_depth = 8, .skip_members = kSkip};
+  auto doc = dm::json::parse(
+      R"({"a":1,"raw":{"x":[1,{"y":"z"}],"raw":2},"b":{"raw":"kept"},"big":"s","c":[true],"big":[[]],"d":null})",
+      limits);
+  REQUIRE(doc.ok());
+  REQUIRE(dm::json::to_string(*doc) == R"({"a":1,"b":{"raw":"kept"},"c":[true],"d":null})");
+  // only the top level: a root array keeps everything
+  auto arr = dm::json::parse(R"([{"raw":1}])", limits);
+  REQUIRE(dm::json::to_string(*arr) == R"([{"raw":1}])");
+  // a dropped member is still checked: syntax and depth
+  REQUIRE_FALSE(dm::json::parse(R"({"raw":{"x":}, "a":1})", limits).ok());
+  auto deep = dm::json::parse(R"({"raw":)" + std::string(20, '[') + std::string(20, ']') + "}", limits);
+  REQUIRE(deep.error().message.find("nesting deeper than 8") != std::string::npos);
+  // the last member dropped, the first dropped, all dropped
+  REQUIRE(dm::json::to_string(*dm::json::parse(R"({"raw":[1],"a":2})", limits)) == R"({"a":2})");
+  REQUIRE(dm::json::to_string(*dm::json::parse(R"({"raw":[1]})", limits)) == "{}");
 }
 
 TEST_CASE("json writer produces compact escaped output") {

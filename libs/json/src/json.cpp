@@ -1,6 +1,9 @@
 #include "dm/json/json.hpp"
 
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 namespace dm::json {
 namespace {
@@ -18,45 +21,101 @@ Result<const Value*> member(const Value& object, std::string_view key) {
   return v;
 }
 
-}  // namespace
+// Forwards RapidJSON's SAX events to the document being built, and
+// - stops the parse as soon as objects and arrays nest deeper than the limit: one pass over
+//   the text, and a hostile document never reaches code that recurses on depth;
+// - drops the values of the top-level members named in `skip` (they are still lexed, so
+//   the text stays fully checked).
+class Builder {
+ public:
+  Builder(Document& doc, const Limits& limits) : doc_(doc), max_(limits.max_depth), skip_(limits.skip_members) {}
+  bool too_deep() const { return too_deep_; }
 
-int nesting_depth(std::string_view text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-      continue;
+  bool Null() { return scalar() || doc_.Null(); }
+  bool Bool(bool b) { return scalar() || doc_.Bool(b); }
+  bool Int(int i) { return scalar() || doc_.Int(i); }
+  bool Uint(unsigned u) { return scalar() || doc_.Uint(u); }
+  bool Int64(std::int64_t i) { return scalar() || doc_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return scalar() || doc_.Uint64(u); }
+  bool Double(double d) { return scalar() || doc_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return scalar() || doc_.RawNumber(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return scalar() || doc_.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    if (skipping_) return true;
+    if (depth_ == 1 && !skip_.empty() && skipped(std::string_view(s, n))) {
+      skipping_ = true;
+      ++skipped_members_;
+      return true;
     }
-    if (c == '"')
-      in_string = true;
-    else if (c == '{' || c == '[')
-      max_depth = std::max(max_depth, ++depth);
-    else if (c == '}' || c == ']')
-      --depth;
+    return doc_.Key(s, n, copy);
   }
-  return max_depth;
-}
+  bool StartObject() { return enter() && (skipping_ || doc_.StartObject()); }
+  bool StartArray() { return enter() && (skipping_ || doc_.StartArray()); }
+  bool EndObject(rapidjson::SizeType n) {
+    if (leave()) return true;
+    // The reader counted the dropped members of the top-level object too.
+    return doc_.EndObject(depth_ == 0 ? n - skipped_members_ : n);
+  }
+  bool EndArray(rapidjson::SizeType n) { return leave() || doc_.EndArray(n); }
+
+ private:
+  bool skipped(std::string_view key) const {
+    for (auto k : skip_)
+      if (k == key) return true;
+    return false;
+  }
+  // A scalar inside a dropped value: true means "handled, do not build".
+  bool scalar() {
+    if (!skipping_) return false;
+    if (depth_ == 1) skipping_ = false;  // the dropped value was this scalar
+    return true;
+  }
+  bool enter() {
+    if (++depth_ <= max_) return true;
+    too_deep_ = true;
+    return false;
+  }
+  // Closes an object or array; true when it belonged to a dropped value.
+  bool leave() {
+    --depth_;
+    if (!skipping_) return false;
+    if (depth_ == 1) skipping_ = false;  // the dropped value ends here
+    return true;
+  }
+  Document& doc_;
+  int max_, depth_ = 0;
+  std::span<const std::string_view> skip_;
+  bool too_deep_ = false, skipping_ = false;
+  rapidjson::SizeType skipped_members_ = 0;
+};
+
+}  // namespace
 
 Result<Document> parse(std::string_view text, const Limits& limits) {
   if (text.size() > limits.max_bytes) {
     return Error(Errc::too_large, "JSON body of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
                                       std::to_string(limits.max_bytes) + " bytes");
   }
-  // Checked before parsing so a hostile document never reaches a deep recursion.
-  if (nesting_depth(text) > limits.max_depth) {
+  Document doc;
+  rapidjson::Reader reader;
+  bool too_deep = false;
+  // Iterative: the parser itself never recurses, whatever the input.
+  auto generate = [&](Document& d) {
+    Builder handler(d, limits);
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+    bool ok = !reader.Parse<rapidjson::kParseIterativeFlag>(is, handler).IsError();
+    too_deep = handler.too_deep();
+    return ok;
+  };
+  doc.Populate(generate);
+  if (too_deep) {
     return Error(Errc::invalid_argument, "JSON nesting deeper than " + std::to_string(limits.max_depth) + " levels");
   }
-  Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (doc.HasParseError()) {
+  if (reader.HasParseError()) {
     return Error(Errc::invalid_argument, std::string("malformed JSON at offset ") +
-                                             std::to_string(doc.GetErrorOffset()) + ": " +
-                                             rapidjson::GetParseError_En(doc.GetParseError()));
+                                             std::to_string(reader.GetErrorOffset()) + ": " +
+                                             rapidjson::GetParseError_En(reader.GetParseErrorCode()));
   }
   return doc;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -21,12 +22,13 @@ using Document = rapidjson::Document;
 struct Limits {
   std::size_t max_bytes = 1 << 20;  // 1 MiB
   int max_depth = 64;               // nesting of objects and arrays
+  // Members of the top-level object left out of the document: still checked as JSON, but
+  // not built, for readers that never look at a large part of a message.
+  std::span<const std::string_view> skip_members = {};
 };
 
 // Errors: too_large (over max_bytes), invalid_argument (syntax with offset, or too deep).
 Result<Document> parse(std::string_view text, const Limits& limits = {});
-// Nesting depth of a JSON text, without parsing it (strings are skipped correctly).
-int nesting_depth(std::string_view text);
 
 const Value* find(const Value& object, std::string_view key);
 
