@@ -86,8 +86,8 @@ void HistoryWriter::write_pending() {
     for (auto& r : batch) {
       // The documents move (the taps below do not carry them): they are most of a row's bytes.
       rows.push_back({r.run_id, r.function_id, std::to_string(r.version), r.flow_id, r.flow_run_id, r.node_id,
-                      r.dev_eui, r.replay ? "true" : "false", r.status, std::move(r.input), std::move(r.output),
-                      r.logs, r.error, std::to_string(r.duration_ms), r.at});
+                      r.dev_eui, r.replay ? "true" : "false", r.status, std::move(r.input), std::move(r.output), r.logs,
+                      r.error, std::to_string(r.duration_ms), r.at});
     }
     auto written =
         db::append_rows(db_, "function_runs",
@@ -105,6 +105,7 @@ void HistoryWriter::write_pending() {
       pending_.insert(pending_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
       return;
     }
+    written_ += batch.size();
     for (const auto& r : batch) (void)nats_.publish("dm.function.run." + r.function_id, tap(r));
   }
 }

@@ -49,6 +49,7 @@ class HistoryWriter {
   // Writes everything pending now (tests, shutdown).
   void flush();
   std::uint64_t dropped() const { return dropped_; }
+  std::uint64_t written() const { return written_; }  // rows committed (repeats skipped by the key count too)
 
  private:
   void loop();
@@ -63,6 +64,7 @@ class HistoryWriter {
   std::deque<HistoryRow> pending_;
   bool stopping_ = false;
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> written_{0};
   std::uint64_t dropped_logged_ = 0;
   std::mutex write_mutex_;
   std::chrono::steady_clock::time_point next_purge_;

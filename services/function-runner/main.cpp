@@ -94,13 +94,14 @@ int main(int argc, char** argv) {
         auto& crashes = m.counter("dm_function_worker_crashes_total", "Worker processes that died or hung");
         auto& dropped =
             m.counter("dm_function_history_dropped_total", "History rows dropped while the database lagged");
+        auto& written = m.counter("dm_function_history_rows_total", "History rows written");
         auto& workers = m.gauge("dm_function_workers", "Worker processes");
-        m.on_collect([&, seen = std::make_shared<std::array<std::uint64_t, 3>>()] {
+        m.on_collect([&, seen = std::make_shared<std::array<std::uint64_t, 4>>()] {
           if (!pool || !history) return;
           auto st = pool->stats();
-          const std::uint64_t now[3] = {st.executed, st.crashes, history->dropped()};
-          metrics::Counter* cs[3] = {&executed, &crashes, &dropped};
-          for (int i = 0; i < 3; ++i) {
+          const std::uint64_t now[4] = {st.executed, st.crashes, history->dropped(), history->written()};
+          metrics::Counter* cs[4] = {&executed, &crashes, &dropped, &written};
+          for (int i = 0; i < 4; ++i) {
             if (now[i] > (*seen)[i]) cs[i]->inc(now[i] - (*seen)[i]);
             (*seen)[i] = now[i];
           }

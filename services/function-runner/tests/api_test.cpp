@@ -155,6 +155,8 @@ TEST_CASE("batched executions on dm.fn.exec, history, status and cache refresh")
   REQUIRE(h.status == 200);
   REQUIRE(h.json.Size() >= 3);
   CHECK(h.headers.get("X-Total-Count").has_value());
+  // Committed rows are counted for operators (and the benchmark) on /metrics.
+  CHECK(testing::metric_value(runner_stack(), "function-runner", "dm_function_history_rows_total") >= 3);
   const auto& run = h.json[h.json.Size() - 1];
   CHECK(std::string(json::view(run["function_id"])) == id);
   CHECK(std::string(json::view(run["flow_id"])) == "flow-1");
