@@ -26,6 +26,7 @@ struct Dispatcher::TargetState {
   int limit = 8;
   int consecutive_failures = 0;
   Clock::time_point open_until{};  // circuit breaker open while now < open_until
+  HandBackSchedule full;           // when jobs handed back for a full queue return
   bool reported_error = false;
   std::string last_error;
 };
@@ -163,7 +164,10 @@ void Dispatcher::fetch_loop() {
         auto it = paused_naks_.find(w->job->job_id);
         w->attempt = std::max(1, delivered - (it == paused_naks_.end() ? 0 : it->second));
       }
-      if (delivered > 1) redelivered.push_back(w->job->job_id);
+      // Only a job delivered before for an attempt can already be finished; one that merely
+      // comes back after this process handed it back (full queue, open circuit) cannot, and
+      // looking those up cost a query per batch while a backlog drained.
+      if (w->attempt > 1) redelivered.push_back(w->job->job_id);
       works.push_back(std::move(w));
     }
     // A job whose outcome is already recorded is not sent again: redelivered ones are looked
@@ -203,7 +207,7 @@ void Dispatcher::route(std::shared_ptr<Work> work) {
     if (now < st->open_until) {
       hand_back = std::chrono::duration_cast<milliseconds>(st->open_until - now) + milliseconds(50);
     } else if (st->queue.size() >= settings_.max_target_queue) {
-      hand_back = milliseconds(1000);  // a slow target must not fill memory for everyone
+      hand_back = st->full.next(st->queue.size(), now);  // a slow target must not fill memory for everyone
     }
     if (hand_back) {
       ++paused_naks_[work->job->job_id];  // handed back without an attempt: not counted as one
@@ -293,6 +297,7 @@ void Dispatcher::finish(std::shared_ptr<Work> work, Outcome outcome, bool intern
     std::lock_guard lock(mutex_);
     auto& st = *states_[job.target_id];
     --st.in_flight;
+    st.full.completed(Clock::now());
     if (outcome.delivered) {
       st.consecutive_failures = 0;
       if (st.reported_error) {

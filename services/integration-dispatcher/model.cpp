@@ -165,6 +165,33 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
   return delay;
 }
 
+void HandBackSchedule::roll(Clock::time_point now) {
+  if (window_start_ == Clock::time_point{}) window_start_ = now;
+  auto elapsed = std::chrono::duration<double>(now - window_start_).count();
+  if (elapsed < 1.0) return;
+  double rate = window_count_ / elapsed;
+  per_second_ = per_second_ == 0 ? rate : 0.5 * per_second_ + 0.5 * rate;
+  window_count_ = 0;
+  window_start_ = now;
+}
+
+void HandBackSchedule::completed(Clock::time_point now) {
+  roll(now);
+  ++window_count_;
+}
+
+std::chrono::milliseconds HandBackSchedule::next(std::size_t queued, Clock::time_point now) {
+  roll(now);
+  if (per_second_ < 1) return kMin;  // pace unknown (or a trickle): as before
+  auto per_job = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / per_second_));
+  // Back when half of what waits in memory has gone, so the queue never runs dry in between.
+  auto earliest = now + per_job * static_cast<long>(queued / 2);
+  if (lined_up_until_ < earliest) lined_up_until_ = earliest;
+  auto at = lined_up_until_;
+  lined_up_until_ += per_job;
+  return std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(at - now), kMin, kMax);
+}
+
 bool is_secret_header(std::string_view name) {
   std::string n(name);
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });

@@ -50,6 +50,33 @@ TEST_CASE("backoff grows, is capped, jitters and honours Retry-After") {
   CHECK_FALSE(parse_retry_after("soon", now()).has_value());
 }
 
+TEST_CASE("jobs handed back for a full queue line up at the target's pace") {
+  using ms = std::chrono::milliseconds;
+  HandBackSchedule s;
+  auto t = HandBackSchedule::Clock::now();
+  // Pace unknown: one second, as for any hand-back.
+  CHECK(s.next(2000, t) == HandBackSchedule::kMin);
+  // 1,000 attempts finished within a second: 1 ms per job.
+  for (int i = 0; i < 1000; ++i) s.completed(t + ms(i));
+  t += ms(1000);
+  CHECK(s.next(0, t) == HandBackSchedule::kMin);
+  CHECK(s.per_second() == Approx(1000).epsilon(0.01));
+  // Behind a queue of 4,000 (back when half of it has gone: 2 s), each next job 1 ms later.
+  HandBackSchedule q = s;
+  auto first = q.next(4000, t);
+  CHECK(first >= ms(1990));
+  CHECK(first <= ms(2010));
+  for (int i = 0; i < 998; ++i) (void)q.next(4000, t);
+  auto thousandth = q.next(4000, t);
+  CHECK(thousandth - first >= ms(990));
+  CHECK(thousandth - first <= ms(1010));
+  // Never beyond the cap, however long the line.
+  for (int i = 0; i < 1'000'000; ++i) (void)q.next(4000, t);
+  CHECK(q.next(4000, t) == HandBackSchedule::kMax);
+  // Once the target has caught up, the line starts again from now.
+  CHECK(q.next(0, t + std::chrono::hours(1)) == HandBackSchedule::kMin);
+}
+
 TEST_CASE("topic templates expand without adding levels") {
   Job job;
   job.dev_eui = "0004a30b001c0530";
