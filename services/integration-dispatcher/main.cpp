@@ -42,6 +42,7 @@ int main() {
         settings.workers = static_cast<int>(c.integer("WORKERS", 16, 1, 1024));
         settings.http_concurrency = static_cast<int>(c.integer("HTTP_CONCURRENCY", 8, 1, 1024));
         settings.mqtt_in_flight = static_cast<int>(c.integer("MQTT_IN_FLIGHT", 1000, 1, 100000));
+        settings.max_target_queue = static_cast<std::size_t>(c.integer("TARGET_QUEUE", 2000, 1, 1000000));
         settings.ack_wait = c.millis("ACK_WAIT", std::chrono::milliseconds(60000));
         if (settings.ack_wait < std::chrono::seconds(1)) c.add_problem("DISPATCHER_ACK_WAIT must be at least 1s");
         settings.history_retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 36500));

@@ -31,6 +31,7 @@ inline testing::Stack& stack() {
                            {"DISPATCHER_RETRY_BASE", "200ms"},
                            {"DISPATCHER_RETRY_CAP", "2s"},
                            {"DISPATCHER_ACK_WAIT", "3s"},
+                           {"DISPATCHER_TARGET_QUEUE", "20"},
                            DM_DISPATCH_STACK_ENV});
   return s;
 }

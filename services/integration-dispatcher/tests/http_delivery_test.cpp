@@ -94,6 +94,29 @@ TEST_CASE("a receiver that always fails ends in the dead letters, and retry from
   REQUIRE(eventually([&] { return count_history(id2, "dead_lettered") == 4; }));
 }
 
+TEST_CASE("a slow endpoint with a backlog does not hold up another integration") {
+  // The slow target takes 1.5 s per request, 8 at a time; this stack keeps at most 20 of its
+  // jobs queued (DISPATCHER_TARGET_QUEUE), so most of its 80 jobs are handed back to the stream.
+  Sink slow({"--delay-ms", "1500", "--threads", "16"});
+  Sink fast;
+  auto slow_id = create("integrations", "http", R"({"url":")" + slow.url() + R"("})");
+  auto fast_id = create("integrations", "http", R"({"url":")" + fast.url() + R"("})");
+  for (int i = 0; i < 80; ++i) publish_job("slow-" + std::to_string(i), "integration", slow_id);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the backlog is being worked on
+  auto t0 = std::chrono::steady_clock::now();
+  publish_job("fast-1", "integration", fast_id);
+  REQUIRE(eventually([&] { return fast.stat("received") == 1; }, std::chrono::seconds(10)));
+  auto waited = std::chrono::steady_clock::now() - t0;
+  INFO("fast delivery took " << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms");
+  CHECK(waited < std::chrono::seconds(2));
+  // Handing back is no attempt: the slow target's deliveries so far each took one.
+  REQUIRE(eventually([&] { return count_history(slow_id, "delivered") >= 16; }, std::chrono::seconds(10)));
+  CHECK(count_history(slow_id, "retrying") == 0);
+  CHECK(slow.stat("failed") == 0);
+  // Leave nothing behind for the other tests: the slow target's jobs go once it is deleted.
+  CHECK(call("DELETE", "/api/v1/integrations/" + slow_id).status == 204);
+}
+
 TEST_CASE("a permanent refusal (4xx) is not retried") {
   Sink sink({"--fail-first", "1000", "--fail-status", "400"});
   auto id = create("integrations", "http", R"({"url":")" + sink.url() + R"("})");
