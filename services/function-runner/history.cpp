@@ -22,14 +22,20 @@ HistoryWriter::~HistoryWriter() {
   write_pending();
 }
 
-void HistoryWriter::add(HistoryRow row) {
-  std::lock_guard lock(mutex_);
-  if (pending_.size() >= options_.max_pending) {
-    pending_.pop_front();  // the oldest go first; counted, and logged by the writer
-    ++dropped_;
+void HistoryWriter::add(std::vector<HistoryRow> rows) {
+  bool full;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& row : rows) {
+      if (pending_.size() >= options_.max_pending) {
+        pending_.pop_front();  // the oldest go first; counted, and logged by the writer
+        ++dropped_;
+      }
+      pending_.push_back(std::move(row));
+    }
+    full = pending_.size() >= options_.batch_rows;
   }
-  pending_.push_back(std::move(row));
-  if (pending_.size() == options_.batch_rows) cv_.notify_one();  // once per full batch, not per row
+  if (full) cv_.notify_one();
 }
 
 void HistoryWriter::flush() { write_pending(); }

@@ -44,8 +44,8 @@ struct HistoryOptions {
 class HistoryWriter {
  public:
   HistoryWriter(db::Pool& db, bus::Connection& nats, HistoryOptions options);
-  ~HistoryWriter();  // flushes what is pending
-  void add(HistoryRow row);
+  ~HistoryWriter();                        // flushes what is pending
+  void add(std::vector<HistoryRow> rows);  // one request's runs, under one lock
   // Writes everything pending now (tests, shutdown).
   void flush();
   std::uint64_t dropped() const { return dropped_; }

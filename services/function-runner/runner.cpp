@@ -88,6 +88,65 @@ std::string error_json(const RunResult& r) {
   return w.take();
 }
 
+// Answers dm.fn.exec with every result of the batch, in order.
+void reply_batch(bus::Connection& conn, Batch& batch) {
+  auto reply = [&](std::size_t max_output) {
+    json::Writer w;
+    w.start_object().key("results").start_array();
+    for (std::size_t k = 0; k < batch.execs.size(); ++k) {
+      const RunResult& res = batch.results[k];
+      if (res.output.size() <= max_output) {
+        write_result(w, res, &batch.execs[k].id);
+        continue;
+      }
+      auto cut = RunResult::failure("output (" + std::to_string(res.output.size()) +
+                                    " bytes) does not fit in the NATS reply; use smaller batches");
+      cut.duration_ms = res.duration_ms;
+      write_result(w, cut, &batch.execs[k].id);
+    }
+    w.end_array().end_object();
+    return conn.respond(batch.request, w.take(), {{"Content-Type", "application/json"}});
+  };
+  // Over the server's max_payload (1 MB by default) the publish fails: answer again with
+  // the large outputs replaced by errors, so the caller is never left waiting.
+  if (auto sent = reply(std::string::npos); !sent) {
+    log::warn("dm.fn.exec reply too large; large outputs replaced by errors", {{"error", sent.error().message}});
+    if (auto again = reply(16u << 10); !again)
+      log::error("dm.fn.exec reply failed", {{"error", again.error().message}});
+  }
+}
+
+// Function history and status for the batch's valid executions; takes the documents.
+void record_batch(HistoryWriter* history, StatusReporter* status, Batch& batch) {
+  if (!history) return;
+  std::vector<HistoryRow> rows;
+  rows.reserve(batch.execs.size());
+  for (std::size_t i = 0; i < batch.execs.size(); ++i) {
+    Exec& x = batch.execs[i];
+    if (x.invalid) continue;
+    RunResult& r = batch.results[i];
+    HistoryRow row;
+    row.run_id = std::move(x.id);
+    row.function_id = x.function_id;
+    row.version = x.version;
+    row.flow_id = std::move(x.flow_id);
+    row.flow_run_id = std::move(x.flow_run_id);
+    row.node_id = std::move(x.node_id);
+    row.dev_eui = std::move(x.dev_eui);
+    row.replay = x.replay;
+    row.input = std::move(x.input);
+    if (r.status == "success") row.output = std::move(r.output);
+    row.logs = std::move(r.logs);
+    if (r.has_error) row.error = error_json(r);
+    row.duration_ms = r.duration_ms;
+    row.at = batch.at;
+    if (status && x.found) status->record(x.function_id, r.status == "success" || r.status == "filtered", batch.at);
+    row.status = std::move(r.status);
+    rows.push_back(std::move(row));
+  }
+  history->add(std::move(rows));
+}
+
 http::Response syntax_error(const RunResult& r) {
   json::Writer w;
   w.start_object().key("detail").start_array().start_object();
@@ -140,54 +199,12 @@ void Runner::handle_exec(bus::Message&& request) {
   batch->at = format_rfc3339(now());
 
   auto finish_one = [this, batch](std::size_t i, RunResult r) {
-    Exec& x = batch->execs[i];
-    if (history_ && !x.invalid) {
-      const std::string& at = batch->at;
-      HistoryRow row;
-      row.run_id = x.id;
-      row.function_id = x.function_id;
-      row.version = x.version;
-      row.flow_id = x.flow_id;
-      row.flow_run_id = x.flow_run_id;
-      row.node_id = x.node_id;
-      row.dev_eui = x.dev_eui;
-      row.replay = x.replay;
-      row.status = r.status;
-      row.input = std::move(x.input);  // the worker has its own copy
-      if (r.status == "success") row.output = r.output;
-      row.logs = r.logs;
-      if (r.has_error) row.error = error_json(r);
-      row.duration_ms = r.duration_ms;
-      row.at = at;
-      history_->add(std::move(row));
-      if (status_ && x.found) status_->record(x.function_id, r.status == "success" || r.status == "filtered", at);
-    }
     batch->results[i] = std::move(r);
     if (batch->left.fetch_sub(1) != 1) return;
-    auto reply = [&](std::size_t max_output) {
-      json::Writer w;
-      w.start_object().key("results").start_array();
-      for (std::size_t k = 0; k < batch->execs.size(); ++k) {
-        const RunResult& res = batch->results[k];
-        if (res.output.size() <= max_output) {
-          write_result(w, res, &batch->execs[k].id);
-          continue;
-        }
-        auto cut = RunResult::failure("output (" + std::to_string(res.output.size()) +
-                                      " bytes) does not fit in the NATS reply; use smaller batches");
-        cut.duration_ms = res.duration_ms;
-        write_result(w, cut, &batch->execs[k].id);
-      }
-      w.end_array().end_object();
-      return reply_.respond(batch->request, w.take(), {{"Content-Type", "application/json"}});
-    };
-    // Over the server's max_payload (1 MB by default) the publish fails: answer again with
-    // the large outputs replaced by errors, so the caller is never left waiting.
-    if (auto sent = reply(std::string::npos); !sent) {
-      log::warn("dm.fn.exec reply too large; large outputs replaced by errors", {{"error", sent.error().message}});
-      if (auto again = reply(16u << 10); !again)
-        log::error("dm.fn.exec reply failed", {{"error", again.error().message}});
-    }
+    // The last run of the batch answers the caller first, then hands the whole batch to
+    // history: outputs and logs move there once the reply no longer needs them.
+    reply_batch(reply_, *batch);
+    record_batch(history_, status_, *batch);
   };
 
   for (std::size_t i = 0; i < batch->execs.size(); ++i) {
