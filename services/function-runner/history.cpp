@@ -60,6 +60,12 @@ void HistoryWriter::loop() {
 }
 
 namespace {
+// The order of each row's values below; input and output are moved into the rows.
+const std::vector<std::string> kColumns = {"run_id",  "function_id", "version", "flow_id",     "flow_run_id",
+                                           "node_id", "dev_eui",     "replay",  "status",      "input",
+                                           "output",  "logs",        "error",   "duration_ms", "created_at"};
+constexpr std::size_t kInputColumn = 9, kOutputColumn = 10;
+
 std::string tap(const HistoryRow& r) {
   json::Writer w;
   w.start_object().field("run_id", r.run_id).field("function_id", r.function_id).field("version", r.version);
@@ -95,17 +101,13 @@ void HistoryWriter::write_pending() {
                       r.dev_eui, r.replay ? "true" : "false", r.status, std::move(r.input), std::move(r.output), r.logs,
                       r.error, std::to_string(r.duration_ms), r.at});
     }
-    auto written =
-        db::append_rows(db_, "function_runs",
-                        {"run_id", "function_id", "version", "flow_id", "flow_run_id", "node_id", "dev_eui", "replay",
-                         "status", "input", "output", "logs", "error", "duration_ms", "created_at"},
-                        rows, "ON CONFLICT (run_id) DO NOTHING");
+    auto written = db::append_rows(db_, "function_runs", kColumns, rows, "ON CONFLICT (run_id) DO NOTHING");
     if (!written) {
       log::warn("function history write failed; will retry",
                 {{"error", written.error().message}, {"rows", batch.size()}});
       for (std::size_t i = 0; i < batch.size(); ++i) {  // take the documents back for the retry
-        batch[i].input = std::move(*rows[i][9]);
-        batch[i].output = std::move(rows[i][10]);
+        batch[i].input = std::move(*rows[i][kInputColumn]);
+        batch[i].output = std::move(rows[i][kOutputColumn]);
       }
       std::lock_guard lock(mutex_);
       pending_.insert(pending_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));

@@ -105,23 +105,11 @@ Result<void> Recorder::write(std::vector<Record>& batch) {
 Result<std::unordered_set<std::string>> finished_jobs(db::Pool& db, const std::vector<std::string>& job_ids) {
   std::unordered_set<std::string> out;
   if (job_ids.empty()) return out;
-  // One text[] parameter: "{\"a\",\"b\"}" with quotes and backslashes escaped.
-  std::string array = "{";
-  for (std::size_t i = 0; i < job_ids.size(); ++i) {
-    if (i) array += ',';
-    array += '"';
-    for (char c : job_ids[i]) {
-      if (c == '"' || c == '\\') array += '\\';
-      array += c;
-    }
-    array += '"';
-  }
-  array += '}';
   // Probes the primary key once per id: with `job_id = ANY($1)` and a long list PostgreSQL
   // chose to scan the whole table instead.
   DM_ASSIGN_OR_RETURN(auto rows, db.exec("SELECT d.job_id FROM unnest($1::text[]) AS j(id)"
                                          " JOIN deliveries d ON d.job_id = j.id",
-                                         {array}));
+                                         {db::text_array(job_ids)}));
   for (std::size_t i = 0; i < rows.size(); ++i) out.emplace(rows.get(i, 0));
   return out;
 }
