@@ -8,6 +8,8 @@ find_package(PostgreSQL REQUIRED)
 # Debian's CMake package for libnats is broken; pkg-config works.
 pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
 pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
+# jemalloc replaces glibc's malloc in the service executables (see README, Dependencies).
+pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 
 find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h REQUIRED)
 add_library(dm_rapidjson INTERFACE)

@@ -19,7 +19,7 @@ APT_PACKAGES=(
   libpq-dev postgresql postgresql-contrib
   libmosquitto-dev mosquitto mosquitto-clients
   influxdb python3
-  rapidjson-dev libssl-dev catch2
+  rapidjson-dev libssl-dev catch2 libjemalloc-dev
   procps iproute2 chromium wrk
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
 )
