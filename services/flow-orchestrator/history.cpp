@@ -2,14 +2,15 @@
 
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/uuid.hpp"
 #include "dm/json/json.hpp"
 
 namespace dm::flow_orchestrator {
 namespace {
 
-const std::vector<std::string> kColumns = {"run_key", "flow_id",     "flow_version", "dedup_id",
-                                           "dev_eui", "device_id",   "trigger_node", "status",
-                                           "path",    "duration_ms", "replay",       "created_at"};
+const std::vector<std::string> kColumns = {"id",          "run_key",   "flow_id",      "flow_version", "dedup_id",
+                                           "dev_eui",     "device_id", "trigger_node", "status",       "path",
+                                           "duration_ms", "replay",    "created_at"};
 
 // The API document of a run, rendered by PostgreSQL.
 const char* const kDoc =
@@ -75,7 +76,7 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs) {
   std::vector<db::Params> rows;
   rows.reserve(runs.size());
   for (const Run* r : runs) {
-    rows.push_back({r->run_key, r->flow_id, std::to_string(r->flow_version), r->dedup_id, r->dev_eui,
+    rows.push_back({uuid_v7(), r->run_key, r->flow_id, std::to_string(r->flow_version), r->dedup_id, r->dev_eui,
                     r->device_id.empty() ? db::Param() : db::Param(r->device_id), r->trigger_node, r->status,
                     path_json(r->path), std::to_string(r->duration_ms), r->replay ? "true" : "false", r->at});
   }

@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include "dm/core/uuid.hpp"
 #include "dm/json/json.hpp"
 
 namespace dm::ingest {
@@ -44,14 +45,14 @@ Result<HistoryRow> history_row(std::string_view message, std::uint64_t stream_se
 }
 
 Result<std::size_t> insert_history(db::Pool& pool, const std::vector<HistoryRow>& rows) {
-  static const std::vector<std::string> kColumns = {"event_type", "dedup_id", "dev_eui", "device_id", "received_at",
-                                                    "time",       "f_port",   "f_cnt",   "rssi",      "snr",
-                                                    "data",       "object",   "event",   "stream_seq"};
+  static const std::vector<std::string> kColumns = {"id",          "event_type", "dedup_id", "dev_eui", "device_id",
+                                                    "received_at", "time",       "f_port",   "f_cnt",   "rssi",
+                                                    "snr",         "data",       "object",   "event",   "stream_seq"};
   std::vector<db::Params> params;
   params.reserve(rows.size());
   for (const auto& r : rows) {
-    params.push_back({r.event_type, r.dedup_id, r.dev_eui, r.device_id, r.received_at, r.time, r.f_port, r.f_cnt,
-                      r.rssi, r.snr, r.data, r.object, r.event, std::to_string(r.stream_seq)});
+    params.push_back({uuid_v7(), r.event_type, r.dedup_id, r.dev_eui, r.device_id, r.received_at, r.time, r.f_port,
+                      r.f_cnt, r.rssi, r.snr, r.data, r.object, r.event, std::to_string(r.stream_seq)});
   }
   return db::append_rows(pool, "device_events", kColumns, params, "ON CONFLICT (event_type, dedup_id) DO NOTHING");
 }

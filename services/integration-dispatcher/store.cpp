@@ -1,6 +1,7 @@
 #include "store.hpp"
 
 #include "dm/core/log.hpp"
+#include "dm/core/uuid.hpp"
 
 namespace dm::dispatcher {
 
@@ -65,7 +66,7 @@ Result<void> Recorder::write(std::vector<Record>& batch) {
   for (const auto& r : batch) {
     const Job& j = *r.job;
     const Outcome& o = r.outcome;
-    history.push_back({j.job_id, j.target_id, j.kind, j.flow_id.empty() ? db::Param() : j.flow_id,
+    history.push_back({uuid_v7(), j.job_id, j.target_id, j.kind, j.flow_id.empty() ? db::Param() : j.flow_id,
                        j.dev_eui.empty() ? db::Param() : j.dev_eui, std::to_string(r.attempt), r.status,
                        o.http_status ? db::Param(std::to_string(*o.http_status)) : std::nullopt, o.error,
                        std::to_string(o.duration_ms), o.request.empty() ? db::Param() : o.request,
@@ -82,8 +83,8 @@ Result<void> Recorder::write(std::vector<Record>& batch) {
   return db_.transaction([&](db::Session& s) -> Result<void> {
     // COPY is the fastest path for the one table every attempt writes to.
     DM_TRY(s.copy_in("history",
-                     {"job_id", "target_id", "kind", "flow_id", "dev_eui", "attempt", "status", "http_status", "error",
-                      "duration_ms", "request", "response"},
+                     {"id", "job_id", "target_id", "kind", "flow_id", "dev_eui", "attempt", "status", "http_status",
+                      "error", "duration_ms", "request", "response"},
                      history));
     if (!finals.empty()) {
       DM_TRY(db::insert_rows(s, "deliveries", {"job_id", "target_id", "kind", "status"}, finals,

@@ -126,3 +126,27 @@ TEST_CASE("thread pool runs every task, applies backpressure and survives a thro
   }
   REQUIRE(done == 100);
 }
+
+#include <regex>
+#include <set>
+
+#include "dm/core/uuid.hpp"
+
+TEST_CASE("uuid_v7 ids are well formed, unique, and sort by the millisecond they were made in") {
+  const std::regex shape("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    auto id = dm::uuid_v7();
+    REQUIRE(std::regex_match(id, shape));
+    seen.insert(id);
+  }
+  CHECK(seen.size() == 10000);
+  // The first 48 bits are the Unix milliseconds, big-endian: visible in the first 12 hex digits.
+  auto at = *dm::parse_rfc3339("2026-11-27T09:00:00.123Z");
+  auto id = dm::uuid_v7(at);
+  CHECK(id.substr(0, 8) + id.substr(9, 4) == "01a21c3ba2fb");
+  auto earlier = dm::uuid_v7(at - std::chrono::milliseconds(1));
+  auto later = dm::uuid_v7(at + std::chrono::milliseconds(1));
+  CHECK(earlier < id);
+  CHECK(id < later);
+}
