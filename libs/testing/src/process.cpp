@@ -62,6 +62,11 @@ TempDir::TempDir(const std::string& prefix) {
 }
 
 TempDir::~TempDir() {
+  // DM_KEEP_TEST_DIRS=1 keeps every folder (service logs, data) for a post-mortem of a flake.
+  if (const char* keep = std::getenv("DM_KEEP_TEST_DIRS"); keep && *keep && std::string(keep) != "0") {
+    std::fprintf(stderr, "kept test folder %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
