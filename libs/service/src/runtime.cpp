@@ -126,7 +126,9 @@ void Runtime::add_health_routes() {
     report("nats", nats_->connected() ? Result<void>() : Error(Errc::unavailable, "not connected"));
     report("database", db_->ping());
     for (const auto& [name, check] : readiness_) report(name, check());
-    w.end_object().field("status", ready ? "ready" : "not_ready").end_object();
+    // The pid lets a supervisor (or a test) tell this process from another one on the same port.
+    w.end_object().field("status", ready ? "ready" : "not_ready").field("pid", static_cast<std::int64_t>(::getpid()));
+    w.end_object();
     return http::Response::json(ready ? 200 : 503, w.take());
   });
   router_->add_sync("GET", "/metrics", [this](const http::Request&) {

@@ -23,15 +23,37 @@ std::string as_pg_user(const std::string& cmd) {
 
 }  // namespace
 
-NatsServer::NatsServer() : dir_("dm-nats"), port_(free_port()) { start(); }
+NatsServer::NatsServer() : dir_("dm-nats"), port_(free_port()) {
+  // A port found free can be taken by another test's server before ours binds it. The port then
+  // answers, but for someone else, and two stacks would share one bus. So a start counts only
+  // when our server's own log says it listens; otherwise try another port.
+  for (int attempt = 1; !launch(); ++attempt) {
+    if (attempt == 5)
+      throw std::runtime_error("nats-server did not start; log:\n" + read_text(dir_.path() + "/nats.log"));
+    port_ = free_port();
+  }
+}
 
 NatsServer::~NatsServer() { stop(); }
 
 void NatsServer::start() {
+  if (!launch()) throw std::runtime_error("nats-server did not start again on port " + std::to_string(port_));
+}
+
+bool NatsServer::launch() {
+  const std::string log = dir_.path() + "/nats.log";
+  const std::string listening = "Listening for client connections on 127.0.0.1:" + std::to_string(port_);
+  const std::size_t before = count_in_file(log, listening);  // the log is appended to across restarts
   proc_ = std::make_unique<Process>(std::vector<std::string>{"nats-server", "-a", "127.0.0.1", "-p",
                                                              std::to_string(port_), "-js", "-sd", dir_.path() + "/js"},
-                                    std::map<std::string, std::string>{}, dir_.path() + "/nats.log");
-  if (!wait_for_port(port_, std::chrono::seconds(10))) throw std::runtime_error("nats-server did not start");
+                                    std::map<std::string, std::string>{}, log);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline && proc_->running()) {
+    if (count_in_file(log, listening) > before) return wait_for_port(port_, std::chrono::seconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  proc_.reset();
+  return false;
 }
 
 void NatsServer::stop() {

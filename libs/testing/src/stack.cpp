@@ -117,19 +117,19 @@ std::string Stack::url(const std::string& service) const { return "http://127.0.
 
 int Stack::port(const std::string& service) const { return services_.at(service).port; }
 
-std::string Stack::log(const std::string& service) const {
-  std::ifstream f(services_.at(service).log_path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string Stack::log(const std::string& service) const { return read_text(services_.at(service).log_path); }
 
 bool Stack::wait_ready(const std::string& service, std::chrono::milliseconds timeout) {
+  auto& s = services_.at(service);
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string cmd = "curl -s -o /dev/null -w '%{http_code}' --max-time 2 " + url(service) + "/readyz";
+  // Ready means 200 from this very process: a port found free can be taken by another test's
+  // server before ours binds it, and that server would answer in its place.
+  const std::string cmd = "curl -s --max-time 2 -w ' %{http_code}' " + url(service) + "/readyz";
+  const std::string ours = "\"pid\":" + std::to_string(s.process ? s.process->pid() : -1) + "} 200";
   while (std::chrono::steady_clock::now() < deadline) {
     if (!running(service)) return false;
-    if (run_command(cmd).output == "200") return true;
+    auto out = run_command(cmd).output;
+    if (out.size() >= ours.size() && out.compare(out.size() - ours.size(), ours.size(), ours) == 0) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;

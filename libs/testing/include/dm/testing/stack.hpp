@@ -33,7 +33,8 @@ class Stack {
   bool running(const std::string& service);
   // The service's log so far (for failure messages).
   std::string log(const std::string& service) const;
-  // Waits until GET /readyz answers 200.
+  // Waits until GET /readyz answers 200 from the process this stack started (its pid), not
+  // from another test's server that took the port first.
   bool wait_ready(const std::string& service, std::chrono::milliseconds timeout);
 
   // Runs tools/admin's dm-admin (e.g. "create-admin a@b.c admin password123") against this

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dm::testing {
@@ -16,6 +17,9 @@ namespace dm::testing {
 int free_port();
 // True once something accepts TCP connections on 127.0.0.1:port.
 bool wait_for_port(int port, std::chrono::milliseconds timeout);
+// The whole text of a file ("" if there is none), and how many times `needle` occurs in it.
+std::string read_text(const std::string& path);
+std::size_t count_in_file(const std::string& path, std::string_view needle);
 
 // A folder under $TMPDIR removed (recursively) on destruction.
 class TempDir {
@@ -71,6 +75,8 @@ class NatsServer {
   void start();  // again, same port and store (after stop/kill9)
 
  private:
+  bool launch();  // true once this process (not another test's) listens on port_
+
   TempDir dir_;
   int port_;
   std::unique_ptr<Process> proc_;
