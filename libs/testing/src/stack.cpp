@@ -49,8 +49,13 @@ Stack::Stack(std::vector<std::string> services, std::map<std::string, std::strin
   }
   for (const auto& s : services) start(s);
   for (const auto& s : services) {
-    if (!wait_ready(s, std::chrono::seconds(30))) {
-      throw std::runtime_error(s + " did not become ready; log:\n" + log(s));
+    // A port found free can be bound by another test's server first: the service then exits
+    // saying it cannot listen, and gets another port.
+    for (int attempt = 1; !wait_ready(s, std::chrono::seconds(30)); ++attempt) {
+      if (attempt == 3 || running(s) || log(s).find("cannot listen") == std::string::npos)
+        throw std::runtime_error(s + " did not become ready; log:\n" + log(s));
+      services_[s].port = free_port();
+      start(s);
     }
   }
 }
