@@ -83,6 +83,9 @@ TEST_CASE("NATS down: 503 quickly and nothing acknowledged; back up: accepted wi
         return h.status == 200 && h.headers.get("X-Total-Count") == std::optional<std::string>("2");
       },
       std::chrono::seconds(15)));
+  // The registry's request connection reconnects on its own schedule: the REST API answers
+  // again without restarting anything (and the next test does not start inside that gap).
+  CHECK(eventually([&] { return api.get("/api/v1/devices/" + id).status == 200; }, std::chrono::seconds(15)));
 }
 
 TEST_CASE("PostgreSQL down: webhooks still accepted, the history catches up when it is back") {
