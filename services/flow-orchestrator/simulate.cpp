@@ -34,6 +34,27 @@ std::string str(const json::Value& o, const char* key) {
 }
 
 // One node of the simulated path, with what it produced.
+// The sample's device from the view, or from the registry when the view has not heard of it
+// yet (a device created a moment ago; the view follows change events). Unknown stays null.
+Result<std::shared_ptr<const Device>> find_device(bus::Connection& rpc, const View& view, const std::string& dev_eui,
+                                                  const std::string& device_id) {
+  std::shared_ptr<const Device> device;
+  if (!dev_eui.empty())
+    device = view.device(dev_eui);
+  else if (!device_id.empty())
+    device = view.device_by_id(device_id);
+  if (device || (dev_eui.empty() && !api::is_uuid(device_id))) return device;
+  const std::string target =
+      dev_eui.empty() ? "/internal/v1/devices/" + device_id : "/internal/v1/devices/by-eui/" + dev_eui;
+  DM_ASSIGN_OR_RETURN(auto found, ask_owner(rpc, "registry", "GET", target, "", std::chrono::seconds(5)));
+  if (found.status == 404) return device;
+  if (found.status != 200)
+    return Error(Errc::unavailable, "registry answered " + std::to_string(found.status) + " for the device");
+  DM_ASSIGN_OR_RETURN(auto list, parse_devices("[" + found.body + "]"));
+  if (!list.empty()) device = std::make_shared<const Device>(std::move(list.front()));
+  return device;
+}
+
 struct SimStep {
   Step step;
   std::string output = "null";  // JSON
@@ -189,11 +210,11 @@ http::Response simulate(bus::Connection& rpc, const View& view, const SimulateOp
   }
 
   Sample& sample = *read.sample;
-  std::shared_ptr<const Device> device;
-  if (!sample.dev_eui.empty())
-    device = view.device(sample.dev_eui);
-  else if (!sample.device_id.empty())
-    device = view.device_by_id(sample.device_id);
+  auto found_device = find_device(rpc, view, sample.dev_eui, sample.device_id);
+  if (!found_device) return http::Response::error(503, "Device registry unavailable: " + found_device.error().message);
+  std::shared_ptr<const Device> device = std::move(found_device).value();
+  if (!device && sample.dev_eui.empty() && !sample.device_id.empty())
+    return http::Response::error(404, "Device not found: " + sample.device_id);
   auto trigger = pick_trigger(**flow, device.get(), sample.device_id);
   if (!trigger) return api::validation_error({"path", "id"}, "The flow has no trigger node", "value_error");
 

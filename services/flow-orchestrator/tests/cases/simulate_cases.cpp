@@ -72,6 +72,9 @@ TEST_CASE("simulate runs a disabled flow's functions, skips its integration and 
   REQUIRE(by_id.status == 200);
   CHECK(by_id.str("dev_eui") == eui);
   CHECK_FALSE(step_field(by_id.json["path"][1]["output"], "device").empty());
+  // A device id nobody registered is refused, not simulated as an anonymous device.
+  auto stranger = call("POST", target, R"({"device_id":"00000000-0000-4000-8000-000000000000","data":{}})");
+  CHECK(stranger.status == 404);
 
   // Nothing was recorded, delivered or published as function history.
   std::this_thread::sleep_for(std::chrono::milliseconds(600));  // the runner writes history every 250 ms
