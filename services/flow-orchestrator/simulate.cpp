@@ -33,7 +33,6 @@ std::string str(const json::Value& o, const char* key) {
   return v && v->IsString() ? std::string(json::view(*v)) : std::string();
 }
 
-// One node of the simulated path, with what it produced.
 // The sample's device from the view, or from the registry when the view has not heard of it
 // yet (a device created a moment ago; the view follows change events). Unknown stays null.
 Result<std::shared_ptr<const Device>> find_device(bus::Connection& rpc, const View& view, const std::string& dev_eui,
@@ -55,6 +54,7 @@ Result<std::shared_ptr<const Device>> find_device(bus::Connection& rpc, const Vi
   return device;
 }
 
+// One node of the simulated path, with what it produced.
 struct SimStep {
   Step step;
   std::string output = "null";  // JSON

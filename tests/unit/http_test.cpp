@@ -557,10 +557,8 @@ TEST_CASE("client: HTTPS with certificate verification") {
       " -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
       dir.path() + "/key.pem -out " + dir.path() + "/cert.pem 2>&1");
   REQUIRE(gen.exit_code == 0);
-  std::ifstream in(dir.path() + "/cert.pem");
-  std::stringstream pem;
-  pem << in.rdbuf();
-  REQUIRE(pem.str().find("BEGIN CERTIFICATE") != std::string::npos);
+  const std::string pem = dm::testing::read_text(dir.path() + "/cert.pem");
+  REQUIRE(pem.find("BEGIN CERTIFICATE") != std::string::npos);
 
   int port = dm::testing::free_port();
   dm::testing::Process server({"openssl", "s_server", "-accept", std::to_string(port), "-cert",
@@ -575,7 +573,7 @@ TEST_CASE("client: HTTPS with certificate verification") {
   CHECK(unverified.error().message.find("certificate verification failed") != std::string::npos);
 
   ClientOptions trusted;
-  trusted.ca_cert_pem = pem.str();
+  trusted.ca_cert_pem = pem;
   auto client = make_client(url, trusted);
   auto ok = client->get("/");
   REQUIRE(ok.ok());

@@ -209,8 +209,7 @@ TEST_CASE("HTTPS with a self-signed certificate fails verification by default an
   CHECK(std::string(json::view(refused.json["error"])).find("verification failed") != std::string::npos);
   CHECK_FALSE(refused.json["retryable"].GetBool());
 
-  std::ifstream in(dir.path() + "/cert.pem");
-  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string pem = testing::read_text(dir.path() + "/cert.pem");
   json::Writer w;
   w.start_object().key("config").start_object().field("url", url).field("ca_cert", pem).end_object().end_object();
   auto patched = call("PATCH", "/api/v1/integrations/" + id, w.take());

@@ -19,13 +19,7 @@ testing::Mosquitto& broker() {
 }
 
 // Lines received by a mosquitto_sub writing `-v` output (topic and payload) to `path`.
-std::size_t lines(const std::string& path) {
-  std::ifstream in(path);
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t n = 0;
-  for (char c : content) n += c == '\n';
-  return n;
-}
+std::size_t lines(const std::string& path) { return testing::count_in_file(path, "\n"); }
 
 std::unique_ptr<testing::Process> subscribe(const std::string& path, int count) {
   auto p = std::make_unique<testing::Process>(
