@@ -512,6 +512,31 @@ TEST_CASE("bus jetstream DiscardNew rejects publishes to a full stream") {
   REQUIRE(js.stream_state("ONE")->messages == 1);
 }
 
+TEST_CASE("bus jetstream work-queue retention removes acked messages; metadata tells when a message was stored") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto& js = conn->jetstream();
+  REQUIRE_OK(js.ensure_stream({.name = "WORK", .subjects = {"work.>"}, .retention = bus::Retention::work_queue}));
+  REQUIRE_OK(js.ensure_consumer("WORK", {.durable = "workers"}));
+  auto before = std::chrono::system_clock::now() - 1s;
+  for (int i = 0; i < 3; ++i) REQUIRE_OK(js.publish("work.a", std::to_string(i), "", 2s));
+  auto consumer = js.pull_subscribe("WORK", "workers", "");
+  REQUIRE_OK(consumer);
+  auto got = (*consumer)->fetch(3, 2s);
+  REQUIRE_OK(got);
+  REQUIRE(got->size() == 3);
+  REQUIRE((*got)[0].stored_at() > before);
+  REQUIRE((*got)[0].stored_at() < std::chrono::system_clock::now() + 1s);
+  REQUIRE_OK((*got)[0].ack_sync());
+  REQUIRE_OK((*got)[1].ack_sync());
+  REQUIRE(js.stream_state("WORK")->messages == 1);
+  REQUIRE(conn->max_payload() == 1024 * 1024);
+  // The retention of an existing stream cannot change: NATS refuses the update.
+  auto changed = js.ensure_stream({.name = "WORK", .subjects = {"work.>"}});
+  INFO((changed.ok() ? std::string("accepted") : changed.error().message));
+  REQUIRE_FALSE(changed.ok());
+}
+
 TEST_CASE("bus connection survives a server restart without reconnecting by hand") {
   dm::testing::NatsServer server;
   auto responder = connect(server);

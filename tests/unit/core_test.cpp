@@ -5,6 +5,7 @@
 #include "dm/core/config.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/result.hpp"
+#include "dm/core/text.hpp"
 #include "dm/core/time.hpp"
 
 namespace {
@@ -149,4 +150,19 @@ TEST_CASE("uuid_v7 ids are well formed, unique, and sort by the millisecond they
   auto later = dm::uuid_v7(at + std::chrono::milliseconds(1));
   CHECK(earlier < id);
   CHECK(id < later);
+}
+
+TEST_CASE("text: UTF-8 validation, printable escapes and truncation on a character boundary") {
+  REQUIRE(dm::valid_utf8("plain ascii"));
+  REQUIRE(dm::valid_utf8("Grüße, 東京, 🚀"));
+  REQUIRE_FALSE(dm::valid_utf8("bad \xff\xfe bytes"));
+  REQUIRE_FALSE(dm::valid_utf8("\xc0\xaf"));          // overlong '/'
+  REQUIRE_FALSE(dm::valid_utf8("\xed\xa0\x80"));      // a surrogate
+  REQUIRE_FALSE(dm::valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  REQUIRE_FALSE(dm::valid_utf8("cut \xe6\x9d"));      // incomplete at the end
+  REQUIRE(dm::printable(std::string("a\0b\xff\n\x7f" "é", 8)) == "a\\x00b\\xff\\x0a\\x7fé");
+  REQUIRE(dm::printable(std::string(100, 'x'), 10) == std::string(10, 'x') + "…");
+  REQUIRE(dm::truncate_utf8("short", 10) == "short");
+  // "é" is two bytes: a cut after its first byte backs up before it.
+  REQUIRE(dm::truncate_utf8("aé" + std::string(10, 'z'), 2) == "a … [cut 12 bytes]");
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "dm/db/batch.hpp"
 #include "dm/db/migrations.hpp"
 #include "dm/testing/testing.hpp"
 
@@ -337,6 +338,61 @@ TEST_CASE("db append_rows copies new rows and falls back to the conflict clause 
   auto rows = pool->exec("SELECT string_agg(id || '=' || doc::text, ' ' ORDER BY id) FROM appended");
   REQUIRE(rows->get(0, 0) == "a={} b=[1] c=3");
   REQUIRE(dm::db::text_array({"x", "q\"uote", "back\\slash"}) == R"({"x","q\"uote","back\\slash"})");
+}
+
+TEST_CASE("db write_isolating commits the good rows, isolates the refused ones and stops at an outage") {
+  using dm::db::RowFate;
+  auto pool = open_pool();
+  REQUIRE(pool->exec("CREATE TABLE isolated (id text PRIMARY KEY, n int NOT NULL CHECK (n >= 0), doc json)").ok());
+  const std::vector<std::string> columns = {"id", "n", "doc"};
+  // Rows 3 (bad JSON), 4 (NUL in a value, refused before sending), 7 (check) and 8
+  // (invalid UTF-8) can never be stored; the other six must be, in one pass.
+  std::vector<Params> rows;
+  for (int i = 0; i < 10; ++i) rows.push_back({"r" + std::to_string(i), std::to_string(i), "{}"});
+  rows[3][2] = "{nope";
+  rows[4][0] = std::string("r4\0x", 5);
+  rows[7][1] = "-7";
+  rows[8][2] = "\"\xff\xfe\"";
+  int statements = 0;
+  auto result = dm::db::write_isolating(rows.size(), [&](std::size_t first, std::size_t last) -> dm::Result<void> {
+    ++statements;
+    std::vector<Params> part(rows.begin() + static_cast<long>(first), rows.begin() + static_cast<long>(last));
+    auto copied = pool->with_session([&](Session& s) { return s.copy_in("isolated", columns, part); });
+    if (!copied) return copied.take_error();
+    return dm::ok();
+  });
+  REQUIRE_FALSE(result.outage);
+  REQUIRE(result.written == 6);
+  for (std::size_t i : {3u, 4u, 7u, 8u}) {
+    INFO(i);
+    REQUIRE(result.fate[i] == RowFate::refused);
+    REQUIRE(result.refused.count(i) == 1);
+  }
+  REQUIRE(result.refused.at(7).message.find("23514") != std::string::npos);
+  REQUIRE(statements < 20);
+  auto stored = pool->exec("SELECT string_agg(id, ' ' ORDER BY id) FROM isolated");
+  REQUIRE(stored->get(0, 0) == "r0 r1 r2 r5 r6 r9");
+
+  // An outage is no data error: the writing stops, and what was not committed stays pending.
+  // Here the whole batch is refused for its data, its first half commits, and then the
+  // server goes away while the second half is written.
+  int call = 0;
+  auto outage = dm::db::write_isolating(4, [&](std::size_t, std::size_t) -> dm::Result<void> {
+    ++call;
+    if (call == 1) return dm::Error(Errc::invalid_argument, "bad row");
+    if (call == 2) return dm::ok();
+    return dm::Error(Errc::unavailable, "PostgreSQL connection lost");
+  });
+  REQUIRE(outage.outage);
+  REQUIRE(outage.outage->code == Errc::unavailable);
+  REQUIRE(outage.written == 2);
+  REQUIRE(outage.fate[1] == RowFate::written);
+  REQUIRE(outage.fate[2] == RowFate::pending);
+  REQUIRE(outage.fate[3] == RowFate::pending);
+  REQUIRE(outage.refused.empty());
+  REQUIRE(dm::db::is_data_error(dm::Error(Errc::too_large, "SQLSTATE 54000")));
+  REQUIRE_FALSE(dm::db::is_data_error(dm::Error(Errc::timeout, "SQLSTATE 57014")));
+  REQUIRE_FALSE(dm::db::is_data_error(dm::Error(Errc::internal, "SQLSTATE 42501: permission denied")));
 }
 
 TEST_CASE("db insert_rows keeps every value intact whatever its type and characters") {

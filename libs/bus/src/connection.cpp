@@ -151,6 +151,11 @@ Connection::~Connection() {
 
 bool Connection::connected() const { return natsConnection_Status(impl_->nc) == NATS_CONN_STATUS_CONNECTED; }
 
+std::size_t Connection::max_payload() const {
+  std::int64_t n = natsConnection_GetMaxPayload(impl_->nc);
+  return n > 0 ? static_cast<std::size_t>(n) : std::size_t{1} << 20;
+}
+
 Result<void> Connection::publish(std::string_view subject, std::string_view data, const Headers& headers) {
   if (too_big(data)) return Error(Errc::too_large, "nats: payload over 2 GiB");
   natsStatus s;

@@ -66,6 +66,7 @@ Result<void> JetStream::ensure_stream(const StreamConfig& config) {
   sc.Discard = config.discard_new ? js_DiscardNew : js_DiscardOld;
   sc.Replicas = config.replicas;
   sc.Storage = config.file_storage ? js_FileStorage : js_MemoryStorage;
+  sc.Retention = config.retention == Retention::work_queue ? js_WorkQueuePolicy : js_LimitsPolicy;
 
   jsStreamInfo* si = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);

@@ -12,12 +12,14 @@ struct JsMessage::Impl {
   std::string subject;
   std::uint64_t stream_sequence = 0;
   int delivered = 0;
+  std::int64_t stored_ns = 0;  // since the epoch
 
   Impl(natsMsg* m, std::shared_ptr<PullHandle> h) : msg(m), handle(std::move(h)), subject(natsMsg_GetSubject(m)) {
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
       stream_sequence = meta->Sequence.Stream;
       delivered = static_cast<int>(meta->NumDelivered);
+      stored_ns = meta->Timestamp;
       jsMsgMetaData_Destroy(meta);
     }
   }
@@ -62,6 +64,10 @@ std::optional<std::string> JsMessage::header(std::string_view key) const {
 
 std::uint64_t JsMessage::stream_sequence() const { return impl_ ? impl_->stream_sequence : 0; }
 int JsMessage::delivered() const { return impl_ ? impl_->delivered : 0; }
+std::chrono::system_clock::time_point JsMessage::stored_at() const {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(impl_ ? impl_->stored_ns : 0)));
+}
 
 Result<void> JsMessage::ack() {
   if (!impl_) return moved_from();

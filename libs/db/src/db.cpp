@@ -55,6 +55,9 @@ Errc errc_for_sqlstate(std::string_view state) {
   if (state.substr(0, 2) == "08" || state == "57P01" || state == "57P02" || state == "57P03" || state == "53300")
     return Errc::unavailable;
   if (state == "57014" || state == "55P03") return Errc::timeout;
+  // Program limits (54000 statement too complex, 54001 index row too large, ...): the values
+  // are too big for the server, so the same statement can never succeed.
+  if (state.substr(0, 2) == "54") return Errc::too_large;
   return Errc::internal;
 }
 

@@ -60,6 +60,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   bool connected() const;
+  // The largest message the server takes (its max_payload; 1 MiB by default), or that
+  // default while not connected. A publish beyond it fails.
+  std::size_t max_payload() const;
 
   // While reconnecting, publishes are buffered by the client (up to 8 MB) and sent on reconnect.
   Result<void> publish(std::string_view subject, std::string_view data, const Headers& headers = {});

@@ -15,6 +15,12 @@
 
 namespace dm::bus {
 
+// What removes a stream's messages besides its limits.
+enum class Retention {
+  limits,      // only the size/age/count limits (streams several consumers read)
+  work_queue,  // a message goes once its one consumer acked it (a queue of jobs)
+};
+
 struct StreamConfig {
   std::string name;
   std::vector<std::string> subjects;
@@ -25,6 +31,7 @@ struct StreamConfig {
   bool discard_new = true;  // a full stream rejects publishes instead of dropping old messages
   int replicas = 1;
   bool file_storage = true;
+  Retention retention = Retention::limits;  // fixed when the stream is created: NATS will not change it
 };
 
 struct ConsumerConfig {
@@ -65,6 +72,8 @@ class JsMessage {
   std::optional<std::string> header(std::string_view key) const;
   std::uint64_t stream_sequence() const;
   int delivered() const;  // delivery count from metadata: 1 on first delivery
+  // When the stream stored it (its age decides when redelivering must stop).
+  std::chrono::system_clock::time_point stored_at() const;
 
   Result<void> ack();
   Result<void> ack_sync();  // waits for the server to confirm the ack

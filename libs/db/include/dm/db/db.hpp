@@ -9,6 +9,7 @@
 //   class 22 (bad data), 23502 (not null), 23514 (check)               -> invalid_argument
 //   connection lost / cannot connect, class 08, 57P01..57P03, 53300      -> unavailable
 //   57014 (statement timeout), 55P03 (lock timeout)                      -> timeout
+//   class 54 (program limits: index row too large, ...)                  -> too_large
 //   anything else (syntax errors, 42501 permission denied, ...)          -> internal
 // Error::message keeps the SQLSTATE and the server's primary message and detail;
 // it never contains the connection string or the password.

@@ -1,0 +1,240 @@
+#include "dm/service/dead_letters.hpp"
+
+#include "dm/api/query.hpp"
+#include "dm/core/log.hpp"
+#include "dm/core/text.hpp"
+#include "dm/core/time.hpp"
+#include "dm/core/uuid.hpp"
+#include "dm/json/json.hpp"
+
+namespace dm::service {
+namespace {
+
+constexpr std::size_t kRetryAllAtOnce = 1000;
+
+// bytea in PostgreSQL's hex input form: whatever the payload holds travels as plain ASCII.
+std::string hex_bytea(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0xF];
+  }
+  return out;
+}
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    auto n = (static_cast<unsigned>(static_cast<unsigned char>(bytes[i])) << 16) |
+             (static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
+             static_cast<unsigned char>(bytes[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
+  }
+  if (i < bytes.size()) {
+    unsigned n = static_cast<unsigned>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (i + 1 < bytes.size()) n |= static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string tap_json(const std::string& kind, const std::string& id, const DeadLetter& d, const std::string& at) {
+  json::Writer w;
+  w.start_object().field("kind", kind).field("id", id).field("key", printable(d.key, 256));
+  w.key("subject");
+  if (d.subject.empty())
+    w.null();
+  else
+    w.string(printable(d.subject, 256));
+  w.field("error", printable(d.error, 4096)).field("attempts", d.attempts).field("at", at).end_object();
+  return w.take();
+}
+
+http::Response store_error(const Error& e) {
+  log::error("dead letter store failed", {{"error", e.message}});
+  return http::Response::error(503, "Dead letters are unavailable");
+}
+
+}  // namespace
+
+DeadLetterBox::DeadLetterBox(db::Pool& db, bus::Connection& nats, std::string kind)
+    : db_(db), nats_(nats), kind_(std::move(kind)) {}
+
+Result<void> DeadLetterBox::add(const std::vector<DeadLetter>& letters) {
+  if (letters.empty()) return ok();
+  std::vector<db::Params> rows;
+  std::vector<std::string> ids;
+  rows.reserve(letters.size());
+  for (const auto& d : letters) {
+    ids.push_back(uuid_v7());
+    // Key, subject and error come from the refused item and the server's complaint about
+    // it: stored printable, or the dead letter would be refused for the same bytes.
+    rows.push_back({ids.back(), kind_, printable(d.key, 512),
+                    d.subject.empty() ? db::Param() : db::Param(printable(d.subject, 512)), hex_bytea(d.payload),
+                    printable(d.error, 4096), std::to_string(d.attempts)});
+  }
+  DM_TRY(db::insert_rows(db_, "dead_letters", {"id", "kind", "key", "subject", "payload", "error", "attempts"}, rows,
+                         "ON CONFLICT (kind, key) DO UPDATE SET payload = EXCLUDED.payload, error = EXCLUDED.error,"
+                         " attempts = dead_letters.attempts + EXCLUDED.attempts, created_at = now()"));
+  auto at = format_rfc3339(now());
+  for (std::size_t i = 0; i < letters.size(); ++i) {
+    log::warn("dead-lettered", {{"kind", kind_},
+                                {"key", printable(letters[i].key, 256)},
+                                {"error", printable(letters[i].error, 1024)}});
+    (void)nats_.publish("dm.deadletter." + kind_, tap_json(kind_, ids[i], letters[i], at));
+  }
+  return ok();
+}
+
+namespace {
+
+std::string from_hex_bytea(std::string_view text) {
+  // bytea in text results is "\x" followed by two hex digits per byte (bytea_output = hex).
+  auto digit = [](char c) -> int { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string out;
+  if (text.size() < 2) return out;
+  out.reserve((text.size() - 2) / 2);
+  for (std::size_t i = 2; i + 1 < text.size(); i += 2)
+    out += static_cast<char>(digit(text[i]) << 4 | digit(text[i + 1]));
+  return out;
+}
+
+constexpr const char* kColumns = "id, key, coalesce(subject, ''), payload, attempts, error, created_at";
+
+StoredDeadLetter stored(const db::Rows& rows, std::size_t i) {
+  StoredDeadLetter d;
+  d.id = std::string(rows.get(i, 0));
+  d.key = std::string(rows.get(i, 1));
+  d.subject = std::string(rows.get(i, 2));
+  d.payload = from_hex_bytea(rows.get(i, 3));
+  d.attempts = static_cast<int>(rows.get_int(i, 4));
+  return d;
+}
+
+void write_letter(json::Writer& w, const std::string& kind, const db::Rows& rows, std::size_t i, bool with_payload) {
+  auto d = stored(rows, i);
+  w.start_object().field("id", d.id).field("kind", kind).field("key", d.key);
+  w.key("subject");
+  if (d.subject.empty())
+    w.null();
+  else
+    w.string(d.subject);
+  w.field("error", rows.get(i, 5)).field("attempts", d.attempts);
+  auto at = parse_rfc3339(std::string(rows.get(i, 6)));
+  w.field("created_at", at ? format_rfc3339(*at) : std::string(rows.get(i, 6)));
+  w.field("size", static_cast<std::int64_t>(d.payload.size()));
+  if (with_payload) {
+    // As text when it is text; always exactly, in base64.
+    w.key("payload");
+    if (valid_utf8(d.payload) && d.payload.find('\0') == std::string::npos)
+      w.string(d.payload);
+    else
+      w.null();
+    w.field("payload_base64", base64(d.payload));
+  }
+  w.end_object();
+}
+
+struct RetryCount {
+  int retried = 0, failed = 0;
+};
+
+// Retries one stored letter: ok → deleted; refused again → kept with the new error.
+Result<bool> retry_one(db::Pool& db, const StoredDeadLetter& d, const DeadLetterBox::Retry& retry) {
+  auto again = retry(d);
+  if (again) {
+    DM_TRY(db.exec("DELETE FROM dead_letters WHERE id = $1::uuid", {d.id}));
+    log::info("dead letter retried", {{"id", d.id}, {"key", d.key}});
+    return true;
+  }
+  DM_TRY(db.exec("UPDATE dead_letters SET error = $2, attempts = attempts + 1 WHERE id = $1::uuid",
+                 {d.id, printable(again.error().message, 4096)}));
+  return false;
+}
+
+http::Response retry_result(const RetryCount& c, std::int64_t remaining) {
+  json::Writer w;
+  w.start_object().field("retried", c.retried).field("failed", c.failed).field("remaining", remaining).end_object();
+  return http::Response::json(200, w.take());
+}
+
+}  // namespace
+
+void DeadLetterBox::add_routes(http::Router& router, Retry retry) {
+  const std::string base = "/api/v1/dead-letters/" + kind_;
+  router.add_sync("GET", base, [this](const http::Request& req) {
+    api::QueryReader q(req);
+    auto page = q.paging();
+    if (!q.ok()) return q.response();
+    auto count = db_.exec("SELECT count(*) FROM dead_letters WHERE kind = $1", {kind_});
+    if (!count) return store_error(count.error());
+    auto rows = db_.exec(std::string("SELECT ") + kColumns +
+                             " FROM dead_letters WHERE kind = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+                         {kind_, std::to_string(page.limit), std::to_string(page.skip)});
+    if (!rows) return store_error(rows.error());
+    json::Writer w;
+    w.start_array();
+    for (std::size_t i = 0; i < rows->size(); ++i) write_letter(w, kind_, *rows, i, false);
+    w.end_array();
+    auto r = http::Response::json(200, w.take());
+    r.headers.set("X-Total-Count", std::to_string(count->get_int(0, 0)));
+    return r;
+  });
+  router.add_sync("GET", base + "/{id}", [this](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
+    auto rows = db_.exec(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE kind = $1 AND id = $2::uuid",
+                         {kind_, id});
+    if (!rows) return store_error(rows.error());
+    if (rows->empty()) return http::Response::error(404, "Dead letter not found");
+    json::Writer w;
+    write_letter(w, kind_, *rows, 0, true);
+    return http::Response::json(200, w.take());
+  });
+  router.add_sync("DELETE", base + "/{id}", [this](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
+    auto rows = db_.exec("DELETE FROM dead_letters WHERE kind = $1 AND id = $2::uuid", {kind_, id});
+    if (!rows) return store_error(rows.error());
+    if (rows->affected() == 0) return http::Response::error(404, "Dead letter not found");
+    log::info("dead letter discarded", {{"kind", kind_}, {"id", id}});
+    return http::Response::empty(204);
+  });
+  router.add_sync("POST", base + "/{id}/retry", [this, retry](const http::Request& req) {
+    const auto& id = req.params.at("id");
+    if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
+    auto rows = db_.exec(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE kind = $1 AND id = $2::uuid",
+                         {kind_, id});
+    if (!rows) return store_error(rows.error());
+    if (rows->empty()) return http::Response::error(404, "Dead letter not found");
+    RetryCount c;
+    auto done = retry_one(db_, stored(*rows, 0), retry);
+    if (!done) return store_error(done.error());
+    (*done ? c.retried : c.failed)++;
+    return retry_result(c, *done ? 0 : 1);
+  });
+  router.add_sync("POST", base + "/retry", [this, retry](const http::Request&) {
+    auto rows = db_.exec(std::string("SELECT ") + kColumns +
+                             " FROM dead_letters WHERE kind = $1 ORDER BY created_at, id LIMIT $2",
+                         {kind_, std::to_string(kRetryAllAtOnce)});
+    if (!rows) return store_error(rows.error());
+    RetryCount c;
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+      auto done = retry_one(db_, stored(*rows, i), retry);
+      if (!done) return store_error(done.error());
+      (*done ? c.retried : c.failed)++;
+    }
+    auto left = db_.exec("SELECT count(*) FROM dead_letters WHERE kind = $1", {kind_});
+    return retry_result(c, left ? left->get_int(0, 0) : -1);
+  });
+}
+
+}  // namespace dm::service
