@@ -93,6 +93,16 @@ class Engine {
 
  private:
   struct State;
+  struct Pending;
+  struct Requests;
+  void start(State& st, std::size_t job);
+  void run_level(State& st);
+  Requests plan_requests(State& st, const std::vector<Pending>& functions) const;
+  void queue_deliveries(State& st, const std::vector<Pending>& deliveries,
+                        std::vector<std::optional<Result<bus::PubAck>>>& acks);
+  void apply_replies(State& st, const std::vector<Pending>& functions, std::pair<std::size_t, std::size_t> range,
+                     const Result<bus::Message>& reply);
+  void apply_result(State& st, const Pending& p, const json::Value& result);
   bus::Connection& rpc_;
   bus::Connection& js_;
   EngineOptions options_;

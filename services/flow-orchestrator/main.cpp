@@ -2,6 +2,7 @@
 #include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
+#include "direct_run.hpp"
 #include "engine.hpp"
 #include "history.hpp"
 #include "processor.hpp"
@@ -28,6 +29,9 @@ OrchestratorConfig read_config(dm::Config& c) {
   oc.processor.lanes = static_cast<int>(c.integer("LANES", 4, 1, 64));
   oc.processor.lane_queue = static_cast<int>(c.integer("LANE_QUEUE", 256, 1, 10000));
   oc.processor.retry_delay = c.millis("RETRY_DELAY", std::chrono::seconds(2));
+  oc.processor.max_retry_delay =
+      c.millis("MAX_RETRY_DELAY", std::chrono::minutes(1), std::chrono::milliseconds(1), std::chrono::hours(1));
+  oc.processor.max_deliveries = static_cast<int>(c.integer("MAX_DELIVERIES", 20, 2, 1000));
   oc.processor.record_linger = c.millis("RECORD_LINGER", std::chrono::milliseconds(20), {}, std::chrono::seconds(5));
   oc.processor.lane_linger = c.millis("LANE_LINGER", std::chrono::milliseconds(15), {}, std::chrono::seconds(1));
   oc.processor.ack_wait = c.millis("ACK_WAIT", std::chrono::seconds(60));
@@ -55,6 +59,7 @@ int main() {
   OrchestratorConfig cfg;
   std::unique_ptr<View> view;
   std::unique_ptr<Engine> engine;
+  std::unique_ptr<service::DeadLetterBox> dead_letters;
   std::unique_ptr<Processor> processor;
   std::unique_ptr<service::RpcServer> rpc;
   return runtime.main(
@@ -63,7 +68,9 @@ int main() {
         view = std::make_unique<View>(rt.rpc(), rt.nats(), cfg.reload_interval);
         DM_TRY(view->start());
         engine = std::make_unique<Engine>(rt.rpc(), rt.nats(), cfg.engine);
-        processor = std::make_unique<Processor>(cfg.processor, rt.nats(), rt.db(), *view, *engine, rt.metrics());
+        dead_letters = std::make_unique<service::DeadLetterBox>(rt.db(), rt.nats(), kDeadLetterKind);
+        processor = std::make_unique<Processor>(cfg.processor, rt.nats(), rt.db(), *view, *engine, *dead_letters,
+                                                rt.metrics());
         DM_TRY(processor->start());
 
         // History routes are served over NATS to the gateway, not on the orchestrator's port.
@@ -72,10 +79,14 @@ int main() {
         add_simulate_route(*api, rt.rpc(), *view,
                            {.function_timeout_ms = cfg.engine.function_timeout_ms, .max_depth = cfg.engine.max_depth});
         add_replay_route(*api, rt.rpc(), rt.nats(), rt.db(), *view, *engine);
+        dead_letters->add_routes(*api, [&rt, &view, &engine](const service::StoredDeadLetter& letter) {
+          return retry_uplink({rt.nats(), rt.db(), *view, *engine}, letter);
+        });
         rpc = std::make_unique<service::RpcServer>(rt.rpc(), "flow-orchestrator", api,
                                                    static_cast<std::size_t>(rt.settings().db_pool_size));
         DM_TRY(rpc->start());
 
+        rt.add_readiness_check("flow_history", [p = processor.get()] { return p->health(); });
         rt.add_readiness_check("registry_view", [v = view.get()]() -> Result<void> {
           if (!v->loaded()) return Error(Errc::unavailable, "flows and devices not loaded from the registry yet");
           return ok();

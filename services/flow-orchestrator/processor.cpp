@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "dm/core/log.hpp"
+#include "dm/db/batch.hpp"
 #include "history.hpp"
 
 namespace dm::flow_orchestrator {
@@ -17,6 +18,8 @@ struct Processor::Item {
   std::vector<std::size_t> jobs;  // indexes into the batch's RunJobs
   bool retry = false;             // flows could not run: hand the uplink back
   bool follows = false;           // handed back only to stay behind an earlier uplink of its device
+  std::string retry_reason;       // why it is handed back (kept with it if it gives up)
+  std::optional<std::string> dead;  // leaves the pipeline as a dead letter, for this reason
 };
 
 std::size_t lane_of(std::string_view dev_eui, std::size_t lanes) {
@@ -26,6 +29,12 @@ std::size_t lane_of(std::string_view dev_eui, std::size_t lanes) {
     h *= 1099511628211ull;
   }
   return lanes == 0 ? 0 : static_cast<std::size_t>(h % lanes);
+}
+
+std::chrono::milliseconds retry_delay(int delivered, std::chrono::milliseconds first, std::chrono::milliseconds cap) {
+  auto delay = first;
+  for (int i = 1; i < delivered && delay < cap; ++i) delay *= 2;
+  return std::min(delay, cap);
 }
 
 std::string_view dev_eui_of(std::string_view subject) {
@@ -56,8 +65,8 @@ struct Processor::Lane {
 };
 
 Processor::Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& db, View& view, Engine& engine,
-                     metrics::Registry& metrics)
-    : options_(options), nats_(nats), db_(db), view_(view), engine_(engine), metrics_(metrics) {
+                     service::DeadLetterBox& dead, metrics::Registry& metrics)
+    : options_(options), nats_(nats), db_(db), view_(view), engine_(engine), dead_(dead), metrics_(metrics) {
   if (options_.lanes < 1) options_.lanes = 1;
   if (options_.lane_queue < 1) options_.lane_queue = 1;
 }
@@ -205,7 +214,7 @@ void Processor::lane_loop(Lane& lane) {
 void Processor::prepare(Item& item, std::vector<RunJob>& jobs) {
   auto uplink = read_uplink(item.msg->data(), view_);
   if (!uplink) {
-    log::warn("unreadable uplink skipped", {{"subject", item.msg->subject()}, {"error", uplink.error().message}});
+    item.dead = "unreadable uplink: " + uplink.error().message;
     return;
   }
   item.uplink = std::move(uplink).value();
@@ -218,8 +227,9 @@ void Processor::prepare(Item& item, std::vector<RunJob>& jobs) {
   if (item.msg->delivered() > 1) {
     std::vector<std::string> keys;
     for (const auto& t : triggers) keys.push_back(run_key(t.flow->id, item.uplink->dedup_id));
-    if (!recorded_runs(db_, keys, done)) {
+    if (auto looked = recorded_runs(db_, keys, done); !looked) {
       item.retry = true;
+      item.retry_reason = "flow history unavailable: " + looked.error().message;
       return;
     }
   }
@@ -255,6 +265,7 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage> messages) {
     items[i].msg = &batch[i];
     if (lane.held.count(batch[i].subject())) {
       items[i].retry = items[i].follows = true;  // an earlier uplink of this device is due first
+      items[i].retry_reason = "waits for an earlier uplink of its device";
       continue;
     }
     prepare(items[i], jobs);
@@ -264,10 +275,12 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage> messages) {
   for (auto& item : items) {
     for (std::size_t j : item.jobs) {
       if (!jobs[j].deferred) continue;
-      if (!item.retry)
+      if (!item.retry) {
         log::warn(
             "flow run deferred",
             {{"flow", jobs[j].run.flow_id}, {"dev_eui", jobs[j].run.dev_eui}, {"error", jobs[j].deferred_reason}});
+        item.retry_reason = jobs[j].deferred_reason;
+      }
       item.retry = true;
     }
   }
@@ -278,6 +291,7 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage> messages) {
     const std::string& subject = item.msg->subject();
     if (held_back.count(subject)) {
       item.retry = item.follows = true;
+      if (item.retry_reason.empty()) item.retry_reason = "waits for an earlier uplink of its device";
     } else if (item.retry) {
       held_back.insert(subject);
       // Until just before it is redelivered, this device's next uplinks follow it back.
@@ -312,7 +326,21 @@ void Processor::record_loop() {
         to_record_.pop_front();
       }
     }
-    record(work);
+    // An outage keeps the batches in hand (the lanes wait for room meanwhile): what ran is
+    // written when the database is back instead of being run again.
+    while (!record(work)) {
+      bool stopping;
+      {
+        std::lock_guard lock(record_mu_);
+        stopping = recorder_stop_;
+      }
+      if (stopping) {
+        for (auto& ran : work)
+          for (auto& item : ran->items) (void)item.msg->nak();
+        break;
+      }
+    }
+    outage_.recovered();
     std::unique_lock lock(record_mu_);
     for (const auto& ran : work) recording_uplinks_ -= ran->messages.size();
     record_room_.notify_all();
@@ -320,25 +348,74 @@ void Processor::record_loop() {
   }
 }
 
-// Whatever the lanes finished meanwhile goes into one transaction: fewer, bigger writes.
-void Processor::record(std::vector<std::unique_ptr<Ran>>& work) {
-  std::vector<const Run*> runs;
-  for (const auto& ran : work)
-    for (const auto& item : ran->items)
-      if (!item.retry)
-        for (std::size_t j : item.jobs) runs.push_back(&ran->jobs[j].run);
+bool Processor::record(std::vector<std::unique_ptr<Ran>>& work) {
+  give_up(work);
+  std::vector<const Run*> written;
   auto t0 = std::chrono::steady_clock::now();
-  auto written = write_runs(db_, runs);
+  if (!write_runs_of(work, written)) return false;
   observe_phase("record", std::chrono::steady_clock::now() - t0);
-  if (!written) {
-    // Their deliveries are queued already (and never sent twice), so the redelivered uplinks
-    // only add their runs to the history.
-    log::warn("flow history not written; uplinks will be redelivered", {{"error", written.error().message}});
-    for (auto& ran : work)
-      for (auto& item : ran->items) (void)item.msg->nak(options_.retry_delay);
-    return;
+  if (!bury(work)) return false;
+  settle(work, written);
+  return true;
+}
+
+// Uplinks handed back too often leave the pipeline instead of cycling through it forever.
+void Processor::give_up(std::vector<std::unique_ptr<Ran>>& work) {
+  for (auto& ran : work)
+    for (auto& item : ran->items)
+      if (item.retry && !item.dead && item.msg->delivered() >= options_.max_deliveries)
+        item.dead = "gave up after " + std::to_string(item.msg->delivered()) + " deliveries: " + item.retry_reason;
+}
+
+// Whatever the lanes finished meanwhile goes into one transaction (fewer, bigger writes); a run
+// the database refuses is isolated and its uplink dead-lettered. `written` gets the runs stored.
+bool Processor::write_runs_of(std::vector<std::unique_ptr<Ran>>& work, std::vector<const Run*>& written) {
+  std::vector<const Run*> runs;
+  std::vector<Item*> owners;
+  for (auto& ran : work)
+    for (auto& item : ran->items)
+      if (!item.retry && !item.dead)
+        for (std::size_t j : item.jobs) {
+          runs.push_back(&ran->jobs[j].run);
+          owners.push_back(&item);
+        }
+  auto result = db::write_isolating(runs.size(), [&](std::size_t first, std::size_t last) {
+    return write_runs(db_, std::vector<const Run*>(runs.begin() + static_cast<long>(first),
+                                                   runs.begin() + static_cast<long>(last)));
+  });
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (result.fate[i] == db::RowFate::written) written.push_back(runs[i]);
+    if (result.fate[i] == db::RowFate::refused)
+      owners[i]->dead = "run of flow " + runs[i]->flow_id + " refused by the database: " + result.refused.at(i).message;
   }
-  for (const Run* r : runs) {
+  if (!result.outage) return true;
+  wait_out(work, outage_.failed(*result.outage));
+  return false;
+}
+
+bool Processor::bury(std::vector<std::unique_ptr<Ran>>& work) {
+  std::vector<service::DeadLetter> letters;
+  for (auto& ran : work)
+    for (auto& item : ran->items)
+      if (item.dead) {
+        std::string key = item.uplink ? "up:" + item.uplink->dedup_id
+                                      : "seq:" + std::to_string(item.msg->stream_sequence());
+        letters.push_back(
+            {key, item.msg->subject(), std::string(item.msg->data()), *item.dead, item.msg->delivered()});
+      }
+  if (letters.empty()) return true;
+  if (auto added = dead_.add(letters); !added) {
+    wait_out(work, outage_.failed(added.error()));
+    return false;
+  }
+  metrics_.counter("dm_orchestrator_dead_letters_total", "Uplinks that left the pipeline as dead letters.")
+      .inc(letters.size());
+  return true;
+}
+
+// Announces the recorded runs, then acks what is done and hands back what must run again.
+void Processor::settle(std::vector<std::unique_ptr<Ran>>& work, const std::vector<const Run*>& written) {
+  for (const Run* r : written) {
     metrics_.counter("dm_orchestrator_runs_total", "Flow runs recorded.", "status=\"" + r->status + "\"").inc();
     if (auto p = nats_.publish("dm.flow.completed." + r->flow_id, completed_json(*r)); !p)
       log::warn("flow-completed event not published", {{"flow", r->flow_id}, {"error", p.error().message}});
@@ -346,9 +423,9 @@ void Processor::record(std::vector<std::unique_ptr<Ran>>& work) {
   auto now = std::chrono::steady_clock::now();
   for (auto& ran : work) {
     for (auto& item : ran->items) {
-      if (item.retry) {
+      if (item.retry && !item.dead) {
         metrics_.counter("dm_orchestrator_uplinks_deferred_total", "Uplinks handed back for a later attempt.").inc();
-        (void)item.msg->nak(options_.retry_delay);
+        (void)item.msg->nak(retry_delay(item.msg->delivered(), options_.retry_delay, options_.max_retry_delay));
       } else {
         (void)item.msg->ack();
       }
@@ -357,6 +434,15 @@ void Processor::record(std::vector<std::unique_ptr<Ran>>& work) {
     metrics_.histogram("dm_orchestrator_batch_seconds", "Time from taking a lane batch until it was acked.")
         .observe(std::chrono::duration<double>(now - ran->started).count());
   }
+}
+
+// Waits `delay` before writing again; the messages in hand are kept from being redelivered
+// meanwhile (an outage may outlast the consumer's ack wait).
+void Processor::wait_out(std::vector<std::unique_ptr<Ran>>& work, std::chrono::milliseconds delay) {
+  for (auto& ran : work)
+    for (auto& m : ran->messages) (void)m.in_progress();
+  std::unique_lock lock(record_mu_);
+  has_record_.wait_for(lock, delay, [&] { return recorder_stop_; });
 }
 
 void Processor::observe_phase(const char* phase, std::chrono::steady_clock::duration took) {

@@ -7,9 +7,18 @@
 // runs it through its flows together (Engine::run_all), then hands the batch to the recorder
 // and goes on with its next uplinks. The recorder writes whatever the lanes handed it in one
 // statement, publishes flow-completed events and acks (bounded: a lane waits while
-// LANES × LANE_QUEUE uplinks wait to be recorded). An uplink whose flows could not run (runner
-// or JetStream unavailable) is nakked with a delay, together with that device's later uplinks
-// until it comes back. Lane queues are bounded: the fetcher waits when one is full.
+// LANES × LANE_QUEUE uplinks wait to be recorded). Lane queues are bounded: the fetcher waits
+// when one is full.
+//
+// Nothing accepted jams the lanes:
+// - An uplink whose flows could not run (runner or JetStream unavailable) is nakked with a
+//   growing delay, together with that device's later uplinks until it comes back; after
+//   MAX_DELIVERIES deliveries it gives up and becomes a dead letter (kind `uplinks`).
+// - An uplink that cannot be read, or whose run PostgreSQL refuses for its data (isolated
+//   from the other runs of its transaction by bisection), becomes a dead letter at once.
+// - While PostgreSQL is down the recorder keeps what the lanes ran and writes it again with
+//   a capped backoff (the messages kept alive meanwhile); the lanes wait for it, and /readyz
+//   says why. Nothing runs twice for a database outage.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,8 +30,10 @@
 #include <vector>
 
 #include "dm/bus/bus.hpp"
+#include "dm/core/outage.hpp"
 #include "dm/db/db.hpp"
 #include "dm/metrics/metrics.hpp"
+#include "dm/service/dead_letters.hpp"
 #include "engine.hpp"
 #include "view.hpp"
 
@@ -31,12 +42,15 @@ namespace dm::flow_orchestrator {
 inline constexpr const char* kStream = "DM_DEVICE_EVENTS";
 inline constexpr const char* kConsumer = "flow-orchestrator";
 inline constexpr const char* kDispatchStream = "DM_DISPATCH";
+inline constexpr const char* kDeadLetterKind = "uplinks";
 
 struct ProcessorOptions {
   int fetch_batch = 128;                        // uplinks per fetch, and at most per lane batch
   int lanes = 4;                                // batches in flight at once, each for its own devices
   int lane_queue = 256;                         // uplinks waiting per lane before the fetcher waits
-  std::chrono::milliseconds retry_delay{2000};  // nak delay when the flows could not run
+  std::chrono::milliseconds retry_delay{2000};  // first nak delay when the flows could not run; doubles
+  std::chrono::milliseconds max_retry_delay{60000};
+  int max_deliveries = 20;  // an uplink handed back this often becomes a dead letter
   // The recorder waits this long after a transaction before the next, so that a steady flow
   // is written in fewer, larger transactions (only the acks wait; deliveries are queued).
   std::chrono::milliseconds record_linger{20};
@@ -49,16 +63,19 @@ struct ProcessorOptions {
 std::size_t lane_of(std::string_view dev_eui, std::size_t lanes);
 // The DevEUI token of `dm.device.<dev_eui>.<event>` (the whole subject if it has another shape).
 std::string_view dev_eui_of(std::string_view subject);
+// The nak delay after the `delivered`-th delivery: first, doubling, at most cap.
+std::chrono::milliseconds retry_delay(int delivered, std::chrono::milliseconds first, std::chrono::milliseconds cap);
 
 class Processor {
  public:
   Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& db, View& view, Engine& engine,
-            metrics::Registry& metrics);
+            service::DeadLetterBox& dead, metrics::Registry& metrics);
   ~Processor();
   Result<void> start();
   // Stops fetching, lets each lane finish the batch in hand and hands queued uplinks back.
   void stop();
   std::size_t queued() const;  // uplinks waiting in lanes (a gauge)
+  Result<void> health() const { return outage_.health(); }
 
  private:
   struct Item;
@@ -68,7 +85,13 @@ class Processor {
   void lane_loop(Lane& lane);
   void process(Lane& lane, std::vector<bus::JsMessage> messages);
   void record_loop();
-  void record(std::vector<std::unique_ptr<Ran>>& work);
+  // Records, dead-letters, announces and acks; false on an outage (then `work` is kept).
+  bool record(std::vector<std::unique_ptr<Ran>>& work);
+  void give_up(std::vector<std::unique_ptr<Ran>>& work);
+  bool write_runs_of(std::vector<std::unique_ptr<Ran>>& work, std::vector<const Run*>& written);
+  bool bury(std::vector<std::unique_ptr<Ran>>& work);
+  void settle(std::vector<std::unique_ptr<Ran>>& work, const std::vector<const Run*>& written);
+  void wait_out(std::vector<std::unique_ptr<Ran>>& work, std::chrono::milliseconds delay);
   void observe_phase(const char* phase, std::chrono::steady_clock::duration took);
   void prepare(Item& item, std::vector<RunJob>& jobs);
   void housekeeping();
@@ -78,7 +101,9 @@ class Processor {
   db::Pool& db_;
   View& view_;
   Engine& engine_;
+  service::DeadLetterBox& dead_;
   metrics::Registry& metrics_;
+  Outage outage_{"flow history"};
   std::unique_ptr<bus::PullConsumer> consumer_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::thread fetcher_;

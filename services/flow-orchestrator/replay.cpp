@@ -1,11 +1,11 @@
 #include "replay.hpp"
 
 #include <random>
-#include <unordered_set>
 
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
+#include "direct_run.hpp"
 #include "history.hpp"
 #include "owners.hpp"
 
@@ -46,34 +46,10 @@ http::Response replay(bus::Connection& rpc, bus::Connection& nats, db::Pool& db,
   if (!uplink) return http::Response::error(409, "The stored uplink cannot run: " + uplink.error().message);
   uplink->device_id = device->id;
 
-  // The device's flows as they are now, each once (as for a live uplink).
-  std::string replay_id = new_replay_id();
-  std::vector<RunJob> jobs;
-  std::vector<std::string> keys;
-  std::unordered_set<std::string> started;
-  for (const auto& t : view.triggers(device->id, device->label_ids)) {
-    if (!started.insert(t.flow->id).second) continue;
-    RunJob job;
-    job.uplink = &*uplink;
-    job.flow = t.flow;
-    job.trigger = t.node;
-    job.key = replay_key(t.flow->id, uplink->dedup_id, replay_id);
-    job.replay = true;
-    keys.push_back(job.key);
-    jobs.push_back(std::move(job));
-  }
-  engine.run_all(jobs);
-  for (const auto& job : jobs)
-    if (job.deferred) return unavailable("The replay could not run: " + job.deferred_reason);
-  std::vector<const Run*> runs;
-  for (const auto& job : jobs) runs.push_back(&job.run);
-  if (auto written = write_runs(db, runs); !written) return unavailable("Flow history is unavailable");
-  for (const Run* r : runs) {
-    if (auto p = nats.publish("dm.flow.completed." + r->flow_id, completed_json(*r)); !p)
-      log::warn("flow-completed event not published", {{"flow", r->flow_id}, {"error", p.error().message}});
-  }
-  log::info("uplink replayed", {{"device", device->id}, {"dedup_id", uplink->dedup_id}, {"runs", runs.size()}});
-  auto body = runs_document(db, keys);
+  auto keys = run_now({nats, db, view, engine}, *uplink, device.get(), new_replay_id());
+  if (!keys) return unavailable("The replay could not run: " + keys.error().message);
+  log::info("uplink replayed", {{"device", device->id}, {"dedup_id", uplink->dedup_id}, {"runs", keys->size()}});
+  auto body = runs_document(db, *keys);
   if (!body) return unavailable("Flow history is unavailable");
   return http::Response::json(200, std::move(body).value());
 }

@@ -47,6 +47,7 @@ std::vector<RouteSpec> function_routes();     // functions
 std::vector<RouteSpec> integration_routes();  // integrations and storages
 std::vector<RouteSpec> flow_routes();         // flows and search
 std::vector<RouteSpec> auth_routes();         // accounts, API keys, users (served by the gateway)
+std::vector<RouteSpec> dead_letter_routes();  // /api/v1/dead-letters/<kind> of each service that keeps them
 const char* access_name(Access a);
 
 }  // namespace dm::gateway

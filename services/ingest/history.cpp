@@ -2,20 +2,31 @@
 
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
+#include "dm/db/batch.hpp"
 #include "dm/json/json.hpp"
 #include "event.hpp"
 #include "store.hpp"
 
 namespace dm::ingest {
 
-HistoryWriter::HistoryWriter(bus::Connection& nats, db::Pool& db, metrics::Registry& metrics, int batch,
-                             std::chrono::milliseconds linger)
+// One fetched message on its way into the history.
+struct HistoryWriter::Item {
+  bus::JsMessage msg;
+  std::optional<HistoryRow> row;  // empty: no device event, dead-lettered as it is
+  std::optional<std::string> refused;  // why it cannot be stored: dead-letter it
+};
+
+HistoryWriter::HistoryWriter(bus::Connection& nats, db::Pool& db, service::DeadLetterBox& dead,
+                             metrics::Registry& metrics, int batch, std::chrono::milliseconds linger)
     : nats_(nats),
       db_(db),
+      dead_(dead),
       batch_(batch),
       linger_(linger),
       written_(metrics.counter("dm_ingest_history_rows_total", "History rows written.")),
-      failed_(metrics.counter("dm_ingest_history_failures_total", "History batches that failed (retried).")) {}
+      failed_(metrics.counter("dm_ingest_history_failures_total", "History writes that failed for an outage (retried).")),
+      dead_lettered_(metrics.counter("dm_ingest_history_dead_letters_total",
+                                     "Events that could not be stored in the history (dead-lettered).")) {}
 
 HistoryWriter::~HistoryWriter() { stop(); }
 
@@ -47,39 +58,102 @@ void HistoryWriter::run() {
       continue;
     }
     if (msgs->empty()) continue;
+    auto fetched = msgs->size();
     write(*msgs);
-    if (msgs->size() < static_cast<std::size_t>(batch_) && !stopping_) std::this_thread::sleep_for(linger_);
+    if (fetched < static_cast<std::size_t>(batch_) && !stopping_) std::this_thread::sleep_for(linger_);
   }
 }
 
 void HistoryWriter::write(std::vector<bus::JsMessage>& batch) {
-  std::vector<HistoryRow> rows;
-  rows.reserve(batch.size());
-  std::vector<bus::JsMessage*> good;
+  std::vector<Item> items;
+  items.reserve(batch.size());
   for (auto& m : batch) {
     auto row = history_row(m.data(), m.stream_sequence());
-    if (!row) {
-      // Not a device event (someone published on our subjects): it can never be stored.
-      log::error("history: dropping a message that is not a device event",
-                 {{"subject", m.subject()}, {"error", row.error().message}});
-      (void)m.term();
+    Item item{std::move(m), std::nullopt, std::nullopt};
+    if (row)
+      item.row = std::move(row).value();
+    else
+      item.refused = "not a device event: " + row.error().message;  // someone published on our subjects
+    items.push_back(std::move(item));
+  }
+  // Until everything is stored or buried: an outage keeps the batch in hand (no later event
+  // overtakes it) and only stopping hands it back to the stream.
+  while (!items.empty()) {
+    if (store(items) && bury(items)) {
+      outage_.recovered();
+      return;
+    }
+    if (stopping_) {
+      for (auto& item : items) (void)item.msg.nak();
+      return;
+    }
+  }
+}
+
+bool HistoryWriter::store(std::vector<Item>& items) {
+  std::vector<HistoryRow> rows;
+  std::vector<Item*> owners;
+  for (auto& item : items) {
+    if (!item.row || item.refused) continue;
+    rows.push_back(std::move(*item.row));  // moved back below unless it was stored
+    owners.push_back(&item);
+  }
+  auto result = db::write_isolating(rows.size(), [&](std::size_t first, std::size_t last) -> Result<void> {
+    auto stored = insert_history(db_, std::span<const HistoryRow>(rows).subspan(first, last - first));
+    if (!stored) return stored.take_error();
+    written_.inc(*stored);
+    return ok();
+  });
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    Item& item = *owners[i];
+    if (result.fate[i] == db::RowFate::written) {
+      // Committed: now the message may go. A lost ack only means a redelivery that inserts nothing.
+      (void)item.msg.ack();
+      item.row.reset();
       continue;
     }
-    rows.push_back(std::move(row).value());
-    good.push_back(&m);
+    item.row = std::move(rows[i]);
+    if (result.fate[i] == db::RowFate::refused)
+      item.refused = "refused by the database: " + result.refused.at(i).message;
   }
-  if (rows.empty()) return;
-  auto inserted = insert_history(db_, rows);
-  if (!inserted) {
-    failed_.inc();
-    log::warn("history batch not stored, will retry", {{"rows", rows.size()}, {"error", inserted.error().message}});
-    for (auto* m : good) (void)m->nak(std::chrono::seconds(1));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    return;
+  std::erase_if(items, [](const Item& item) { return !item.row && !item.refused; });
+  if (!result.outage) return true;
+  failed_.inc();
+  wait_out(items, outage_.failed(*result.outage));
+  return false;
+}
+
+bool HistoryWriter::bury(std::vector<Item>& items) {
+  std::vector<service::DeadLetter> letters;
+  for (const auto& item : items) {
+    std::string key = item.row ? item.row->event_type + ":" + item.row->dedup_id
+                               : "seq:" + std::to_string(item.msg.stream_sequence());
+    letters.push_back({key, item.msg.subject(), std::string(item.msg.data()), *item.refused, item.msg.delivered()});
   }
-  written_.inc(*inserted);
-  // Committed: now the messages may go. A lost ack only means a redelivery that inserts nothing.
-  for (auto* m : good) (void)m->ack();
+  auto added = dead_.add(letters);
+  if (!added) {
+    wait_out(items, outage_.failed(added.error()));
+    return false;
+  }
+  dead_lettered_.inc(letters.size());
+  for (auto& item : items) (void)item.msg.ack();  // kept as a dead letter: done with the stream
+  items.clear();
+  return true;
+}
+
+// Waits `delay` before the next try, keeping the messages in hand from being redelivered
+// meanwhile (the consumer's ack wait is 30 s; an outage may last longer).
+void HistoryWriter::wait_out(std::vector<Item>& items, std::chrono::milliseconds delay) {
+  for (auto& item : items) (void)item.msg.in_progress();
+  auto until = std::chrono::steady_clock::now() + delay;
+  while (!stopping_ && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+Result<void> restore_history(db::Pool& db, const service::StoredDeadLetter& letter) {
+  DM_ASSIGN_OR_RETURN(auto row, history_row(letter.payload, 0));
+  DM_TRY(insert_history(db, std::span<const HistoryRow>(&row, 1)));
+  return ok();
 }
 
 namespace {

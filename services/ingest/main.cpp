@@ -74,6 +74,7 @@ int main() {
   IngestConfig cfg;
   std::unique_ptr<ingest::Directory> directory;
   std::unique_ptr<ingest::RegistryLink> link;
+  std::unique_ptr<service::DeadLetterBox> dead_letters;
   std::unique_ptr<ingest::HistoryWriter> writer;
   std::unique_ptr<service::RpcServer> rpc;
   return runtime.main(
@@ -100,8 +101,9 @@ int main() {
         directory = std::make_unique<ingest::Directory>(cfg.unknown_ttl);
         link = std::make_unique<ingest::RegistryLink>(rt.rpc(), rt.nats(), *directory, cfg.link);
         DM_TRY(link->start());
-        writer = std::make_unique<ingest::HistoryWriter>(rt.nats(), rt.db(), rt.metrics(), cfg.history_batch,
-                                                         cfg.history_linger);
+        dead_letters = std::make_unique<service::DeadLetterBox>(rt.db(), rt.nats(), ingest::kDeadLetterKind);
+        writer = std::make_unique<ingest::HistoryWriter>(rt.nats(), rt.db(), *dead_letters, rt.metrics(),
+                                                         cfg.history_batch, cfg.history_linger);
         DM_TRY(writer->start());
 
         // One router on ingest's own port (ChirpStack posts here) and over NATS for the gateway.
@@ -109,11 +111,15 @@ int main() {
         ingest::add_webhook_route(router, rt.nats(), *directory, *link, rt.metrics(), cfg.webhook);
         ingest::add_history_routes(router, rt.db(), *directory);
         ingest::add_internal_history_routes(router, rt.db());
+        dead_letters->add_routes(router, [&db = rt.db()](const service::StoredDeadLetter& letter) {
+          return ingest::restore_history(db, letter);
+        });
         auto shared = std::shared_ptr<http::Router>(&router, [](http::Router*) {});
         rpc = std::make_unique<service::RpcServer>(rt.rpc(), "ingest", shared,
                                                    static_cast<std::size_t>(rt.settings().db_pool_size));
         DM_TRY(rpc->start());
 
+        rt.add_readiness_check("device_history", [w = writer.get()] { return w->health(); });
         rt.add_readiness_check("device_cache", [d = directory.get()]() -> Result<void> {
           if (!d->loaded()) return Error(Errc::unavailable, "device list not loaded from the registry yet");
           return ok();

@@ -44,7 +44,7 @@ Result<HistoryRow> history_row(std::string_view message, std::uint64_t stream_se
   return r;
 }
 
-Result<std::size_t> insert_history(db::Pool& pool, const std::vector<HistoryRow>& rows) {
+Result<std::size_t> insert_history(db::Pool& pool, std::span<const HistoryRow> rows) {
   static const std::vector<std::string> kColumns = {"id",          "event_type", "dedup_id", "dev_eui", "device_id",
                                                     "received_at", "time",       "f_port",   "f_cnt",   "rssi",
                                                     "snr",         "data",       "object",   "event",   "stream_seq"};

@@ -2,6 +2,7 @@
 // All SQL of the ingest service: the history batch insert and the history/unknown-device
 // queries. Parameterised everywhere; column and table names come from code.
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,7 @@ Result<HistoryRow> history_row(std::string_view message, std::uint64_t stream_se
 
 // One COPY (db::append_rows; INSERT ... ON CONFLICT DO NOTHING when some are already there):
 // all or nothing, rows already stored are skipped. Returns the number of new rows.
-Result<std::size_t> insert_history(db::Pool& pool, const std::vector<HistoryRow>& rows);
+Result<std::size_t> insert_history(db::Pool& pool, std::span<const HistoryRow> rows);
 
 struct HistoryQuery {
   std::optional<std::string> device_id;

@@ -107,3 +107,57 @@ TEST_CASE("PostgreSQL down: webhooks still accepted, the history catches up when
       },
       std::chrono::seconds(30)));
 }
+
+TEST_CASE("events PostgreSQL refuses become dead letters; the rest of their batch is stored") {
+  Api api(stack());
+  Webhook hook(stack());
+  auto eui = new_eui();
+  auto id = api.create_device(eui, "poison-" + eui);
+  Counter tapped(stack(), "dm.deadletter.device-events");
+  // Past the webhook's checks (as a bug or an older ingest could have let them through):
+  // a NUL in the dedup id and invalid UTF-8 in a document. Published straight into the
+  // stream, between healthy events, so that they share batches.
+  auto conn = bus::Connection::connect({.url = stack().nats().url(), .name = "poison"});
+  REQUIRE(conn.ok());
+  auto event = [&](const std::string& dedup, const std::string& name) {
+    return R"({"event_type":"up","dev_eui":")" + eui + R"(","device_id":")" + id + R"(","dedup_id":")" + dedup +
+           R"(","received_at":"2026-11-27T10:00:00Z","device_name":")" + name + R"(","raw":{}})";
+  };
+  for (int i = 0; i < 5; ++i) REQUIRE(hook.post(uplink(eui, "before" + std::to_string(i), i + 1)).status == 200);
+  auto& js = (*conn)->jetstream();
+  REQUIRE(js.publish("dm.device." + eui + ".up", event("nul\\u0000id", "x"), "poison-1", std::chrono::seconds(2)).ok());
+  REQUIRE(js.publish("dm.device." + eui + ".up", event("bad-utf8", "\xff\xfe"), "poison-2", std::chrono::seconds(2)).ok());
+  for (int i = 0; i < 5; ++i) REQUIRE(hook.post(uplink(eui, "after" + std::to_string(i), i + 10)).status == 200);
+
+  REQUIRE(eventually(
+      [&] {
+        auto h = api.get("/api/v1/devices/" + id + "/history");
+        return h.status == 200 && h.headers.get("X-Total-Count") == std::optional<std::string>("10");
+      },
+      std::chrono::seconds(30)));
+  REQUIRE(tapped.wait_for(2));
+  auto listed = hook.get("/api/v1/dead-letters/device-events?limit=100");
+  REQUIRE(listed.status == 200);
+  std::string nul_id, utf8_id;
+  for (const auto& d : listed.json.GetArray()) {
+    std::string key(json::view(d["key"]));
+    if (key == "up:nul\\x00id") nul_id = std::string(json::view(d["id"]));
+    if (key == "up:bad-utf8") utf8_id = std::string(json::view(d["id"]));
+  }
+  REQUIRE_FALSE(nul_id.empty());
+  REQUIRE_FALSE(utf8_id.empty());
+  // The whole message is kept byte for byte.
+  auto one = hook.get("/api/v1/dead-letters/device-events/" + utf8_id);
+  REQUIRE(one.status == 200);
+  CHECK(one.json["payload"].IsNull());  // not UTF-8: only in base64
+  CHECK(std::string(json::view(one.json["error"])).find("refused by the database") != std::string::npos);
+  // Retrying cannot help this one: it stays, with one more attempt.
+  auto retried = hook.post_empty("/api/v1/dead-letters/device-events/" + utf8_id + "/retry");
+  REQUIRE(retried.status == 200);
+  CHECK(retried.json["failed"].GetInt() == 1);
+  auto gone = hook.call("DELETE", "/api/v1/dead-letters/device-events/" + nul_id);
+  CHECK(gone.status == 204);
+  CHECK(hook.get("/api/v1/dead-letters/device-events/" + nul_id).status == 404);
+  // Nothing is left for the writer: readiness is fine.
+  CHECK(hook.get("/readyz").status == 200);
+}
