@@ -122,7 +122,7 @@ CommandResult PgCluster::psql(const std::string& database, const std::string& sq
   return r;
 }
 
-Mosquitto::Mosquitto() : dir_("dm-mqtt"), port_(free_port()) { start(); }
+Mosquitto::Mosquitto(bool persistent) : dir_("dm-mqtt"), port_(free_port()), persistent_(persistent) { start(); }
 
 Mosquitto::~Mosquitto() { stop(); }
 
@@ -130,7 +130,11 @@ void Mosquitto::start() {
   std::string conf = dir_.path() + "/mosquitto.conf";
   {
     std::ofstream f(conf);
-    f << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\npersistence false\n";
+    f << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\n";
+    if (persistent_)
+      f << "persistence true\npersistence_location " << dir_.path() << "/\n";
+    else
+      f << "persistence false\n";
     if (::geteuid() == 0) f << "user root\n";
   }
   proc_ = std::make_unique<Process>(std::vector<std::string>{"mosquitto", "-c", conf},

@@ -113,6 +113,11 @@ bool Stack::running(const std::string& service) {
   return s.process && s.process->running();
 }
 
+int Stack::pid(const std::string& service) {
+  auto& s = services_.at(service);
+  return s.process && s.process->running() ? s.process->pid() : -1;
+}
+
 CommandResult Stack::admin_tool(const std::string& args) const {
   return run_command("env DM_ENV_FILE=/nonexistent GATEWAY_DATABASE_URL='" + database_url("gateway") + "' " +
                      binary_dir() + "/tools/dm-admin " + args);

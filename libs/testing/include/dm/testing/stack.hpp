@@ -31,6 +31,9 @@ class Stack {
   void stop(const std::string& service);  // SIGTERM, waits
   void kill9(const std::string& service);
   bool running(const std::string& service);
+  // The service's process id (-1 when it is not running): for signals a test sends itself
+  // (SIGSTOP, SIGCONT) and for finding its children.
+  int pid(const std::string& service);
   // The service's log so far (for failure messages).
   std::string log(const std::string& service) const;
   // Waits until GET /readyz answers 200 from the process this stack started (its pid), not

@@ -104,10 +104,11 @@ class PgCluster {
   bool running_ = false;
 };
 
-// mosquitto on a free loopback port with anonymous access (for delivery tests).
+// mosquitto on a free loopback port with anonymous access (for delivery tests). `persistent`:
+// sessions and queued messages survive a stop and start (as a production broker's do).
 class Mosquitto {
  public:
-  Mosquitto();
+  explicit Mosquitto(bool persistent = false);
   ~Mosquitto();
   int port() const { return port_; }
   void stop();
@@ -116,6 +117,7 @@ class Mosquitto {
  private:
   TempDir dir_;
   int port_;
+  bool persistent_;
   std::unique_ptr<Process> proc_;
 };
 
