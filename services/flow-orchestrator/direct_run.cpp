@@ -41,10 +41,7 @@ Result<std::vector<std::string>> run_now(const DirectRun& ctx, const Uplink& upl
   std::vector<const Run*> runs;
   for (const auto& job : jobs) runs.push_back(&job.run);
   DM_TRY(write_runs(ctx.db, runs));
-  for (const Run* r : runs) {
-    if (auto p = ctx.nats.publish("dm.flow.completed." + r->flow_id, completed_json(*r)); !p)
-      log::warn("flow-completed event not published", {{"flow", r->flow_id}, {"error", p.error().message}});
-  }
+  announce_runs(ctx.nats, runs);
   return keys;
 }
 

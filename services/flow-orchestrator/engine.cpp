@@ -423,7 +423,7 @@ void Engine::queue_deliveries(State& st, const std::vector<Pending>& deliveries,
 // The runner's answer for functions[range): each result becomes a step; no answer at all (no
 // runner, none in time) or a result `unavailable` is not the function's fault: the run is
 // deferred and its uplink comes back later.
-void Engine::apply_replies(State& st, const std::vector<Pending>& functions, std::pair<std::size_t, std::size_t> range,
+void Engine::apply_replies(State& st, std::vector<Pending>& functions, std::pair<std::size_t, std::size_t> range,
                            const Result<bus::Message>& reply) {
   auto [first, last] = range;
   if (!reply.ok()) {
@@ -451,32 +451,45 @@ void Engine::apply_replies(State& st, const std::vector<Pending>& functions, std
   }
 }
 
-void Engine::apply_result(State& st, const Pending& p, const json::Value& res) {
+void Engine::apply_result(State& st, Pending& p, const json::Value& res) {
   const Node& node = st.node(p);
-  Step step{node.id, node.type, node.entity_id, "error", 0, std::nullopt};
-  step.status = res.IsObject() ? str(res, "status") : "error";
-  if (step.status == "unavailable") {
+  if (!res.IsObject()) return st.fail(p, "error", "function runner reply unreadable");
+  std::string status = str(res, "status");
+  if (status == "unavailable") {
     const auto* e = json::find(res, "error");
     st.defer(p.job, "function runner: " + (e && e->IsObject() ? str(*e, "message") : std::string("unavailable")));
     return;
   }
-  if (const auto* d = res.IsObject() ? json::find(res, "duration_ms") : nullptr; d && d->IsNumber())
-    step.duration_ms = d->GetDouble();
-  if (const auto* e = res.IsObject() ? json::find(res, "error") : nullptr; e && e->IsObject())
-    step.error = str(*e, "message");
-  const auto* output = res.IsObject() ? json::find(res, "output") : nullptr;
   auto& run = st.jobs[p.job].run;
-  if (step.status == "success" && output && output->IsObject()) {
+  FunctionRun fr;
+  fr.run_id = run.run_key + ":" + node.id;
+  fr.function_id = node.entity_id;
+  fr.node_id = node.id;
+  if (const auto* v = json::find(res, "version"); v && v->IsInt64()) fr.version = v->GetInt64();
+  if (const auto* d = json::find(res, "duration_ms"); d && d->IsNumber()) fr.duration_ms = d->GetDouble();
+  if (const auto* l = json::find(res, "logs"); l && l->IsArray()) fr.logs = json::to_string(*l);
+  std::optional<std::string> message;
+  if (const auto* e = json::find(res, "error"); e && e->IsObject()) {
+    fr.error = json::to_string(*e);
+    message = str(*e, "message");
+  }
+  const auto* output = json::find(res, "output");
+  Step step{node.id, node.type, node.entity_id, status, fr.duration_ms, message};
+  if (status == "success" && output && output->IsObject()) {
+    fr.output = json::to_string(*output);
     run.path.push_back(std::move(step));
-    st.advance(p, json::to_string(*output));
-  } else if (step.status == "success" || step.status == "filtered") {
-    step.status = "filtered";
+    st.advance(p, *fr.output);
+  } else if (status == "success" || status == "filtered") {
+    step.status = status = "filtered";  // no object to go on with
     run.path.push_back(std::move(step));
     ++st.filtered[p.job];
   } else {
-    if (step.status != "timeout") step.status = "error";
-    st.fail(p, step.status, step.error.value_or("function failed"), step.duration_ms);
+    if (status != "timeout") status = "error";
+    st.fail(p, status, message.value_or("function failed"), fr.duration_ms);
   }
+  fr.status = status;
+  fr.input = std::move(p.message);  // the level is done with it
+  run.functions.push_back(std::move(fr));
 }
 
 }  // namespace dm::flow_orchestrator

@@ -25,6 +25,20 @@ struct Step {
   std::optional<std::string> error;
 };
 
+// One function execution of a run, as the runner answered it. Recorded in the function
+// history (GET /api/v1/functions[/{id}]/history) in the same transaction as its run.
+struct FunctionRun {
+  std::string run_id;  // "<run key>:<node id>": a repeated execution is recorded once
+  std::string function_id;
+  std::int64_t version = 1;
+  std::string node_id;
+  std::string status;  // success | filtered | error | timeout
+  std::string input;   // the message the function got (JSON object)
+  std::optional<std::string> output, error;  // JSON texts
+  std::string logs = "[]";
+  double duration_ms = 0;
+};
+
 struct Run {
   std::string run_key;  // "<flow_id>:up:<dedup_id>"
   std::string flow_id;
@@ -35,6 +49,7 @@ struct Run {
   std::string trigger_node;
   std::string status;  // success | partial_success | error | filtered
   std::vector<Step> path;
+  std::vector<FunctionRun> functions;  // the executions along the path
   double duration_ms = 0;
   bool replay = false;
   std::string at;  // RFC 3339
@@ -100,9 +115,9 @@ class Engine {
   Requests plan_requests(State& st, const std::vector<Pending>& functions) const;
   void queue_deliveries(State& st, const std::vector<Pending>& deliveries,
                         std::vector<std::optional<Result<bus::PubAck>>>& acks);
-  void apply_replies(State& st, const std::vector<Pending>& functions, std::pair<std::size_t, std::size_t> range,
+  void apply_replies(State& st, std::vector<Pending>& functions, std::pair<std::size_t, std::size_t> range,
                      const Result<bus::Message>& reply);
-  void apply_result(State& st, const Pending& p, const json::Value& result);
+  void apply_result(State& st, Pending& p, const json::Value& result);
   bus::Connection& rpc_;
   bus::Connection& js_;
   EngineOptions options_;

@@ -4,6 +4,7 @@
 #include "dm/core/log.hpp"
 #include "dm/core/uuid.hpp"
 #include "dm/json/json.hpp"
+#include "function_history.hpp"
 
 namespace dm::flow_orchestrator {
 namespace {
@@ -80,8 +81,19 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs) {
                     r->device_id.empty() ? db::Param() : db::Param(r->device_id), r->trigger_node, r->status,
                     path_json(r->path), std::to_string(r->duration_ms), r->replay ? "true" : "false", r->at});
   }
-  DM_TRY(db::append_rows(db, "flow_runs", kColumns, rows, "ON CONFLICT (run_key) DO NOTHING"));
+  // A run and its function executions are stored together or not at all.
+  auto functions = function_run_rows(runs);
+  DM_TRY(db::append_all(db, {{"flow_runs", kColumns, rows, "ON CONFLICT (run_key) DO NOTHING"},
+                             {"function_runs", function_run_columns(), functions, "ON CONFLICT (run_id) DO NOTHING"}}));
   return ok();
+}
+
+void announce_runs(bus::Connection& nats, const std::vector<const Run*>& runs) {
+  for (const Run* r : runs) {
+    for (const auto& f : r->functions) (void)nats.publish("dm.function.run." + f.function_id, function_run_json(*r, f));
+    if (auto p = nats.publish("dm.flow.completed." + r->flow_id, completed_json(*r)); !p)
+      log::warn("flow-completed event not published", {{"flow", r->flow_id}, {"error", p.error().message}});
+  }
 }
 
 Result<void> recorded_runs(db::Pool& db, const std::vector<std::string>& keys, std::unordered_set<std::string>& out) {
@@ -105,7 +117,8 @@ Result<std::size_t> purge_runs(db::Pool& db, int days) {
   DM_ASSIGN_OR_RETURN(auto rows,
                       db.exec("DELETE FROM flow_runs WHERE created_at < now() - make_interval(days => $1::int)",
                               {std::to_string(days)}));
-  return rows.affected();
+  DM_ASSIGN_OR_RETURN(auto functions, purge_function_runs(db, days));
+  return rows.affected() + functions;
 }
 
 void add_history_routes(http::Router& router, db::Pool& db) {

@@ -6,14 +6,18 @@
 #include <unordered_set>
 #include <vector>
 
+#include "dm/bus/bus.hpp"
 #include "dm/db/db.hpp"
 #include "dm/http/router.hpp"
 #include "engine.hpp"
 
 namespace dm::flow_orchestrator {
 
-// One transaction; runs whose key is already recorded are left as they are.
+// One transaction for the runs and their function executions; runs (and executions) already
+// recorded are left as they are.
 Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs);
+// After the commit: dm.function.run.<id> for each execution and dm.flow.completed.<id> for each run.
+void announce_runs(bus::Connection& nats, const std::vector<const Run*>& runs);
 // Adds to `out` those of `keys` that are recorded already (an out-parameter: g++ 12 warns
 // falsely about a Result holding an unordered_set).
 Result<void> recorded_runs(db::Pool& db, const std::vector<std::string>& keys, std::unordered_set<std::string>& out);

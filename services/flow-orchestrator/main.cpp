@@ -4,6 +4,7 @@
 #include "dm/service/runtime.hpp"
 #include "direct_run.hpp"
 #include "engine.hpp"
+#include "function_history.hpp"
 #include "history.hpp"
 #include "processor.hpp"
 #include "replay.hpp"
@@ -76,6 +77,7 @@ int main() {
         // History routes are served over NATS to the gateway, not on the orchestrator's port.
         auto api = std::make_shared<http::Router>();
         add_history_routes(*api, rt.db());
+        add_function_history_routes(*api, rt.db());
         add_simulate_route(*api, rt.rpc(), *view,
                            {.function_timeout_ms = cfg.engine.function_timeout_ms, .max_depth = cfg.engine.max_depth});
         add_replay_route(*api, rt.rpc(), rt.nats(), rt.db(), *view, *engine);

@@ -415,11 +415,9 @@ bool Processor::bury(std::vector<std::unique_ptr<Ran>>& work) {
 
 // Announces the recorded runs, then acks what is done and hands back what must run again.
 void Processor::settle(std::vector<std::unique_ptr<Ran>>& work, const std::vector<const Run*>& written) {
-  for (const Run* r : written) {
+  for (const Run* r : written)
     metrics_.counter("dm_orchestrator_runs_total", "Flow runs recorded.", "status=\"" + r->status + "\"").inc();
-    if (auto p = nats_.publish("dm.flow.completed." + r->flow_id, completed_json(*r)); !p)
-      log::warn("flow-completed event not published", {{"flow", r->flow_id}, {"error", p.error().message}});
-  }
+  announce_runs(nats_, written);
   auto now = std::chrono::steady_clock::now();
   for (auto& ran : work) {
     for (auto& item : ran->items) {

@@ -755,6 +755,30 @@ Result<std::size_t> append_rows(Pool& pool, std::string_view table, const std::v
   });
 }
 
+Result<std::size_t> append_all(Pool& pool, const std::vector<Append>& tables) {
+  // COPY first: the common case, new rows. A conflict aborts the transaction, so the rows
+  // already there (a batch redelivered after a crash) are skipped in a second transaction.
+  auto copied = pool.transaction([&](Session& s) -> Result<std::size_t> {
+    std::size_t n = 0;
+    for (const auto& t : tables) {
+      if (t.rows.empty()) continue;
+      DM_ASSIGN_OR_RETURN(auto stored, s.copy_in(t.table, t.columns, t.rows));
+      n += stored;
+    }
+    return n;
+  });
+  if (copied.ok() || copied.error().code != Errc::conflict) return copied;
+  return pool.transaction([&](Session& s) -> Result<std::size_t> {
+    std::size_t n = 0;
+    for (const auto& t : tables) {
+      if (t.rows.empty()) continue;
+      DM_ASSIGN_OR_RETURN(auto stored, insert_rows(s, t.table, t.columns, t.rows, t.on_conflict));
+      n += stored;
+    }
+    return n;
+  });
+}
+
 std::string text_array(const std::vector<std::string>& values) {
   std::string out = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {

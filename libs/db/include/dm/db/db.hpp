@@ -243,6 +243,17 @@ Result<std::size_t> insert_rows(Pool& pool, std::string_view table, const std::v
 Result<std::size_t> append_rows(Pool& pool, std::string_view table, const std::vector<std::string>& columns,
                                 const std::vector<Params>& rows, std::string_view on_conflict);
 
+// The rows of one table for append_all.
+struct Append {
+  std::string_view table;
+  const std::vector<std::string>& columns;
+  const std::vector<Params>& rows;
+  std::string_view on_conflict;  // e.g. "ON CONFLICT (id) DO NOTHING"
+};
+// append_rows for several tables in one transaction: all of them or none. Returns the rows
+// stored in all.
+Result<std::size_t> append_all(Pool& pool, const std::vector<Append>& tables);
+
 // A text[] literal ({"a","b"}) for one array parameter: `= ANY($1::text[])`.
 std::string text_array(const std::vector<std::string>& values);
 
