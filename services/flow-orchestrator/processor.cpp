@@ -96,6 +96,7 @@ Result<void> Processor::start() {
     dc.name = kDispatchStream;
     dc.subjects = {"dm.work.dispatch.>"};
     dc.duplicate_window = std::chrono::seconds(120);
+    dc.retention = bus::Retention::work_queue;  // a delivered job leaves the stream (fixed at creation)
     DM_TRY(js.ensure_stream(dc));
   }
   bus::ConsumerConfig cc;
