@@ -23,6 +23,9 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxReplyFrame = std::size_t{1} << 30;
 constexpr milliseconds kFirstStartBackoff{200}, kMaxStartBackoff{5000};
+// A test run waits for a worker with nothing else queued, but not longer than this: then the
+// next worker to finish a frame takes it, so a backlog of flow work cannot starve test runs.
+constexpr milliseconds kTestPatience{2000};
 
 void answer(std::vector<Job>& jobs, const RunResult& r) {
   for (auto& j : jobs) j.done(r);
@@ -45,7 +48,6 @@ struct WorkerPool::Impl {
     std::deque<Job> queue;
     std::optional<Job> probation;  // a suspect: runs next, alone, on a fresh worker
     bool busy = false;             // running a frame
-    bool last_was_test = false;
     std::thread thread;
   };
   struct Frame {
@@ -65,7 +67,11 @@ struct WorkerPool::Impl {
   // The test lane: at most one test job holds it, from the moment a worker takes it until it
   // is answered (its `done` releases the lane).
   std::mutex lane_mutex;
-  std::deque<Job> lane;
+  struct Waiting {
+    Job job;
+    Clock::time_point since;
+  };
+  std::deque<Waiting> lane;
   bool lane_busy = false;
   std::atomic<bool> lane_ready{false};  // a test job waits and the lane is free
 
@@ -94,17 +100,19 @@ struct WorkerPool::Impl {
     };
     {
       std::lock_guard lock(lane_mutex);
-      lane.push_back(std::move(job));
+      lane.push_back({std::move(job), Clock::now()});
       update_lane();
     }
     wake_all();
   }
 
-  // Under the slot's lock (lock order: slot, then lane).
-  bool claim_test(Frame& f) {
+  // Under the slot's lock (lock order: slot, then lane). A slot with work of its own takes a
+  // test run only once it has waited kTestPatience.
+  bool claim_test(Frame& f, bool slot_has_work) {
     std::lock_guard lock(lane_mutex);
     if (lane_busy || lane.empty()) return false;
-    f.jobs.push_back(std::move(lane.front()));
+    if (slot_has_work && Clock::now() - lane.front().since < kTestPatience) return false;
+    f.jobs.push_back(std::move(lane.front().job));
     lane.pop_front();
     lane_busy = true;
     update_lane();
@@ -127,8 +135,8 @@ struct WorkerPool::Impl {
     answer(jobs, RunResult::unavailable(why));
   }
 
-  // Under the slot's lock: the next frame (a probation, a test run between frames of other
-  // work, or a batch of the queue); empty when there is nothing for this slot.
+  // Under the slot's lock: the next frame (a probation, a test run if the slot has nothing else
+  // or the run has waited long enough, or a batch of the queue); empty when there is nothing.
   Frame take_frame(Slot& s) {
     Frame f;
     if (s.probation) {
@@ -137,25 +145,29 @@ struct WorkerPool::Impl {
       f.probation = true;
       return f;
     }
-    if (!stopping && (s.queue.empty() || !s.last_was_test) && claim_test(f)) {
-      s.last_was_test = true;
-      return f;
-    }
+    if (!stopping && s.worker && claim_test(f, !s.queue.empty())) return f;
     while (!s.queue.empty() && f.jobs.size() < options.max_batch) {
       f.jobs.push_back(std::move(s.queue.front()));
       s.queue.pop_front();
     }
-    s.last_was_test = false;
     return f;
   }
 
+  // The next frame for this slot; an empty frame when it is time to try starting its worker
+  // again; nullopt when the pool stops.
   std::optional<Frame> next_frame(Slot& s) {
     std::vector<Job> abandoned;
     {
       std::unique_lock lock(s.mutex);
       s.busy = false;
+      // A slot without a worker takes no test run (another slot can) and waits for its own
+      // work or the end of its start backoff.
+      auto ready = [&] { return stopping || s.probation || !s.queue.empty() || (s.worker && lane_ready); };
       for (;;) {
-        s.cv.wait(lock, [&] { return stopping || s.probation || !s.queue.empty() || lane_ready; });
+        if (s.worker)
+          s.cv.wait(lock, ready);
+        else if (!s.cv.wait_until(lock, s.next_start, ready))
+          return Frame{};
         if (stopping && Clock::now() >= drain_until) break;
         Frame f = take_frame(s);
         if (!f.jobs.empty()) {
@@ -163,6 +175,7 @@ struct WorkerPool::Impl {
           return f;
         }
         if (stopping) return std::nullopt;  // its own work is done; test runs are not started any more
+        if (!s.worker) return Frame{};
       }
       if (s.probation) abandoned.push_back(std::move(*s.probation));
       s.probation.reset();
@@ -174,7 +187,12 @@ struct WorkerPool::Impl {
   }
 
   void loop(Slot& s) {
-    while (auto frame = next_frame(s)) run_frame(s, *frame);
+    while (auto frame = next_frame(s)) {
+      if (!frame->jobs.empty())
+        run_frame(s, *frame);
+      else if (!s.worker && !stopping && restart(s))
+        restarts.fetch_add(1);  // a failed start is tried again after its backoff
+    }
   }
 
   // Starts the slot's worker unless a failed start is too recent. On failure the slot's work is
@@ -285,6 +303,7 @@ struct WorkerPool::Impl {
   }
 
   void lost(Slot& s, Frame& f, bool hung, const std::string& why);
+  void requeue_lost(Slot& s, Frame& f, std::optional<std::size_t> suspect);
   void convict(Job& job, Ending how);
   Slot& pick(const std::string& key);
 };
@@ -304,10 +323,18 @@ void WorkerPool::Impl::lost(Slot& s, Frame& f, bool hung, const std::string& why
                                         {"jobs", static_cast<long>(f.jobs.size())},
                                         {"suspect", suspect ? f.jobs[*suspect].function_id : std::string("none")},
                                         {"probation", f.probation}});
-  if (f.probation && suspect) {
+  if (f.probation && suspect)
     convict(f.jobs.front(), how);
-    return;
-  }
+  else
+    requeue_lost(s, f, suspect);
+  // The replacement starts at once (its queue may be empty, and no new work would come to a
+  // slot without a worker); a failed start is retried by the slot after a backoff.
+  if (restart(s)) restarts.fetch_add(1);
+}
+
+// The lost frame's jobs run again: the suspect alone on the fresh worker, the others in order;
+// a job lost too often is answered `unavailable`.
+void WorkerPool::Impl::requeue_lost(Slot& s, Frame& f, std::optional<std::size_t> suspect) {
   std::vector<Job> again, out_of_attempts;
   std::optional<Job> on_probation;
   for (std::size_t i = 0; i < f.jobs.size(); ++i) {
@@ -405,7 +432,7 @@ WorkerPool::~WorkerPool() {
   std::vector<Job> left;
   {
     std::lock_guard lock(impl_->lane_mutex);
-    for (auto& j : impl_->lane) left.push_back(std::move(j));
+    for (auto& w : impl_->lane) left.push_back(std::move(w.job));
     impl_->lane.clear();
   }
   impl_->give_up(left, "the function runner is shutting down; try again");

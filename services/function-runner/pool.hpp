@@ -15,8 +15,8 @@
 //   queued — is answered with status `unavailable` (retry later).
 //
 // Test runs (Job::test) are a lower-priority lane: at most one runs at a time in the whole
-// pool, and a worker takes one only between frames of other work, so they never hold more than
-// one worker and never wait behind a whole backlog either.
+// pool, taken by a worker with nothing else queued — or by the next worker to finish a frame once
+// the run has waited 2 s, so that a backlog of flow work cannot starve test runs either.
 #include <chrono>
 #include <cstdint>
 #include <functional>
