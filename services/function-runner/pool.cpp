@@ -24,7 +24,8 @@ using std::chrono::milliseconds;
 constexpr std::size_t kMaxReplyFrame = std::size_t{1} << 30;
 constexpr milliseconds kFirstStartBackoff{200}, kMaxStartBackoff{5000};
 // A test run waits for a worker with nothing else queued, but not longer than this: then the
-// next worker to finish a frame takes it, so a backlog of flow work cannot starve test runs.
+// next worker to finish a frame takes it (if no other test run is in a worker), so a backlog of
+// flow work cannot starve test runs either.
 constexpr milliseconds kTestPatience{2000};
 
 void answer(std::vector<Job>& jobs, const RunResult& r) {
@@ -64,16 +65,16 @@ struct WorkerPool::Impl {
   Clock::time_point drain_until{};  // written before `stopping` is set
   std::atomic<std::uint64_t> crashes{0}, restarts{0}, executed{0}, suspects{0}, proven{0}, reruns{0}, unavailable{0};
 
-  // The test lane: at most one test job holds it, from the moment a worker takes it until it
-  // is answered (its `done` releases the lane).
+  // The test lane: test runs wait here until a worker takes one (see take_frame); a test run
+  // counts as running from then until it is answered (its `done` says so).
   std::mutex lane_mutex;
   struct Waiting {
     Job job;
     Clock::time_point since;
   };
   std::deque<Waiting> lane;
-  bool lane_busy = false;
-  std::atomic<bool> lane_ready{false};  // a test job waits and the lane is free
+  std::size_t tests_running = 0;
+  std::atomic<bool> lane_ready{false};  // a test run waits
 
   explicit Impl(PoolOptions o)
       : options(std::move(o)), quarantine(options.quarantine_strikes, options.quarantine_window, options.quarantine_for) {
@@ -91,7 +92,7 @@ struct WorkerPool::Impl {
     }
   }
 
-  void update_lane() { lane_ready = !lane_busy && !lane.empty(); }
+  void update_lane() { lane_ready = !lane.empty(); }
 
   void submit_test(Job job) {
     job.done = [this, done = std::move(job.done)](RunResult r) {
@@ -106,28 +107,23 @@ struct WorkerPool::Impl {
     wake_all();
   }
 
-  // Under the slot's lock (lock order: slot, then lane). A slot with work of its own takes a
-  // test run only once it has waited kTestPatience.
+  // Under the slot's lock (lock order: slot, then lane). A slot with nothing queued takes a
+  // test run at once; a slot with work of its own only when the run has waited kTestPatience
+  // and no other test run is in a worker.
   bool claim_test(Frame& f, bool slot_has_work) {
     std::lock_guard lock(lane_mutex);
-    if (lane_busy || lane.empty()) return false;
-    if (slot_has_work && Clock::now() - lane.front().since < kTestPatience) return false;
+    if (lane.empty()) return false;
+    if (slot_has_work && (tests_running > 0 || Clock::now() - lane.front().since < kTestPatience)) return false;
     f.jobs.push_back(std::move(lane.front().job));
     lane.pop_front();
-    lane_busy = true;
+    ++tests_running;
     update_lane();
     return true;
   }
 
   void release_lane() {
-    bool waiting;
-    {
-      std::lock_guard lock(lane_mutex);
-      lane_busy = false;
-      update_lane();
-      waiting = lane_ready;
-    }
-    if (waiting) wake_all();
+    std::lock_guard lock(lane_mutex);
+    --tests_running;
   }
 
   void give_up(std::vector<Job>& jobs, const std::string& why) {

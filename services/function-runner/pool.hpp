@@ -14,9 +14,10 @@
 //   started, its frames were lost `max_attempts` times, the pool is shutting down with it still
 //   queued — is answered with status `unavailable` (retry later).
 //
-// Test runs (Job::test) are a lower-priority lane: at most one runs at a time in the whole
-// pool, taken by a worker with nothing else queued — or by the next worker to finish a frame once
-// the run has waited 2 s, so that a backlog of flow work cannot starve test runs either.
+// Test runs (Job::test) are a lower-priority lane: a worker takes one only when it has nothing
+// else queued, so flow work never waits behind a test run in a queue. Once a test run has waited
+// 2 s, the next worker to finish a frame takes it if no other test run is in a worker, so a
+// backlog of flow work cannot starve test runs either.
 #include <chrono>
 #include <cstdint>
 #include <functional>
