@@ -33,6 +33,11 @@ const char* kExample =
     "  return data;\n"
     "}";
 
+// One allocation far beyond the heap limit: V8 aborts the worker every time.
+const char* kBomb =
+    "function f(){ const a = 'x'.repeat(2**29 - 24), b = 'y'.repeat(2**29 - 24); return {n: a.indexOf('z') + "
+    "b.indexOf('z')}; }";
+
 std::string json_string(const std::string& s) {
   json::Writer w;
   w.string(s);
@@ -144,7 +149,7 @@ TEST_CASE("test endpoints run code over HTTP through the gateway") {
 TEST_CASE("batched executions on dm.fn.exec, history, status and cache refresh") {
   Api api(runner_stack(), As::admin);
   auto id = create_function(api, kExample);
-  auto bomb = create_function(api, "function f(){ return {n: new Array(1e8).fill(1).length}; }");
+  auto bomb = create_function(api, kBomb);
   auto reply =
       exec("{\"executions\":[" + execution("run-a-" + id, id, R"({"data":{"temperature":10}})") + "," +
            execution("run-b-" + id, id, R"({"data":{}})") + "," + execution("run-c-" + id, "unknown-function", "{}") +
@@ -314,9 +319,7 @@ TEST_CASE("inline test code that keeps crashing workers is quarantined by its ha
     REQUIRE(doc.ok());
     return std::move(doc).value();
   };
-  // One allocation far beyond the heap limit: V8 aborts the worker every time.
-  const std::string bomb =
-      R"({"code":"function f(){ const a = 'x'.repeat(2**29 - 24), b = 'y'.repeat(2**29 - 24); return {n: a.indexOf('z') + b.indexOf('z')}; }","timeout_ms":5000})";
+  const std::string bomb = "{\"code\":" + json_string(kBomb) + ",\"timeout_ms\":5000}";
   for (int i = 0; i < 2; ++i) {  // RUNNER_QUARANTINE_STRIKES=2 in this stack
     auto r = run(bomb);
     CHECK(std::string(json::view(r["status"])) == "error");
