@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "dm/core/log.hpp"
+#include "dm/core/text.hpp"
 
 namespace dm::function_runner {
 namespace {
@@ -165,7 +166,7 @@ struct Engine::Impl {
 
   // Console output of the current run.
   std::string logs;
-  std::size_t log_bytes = 0;
+  std::size_t log_count = 0;
   bool log_truncated = false;
   std::atomic<bool> heap_exceeded{false};
 
@@ -234,10 +235,11 @@ struct Engine::Impl {
 
   void append_log(const v8::FunctionCallbackInfo<v8::Value>& info, std::string_view level) {
     if (log_truncated) return;
+    const ResultCaps& caps = limits.caps;
     v8::Isolate* iso = info.GetIsolate();
     v8::Local<v8::Context> ctx = iso->GetCurrentContext();
     std::string message;
-    for (int i = 0; i < info.Length(); ++i) {
+    for (int i = 0; i < info.Length() && message.size() <= caps.log_entry_bytes; ++i) {
       if (i) message += ' ';
       v8::Local<v8::Value> v = info[i];
       v8::Local<v8::String> s;
@@ -247,24 +249,28 @@ struct Engine::Impl {
         if (!v8::JSON::Stringify(ctx, v).ToLocal(&s)) return;  // threw: the exception propagates
       } else if (!v->ToString(ctx).ToLocal(&s))
         return;
-      v8::String::Utf8Value text(iso, s);
-      if (*text) message.append(*text, static_cast<std::size_t>(text.length()));
-      if (message.size() > limits.log_bytes) break;
+      message += utf8_of(s);
     }
-    std::string_view lvl = level;
-    // The bound covers the JSON as sent (entry overhead included).
-    if (logs.size() + message.size() + 40 > limits.log_bytes) {
+    if (message.size() > caps.log_entry_bytes) message = truncate_utf8(message, caps.log_entry_bytes);
+    std::string entry = log_entry(level, message);
+    // The caps cover the JSON as sent (escapes included); past them, one note says so.
+    if (log_count >= caps.log_entries || logs.size() + entry.size() + 1 > caps.log_bytes) {
       log_truncated = true;
-      message = "(console output truncated at " + std::to_string(limits.log_bytes / 1024) + " KiB)";
-      lvl = "warn";
+      entry = log_entry("warn", "(console output truncated: at most " + std::to_string(caps.log_entries) +
+                                    " entries and " + std::to_string(caps.log_bytes / 1024) + " KiB per run)");
     }
-    log_bytes += message.size();
     logs += logs.size() > 1 ? "," : "";
-    logs += R"({"level":")";
-    logs += lvl;
-    logs += R"(","message":")";
-    log::append_escaped(logs, message);
-    logs += "\"}";
+    logs += entry;
+    ++log_count;
+  }
+
+  static std::string log_entry(std::string_view level, std::string_view message) {
+    std::string entry = R"({"level":")";
+    entry += level;
+    entry += R"(","message":")";
+    log::append_escaped(entry, message);
+    entry += "\"}";
+    return entry;
   }
 
   v8::Local<v8::String> str(std::string_view s) {
@@ -295,9 +301,12 @@ struct Engine::Impl {
     out.resize(static_cast<std::size_t>(written));
     return out;
   }
+  // A value's text as valid UTF-8: lone surrogates (legal in JS strings) become U+FFFD rather
+  // than bytes PostgreSQL and JSON parsers refuse (v8::String::Utf8Value keeps them).
   std::string utf8(v8::Local<v8::Value> v) {
-    v8::String::Utf8Value text(isolate, v);
-    return *text ? std::string(*text, static_cast<std::size_t>(text.length())) : std::string();
+    v8::Local<v8::String> s;
+    if (v.IsEmpty() || !v->ToString(isolate->GetCurrentContext()).ToLocal(&s)) return {};
+    return utf8_of(s);
   }
 
   // A context with console and helpers, realm frozen. Empty on failure.
@@ -411,6 +420,7 @@ RunResult Engine::compile(std::string_view code) {
   v8::Context::Scope cs(ctx);
   RunResult r;
   (void)impl_->compile_in(ctx, code, r);
+  cap_result(r, impl_->limits.caps);
   return r;
 }
 
@@ -433,7 +443,10 @@ RunResult Engine::load(const std::string& key, std::string_view code) {
   v8::Context::Scope cs(ctx);
   RunResult r;
   v8::Local<v8::Function> factory;
-  if (!im.compile_in(ctx, code, r).ToLocal(&factory)) return r;
+  if (!im.compile_in(ctx, code, r).ToLocal(&factory)) {
+    cap_result(r, im.limits.caps);
+    return r;
+  }
   while (im.fns.size() >= im.limits.max_functions && !im.lru.empty()) drop(im.lru.back());
   im.lru.push_front(key);
   Impl::Fn fn;
@@ -457,7 +470,7 @@ RunResult Engine::run(const std::string& key, std::string_view input, std::strin
   v8::Context::Scope cs(ctx);
   v8::TryCatch tc(iso);
   im.logs.resize(1);  // "["
-  im.log_bytes = 0;
+  im.log_count = 0;
   im.log_truncated = false;
   im.heap_exceeded = false;
 
@@ -507,9 +520,11 @@ RunResult Engine::run(const std::string& key, std::string_view input, std::strin
     v8::Local<v8::String> json;
     if (!v8::JSON::Stringify(ctx, result).ToLocal(&json)) break;
     // UTF-16 length is a lower bound of the UTF-8 size: refuse early without converting.
-    if (static_cast<std::size_t>(json->Length()) <= im.limits.output_bytes) r.output = im.utf8_of(json);
-    if (r.output.empty() || r.output.size() > im.limits.output_bytes) {
-      r = RunResult::failure("output is larger than " + std::to_string(im.limits.output_bytes >> 10) + " KiB");
+    const std::size_t cap = im.limits.caps.output_bytes;
+    if (static_cast<std::size_t>(json->Length()) <= cap) r.output = im.utf8_of(json);
+    if (r.output.empty() || r.output.size() > cap) {
+      auto size = r.output.empty() ? static_cast<std::size_t>(json->Utf8Length(iso)) : r.output.size();
+      r = output_too_large(size, im.limits.caps);
       break;
     }
     r.status = "success";
@@ -534,6 +549,7 @@ RunResult Engine::run(const std::string& key, std::string_view input, std::strin
   r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   im.logs += ']';
   r.logs = im.logs;
+  cap_result(r, im.limits.caps);
   return r;
 }
 

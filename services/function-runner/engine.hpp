@@ -11,16 +11,16 @@
 #include <string_view>
 #include <vector>
 
+#include "caps.hpp"
 #include "run_result.hpp"
 
 namespace dm::function_runner {
 
 struct EngineLimits {
-  std::size_t heap_bytes = 64u << 20;   // V8 old-generation limit of the isolate
-  std::size_t output_bytes = 1u << 20;  // JSON of the returned message
-  std::size_t log_bytes = 64u << 10;    // console output kept per run
-  std::size_t max_functions = 256;      // contexts kept (least recently used dropped)
-  bool watchdog = true;                 // off only in the benchmark that prices it
+  std::size_t heap_bytes = 64u << 20;  // V8 old-generation limit of the isolate
+  ResultCaps caps;                     // output, error, stack and console output sizes
+  std::size_t max_functions = 256;     // contexts kept (least recently used dropped)
+  bool watchdog = true;                // off only in the benchmark that prices it
 };
 
 class Engine {

@@ -9,6 +9,7 @@
 
 #include "code_cache.hpp"
 #include "dm/core/log.hpp"
+#include "dm/service/dead_letters.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
 #include "history.hpp"
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   RunnerLimits limits;
   std::unique_ptr<WorkerPool> pool;
   std::unique_ptr<CodeCache> cache;
+  std::unique_ptr<service::DeadLetterBox> dead_letters;
   std::unique_ptr<HistoryWriter> history;
   std::unique_ptr<StatusReporter> status;
   std::unique_ptr<Runner> runner;
@@ -54,9 +56,13 @@ int main(int argc, char** argv) {
         pool_options.workers = static_cast<int>(c.integer("WORKERS", cores, 1, 64));
         pool_options.heap_mb = static_cast<std::size_t>(c.integer("HEAP_MB", 64, 8, 4096));
         pool_options.memory_mb = static_cast<std::size_t>(c.integer("WORKER_MEMORY_MB", 1024, 0, 65536));
+        pool_options.max_output_bytes =
+            static_cast<std::size_t>(c.integer("MAX_OUTPUT_BYTES", 256 * 1024, 1024, 1024 * 1024));
         pool_options.quarantine_strikes = static_cast<int>(c.integer("QUARANTINE_STRIKES", 3, 1, 1000));
         pool_options.quarantine_for = std::chrono::seconds(c.integer("QUARANTINE_SECONDS", 60, 1, 86400));
         limits.default_timeout_ms = static_cast<int>(c.integer("DEFAULT_TIMEOUT_MS", 100, 1, 5000));
+        limits.test_concurrency = static_cast<std::size_t>(c.integer("TEST_CONCURRENCY", 2, 1, 64));
+        limits.test_queue = static_cast<std::size_t>(c.integer("TEST_QUEUE", 8, 0, 1000));
         history_options.keep_success = std::chrono::hours(c.integer("HISTORY_RETENTION_HOURS", 24 * 7, 1, 24 * 3650));
         history_options.keep_failure =
             std::chrono::hours(c.integer("FAILED_HISTORY_RETENTION_HOURS", 24 * 30, 1, 24 * 3650));
@@ -67,7 +73,9 @@ int main(int argc, char** argv) {
         pool_options.binary = self_path();
         DM_ASSIGN_OR_RETURN(pool, WorkerPool::start(pool_options));
         cache = std::make_unique<CodeCache>(rt.rpc());
-        history = std::make_unique<HistoryWriter>(rt.db(), rt.nats(), history_options);
+        dead_letters = std::make_unique<service::DeadLetterBox>(rt.db(), rt.nats(), kDeadLetterKind);
+        history = std::make_unique<HistoryWriter>(rt.db(), rt.nats(), history_options, dead_letters.get());
+        rt.add_readiness_check("function_history", [&]() -> Result<void> { return history ? history->health() : ok(); });
         status = std::make_unique<StatusReporter>(rt.rpc());
         runner = std::make_unique<Runner>(*pool, *cache, rt.rpc(), history.get(), status.get(), limits);
         DM_ASSIGN_OR_RETURN(changes, cache->follow_changes(rt.nats()));
@@ -75,6 +83,8 @@ int main(int argc, char** argv) {
                                                      [&](bus::Message&& m) { runner->handle_exec(std::move(m)); }));
         auto api = std::make_shared<http::Router>();
         runner->add_routes(*api, rt.db());
+        // GET/DELETE/retry under /api/v1/dead-letters/function-runs: a retry inserts the row again.
+        dead_letters->add_routes(*api, [&](const service::StoredDeadLetter& d) { return history->reinsert(d); });
         rpc = std::make_unique<service::RpcServer>(rt.rpc(), "function-runner", api,
                                                    static_cast<std::size_t>(std::max(4, rt.settings().db_pool_size)));
         DM_TRY(rpc->start());
@@ -87,6 +97,7 @@ int main(int argc, char** argv) {
           pool.reset();  // answers what it still holds; those results still reach history
           status.reset();
           history.reset();  // flushes pending rows
+          dead_letters.reset();
         });
         // Pool and history figures for /metrics, refreshed when scraped.
         auto& m = rt.metrics();
@@ -95,13 +106,20 @@ int main(int argc, char** argv) {
         auto& dropped =
             m.counter("dm_function_history_dropped_total", "History rows dropped while the database lagged");
         auto& written = m.counter("dm_function_history_rows_total", "History rows written");
+        auto& refused = m.counter("dm_function_history_dead_letters_total",
+                                  "History rows PostgreSQL refused, kept as dead letters");
+        auto& proven = m.counter("dm_function_proven_crashes_total",
+                                 "Runs that crashed a fresh worker alone (strikes against their function)");
+        auto& unavailable = m.counter("dm_function_unavailable_total",
+                                      "Runs answered 'unavailable' (not run for reasons not the function's)");
         auto& workers = m.gauge("dm_function_workers", "Worker processes");
-        m.on_collect([&, seen = std::make_shared<std::array<std::uint64_t, 4>>()] {
+        m.on_collect([&, seen = std::make_shared<std::array<std::uint64_t, 7>>()] {
           if (!pool || !history) return;
           auto st = pool->stats();
-          const std::uint64_t now[4] = {st.executed, st.crashes, history->dropped(), history->written()};
-          metrics::Counter* cs[4] = {&executed, &crashes, &dropped, &written};
-          for (int i = 0; i < 4; ++i) {
+          const std::uint64_t now[7] = {st.executed,         st.crashes,        history->dropped(), history->written(),
+                                        history->dead_lettered(), st.proven, st.unavailable};
+          metrics::Counter* cs[7] = {&executed, &crashes, &dropped, &written, &refused, &proven, &unavailable};
+          for (int i = 0; i < 7; ++i) {
             if (now[i] > (*seen)[i]) cs[i]->inc(now[i] - (*seen)[i]);
             (*seen)[i] = now[i];
           }

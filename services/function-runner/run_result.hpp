@@ -5,7 +5,10 @@
 namespace dm::function_runner {
 
 struct RunResult {
-  std::string status = "error";  // success | filtered | error | timeout
+  // success | filtered | error | timeout: what the function did;
+  // unavailable: the runner could not run it, for reasons that are not the function's (shutting
+  // down, no worker could be started, workers kept dying from outside): retry later; not recorded.
+  std::string status = "error";
   std::string output;            // JSON object text when status is success, else empty
   std::string logs = "[]";       // JSON array of {level, message}
   bool has_error = false;
@@ -21,6 +24,12 @@ struct RunResult {
     r.error_message = std::move(message);
     return r;
   }
+  static RunResult unavailable(std::string message) {
+    RunResult r = failure(std::move(message));
+    r.status = "unavailable";
+    return r;
+  }
+  bool is_unavailable() const { return status == "unavailable"; }
 };
 
 }  // namespace dm::function_runner

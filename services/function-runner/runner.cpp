@@ -88,32 +88,16 @@ std::string error_json(const RunResult& r) {
   return w.take();
 }
 
-// Answers dm.fn.exec with every result of the batch, in order.
+// Answers dm.fn.exec with every result of the batch, in order. A reply over the server's
+// max_payload travels in parts (bus::Connection::respond; the orchestrator's request_async
+// takes them), so no output is ever replaced for its size here.
 void reply_batch(bus::Connection& conn, Batch& batch) {
-  auto reply = [&](std::size_t max_output) {
-    json::Writer w;
-    w.start_object().key("results").start_array();
-    for (std::size_t k = 0; k < batch.execs.size(); ++k) {
-      const RunResult& res = batch.results[k];
-      if (res.output.size() <= max_output) {
-        write_result(w, res, &batch.execs[k].id);
-        continue;
-      }
-      auto cut = RunResult::failure("output (" + std::to_string(res.output.size()) +
-                                    " bytes) does not fit in the NATS reply; use smaller batches");
-      cut.duration_ms = res.duration_ms;
-      write_result(w, cut, &batch.execs[k].id);
-    }
-    w.end_array().end_object();
-    return conn.respond(batch.request, w.take(), {{"Content-Type", "application/json"}});
-  };
-  // Over the server's max_payload (1 MB by default) the publish fails: answer again with
-  // the large outputs replaced by errors, so the caller is never left waiting.
-  if (auto sent = reply(std::string::npos); !sent) {
-    log::warn("dm.fn.exec reply too large; large outputs replaced by errors", {{"error", sent.error().message}});
-    if (auto again = reply(16u << 10); !again)
-      log::error("dm.fn.exec reply failed", {{"error", again.error().message}});
-  }
+  json::Writer w;
+  w.start_object().key("results").start_array();
+  for (std::size_t k = 0; k < batch.execs.size(); ++k) write_result(w, batch.results[k], &batch.execs[k].id);
+  w.end_array().end_object();
+  if (auto sent = conn.respond(batch.request, w.take(), {{"Content-Type", "application/json"}}); !sent)
+    log::error("dm.fn.exec reply failed", {{"error", sent.error().message}});
 }
 
 // Function history and status for the batch's valid executions; takes the documents.
@@ -123,8 +107,9 @@ void record_batch(HistoryWriter* history, StatusReporter* status, Batch& batch) 
   rows.reserve(batch.execs.size());
   for (std::size_t i = 0; i < batch.execs.size(); ++i) {
     Exec& x = batch.execs[i];
-    if (x.invalid) continue;
     RunResult& r = batch.results[i];
+    // Not run for reasons that are not the function's: the caller retries; nothing happened.
+    if (x.invalid || r.is_unavailable()) continue;
     HistoryRow row;
     row.run_id = std::move(x.id);
     row.function_id = x.function_id;
@@ -145,6 +130,13 @@ void record_batch(HistoryWriter* history, StatusReporter* status, Batch& batch) 
     rows.push_back(std::move(row));
   }
   history->add(std::move(rows));
+}
+
+// The runner could not run it (shutting down, no worker): nothing about the code; retry.
+http::Response unavailable_response(const RunResult& r) {
+  auto res = http::Response::error(503, r.error_message);
+  res.headers.set("Retry-After", "1");
+  return res;
 }
 
 http::Response syntax_error(const RunResult& r) {
@@ -215,9 +207,10 @@ void Runner::handle_exec(bus::Message&& request) {
     }
     auto& code = codes.at(x.function_id);
     if (!code) {
-      finish_one(i, RunResult::failure(code.error().code == Errc::not_found
-                                           ? "function not found"
-                                           : "function definition unavailable: " + code.error().message));
+      // Not found is the caller's problem; a registry that cannot be asked is nobody's.
+      finish_one(i, code.error().code == Errc::not_found
+                        ? RunResult::failure("function not found")
+                        : RunResult::unavailable("function definition unavailable: " + code.error().message));
       continue;
     }
     const CodePtr& fc = *code;
@@ -248,6 +241,7 @@ http::Response Runner::compile(const http::Request& req) {
   job.wire.key = "compile";
   job.wire.code = std::string(**code);
   auto r = pool_.run(std::move(job));
+  if (r.is_unavailable()) return unavailable_response(r);
   if (r.has_error) return syntax_error(r);
   return http::Response::json(200, R"({"valid":true})");
 }
@@ -293,18 +287,51 @@ http::Response result_response(const RunResult& r) {
   write_result(w, r);
   return http::Response::json(200, w.take());
 }
+
+// The caller of a test run, as the gateway names it; callers it does not name share one share.
+std::string caller_of(const http::Request& req) { return req.header("Dm-User-Id").value_or("anonymous"); }
+
+http::Response too_many_tests(const TestGate& gate) {
+  auto res = http::Response::error(
+      429, "Too many test runs at once for this caller: at most " + std::to_string(gate.concurrency()) + " run and " +
+               std::to_string(gate.queue()) + " wait; try again when one has finished");
+  res.headers.set("Retry-After", "1");
+  return res;
+}
 }  // namespace
 
-http::Response Runner::test_inline(const http::Request& req) {
+void Runner::run_test(const http::Request& req, Job job, bool syntax_errors_are_422, http::Reply reply) {
+  job.test = true;
+  // std::function needs a copyable callable: the job travels behind a shared_ptr.
+  auto shared = std::make_shared<Job>(std::move(job));
+  bool admitted = gate_.admit(caller_of(req), [this, shared, syntax_errors_are_422, reply](TestGate::Finished finished) {
+    shared->done = [reply, finished, syntax_errors_are_422](RunResult r) {
+      if (r.is_unavailable())
+        reply(unavailable_response(r));
+      else if (syntax_errors_are_422 && r.line > 0)
+        reply(syntax_error(r));
+      else
+        reply(result_response(r));
+      finished();
+    };
+    pool_.submit(std::move(*shared));
+  });
+  if (!admitted) reply(too_many_tests(gate_));
+}
+
+void Runner::test_inline(const http::Request& req, http::Reply reply) {
   auto body = api::parse_body(req, 2u << 20);
-  if (body.error) return *body.error;
+  if (body.error) return reply(std::move(*body.error));
   auto code = json::opt_string(body.doc, "code");
-  if (!code || !*code || (*code)->empty()) return api::validation_error({"body", "code"}, "Field required", "missing");
+  if (!code || !*code || (*code)->empty())
+    return reply(api::validation_error({"body", "code"}, "Field required", "missing"));
   if ((*code)->size() > limits_.max_code_bytes)
-    return api::validation_error({"body", "code"}, "Code should be at most 262144 bytes (256 KiB)", "string_too_long");
+    return reply(
+        api::validation_error({"body", "code"}, "Code should be at most 262144 bytes (256 KiB)", "string_too_long"));
   auto t = read_test(body.doc, limits_);
-  if (t.error) return *t.error;
-  // Keyed by the code's hash: repeated tests of the same text reuse the compiled context.
+  if (t.error) return reply(std::move(*t.error));
+  // Keyed by the code's hash: repeated tests of the same text reuse the compiled context, and
+  // code that keeps crashing workers is quarantined like a stored function.
   auto text = std::make_shared<const std::string>(**code);
   Job job;
   job.wire.kind = protocol::JobKind::run;
@@ -313,22 +340,21 @@ http::Response Runner::test_inline(const http::Request& req) {
   job.wire.params = t.params;
   job.wire.timeout_ms = static_cast<std::uint32_t>(t.timeout_ms);
   job.code = text;
-  auto r = pool_.run(std::move(job));
-  if (r.line > 0) return syntax_error(r);
-  return result_response(r);
+  job.function_id = job.wire.key;
+  run_test(req, std::move(job), true, std::move(reply));
 }
 
-http::Response Runner::test_saved(const http::Request& req) {
+void Runner::test_saved(const http::Request& req, http::Reply reply) {
   const auto& id = req.params.at("id");
   auto body = api::parse_body(req, 2u << 20);
-  if (body.error) return *body.error;
+  if (body.error) return reply(std::move(*body.error));
   auto t = read_test(body.doc, limits_);
-  if (t.error) return *t.error;
-  if (!is_token(id)) return http::Response::error(404, "Function not found");
+  if (t.error) return reply(std::move(*t.error));
+  if (!is_token(id)) return reply(http::Response::error(404, "Function not found"));
   auto code = cache_.get_one(id);
   if (!code) {
-    if (code.error().code == Errc::not_found) return http::Response::error(404, "Function not found");
-    return http::Response::error(503, "Function definitions are unavailable: " + code.error().message);
+    if (code.error().code == Errc::not_found) return reply(http::Response::error(404, "Function not found"));
+    return reply(http::Response::error(503, "Function definitions are unavailable: " + code.error().message));
   }
   Job job;
   job.wire.kind = protocol::JobKind::run;
@@ -338,7 +364,7 @@ http::Response Runner::test_saved(const http::Request& req) {
   job.wire.timeout_ms = static_cast<std::uint32_t>(t.timeout_ms);
   job.code = (*code)->code;
   job.function_id = id;
-  return result_response(pool_.run(std::move(job)));
+  run_test(req, std::move(job), false, std::move(reply));
 }
 
 namespace {
@@ -382,8 +408,10 @@ http::Response history(db::Pool& db, const http::Request& req, const std::string
 
 void Runner::add_routes(http::Router& router, db::Pool& db) {
   router.add_sync("POST", "/internal/v1/compile", [this](const http::Request& r) { return compile(r); });
-  router.add_sync("POST", "/api/v1/functions/test", [this](const http::Request& r) { return test_inline(r); });
-  router.add_sync("POST", "/api/v1/functions/{id}/test", [this](const http::Request& r) { return test_saved(r); });
+  router.add("POST", "/api/v1/functions/test",
+             [this](const http::Request& r, http::Reply reply) { test_inline(r, std::move(reply)); });
+  router.add("POST", "/api/v1/functions/{id}/test",
+             [this](const http::Request& r, http::Reply reply) { test_saved(r, std::move(reply)); });
   router.add_sync("GET", "/api/v1/functions/history",
                   [&db](const http::Request& r) { return history(db, r, nullptr); });
   router.add_sync("GET", "/api/v1/functions/{id}/history",

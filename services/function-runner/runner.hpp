@@ -10,6 +10,7 @@
 #include "dm/json/json.hpp"
 #include "history.hpp"
 #include "pool.hpp"
+#include "test_gate.hpp"
 
 namespace dm::function_runner {
 
@@ -17,13 +18,21 @@ struct RunnerLimits {
   int default_timeout_ms = 100;
   int max_timeout_ms = 5000;
   std::size_t max_code_bytes = 256u << 10;
+  std::size_t test_concurrency = 2;  // test runs of one caller in the pool at once
+  std::size_t test_queue = 8;        // and waiting behind them; beyond → 429
 };
 
 class Runner {
  public:
   Runner(WorkerPool& pool, CodeCache& cache, bus::Connection& reply_conn, HistoryWriter* history,
          StatusReporter* status, RunnerLimits limits = {})
-      : pool_(pool), cache_(cache), reply_(reply_conn), history_(history), status_(status), limits_(limits) {}
+      : pool_(pool),
+        cache_(cache),
+        reply_(reply_conn),
+        history_(history),
+        status_(status),
+        limits_(limits),
+        gate_(limits.test_concurrency, limits.test_queue) {}
 
   // dm.fn.exec: answers once every execution of the batch has a result.
   void handle_exec(bus::Message&& request);
@@ -31,8 +40,10 @@ class Runner {
 
  private:
   http::Response compile(const http::Request& req);
-  http::Response test_inline(const http::Request& req);
-  http::Response test_saved(const http::Request& req);
+  void test_inline(const http::Request& req, http::Reply reply);
+  void test_saved(const http::Request& req, http::Reply reply);
+  // Runs a test job within the caller's fair share (429 beyond it) and answers `reply`.
+  void run_test(const http::Request& req, Job job, bool syntax_errors_are_422, http::Reply reply);
 
   WorkerPool& pool_;
   CodeCache& cache_;
@@ -40,6 +51,7 @@ class Runner {
   HistoryWriter* history_;
   StatusReporter* status_;
   RunnerLimits limits_;
+  TestGate gate_;
 };
 
 // {"status","output","logs","error","duration_ms"} (with "id" first when given).

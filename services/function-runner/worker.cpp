@@ -1,6 +1,8 @@
-// The worker process: `dm-function-runner --worker <heap_mb>`. Reads job frames on fd 0,
-// answers on fd 1, and before each job writes its 1-based index into the page shared on
-// fd 3, so the supervisor knows which job was running if V8 aborts the process.
+// The worker process: `dm-function-runner --worker <heap_mb> <max_output_bytes>`. Says it is
+// ready with an empty frame once V8 is up, then reads job frames on fd 0 and answers on fd 1.
+// In the page shared on fd 3 it keeps the 1-based index of the job it is running, and 0
+// between jobs and after the last one, so that if V8 aborts the process the supervisor knows
+// whether a job was running, and which.
 #include "worker.hpp"
 
 #include <sys/mman.h>
@@ -13,15 +15,57 @@
 #include "protocol.hpp"
 
 namespace dm::function_runner {
+namespace {
 
-int worker_main(int argc, char** argv) {
-  log::init("function-runner-worker", log::Level::info);
+RunResult run_one(Engine& engine, protocol::WireJob& job) {
+  switch (job.kind) {
+    case protocol::JobKind::compile:
+      return engine.compile(job.code);
+    case protocol::JobKind::drop: {
+      engine.drop(job.key);
+      RunResult r;
+      r.status = "success";
+      return r;
+    }
+    case protocol::JobKind::run: {
+      if (!engine.has(job.key)) {
+        if (job.code.empty()) {
+          RunResult r;
+          r.status = std::string(protocol::kMissing);
+          return r;
+        }
+        auto loaded = engine.load(job.key, job.code);
+        if (loaded.has_error) return loaded;
+      }
+      return engine.run(job.key, job.input, job.params, std::chrono::milliseconds(job.timeout_ms));
+    }
+  }
+  return RunResult::failure("unknown job kind");
+}
+
+EngineLimits limits_from(int argc, char** argv) {
   EngineLimits limits;
   if (argc > 2) limits.heap_bytes = static_cast<std::size_t>(std::strtoull(argv[2], nullptr, 10)) << 20;
   if (limits.heap_bytes == 0) limits.heap_bytes = 64u << 20;
+  if (argc > 3) {
+    auto output = static_cast<std::size_t>(std::strtoull(argv[3], nullptr, 10));
+    if (output > 0) limits.caps.output_bytes = output;
+  }
+  return limits;
+}
+
+}  // namespace
+
+int worker_main(int argc, char** argv) {
+  log::init("function-runner-worker", log::Level::info);
   void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
   auto* current = page == MAP_FAILED ? nullptr : static_cast<std::atomic<std::uint32_t>*>(page);
-  Engine engine(limits);
+  auto mark = [current](std::uint32_t running) {
+    if (current) current->store(running, std::memory_order_release);
+  };
+  mark(0);
+  Engine engine(limits_from(argc, argv));
+  if (!protocol::write_all(1, protocol::Writer().finish())) return 0;  // ready
   std::vector<protocol::WireJob> jobs;
   std::vector<RunResult> results;
   for (;;) {
@@ -34,39 +78,9 @@ int worker_main(int argc, char** argv) {
     results.clear();
     results.reserve(jobs.size());
     for (std::size_t i = 0; i < jobs.size(); ++i) {
-      auto& job = jobs[i];
-      if (current) current->store(static_cast<std::uint32_t>(i + 1), std::memory_order_relaxed);
-      switch (job.kind) {
-        case protocol::JobKind::compile:
-          results.push_back(engine.compile(job.code));
-          break;
-        case protocol::JobKind::drop: {
-          engine.drop(job.key);
-          RunResult r;
-          r.status = "success";
-          results.push_back(std::move(r));
-          break;
-        }
-        case protocol::JobKind::run: {
-          if (!engine.has(job.key)) {
-            if (job.code.empty()) {
-              RunResult r;
-              r.status = std::string(protocol::kMissing);
-              results.push_back(std::move(r));
-              break;
-            }
-            auto loaded = engine.load(job.key, job.code);
-            if (loaded.has_error) {
-              results.push_back(std::move(loaded));
-              break;
-            }
-          }
-          results.push_back(engine.run(job.key, job.input, job.params, std::chrono::milliseconds(job.timeout_ms)));
-          break;
-        }
-        default:
-          results.push_back(RunResult::failure("unknown job kind"));
-      }
+      mark(static_cast<std::uint32_t>(i + 1));
+      results.push_back(run_one(engine, jobs[i]));
+      mark(0);
     }
     if (!protocol::write_all(1, protocol::encode_results(results))) return 0;
   }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -291,6 +292,132 @@ TEST_CASE("bus destroying a connection fails pending async work exactly once") {
   }
   REQUIRE(calls == 1);
   REQUIRE(code == static_cast<int>(Errc::unavailable));
+}
+
+// 5 MB, not a repeated byte, so a part out of place would show.
+std::string big_body() {
+  std::string body(5u << 20, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  return body;
+}
+
+TEST_CASE("bus request_async: a reply over max_payload travels in parts and arrives whole") {
+  dm::testing::NatsServer server;
+  auto responder = connect(server);
+  auto conn = connect(server);
+  REQUIRE(responder->max_payload() < (5u << 20));
+  const std::string body = big_body();
+  std::atomic<int> respond_failures{0};
+  auto sub = responder->subscribe("svc.big", "", [&](bus::Message&& m) {
+    if (!responder->respond(m, body, {{"X-Id", "big"}})) ++respond_failures;
+  });
+  REQUIRE_OK(sub);
+  REQUIRE_OK(responder->flush(2s));
+
+  std::atomic<int> calls{0};
+  dm::Result<bus::Message> got = dm::Error(Errc::internal, "no reply");
+  conn->request_async("svc.big", "x", 10s, [&](dm::Result<bus::Message> r) {
+    got = std::move(r);
+    ++calls;
+  });
+  REQUIRE(wait_until([&] { return calls == 1; }, 15s));
+  REQUIRE(respond_failures == 0);
+  REQUIRE_OK(got);
+  REQUIRE(got->data.size() == body.size());
+  REQUIRE(got->data == body);
+  REQUIRE(got->header("X-Id") == "big");
+  REQUIRE_FALSE(got->header("Dm-Part").has_value());  // part numbers are the bus's business
+  REQUIRE_FALSE(got->header("Dm-Parts").has_value());
+}
+
+TEST_CASE("bus a plain request to a reply over max_payload fails clearly instead of getting parts") {
+  dm::testing::NatsServer server;
+  auto responder = connect(server);
+  auto conn = connect(server);
+  const std::string body = big_body();
+  std::mutex mu;
+  std::optional<dm::Error> respond_error;
+  auto sub = responder->subscribe("svc.big", "", [&](bus::Message&& m) {
+    auto r = responder->respond(m, body);
+    std::lock_guard lock(mu);
+    if (!r) respond_error = r.error();
+  });
+  REQUIRE_OK(sub);
+  REQUIRE_OK(responder->flush(2s));
+  auto reply = conn->request("svc.big", "x", 500ms);
+  REQUIRE_FALSE(reply.ok());
+  REQUIRE(reply.error().code == Errc::timeout);
+  REQUIRE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return respond_error.has_value();
+      },
+      5s));
+  std::lock_guard lock(mu);
+  CHECK(respond_error->code == Errc::too_large);
+  CHECK(respond_error->message.find("does not take replies in parts") != std::string::npos);
+  CHECK(respond_error->message.find(std::to_string(body.size())) != std::string::npos);
+}
+
+TEST_CASE("bus reply parts arriving after the timeout are dropped; a part out of order fails the request") {
+  dm::testing::NatsServer server;
+  auto responder = connect(server);
+  auto conn = connect(server);
+  std::mutex mu;
+  std::vector<bus::Message> held;  // requests answered by hand below
+  auto sub = responder->subscribe("svc.late", "", [&](bus::Message&& m) {
+    std::lock_guard lock(mu);
+    held.push_back(std::move(m));
+  });
+  REQUIRE_OK(sub);
+  auto echo = echo_responder(*responder, "svc.echo");
+
+  std::atomic<int> calls{0};
+  std::atomic<int> code{-1};
+  conn->request_async("svc.late", "x", 200ms, [&](dm::Result<bus::Message> r) {
+    code = r.ok() ? -2 : static_cast<int>(r.error().code);
+    ++calls;
+  });
+  REQUIRE(wait_until([&] { return calls == 1; }, 5s));
+  REQUIRE(code == static_cast<int>(Errc::timeout));
+  bus::Message late;
+  {
+    std::lock_guard lock(mu);
+    REQUIRE(held.size() == 1);
+    late = held[0];
+  }
+  REQUIRE(late.header("Dm-Accept-Parts") == "1");
+  REQUIRE_OK(responder->publish(late.reply, "one", {{"Dm-Part", "1"}, {"Dm-Parts", "2"}}));
+  REQUIRE_OK(responder->publish(late.reply, "two", {{"Dm-Part", "2"}, {"Dm-Parts", "2"}}));
+  // The echo's reply comes from the same connection after the late parts, so once it is in,
+  // the late parts have been seen (and must have been dropped).
+  std::atomic<int> echoed{0};
+  conn->request_async("svc.echo", "ping", 5s, [&](dm::Result<bus::Message> r) {
+    if (r && r->data == "re:ping") ++echoed;
+  });
+  REQUIRE(wait_until([&] { return echoed == 1; }, 5s));
+  REQUIRE(calls == 1);
+
+  // A second part with no first one: the request fails at once instead of waiting.
+  std::atomic<int> calls2{0};
+  std::atomic<int> code2{-1};
+  conn->request_async("svc.late", "y", 10s, [&](dm::Result<bus::Message> r) {
+    code2 = r.ok() ? -2 : static_cast<int>(r.error().code);
+    ++calls2;
+  });
+  REQUIRE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return held.size() == 2;
+      },
+      5s));
+  {
+    std::lock_guard lock(mu);
+    late = held[1];
+  }
+  REQUIRE_OK(responder->publish(late.reply, "two", {{"Dm-Part", "2"}, {"Dm-Parts", "2"}}));
+  REQUIRE(wait_until([&] { return calls2 == 1; }, 5s));
+  REQUIRE(code2 == static_cast<int>(Errc::internal));
 }
 
 TEST_CASE("bus connection may be released from its own callback and outlived by its parts") {

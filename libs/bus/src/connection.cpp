@@ -6,6 +6,7 @@
 #include "callbacks.hpp"
 #include "connection_impl.hpp"
 #include "nats_message.hpp"
+#include "parts.hpp"
 #include "status.hpp"
 #include "subscription_impl.hpp"
 
@@ -173,7 +174,34 @@ Result<void> Connection::publish(std::string_view subject, std::string_view data
 Result<void> Connection::respond(const Message& request, std::string_view data, const Headers& headers) {
   if (request.reply.empty())
     return Error(Errc::invalid_argument, "nats: message on '" + request.subject + "' has no reply subject");
-  return publish(request.reply, data, headers);
+  const std::size_t limit = max_payload();
+  if (data.size() + parts::wire_size(headers) <= limit) return publish(request.reply, data, headers);
+  if (!parts::accepted(request))
+    return Error(Errc::too_large, "nats: reply of " + std::to_string(data.size()) + " bytes to '" + request.subject +
+                                      "' is over the server's max payload (" + std::to_string(limit) +
+                                      " bytes) and the requester does not take replies in parts");
+  return respond_in_parts(request.reply, data, headers, limit);
+}
+
+// Part 1 carries the caller's headers, every part its number; each fits in `limit` with its
+// headers (counted with the widest part numbers, so no part can be over).
+Result<void> Connection::respond_in_parts(const std::string& reply, std::string_view data, const Headers& headers,
+                                          std::size_t limit) {
+  const std::string widest = std::to_string(data.size());
+  Headers first = headers;
+  first.push_back({parts::kPartHeader, widest});
+  first.push_back({parts::kCountHeader, widest});
+  const std::size_t overhead = parts::wire_size(first) + 64;
+  if (overhead * 2 > limit) return Error(Errc::too_large, "nats: reply headers leave no room under max payload");
+  const std::size_t chunk = limit - overhead;
+  const std::size_t count = (data.size() + chunk - 1) / chunk;
+  for (std::size_t i = 0; i < count; ++i) {
+    Headers h = i == 0 ? headers : Headers{};
+    h.push_back({parts::kPartHeader, std::to_string(i + 1)});
+    h.push_back({parts::kCountHeader, std::to_string(count)});
+    DM_TRY(publish(reply, data.substr(i * chunk, chunk), h));
+  }
+  return ok();
 }
 
 Result<void> Connection::flush(std::chrono::milliseconds timeout) {

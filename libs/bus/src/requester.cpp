@@ -51,9 +51,10 @@ void Requester::request(std::string_view subject, std::string_view data, std::ch
   // Scheduled before publishing: the reply can arrive before publish returns.
   timer_.schedule(now + timeout, token);
   auto msg = make_nats_msg(subject, prefix_ + std::to_string(token), data, headers);
-  Result<void> sent =
-      msg ? check(natsConnection_PublishMsg(nc_, msg->get()), "nats: request to '" + std::string(subject) + "'")
-          : Result<void>(msg.take_error());
+  Result<void> sent = msg ? check(natsMsgHeader_Set(msg->get(), parts::kAcceptHeader, "1"), "nats: header")
+                          : Result<void>(msg.take_error());
+  if (sent)
+    sent = check(natsConnection_PublishMsg(nc_, msg->get()), "nats: request to '" + std::string(subject) + "'");
   if (sent) return;
   {
     std::lock_guard lock(mu_);
@@ -102,16 +103,25 @@ std::optional<Requester::Pending> Requester::take(std::uint64_t token) {
   return p;
 }
 
-void Requester::on_reply(natsMsg* raw) {
-  NatsMsgPtr msg(raw);
-  if (raw == nullptr) return;
-  std::string_view subject = natsMsg_GetSubject(raw);
-  if (subject.size() <= prefix_.size()) return;
+std::optional<std::uint64_t> Requester::token_of(std::string_view subject) const {
+  if (subject.size() <= prefix_.size()) return std::nullopt;
   const std::string_view tail = subject.substr(prefix_.size());
   std::uint64_t token = 0;
   auto [end, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), token);
-  if (ec != std::errc() || end != tail.data() + tail.size()) return;
-  auto pending = take(token);
+  if (ec != std::errc() || end != tail.data() + tail.size()) return std::nullopt;
+  return token;
+}
+
+void Requester::on_reply(natsMsg* raw) {
+  NatsMsgPtr msg(raw);
+  if (raw == nullptr) return;
+  auto token = token_of(natsMsg_GetSubject(raw));
+  if (!token) return;
+  if (auto part = parts::number_of(header_of(raw, parts::kPartHeader), header_of(raw, parts::kCountHeader))) {
+    on_part(*token, std::move(*part), raw);
+    return;
+  }
+  auto pending = take(*token);
   if (!pending) return;  // already timed out: the late reply is dropped
   if (natsMsg_IsNoResponders(raw)) {
     invoke_user("request_async", pending->done,
@@ -119,6 +129,27 @@ void Requester::on_reply(natsMsg* raw) {
   } else {
     invoke_user("request_async", pending->done, to_message(raw));
   }
+}
+
+// One part of a reply: kept until the last one is in, then the whole reply goes to `done`.
+// A part that cannot be added (out of order, over the bound) fails the request at once.
+void Requester::on_part(std::uint64_t token, Result<parts::PartNumber> number, natsMsg* raw) {
+  Message part = to_message(raw);  // copied before taking the lock
+  std::optional<Pending> finished;
+  Result<Message> outcome = Error(Errc::internal, "nats: reply part");
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(token);
+    if (it == pending_.end()) return;  // timed out or failed already: late parts are dropped
+    Pending& p = it->second;
+    if (!p.assembly) p.assembly.emplace();
+    Result<void> added = number ? p.assembly->add(*number, std::move(part)) : Result<void>(number.take_error());
+    if (added && !p.assembly->complete()) return;  // more to come
+    outcome = added ? Result<Message>(p.assembly->take()) : Result<Message>(added.take_error());
+    finished = std::move(p);
+    pending_.erase(it);
+  }
+  invoke_user("request_async", finished->done, std::move(outcome));
 }
 
 void Requester::expire(std::uint64_t token) {

@@ -1,7 +1,8 @@
 #pragma once
 // request_async: one wildcard reply subscription (_INBOX.<nuid>.*) shared by all requests,
 // a numeric token per request as the last subject token, a map token → callback, and one
-// DeadlineTimer for the timeouts.
+// DeadlineTimer for the timeouts. Every request says it takes a reply in parts (parts.hpp);
+// the parts of a reply are put back together before `done` sees it, within the same timeout.
 #include <nats/nats.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "deadline_timer.hpp"
 #include "dm/bus/message.hpp"
 #include "dm/core/result.hpp"
+#include "parts.hpp"
 
 namespace dm::bus {
 
@@ -39,11 +41,14 @@ class Requester : public std::enable_shared_from_this<Requester> {
   struct Pending {
     Done done;
     std::string subject;
-    std::optional<Error> failure;  // set when the request failed before any reply could come
+    std::optional<Error> failure;            // set when the request failed before any reply could come
+    std::optional<parts::Assembly> assembly;  // a reply coming in parts, so far
   };
 
   Result<void> ensure_subscribed();
   std::optional<Pending> take(std::uint64_t token);
+  std::optional<std::uint64_t> token_of(std::string_view subject) const;
+  void on_part(std::uint64_t token, Result<parts::PartNumber> number, natsMsg* msg);
   void expire(std::uint64_t token);
   void fail_all();
 

@@ -32,9 +32,14 @@ struct RpcServer::State {
 
   void handle(bus::Message&& msg) {
     auto req = request_from_rpc(msg);
-    std::string reply_to = std::move(msg.reply);
+    // What respond needs of the request (reply subject, whether it takes a reply in parts),
+    // without the body the router already has.
+    auto origin = std::make_shared<bus::Message>();
+    origin->subject = std::move(msg.subject);
+    origin->reply = std::move(msg.reply);
+    origin->headers = std::move(msg.headers);
     auto* conn = &nats;
-    router->dispatch(req, [conn, reply_to](http::Response res) {
+    router->dispatch(req, [conn, origin](http::Response res) {
       bus::Headers headers;
       headers.push_back({"Dm-Status", std::to_string(res.status)});
       for (const auto& [k, v] : res.headers) {
@@ -43,7 +48,7 @@ struct RpcServer::State {
           if (http::iequals(k, pass)) headers.push_back({pass, v});
         }
       }
-      if (auto r = conn->publish(reply_to, res.body, headers); !r) {
+      if (auto r = conn->respond(*origin, res.body, headers); !r) {
         log::warn("rpc reply failed", {{"error", r.error().message}});
       }
     });

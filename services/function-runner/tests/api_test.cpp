@@ -2,7 +2,9 @@
 // endpoints over HTTP through the gateway, syntax errors on save, batched executions on
 // dm.fn.exec, cache refresh after an update, history and the function's status.
 #include <catch2/catch.hpp>
+#include <future>
 #include <thread>
+#include <vector>
 
 #include "api_fixture.hpp"  // services/registry/tests: authenticated client over the gateway
 #include "dm/bus/bus.hpp"
@@ -16,7 +18,10 @@ namespace {
 testing::Stack& runner_stack() {
   static testing::Stack s({"registry", "gateway", "function-runner"}, {{"RUNNER_WORKERS", "2"},
                                                                        {"RUNNER_HISTORY_FLUSH_INTERVAL", "100ms"},
-                                                                       {"RUNNER_HISTORY_PURGE_INTERVAL", "200ms"}});
+                                                                       {"RUNNER_HISTORY_PURGE_INTERVAL", "200ms"},
+                                                                       {"RUNNER_MAX_OUTPUT_BYTES", "1048576"},
+                                                                       {"RUNNER_QUARANTINE_STRIKES", "2"},
+                                                                       {"RUNNER_TEST_QUEUE", "3"}});
   return s;
 }
 
@@ -27,6 +32,11 @@ const char* kExample =
     "  }\n"
     "  return data;\n"
     "}";
+
+// One allocation far beyond the heap limit: V8 aborts the worker every time.
+const char* kBomb =
+    "function f(){ const a = 'x'.repeat(2**29 - 24), b = 'y'.repeat(2**29 - 24); return {n: a.indexOf('z') + "
+    "b.indexOf('z')}; }";
 
 std::string json_string(const std::string& s) {
   json::Writer w;
@@ -59,6 +69,29 @@ json::Document exec(const std::string& body) {
   auto doc = json::parse(r->data, {.max_bytes = 64u << 20});
   REQUIRE(doc.ok());
   return std::move(doc).value();
+}
+
+// As the orchestrator asks: request_async, which takes a reply in parts.
+Result<bus::Message> ask(const std::string& subject, const std::string& body, const bus::Headers& headers = {},
+                         std::chrono::milliseconds timeout = 20s) {
+  auto promise = std::make_shared<std::promise<Result<bus::Message>>>();
+  auto future = promise->get_future();
+  nats()->request_async(
+      subject, body, timeout, [promise](Result<bus::Message> r) { promise->set_value(std::move(r)); }, headers);
+  return future.get();
+}
+
+// A REST call straight to the runner over NATS, as the gateway makes it for `user`.
+std::shared_future<Result<bus::Message>> test_run_as(const std::string& user, const std::string& body) {
+  auto promise = std::make_shared<std::promise<Result<bus::Message>>>();
+  bus::Headers headers{{"Dm-Method", "POST"},
+                       {"Dm-Target", "/api/v1/functions/test"},
+                       {"Content-Type", "application/json"},
+                       {"Dm-User-Id", user}};
+  nats()->request_async(
+      "dm.rpc.function-runner", body, 30s, [promise](Result<bus::Message> r) { promise->set_value(std::move(r)); },
+      headers);
+  return promise->get_future().share();
 }
 
 std::string execution(const std::string& id, const std::string& fid, const std::string& input, int version = 1) {
@@ -116,7 +149,7 @@ TEST_CASE("test endpoints run code over HTTP through the gateway") {
 TEST_CASE("batched executions on dm.fn.exec, history, status and cache refresh") {
   Api api(runner_stack(), As::admin);
   auto id = create_function(api, kExample);
-  auto bomb = create_function(api, "function f(){ return {n: new Array(1e8).fill(1).length}; }");
+  auto bomb = create_function(api, kBomb);
   auto reply =
       exec("{\"executions\":[" + execution("run-a-" + id, id, R"({"data":{"temperature":10}})") + "," +
            execution("run-b-" + id, id, R"({"data":{}})") + "," + execution("run-c-" + id, "unknown-function", "{}") +
@@ -198,15 +231,105 @@ TEST_CASE("a malformed batch is refused without running anything") {
   CHECK(r->header("Dm-Status").value_or("") == "400");
 }
 
-TEST_CASE("outputs too large for one NATS reply become errors instead of a lost reply") {
+TEST_CASE("a batch reply larger than NATS's max payload arrives whole, in parts") {
   Api api(runner_stack(), As::admin);
-  auto id = create_function(api, "function f(){ return {s: 'x'.repeat(700000)}; }");
+  auto id = create_function(api, "function f(m){ return {s: String(m.n).repeat(700000)}; }");
   auto reply =
-      exec("{\"executions\":[" + execution("big-1-" + id, id, "{}") + "," + execution("big-2-" + id, id, "{}") + "]}");
-  const auto& results = reply["results"];
+      ask("dm.fn.exec", "{\"executions\":[" + execution("big-1-" + id, id, R"({"n":1})") + "," +
+                            execution("big-2-" + id, id, R"({"n":2})") + "]}");
+  INFO((reply.ok() ? std::string() : reply.error().message));
+  REQUIRE(reply.ok());
+  CHECK(reply->data.size() > 1400000);
+  auto doc = json::parse(reply->data, {.max_bytes = 64u << 20});
+  REQUIRE(doc.ok());
+  const auto& results = (*doc)["results"];
   REQUIRE(results.Size() == 2);
-  CHECK(std::string(json::view(results[0]["status"])) == "error");
-  CHECK(std::string(json::view(results[0]["error"]["message"])).find("does not fit") != std::string::npos);
+  for (unsigned k = 0; k < 2; ++k) {
+    CHECK(std::string(json::view(results[k]["status"])) == "success");
+    CHECK(json::view(results[k]["output"]["s"]) == std::string(700000, k == 0 ? '1' : '2'));
+  }
+  // Over RUNNER_MAX_OUTPUT_BYTES the run is an error that says how large the output was.
+  auto id2 = create_function(api, "function f(){ return {s: 'x'.repeat(2000000)}; }");
+  auto over = ask("dm.fn.exec", "{\"executions\":[" + execution("big-3-" + id2, id2, "{}") + "]}");
+  REQUIRE(over.ok());
+  auto over_doc = json::parse(over->data);
+  REQUIRE(over_doc.ok());
+  CHECK(std::string(json::view((*over_doc)["results"][0]["status"])) == "error");
+  CHECK(std::string(json::view((*over_doc)["results"][0]["error"]["message"]))
+            .find("2000008 bytes, over the limit of 1048576 bytes") != std::string::npos);
+}
+
+TEST_CASE("a function error with a 10 MB message is answered with the message cut, not a 504") {
+  Api api(runner_stack(), As::admin);
+  auto r = api.post("/api/v1/functions/test",
+                    R"({"code":"function f(){ throw new Error('x'.repeat(10 * 1024 * 1024)); }","timeout_ms":3000})");
+  INFO(r.body.substr(0, 300));
+  REQUIRE(r.status == 200);
+  CHECK(r.str("status") == "error");
+  std::string message(json::view(r["error"]["message"]));
+  CHECK(message.size() < 4200);
+  CHECK(message.find("[cut ") != std::string::npos);
+  CHECK(r.body.size() < 32 * 1024);
+}
+
+TEST_CASE("test runs: a fair share per caller (429 beyond it), and flow executions are not held up") {
+  Api api(runner_stack(), As::admin);
+  auto id = create_function(api, kExample);
+  const std::string slow =
+      R"({"code":"function f(m){ const end = Date.now() + 700; while (Date.now() < end) {} return {ok: 1}; }","timeout_ms":2000})";
+  // 2 run and 3 wait per caller (RUNNER_TEST_QUEUE=3 here): the 6th at once is refused; another
+  // caller still gets in.
+  std::vector<std::shared_future<Result<bus::Message>>> alice;
+  for (int i = 0; i < 6; ++i) alice.push_back(test_run_as("alice", slow));
+  auto bob = test_run_as("bob", slow);
+  // Meanwhile executions of a flow wait at most for a test run in a worker, never behind queued
+  // test runs: workers take test runs only when they have no flow work.
+  auto t0 = std::chrono::steady_clock::now();
+  auto flow = exec("{\"executions\":[" + execution("fair-1-" + id, id, R"({"data":{"temperature":1}})") + "]}");
+  CHECK(std::chrono::steady_clock::now() - t0 < 1500ms);
+  CHECK(std::string(json::view(flow["results"][0]["status"])) == "success");
+
+  int ok = 0, refused = 0;
+  for (auto& f : alice) {
+    auto r = f.get();
+    REQUIRE(r.ok());
+    auto status = r->header("Dm-Status").value_or("");
+    if (status == "200") ++ok;
+    if (status == "429") {
+      ++refused;
+      CHECK(r->header("Retry-After").has_value());
+      CHECK(r->data.find("Too many test runs") != std::string::npos);
+    }
+  }
+  CHECK(ok == 5);
+  CHECK(refused == 1);
+  auto b = bob.get();
+  REQUIRE(b.ok());
+  CHECK(b->header("Dm-Status") == "200");
+}
+
+TEST_CASE("inline test code that keeps crashing workers is quarantined by its hash") {
+  // Straight over NATS, with a longer timeout than the gateway's: a proven crash takes two worker
+  // deaths and restarts.
+  auto run = [](const std::string& body) {
+    auto r = test_run_as("bomber", body).get();
+    REQUIRE(r.ok());
+    REQUIRE(r->header("Dm-Status") == "200");
+    auto doc = json::parse(r->data);
+    REQUIRE(doc.ok());
+    return std::move(doc).value();
+  };
+  const std::string bomb = "{\"code\":" + json_string(kBomb) + ",\"timeout_ms\":5000}";
+  for (int i = 0; i < 2; ++i) {  // RUNNER_QUARANTINE_STRIKES=2 in this stack
+    auto r = run(bomb);
+    CHECK(std::string(json::view(r["status"])) == "error");
+    CHECK(std::string(json::view(r["error"]["message"])).find("crashed its worker") != std::string::npos);
+  }
+  auto q = run(bomb);
+  CHECK(std::string(json::view(q["error"]["message"])).find("quarantined") != std::string::npos);
+  // Other code is not affected.
+  auto fine = run(R"({"code":"function f(){ return {n: 1}; }"})");
+  CHECK(std::string(json::view(fine["status"])) == "success");
 }
 
 TEST_CASE("the retention purge runs by itself and keeps failures longer") {

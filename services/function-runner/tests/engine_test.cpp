@@ -2,6 +2,8 @@
 // allocation) need a worker process: see pool_test.cpp.
 #include "engine.hpp"
 
+#include "dm/core/text.hpp"
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
@@ -165,11 +167,73 @@ TEST_CASE("syntax errors carry line and column") {
   CHECK_FALSE(e.compile(kExample).has_error);
 }
 
-TEST_CASE("oversize output is rejected") {
+TEST_CASE("an output over the cap is an error naming its size") {
   Engine e;
   auto r = run_code(e, "function f(){ return {s: 'x'.repeat(2 * 1024 * 1024)}; }", "{}", 3000ms);
   CHECK(r.status == "error");
-  CHECK(r.error_message.find("larger") != std::string::npos);
+  CHECK(r.output.empty());
+  INFO(r.error_message);
+  CHECK(r.error_message.find("2097160 bytes") != std::string::npos);  // {"s":"xx…x"}
+  CHECK(r.error_message.find("limit of 262144 bytes") != std::string::npos);
+  // The cap comes from the configuration (RUNNER_MAX_OUTPUT_BYTES reaches the worker).
+  EngineLimits small;
+  small.caps.output_bytes = 100;
+  Engine tight(small);
+  CHECK(run_code(tight, "function f(){ return {s: 'x'.repeat(80)}; }").status == "success");
+  CHECK(run_code(tight, "function f(){ return {s: 'x'.repeat(100)}; }").status == "error");
+}
+
+TEST_CASE("error messages, stacks and console output are capped with a note") {
+  Engine e;
+  const ResultCaps caps;
+  auto thrown = run_code(e, "function f(){ throw new Error('x'.repeat(10 * 1024 * 1024)); }", "{}", 3000ms);
+  CHECK(thrown.status == "error");
+  CHECK(thrown.error_message.size() < caps.error_bytes + 64);
+  CHECK(thrown.error_message.find("[cut ") != std::string::npos);
+  CHECK(thrown.error_stack.size() < caps.stack_bytes + 64);
+
+  auto entry = run_code(e, "function f(m){ console.log('y'.repeat(100000)); return m; }", "{}", 2000ms);
+  CHECK(entry.status == "success");
+  CHECK(entry.logs.size() < caps.log_entry_bytes + 200);
+  CHECK(entry.logs.find("[cut ") != std::string::npos);
+
+  auto many = run_code(e, "function f(m){ for (let i = 0; i < 1000; i++) console.log(i); return m; }", "{}", 2000ms);
+  CHECK(many.status == "success");
+  std::size_t entries = 0;
+  for (std::size_t at = many.logs.find("\"level\""); at != std::string::npos; at = many.logs.find("\"level\"", at + 1))
+    ++entries;
+  CHECK(entries == caps.log_entries + 1);  // the last one is the note
+  CHECK(many.logs.find("console output truncated") != std::string::npos);
+}
+
+TEST_CASE("text from user code is valid UTF-8 even with lone surrogates") {
+  Engine e;
+  auto r = run_code(e, "function f(){ console.log('a\\uD800b'); throw new Error('c\\uDC00d'); }");
+  CHECK(r.status == "error");
+  CHECK(dm::valid_utf8(r.logs));
+  CHECK(dm::valid_utf8(r.error_message));
+  CHECK(dm::valid_utf8(r.error_stack));
+  CHECK(r.logs.find("a\xEF\xBF\xBD" "b") != std::string::npos);  // U+FFFD
+}
+
+TEST_CASE("cap_result enforces the caps on what a worker sends back") {
+  ResultCaps caps;
+  caps.output_bytes = 10;
+  RunResult big;
+  big.status = "success";
+  big.output = R"({"s":"0123456789"})";
+  big.duration_ms = 1.5;
+  cap_result(big, caps);
+  CHECK(big.status == "error");
+  CHECK(big.output.empty());
+  CHECK(big.error_message.find("18 bytes") != std::string::npos);
+  CHECK(big.duration_ms == 1.5);
+  RunResult fine;
+  fine.status = "success";
+  fine.output = "{}";
+  cap_result(fine, caps);
+  CHECK(fine.status == "success");
+  CHECK(fine.output == "{}");
 }
 
 TEST_CASE("thrown errors carry message and stack") {

@@ -66,13 +66,17 @@ class Connection {
 
   // While reconnecting, publishes are buffered by the client (up to 8 MB) and sent on reconnect.
   Result<void> publish(std::string_view subject, std::string_view data, const Headers& headers = {});
-  Result<void> respond(const Message& request, std::string_view data, const Headers& headers = {});  // to request.reply
+  // Answers on request.reply. A reply over max_payload() goes in numbered parts when the
+  // request said it takes them (every request_async does; headers Dm-Accept-Parts on the
+  // request, Dm-Part/Dm-Parts on the parts); otherwise it fails with too_large, as a publish would.
+  Result<void> respond(const Message& request, std::string_view data, const Headers& headers = {});
   Result<void> flush(std::chrono::milliseconds timeout);
   Result<Message> request(std::string_view subject, std::string_view data, std::chrono::milliseconds timeout,
                           const Headers& headers = {});
   // Many requests in flight at once over one shared wildcard reply subscription.
   // `done` is called exactly once, from a library thread: the reply, or Errc::timeout,
-  // or Errc::unavailable (no responders, or the connection is closed).
+  // or Errc::unavailable (no responders, or the connection is closed). A reply sent in parts
+  // (see respond) arrives whole, up to 64 MiB (beyond: too_large), within the same timeout.
   void request_async(std::string_view subject, std::string_view data, std::chrono::milliseconds timeout,
                      std::function<void(Result<Message>)> done, const Headers& headers = {});
 
@@ -97,6 +101,8 @@ class Connection {
 
  private:
   explicit Connection(std::unique_ptr<Impl> impl);
+  Result<void> respond_in_parts(const std::string& reply, std::string_view data, const Headers& headers,
+                                std::size_t limit);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,136 @@
+#include "worker_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+#include "protocol.hpp"
+#include "worker.hpp"
+
+namespace dm::function_runner {
+namespace {
+
+constexpr std::size_t kPage = 4096;
+
+// The pipes and the page of a worker about to be forked; closes what it still owns.
+struct Plumbing {
+  int in[2] = {-1, -1};   // supervisor → worker
+  int out[2] = {-1, -1};  // worker → supervisor
+  int shm = -1;
+  void* page = MAP_FAILED;
+  ~Plumbing() {
+    for (int fd : {in[0], in[1], out[0], out[1], shm})
+      if (fd >= 0) ::close(fd);
+    if (page != MAP_FAILED) ::munmap(page, kPage);
+  }
+  Result<void> open() {
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return Error(Errc::internal, "pipe failed");
+    shm = ::memfd_create("dm-runner-slot", MFD_CLOEXEC);
+    if (shm < 0 || ::ftruncate(shm, kPage) != 0) return Error(Errc::internal, "memfd failed");
+    page = ::mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
+    if (page == MAP_FAILED) return Error(Errc::internal, "mmap failed");
+    return ok();
+  }
+};
+
+// In the child, async-signal-safe calls only until exec.
+[[noreturn]] void exec_worker(const Plumbing& p, const char* const* argv, std::size_t memory_mb) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ::dup2(p.in[0], 0);
+  ::dup2(p.out[1], 1);
+  ::dup2(p.shm, 3);
+  ::close_range(4, ~0U, 0);
+  rlimit data{static_cast<rlim_t>(memory_mb) << 20, static_cast<rlim_t>(memory_mb) << 20};
+  rlimit core{0, 0};
+  if (memory_mb) ::setrlimit(RLIMIT_DATA, &data);
+  ::setrlimit(RLIMIT_CORE, &core);
+  ::execv(argv[0], const_cast<char* const*>(argv));
+  ::_exit(127);
+}
+
+}  // namespace
+
+const char* ending_name(Ending e) {
+  switch (e) {
+    case Ending::crashed:
+      return "crashed";
+    case Ending::hung:
+      return "hung";
+    case Ending::killed:
+      return "killed from outside";
+  }
+  return "?";
+}
+
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::start(const WorkerSpec& spec) {
+  Plumbing p;
+  DM_TRY(p.open());
+  std::string heap = std::to_string(spec.heap_mb);
+  std::string output = std::to_string(spec.max_output_bytes);
+  const char* argv[] = {spec.binary.c_str(), kWorkerFlag, heap.c_str(), output.c_str(), nullptr};
+  pid_t pid = ::fork();
+  if (pid < 0) return Error(Errc::internal, "fork failed");
+  if (pid == 0) exec_worker(p, argv, spec.memory_mb);
+  std::unique_ptr<WorkerProcess> w(new WorkerProcess());
+  w->pid_ = pid;
+  std::swap(w->to_fd_, p.in[1]);
+  std::swap(w->from_fd_, p.out[0]);
+  w->page_ = static_cast<std::atomic<std::uint32_t>*>(p.page);
+  p.page = MAP_FAILED;
+  auto ready = w->receive(Clock::now() + spec.start_timeout, 16);
+  if (!ready || !ready->empty()) {
+    auto how = w->end(!ready && ready.error().code == Errc::timeout);
+    return Error(Errc::unavailable, std::string("worker did not start (") + ending_name(how) +
+                                        (ready ? ")" : "): " + ready.error().message));
+  }
+  return w;
+}
+
+WorkerProcess::~WorkerProcess() {
+  if (!reaped_) (void)end(true);
+  if (to_fd_ >= 0) ::close(to_fd_);
+  if (from_fd_ >= 0) ::close(from_fd_);
+  if (page_) ::munmap(page_, kPage);
+}
+
+Result<void> WorkerProcess::send(std::string_view frame) { return protocol::write_all(to_fd_, frame); }
+
+Result<std::string> WorkerProcess::receive(Clock::time_point deadline, std::size_t max_bytes) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return Error(Errc::timeout, "worker did not answer in time");
+    pollfd p{from_fd_, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n > 0) return protocol::read_frame(from_fd_, max_bytes);
+  }
+}
+
+std::uint32_t WorkerProcess::running() const { return page_ ? page_->load(std::memory_order_acquire) : 0; }
+
+Ending WorkerProcess::end(bool gave_up) {
+  if (reaped_ || pid_ <= 0) return Ending::crashed;
+  reaped_ = true;
+  int status = 0;
+  pid_t gone = 0;
+  // A worker whose pipe closed is exiting: give it a moment to become reapable.
+  for (int i = 0; !gave_up && i < 100 && (gone = ::waitpid(pid_, &status, WNOHANG)) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (gone == pid_) {
+    const bool outside = WIFSIGNALED(status) && (WTERMSIG(status) == SIGKILL || WTERMSIG(status) == SIGTERM);
+    return outside ? Ending::killed : Ending::crashed;
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status, 0);
+  return gave_up ? Ending::hung : Ending::crashed;  // still there but broken (a bad frame): its own doing
+}
+
+}  // namespace dm::function_runner
