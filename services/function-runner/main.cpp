@@ -9,12 +9,11 @@
 
 #include "code_cache.hpp"
 #include "dm/core/log.hpp"
-#include "dm/service/dead_letters.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
-#include "history.hpp"
 #include "pool.hpp"
 #include "runner.hpp"
+#include "status.hpp"
 #include "worker.hpp"
 
 namespace dm::function_runner {
@@ -40,12 +39,9 @@ int main(int argc, char** argv) {
       .public_api = false,
   });
   PoolOptions pool_options;
-  HistoryOptions history_options;
   RunnerLimits limits;
   std::unique_ptr<WorkerPool> pool;
   std::unique_ptr<CodeCache> cache;
-  std::unique_ptr<service::DeadLetterBox> dead_letters;
-  std::unique_ptr<HistoryWriter> history;
   std::unique_ptr<StatusReporter> status;
   std::unique_ptr<Runner> runner;
   std::unique_ptr<bus::Subscription> changes, exec;
@@ -63,28 +59,18 @@ int main(int argc, char** argv) {
         limits.default_timeout_ms = static_cast<int>(c.integer("DEFAULT_TIMEOUT_MS", 100, 1, 5000));
         limits.test_concurrency = static_cast<std::size_t>(c.integer("TEST_CONCURRENCY", 2, 1, 64));
         limits.test_queue = static_cast<std::size_t>(c.integer("TEST_QUEUE", 8, 0, 1000));
-        history_options.keep_success = std::chrono::hours(c.integer("HISTORY_RETENTION_HOURS", 24 * 7, 1, 24 * 3650));
-        history_options.keep_failure =
-            std::chrono::hours(c.integer("FAILED_HISTORY_RETENTION_HOURS", 24 * 30, 1, 24 * 3650));
-        history_options.purge_interval = c.millis("HISTORY_PURGE_INTERVAL", std::chrono::minutes(10));
-        history_options.flush_interval = c.millis("HISTORY_FLUSH_INTERVAL", std::chrono::milliseconds(250));
       },
       [&](service::Runtime& rt) -> Result<void> {
         pool_options.binary = self_path();
         DM_ASSIGN_OR_RETURN(pool, WorkerPool::start(pool_options));
         cache = std::make_unique<CodeCache>(rt.rpc());
-        dead_letters = std::make_unique<service::DeadLetterBox>(rt.db(), rt.nats(), kDeadLetterKind);
-        history = std::make_unique<HistoryWriter>(rt.db(), rt.nats(), history_options, dead_letters.get());
-        rt.add_readiness_check("function_history", [&]() -> Result<void> { return history ? history->health() : ok(); });
         status = std::make_unique<StatusReporter>(rt.rpc());
-        runner = std::make_unique<Runner>(*pool, *cache, rt.rpc(), history.get(), status.get(), limits);
+        runner = std::make_unique<Runner>(*pool, *cache, rt.rpc(), status.get(), limits);
         DM_ASSIGN_OR_RETURN(changes, cache->follow_changes(rt.nats()));
         DM_ASSIGN_OR_RETURN(exec, rt.rpc().subscribe("dm.fn.exec", "function-runner",
                                                      [&](bus::Message&& m) { runner->handle_exec(std::move(m)); }));
         auto api = std::make_shared<http::Router>();
-        runner->add_routes(*api, rt.db());
-        // GET/DELETE/retry under /api/v1/dead-letters/function-runs: a retry inserts the row again.
-        dead_letters->add_routes(*api, [&](const service::StoredDeadLetter& d) { return history->reinsert(d); });
+        runner->add_routes(*api);
         rpc = std::make_unique<service::RpcServer>(rt.rpc(), "function-runner", api,
                                                    static_cast<std::size_t>(std::max(4, rt.settings().db_pool_size)));
         DM_TRY(rpc->start());
@@ -94,32 +80,24 @@ int main(int argc, char** argv) {
           if (exec) (void)exec->drain();
           exec.reset();
           changes.reset();
-          pool.reset();  // answers what it still holds; those results still reach history
+          pool.reset();  // answers what it still holds
           status.reset();
-          history.reset();  // flushes pending rows
-          dead_letters.reset();
         });
-        // Pool and history figures for /metrics, refreshed when scraped.
+        // Pool figures for /metrics, refreshed when scraped.
         auto& m = rt.metrics();
         auto& executed = m.counter("dm_function_executions_total", "Executions answered by workers");
         auto& crashes = m.counter("dm_function_worker_crashes_total", "Worker processes that died or hung");
-        auto& dropped =
-            m.counter("dm_function_history_dropped_total", "History rows dropped while the database lagged");
-        auto& written = m.counter("dm_function_history_rows_total", "History rows written");
-        auto& refused = m.counter("dm_function_history_dead_letters_total",
-                                  "History rows PostgreSQL refused, kept as dead letters");
         auto& proven = m.counter("dm_function_proven_crashes_total",
                                  "Runs that crashed a fresh worker alone (strikes against their function)");
         auto& unavailable = m.counter("dm_function_unavailable_total",
                                       "Runs answered 'unavailable' (not run for reasons not the function's)");
         auto& workers = m.gauge("dm_function_workers", "Worker processes");
-        m.on_collect([&, seen = std::make_shared<std::array<std::uint64_t, 7>>()] {
-          if (!pool || !history) return;
+        m.on_collect([&, seen = std::make_shared<std::array<std::uint64_t, 4>>()] {
+          if (!pool) return;
           auto st = pool->stats();
-          const std::uint64_t now[7] = {st.executed,         st.crashes,        history->dropped(), history->written(),
-                                        history->dead_lettered(), st.proven, st.unavailable};
-          metrics::Counter* cs[7] = {&executed, &crashes, &dropped, &written, &refused, &proven, &unavailable};
-          for (int i = 0; i < 7; ++i) {
+          const std::uint64_t now[4] = {st.executed, st.crashes, st.proven, st.unavailable};
+          metrics::Counter* cs[4] = {&executed, &crashes, &proven, &unavailable};
+          for (int i = 0; i < 4; ++i) {
             if (now[i] > (*seen)[i]) cs[i]->inc(now[i] - (*seen)[i]);
             (*seen)[i] = now[i];
           }

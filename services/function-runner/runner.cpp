@@ -94,42 +94,23 @@ std::string error_json(const RunResult& r) {
 void reply_batch(bus::Connection& conn, Batch& batch) {
   json::Writer w;
   w.start_object().key("results").start_array();
-  for (std::size_t k = 0; k < batch.execs.size(); ++k) write_result(w, batch.results[k], &batch.execs[k].id);
+  for (std::size_t k = 0; k < batch.execs.size(); ++k)
+    write_result(w, batch.results[k], &batch.execs[k].id, batch.execs[k].version);
   w.end_array().end_object();
   if (auto sent = conn.respond(batch.request, w.take(), {{"Content-Type", "application/json"}}); !sent)
     log::error("dm.fn.exec reply failed", {{"error", sent.error().message}});
 }
 
-// Function history and status for the batch's valid executions; takes the documents.
-void record_batch(HistoryWriter* history, StatusReporter* status, Batch& batch) {
-  if (!history) return;
-  std::vector<HistoryRow> rows;
-  rows.reserve(batch.execs.size());
+// The registry's status of each function follows its last run in a flow (not runs that did
+// not happen for reasons that are not the function's).
+void report_status(StatusReporter* status, const Batch& batch) {
+  if (!status) return;
   for (std::size_t i = 0; i < batch.execs.size(); ++i) {
-    Exec& x = batch.execs[i];
-    RunResult& r = batch.results[i];
-    // Not run for reasons that are not the function's: the caller retries; nothing happened.
-    if (x.invalid || r.is_unavailable()) continue;
-    HistoryRow row;
-    row.run_id = std::move(x.id);
-    row.function_id = x.function_id;
-    row.version = x.version;
-    row.flow_id = std::move(x.flow_id);
-    row.flow_run_id = std::move(x.flow_run_id);
-    row.node_id = std::move(x.node_id);
-    row.dev_eui = std::move(x.dev_eui);
-    row.replay = x.replay;
-    row.input = std::move(x.input);
-    if (r.status == "success") row.output = std::move(r.output);
-    row.logs = std::move(r.logs);
-    if (r.has_error) row.error = error_json(r);
-    row.duration_ms = r.duration_ms;
-    row.at = batch.at;
-    if (status && x.found) status->record(x.function_id, r.status == "success" || r.status == "filtered", batch.at);
-    row.status = std::move(r.status);
-    rows.push_back(std::move(row));
+    const Exec& x = batch.execs[i];
+    const RunResult& r = batch.results[i];
+    if (x.invalid || !x.found || r.is_unavailable()) continue;
+    status->record(x.function_id, r.status == "success" || r.status == "filtered", batch.at);
   }
-  history->add(std::move(rows));
 }
 
 // The runner could not run it (shutting down, no worker): nothing about the code; retry.
@@ -151,9 +132,10 @@ http::Response syntax_error(const RunResult& r) {
 
 }  // namespace
 
-void write_result(json::Writer& w, const RunResult& r, const std::string* id) {
+void write_result(json::Writer& w, const RunResult& r, const std::string* id, std::int64_t version) {
   w.start_object();
   if (id) w.field("id", *id);
+  if (version > 0) w.field("version", version);
   w.field("status", r.status).key("output");
   if (r.status == "success" && !r.output.empty())
     w.raw(r.output);
@@ -193,10 +175,10 @@ void Runner::handle_exec(bus::Message&& request) {
   auto finish_one = [this, batch](std::size_t i, RunResult r) {
     batch->results[i] = std::move(r);
     if (batch->left.fetch_sub(1) != 1) return;
-    // The last run of the batch answers the caller first, then hands the whole batch to
-    // history: outputs and logs move there once the reply no longer needs them.
+    // The last run of the batch answers the caller, which records the runs (with the flow
+    // runs they belong to, so nothing it acknowledged depends on this process).
     reply_batch(reply_, *batch);
-    record_batch(history_, status_, *batch);
+    report_status(status_, *batch);
   };
 
   for (std::size_t i = 0; i < batch->execs.size(); ++i) {
@@ -367,55 +349,12 @@ void Runner::test_saved(const http::Request& req, http::Reply reply) {
   run_test(req, std::move(job), false, std::move(reply));
 }
 
-namespace {
-http::Response history_error(const Error& e) {
-  log::error("function history query failed", {{"error", e.message}});
-  if (e.code == Errc::unavailable || e.code == Errc::timeout)
-    return http::Response::error(503, "Function history is unavailable");
-  return http::Response::error(500, "Internal Server Error");
-}
-
-http::Response history(db::Pool& db, const http::Request& req, const std::string* function_id) {
-  api::QueryReader q(req);
-  auto page = q.paging();
-  auto status = q.choice("status", {"success", "error", "filtered", "timeout"});
-  auto from = q.time("from");
-  auto to = q.time("to");
-  if (!q.ok()) return q.response();
-  db::Params params{function_id ? db::Param(*function_id) : std::nullopt, status, from, to};
-  const std::string where =
-      " WHERE ($1::text IS NULL OR function_id = $1) AND ($2::text IS NULL OR status = $2)"
-      " AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)";
-  auto count = db.exec("SELECT count(*) FROM function_runs" + where, params);
-  if (!count) return history_error(count.error());
-  params.push_back(std::to_string(page.limit));
-  params.push_back(std::to_string(page.skip));
-  auto rows = db.exec(
-      "SELECT coalesce(json_agg(json_build_object('id', run_id, 'function_id', function_id, 'version', version,"
-      " 'flow_id', flow_id, 'flow_run_id', flow_run_id, 'node_id', node_id, 'dev_eui', dev_eui, 'replay', replay,"
-      " 'status', status, 'input', input, 'output', output, 'logs', logs, 'error', error,"
-      " 'duration_ms', duration_ms, 'created_at', to_char(created_at AT TIME ZONE 'UTC',"
-      " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) ORDER BY created_at DESC, run_id), '[]')"
-      " FROM (SELECT * FROM function_runs" +
-          where + " ORDER BY created_at DESC, run_id LIMIT $5 OFFSET $6) r",
-      params);
-  if (!rows) return history_error(rows.error());
-  auto res = http::Response::json(200, std::string(rows->get(0, 0)));
-  res.headers.set("X-Total-Count", std::to_string(count->get_int(0, 0)));
-  return res;
-}
-}  // namespace
-
-void Runner::add_routes(http::Router& router, db::Pool& db) {
+void Runner::add_routes(http::Router& router) {
   router.add_sync("POST", "/internal/v1/compile", [this](const http::Request& r) { return compile(r); });
   router.add("POST", "/api/v1/functions/test",
              [this](const http::Request& r, http::Reply reply) { test_inline(r, std::move(reply)); });
   router.add("POST", "/api/v1/functions/{id}/test",
              [this](const http::Request& r, http::Reply reply) { test_saved(r, std::move(reply)); });
-  router.add_sync("GET", "/api/v1/functions/history",
-                  [&db](const http::Request& r) { return history(db, r, nullptr); });
-  router.add_sync("GET", "/api/v1/functions/{id}/history",
-                  [&db](const http::Request& r) { return history(db, r, &r.params.at("id")); });
 }
 
 }  // namespace dm::function_runner

@@ -1,15 +1,15 @@
 #pragma once
 // The service's handlers: batched executions on dm.fn.exec, and the REST routes served over
-// RPC (test runs, history, and the registry's compile check).
+// RPC (test runs and the registry's compile check). The runner keeps no history: the flow
+// orchestrator records each execution with the flow run it belongs to.
 #include <memory>
 
 #include "code_cache.hpp"
 #include "dm/bus/bus.hpp"
-#include "dm/db/db.hpp"
 #include "dm/http/router.hpp"
 #include "dm/json/json.hpp"
-#include "history.hpp"
 #include "pool.hpp"
+#include "status.hpp"
 #include "test_gate.hpp"
 
 namespace dm::function_runner {
@@ -24,19 +24,18 @@ struct RunnerLimits {
 
 class Runner {
  public:
-  Runner(WorkerPool& pool, CodeCache& cache, bus::Connection& reply_conn, HistoryWriter* history,
-         StatusReporter* status, RunnerLimits limits = {})
+  Runner(WorkerPool& pool, CodeCache& cache, bus::Connection& reply_conn, StatusReporter* status,
+         RunnerLimits limits = {})
       : pool_(pool),
         cache_(cache),
         reply_(reply_conn),
-        history_(history),
         status_(status),
         limits_(limits),
         gate_(limits.test_concurrency, limits.test_queue) {}
 
   // dm.fn.exec: answers once every execution of the batch has a result.
   void handle_exec(bus::Message&& request);
-  void add_routes(http::Router& router, db::Pool& db);
+  void add_routes(http::Router& router);
 
  private:
   http::Response compile(const http::Request& req);
@@ -48,13 +47,13 @@ class Runner {
   WorkerPool& pool_;
   CodeCache& cache_;
   bus::Connection& reply_;
-  HistoryWriter* history_;
   StatusReporter* status_;
   RunnerLimits limits_;
   TestGate gate_;
 };
 
-// {"status","output","logs","error","duration_ms"} (with "id" first when given).
-void write_result(json::Writer& w, const RunResult& r, const std::string* id = nullptr);
+// {"status","output","logs","error","duration_ms"} (with "id" and the version that ran first
+// when given).
+void write_result(json::Writer& w, const RunResult& r, const std::string* id = nullptr, std::int64_t version = 0);
 
 }  // namespace dm::function_runner

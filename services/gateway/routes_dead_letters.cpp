@@ -16,7 +16,6 @@ std::vector<RouteSpec> dead_letter_routes() {
   static const Kind kKinds[] = {
       {"ingest", "device-events", "device events the history could not store"},
       {"flow-orchestrator", "uplinks", "uplinks whose flows could not run or be recorded"},
-      {"function-runner", "function-runs", "function runs the history could not store"},
   };
   // RouteSpec keeps pointers: the texts live as long as the table (built once).
   static std::deque<std::string> texts;

@@ -146,7 +146,7 @@ TEST_CASE("test endpoints run code over HTTP through the gateway") {
   CHECK(api.post("/api/v1/functions/00000000-0000-4000-8000-000000000000/test", "{}").status == 404);
 }
 
-TEST_CASE("batched executions on dm.fn.exec, history, status and cache refresh") {
+TEST_CASE("batched executions on dm.fn.exec, status and cache refresh") {
   Api api(runner_stack(), As::admin);
   auto id = create_function(api, kExample);
   auto bomb = create_function(api, kBomb);
@@ -177,27 +177,9 @@ TEST_CASE("batched executions on dm.fn.exec, history, status and cache refresh")
   }
   CHECK(output == R"({"v":2})");
 
-  // History is written in batches; status follows the last run (reported once a second).
-  test::Reply h;
-  for (int i = 0; i < 50; ++i) {
-    h = api.get("/api/v1/functions/" + id + "/history");
-    if (h.status == 200 && h.json.IsArray() && h.json.Size() >= 3) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  INFO(runner_stack().log("function-runner"));
-  REQUIRE(h.status == 200);
-  REQUIRE(h.json.Size() >= 3);
-  CHECK(h.headers.get("X-Total-Count").has_value());
-  // Committed rows are counted for operators (and the benchmark) on /metrics.
-  CHECK(testing::metric_value(runner_stack(), "function-runner", "dm_function_history_rows_total") >= 3);
-  const auto& run = h.json[h.json.Size() - 1];
-  CHECK(std::string(json::view(run["function_id"])) == id);
-  CHECK(std::string(json::view(run["flow_id"])) == "flow-1");
-  CHECK(run["input"].IsObject());
-  auto all = api.get("/api/v1/functions/history?status=error&limit=10");
-  REQUIRE(all.status == 200);
-  CHECK(all.json.Size() >= 1);
-  CHECK(api.get("/api/v1/functions/history?status=nonsense").status == 422);
+  // Each result names the version that ran (the orchestrator records it in function history).
+  CHECK(again["results"][0]["version"].GetInt64() >= 1);
+  // Status follows the last run (reported once a second).
 
   std::string status;
   for (int i = 0; i < 40 && status != "success"; ++i) {
@@ -330,29 +312,4 @@ TEST_CASE("inline test code that keeps crashing workers is quarantined by its ha
   // Other code is not affected.
   auto fine = run(R"({"code":"function f(){ return {n: 1}; }"})");
   CHECK(std::string(json::view(fine["status"])) == "success");
-}
-
-TEST_CASE("the retention purge runs by itself and keeps failures longer") {
-  auto& s = runner_stack();
-  // 8 days old: past the 7-day retention of successes, within the 30 days kept for failures.
-  auto db = s.database_url("function-runner");
-  auto ins = s.pg().psql(
-      db.substr(db.rfind('/') + 1),
-      "INSERT INTO runner.function_runs (run_id, function_id, version, status, input, duration_ms, created_at) VALUES"
-      " ('old-ok', 'f-old', 1, 'success', '{}', 1, now() - interval '8 days'),"
-      " ('old-err', 'f-old', 1, 'error', '{}', 1, now() - interval '8 days'),"
-      " ('ancient-err', 'f-old', 1, 'error', '{}', 1, now() - interval '31 days')");
-  INFO(ins.output);
-  REQUIRE(ins.exit_code == 0);
-  Api api(s, As::admin);
-  test::Reply h;
-  for (int i = 0; i < 50; ++i) {
-    h = api.get("/api/v1/functions/f-old/history");
-    if (h.status == 200 && h.json.IsArray() && h.json.Size() == 1) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  REQUIRE(h.json.IsArray());
-  REQUIRE(h.json.Size() == 1);
-  CHECK(h.json[0].IsObject());
-  CHECK(std::string(json::view(h.json[0]["id"])) == "old-err");
 }
