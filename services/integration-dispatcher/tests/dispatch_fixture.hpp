@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,21 +19,27 @@
 
 namespace dm::test {
 
-// A test file may define DM_DISPATCH_STACK_ENV (extra settings) before including this.
+// A test file may define DM_DISPATCH_STACK_ENV (settings that replace or add to these) before
+// including this.
 #ifndef DM_DISPATCH_STACK_ENV
 #define DM_DISPATCH_STACK_ENV \
   {"DISPATCHER_MAX_ATTEMPTS", "3"}, { "DISPATCHER_BREAKER_THRESHOLD", "1000" }
 #endif
 
+inline std::map<std::string, std::string> stack_env() {
+  std::map<std::string, std::string> env = {
+      {"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},  // the registry lets loopback through...
+      {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},  // ...the dispatcher only 127.0.0.1
+      {"DISPATCHER_RETRY_BASE", "200ms"},
+      {"DISPATCHER_RETRY_CAP", "2s"},
+      {"DISPATCHER_ACK_WAIT", "3s"},
+      {"DISPATCHER_TARGET_QUEUE", "20"}};
+  for (const auto& [key, value] : std::map<std::string, std::string>{DM_DISPATCH_STACK_ENV}) env[key] = value;
+  return env;
+}
+
 inline testing::Stack& stack() {
-  static testing::Stack s({"registry", "gateway", "integration-dispatcher"},
-                          {{"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},  // the registry lets loopback through...
-                           {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},  // ...the dispatcher only 127.0.0.1
-                           {"DISPATCHER_RETRY_BASE", "200ms"},
-                           {"DISPATCHER_RETRY_CAP", "2s"},
-                           {"DISPATCHER_ACK_WAIT", "3s"},
-                           {"DISPATCHER_TARGET_QUEUE", "20"},
-                           DM_DISPATCH_STACK_ENV});
+  static testing::Stack s({"registry", "gateway", "integration-dispatcher"}, stack_env());
   return s;
 }
 
