@@ -316,6 +316,10 @@ void Dispatcher::hand_back(const std::shared_ptr<Work>& work, milliseconds delay
     handed_back_[work->msg.stream_sequence()] =
         HandedBack{work->msg.delivered(), work->attempt - 1, work->last_error, SteadyClock::now()};
   }
+  log::debug("handed back", {{"job_id", work->job->job_id},
+                             {"why", why},
+                             {"delay_ms", static_cast<std::int64_t>(delay.count())},
+                             {"delivered", static_cast<std::int64_t>(work->msg.delivered())}});
   (void)work->msg.nak(delay);
 }
 

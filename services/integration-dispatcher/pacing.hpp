@@ -78,14 +78,18 @@ class AdaptiveConcurrency {
 // When a job handed back for a full target queue should come back. Handing every such job
 // back for a fixed second made a long backlog cycle through the stream again and again
 // (72,000 redeliveries for 50,000 jobs in the benchmark); so the jobs are lined up behind each
-// other at the target's measured pace, returning about when the queue has room for them. A
-// delay is never longer than kMax: a pace measured while the target was slow (or a line built
-// before a pause) must not keep jobs away for minutes once the target is fast again; and the
-// schedule is reset when the target's breaker opens or closes.
+// other at the target's pace, returning about when the queue has room for them.
+//
+// The pace is what the target finishes while it is saturated (jobs waiting throughout a
+// one-second window): a rate measured while it idled, or while nothing was attempted (a
+// paused breaker, a database outage), is the rate of arrivals, not what the target can take,
+// and lined jobs up for minutes behind a target that was ready at once. A pace not confirmed
+// for kMax is forgotten; without one, jobs come back after kMin. No delay exceeds kMax, and
+// the schedule is reset when the target's breaker opens or closes.
 class HandBackSchedule {
  public:
-  // One attempt of the target finished (any outcome): feeds the pace estimate.
-  void completed(SteadyClock::time_point now);
+  // One attempt of the target finished (any outcome); `saturated`: jobs were waiting for a slot.
+  void completed(SteadyClock::time_point now, bool saturated);
   // Delay for one more job handed back while `queued` jobs wait in memory for the target.
   std::chrono::milliseconds next(std::size_t queued, SteadyClock::time_point now);
   void reset() { *this = HandBackSchedule{}; }
@@ -96,8 +100,10 @@ class HandBackSchedule {
 
  private:
   void roll(SteadyClock::time_point now);
-  double per_second_ = 0;  // smoothed attempts finished per second; 0 = not known yet
+  double per_second_ = 0;  // smoothed attempts finished per second while saturated; 0 = not known
+  SteadyClock::time_point measured_at_{};
   int window_count_ = 0;
+  bool window_saturated_ = true;
   SteadyClock::time_point window_start_{};
   SteadyClock::time_point lined_up_until_{};  // when the jobs already handed back are expected to fit
 };

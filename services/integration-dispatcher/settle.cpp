@@ -42,7 +42,7 @@ void Dispatcher::settle_target(const Work& work, const Outcome& outcome) {
     auto& st = state_locked(job.target_id);
     auto now = SteadyClock::now();
     int in_flight = st.in_flight--;
-    st.full.completed(now);
+    st.full.completed(now, !st.queue.empty());
     if (st.adaptive_limit && result != CircuitBreaker::Result::none) {
       auto latency = std::chrono::microseconds(static_cast<std::int64_t>(outcome.duration_ms * 1000));
       st.adaptive.sample(latency, result == CircuitBreaker::Result::failed, !st.queue.empty(), in_flight);

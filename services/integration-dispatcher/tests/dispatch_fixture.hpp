@@ -107,6 +107,30 @@ inline void publish_job(const std::string& job_id, const std::string& kind, cons
 
 using testing::eventually;
 
+// An integration's history rows (at most 1000), of one status or all.
+inline std::int64_t count_history(const std::string& id, const std::string& status = {}) {
+  auto r =
+      call("GET", "/api/v1/integrations/" + id + "/history?limit=1000" + (status.empty() ? "" : "&status=" + status));
+  REQUIRE(r.status == 200);
+  return static_cast<std::int64_t>(r.json.Size());
+}
+
+// One value from the stack's database (as superuser, so any schema), as psql prints it.
+inline std::string sql_value(const std::string& query) {
+  auto r = stack().pg().psql("device_manager", query);
+  INFO(query << ": " << r.output);
+  REQUIRE(r.exit_code == 0);
+  auto out = r.output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// The dispatcher's /readyz answer.
+inline std::string dispatcher_readiness() {
+  auto r = http::fetch("GET", stack().url("integration-dispatcher") + "/readyz");
+  return r.ok() ? r->body : r.error().message;
+}
+
 // dm-sink on a free port (or a given host).
 struct Sink {
   int port;

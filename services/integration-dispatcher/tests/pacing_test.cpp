@@ -132,7 +132,7 @@ TEST_CASE("jobs handed back for a full queue line up at the target's pace, never
   // Pace unknown: one second, as for any hand-back.
   CHECK(s.next(2000, t) == HandBackSchedule::kMin);
   // 1,000 attempts finished within a second: 1 ms per job.
-  for (int i = 0; i < 1000; ++i) s.completed(t + ms(i));
+  for (int i = 0; i < 1000; ++i) s.completed(t + ms(i), true);
   t += ms(1000);
   CHECK(s.next(0, t) == HandBackSchedule::kMin);
   CHECK(s.per_second() == Approx(1000).epsilon(0.01));
@@ -150,9 +150,30 @@ TEST_CASE("jobs handed back for a full queue line up at the target's pace, never
   CHECK(q.next(4000, t) == HandBackSchedule::kMax);
   CHECK(HandBackSchedule::kMax == std::chrono::minutes(1));
   // Once the target has caught up, the line starts again from now.
-  CHECK(q.next(0, t + std::chrono::hours(1)) == HandBackSchedule::kMin);
-  // A reset (the target recovered) forgets the pace too.
-  q.reset();
+  HandBackSchedule caught_up = s;
+  for (int i = 0; i < 1000; ++i) caught_up.completed(t + ms(i), true);
+  CHECK(caught_up.next(0, t + ms(1000)) == HandBackSchedule::kMin);
+  // A pace not confirmed for a minute is forgotten.
+  CHECK(q.next(4000, t + std::chrono::hours(1)) == HandBackSchedule::kMin);
   CHECK(q.per_second() == 0);
-  CHECK(q.next(4000, t) == HandBackSchedule::kMin);
+  // A reset (the target recovered) forgets the pace too.
+  s.reset();
+  CHECK(s.per_second() == 0);
+  CHECK(s.next(4000, t) == HandBackSchedule::kMin);
+}
+
+TEST_CASE("the hand-back pace is only measured while the target is saturated") {
+  using ms = std::chrono::milliseconds;
+  HandBackSchedule s;
+  auto t = SteadyClock::now();
+  // 40 a second arrive and finish at once, nothing waits: that is not what the target can take.
+  for (int i = 0; i < 400; ++i) s.completed(t + ms(25 * i), false);
+  t += ms(10000);
+  CHECK(s.per_second() == 0);
+  CHECK(s.next(150, t) == HandBackSchedule::kMin);
+  // One window with a job waiting at each completion: measured.
+  for (int i = 0; i < 500; ++i) s.completed(t + ms(2 * i), true);
+  t += ms(1000);
+  (void)s.next(0, t);
+  CHECK(s.per_second() == Approx(500).epsilon(0.01));
 }
