@@ -75,30 +75,26 @@ void AdaptiveConcurrency::end_window() {
   waiting_ = false;
 }
 
-void HandBackSchedule::roll(SteadyClock::time_point now) {
-  if (window_start_ == SteadyClock::time_point{}) window_start_ = now;
-  auto elapsed = std::chrono::duration<double>(now - window_start_).count();
-  if (elapsed < 1.0) return;
-  if (window_saturated_ && window_count_ > 0) {
-    double rate = window_count_ / elapsed;
-    per_second_ = per_second_ == 0 ? rate : 0.5 * per_second_ + 0.5 * rate;
-    measured_at_ = now;
-  }
-  window_count_ = 0;
-  window_saturated_ = true;
-  window_start_ = now;
-}
-
 void HandBackSchedule::completed(SteadyClock::time_point now, bool saturated) {
-  roll(now);
-  ++window_count_;
-  window_saturated_ = window_saturated_ && saturated;
+  // Jobs were waiting when the previous attempt finished: another started at once, so the time
+  // until this finish was busy.
+  if (last_saturated_ && now > last_finish_) {
+    busy_ += now - last_finish_;
+    ++busy_count_;
+  }
+  last_finish_ = now;
+  last_saturated_ = saturated;
+  if (busy_ < std::chrono::seconds(1)) return;
+  double rate = busy_count_ / std::chrono::duration<double>(busy_).count();
+  per_second_ = per_second_ == 0 ? rate : 0.5 * per_second_ + 0.5 * rate;
+  measured_at_ = now;
+  busy_ = {};
+  busy_count_ = 0;
 }
 
 std::chrono::milliseconds HandBackSchedule::next(std::size_t queued, SteadyClock::time_point now) {
-  roll(now);
   if (now - measured_at_ > kMax) per_second_ = 0;  // not confirmed lately: forgotten
-  if (per_second_ < 1) return kMin;                // pace unknown (or a trickle)
+  if (per_second_ < 1) return kUnknown;            // pace unknown (or a trickle)
   auto per_job = std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(1.0 / per_second_));
   // Back when half of what waits in memory has gone, so the queue never runs dry in between.
   auto earliest = now + per_job * static_cast<long>(queued / 2);

@@ -80,12 +80,15 @@ class AdaptiveConcurrency {
 // (72,000 redeliveries for 50,000 jobs in the benchmark); so the jobs are lined up behind each
 // other at the target's pace, returning about when the queue has room for them.
 //
-// The pace is what the target finishes while it is saturated (jobs waiting throughout a
-// one-second window): a rate measured while it idled, or while nothing was attempted (a
-// paused breaker, a database outage), is the rate of arrivals, not what the target can take,
-// and lined jobs up for minutes behind a target that was ready at once. A pace not confirmed
-// for kMax is forgotten; without one, jobs come back after kMin. No delay exceeds kMax, and
-// the schedule is reset when the target's breaker opens or closes.
+// The pace is what the target finishes while it is busy: attempts finished per second of the
+// time between finishes with jobs waiting (each second of such time measures it again). A rate
+// over all the time, idle included, is the rate of arrivals (or nothing, while a breaker or a
+// database outage paused the target), not what the target can take, and lined jobs up for
+// minutes behind a target that was ready at once. A pace not confirmed
+// for kMax is forgotten; without one, jobs come back after kUnknown. With one, no sooner than
+// kMin (a fast target drains a full queue in well under a second, and must not then idle until
+// its jobs return). No delay exceeds kMax, and the schedule is reset when the target's breaker
+// opens or closes.
 class HandBackSchedule {
  public:
   // One attempt of the target finished (any outcome); `saturated`: jobs were waiting for a slot.
@@ -95,16 +98,17 @@ class HandBackSchedule {
   void reset() { *this = HandBackSchedule{}; }
   double per_second() const { return per_second_; }
 
-  static constexpr std::chrono::milliseconds kMin{1000};
+  static constexpr std::chrono::milliseconds kUnknown{1000};
+  static constexpr std::chrono::milliseconds kMin{100};
   static constexpr std::chrono::milliseconds kMax{60000};
 
  private:
-  void roll(SteadyClock::time_point now);
-  double per_second_ = 0;  // smoothed attempts finished per second while saturated; 0 = not known
+  double per_second_ = 0;  // smoothed attempts finished per busy second; 0 = not known
   SteadyClock::time_point measured_at_{};
-  int window_count_ = 0;
-  bool window_saturated_ = true;
-  SteadyClock::time_point window_start_{};
+  SteadyClock::time_point last_finish_{};
+  bool last_saturated_ = false;
+  SteadyClock::duration busy_{};  // time between finishes with jobs waiting, not measured yet
+  int busy_count_ = 0;            // finishes in that time
   SteadyClock::time_point lined_up_until_{};  // when the jobs already handed back are expected to fit
 };
 

@@ -129,10 +129,10 @@ TEST_CASE("jobs handed back for a full queue line up at the target's pace, never
   using ms = std::chrono::milliseconds;
   HandBackSchedule s;
   auto t = SteadyClock::now();
-  // Pace unknown: one second, as for any hand-back.
-  CHECK(s.next(2000, t) == HandBackSchedule::kMin);
+  // Pace unknown: one second.
+  CHECK(s.next(2000, t) == HandBackSchedule::kUnknown);
   // 1,000 attempts finished within a second: 1 ms per job.
-  for (int i = 0; i < 1000; ++i) s.completed(t + ms(i), true);
+  for (int i = 0; i <= 1000; ++i) s.completed(t + ms(i), true);
   t += ms(1000);
   CHECK(s.next(0, t) == HandBackSchedule::kMin);
   CHECK(s.per_second() == Approx(1000).epsilon(0.01));
@@ -151,18 +151,18 @@ TEST_CASE("jobs handed back for a full queue line up at the target's pace, never
   CHECK(HandBackSchedule::kMax == std::chrono::minutes(1));
   // Once the target has caught up, the line starts again from now.
   HandBackSchedule caught_up = s;
-  for (int i = 0; i < 1000; ++i) caught_up.completed(t + ms(i), true);
+  for (int i = 0; i <= 1000; ++i) caught_up.completed(t + ms(i), true);
   CHECK(caught_up.next(0, t + ms(1000)) == HandBackSchedule::kMin);
   // A pace not confirmed for a minute is forgotten.
-  CHECK(q.next(4000, t + std::chrono::hours(1)) == HandBackSchedule::kMin);
+  CHECK(q.next(4000, t + std::chrono::hours(1)) == HandBackSchedule::kUnknown);
   CHECK(q.per_second() == 0);
   // A reset (the target recovered) forgets the pace too.
   s.reset();
   CHECK(s.per_second() == 0);
-  CHECK(s.next(4000, t) == HandBackSchedule::kMin);
+  CHECK(s.next(4000, t) == HandBackSchedule::kUnknown);
 }
 
-TEST_CASE("the hand-back pace is only measured while the target is saturated") {
+TEST_CASE("the hand-back pace is measured while the target is busy, not over idle time") {
   using ms = std::chrono::milliseconds;
   HandBackSchedule s;
   auto t = SteadyClock::now();
@@ -170,10 +170,12 @@ TEST_CASE("the hand-back pace is only measured while the target is saturated") {
   for (int i = 0; i < 400; ++i) s.completed(t + ms(25 * i), false);
   t += ms(10000);
   CHECK(s.per_second() == 0);
-  CHECK(s.next(150, t) == HandBackSchedule::kMin);
-  // One window with a job waiting at each completion: measured.
-  for (int i = 0; i < 500; ++i) s.completed(t + ms(2 * i), true);
-  t += ms(1000);
-  (void)s.next(0, t);
+  CHECK(s.next(150, t) == HandBackSchedule::kUnknown);
+  // Busy in bursts, idle in between: the pace is that of the bursts (2 ms per attempt).
+  for (int burst = 0; burst < 5; ++burst) {
+    for (int i = 0; i < 125; ++i) s.completed(t + ms(2 * i), i < 124);
+    t += ms(1000);
+  }
   CHECK(s.per_second() == Approx(500).epsilon(0.01));
+  CHECK(s.next(1000, t) == ms(1000));  // behind 500 queued at 2 ms each
 }
