@@ -91,7 +91,7 @@ int main() {
         auto* retried = &m.gauge("dm_dispatcher_retried_total", "Attempts recorded as retrying since start");
         auto* failed = &m.gauge("dm_dispatcher_failed_total", "Deliveries failed permanently since start");
         auto* dead = &m.gauge("dm_dispatcher_dead_lettered_total", "Deliveries dead-lettered since start");
-        auto* pending = &m.gauge("dm_dispatcher_pending_jobs", "Jobs held in memory (queued or in flight)");
+        auto* pending = &m.gauge("dm_dispatcher_pending_jobs", "Jobs held in memory (queued, in flight or being recorded)");
         auto* unrecorded = &m.gauge("dm_dispatcher_history_queue", "Outcomes waiting to be recorded");
         m.on_collect([&, delivered, retried, failed, dead, pending, unrecorded] {
           auto st = engine->stats();
