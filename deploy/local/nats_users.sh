@@ -50,7 +50,7 @@ nats_publish_of() {
       ;;
     function-runner) printf '%s\n' 'dm.function.run.>' 'dm.rpc.registry' ;;
     integration-dispatcher)
-      printf '%s\n' 'dm.delivery.>' 'dm.work.dispatch.>' 'dm.rpc.registry'
+      printf '%s\n' 'dm.delivery.>' 'dm.deadletter.deliveries' 'dm.work.dispatch.>' 'dm.rpc.registry'
       nats_js_subjects DM_DISPATCH
       ;;
   esac
@@ -68,7 +68,7 @@ nats_subscribe_of() {
 
 # Subjects the `tap` user may follow: the documented taps, never RPC or work queues.
 NATS_TAP_SUBJECTS=('dm.device.>' 'dm.devstate.>' 'dm.registry.changed.>' 'dm.delivery.>' 'dm.function.run.>'
-  'dm.flow.completed.>' '_INBOX.>')
+  'dm.flow.completed.>' 'dm.deadletter.>' '_INBOX.>')
 
 # The authorization block. <password_of> is a function printing the password of a user
 # (a service name or `tap`).

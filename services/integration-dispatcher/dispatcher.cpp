@@ -1,35 +1,52 @@
 #include "dispatcher.hpp"
 
+#include <algorithm>
+
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
+#include "work.hpp"
 
 namespace dm::dispatcher {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+namespace {
 
 // How long stop() waits for attempts in flight: an HTTP attempt ends within its integration's
 // timeout (10 s unless set), and deploy/ gives pods 45 s after SIGTERM.
 constexpr auto kStopWait = std::chrono::seconds(35);
+// A job handed back returns after at least this long, even when its age limit is nearer:
+// the stream's clock and ours may differ a little, and a job must not bounce in a hot loop.
+constexpr milliseconds kShortestHandBack{250};
+// Hand-backs for which the database could not say how many attempts a job had (it is
+// probably away) and for a second message of a job held here already.
+constexpr milliseconds kAskAgain{1000};
+constexpr milliseconds kHeldAlready{2000};
 
-struct Dispatcher::Work {
-  bus::JsMessage msg;
-  std::shared_ptr<Job> job;
-  int attempt = 1;
-  std::shared_ptr<const Target> target;
-  Clock::time_point touched = Clock::now();  // fetched, or last told in-progress
-};
+}  // namespace
 
-struct Dispatcher::TargetState {
-  std::deque<std::shared_ptr<Work>> queue;
-  int in_flight = 0;
-  int limit = 8;
-  int consecutive_failures = 0;
-  Clock::time_point open_until{};  // circuit breaker open while now < open_until
-  HandBackSchedule full;           // when jobs handed back for a full queue return
-  bool reported_error = false;
-  std::string last_error;
-};
+Result<void> ensure_work_stream(bus::JetStream& js, const Settings& settings) {
+  bus::StreamConfig stream;
+  stream.name = kStream;
+  stream.subjects = {"dm.work.dispatch.>"};
+  stream.duplicate_window = std::chrono::seconds(120);
+  stream.retention = bus::Retention::work_queue;  // an acked job leaves the stream
+  stream.max_bytes = settings.stream_max_bytes;
+  stream.max_age = settings.stream_max_age;
+  stream.discard_new = true;  // full: the orchestrator's publish fails and the uplink is retried
+  auto made = js.ensure_stream(stream);
+  if (made) return ok();
+  if (!js.stream_state(kStream)) return made;  // not there at all: creating it failed
+  // NATS refuses to change the retention of an existing stream. A limits-retention stream from
+  // an earlier version still works; it only keeps delivered jobs until its own limits drop them.
+  log::warn(
+      "DM_DISPATCH exists with settings NATS will not change (most likely limits retention, from an earlier "
+      "version): using it as it is, so delivered jobs stay in it until its own limits remove them. To recreate "
+      "it: stop the flow orchestrators, wait until consumer integration-dispatcher of DM_DISPATCH has nothing "
+      "pending, stop the dispatchers, run `nats stream rm DM_DISPATCH`, then start a dispatcher first",
+      {{"error", made.error().message}});
+  return ok();
+}
 
 void Attempter::attempt(const Target& target, const Job& job, int attempt, std::function<void(Outcome, bool)> done) {
   if (std::holds_alternative<HttpTarget>(target.spec)) {
@@ -62,11 +79,7 @@ Dispatcher::~Dispatcher() { stop(); }
 
 Result<void> Dispatcher::start() {
   auto& js = nats_.jetstream();
-  bus::StreamConfig stream;
-  stream.name = kStream;
-  stream.subjects = {"dm.work.dispatch.>"};
-  stream.duplicate_window = std::chrono::seconds(120);
-  DM_TRY(js.ensure_stream(stream));
+  DM_TRY(ensure_work_stream(js, settings_));
   bus::ConsumerConfig consumer;
   consumer.durable = kConsumer;
   consumer.ack_wait = settings_.ack_wait;
@@ -91,23 +104,20 @@ void Dispatcher::stop() {
     std::lock_guard lock(mutex_);
     for (auto& [id, st] : states_) {
       for (auto& w : st->queue) {
-        ++paused_naks_[w->job->job_id];
+        untrack_locked(*w);
         queued.push_back(std::move(w));
       }
       st->queue.clear();
     }
   }
-  for (auto& w : queued) {
-    (void)w->msg.nak();
-    --pending_;
-  }
+  for (auto& w : queued) (void)w->msg.nak();
   // Attempts in flight answer on other threads (HTTP client, MQTT acks): wait until they are
   // recorded and acked (the Recorder still runs), since a job sent but not recorded would be
   // sent again by the replica that gets it next. Bounded by the longest attempt timeout.
-  auto deadline = Clock::now() + kStopWait;
-  while (pending_.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(20));
+  auto deadline = SteadyClock::now() + kStopWait;
+  while (pending_.load() > 0 && SteadyClock::now() < deadline) std::this_thread::sleep_for(milliseconds(20));
   if (pending_.load() > 0)
-    log::warn("stopping with attempts in flight", {{"attempts", static_cast<std::int64_t>(pending_.load())}});
+    log::warn("stopping with jobs held", {{"jobs", static_cast<std::int64_t>(pending_.load())}});
   if (workers_) workers_->stop();
   // Unsubscribe now: a pull subscription left open holds up the connection's drain.
   consumer_.reset();
@@ -124,14 +134,16 @@ milliseconds Dispatcher::jitter(milliseconds d) {
 }
 
 void Dispatcher::fetch_loop() {
-  auto last_housekeeping = Clock::now();
+  auto last_housekeeping = SteadyClock::now();
   while (running_) {
-    if (Clock::now() - last_housekeeping > milliseconds(500)) {
+    if (SteadyClock::now() - last_housekeeping > milliseconds(500)) {
       housekeeping();
-      last_housekeeping = Clock::now();
+      last_housekeeping = SteadyClock::now();
     }
-    if (pending_ >= settings_.max_pending) {
-      std::this_thread::sleep_for(milliseconds(5));
+    // No new work while records wait for the database: what is held stays bounded, and the
+    // jobs wait in the stream, where they cost nothing.
+    if (pending_ >= settings_.max_pending || recorder_.stalled()) {
+      std::this_thread::sleep_for(milliseconds(20));
       continue;
     }
     auto batch = consumer_->fetch(settings_.fetch_batch, milliseconds(250));
@@ -142,85 +154,173 @@ void Dispatcher::fetch_loop() {
       }
       continue;
     }
-    std::vector<std::shared_ptr<Work>> works;
-    std::vector<std::string> redelivered;
-    for (auto& m : *batch) {
-      auto job = parse_job(m.data());
-      if (!job) {
-        log::error("refusing an unreadable delivery job", {{"subject", m.subject()}, {"error", job.error().message}});
-        (void)m.term();
-        continue;
-      }
-      auto w = std::make_shared<Work>(
-          Work{std::move(m), std::make_shared<Job>(std::move(job).value()), 1, nullptr, Clock::now()});
-      if (!api::is_uuid(w->job->target_id)) {
-        log::error("refusing a delivery job without a valid target id", {{"job_id", w->job->job_id}});
-        (void)w->msg.term();
-        continue;
-      }
-      int delivered = w->msg.delivered();
-      {
-        std::lock_guard lock(mutex_);
-        auto it = paused_naks_.find(w->job->job_id);
-        w->attempt = std::max(1, delivered - (it == paused_naks_.end() ? 0 : it->second));
-      }
-      // Only a job delivered before for an attempt can already be finished; one that merely
-      // comes back after this process handed it back (full queue, open circuit) cannot, and
-      // looking those up cost a query per batch while a backlog drained.
-      if (w->attempt > 1) redelivered.push_back(w->job->job_id);
-      works.push_back(std::move(w));
+    if (!batch->empty()) admit(std::move(batch).value());
+  }
+}
+
+std::vector<std::shared_ptr<Dispatcher::Work>> Dispatcher::read_jobs(std::vector<bus::JsMessage>& messages) {
+  std::vector<std::shared_ptr<Work>> works;
+  works.reserve(messages.size());
+  for (auto& m : messages) {
+    auto job = parse_job(m.data());
+    if (!job) {
+      log::error("refusing an unreadable delivery job", {{"subject", m.subject()}, {"error", job.error().message}});
+      (void)m.term();
+      continue;
     }
-    // A job whose outcome is already recorded is not sent again: redelivered ones are looked
-    // up (one query per batch), recently finished ones are known in memory.
-    std::unordered_set<std::string> finished;
-    if (!redelivered.empty()) {
-      auto f = finished_jobs(db_, redelivered);
-      if (f) finished = std::move(f).value();
+    if (!api::is_uuid(job->target_id)) {
+      log::error("refusing a delivery job without a valid target id", {{"job_id", job->job_id}});
+      (void)m.term();
+      continue;
     }
-    {
-      std::lock_guard lock(mutex_);
-      for (auto& w : works) {
-        if (recent_.count(w->job->job_id)) finished.insert(w->job->job_id);
-      }
+    auto w = std::make_shared<Work>(Work{std::move(m), std::make_shared<Job>(std::move(job).value())});
+    w->expires = w->msg.stored_at() + settings_.max_job_age;
+    works.push_back(std::move(w));
+  }
+  return works;
+}
+
+// Attempts known without the database: a first delivery has had none; a job that comes back
+// with the delivery count right after the one this process handed back or scheduled for a
+// retry has had what the process recorded. Called under the lock.
+bool Dispatcher::known_here(Work& w) {
+  if (recent_.count(w.job->job_id)) {
+    w.finished = true;
+    return w.attempts_known = true;
+  }
+  int delivered = w.msg.delivered();
+  if (delivered <= 1) return w.attempts_known = true;
+  auto it = handed_back_.find(w.msg.stream_sequence());
+  if (it == handed_back_.end()) return false;
+  HandedBack before = std::move(it->second);
+  handed_back_.erase(it);
+  if (before.delivered + 1 != delivered) return false;  // someone else had it in between
+  w.attempt = before.attempts + 1;
+  w.last_error = std::move(before.last_error);
+  return w.attempts_known = true;
+}
+
+// The history of jobs JetStream delivers again (after a restart, another replica's hand-back,
+// an ack lost): finished ones are acked, the others' attempts counted. One query per batch.
+bool Dispatcher::look_up(const std::vector<std::shared_ptr<Work>>& works) {
+  if (works.empty()) return true;
+  std::vector<std::string> ids;
+  ids.reserve(works.size());
+  for (const auto& w : works) ids.push_back(w->job->job_id);
+  auto states = job_states(db_, ids);
+  if (!states) {
+    log::warn("looking up redelivered jobs failed", {{"error", states.error().message}});
+    return false;
+  }
+  for (const auto& w : works) {
+    auto it = states->find(w->job->job_id);
+    if (it != states->end()) {
+      w->finished = it->second.finished;
+      w->attempt = it->second.attempts + 1;
+      w->last_error = it->second.last_error;
     }
+    w->attempts_known = true;
+  }
+  return true;
+}
+
+void Dispatcher::admit(std::vector<bus::JsMessage> messages) {
+  auto works = read_jobs(messages);
+  std::vector<std::shared_ptr<Work>> ask, held;
+  {
+    std::lock_guard lock(mutex_);
+    std::unordered_set<std::string> seen;
     for (auto& w : works) {
-      if (finished.count(w->job->job_id)) {
-        (void)w->msg.ack();
-        continue;
-      }
+      // A second message for a job held here (published twice, or redelivered after a lost
+      // in-progress) waits until the first is settled instead of being sent alongside it.
+      if (live_.count(w->job->job_id) || !seen.insert(w->job->job_id).second)
+        held.push_back(w);
+      else if (!known_here(*w))
+        ask.push_back(w);
+    }
+  }
+  (void)look_up(ask);
+  std::unordered_set<const Work*> held_set;
+  for (const auto& w : held) held_set.insert(w.get());
+  for (auto& w : works) {
+    if (held_set.count(w.get())) {
+      hand_back(w, kHeldAlready, "held here already", false);
+    } else if (!w->attempts_known) {
+      hand_back(w, kAskAgain, "attempts unknown", false);  // not attempted blind: it may be done
+    } else if (w->finished) {
+      (void)w->msg.ack();
+    } else if (w->attempt > 1 && std::chrono::system_clock::now() >= w->expires) {
+      expire(w, "due for attempt " + std::to_string(w->attempt));
+    } else {
       route(std::move(w));
     }
   }
 }
 
+Dispatcher::TargetState& Dispatcher::state_locked(const std::string& target_id) {
+  auto& st = states_[target_id];
+  if (!st) st = std::make_unique<TargetState>(settings_);
+  return *st;
+}
+
+void Dispatcher::track_locked(const std::shared_ptr<Work>& work) {
+  live_[work->job->job_id] = work;
+  ++pending_;
+}
+
+void Dispatcher::untrack_locked(const Work& work) {
+  auto it = live_.find(work.job->job_id);
+  if (it != live_.end() && it->second.get() == &work) live_.erase(it);
+  --pending_;
+}
+
+void Dispatcher::untrack(const Work& work) {
+  std::lock_guard lock(mutex_);
+  untrack_locked(work);
+}
+
 void Dispatcher::route(std::shared_ptr<Work> work) {
-  const auto& id = work->job->target_id;
-  std::optional<milliseconds> hand_back;
+  const std::string id = work->job->target_id;
+  std::optional<milliseconds> delay;
+  std::string why;
   {
     std::lock_guard lock(mutex_);
-    auto& st = states_[id];
-    if (!st) {
-      st = std::make_unique<TargetState>();
-      st->limit = settings_.http_concurrency;
-    }
-    auto now = Clock::now();
-    if (now < st->open_until) {
-      hand_back = std::chrono::duration_cast<milliseconds>(st->open_until - now) + milliseconds(50);
-    } else if (st->queue.size() >= settings_.max_target_queue) {
-      hand_back = st->full.next(st->queue.size(), now);  // a slow target must not fill memory for everyone
-    }
-    if (hand_back) {
-      ++paused_naks_[work->job->job_id];  // handed back without an attempt: not counted as one
+    auto& st = state_locked(id);
+    auto now = SteadyClock::now();
+    if (auto wait = st.breaker.wait(now); wait > SteadyClock::duration::zero()) {
+      delay = std::chrono::duration_cast<milliseconds>(wait) + milliseconds(50);
+      why = "circuit breaker open: " + st.last_error;
+    } else if (st.queue.size() >= settings_.max_target_queue) {
+      delay = st.full.next(st.queue.size(), now);  // a slow target must not fill memory for everyone
+      why = "target queue full";
     } else {
-      st->queue.push_back(work);
-      ++pending_;
+      st.queue.push_back(work);
+      track_locked(work);
     }
   }
-  if (hand_back) {
-    (void)work->msg.nak(jitter(*hand_back));
-    return;
-  }
+  if (delay) return hand_back(work, *delay, why);
   pump(id);
+}
+
+// Back to the stream without an attempt (not counted as one). A job whose age limit has passed
+// is dead-lettered instead, and one whose limit falls within the delay comes back when it
+// passes, so that an open breaker or a full queue holds no job much longer than the limit.
+void Dispatcher::hand_back(const std::shared_ptr<Work>& work, milliseconds delay, const std::string& why,
+                           bool attempts_known) {
+  auto now = std::chrono::system_clock::now();
+  if (attempts_known && now >= work->expires) return expire(work, why);
+  auto left = std::chrono::duration_cast<milliseconds>(work->expires - now) + milliseconds(100);
+  delay = std::max(std::min(jitter(delay), left), kShortestHandBack);
+  if (attempts_known) {
+    std::lock_guard lock(mutex_);
+    handed_back_[work->msg.stream_sequence()] =
+        HandedBack{work->msg.delivered(), work->attempt - 1, work->last_error, SteadyClock::now()};
+  }
+  log::debug("handed back", {{"job_id", work->job->job_id},
+                             {"why", why},
+                             {"delay_ms", static_cast<std::int64_t>(delay.count())},
+                             {"delivered", static_cast<std::int64_t>(work->msg.delivered())}});
+  (void)work->msg.nak(delay);
 }
 
 void Dispatcher::pump(const std::string& target_id) {
@@ -230,142 +330,63 @@ void Dispatcher::pump(const std::string& target_id) {
     auto it = states_.find(target_id);
     if (it == states_.end()) return;
     auto& st = *it->second;
-    if (Clock::now() < st.open_until) return;
-    while (st.in_flight < st.limit && !st.queue.empty()) {
-      start.push_back(std::move(st.queue.front()));
+    auto now = SteadyClock::now();
+    while (!st.queue.empty() && st.in_flight < st.limit()) {
+      auto admit = st.breaker.admit(now);  // open: none; half-open: one probe at a time
+      if (admit == CircuitBreaker::Admit::no) break;
+      auto w = std::move(st.queue.front());
       st.queue.pop_front();
+      w->probe = admit == CircuitBreaker::Admit::probe;
       ++st.in_flight;
+      start.push_back(std::move(w));
     }
   }
   for (auto& w : start) {
-    if (!workers_->submit([this, w] { execute(w); })) {
-      std::lock_guard lock(mutex_);
-      --states_[target_id]->in_flight;
-      --pending_;
-    }
+    if (!workers_->submit([this, w] { execute(w); })) abandon(w, kAskAgain, "stopping");
   }
 }
 
 void Dispatcher::execute(std::shared_ptr<Work> work) {
   const Job& job = *work->job;
   auto target = targets_.get(job.kind, job.target_id);
+  if (!target && target.error().code != Errc::not_found) {
+    // The registry could not say what the target is: nothing was attempted, nothing is charged.
+    return abandon(work, milliseconds(2000), target.error().message);
+  }
   if (!target) {
     Outcome o;
     o.error = target.error().message;
-    o.permanent = target.error().code == Errc::not_found;
+    o.permanent = true;
     return finish(std::move(work), std::move(o), false);
   }
   work->target = *target;
   {
     std::lock_guard lock(mutex_);
-    auto& st = *states_[job.target_id];
-    st.limit =
+    auto& st = state_locked(job.target_id);
+    st.adaptive_limit = std::holds_alternative<HttpTarget>(work->target->spec);
+    st.fixed_limit =
         std::holds_alternative<MqttTarget>(work->target->spec) ? settings_.mqtt_in_flight : settings_.http_concurrency;
   }
-  if (work->attempt > settings_.max_attempts) {  // redelivered past the limit (e.g. after crashes)
-    Outcome o;
-    o.error = "attempts exhausted (" + std::to_string(work->attempt - 1) + ")";
-    work->attempt = work->attempt - 1;
-    return finish(std::move(work), std::move(o), false);
+  if (work->attempt > settings_.max_attempts) {  // MAX_ATTEMPTS was lowered since its last attempt
+    settle_target(*work, Outcome{});             // the slot, without any effect on the breaker
+    dead_letter_now(work, "attempts exhausted (" + std::to_string(work->attempt - 1) + ")");
+    return pump(job.target_id);
   }
   attempter_.attempt(*work->target, job, work->attempt,
                      [this, work](Outcome o, bool internal) { finish(work, std::move(o), internal); });
   pump(job.target_id);  // MQTT returns before its ack: room for more
 }
 
-void Dispatcher::finish(std::shared_ptr<Work> work, Outcome outcome, bool internal) {
-  const Job& job = *work->job;
-  std::string status = outcome.delivered                         ? "delivered"
-                       : outcome.permanent                       ? "failed"
-                       : work->attempt >= settings_.max_attempts ? "dead_lettered"
-                                                                 : "retrying";
-  std::optional<milliseconds> delay;
-  if (status == "retrying") {
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    double j;
-    {
-      std::lock_guard lock(mutex_);
-      j = u(rng_);
-    }
-    delay = backoff_delay(work->attempt, settings_.retry_base, settings_.retry_cap, outcome.retry_after, j);
-  }
-  // Circuit breaker and the target's concurrency slot.
-  std::optional<std::pair<std::string, std::optional<std::string>>> report;
-  std::deque<std::shared_ptr<Work>> handed_back;
-  milliseconds cooldown = settings_.breaker_cooldown;
-  {
-    std::lock_guard lock(mutex_);
-    auto& st = *states_[job.target_id];
-    --st.in_flight;
-    st.full.completed(Clock::now());
-    if (outcome.delivered) {
-      st.consecutive_failures = 0;
-      if (st.reported_error) {
-        st.reported_error = false;
-        report = std::make_pair(std::string("active"), std::optional<std::string>());
-      }
-    } else if (outcome.error && work->target) {
-      st.last_error = *outcome.error;
-      if (++st.consecutive_failures >= settings_.breaker_threshold && Clock::now() >= st.open_until) {
-        st.open_until = Clock::now() + settings_.breaker_cooldown;
-        // Queued jobs go back to the stream until the cool-down ends; that is no attempt.
-        handed_back.swap(st.queue);
-        for (auto& w : handed_back) ++paused_naks_[w->job->job_id];
-        log::warn("circuit breaker open", {{"target_id", job.target_id}, {"error", st.last_error}});
-        if (job.kind == "integration") {
-          st.reported_error = true;
-          report = std::make_pair(std::string("error"), std::optional<std::string>(st.last_error));
-        }
-      }
-    }
-  }
-  if (report) targets_.report_status(job.target_id, report->first, report->second);
-  for (auto& w : handed_back) {
-    (void)w->msg.nak(jitter(cooldown + milliseconds(50)));
-    --pending_;
-  }
-  pump(job.target_id);
-
-  Record record;
-  record.job = work->job;
-  record.attempt = work->attempt;
-  record.status = status;
-  record.store_internal = internal;
-  record.outcome = std::move(outcome);
-  auto tap = delivery_result_json(job, status, work->attempt, record.outcome, delay);
-  record.done = [this, work, status, delay, tap = std::move(tap)](bool committed) {
-    if (!committed) {
-      (void)work->msg.nak(milliseconds(2000));  // recorded nothing: try the job again later
-    } else if (status == "retrying") {
-      (void)work->msg.nak(*delay);
-      ++retried_;
-    } else {
-      (void)work->msg.ack();
-      // A dead letter may be retried (same job id): only delivered and failed jobs are final.
-      if (status != "dead_lettered")
-        remember_finished(work->job->job_id);
-      else {
-        std::lock_guard lock(mutex_);
-        paused_naks_.erase(work->job->job_id);
-      }
-    }
-    if (committed) {
-      if (status == "delivered")
-        ++delivered_;
-      else if (status == "failed")
-        ++failed_;
-      else if (status == "dead_lettered")
-        ++dead_;
-      (void)nats_.publish("dm.delivery." + work->job->target_id, tap);
-    }
-    --pending_;
-  };
-  recorder_.submit(std::move(record));
+// A job taken for an attempt that did not happen: its slot (and probe) freed, back to the stream.
+void Dispatcher::abandon(const std::shared_ptr<Work>& work, milliseconds delay, const std::string& why) {
+  settle_target(*work, Outcome{});
+  untrack(*work);
+  hand_back(work, delay, why);
+  pump(work->job->target_id);
 }
 
 void Dispatcher::remember_finished(const std::string& job_id) {
   std::lock_guard lock(mutex_);
-  paused_naks_.erase(job_id);
   if (!recent_.insert(job_id).second) return;
   recent_order_.push_back(job_id);
   if (recent_order_.size() > 200000) {
@@ -375,49 +396,32 @@ void Dispatcher::remember_finished(const std::string& job_id) {
 }
 
 void Dispatcher::housekeeping() {
-  std::vector<std::string> reopen;
+  std::vector<std::string> waiting;
   {
     std::lock_guard lock(mutex_);
-    auto now = Clock::now();
+    auto now = SteadyClock::now();
     for (auto& [id, st] : states_) {
-      if (st->open_until != Clock::time_point{} && now >= st->open_until && !st->queue.empty()) reopen.push_back(id);
-      // Jobs waiting behind a slow target must not be redelivered meanwhile.
-      for (auto& w : st->queue) {
-        if (now - w->touched > settings_.ack_wait / 2) {
-          (void)w->msg.in_progress();
-          w->touched = now;
-        }
+      if (!st->queue.empty()) waiting.push_back(id);  // e.g. a breaker's cool-down has passed
+    }
+    // Jobs held here (queued, in flight, or waiting for the database to record them) must not
+    // be redelivered meanwhile.
+    for (auto& [job_id, w] : live_) {
+      if (now - w->touched > settings_.ack_wait / 2) {
+        (void)w->msg.in_progress();
+        w->touched = now;
       }
     }
+    // Hand-backs that came back elsewhere are forgotten (a lookup finds their attempts).
+    auto forget = 2 * std::max<SteadyClock::duration>(HandBackSchedule::kMax, settings_.retry_cap * 10);
+    std::erase_if(handed_back_, [&](const auto& e) { return now - e.second.at > forget; });
   }
-  for (const auto& id : reopen) pump(id);
+  for (const auto& id : waiting) pump(id);
   attempter_.sweep();
-  if (Clock::now() - last_prune_ > std::chrono::hours(1)) {
-    last_prune_ = Clock::now();
+  if (SteadyClock::now() - last_prune_ > std::chrono::hours(1)) {
+    last_prune_ = SteadyClock::now();
     auto pruned = prune_history(db_, settings_.history_retention_days);
     if (!pruned) log::warn("pruning history failed", {{"error", pruned.error().message}});
   }
-}
-
-std::string delivery_result_json(const Job& job, const std::string& status, int attempt, const Outcome& o,
-                                 std::optional<milliseconds> next_in) {
-  json::Writer w;
-  w.start_object().field("job_id", job.job_id).field("kind", job.kind).field("target_id", job.target_id);
-  if (!job.flow_id.empty()) w.field("flow_id", job.flow_id);
-  if (!job.flow_run_id.empty()) w.field("flow_run_id", job.flow_run_id);
-  if (!job.node_id.empty()) w.field("node_id", job.node_id);
-  if (job.dev_eui.size() == 16) w.field("dev_eui", job.dev_eui);
-  w.field("status", status).field("attempt", attempt).key("http_status");
-  if (o.http_status)
-    w.integer(*o.http_status);
-  else
-    w.null();
-  w.field_or_null("error", o.error);
-  if (next_in) {
-    w.field("next_attempt_at", format_rfc3339(now() + std::chrono::duration_cast<std::chrono::nanoseconds>(*next_in)));
-  }
-  w.field("duration_ms", o.duration_ms).field("at", format_rfc3339(now())).end_object();
-  return w.take();
 }
 
 }  // namespace dm::dispatcher

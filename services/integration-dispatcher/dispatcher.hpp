@@ -1,12 +1,15 @@
 #pragma once
-// The delivery engine: pulls jobs from DM_DISPATCH, queues them per target with a
-// concurrency limit (a slow target only holds up itself), attempts them, records each
-// outcome (batched), and only then acks (delivered, failed, dead-lettered) or naks with a
-// growing delay (retrying). A circuit breaker pauses a target after consecutive failures.
+// The delivery engine: pulls jobs from DM_DISPATCH, queues them per target (a slow target only
+// holds up itself), attempts them within each target's concurrency limit and circuit breaker,
+// hands each outcome to the Recorder and, only once it is recorded, acks the job (delivered,
+// failed, dead-lettered) or naks it with a growing delay (retrying). See README.md.
+//
+// dispatcher.cpp: the stream, admission of fetched jobs, per-target queues and attempts.
+// settle.cpp: what an outcome does to the target (breaker, limit), the job's next state, its
+// record, and the acks and taps once it is recorded.
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -17,12 +20,12 @@
 #include "dm/bus/bus.hpp"
 #include "dm/core/thread_pool.hpp"
 #include "dm/db/db.hpp"
-#include "dm/metrics/metrics.hpp"
 #include "http_sender.hpp"
 #include "model.hpp"
 #include "mqtt_sender.hpp"
+#include "pacing.hpp"
+#include "recorder.hpp"
 #include "storage_writer.hpp"
-#include "store.hpp"
 #include "targets.hpp"
 
 namespace dm::dispatcher {
@@ -37,16 +40,27 @@ struct Settings {
   int breaker_threshold = 5;
   std::chrono::milliseconds breaker_cooldown{30000};
   int workers = 16;
-  int http_concurrency = 8;   // attempts in flight per HTTP target
-  int mqtt_in_flight = 1000;  // unacknowledged publishes per MQTT target
+  int http_concurrency = 8;        // attempts in flight per HTTP target at first, and at least
+  int http_max_concurrency = 256;  // at most, however well the target keeps up
+  int mqtt_in_flight = 1000;       // unacknowledged publishes per MQTT target
   int fetch_batch = 256;
-  std::size_t max_pending = 20000;      // jobs held in memory overall
+  std::size_t max_pending = 20000;      // jobs held in memory overall (queued, in flight, recording)
   std::size_t max_target_queue = 2000;  // per target; beyond it jobs are handed back (nak)
+  // A job older than this (since the stream stored it) that cannot be attempted or is due for
+  // a retry is dead-lettered: an open breaker cannot hold a job for an hour.
+  std::chrono::milliseconds max_job_age{std::chrono::minutes(15)};
   int history_retention_days = 30;
   // How long JetStream waits for an ack before redelivering: bounds how late the jobs a
-  // crashed replica held come back. Queued jobs are kept alive (in-progress) meanwhile.
+  // crashed replica held come back. Jobs held here are kept alive (in-progress) meanwhile.
   std::chrono::milliseconds ack_wait{60000};
+  std::int64_t stream_max_bytes = 1LL << 30;
+  std::chrono::seconds stream_max_age{std::chrono::hours(24 * 7)};
 };
+
+// The DM_DISPATCH stream as the dispatcher wants it (work-queue retention, the limits from
+// `settings`, discard new). A stream made by an earlier version with limits retention cannot
+// be changed by NATS: that is logged once with how to recreate it, and it is used as it is.
+Result<void> ensure_work_stream(bus::JetStream& js, const Settings& settings);
 
 // Runs one attempt of a job against a target, on a worker thread; `done` once.
 class Attempter {
@@ -79,13 +93,47 @@ class Dispatcher {
  private:
   struct Work;
   struct TargetState;
+  struct Decision;
+  // A job handed back to the stream (full queue, open breaker) or scheduled for a retry: when
+  // its message comes back with the very next delivery count, nobody attempted it meanwhile,
+  // so its attempts are known without asking the database.
+  struct HandedBack {
+    int delivered = 0;
+    int attempts = 0;
+    std::optional<std::string> last_error;
+    SteadyClock::time_point at;
+  };
+
+  // dispatcher.cpp
   void fetch_loop();
+  void admit(std::vector<bus::JsMessage> messages);
+  std::vector<std::shared_ptr<Work>> read_jobs(std::vector<bus::JsMessage>& messages);
+  bool known_here(Work& work);
+  bool look_up(const std::vector<std::shared_ptr<Work>>& works);
   void route(std::shared_ptr<Work> work);
+  void hand_back(const std::shared_ptr<Work>& work, std::chrono::milliseconds delay, const std::string& why,
+                 bool attempts_known = true);
   void pump(const std::string& target_id);
   void execute(std::shared_ptr<Work> work);
-  void finish(std::shared_ptr<Work> work, Outcome outcome, bool internal);
+  void abandon(const std::shared_ptr<Work>& work, std::chrono::milliseconds delay, const std::string& why);
+  TargetState& state_locked(const std::string& target_id);
+  void track_locked(const std::shared_ptr<Work>& work);
+  void untrack_locked(const Work& work);
+  void untrack(const Work& work);
   void housekeeping();
   std::chrono::milliseconds jitter(std::chrono::milliseconds d);
+
+  // settle.cpp
+  void finish(std::shared_ptr<Work> work, Outcome outcome, bool internal);
+  void settle_target(const Work& work, const Outcome& outcome);
+  Decision decide(const Work& work, Outcome& outcome);
+  void expire(const std::shared_ptr<Work>& work, const std::string& why);
+  void dead_letter_now(const std::shared_ptr<Work>& work, std::string error);
+  void record(const std::shared_ptr<Work>& work, std::string status, Outcome outcome, int attempt,
+              std::optional<std::chrono::milliseconds> delay, bool internal);
+  void recorded(const std::shared_ptr<Work>& work, Record& record, std::optional<std::chrono::milliseconds> delay,
+                bool committed);
+  void remember_finished(const std::string& job_id);
 
   Settings settings_;
   bus::Connection& nats_;
@@ -100,16 +148,18 @@ class Dispatcher {
 
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::unique_ptr<TargetState>> states_;
-  std::unordered_map<std::string, int> paused_naks_;  // job id → deliveries that were no attempt
+  // Every job held in this process (queued, in flight, being recorded), by job id: kept alive
+  // in JetStream while held, and a second message for one of them is not attempted alongside.
+  std::unordered_map<std::string, std::shared_ptr<Work>> live_;
+  std::unordered_map<std::uint64_t, HandedBack> handed_back_;  // by stream sequence
   // Jobs finished recently (bounded, oldest forgotten first): a job published again is caught
   // here without a database lookup; redelivered jobs are also looked up in `deliveries`.
   std::unordered_set<std::string> recent_;
   std::deque<std::string> recent_order_;
-  void remember_finished(const std::string& job_id);
   std::atomic<std::size_t> pending_{0};
   std::atomic<std::uint64_t> delivered_{0}, retried_{0}, failed_{0}, dead_{0};
   std::mt19937_64 rng_{std::random_device{}()};
-  std::chrono::steady_clock::time_point last_prune_{};
+  SteadyClock::time_point last_prune_{};
 };
 
 // The delivery-result tap (proto/schemas/delivery-result.schema.json).

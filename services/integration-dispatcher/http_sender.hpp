@@ -16,7 +16,10 @@ class HttpSender {
  public:
   using Done = std::function<void(Outcome)>;
 
-  explicit HttpSender(http::OutboundPolicy policy) : policy_(std::move(policy)) {}
+  // `max_in_flight`: the most attempts one integration may have in flight (its keep-alive
+  // connections are kept for as many).
+  explicit HttpSender(http::OutboundPolicy policy, std::size_t max_in_flight = 256)
+      : policy_(std::move(policy)), client_(max_in_flight) {}
   // Sends once and calls `done` with the outcome (on the client's I/O thread), within the
   // integration's timeouts. `pool_key` groups connections (target id); a changed
   // `connection_key` (the integration was edited) drops the old ones.

@@ -21,8 +21,7 @@ int main() {
   });
   dispatcher::Settings settings;
   http::OutboundPolicy policy;
-  std::size_t history_batch = 1000;
-  std::chrono::milliseconds history_linger{20};
+  dispatcher::RecorderOptions recording;
   std::unique_ptr<dispatcher::TargetCache> targets;
   std::unique_ptr<dispatcher::HttpSender> http_sender;
   std::unique_ptr<dispatcher::MqttSender> mqtt_sender;
@@ -41,14 +40,22 @@ int main() {
         settings.breaker_cooldown = c.millis("BREAKER_COOLDOWN", std::chrono::milliseconds(30000));
         settings.workers = static_cast<int>(c.integer("WORKERS", 16, 1, 1024));
         settings.http_concurrency = static_cast<int>(c.integer("HTTP_CONCURRENCY", 8, 1, 1024));
+        settings.http_max_concurrency = static_cast<int>(c.integer("HTTP_MAX_CONCURRENCY", 256, 1, 4096));
+        if (settings.http_max_concurrency < settings.http_concurrency)
+          c.add_problem("DISPATCHER_HTTP_MAX_CONCURRENCY must not be below DISPATCHER_HTTP_CONCURRENCY");
         settings.mqtt_in_flight = static_cast<int>(c.integer("MQTT_IN_FLIGHT", 1000, 1, 100000));
         settings.max_target_queue = static_cast<std::size_t>(c.integer("TARGET_QUEUE", 2000, 1, 1000000));
         settings.ack_wait = c.millis("ACK_WAIT", std::chrono::milliseconds(60000));
         if (settings.ack_wait < std::chrono::seconds(1)) c.add_problem("DISPATCHER_ACK_WAIT must be at least 1s");
+        settings.max_job_age = c.millis("MAX_JOB_AGE", std::chrono::minutes(15), std::chrono::seconds(1),
+                                        std::chrono::hours(24 * 7));
+        settings.stream_max_bytes = c.integer("STREAM_MAX_BYTES", 1LL << 30, 1 << 20, 1LL << 50);
+        settings.stream_max_age = std::chrono::duration_cast<std::chrono::seconds>(
+            c.millis("STREAM_MAX_AGE", std::chrono::hours(24 * 7), std::chrono::minutes(1), std::chrono::hours(24 * 365)));
         settings.history_retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 36500));
-        history_batch = static_cast<std::size_t>(c.integer("HISTORY_BATCH", 1000, 1, 20000));
-        history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(20), std::chrono::milliseconds(1),
-                                  std::chrono::seconds(5));
+        recording.max_batch = static_cast<std::size_t>(c.integer("HISTORY_BATCH", 1000, 1, 20000));
+        recording.linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(20), std::chrono::milliseconds(1),
+                                    std::chrono::seconds(5));
         auto allow = http::OutboundPolicy::parse(c.str("OUTBOUND_ALLOW", ""));
         if (allow)
           policy = std::move(allow).value();
@@ -58,11 +65,13 @@ int main() {
       [&](service::Runtime& rt) -> Result<void> {
         targets = std::make_unique<dispatcher::TargetCache>(rt.rpc(), rt.nats());
         DM_TRY(targets->start());
-        http_sender = std::make_unique<dispatcher::HttpSender>(policy);
+        http_sender =
+            std::make_unique<dispatcher::HttpSender>(policy, static_cast<std::size_t>(settings.http_max_concurrency));
         mqtt_sender = std::make_unique<dispatcher::MqttSender>(policy);
         storages = std::make_unique<dispatcher::StorageWriter>(*http_sender);
         attempter = std::make_unique<dispatcher::Attempter>(*http_sender, *mqtt_sender, *storages);
-        recorder = std::make_unique<dispatcher::Recorder>(rt.db(), history_batch, history_linger);
+        recorder = std::make_unique<dispatcher::Recorder>(rt.db(), recording);
+        rt.add_readiness_check("recorder", [&] { return recorder->health(); });
         engine =
             std::make_unique<dispatcher::Dispatcher>(settings, rt.nats(), rt.db(), *targets, *attempter, *recorder);
         route_ctx = std::make_unique<dispatcher::RouteContext>(
@@ -82,7 +91,7 @@ int main() {
         auto* retried = &m.gauge("dm_dispatcher_retried_total", "Attempts recorded as retrying since start");
         auto* failed = &m.gauge("dm_dispatcher_failed_total", "Deliveries failed permanently since start");
         auto* dead = &m.gauge("dm_dispatcher_dead_lettered_total", "Deliveries dead-lettered since start");
-        auto* pending = &m.gauge("dm_dispatcher_pending_jobs", "Jobs held in memory (queued or in flight)");
+        auto* pending = &m.gauge("dm_dispatcher_pending_jobs", "Jobs held in memory (queued, in flight or being recorded)");
         auto* unrecorded = &m.gauge("dm_dispatcher_history_queue", "Outcomes waiting to be recorded");
         m.on_collect([&, delivered, retried, failed, dead, pending, unrecorded] {
           auto st = engine->stats();

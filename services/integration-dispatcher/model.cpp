@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "dm/core/text.hpp"
 #include "dm/http/message.hpp"
 
 namespace dm::dispatcher {
@@ -48,6 +49,9 @@ Result<Job> parse_job(std::string_view text) {
   DM_ASSIGN_OR_RETURN(auto target, json::get_string(doc, "target_id"));
   DM_ASSIGN_OR_RETURN(const json::Value* message, json::get_object(doc, "message"));
   if (id.empty() || id.size() > 300) return make_error(Errc::invalid_argument, "job_id must have 1 to 300 characters");
+  // The job id is the key of every row about the job and of the lookups that find them: one
+  // PostgreSQL cannot store (a NUL, invalid UTF-8) would make the job unrecordable.
+  if (printable(id) != id) return make_error(Errc::invalid_argument, "job_id must be UTF-8 without control characters");
   if (kind != "integration" && kind != "storage")
     return make_error(Errc::invalid_argument, "kind must be integration or storage");
   job.job_id = id;
@@ -165,31 +169,13 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
   return delay;
 }
 
-void HandBackSchedule::roll(Clock::time_point now) {
-  if (window_start_ == Clock::time_point{}) window_start_ = now;
-  auto elapsed = std::chrono::duration<double>(now - window_start_).count();
-  if (elapsed < 1.0) return;
-  double rate = window_count_ / elapsed;
-  per_second_ = per_second_ == 0 ? rate : 0.5 * per_second_ + 0.5 * rate;
-  window_count_ = 0;
-  window_start_ = now;
-}
-
-void HandBackSchedule::completed(Clock::time_point now) {
-  roll(now);
-  ++window_count_;
-}
-
-std::chrono::milliseconds HandBackSchedule::next(std::size_t queued, Clock::time_point now) {
-  roll(now);
-  if (per_second_ < 1) return kMin;  // pace unknown (or a trickle): as before
-  auto per_job = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / per_second_));
-  // Back when half of what waits in memory has gone, so the queue never runs dry in between.
-  auto earliest = now + per_job * static_cast<long>(queued / 2);
-  if (lined_up_until_ < earliest) lined_up_until_ = earliest;
-  auto at = lined_up_until_;
-  lined_up_until_ += per_job;
-  return std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(at - now), kMin, kMax);
+std::string duration_text(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms % 1000 != 0) return std::to_string(ms) + "ms";
+  auto s = ms / 1000;
+  if (s >= 3600 && s % 3600 == 0) return std::to_string(s / 3600) + "h";
+  if (s >= 60 && s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
 }
 
 bool is_secret_header(std::string_view name) {

@@ -100,31 +100,8 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
 std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
                                         std::optional<std::chrono::milliseconds> retry_after, double jitter01);
 
-// When a job for a target whose queue is full should come back. Handing every such job back
-// for a fixed second made a long backlog for one busy target cycle through the stream again
-// and again (72,000 redeliveries for 50,000 jobs in the benchmark), costing NATS, the
-// dispatcher and a database lookup per redelivered batch. Instead the jobs handed back are
-// lined up behind each other at the target's measured pace, returning about when the queue
-// has room for them: each comes back about once.
-class HandBackSchedule {
- public:
-  using Clock = std::chrono::steady_clock;
-  // One attempt of the target finished (any outcome): feeds the pace estimate.
-  void completed(Clock::time_point now);
-  // Delay for one more job handed back while `queued` jobs wait in memory for the target.
-  std::chrono::milliseconds next(std::size_t queued, Clock::time_point now);
-  double per_second() const { return per_second_; }
-
-  static constexpr std::chrono::milliseconds kMin{1000};
-  static constexpr std::chrono::milliseconds kMax{std::chrono::minutes(10)};
-
- private:
-  void roll(Clock::time_point now);
-  double per_second_ = 0;  // smoothed attempts finished per second; 0 = not known yet
-  int window_count_ = 0;
-  Clock::time_point window_start_{};
-  Clock::time_point lined_up_until_{};  // when the jobs already handed back are expected to fit
-};
+// "15m", "30s", "2h", "1500ms": a duration as messages and logs show it.
+std::string duration_text(std::chrono::milliseconds d);
 
 // Header names whose values never reach history or logs.
 bool is_secret_header(std::string_view name);

@@ -1,117 +1,118 @@
 #include "store.hpp"
 
-#include "dm/core/log.hpp"
-#include "dm/core/uuid.hpp"
+#include "dm/core/text.hpp"
 
 namespace dm::dispatcher {
+namespace {
 
-Recorder::Recorder(db::Pool& db, std::size_t max_batch, std::chrono::milliseconds interval)
-    : db_(db), max_batch_(max_batch), interval_(interval), thread_([this] { run(); }) {}
+const std::vector<std::string> kHistoryColumns = {"id",     "job_id",      "target_id",   "kind",   "flow_id",
+                                                  "dev_eui", "attempt",    "status",      "http_status", "error",
+                                                  "duration_ms", "request", "response"};
 
-Recorder::~Recorder() { stop(); }
-
-void Recorder::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+db::Param text_or_null(const std::string& s, bool degraded) {
+  if (s.empty()) return std::nullopt;
+  return degraded ? printable(s, 512) : s;
 }
 
-void Recorder::submit(Record record) {
-  bool wake;
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(record));
-    // Waking the writer for every record would cost a context switch each: only the first
-    // record (starts the interval) and a full batch do.
-    wake = queue_.size() == 1 || queue_.size() == max_batch_;
-  }
-  if (wake) cv_.notify_one();
+// The job as the dead letter keeps it: as received, unless PostgreSQL refused the record and
+// the job is not even UTF-8 (the json column would refuse it again); then its printable text,
+// so that the operator still sees it.
+std::string dead_letter_job(const Record& r) {
+  const Job& j = *r.job;
+  if (!r.degraded || valid_utf8(j.raw)) return j.raw;
+  json::Writer w;
+  w.start_object()
+      .field("job_id", j.job_id)
+      .field("kind", j.kind)
+      .field("target_id", j.target_id)
+      .field("unreadable_job", printable(j.raw, 64 << 10))
+      .end_object();
+  return w.take();
 }
 
-std::size_t Recorder::queued() const {
-  std::lock_guard lock(mutex_);
-  return queue_.size();
-}
-
-void Recorder::run() {
-  for (;;) {
-    std::vector<Record> batch;
-    {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
-      // A short wait lets a batch fill under load; alone, a record waits at most `interval_`.
-      if (queue_.size() < max_batch_ && !stopping_)
-        cv_.wait_for(lock, interval_, [&] { return queue_.size() >= max_batch_ || stopping_; });
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    auto written = write(batch);
-    if (!written)
-      log::error("recording deliveries failed", {{"error", written.error().message}, {"records", batch.size()}});
-    for (auto& r : batch) {
-      if (r.done) r.done(written.ok());
-    }
-  }
-}
-
-Result<void> Recorder::write(std::vector<Record>& batch) {
+struct Rows {
   std::vector<db::Params> history, finals, dead, records;
+  bool idempotent = false;
+};
+
+Rows rows_of(std::span<const Record> batch) {
+  Rows out;
   for (const auto& r : batch) {
     const Job& j = *r.job;
     const Outcome& o = r.outcome;
-    history.push_back({uuid_v7(), j.job_id, j.target_id, j.kind, j.flow_id.empty() ? db::Param() : j.flow_id,
-                       j.dev_eui.empty() ? db::Param() : j.dev_eui, std::to_string(r.attempt), r.status,
-                       o.http_status ? db::Param(std::to_string(*o.http_status)) : std::nullopt, o.error,
-                       std::to_string(o.duration_ms), o.request.empty() ? db::Param() : o.request,
-                       o.response.empty() ? db::Param() : o.response});
-    if (r.status != "retrying") finals.push_back({j.job_id, j.target_id, j.kind, r.status});
+    out.idempotent = out.idempotent || r.maybe_written;
+    out.history.push_back({r.id, j.job_id, j.target_id, j.kind, text_or_null(j.flow_id, r.degraded),
+                           text_or_null(j.dev_eui, r.degraded), std::to_string(r.attempt), r.status,
+                           o.http_status ? db::Param(std::to_string(*o.http_status)) : std::nullopt, o.error,
+                           std::to_string(o.duration_ms), o.request.empty() ? db::Param() : o.request,
+                           o.response.empty() ? db::Param() : o.response});
+    if (r.status != "retrying") out.finals.push_back({j.job_id, j.target_id, j.kind, r.status});
     if (r.status == "dead_lettered") {
-      dead.push_back({j.job_id, j.target_id, j.kind, j.raw, std::to_string(r.attempt), o.error});
+      out.dead.push_back({r.dead_letter_id, j.job_id, j.target_id, j.kind, dead_letter_job(r), std::to_string(r.attempt),
+                          o.error});
     }
     if (r.store_internal && r.status == "delivered") {
-      records.push_back({j.job_id, j.target_id, j.dev_eui.empty() ? db::Param() : j.dev_eui,
-                         j.flow_id.empty() ? db::Param() : j.flow_id, j.message, j.created_at});
+      out.records.push_back({j.job_id, j.target_id, j.dev_eui.empty() ? db::Param() : j.dev_eui,
+                             j.flow_id.empty() ? db::Param() : j.flow_id, j.message, j.created_at});
     }
   }
-  return db_.transaction([&](db::Session& s) -> Result<void> {
-    // COPY is the fastest path for the one table every attempt writes to.
-    DM_TRY(s.copy_in("history",
-                     {"id", "job_id", "target_id", "kind", "flow_id", "dev_eui", "attempt", "status", "http_status",
-                      "error", "duration_ms", "request", "response"},
-                     history));
-    if (!finals.empty()) {
-      DM_TRY(db::insert_rows(s, "deliveries", {"job_id", "target_id", "kind", "status"}, finals,
+  return out;
+}
+
+}  // namespace
+
+Result<void> write_records(db::Pool& db, std::span<const Record> batch) {
+  auto rows = rows_of(batch);
+  return db.transaction([&](db::Session& s) -> Result<void> {
+    if (rows.idempotent) {
+      // Some of these rows may be in already (a commit whose answer was lost): the ids made
+      // with each record make the repeat add nothing.
+      DM_TRY(db::insert_rows(s, "history", kHistoryColumns, rows.history, "ON CONFLICT (id) DO NOTHING"));
+    } else {
+      DM_TRY(s.copy_in("history", kHistoryColumns, rows.history));  // the fastest path, for the usual case
+    }
+    if (!rows.finals.empty()) {
+      DM_TRY(db::insert_rows(s, "deliveries", {"job_id", "target_id", "kind", "status"}, rows.finals,
                              "ON CONFLICT (job_id) DO UPDATE SET status = EXCLUDED.status, finished_at = now()"));
     }
-    if (!dead.empty()) {
-      DM_TRY(db::insert_rows(s, "dead_letters", {"job_id", "target_id", "kind", "job", "attempts", "last_error"}, dead,
-                             "ON CONFLICT (job_id) DO UPDATE SET attempts = EXCLUDED.attempts, "
+    if (!rows.dead.empty()) {
+      DM_TRY(db::insert_rows(s, "dead_letters", {"id", "job_id", "target_id", "kind", "job", "attempts", "last_error"},
+                             rows.dead,
+                             "ON CONFLICT (job_id) DO UPDATE SET id = EXCLUDED.id, attempts = EXCLUDED.attempts, "
                              "last_error = EXCLUDED.last_error, job = EXCLUDED.job, created_at = now()"));
     }
-    if (!records.empty()) {
+    if (!rows.records.empty()) {
       DM_TRY(db::insert_rows(s, "records", {"job_id", "storage_id", "dev_eui", "flow_id", "data", "received_at"},
-                             records, "ON CONFLICT (job_id) DO NOTHING"));
+                             rows.records, "ON CONFLICT (job_id) DO NOTHING"));
     }
     return ok();
   });
 }
 
-Result<std::unordered_set<std::string>> finished_jobs(db::Pool& db, const std::vector<std::string>& job_ids) {
-  std::unordered_set<std::string> out;
+Result<std::unordered_map<std::string, JobState>> job_states(db::Pool& db, const std::vector<std::string>& job_ids) {
+  std::unordered_map<std::string, JobState> out;
   if (job_ids.empty()) return out;
-  // Probes the primary key once per id: with `job_id = ANY($1)` and a long list PostgreSQL
-  // chose to scan the whole table instead.
-  DM_ASSIGN_OR_RETURN(auto rows, db.exec("SELECT d.job_id FROM unnest($1::text[]) AS j(id)"
-                                         " JOIN deliveries d ON d.job_id = j.id",
-                                         {db::text_array(job_ids)}));
-  for (std::size_t i = 0; i < rows.size(); ++i) out.emplace(rows.get(i, 0));
+  // Attempts are the `retrying` rows since the job was last dead-lettered: a dead letter
+  // retried from the API starts again with all its attempts. Joins on unnest probe the
+  // primary key and history_job_idx once per id (with `= ANY($1)` and a long list PostgreSQL
+  // chose to scan the whole table instead).
+  DM_ASSIGN_OR_RETURN(
+      auto rows,
+      db.exec("SELECT j.id, d.job_id IS NOT NULL, coalesce(a.attempts, 0), a.last_error"
+              " FROM unnest($1::text[]) AS j(id)"
+              " LEFT JOIN deliveries d ON d.job_id = j.id"
+              " LEFT JOIN LATERAL ("
+              "   SELECT count(*) FILTER (WHERE h.status = 'retrying') AS attempts,"
+              "          (array_agg(h.error ORDER BY h.created_at DESC))[1] AS last_error"
+              "   FROM history h WHERE h.job_id = j.id AND h.created_at > coalesce("
+              "     (SELECT max(x.created_at) FROM history x WHERE x.job_id = j.id AND x.status <> 'retrying'),"
+              "     '-infinity')"
+              " ) a ON true",
+              {db::text_array(job_ids)}));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out.emplace(std::string(rows.get(i, 0)),
+                JobState{rows.get_bool(i, 1), static_cast<int>(rows.get_int(i, 2)), rows.opt(i, 3)});
+  }
   return out;
 }
 

@@ -1,14 +1,14 @@
 #pragma once
-// All SQL of the dispatcher: batched writes of attempt outcomes (history, final delivery
-// states, dead letters, internal storage records) and the reads behind the REST routes.
-#include <atomic>
-#include <condition_variable>
-#include <deque>
+// All SQL of the dispatcher's delivery path: the rows that record attempt outcomes (history,
+// final delivery states, dead letters, internal storage records) and the lookup that tells,
+// for jobs JetStream delivers again, whether they are finished and how many attempts they
+// have had. The REST routes' reads are in routes.cpp.
 #include <functional>
-#include <mutex>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
-#include <thread>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "dm/db/db.hpp"
@@ -16,43 +16,37 @@
 
 namespace dm::dispatcher {
 
-// One attempt's outcome, to be recorded with its side rows.
+// One outcome to record with its side rows: an attempt, or a job dead-lettered without one
+// (too old, attempts exhausted before a restart).
 struct Record {
+  // Made once, when the outcome is known: writing the record again (after an outage that hid
+  // whether the commit happened) adds no second history row and no second dead letter.
+  std::string id;              // the history row
+  std::string dead_letter_id;  // the dead letter, when there is one (also in its tap)
   std::shared_ptr<const Job> job;
-  int attempt = 1;
+  int attempt = 1;     // attempts made, this one included (0: dead-lettered before any)
   std::string status;  // delivered | retrying | dead_lettered | failed
   Outcome outcome;
   bool store_internal = false;  // an internal storage keeps the message (delivered only)
-  // Called on the writer thread after the batch committed (true) or failed (false).
-  std::function<void(bool committed)> done;
+  bool maybe_written = false;   // was in a write whose commit is unknown: write idempotently
+  bool degraded = false;        // reduced after PostgreSQL refused it (see Recorder)
+  // Called once on the recorder's thread: committed, or false when the recorder stopped
+  // before it could write the record (the job is then left to JetStream's redelivery).
+  std::function<void(Record& record, bool committed)> done;
 };
 
-// Collects records from any thread and writes them in batches (one transaction each), so
-// history costs a few statements per thousand deliveries instead of one per delivery.
-class Recorder {
- public:
-  Recorder(db::Pool& db, std::size_t max_batch, std::chrono::milliseconds interval);
-  ~Recorder();  // writes what is queued, then stops
-  void submit(Record record);
-  void stop();
-  std::size_t queued() const;
+// Writes `records` in one transaction, or nothing (the error says why: db::is_data_error tells
+// refused rows from an outage).
+Result<void> write_records(db::Pool& db, std::span<const Record> records);
 
- private:
-  void run();
-  Result<void> write(std::vector<Record>& batch);
-
-  db::Pool& db_;
-  std::size_t max_batch_;
-  std::chrono::milliseconds interval_;
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<Record> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
+// What the recorded history says of a job JetStream delivers again.
+struct JobState {
+  bool finished = false;  // delivered, failed or dead-lettered (not retried since)
+  int attempts = 0;       // attempts recorded since it was last dead-lettered (and retried)
+  std::optional<std::string> last_error;
 };
-
-// Of `job_ids`, those already in a final state (delivered, failed or dead-lettered).
-Result<std::unordered_set<std::string>> finished_jobs(db::Pool& db, const std::vector<std::string>& job_ids);
+// One query for a batch of job ids; jobs without any row are absent.
+Result<std::unordered_map<std::string, JobState>> job_states(db::Pool& db, const std::vector<std::string>& job_ids);
 
 // Deletes history older than `days` (retention).
 Result<std::size_t> prune_history(db::Pool& db, int days);

@@ -1,6 +1,10 @@
 // dispatcher-bench: deliveries per second through the real dispatcher, history recorded.
 //
 //   dispatcher-bench [--jobs N] [--runs R] [--mode http|mqtt|both] [--env KEY=VALUE ...]
+//                    [--sink-delay-ms D] [--sink-threads T]
+//
+// --sink-delay-ms makes the HTTP receiver answer after D ms (a slow endpoint), serving up to T
+// requests at once (default 1 without a delay, 256 with one): what adaptive concurrency is for.
 //
 // Starts NATS, PostgreSQL, the registry and the dispatcher (dm::testing::Stack), a dm-sink
 // (HTTP, keep-alive) or a mosquitto (MQTT QoS 1), creates one integration per run, stops the
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "dm/bus/bus.hpp"
+#include "dm/http/client.hpp"
 #include "dm/json/json.hpp"
 #include "dm/testing/stack.hpp"
 
@@ -97,7 +102,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int jobs = 50000, runs = 3;
+  int jobs = 50000, runs = 3, sink_delay_ms = 0, sink_threads = 0;
   std::string mode = "both";
   std::map<std::string, std::string> env{{"OUTBOUND_ALLOW", "127.0.0.1"}, {"LOG_LEVEL", "warning"}};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -108,6 +113,10 @@ int main(int argc, char** argv) {
       runs = std::atoi(v.c_str());
     else if (k == "--mode")
       mode = v;
+    else if (k == "--sink-delay-ms")
+      sink_delay_ms = std::atoi(v.c_str());
+    else if (k == "--sink-threads")
+      sink_threads = std::atoi(v.c_str());
     else if (k == "--env" && v.find('=') != std::string::npos)
       env[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
   }
@@ -117,16 +126,27 @@ int main(int argc, char** argv) {
   auto& nats = **conn;
   if (mode == "http" || mode == "both") {
     int port = testing::free_port();
+    if (sink_threads <= 0) sink_threads = sink_delay_ms > 0 ? 256 : 1;
     testing::Process sink({testing::binary_dir() + "/tools/dm-sink", "--host", "127.0.0.1", "--port",
-                           std::to_string(port), "--threads", "1"});
+                           std::to_string(port), "--threads", std::to_string(sink_threads), "--delay-ms",
+                           std::to_string(sink_delay_ms)});
     testing::wait_for_port(port, std::chrono::seconds(10));
     std::vector<double> rates;
+    std::string sink_url = "http://127.0.0.1:" + std::to_string(port);
     for (int r = 1; r <= runs; ++r) {
-      rates.push_back(
-          run_once(stack, nats, R"({"url":"http://127.0.0.1:)" + std::to_string(port) + R"(/in"})", "http", jobs, r));
+      (void)http::fetch("POST", sink_url + "/_sink/reset");
+      rates.push_back(run_once(stack, nats, R"({"url":")" + sink_url + R"(/in"})", "http", jobs, r));
+      if (auto s = http::fetch("GET", sink_url + "/_sink/stats"); s.ok()) {
+        auto doc = json::parse(s->body);
+        if (doc.ok() && doc->IsObject())
+          std::printf("  receiver: at most %lld requests at once, %lld duplicates\n",
+                      static_cast<long long>((*doc)["max_in_flight"].GetInt64()),
+                      static_cast<long long>((*doc)["duplicates"].GetInt64()));
+      }
     }
-    std::printf("HTTP median: %.0f deliveries/s (%d runs of %d jobs, keep-alive, history recorded)\n", median(rates),
-                runs, jobs);
+    std::printf("HTTP median: %.0f deliveries/s (%d runs of %d jobs, keep-alive, history recorded, receiver "
+                "answering after %d ms)\n",
+                median(rates), runs, jobs, sink_delay_ms);
   }
   if (mode == "mqtt" || mode == "both") {
     testing::Mosquitto broker;

@@ -3,8 +3,13 @@
 // what it received, and remembers Idempotency-Key headers so duplicates can be counted.
 //
 //   dm-sink --port 9000 [--host 127.0.0.1] [--fail-first N] [--fail-status 503] [--delay-ms D] [--threads N]
-//   GET  /_sink/stats  -> {"received":N,"failed":F,"unique_keys":U,"duplicates":D,"last_body":"..."}
-//   POST /_sink/reset
+//   GET  /_sink/stats  -> {"received":N,"failed":F,"unique_keys":U,"duplicates":D,"in_flight":I,
+//                          "max_in_flight":M,"last_body":"..."}
+//   POST /_sink/reset                 every count back to 0
+//   POST /_sink/max-in-flight/reset   only the highest number of requests handled at once
+//   POST /_sink/fail/{n}              fail the next n requests (0: answer 200 from now on)
+// With --delay-ms each request holds a server thread for the delay: --threads bounds how many
+// requests it handles at once (more wait for a thread, as with a saturated real server).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +30,8 @@ struct State {
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::int64_t> fail_first{0};
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::int64_t> max_in_flight{0};
   int fail_status = 503;
   int delay_ms = 0;
   std::mutex mutex;
@@ -70,6 +77,8 @@ int main(int argc, char** argv) {
         .field("failed", static_cast<std::int64_t>(state->failed.load()))
         .field("unique_keys", static_cast<std::int64_t>(state->keys.size()))
         .field("duplicates", static_cast<std::int64_t>(state->duplicates))
+        .field("in_flight", state->in_flight.load())
+        .field("max_in_flight", state->max_in_flight.load())
         .field("last_body", state->last_body)
         .end_object();
     return dm::http::Response::json(200, w.take());
@@ -80,9 +89,18 @@ int main(int argc, char** argv) {
     state->failed = 0;
     state->keys.clear();
     state->duplicates = 0;
+    state->max_in_flight = 0;
     return dm::http::Response::json(200, "{}");
   });
-  auto receive = [state](const dm::http::Request& req) {
+  router->add_sync("POST", "/_sink/max-in-flight/reset", [state](const dm::http::Request&) {
+    state->max_in_flight = state->in_flight.load();
+    return dm::http::Response::json(200, "{}");
+  });
+  router->add_sync("POST", "/_sink/fail/{n}", [state](const dm::http::Request& req) {
+    state->fail_first = std::atoll(req.params.at("n").c_str());
+    return dm::http::Response::json(200, "{}");
+  });
+  auto handle = [state](const dm::http::Request& req) {
     if (state->delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(state->delay_ms));
     if (state->fail_first.fetch_sub(1) > 0) {
       state->failed++;
@@ -94,6 +112,14 @@ int main(int argc, char** argv) {
     if (key && !state->keys.insert(*key).second) state->duplicates++;
     state->last_body = req.body.substr(0, 4096);
     return dm::http::Response::json(200, R"({"ok":true})");
+  };
+  auto receive = [state, handle](const dm::http::Request& req) {
+    auto now = ++state->in_flight;
+    for (auto seen = state->max_in_flight.load(); now > seen && !state->max_in_flight.compare_exchange_weak(seen, now);) {
+    }
+    auto res = handle(req);
+    --state->in_flight;
+    return res;
   };
   for (const char* m : {"GET", "POST", "PUT", "PATCH"}) {
     router->add_sync(m, "/", receive);

@@ -18,12 +18,9 @@ namespace dm::http {
 
 namespace asio = boost::asio;
 
-namespace {
-// Idle connections kept per pool: enough for a busy destination's concurrency.
-constexpr std::size_t kMaxIdle = 64;
-}  // namespace
-
 struct AsyncClient::Impl {
+  explicit Impl(std::size_t idle_limit) : max_idle(idle_limit) {}
+
   struct Pool {
     std::string options_key;
     std::shared_ptr<detail::Origin> origin;
@@ -37,6 +34,7 @@ struct AsyncClient::Impl {
   std::mutex mutex;
   std::map<std::string, Pool> pools;
   std::size_t closed_opened = 0;  // connections opened by connections since dropped
+  std::size_t max_idle;           // per pool
 
   // The pool's origin for this request (a new one when the destination or its options
   // changed: old connections are dropped) and an idle connection, if any.
@@ -68,7 +66,7 @@ struct AsyncClient::Impl {
                  std::unique_ptr<detail::Connection> c) {
     std::lock_guard lock(mutex);
     auto it = pools.find(pool_key);
-    if (!c->connected() || it == pools.end() || it->second.origin != origin || it->second.idle.size() >= kMaxIdle) {
+    if (!c->connected() || it == pools.end() || it->second.origin != origin || it->second.idle.size() >= max_idle) {
       closed_opened += c->opened;
       return;  // closed, or its pool moved on: the connection goes
     }
@@ -76,7 +74,7 @@ struct AsyncClient::Impl {
   }
 };
 
-AsyncClient::AsyncClient() : impl_(std::make_unique<Impl>()) {
+AsyncClient::AsyncClient(std::size_t max_idle_per_pool) : impl_(std::make_unique<Impl>(max_idle_per_pool)) {
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
 }
 

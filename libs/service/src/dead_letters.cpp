@@ -46,7 +46,14 @@ std::string base64(std::string_view bytes) {
   return out;
 }
 
-std::string tap_json(const std::string& kind, const std::string& id, const DeadLetter& d, const std::string& at) {
+http::Response store_error(const Error& e) {
+  log::error("dead letter store failed", {{"error", e.message}});
+  return http::Response::error(503, "Dead letters are unavailable");
+}
+
+}  // namespace
+
+std::string dead_letter_event(const std::string& kind, const std::string& id, const DeadLetter& d, const std::string& at) {
   json::Writer w;
   w.start_object().field("kind", kind).field("id", id).field("key", printable(d.key, 256));
   w.key("subject");
@@ -57,13 +64,6 @@ std::string tap_json(const std::string& kind, const std::string& id, const DeadL
   w.field("error", printable(d.error, 4096)).field("attempts", d.attempts).field("at", at).end_object();
   return w.take();
 }
-
-http::Response store_error(const Error& e) {
-  log::error("dead letter store failed", {{"error", e.message}});
-  return http::Response::error(503, "Dead letters are unavailable");
-}
-
-}  // namespace
 
 DeadLetterBox::DeadLetterBox(db::Pool& db, bus::Connection& nats, std::string kind)
     : db_(db), nats_(nats), kind_(std::move(kind)) {}
@@ -89,7 +89,7 @@ Result<void> DeadLetterBox::add(const std::vector<DeadLetter>& letters) {
     log::warn("dead-lettered", {{"kind", kind_},
                                 {"key", printable(letters[i].key, 256)},
                                 {"error", printable(letters[i].error, 1024)}});
-    (void)nats_.publish("dm.deadletter." + kind_, tap_json(kind_, ids[i], letters[i], at));
+    (void)nats_.publish("dm.deadletter." + kind_, dead_letter_event(kind_, ids[i], letters[i], at));
   }
   return ok();
 }

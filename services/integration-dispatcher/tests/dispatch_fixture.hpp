@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,21 +19,27 @@
 
 namespace dm::test {
 
-// A test file may define DM_DISPATCH_STACK_ENV (extra settings) before including this.
+// A test file may define DM_DISPATCH_STACK_ENV (settings that replace or add to these) before
+// including this.
 #ifndef DM_DISPATCH_STACK_ENV
 #define DM_DISPATCH_STACK_ENV \
   {"DISPATCHER_MAX_ATTEMPTS", "3"}, { "DISPATCHER_BREAKER_THRESHOLD", "1000" }
 #endif
 
+inline std::map<std::string, std::string> stack_env() {
+  std::map<std::string, std::string> env = {
+      {"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},  // the registry lets loopback through...
+      {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},  // ...the dispatcher only 127.0.0.1
+      {"DISPATCHER_RETRY_BASE", "200ms"},
+      {"DISPATCHER_RETRY_CAP", "2s"},
+      {"DISPATCHER_ACK_WAIT", "3s"},
+      {"DISPATCHER_TARGET_QUEUE", "20"}};
+  for (const auto& [key, value] : std::map<std::string, std::string>{DM_DISPATCH_STACK_ENV}) env[key] = value;
+  return env;
+}
+
 inline testing::Stack& stack() {
-  static testing::Stack s({"registry", "gateway", "integration-dispatcher"},
-                          {{"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},  // the registry lets loopback through...
-                           {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},  // ...the dispatcher only 127.0.0.1
-                           {"DISPATCHER_RETRY_BASE", "200ms"},
-                           {"DISPATCHER_RETRY_CAP", "2s"},
-                           {"DISPATCHER_ACK_WAIT", "3s"},
-                           {"DISPATCHER_TARGET_QUEUE", "20"},
-                           DM_DISPATCH_STACK_ENV});
+  static testing::Stack s({"registry", "gateway", "integration-dispatcher"}, stack_env());
   return s;
 }
 
@@ -99,6 +106,30 @@ inline void publish_job(const std::string& job_id, const std::string& kind, cons
 }
 
 using testing::eventually;
+
+// An integration's history rows (at most 1000), of one status or all.
+inline std::int64_t count_history(const std::string& id, const std::string& status = {}) {
+  auto r =
+      call("GET", "/api/v1/integrations/" + id + "/history?limit=1000" + (status.empty() ? "" : "&status=" + status));
+  REQUIRE(r.status == 200);
+  return static_cast<std::int64_t>(r.json.Size());
+}
+
+// One value from the stack's database (as superuser, so any schema), as psql prints it.
+inline std::string sql_value(const std::string& query) {
+  auto r = stack().pg().psql("device_manager", query);
+  INFO(query << ": " << r.output);
+  REQUIRE(r.exit_code == 0);
+  auto out = r.output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// The dispatcher's /readyz answer.
+inline std::string dispatcher_readiness() {
+  auto r = http::fetch("GET", stack().url("integration-dispatcher") + "/readyz");
+  return r.ok() ? r->body : r.error().message;
+}
 
 // dm-sink on a free port (or a given host).
 struct Sink {

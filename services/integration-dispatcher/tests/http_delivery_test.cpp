@@ -8,17 +8,6 @@
 using namespace dm;
 using namespace dm::test;
 
-namespace {
-
-std::int64_t count_history(const std::string& id, const std::string& status = {}) {
-  auto r =
-      call("GET", "/api/v1/integrations/" + id + "/history?limit=1000" + (status.empty() ? "" : "&status=" + status));
-  REQUIRE(r.status == 200);
-  return static_cast<std::int64_t>(r.json.Size());
-}
-
-}  // namespace
-
 TEST_CASE("a receiver that fails twice then succeeds gets exactly one successful delivery") {
   Sink sink({"--fail-first", "2", "--fail-status", "503"});
   auto id = create("integrations", "http",

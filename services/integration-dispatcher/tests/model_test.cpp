@@ -1,5 +1,5 @@
 // The dispatcher's pure parts: job parsing, retry classification and backoff, topics,
-// and the outbound address guard.
+// and the outbound address guard (pacing_test.cpp: breaker, concurrency, hand-backs).
 #include "model.hpp"
 
 #include <catch2/catch.hpp>
@@ -20,6 +20,18 @@ TEST_CASE("jobs parse and bad jobs are refused") {
   CHECK_FALSE(parse_job(R"({"job_id":"x","kind":"other","target_id":"t","message":{}})").ok());
   CHECK_FALSE(parse_job(R"({"job_id":"x","kind":"storage","target_id":"t","message":5})").ok());
   CHECK_FALSE(parse_job("not json").ok());
+  // A job id PostgreSQL could not store (NUL, control characters, invalid UTF-8) is refused.
+  CHECK_FALSE(parse_job(R"({"job_id":"a\u0000b","kind":"storage","target_id":"t","message":{}})").ok());
+  CHECK_FALSE(parse_job("{\"job_id\":\"a\xff\",\"kind\":\"storage\",\"target_id\":\"t\",\"message\":{}}").ok());
+  CHECK(parse_job(R"({"job_id":"r1:n1 é","kind":"storage","target_id":"t","message":{}})").ok());
+}
+
+TEST_CASE("durations read as people write them") {
+  using std::chrono::milliseconds;
+  CHECK(duration_text(std::chrono::minutes(15)) == "15m");
+  CHECK(duration_text(std::chrono::seconds(90)) == "90s");
+  CHECK(duration_text(std::chrono::hours(2)) == "2h");
+  CHECK(duration_text(milliseconds(1500)) == "1500ms");
 }
 
 TEST_CASE("HTTP answers are delivered, transient or permanent") {
@@ -48,33 +60,6 @@ TEST_CASE("backoff grows, is capped, jitters and honours Retry-After") {
   CHECK(backoff_delay(1, ms(1000), ms(60000), ms(7000), 0.5) == ms(7000));
   CHECK(parse_retry_after("7", now()) == ms(7000));
   CHECK_FALSE(parse_retry_after("soon", now()).has_value());
-}
-
-TEST_CASE("jobs handed back for a full queue line up at the target's pace") {
-  using ms = std::chrono::milliseconds;
-  HandBackSchedule s;
-  auto t = HandBackSchedule::Clock::now();
-  // Pace unknown: one second, as for any hand-back.
-  CHECK(s.next(2000, t) == HandBackSchedule::kMin);
-  // 1,000 attempts finished within a second: 1 ms per job.
-  for (int i = 0; i < 1000; ++i) s.completed(t + ms(i));
-  t += ms(1000);
-  CHECK(s.next(0, t) == HandBackSchedule::kMin);
-  CHECK(s.per_second() == Approx(1000).epsilon(0.01));
-  // Behind a queue of 4,000 (back when half of it has gone: 2 s), each next job 1 ms later.
-  HandBackSchedule q = s;
-  auto first = q.next(4000, t);
-  CHECK(first >= ms(1990));
-  CHECK(first <= ms(2010));
-  for (int i = 0; i < 998; ++i) (void)q.next(4000, t);
-  auto thousandth = q.next(4000, t);
-  CHECK(thousandth - first >= ms(990));
-  CHECK(thousandth - first <= ms(1010));
-  // Never beyond the cap, however long the line.
-  for (int i = 0; i < 1'000'000; ++i) (void)q.next(4000, t);
-  CHECK(q.next(4000, t) == HandBackSchedule::kMax);
-  // Once the target has caught up, the line starts again from now.
-  CHECK(q.next(0, t + std::chrono::hours(1)) == HandBackSchedule::kMin);
 }
 
 TEST_CASE("topic templates expand without adding levels") {

@@ -18,7 +18,10 @@ class AsyncClient {
  public:
   using Done = std::function<void(Result<ClientResponse>)>;
 
-  AsyncClient();
+  // `max_idle_per_pool`: keep-alive connections kept per pool between requests; a pool with
+  // more requests in flight opens more, and closes those beyond it when they fall idle. Set it
+  // to the most requests a caller keeps in flight per key, or connections are opened anew.
+  explicit AsyncClient(std::size_t max_idle_per_pool = 64);
   // Stops the I/O thread. Requests still in flight are abandoned: their `done` never runs.
   ~AsyncClient();
   AsyncClient(const AsyncClient&) = delete;

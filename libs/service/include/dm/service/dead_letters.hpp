@@ -35,6 +35,11 @@ struct StoredDeadLetter {
   int attempts = 0;
 };
 
+// The dm.deadletter.<kind> tap for one stored letter (proto/schemas/dead-letter.schema.json);
+// also for services that keep dead letters in tables of their own (the dispatcher's deliveries).
+std::string dead_letter_event(const std::string& kind, const std::string& id, const DeadLetter& letter,
+                              const std::string& at);
+
 class DeadLetterBox {
  public:
   // `kind`: a lower-case word naming what the box holds ("device-events", "uplinks").

@@ -1,0 +1,80 @@
+// Jobs do not wait for ever: behind a breaker that stays open far longer than MAX_JOB_AGE (4 s
+// here, the cool-down is a minute) jobs are dead-lettered at about their age limit and
+// announced; an old DM_DISPATCH that NATS will not convert is used as it is.
+#define DM_DISPATCH_STACK_ENV                                                                                  \
+  {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "2"}, {"DISPATCHER_BREAKER_COOLDOWN", "60s"}, \
+      { "DISPATCHER_MAX_JOB_AGE", "4s" }
+#include "dispatch_fixture.hpp"
+
+using namespace dm;
+using namespace dm::test;
+
+TEST_CASE("jobs behind an open breaker are dead-lettered once older than MAX_JOB_AGE, and announced") {
+  testing::MessageCollector taps(stack().nats().url(), "dm.deadletter.deliveries");
+  Sink sink({"--fail-first", "1000000000", "--fail-status", "503"});
+  auto id = create("integrations", "http", R"({"url":")" + sink.url() + R"("})");
+  // Two failures open the breaker for a minute.
+  publish_job("old-a", "integration", id);
+  publish_job("old-b", "integration", id);
+  REQUIRE(eventually([&] { return call("GET", "/api/v1/integrations/" + id).str("status") == "error"; }));
+  // These arrive while it is open: never attempted.
+  for (const char* job : {"old-c", "old-d", "old-e"}) publish_job(job, "integration", id);
+  Reply dead;
+  // Well within the breaker's minute: the age limit, not the cool-down, decides.
+  REQUIRE(eventually(
+      [&] {
+        dead = call("GET", "/api/v1/integrations/" + id + "/dead-letters");
+        return dead.status == 200 && dead.json.Size() == 5;
+      },
+      std::chrono::seconds(30)));
+  CHECK(sink.stat("failed") == 2);
+  for (const auto& d : dead.json.GetArray()) {
+    std::string job(json::view(d["job_id"]));
+    std::string error(json::view(d["last_error"]));
+    INFO(job << ": " << error);
+    CHECK(error.find("not delivered within 4s") != std::string::npos);
+    CHECK(error.find("503") != std::string::npos);  // the last error: its own, or its target's
+    if (job == "old-a" || job == "old-b") {
+      CHECK(error.find("due for attempt 2") != std::string::npos);
+      CHECK(d["attempts"].GetInt() == 1);
+    } else {
+      CHECK(error.find("circuit breaker open") != std::string::npos);
+      CHECK(d["attempts"].GetInt() == 0);
+    }
+  }
+  CHECK(count_history(id, "dead_lettered") == 5);
+  CHECK(count_history(id, "retrying") == 2);
+  REQUIRE(taps.wait_for(5));
+  for (const auto& m : taps.messages()) {
+    auto tap = json::parse(m.data);
+    REQUIRE(tap.ok());
+    CHECK(std::string(json::view((*tap)["kind"])) == "deliveries");
+    CHECK((*tap)["attempts"].GetInt() >= 1);  // the schema's minimum, also for never-attempted jobs
+  }
+}
+
+TEST_CASE("a DM_DISPATCH with limits retention (earlier versions) is used as it is, with one warning") {
+  auto& js = nats().jetstream();
+  stack().stop("integration-dispatcher");
+  REQUIRE(js.delete_stream("DM_DISPATCH").ok());
+  REQUIRE(js.ensure_stream({.name = "DM_DISPATCH", .subjects = {"dm.work.dispatch.>"}}).ok());
+  stack().start("integration-dispatcher");
+  REQUIRE(stack().wait_ready("integration-dispatcher", std::chrono::seconds(30)));
+  Sink sink;
+  auto id = create("integrations", "http", R"({"url":")" + sink.url() + R"("})");
+  publish_job("limits-1", "integration", id);
+  REQUIRE(eventually([&] { return count_history(id, "delivered") == 1; }));
+  auto log = stack().log("integration-dispatcher");
+  std::size_t warnings = 0;
+  for (auto at = log.find("DM_DISPATCH exists with settings"); at != std::string::npos;
+       at = log.find("DM_DISPATCH exists with settings", at + 1))
+    ++warnings;
+  CHECK(warnings == 1);
+  CHECK(log.find("nats stream rm DM_DISPATCH") != std::string::npos);
+
+  // As the dispatcher makes it again, for whatever runs next.
+  stack().stop("integration-dispatcher");
+  REQUIRE(js.delete_stream("DM_DISPATCH").ok());
+  stack().start("integration-dispatcher");
+  REQUIRE(stack().wait_ready("integration-dispatcher", std::chrono::seconds(30)));
+}
