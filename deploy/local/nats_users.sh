@@ -39,16 +39,16 @@ nats_publish_of() {
   case "$1" in
     gateway) printf '%s\n' 'dm.rpc.>' 'dm.gateway.auth.changed' ;;
     ingest)
-      printf '%s\n' 'dm.device.>' 'dm.devstate.>' 'dm.rpc.registry'
+      printf '%s\n' 'dm.device.>' 'dm.devstate.>' 'dm.deadletter.device-events' 'dm.rpc.registry'
       nats_js_subjects DM_DEVICE_EVENTS
       ;;
     registry) printf '%s\n' 'dm.registry.changed.>' 'dm.registry.invalidate' 'dm.rpc.function-runner' ;;
     flow-orchestrator)
-      printf '%s\n' 'dm.fn.exec' 'dm.work.dispatch.>' 'dm.flow.completed.>' 'dm.rpc.registry' 'dm.rpc.function-runner' \
-        'dm.rpc.ingest'
+      printf '%s\n' 'dm.fn.exec' 'dm.work.dispatch.>' 'dm.flow.completed.>' 'dm.function.run.>' \
+        'dm.deadletter.uplinks' 'dm.rpc.registry' 'dm.rpc.function-runner' 'dm.rpc.ingest'
       nats_js_subjects DM_DEVICE_EVENTS DM_DISPATCH
       ;;
-    function-runner) printf '%s\n' 'dm.function.run.>' 'dm.rpc.registry' ;;
+    function-runner) printf '%s\n' 'dm.rpc.registry' ;;
     integration-dispatcher)
       printf '%s\n' 'dm.delivery.>' 'dm.deadletter.deliveries' 'dm.work.dispatch.>' 'dm.rpc.registry'
       nats_js_subjects DM_DISPATCH
