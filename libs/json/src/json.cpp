@@ -5,6 +5,9 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <unordered_set>
+#include <vector>
+
 namespace dm::json {
 namespace {
 
@@ -21,72 +24,216 @@ Result<const Value*> member(const Value& object, std::string_view key) {
   return v;
 }
 
+// A key or string as messages show it: control characters as \u escapes, at most 64 bytes
+// (cut on a character boundary), so an error message is itself clean, short text.
+std::string printable(std::string_view s) {
+  std::size_t cut = s.size();
+  if (cut > 64) {
+    cut = 64;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  }
+  std::string out;
+  for (char c : s.substr(0, cut)) {
+    if (find_control(std::string_view(&c, 1)) == 0)
+      out += "\\u" + code_point_name(c).substr(2);
+    else
+      out += c;
+  }
+  if (cut < s.size()) out += "...";
+  return out;
+}
+
+// A \u escape of a lone low surrogate (U+DC00..U+DFFF) is the one way invalid UTF-8 gets
+// past the reader: it encodes the code point as ED B0..BF xx. Raw bytes were validated, so
+// ED followed by A0..BF can only come from such an escape.
+bool has_lone_surrogate(std::string_view s) {
+  for (auto at = s.find('\xED'); at != std::string_view::npos; at = s.find('\xED', at + 1))
+    if (at + 1 < s.size() && static_cast<unsigned char>(s[at + 1]) >= 0xA0) return true;
+  return false;
+}
+
 // Forwards RapidJSON's SAX events to the document being built, and
 // - stops the parse as soon as objects and arrays nest deeper than the limit: one pass over
 //   the text, and a hostile document never reaches code that recurses on depth;
 // - drops the values of the top-level members named in `skip` (they are still lexed, so
-//   the text stays fully checked).
+//   the text stays fully checked);
+// - refuses lone surrogate escapes, and on request NUL characters and duplicate keys. For
+//   those it keeps the path to the current value, to say where: only when a refusal is
+//   asked for, so messages between our own services pay nothing for it.
 class Builder {
  public:
-  Builder(Document& doc, const Limits& limits) : doc_(doc), max_(limits.max_depth), skip_(limits.skip_members) {}
-  bool too_deep() const { return too_deep_; }
+  Builder(Document& doc, const Limits& limits)
+      : doc_(doc),
+        max_(limits.max_depth),
+        skip_(limits.skip_members),
+        refuse_nul_(limits.refuse_nul),
+        refuse_duplicates_(limits.refuse_duplicate_keys),
+        track_(refuse_nul_ || refuse_duplicates_) {}
+  // Why the handler stopped the parse; empty when it did not.
+  const std::string& failure() const { return failure_; }
+  // What the reader is lexing when the text itself is wrong ("the string at 'a.b'"); empty
+  // when the path is not kept.
+  std::string lexing() const {
+    if (!track_) return {};
+    return !frames_.empty() && frames_.back().object && !frames_.back().has_key ? "a key of " + object_at()
+                                                                                : value_at();
+  }
 
-  bool Null() { return scalar() || doc_.Null(); }
-  bool Bool(bool b) { return scalar() || doc_.Bool(b); }
-  bool Int(int i) { return scalar() || doc_.Int(i); }
-  bool Uint(unsigned u) { return scalar() || doc_.Uint(u); }
-  bool Int64(std::int64_t i) { return scalar() || doc_.Int64(i); }
-  bool Uint64(std::uint64_t u) { return scalar() || doc_.Uint64(u); }
-  bool Double(double d) { return scalar() || doc_.Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return scalar() || doc_.RawNumber(s, n, copy); }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return scalar() || doc_.String(s, n, copy); }
+  bool Null() {
+    return scalar([&] { return doc_.Null(); });
+  }
+  bool Bool(bool b) {
+    return scalar([&] { return doc_.Bool(b); });
+  }
+  bool Int(int i) {
+    return scalar([&] { return doc_.Int(i); });
+  }
+  bool Uint(unsigned u) {
+    return scalar([&] { return doc_.Uint(u); });
+  }
+  bool Int64(std::int64_t i) {
+    return scalar([&] { return doc_.Int64(i); });
+  }
+  bool Uint64(std::uint64_t u) {
+    return scalar([&] { return doc_.Uint64(u); });
+  }
+  bool Double(double d) {
+    return scalar([&] { return doc_.Double(d); });
+  }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    return scalar([&] { return doc_.RawNumber(s, n, copy); });
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    if (!clean(std::string_view(s, n), false)) return false;
+    return scalar([&] { return doc_.String(s, n, copy); });
+  }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    std::string_view key(s, n);
+    if (!clean(key, true) || !note_key(key)) return false;
     if (skipping_) return true;
-    if (depth_ == 1 && !skip_.empty() && skipped(std::string_view(s, n))) {
+    if (depth_ == 1 && !skip_.empty() && skipped(key)) {
       skipping_ = true;
       ++skipped_members_;
       return true;
     }
     return doc_.Key(s, n, copy);
   }
-  bool StartObject() { return enter() && (skipping_ || doc_.StartObject()); }
-  bool StartArray() { return enter() && (skipping_ || doc_.StartArray()); }
+  bool StartObject() { return enter(true) && (skipping_ || doc_.StartObject()); }
+  bool StartArray() { return enter(false) && (skipping_ || doc_.StartArray()); }
   bool EndObject(rapidjson::SizeType n) {
-    if (leave()) return true;
     // The reader counted the dropped members of the top-level object too.
-    return doc_.EndObject(depth_ == 0 ? n - skipped_members_ : n);
+    bool ok = leave() || doc_.EndObject(depth_ == 0 ? n - skipped_members_ : n);
+    done();
+    return ok;
   }
-  bool EndArray(rapidjson::SizeType n) { return leave() || doc_.EndArray(n); }
+  bool EndArray(rapidjson::SizeType n) {
+    bool ok = leave() || doc_.EndArray(n);
+    done();
+    return ok;
+  }
 
  private:
+  // One open object or array, kept only when tracking.
+  struct Frame {
+    bool object = false;
+    bool has_key = false;    // object: a key was read, its value is pending or open
+    std::size_t index = 0;   // array: the element being read
+    std::string key;         // object: the current member
+    std::unordered_set<std::string> keys;  // object, refusing duplicates: the keys so far
+  };
+
   bool skipped(std::string_view key) const {
     for (auto k : skip_)
       if (k == key) return true;
     return false;
   }
-  // A scalar inside a dropped value: true means "handled, do not build".
-  bool scalar() {
-    if (!skipping_) return false;
-    if (depth_ == 1) skipping_ = false;  // the dropped value was this scalar
-    return true;
+  // A scalar: built unless it belongs to a dropped value.
+  template <typename Build>
+  bool scalar(Build build) {
+    bool ok = true;
+    if (!skipping_)
+      ok = build();
+    else if (depth_ == 1)
+      skipping_ = false;  // the dropped value was this scalar
+    done();
+    return ok;
   }
-  bool enter() {
-    if (++depth_ <= max_) return true;
-    too_deep_ = true;
-    return false;
+  bool enter(bool object) {
+    if (++depth_ > max_) return fail("JSON nesting deeper than " + std::to_string(max_) + " levels");
+    if (track_) frames_.push_back(Frame{.object = object});
+    return true;
   }
   // Closes an object or array; true when it belonged to a dropped value.
   bool leave() {
     --depth_;
+    if (track_) frames_.pop_back();
     if (!skipping_) return false;
     if (depth_ == 1) skipping_ = false;  // the dropped value ends here
     return true;
   }
+  // A value is complete: the enclosing array moves to its next element, the enclosing
+  // object waits for its next key.
+  void done() {
+    if (!track_ || frames_.empty()) return;
+    Frame& f = frames_.back();
+    if (f.object)
+      f.has_key = false;
+    else
+      ++f.index;
+  }
+  bool note_key(std::string_view key) {
+    if (!track_) return true;
+    Frame& f = frames_.back();
+    if (refuse_duplicates_ && !f.keys.emplace(key).second)
+      return fail("duplicate key '" + printable(key) + "' in " + object_at());
+    f.key.assign(key);
+    f.has_key = true;
+    return true;
+  }
+  bool clean(std::string_view s, bool key) {
+    if (has_lone_surrogate(s)) return fail("a \\u escape of a lone UTF-16 surrogate in " + text_at(key));
+    if (refuse_nul_ && s.find('\0') != std::string_view::npos)
+      return fail("a NUL character (\\u0000) in " + text_at(key));
+    return true;
+  }
+  std::string text_at(bool key) const {
+    if (!track_) return key ? "a key" : "a string";
+    return key ? "a key of " + object_at() : value_at();
+  }
+  // The member path of the value being read: deviceInfo.tags.site, rxInfo[0].rssi.
+  std::string path() const {
+    std::string out;
+    for (const auto& f : frames_) {
+      if (!f.object) {
+        out += "[" + std::to_string(f.index) + "]";
+      } else if (f.has_key) {
+        if (!out.empty()) out += '.';
+        out += printable(f.key);
+      }
+    }
+    return out;
+  }
+  std::string value_at() const {
+    auto p = path();
+    return p.empty() ? "the top-level value" : "the value at '" + p + "'";
+  }
+  std::string object_at() const {
+    auto p = path();
+    return p.empty() ? "the top-level object" : "the object at '" + p + "'";
+  }
+  bool fail(std::string why) {
+    failure_ = std::move(why);
+    return false;
+  }
+
   Document& doc_;
   int max_, depth_ = 0;
   std::span<const std::string_view> skip_;
-  bool too_deep_ = false, skipping_ = false;
+  bool refuse_nul_, refuse_duplicates_, track_;
+  bool skipping_ = false;
   rapidjson::SizeType skipped_members_ = 0;
+  std::vector<Frame> frames_;
+  std::string failure_;
 };
 
 }  // namespace
@@ -98,26 +245,41 @@ Result<Document> parse(std::string_view text, const Limits& limits) {
   }
   Document doc;
   rapidjson::Reader reader;
-  bool too_deep = false;
-  // Iterative: the parser itself never recurses, whatever the input.
-  auto generate = [&](Document& d) {
-    Builder handler(d, limits);
+  Builder handler(doc, limits);
+  // Iterative: the parser itself never recurses, whatever the input. Validating the
+  // encoding costs a little per string byte and keeps every document valid UTF-8.
+  auto generate = [&](Document&) {
     rapidjson::MemoryStream ms(text.data(), text.size());
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
-    bool ok = !reader.Parse<rapidjson::kParseIterativeFlag>(is, handler).IsError();
-    too_deep = handler.too_deep();
-    return ok;
+    return !reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(is, handler)
+                .IsError();
   };
   doc.Populate(generate);
-  if (too_deep) {
-    return Error(Errc::invalid_argument, "JSON nesting deeper than " + std::to_string(limits.max_depth) + " levels");
+  if (!reader.HasParseError()) return doc;
+  std::string offset = std::to_string(reader.GetErrorOffset());
+  if (!handler.failure().empty())
+    return Error(Errc::invalid_argument, handler.failure() + " (offset " + offset + ")");
+  if (reader.GetParseErrorCode() == rapidjson::kParseErrorStringInvalidEncoding) {
+    std::string where = handler.lexing();
+    return Error(Errc::invalid_argument,
+                 "invalid UTF-8" + (where.empty() ? std::string() : " in " + where) + " (offset " + offset + ")");
   }
-  if (reader.HasParseError()) {
-    return Error(Errc::invalid_argument, std::string("malformed JSON at offset ") +
-                                             std::to_string(reader.GetErrorOffset()) + ": " +
-                                             rapidjson::GetParseError_En(reader.GetParseErrorCode()));
+  return Error(Errc::invalid_argument, "malformed JSON at offset " + offset + ": " +
+                                           rapidjson::GetParseError_En(reader.GetParseErrorCode()));
+}
+
+std::size_t find_control(std::string_view s, std::string_view allowed) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c < 0x20 || c == 0x7F) && allowed.find(s[i]) == std::string_view::npos) return i;
   }
-  return doc;
+  return std::string_view::npos;
+}
+
+std::string code_point_name(char c) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  auto u = static_cast<unsigned char>(c);
+  return std::string("U+00") + kHex[u >> 4] + kHex[u & 15];
 }
 
 const Value* find(const Value& object, std::string_view key) {
