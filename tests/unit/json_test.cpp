@@ -86,7 +86,9 @@ TEST_CASE("json writer produces compact escaped output") {
 
 TEST_CASE("json text must be UTF-8, whatever the limits") {
   using dm::json::parse;
-  REQUIRE(parse("{\"name\":\"\xc3\x9cn\xc3\xaf" "code \xf0\x9f\x98\x80\",\"e\":\"\\ud83d\\ude00\"}").ok());
+  REQUIRE(parse("{\"name\":\"\xc3\x9cn\xc3\xaf"
+                "code \xf0\x9f\x98\x80\",\"e\":\"\\ud83d\\ude00\"}")
+              .ok());
   auto bad = parse("{\"deviceName\":\"ab\xff\xfe\"}");
   REQUIRE(bad.error().code == Errc::invalid_argument);
   REQUIRE(bad.error().message == "invalid UTF-8 (offset 17)");

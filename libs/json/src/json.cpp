@@ -136,9 +136,9 @@ class Builder {
   // One open object or array, kept only when tracking.
   struct Frame {
     bool object = false;
-    bool has_key = false;    // object: a key was read, its value is pending or open
-    std::size_t index = 0;   // array: the element being read
-    std::string key;         // object: the current member
+    bool has_key = false;                  // object: a key was read, its value is pending or open
+    std::size_t index = 0;                 // array: the element being read
+    std::string key;                       // object: the current member
     std::unordered_set<std::string> keys;  // object, refusing duplicates: the keys so far
   };
 
@@ -251,21 +251,19 @@ Result<Document> parse(std::string_view text, const Limits& limits) {
   auto generate = [&](Document&) {
     rapidjson::MemoryStream ms(text.data(), text.size());
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
-    return !reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(is, handler)
-                .IsError();
+    return !reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(is, handler).IsError();
   };
   doc.Populate(generate);
   if (!reader.HasParseError()) return doc;
   std::string offset = std::to_string(reader.GetErrorOffset());
-  if (!handler.failure().empty())
-    return Error(Errc::invalid_argument, handler.failure() + " (offset " + offset + ")");
+  if (!handler.failure().empty()) return Error(Errc::invalid_argument, handler.failure() + " (offset " + offset + ")");
   if (reader.GetParseErrorCode() == rapidjson::kParseErrorStringInvalidEncoding) {
     std::string where = handler.lexing();
     return Error(Errc::invalid_argument,
                  "invalid UTF-8" + (where.empty() ? std::string() : " in " + where) + " (offset " + offset + ")");
   }
-  return Error(Errc::invalid_argument, "malformed JSON at offset " + offset + ": " +
-                                           rapidjson::GetParseError_En(reader.GetParseErrorCode()));
+  return Error(Errc::invalid_argument,
+               "malformed JSON at offset " + offset + ": " + rapidjson::GetParseError_En(reader.GetParseErrorCode()));
 }
 
 std::size_t find_control(std::string_view s, std::string_view allowed) {
