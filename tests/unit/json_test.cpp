@@ -110,6 +110,17 @@ TEST_CASE("json text must be UTF-8, whatever the limits") {
   REQUIRE(parse(R"(["\ue000\uffff"])").ok());
 }
 
+TEST_CASE("json refuses numbers beyond a double: they would serialise as broken text") {
+  using dm::json::parse;
+  REQUIRE(parse("[1.7976931348623157e308,-1.7976931348623157e308,4.9e-324,1e-400]").ok());
+  auto big = parse("5.675021e308");
+  REQUIRE(big.error().code == Errc::invalid_argument);
+  REQUIRE(big.error().message.find("a number out of the range of a double") == 0);
+  REQUIRE_FALSE(parse("[-1e309]").ok());
+  REQUIRE(parse(R"({"object":{"t":[2e308]}})", {.refuse_nul = true}).error().message ==
+          "a number out of the range of a double in the value at 'object.t[0]' (offset 16)");
+}
+
 TEST_CASE("json can refuse NUL characters, naming where they are") {
   using dm::json::parse;
   const dm::json::Limits strict{.refuse_nul = true};

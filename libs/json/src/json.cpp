@@ -5,6 +5,7 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <cmath>
 #include <unordered_set>
 #include <vector>
 
@@ -98,6 +99,9 @@ class Builder {
     return scalar([&] { return doc_.Uint64(u); });
   }
   bool Double(double d) {
+    // A literal beyond the range of a double (5e308) reads as infinity, which no JSON writer
+    // can write back: a document holding it would serialise as broken text (found by fuzzing).
+    if (!std::isfinite(d)) return fail("a number out of the range of a double" + (track_ ? " in " + value_at() : ""));
     return scalar([&] { return doc_.Double(d); });
   }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
