@@ -35,6 +35,12 @@ TEST_CASE("json rejects malformed, trailing, oversize and too deep input") {
   REQUIRE(bad.error().code == Errc::invalid_argument);
   REQUIRE(bad.error().message.find("malformed JSON at offset") == 0);
   REQUIRE_FALSE(dm::json::parse(R"({"a":1} x)").ok());
+  // the reader stops at a NUL byte as at the end of the text: what follows is not lost silently
+  REQUIRE(dm::json::parse(std::string("{\"a\":1} \0\0x", 12)).error().message ==
+          "malformed JSON at offset 8: a NUL byte after the value");
+  REQUIRE_FALSE(dm::json::parse(std::string("{\"a\":1}\0", 8)).ok());
+  REQUIRE_FALSE(dm::json::parse(std::string("\0{}", 3)).ok());
+  REQUIRE_FALSE(dm::json::parse(std::string("{\"a\":1\0}", 8)).ok());
   REQUIRE_FALSE(dm::json::parse("").ok());
 
   std::string big = "\"" + std::string(2000, 'x') + "\"";

@@ -252,12 +252,17 @@ Result<Document> parse(std::string_view text, const Limits& limits) {
   Builder handler(doc, limits);
   // Iterative: the parser itself never recurses, whatever the input. Validating the
   // encoding costs a little per string byte and keeps every document valid UTF-8.
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
   auto generate = [&](Document&) {
-    rapidjson::MemoryStream ms(text.data(), text.size());
-    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
     return !reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(is, handler).IsError();
   };
   doc.Populate(generate);
+  // The reader takes a NUL byte for the end of the text, so `{...}\0\0` parses: whatever
+  // follows must not reach someone who keeps the text as is (found by fuzzing).
+  if (!reader.HasParseError() && is.Tell() != text.size())
+    return Error(Errc::invalid_argument,
+                 "malformed JSON at offset " + std::to_string(is.Tell()) + ": a NUL byte after the value");
   if (!reader.HasParseError()) return doc;
   std::string offset = std::to_string(reader.GetErrorOffset());
   if (!handler.failure().empty()) return Error(Errc::invalid_argument, handler.failure() + " (offset " + offset + ")");

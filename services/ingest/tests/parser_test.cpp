@@ -299,6 +299,9 @@ TEST_CASE("poison that PostgreSQL would refuse later is refused at the edge") {
   // a \u escape of a lone surrogate would be invalid UTF-8 once decoded
   CHECK(parse_error(v4(R"("deviceName":"\udc00")"))
             .find("lone UTF-16 surrogate in the value at 'deviceInfo.deviceName'") != std::string::npos);
+  // NUL bytes after the body: the reader stopped there, but `raw` would have kept them
+  CHECK(parse_error(v4(R"("deviceName":"n")") + std::string(3, '\0')).find("a NUL byte after the value") !=
+        std::string::npos);
   // a key named twice: which value counts?
   CHECK(parse_error(v4(R"("devEui":"0202020202020202")")) ==
         "duplicate key 'devEui' in the object at 'deviceInfo' (offset 108)");
