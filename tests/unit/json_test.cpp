@@ -40,6 +40,11 @@ TEST_CASE("json rejects malformed, trailing, oversize and too deep input") {
           "malformed JSON at offset 8: a NUL byte after the value");
   REQUIRE_FALSE(dm::json::parse(std::string("{\"a\":1}\0", 8)).ok());
   REQUIRE_FALSE(dm::json::parse(std::string("\0{}", 3)).ok());
+  // a byte order mark, or a piece of one, is not JSON either
+  REQUIRE(dm::json::parse("\xEF\xBB\xBF{}").error().message ==
+          "malformed JSON at offset 0: a byte order mark (BOM) before the value");
+  REQUIRE_FALSE(dm::json::parse("\xEF{}").ok());
+  REQUIRE_FALSE(dm::json::parse("\xBB\xBF[]").ok());
   REQUIRE_FALSE(dm::json::parse(std::string("{\"a\":1\0}", 8)).ok());
   REQUIRE_FALSE(dm::json::parse("").ok());
 

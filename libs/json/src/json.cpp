@@ -1,6 +1,5 @@
 #include "dm/json/json.hpp"
 
-#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
@@ -252,8 +251,13 @@ Result<Document> parse(std::string_view text, const Limits& limits) {
   Builder handler(doc, limits);
   // Iterative: the parser itself never recurses, whatever the input. Validating the
   // encoding costs a little per string byte and keeps every document valid UTF-8.
-  rapidjson::MemoryStream ms(text.data(), text.size());
-  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  // A byte order mark is not JSON (RFC 8259 says not to send one; FastAPI refuses it too).
+  // RapidJSON's EncodedInputStream would skip it, and any one of its three bytes alone, so a
+  // caller keeping the text as is (ingest's `raw`) would keep bytes that are not JSON (found
+  // by fuzzing): the reader reads the bytes as they are.
+  if (text.starts_with("\xEF\xBB\xBF"))
+    return Error(Errc::invalid_argument, "malformed JSON at offset 0: a byte order mark (BOM) before the value");
+  rapidjson::MemoryStream is(text.data(), text.size());
   auto generate = [&](Document&) {
     return !reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(is, handler).IsError();
   };

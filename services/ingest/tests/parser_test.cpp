@@ -302,6 +302,9 @@ TEST_CASE("poison that PostgreSQL would refuse later is refused at the edge") {
   // NUL bytes after the body: the reader stopped there, but `raw` would have kept them
   CHECK(parse_error(v4(R"("deviceName":"n")") + std::string(3, '\0')).find("a NUL byte after the value") !=
         std::string::npos);
+  // a byte order mark, or a stray byte of one, before the body
+  CHECK(parse_error("\xEF\xBB\xBF" + v4(R"("deviceName":"n")")).find("byte order mark") != std::string::npos);
+  CHECK(parse_error("\xEF" + v4(R"("deviceName":"n")")).rfind("malformed JSON at offset 0", 0) == 0);
   // a key named twice: which value counts?
   CHECK(parse_error(v4(R"("devEui":"0202020202020202")")) ==
         "duplicate key 'devEui' in the object at 'deviceInfo' (offset 108)");
