@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <unordered_set>
+#include <vector>
 
 #include "codec.hpp"
 #include "event.hpp"
@@ -102,16 +104,40 @@ class Reader {
   std::string path_;
 };
 
+// The keys written into one object of the message. Two keys of a body can map to one
+// snake_case key ("gatewayId" and "gateway_id", or a key we write ourselves): the message
+// names each key once and the first one written wins, so every reader sees the same value.
+// Objects are small: a linear scan, and a hash set only for a big one.
+class WrittenKeys {
+ public:
+  bool add(const std::string& key) {
+    if (big_.empty() && few_.size() < 16) {
+      if (std::find(few_.begin(), few_.end(), key) != few_.end()) return false;
+      few_.push_back(key);
+      return true;
+    }
+    if (big_.empty()) big_.insert(few_.begin(), few_.end());
+    return big_.insert(key).second;
+  }
+
+ private:
+  std::vector<std::string> few_;
+  std::unordered_set<std::string> big_;
+};
+
 // Copies a ChirpStack sub-message with snake_case keys. `context` blobs are opaque gateway
 // state (useless downstream, often the largest field) and are dropped; `metadata` maps are
 // user/vendor keys and stay verbatim.
 void copy_snake(Writer& w, const Value& v) {
   if (v.IsObject()) {
+    WrittenKeys written;
     w.start_object();
     for (const auto& m : v.GetObject()) {
       std::string_view key = json::view(m.name);
       if (key == "context") continue;
-      w.key(snake_case(key));
+      std::string snake = snake_case(key);
+      if (!written.add(snake)) continue;
+      w.key(snake);
       if (key == "metadata")
         w.value(m.value);
       else
@@ -212,14 +238,18 @@ Result<void> write_rx_info(Writer& w, const Context& c, std::optional<double>& b
       if (snr && (!best_snr || *snr > *best_snr)) best_snr = snr;
       ++count;
       w.start_object();
+      WrittenKeys written;
+      written.add("gateway_id");
       if (c.v3()) {
         DM_ASSIGN_OR_RETURN(auto gw, v3_hex_field(r, "gatewayID", 8));
         w.field("gateway_id", gw.value_or(""));
         if (const Value* up = r.get("uplinkID"); up != nullptr && up->IsString()) {
           auto bytes = base64_decode(json::view(*up));
           w.field("uplink_id", bytes && bytes->size() == 16 ? uuid_from_bytes(*bytes) : std::string(json::view(*up)));
+          written.add("uplink_id");
         }
         w.field_or_null("snr", snr);
+        written.add("snr");
       } else {
         DM_ASSIGN_OR_RETURN(auto gw, r.label("gatewayId"));
         w.field("gateway_id", gw.value_or(""));
@@ -229,7 +259,9 @@ Result<void> write_rx_info(Writer& w, const Context& c, std::optional<double>& b
         if (key == "gatewayId" || key == "gatewayID" || key == "uplinkID" || key == "loRaSNR" || key == "context")
           continue;
         if (key == "location" && m.value.IsObject() && m.value.ObjectEmpty()) continue;  // unset message
-        w.key(snake_case(key));
+        std::string snake = snake_case(key);
+        if (!written.add(snake)) continue;
+        w.key(snake);
         if (key == "metadata")
           w.value(m.value);
         else

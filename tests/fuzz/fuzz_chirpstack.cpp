@@ -37,7 +37,8 @@ void check(const Result<ingest::ParsedEvent>& r) {
   FUZZ_CHECK(clean(ev.device_name));
   for (const std::optional<std::string>& id : {std::optional<std::string>(), std::optional<std::string>("x")}) {
     std::string message = ingest::to_message(ev, id);
-    auto doc = json::parse(message, {.max_bytes = message.size(), .max_depth = 128, .refuse_nul = true});
+    auto doc = json::parse(
+        message, {.max_bytes = message.size(), .max_depth = 128, .refuse_duplicate_keys = true, .refuse_nul = true});
     FUZZ_CHECK(doc.ok() && doc->IsObject());
   }
 }

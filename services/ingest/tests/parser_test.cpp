@@ -378,6 +378,26 @@ TEST_CASE("deduplicationId: ChirpStack's UUIDs and other safe ids, nothing else"
   CHECK_FALSE(valid_dedup_id(""));
 }
 
+TEST_CASE("the normalised message names every key once, though two body keys map to one") {
+  auto p =
+      parse_ok(v4(R"("deviceName":"n")",
+                  R"("fPort":1,"rxInfo":[{"gatewayId":"gw-a","gateway_id":"forged","rssi":-1,"crcStatus":"A",)"
+                  R"("crc_status":"B"}],"txInfo":{"fooBar":1,"foo_bar":2,"modulation":{"loRa":{"spreadingFactor":7,)"
+                  R"("spreading_factor":8}}})"));
+  std::string message = to_message(p.ev, std::nullopt);
+  REQUIRE(json::parse(message, {.max_bytes = 1 << 20, .max_depth = 128, .refuse_duplicate_keys = true}).ok());
+  CHECK(str(p.doc["rx_info"][0], "gateway_id") == "gw-a");  // ours first
+  CHECK(str(p.doc["rx_info"][0], "crc_status") == "A");     // then the body's order
+  CHECK(integer(p.doc["tx_info"], "foo_bar") == 1);
+  CHECK(integer(p.doc["tx_info"]["modulation"]["lora"], "spreading_factor") == 7);
+  auto v3 = parse_ok(R"({"devEUI":"AgICAgICAgI=","fPort":1,"rxInfo":[{"gatewayID":"AwMDAwMDAwM=","loRaSNR":9,"snr":1,)"
+                     R"("uplinkID":"jhMh8Gq6RAOChSKbi83RHQ==","uplink_id":"x"}]})");
+  CHECK(number(v3.doc["rx_info"][0], "snr") == 9);
+  CHECK(str(v3.doc["rx_info"][0], "uplink_id") == "8e1321f0-6aba-4403-8285-229b8bcdd11d");
+  std::string v3_message = to_message(v3.ev, std::nullopt);
+  CHECK(json::parse(v3_message, {.max_bytes = 1 << 20, .max_depth = 128, .refuse_duplicate_keys = true}).ok());
+}
+
 TEST_CASE("optional members with the wrong type are refused whatever the event") {
   CHECK(parse_error(R"({"deviceInfo":"0101010101010101","fPort":1})") == "field 'deviceInfo' must be an object");
   CHECK(parse_error(v4(R"("tags":"site=a")")) == "field 'deviceInfo.tags' must be an object");
