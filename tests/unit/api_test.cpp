@@ -48,7 +48,7 @@ TEST_CASE("a body that says it is not JSON is 415; JSON types and no type at all
     INFO(type);
     CHECK_FALSE(api::parse_body(post(R"({"a":1})", type)).error);
   }
-  CHECK_FALSE(api::parse_body(post(R"({"a":1})")).error);  // curl -d without -H
+  CHECK_FALSE(api::parse_body(post(R"({"a":1})")).error);  // a client that sends no type
   // an empty body of the wrong type is still the wrong type
   CHECK(api::parse_body(post("", "text/plain")).error->status == 415);
 }

@@ -20,7 +20,7 @@ bool is_json_media_type(std::string_view content_type) {
   auto type = content_type.substr(0, content_type.find(';'));
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
   while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-  if (type.empty()) return true;  // as good as no Content-Type: curl -d, older clients
+  if (type.empty()) return true;  // as good as no Content-Type (clients that send none are read as JSON)
   constexpr std::string_view kApplication = "application/", kSuffix = "+json";
   if (type.size() < kApplication.size() || !http::iequals(type.substr(0, kApplication.size()), kApplication))
     return false;

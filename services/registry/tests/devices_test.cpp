@@ -118,7 +118,7 @@ TEST_CASE("devices: a name with NUL or a control character is 422 and nothing is
   CHECK(form.str("detail").find("Unsupported Media Type") == 0);
   CHECK(count() == total);
 
-  // Without a Content-Type (curl -d) the body is still read as JSON; a tab is no control.
+  // Without a Content-Type the body is still read as JSON; a tab is no control.
   auto client = dm::http::Client::create(dm::test::stack().url("gateway"));
   REQUIRE(client.ok());
   auto sent =
