@@ -1,6 +1,8 @@
 #include "dm/json/json.hpp"
 
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
 
 using dm::Errc;
 
@@ -128,8 +130,33 @@ TEST_CASE("json refuses numbers beyond a double: they would serialise as broken 
   REQUIRE(big.error().code == Errc::invalid_argument);
   REQUIRE(big.error().message.find("a number out of the range of a double") == 0);
   REQUIRE_FALSE(parse("[-1e309]").ok());
+  REQUIRE_FALSE(parse("[123456789012345678901234567890e300]").ok());  // not garbage, refused
+  REQUIRE_FALSE(parse("[0.00000000000000000000001e400]").ok());
+  REQUIRE(parse("[1" + std::string(300, '0') + "e-290]").ok());  // 1e10, in range
   REQUIRE(parse(R"({"object":{"t":[2e308]}})", {.refuse_nul = true}).error().message ==
           "a number out of the range of a double in the value at 'object.t[0]' (offset 16)");
+}
+
+TEST_CASE("json reads numbers to the nearest double, so they survive being written back") {
+  for (const char* text : {"[-9223372026850000002522920855070048257]", "[-9.223372026849999e36]", "[0.1]",
+                           "[2.2250738585072011e-308]", "[1.7976931348623157e308]", "[5e-324]"}) {
+    INFO(text);
+    auto once = dm::json::to_string(*dm::json::parse(text));
+    REQUIRE(dm::json::to_string(*dm::json::parse(once)) == once);
+  }
+  auto n = dm::json::parse(
+      "[0,-0,-0.0,1e-400,-2e-324,9223372036854775807,-9223372036854775808,18446744073709551615,"
+      "18446744073709551616,-9223372036854775809,0.05e1,1E2,12e-1]");
+  REQUIRE(n.ok());
+  const auto& a = *n;
+  REQUIRE((a[0].IsInt() && a[0].GetInt() == 0 && a[1].IsInt() && a[1].GetInt() == 0));
+  REQUIRE((a[2].IsDouble() && std::signbit(a[2].GetDouble())));
+  REQUIRE((a[3].IsDouble() && a[3].GetDouble() == 0 && a[4].GetDouble() == 0 && std::signbit(a[4].GetDouble())));
+  REQUIRE((a[5].IsInt64() && a[5].GetInt64() == INT64_MAX && a[6].IsInt64() && a[6].GetInt64() == INT64_MIN));
+  REQUIRE((a[7].IsUint64() && !a[7].IsInt64() && a[7].GetUint64() == UINT64_MAX));
+  REQUIRE((a[8].IsDouble() && a[8].GetDouble() == 18446744073709551616.0 && a[9].IsDouble()));
+  REQUIRE((a[10].GetDouble() == 0.5 && a[11].GetDouble() == 100 && a[12].GetDouble() == 1.2));
+  REQUIRE(a[11].IsDouble());  // as RapidJSON types it: an exponent makes a double
 }
 
 TEST_CASE("json can refuse NUL characters, naming where they are") {

@@ -4,7 +4,8 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
-#include <cmath>
+#include <algorithm>
+#include <charconv>
 #include <unordered_set>
 #include <vector>
 
@@ -50,6 +51,29 @@ bool has_lone_surrogate(std::string_view s) {
   for (auto at = s.find('\xED'); at != std::string_view::npos; at = s.find('\xED', at + 1))
     if (at + 1 < s.size() && static_cast<unsigned char>(s[at + 1]) >= 0xA0) return true;
   return false;
+}
+
+// The power of ten of a number literal's first significant digit ("0.05" → -2, "12e4" → 5),
+// to tell an underflow from an overflow when a literal is out of a double's range.
+long long decimal_exponent(std::string_view n) {
+  if (!n.empty() && n[0] == '-') n.remove_prefix(1);
+  const auto e = n.find_first_of("eE");
+  long long exp = 0;
+  if (e != std::string_view::npos) {
+    auto digits = n.substr(e + 1);
+    const bool negative = !digits.empty() && digits[0] == '-';
+    if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.remove_prefix(1);
+    for (char c : digits) exp = std::min(exp * 10 + (c - '0'), 1'000'000'000'000LL);  // saturates
+    if (negative) exp = -exp;
+  }
+  const auto mantissa = n.substr(0, e);
+  const auto dot = mantissa.find('.');
+  const auto whole = mantissa.substr(0, dot);
+  const auto fraction = dot == std::string_view::npos ? std::string_view() : mantissa.substr(dot + 1);
+  if (auto k = whole.find_first_not_of('0'); k != std::string_view::npos)
+    return static_cast<long long>(whole.size() - k - 1) + exp;
+  if (auto k = fraction.find_first_not_of('0'); k != std::string_view::npos) return exp - static_cast<long long>(k + 1);
+  return 0;  // zero
 }
 
 // Forwards RapidJSON's SAX events to the document being built, and
@@ -98,13 +122,31 @@ class Builder {
     return scalar([&] { return doc_.Uint64(u); });
   }
   bool Double(double d) {
-    // A literal beyond the range of a double (5e308) reads as infinity, which no JSON writer
-    // can write back: a document holding it would serialise as broken text (found by fuzzing).
-    if (!std::isfinite(d)) return fail("a number out of the range of a double" + (track_ ? " in " + value_at() : ""));
     return scalar([&] { return doc_.Double(d); });
   }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
-    return scalar([&] { return doc_.RawNumber(s, n, copy); });
+  // Numbers arrive as text (kParseNumbersAsStringsFlag; the reader checked their syntax) and
+  // are typed as RapidJSON types them: an integer that fits 64 bits exactly, anything else as
+  // the nearest double (std::from_chars), as V8, Python and PostgreSQL read them. RapidJSON
+  // 1.1's own conversion was one unit off for long literals, so a number written back (our
+  // messages) differed from the one sent; its full-precision mode returns garbage near the
+  // top of the range (5.675021e308 read as -1.3e-308); and a literal beyond the range read as
+  // infinity, which no writer can write back (all found by fuzzing).
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    std::string_view text(s, n);
+    const char* end = s + n;
+    if (text.find_first_of(".eE") == std::string_view::npos) {
+      std::int64_t i = 0;
+      std::uint64_t u = 0;
+      if (text[0] == '-' && std::from_chars(s, end, i).ec == std::errc()) return scalar([&] { return doc_.Int64(i); });
+      if (text[0] != '-' && std::from_chars(s, end, u).ec == std::errc()) return scalar([&] { return doc_.Uint64(u); });
+    }
+    double d = 0;
+    if (std::from_chars(s, end, d).ec == std::errc::result_out_of_range) {
+      if (decimal_exponent(text) >= 0)
+        return fail("a number out of the range of a double" + (track_ ? " in " + value_at() : ""));
+      d = text[0] == '-' ? -0.0 : 0.0;  // below the smallest double: zero, as every reader has it
+    }
+    return scalar([&] { return doc_.Double(d); });
   }
   bool String(const char* s, rapidjson::SizeType n, bool copy) {
     if (!clean(std::string_view(s, n), false)) return false;
@@ -246,21 +288,22 @@ Result<Document> parse(std::string_view text, const Limits& limits) {
     return Error(Errc::too_large, "JSON body of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
                                       std::to_string(limits.max_bytes) + " bytes");
   }
-  Document doc;
-  rapidjson::Reader reader;
-  Builder handler(doc, limits);
-  // Iterative: the parser itself never recurses, whatever the input. Validating the
-  // encoding costs a little per string byte and keeps every document valid UTF-8.
   // A byte order mark is not JSON (RFC 8259 says not to send one; FastAPI refuses it too).
   // RapidJSON's EncodedInputStream would skip it, and any one of its three bytes alone, so a
   // caller keeping the text as is (ingest's `raw`) would keep bytes that are not JSON (found
   // by fuzzing): the reader reads the bytes as they are.
   if (text.starts_with("\xEF\xBB\xBF"))
     return Error(Errc::invalid_argument, "malformed JSON at offset 0: a byte order mark (BOM) before the value");
+  Document doc;
+  rapidjson::Reader reader;
+  Builder handler(doc, limits);
   rapidjson::MemoryStream is(text.data(), text.size());
-  auto generate = [&](Document&) {
-    return !reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(is, handler).IsError();
-  };
+  // Iterative: the parser itself never recurses, whatever the input. Validating the
+  // encoding costs a little per string byte and keeps every document valid UTF-8.
+  // Numbers as text: the Builder reads them (see RawNumber).
+  constexpr unsigned kFlags =
+      rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag;
+  auto generate = [&](Document&) { return !reader.Parse<kFlags>(is, handler).IsError(); };
   doc.Populate(generate);
   // The reader takes a NUL byte for the end of the text, so `{...}\0\0` parses: whatever
   // follows must not reach someone who keeps the text as is (found by fuzzing).
