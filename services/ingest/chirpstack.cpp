@@ -494,8 +494,13 @@ std::string_view source_format_name(SourceFormat f) {
 Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view event_param, SysTime received) {
   std::string event_type(event_param);
   if (event_type == "error") event_type = "log";  // ChirpStack v3's error event is a log line
-  if (!event_type.empty() && !is_event_type(event_type))
-    return bad("unknown event type '" + event_type + "': expected up, join, status, ack, txack, log or location");
+  if (!event_type.empty() && !is_event_type(event_type)) {
+    // Named back only when it is short, plain text: the query string may hold any bytes.
+    bool plain = event_type.size() <= 32 &&
+                 std::all_of(event_type.begin(), event_type.end(), [](char ch) { return ch > 0x20 && ch < 0x7F; });
+    return bad("unknown event type" + (plain ? " '" + event_type + "'" : std::string()) +
+               ": expected up, join, status, ack, txack, log or location");
+  }
   // Syntax, invalid UTF-8, NUL characters, duplicate keys: the message says what and where.
   auto doc = json::parse(body, kBodyLimits);
   if (!doc) return doc.take_error();

@@ -266,6 +266,8 @@ TEST_CASE("bad bodies get precise messages") {
         "field 'fCnt' must be an integer");
   CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"}})", "bogus").find("unknown event type 'bogus'") ==
         0);
+  CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"}})", "up\xff\n") ==
+        "unknown event type: expected up, join, status, ack, txack, log or location");
   CHECK(parse_error(R"({"devEUI":"not-base64!"})", "up") ==
         "field 'devEUI' must be 16 hex digits or base64 of 8 bytes");
   CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"},"rxInfo":[1]})", "up") ==
