@@ -1,7 +1,7 @@
 # Project-wide helpers: warnings, sanitizers, libraries, tests and embedded SQL.
 
 add_library(dm_warnings INTERFACE)
-target_compile_options(dm_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local
+target_compile_options(dm_warnings INTERFACE -Wall -Wextra -Wpedantic $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>
   -Wnon-virtual-dtor -Wno-missing-field-initializers)
 if(DM_WERROR)
   target_compile_options(dm_warnings INTERFACE -Werror)

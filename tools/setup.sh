@@ -22,6 +22,7 @@ APT_PACKAGES=(
   rapidjson-dev libssl-dev catch2 libjemalloc-dev
   procps iproute2 chromium wrk
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
+  clang-14 libclang-rt-14-dev  # tools/fuzz: clang++-14 with libFuzzer
 )
 
 # kubectl renders the Kubernetes manifests (tests/deploy). A kubectl already on PATH (any

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <unordered_set>
+#include <vector>
 
 #include "codec.hpp"
 #include "event.hpp"
@@ -19,6 +21,20 @@ using json::Value;
 using json::Writer;
 
 Error bad(std::string message) { return Error(Errc::invalid_argument, std::move(message)); }
+
+// Bodies come from outside: a NUL character would reach PostgreSQL (text and jsonb cannot
+// hold it, so the history writer and every later reader would fail on the event), and a
+// key named twice would be read one way here and another way by a flow's function.
+constexpr json::Limits kBodyLimits{.refuse_duplicate_keys = true, .refuse_nul = true};
+
+// Names and ids reach text columns, the registry (auto-registered device names), logs and
+// the Nats-Msg-Id header, where a control character breaks a line or forges a header.
+Result<void> no_control(const std::string& field, std::string_view text) {
+  auto at = json::find_control(text);
+  if (at == std::string_view::npos) return ok();
+  return bad("field '" + field + "' must not contain control characters (" + json::code_point_name(text[at]) +
+             " at byte " + std::to_string(at) + ")");
+}
 
 // Reads protobuf-JSON fields of one object, naming the full path in errors.
 class Reader {
@@ -38,6 +54,13 @@ class Reader {
     if (v == nullptr) return std::optional<std::string_view>();
     if (!v->IsString()) return bad("field '" + name(key) + "' must be a string");
     return std::optional<std::string_view>(json::view(*v));
+  }
+  // A name or an id: a string without control characters (free text such as a log's
+  // description stays inside the JSON document, which escapes them).
+  Result<std::optional<std::string_view>> label(std::string_view key) const {
+    DM_ASSIGN_OR_RETURN(auto s, str(key));
+    if (s) DM_TRY(no_control(name(key), *s));
+    return s;
   }
   // Protobuf JSON writes 64-bit integers as strings; accept both.
   Result<std::optional<std::int64_t>> integer(std::string_view key) const {
@@ -81,16 +104,40 @@ class Reader {
   std::string path_;
 };
 
+// The keys written into one object of the message. Two keys of a body can map to one
+// snake_case key ("gatewayId" and "gateway_id", or a key we write ourselves): the message
+// names each key once and the first one written wins, so every reader sees the same value.
+// Objects are small: a linear scan, and a hash set only for a big one.
+class WrittenKeys {
+ public:
+  bool add(const std::string& key) {
+    if (big_.empty() && few_.size() < 16) {
+      if (std::find(few_.begin(), few_.end(), key) != few_.end()) return false;
+      few_.push_back(key);
+      return true;
+    }
+    if (big_.empty()) big_.insert(few_.begin(), few_.end());
+    return big_.insert(key).second;
+  }
+
+ private:
+  std::vector<std::string> few_;
+  std::unordered_set<std::string> big_;
+};
+
 // Copies a ChirpStack sub-message with snake_case keys. `context` blobs are opaque gateway
 // state (useless downstream, often the largest field) and are dropped; `metadata` maps are
 // user/vendor keys and stay verbatim.
 void copy_snake(Writer& w, const Value& v) {
   if (v.IsObject()) {
+    WrittenKeys written;
     w.start_object();
     for (const auto& m : v.GetObject()) {
       std::string_view key = json::view(m.name);
       if (key == "context") continue;
-      w.key(snake_case(key));
+      std::string snake = snake_case(key);
+      if (!written.add(snake)) continue;
+      w.key(snake);
       if (key == "metadata")
         w.value(m.value);
       else
@@ -191,16 +238,20 @@ Result<void> write_rx_info(Writer& w, const Context& c, std::optional<double>& b
       if (snr && (!best_snr || *snr > *best_snr)) best_snr = snr;
       ++count;
       w.start_object();
+      WrittenKeys written;
+      written.add("gateway_id");
       if (c.v3()) {
         DM_ASSIGN_OR_RETURN(auto gw, v3_hex_field(r, "gatewayID", 8));
         w.field("gateway_id", gw.value_or(""));
         if (const Value* up = r.get("uplinkID"); up != nullptr && up->IsString()) {
           auto bytes = base64_decode(json::view(*up));
           w.field("uplink_id", bytes && bytes->size() == 16 ? uuid_from_bytes(*bytes) : std::string(json::view(*up)));
+          written.add("uplink_id");
         }
         w.field_or_null("snr", snr);
+        written.add("snr");
       } else {
-        DM_ASSIGN_OR_RETURN(auto gw, r.str("gatewayId"));
+        DM_ASSIGN_OR_RETURN(auto gw, r.label("gatewayId"));
         w.field("gateway_id", gw.value_or(""));
       }
       for (const auto& m : item.GetObject()) {
@@ -208,7 +259,9 @@ Result<void> write_rx_info(Writer& w, const Context& c, std::optional<double>& b
         if (key == "gatewayId" || key == "gatewayID" || key == "uplinkID" || key == "loRaSNR" || key == "context")
           continue;
         if (key == "location" && m.value.IsObject() && m.value.ObjectEmpty()) continue;  // unset message
-        w.key(snake_case(key));
+        std::string snake = snake_case(key);
+        if (!written.add(snake)) continue;
+        w.key(snake);
         if (key == "metadata")
           w.value(m.value);
         else
@@ -254,8 +307,10 @@ Result<void> write_up(Writer& w, const Context& c) {
     if (text->empty()) {
       w.null();
     } else {
-      auto parsed = json::parse(*text);
-      if (!parsed || !parsed->IsObject()) return bad("field 'objectJSON' must be a JSON object encoded as a string");
+      auto parsed = json::parse(*text, kBodyLimits);
+      if (!parsed)
+        return bad("field 'objectJSON' must be a JSON object encoded as a string: " + parsed.error().message);
+      if (!parsed->IsObject()) return bad("field 'objectJSON' must be a JSON object encoded as a string");
       w.value(*parsed);
     }
   } else {
@@ -297,7 +352,7 @@ Result<void> write_downlink(Writer& w, const Context& c, bool tx_ack) {
   DM_ASSIGN_OR_RETURN(auto f_cnt_down, b.integer(c.v3() ? "fCnt" : "fCntDown"));
   if (f_cnt_down && *f_cnt_down < 0) return bad("field 'fCntDown' must not be negative");
   w.field("f_cnt_down", f_cnt_down.value_or(0));
-  DM_ASSIGN_OR_RETURN(auto queue_item, b.str(c.v3() ? "queueItemID" : "queueItemId"));
+  DM_ASSIGN_OR_RETURN(auto queue_item, b.label(c.v3() ? "queueItemID" : "queueItemId"));
   w.field_or_null("queue_item_id", queue_item);
   if (!tx_ack) {
     DM_ASSIGN_OR_RETURN(auto acknowledged, b.boolean("acknowledged"));
@@ -308,7 +363,7 @@ Result<void> write_downlink(Writer& w, const Context& c, bool tx_ack) {
     DM_ASSIGN_OR_RETURN(auto gw, v3_hex_field(b, "gatewayID", 8));
     w.field_or_null("gateway_id", gw);
   } else {
-    DM_ASSIGN_OR_RETURN(auto gw, b.str("gatewayId"));
+    DM_ASSIGN_OR_RETURN(auto gw, b.label("gatewayId"));
     w.field_or_null("gateway_id", gw);
   }
   DM_ASSIGN_OR_RETURN(const Value* tx, b.object("txInfo"));
@@ -385,15 +440,37 @@ Result<void> write_location(Writer& w, const Context& c) {
   return ok();
 }
 
-void write_tags(Writer& w, const Value* tags) {
+// ChirpStack's tags: a map of strings whose user-chosen keys and values become flow message
+// fields and storage tags, so both are names.
+Result<void> write_tags(Writer& w, const Reader& parent) {
+  DM_ASSIGN_OR_RETURN(const Value* tags, parent.object("tags"));
+  const std::string field = parent.name("tags");
   w.key("tags").start_object();
-  if (tags != nullptr && tags->IsObject()) {
+  if (tags != nullptr) {
     for (const auto& m : tags->GetObject()) {
-      if (!m.value.IsString()) continue;  // ChirpStack tags are strings; anything else is not a tag
-      w.key(json::view(m.name)).value(m.value);
+      std::string_view key = json::view(m.name);
+      if (auto at = json::find_control(key); at != std::string_view::npos)
+        return bad("field '" + field + "' must not have keys with control characters (" +
+                   json::code_point_name(key[at]) + ")");
+      if (!m.value.IsString()) return bad("field '" + field + "." + std::string(key) + "' must be a string");
+      DM_TRY(no_control(field + "." + std::string(key), json::view(m.value)));
+      w.key(key).value(m.value);
     }
   }
   w.end_object();
+  return ok();
+}
+
+// Optional members the normaliser reads for some event types must have their protobuf JSON
+// type whatever the event: a wrong type means a broken or hostile sender, not an unset field.
+Result<void> check_shapes(const Reader& root) {
+  for (const char* key : {"object", "txInfo", "location"}) DM_TRY(root.object(key));
+  DM_TRY(root.str("objectJSON"));
+  DM_ASSIGN_OR_RETURN(const Value* rx, root.array("rxInfo"));
+  if (rx == nullptr) return ok();
+  for (rapidjson::SizeType i = 0; i < rx->Size(); ++i)
+    if (!(*rx)[i].IsObject()) return bad("field 'rxInfo[" + std::to_string(i) + "]' must be an object");
+  return ok();
 }
 
 }  // namespace
@@ -417,13 +494,16 @@ std::string_view source_format_name(SourceFormat f) {
 Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view event_param, SysTime received) {
   std::string event_type(event_param);
   if (event_type == "error") event_type = "log";  // ChirpStack v3's error event is a log line
-  if (!event_type.empty() && !is_event_type(event_type))
-    return bad("unknown event type '" + event_type + "': expected up, join, status, ack, txack, log or location");
-  auto doc = json::parse(body);
-  if (!doc) {
-    if (doc.error().code == Errc::too_large) return doc.take_error();
-    return bad("malformed JSON: " + doc.error().message);
+  if (!event_type.empty() && !is_event_type(event_type)) {
+    // Named back only when it is short, plain text: the query string may hold any bytes.
+    bool plain = event_type.size() <= 32 &&
+                 std::all_of(event_type.begin(), event_type.end(), [](char ch) { return ch > 0x20 && ch < 0x7F; });
+    return bad("unknown event type" + (plain ? " '" + event_type + "'" : std::string()) +
+               ": expected up, join, status, ack, txack, log or location");
   }
+  // Syntax, invalid UTF-8, NUL characters, duplicate keys: the message says what and where.
+  auto doc = json::parse(body, kBodyLimits);
+  if (!doc) return doc.take_error();
   if (!doc->IsObject()) return bad("the body must be a JSON object");
   Reader root(*doc, "");
 
@@ -450,6 +530,7 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
       ev.dev_eui = hex_encode(*bytes);
     }
   }
+  DM_TRY(check_shapes(root));
   Context c{*doc, root, ev.format, body};
   if (event_type.empty()) {
     event_type = c.v3() ? infer_v3(root) : infer_v4(root);
@@ -458,7 +539,10 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
   ev.event_type = event_type;
 
   DM_ASSIGN_OR_RETURN(auto dedup, root.str("deduplicationId"));
-  if (dedup && dedup->size() > 200) return bad("field 'deduplicationId' is longer than 200 characters");
+  // Protobuf JSON omits an unset id, so an empty one is unset too: the body's hash keys it.
+  if (dedup && !dedup->empty() && !valid_dedup_id(*dedup))
+    return bad("field 'deduplicationId' must be at most " + std::to_string(kMaxDedupId) +
+               " characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'");
   ev.dedup_id = dedup && !dedup->empty() ? std::string(*dedup) : sha256_hex(body);
   ev.received_at = format_rfc3339(received);
 
@@ -470,24 +554,25 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
     DM_ASSIGN_OR_RETURN(auto t, time_field(root, "publishedAt"));
     w.field_or_null("time", t);
     w.key("tenant_id").null().key("tenant_name").null();
-    w.key("application_id");
     const Value* app = root.get("applicationID");
+    if (app != nullptr && app->IsString()) DM_TRY(no_control("applicationID", json::view(*app)));
+    w.key("application_id");
     if (app == nullptr)
       w.null();
     else if (app->IsString())
       w.value(*app);
     else
       w.string(json::to_string(*app));
-    DM_ASSIGN_OR_RETURN(auto app_name, root.str("applicationName"));
+    DM_ASSIGN_OR_RETURN(auto app_name, root.label("applicationName"));
     w.field_or_null("application_name", app_name);
-    DM_ASSIGN_OR_RETURN(auto name, root.str("deviceName"));
+    DM_ASSIGN_OR_RETURN(auto name, root.label("deviceName"));
     w.field_or_null("device_name", name);
     if (name) ev.device_name = std::string(*name);
-    DM_ASSIGN_OR_RETURN(auto profile_id, root.str("deviceProfileID"));
-    DM_ASSIGN_OR_RETURN(auto profile_name, root.str("deviceProfileName"));
+    DM_ASSIGN_OR_RETURN(auto profile_id, root.label("deviceProfileID"));
+    DM_ASSIGN_OR_RETURN(auto profile_name, root.label("deviceProfileName"));
     w.field_or_null("device_profile_id", profile_id);
     w.field_or_null("device_profile_name", profile_name);
-    write_tags(w, root.get("tags"));
+    DM_TRY(write_tags(w, root));
   } else {
     DM_ASSIGN_OR_RETURN(auto t, time_field(root, "time"));
     w.field_or_null("time", t);
@@ -499,11 +584,11 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
                             {"deviceName", "device_name"},
                             {"deviceProfileId", "device_profile_id"},
                             {"deviceProfileName", "device_profile_name"}}) {
-      DM_ASSIGN_OR_RETURN(auto s, di.str(from));
+      DM_ASSIGN_OR_RETURN(auto s, di.label(from));
       w.field_or_null(to, s);
       if (s && std::string_view(from) == "deviceName") ev.device_name = std::string(*s);
     }
-    write_tags(w, di.get("tags"));
+    DM_TRY(write_tags(w, di));
   }
   w.field("source_format", source_format_name(ev.format));
 

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 
@@ -136,6 +137,14 @@ std::string uuid_from_bytes(std::string_view bytes) {
   std::string h = hex_encode(bytes);
   if (h.size() != 32) return h;
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
+bool valid_dedup_id(std::string_view id) {
+  auto allowed = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == ':' || c == '-';
+  };
+  return !id.empty() && id.size() <= kMaxDedupId && std::all_of(id.begin(), id.end(), allowed);
 }
 
 }  // namespace dm::ingest

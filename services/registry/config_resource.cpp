@@ -204,7 +204,8 @@ http::Response set_status(const Spec& spec, Context& ctx, const http::Request& r
   api::BodyReader r(body.doc);
   r.forbid_unknown({"status", "last_error"});
   auto status = r.choice("status", spec.statuses, true);
-  auto last_error = r.string("last_error", {.max = 4000, .nullable = true});
+  // The dispatcher's own words, which may quote a remote answer: kept as reported.
+  auto last_error = r.string("last_error", {.max = 4000, .nullable = true, .allow_control = true});
   if (!r.ok()) return api::validation_error(r.errors());
   auto rows = ctx.db.exec("UPDATE " + spec.table + " SET status = $2, last_error = $3 WHERE id = $1::uuid RETURNING id",
                           {id, *status, last_error});

@@ -212,9 +212,10 @@ void add_device_routes(http::Router& router, Context& ctx) {
     const auto& id = req.params.at("id");
     if (!api::is_uuid(id)) return not_found("Device");
     // Accepts {"label_ids": [...]} or a bare array of ids.
-    auto doc = json::parse(req.body, {.max_bytes = 1 << 20, .max_depth = 8});
-    if (!doc) return api::validation_error({"body"}, "JSON decode error: " + doc.error().message, "json_invalid");
-    const json::Value* ids = doc->IsArray() ? &*doc : json::find(*doc, "label_ids");
+    auto body = api::parse_json_body(req);
+    if (body.error) return std::move(*body.error);
+    const json::Document& doc = body.doc;
+    const json::Value* ids = doc.IsArray() ? &doc : json::find(doc, "label_ids");
     if (!ids || !ids->IsArray()) return api::validation_error({"body", "label_ids"}, "Field required", "missing");
     std::vector<std::string> label_ids;
     for (rapidjson::SizeType i = 0; i < ids->Size(); ++i) {

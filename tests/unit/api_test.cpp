@@ -13,6 +13,12 @@ http::Request post(std::string body) {
   r.body = std::move(body);
   return r;
 }
+http::Request post(std::string body, const std::string& content_type) {
+  auto r = post(std::move(body));
+  r.headers.set("Content-Type", content_type);
+  return r;
+}
+bool has(const http::Response& r, std::string_view text) { return r.body.find(text) != std::string::npos; }
 }  // namespace
 
 TEST_CASE("malformed, empty, oversize and non-object bodies get FastAPI answers") {
@@ -24,6 +30,72 @@ TEST_CASE("malformed, empty, oversize and non-object bodies get FastAPI answers"
   REQUIRE(api::parse_body(post("[1]")).error->body.find("dict_type") != std::string::npos);
   REQUIRE(api::parse_body(post(std::string(100, ' ') + "{}"), 50).error->status == 413);
   REQUIRE_FALSE(api::parse_body(post(R"({"a":1})")).error);
+}
+
+TEST_CASE("a body that says it is not JSON is 415; JSON types and no type at all are read") {
+  const std::string detail =
+      R"j({"detail":"Unsupported Media Type: the body must be JSON (Content-Type: application/json)"})j";
+  for (const char* type : {"text/plain", "application/xml", "application/x-www-form-urlencoded",
+                           "multipart/form-data; boundary=x", "text/json", "application/jsonx", "application/+json2"}) {
+    INFO(type);
+    auto parsed = api::parse_body(post(R"({"a":1})", type));
+    REQUIRE(parsed.error);
+    CHECK(parsed.error->status == 415);
+    CHECK(parsed.error->body == detail);
+  }
+  for (const char* type : {"application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8",
+                           "application/merge-patch+json", " application/vnd.api+json ; charset=utf-8", ""}) {
+    INFO(type);
+    CHECK_FALSE(api::parse_body(post(R"({"a":1})", type)).error);
+  }
+  CHECK_FALSE(api::parse_body(post(R"({"a":1})")).error);  // a client that sends no type
+  // an empty body of the wrong type is still the wrong type
+  CHECK(api::parse_body(post("", "text/plain")).error->status == 415);
+}
+
+TEST_CASE("bodies PostgreSQL could not store, or that read two ways, are 422 json_invalid") {
+  auto utf8 = api::parse_body(post("{\"name\":\"ab\xff\xfe\"}", "application/json"));
+  REQUIRE(utf8.error);
+  CHECK(utf8.error->status == 422);
+  CHECK(has(*utf8.error, R"j({"loc":["body"],"msg":"JSON decode error: invalid UTF-8 in the value at 'name' )j"
+                         R"j((offset 11)","type":"json_invalid"})j"));
+  auto nul = api::parse_body(post(R"({"name":"a\u0000b"})"));
+  CHECK(nul.error->status == 422);
+  CHECK(has(*nul.error, R"j(a NUL character (\\u0000) in the value at 'name')j"));
+  auto twice = api::parse_body(post(R"({"name":"a","meta":{"k":1,"k":2}})"));
+  CHECK(twice.error->status == 422);
+  CHECK(has(*twice.error, "duplicate key 'k' in the object at 'meta'"));
+  CHECK(has(*twice.error, R"("type":"json_invalid")"));
+  // a bare list where a list is allowed
+  auto list = api::parse_json_body(post(R"(["a","b"])"));
+  REQUIRE_FALSE(list.error);
+  CHECK(list.doc.IsArray());
+  CHECK(api::parse_json_body(post("[\"\xc0\xaf\"]")).error->status == 422);
+  CHECK(api::parse_json_body(post("[]", "text/plain")).error->status == 415);
+}
+
+TEST_CASE("BodyReader strings refuse control characters other than tab, newline and return") {
+  auto parsed =
+      api::parse_body(post(R"({"a":"x\u0007y","b":"\u001b[31m","c":"del\u007f","d":"Ünï\u0001","ok":"l1\n\tl2\r\n"})"));
+  REQUIRE_FALSE(parsed.error);
+  api::BodyReader r(parsed.doc);
+  CHECK_FALSE(r.string("a"));
+  CHECK_FALSE(r.string("b"));
+  CHECK_FALSE(r.string("c", {.max = 3}));
+  CHECK_FALSE(r.string("d"));
+  CHECK(r.string("ok").value() == "l1\n\tl2\r\n");
+  REQUIRE(r.errors().size() == 4);
+  auto res = r.response();
+  CHECK(res.status == 422);
+  const std::string msg = R"j("],"msg":"String should not contain control characters )j";
+  CHECK(has(res, R"j({"loc":["body","a)j" + msg + R"j((U+0007 at character 2)","type":"string_pattern_mismatch"})j"));
+  CHECK(has(res, R"j("loc":["body","b)j" + msg + "(U+001B at character 1)"));
+  CHECK(has(res, R"j("loc":["body","c)j" + msg + "(U+007F at character 4)"));
+  CHECK(has(res, R"j("loc":["body","d)j" + msg + "(U+0001 at character 4)"));
+  // free text our own services report may keep them
+  api::BodyReader free_text(parsed.doc);
+  CHECK(free_text.string("a", {.allow_control = true}).value() == "x\x07y");
+  CHECK(free_text.ok());
 }
 
 TEST_CASE("BodyReader collects every field problem with pydantic names") {

@@ -108,6 +108,15 @@ TEST_CASE("RFC 3339 times parse with offsets and up to nine fractional digits") 
   REQUIRE_FALSE(dm::parse_rfc3339("2023-13-01T00:00:00Z").ok());
   REQUIRE_FALSE(dm::parse_rfc3339("2023-01-01 garbage").ok());
   REQUIRE_FALSE(dm::parse_rfc3339("2023-01-01T00:00:00").ok());
+  // only what 64 bits of nanoseconds hold: 1677-09-21 to 2262-04-11
+  REQUIRE(dm::format_rfc3339(*dm::parse_rfc3339("2262-04-11T23:47:16.854775807Z")) == "2262-04-11T23:47:16.854775Z");
+  REQUIRE(dm::parse_rfc3339("1677-09-21T00:12:44Z").ok());
+  for (const char* far :
+       {"2262-04-11T23:47:16.854775808Z", "2262-04-11T23:47:17Z", "2284-07-18T09:38:49.235700766+00:00",
+        "9999-12-31T23:59:59Z", "1677-09-21T00:12:43Z", "0000-01-01T00:00:00Z"}) {
+    INFO(far);
+    REQUIRE_FALSE(dm::parse_rfc3339(far).ok());
+  }
 }
 
 #include <atomic>

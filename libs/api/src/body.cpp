@@ -15,6 +15,20 @@ std::size_t utf8_length(std::string_view s) {
   return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
+// RFC 8259 JSON is UTF-8 whatever a charset parameter says, so parameters are ignored.
+bool is_json_media_type(std::string_view content_type) {
+  auto type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  if (type.empty()) return true;  // as good as no Content-Type (clients that send none are read as JSON)
+  constexpr std::string_view kApplication = "application/", kSuffix = "+json";
+  if (type.size() < kApplication.size() || !http::iequals(type.substr(0, kApplication.size()), kApplication))
+    return false;
+  auto subtype = type.substr(kApplication.size());
+  return http::iequals(subtype, "json") ||
+         (subtype.size() > kSuffix.size() && http::iequals(subtype.substr(subtype.size() - kSuffix.size()), kSuffix));
+}
+
 }  // namespace
 
 http::Response validation_error(const std::vector<FieldError>& errors) {
@@ -38,13 +52,21 @@ http::Response validation_error(std::vector<std::string> loc, std::string msg, s
   return validation_error(std::vector<FieldError>{{std::move(loc), std::move(msg), std::move(type)}});
 }
 
-ParsedBody parse_body(const http::Request& request, std::size_t max_bytes) {
+ParsedBody parse_json_body(const http::Request& request, std::size_t max_bytes) {
   ParsedBody out;
+  // A form or plain text where JSON is expected: say so, rather than "JSON decode error".
+  if (auto type = request.header("Content-Type"); type && !is_json_media_type(*type)) {
+    out.error = http::Response::error(415,
+                                      "Unsupported Media Type: the body must be JSON (Content-Type: "
+                                      "application/json)");
+    return out;
+  }
   if (request.body.empty()) {
     out.error = validation_error({"body"}, "Field required", "missing");
     return out;
   }
-  auto doc = json::parse(request.body, {.max_bytes = max_bytes, .max_depth = 64});
+  auto doc = json::parse(request.body,
+                         {.max_bytes = max_bytes, .max_depth = 64, .refuse_duplicate_keys = true, .refuse_nul = true});
   if (!doc) {
     if (doc.error().code == Errc::too_large) {
       out.error = http::Response::error(413, doc.error().message);
@@ -53,11 +75,14 @@ ParsedBody parse_body(const http::Request& request, std::size_t max_bytes) {
     }
     return out;
   }
-  if (!doc->IsObject()) {
-    out.error = validation_error({"body"}, "Input should be a valid dictionary or object", "dict_type");
-    return out;
-  }
   out.doc = std::move(doc).value();
+  return out;
+}
+
+ParsedBody parse_body(const http::Request& request, std::size_t max_bytes) {
+  ParsedBody out = parse_json_body(request, max_bytes);
+  if (!out.error && !out.doc.IsObject())
+    out.error = validation_error({"body"}, "Input should be a valid dictionary or object", "dict_type");
   return out;
 }
 
@@ -100,6 +125,13 @@ std::optional<std::string> BodyReader::string(std::string_view name, StringRule 
     return std::nullopt;
   }
   std::string s(json::view(*v));
+  if (auto at = json::find_control(s, "\t\n\r"); at != std::string::npos && !rule.allow_control) {
+    add_error(std::string(name),
+              "String should not contain control characters (" + json::code_point_name(s[at]) + " at character " +
+                  std::to_string(utf8_length(std::string_view(s).substr(0, at)) + 1) + ")",
+              "string_pattern_mismatch");
+    return std::nullopt;
+  }
   auto len = utf8_length(s);
   if (len < rule.min) {
     add_error(std::string(name),

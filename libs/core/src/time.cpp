@@ -1,5 +1,6 @@
 #include "dm/core/time.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -85,7 +86,12 @@ Result<SysTime> parse_rfc3339(std::string_view s) {
   if (pos != s.size()) return bad();
   long long secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
                    mi * 60 + se - offset_sec;
-  return SysTime(std::chrono::nanoseconds(secs * 1'000'000'000LL + nanos));
+  // SysTime counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11. A time outside would
+  // overflow (found by fuzzing the webhook's "time"), so it is refused like any bad text.
+  constexpr long long kNs = 1'000'000'000LL;
+  if (secs < INT64_MIN / kNs || secs > INT64_MAX / kNs || (secs == INT64_MAX / kNs && nanos > INT64_MAX % kNs))
+    return bad();
+  return SysTime(std::chrono::nanoseconds(secs * kNs + nanos));
 }
 
 std::int64_t unix_micros(SysTime t) {

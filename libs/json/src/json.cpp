@@ -1,9 +1,13 @@
 #include "dm/json/json.hpp"
 
-#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+
+#include <algorithm>
+#include <charconv>
+#include <unordered_set>
+#include <vector>
 
 namespace dm::json {
 namespace {
@@ -21,72 +25,260 @@ Result<const Value*> member(const Value& object, std::string_view key) {
   return v;
 }
 
+// A key or string as messages show it: control characters as \u escapes, at most 64 bytes
+// (cut on a character boundary), so an error message is itself clean, short text.
+std::string printable(std::string_view s) {
+  std::size_t cut = s.size();
+  if (cut > 64) {
+    cut = 64;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  }
+  std::string out;
+  for (char c : s.substr(0, cut)) {
+    if (find_control(std::string_view(&c, 1)) == 0)
+      out += "\\u" + code_point_name(c).substr(2);
+    else
+      out += c;
+  }
+  if (cut < s.size()) out += "...";
+  return out;
+}
+
+// A \u escape of a lone low surrogate (U+DC00..U+DFFF) is the one way invalid UTF-8 gets
+// past the reader: it encodes the code point as ED B0..BF xx. Raw bytes were validated, so
+// ED followed by A0..BF can only come from such an escape.
+bool has_lone_surrogate(std::string_view s) {
+  for (auto at = s.find('\xED'); at != std::string_view::npos; at = s.find('\xED', at + 1))
+    if (at + 1 < s.size() && static_cast<unsigned char>(s[at + 1]) >= 0xA0) return true;
+  return false;
+}
+
+// The power of ten of a number literal's first significant digit ("0.05" → -2, "12e4" → 5),
+// to tell an underflow from an overflow when a literal is out of a double's range.
+long long decimal_exponent(std::string_view n) {
+  if (!n.empty() && n[0] == '-') n.remove_prefix(1);
+  const auto e = n.find_first_of("eE");
+  long long exp = 0;
+  if (e != std::string_view::npos) {
+    auto digits = n.substr(e + 1);
+    const bool negative = !digits.empty() && digits[0] == '-';
+    if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.remove_prefix(1);
+    for (char c : digits) exp = std::min(exp * 10 + (c - '0'), 1'000'000'000'000LL);  // saturates
+    if (negative) exp = -exp;
+  }
+  const auto mantissa = n.substr(0, e);
+  const auto dot = mantissa.find('.');
+  const auto whole = mantissa.substr(0, dot);
+  const auto fraction = dot == std::string_view::npos ? std::string_view() : mantissa.substr(dot + 1);
+  if (auto k = whole.find_first_not_of('0'); k != std::string_view::npos)
+    return static_cast<long long>(whole.size() - k - 1) + exp;
+  if (auto k = fraction.find_first_not_of('0'); k != std::string_view::npos) return exp - static_cast<long long>(k + 1);
+  return 0;  // zero
+}
+
 // Forwards RapidJSON's SAX events to the document being built, and
 // - stops the parse as soon as objects and arrays nest deeper than the limit: one pass over
 //   the text, and a hostile document never reaches code that recurses on depth;
 // - drops the values of the top-level members named in `skip` (they are still lexed, so
-//   the text stays fully checked).
+//   the text stays fully checked);
+// - refuses lone surrogate escapes, and on request NUL characters and duplicate keys. For
+//   those it keeps the path to the current value, to say where: only when a refusal is
+//   asked for, so messages between our own services pay nothing for it.
 class Builder {
  public:
-  Builder(Document& doc, const Limits& limits) : doc_(doc), max_(limits.max_depth), skip_(limits.skip_members) {}
-  bool too_deep() const { return too_deep_; }
+  Builder(Document& doc, const Limits& limits)
+      : doc_(doc),
+        max_(limits.max_depth),
+        skip_(limits.skip_members),
+        refuse_nul_(limits.refuse_nul),
+        refuse_duplicates_(limits.refuse_duplicate_keys),
+        track_(refuse_nul_ || refuse_duplicates_) {}
+  // Why the handler stopped the parse; empty when it did not.
+  const std::string& failure() const { return failure_; }
+  // What the reader is lexing when the text itself is wrong ("the string at 'a.b'"); empty
+  // when the path is not kept.
+  std::string lexing() const {
+    if (!track_) return {};
+    return !frames_.empty() && frames_.back().object && !frames_.back().has_key ? "a key of " + object_at()
+                                                                                : value_at();
+  }
 
-  bool Null() { return scalar() || doc_.Null(); }
-  bool Bool(bool b) { return scalar() || doc_.Bool(b); }
-  bool Int(int i) { return scalar() || doc_.Int(i); }
-  bool Uint(unsigned u) { return scalar() || doc_.Uint(u); }
-  bool Int64(std::int64_t i) { return scalar() || doc_.Int64(i); }
-  bool Uint64(std::uint64_t u) { return scalar() || doc_.Uint64(u); }
-  bool Double(double d) { return scalar() || doc_.Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return scalar() || doc_.RawNumber(s, n, copy); }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return scalar() || doc_.String(s, n, copy); }
+  bool Null() {
+    return scalar([&] { return doc_.Null(); });
+  }
+  bool Bool(bool b) {
+    return scalar([&] { return doc_.Bool(b); });
+  }
+  bool Int(int i) {
+    return scalar([&] { return doc_.Int(i); });
+  }
+  bool Uint(unsigned u) {
+    return scalar([&] { return doc_.Uint(u); });
+  }
+  bool Int64(std::int64_t i) {
+    return scalar([&] { return doc_.Int64(i); });
+  }
+  bool Uint64(std::uint64_t u) {
+    return scalar([&] { return doc_.Uint64(u); });
+  }
+  bool Double(double d) {
+    return scalar([&] { return doc_.Double(d); });
+  }
+  // Numbers arrive as text (kParseNumbersAsStringsFlag; the reader checked their syntax) and
+  // are typed as RapidJSON types them: an integer that fits 64 bits exactly, anything else as
+  // the nearest double (std::from_chars), as V8, Python and PostgreSQL read them. RapidJSON
+  // 1.1's own conversion was one unit off for long literals, so a number written back (our
+  // messages) differed from the one sent; its full-precision mode returns garbage near the
+  // top of the range (5.675021e308 read as -1.3e-308); and a literal beyond the range read as
+  // infinity, which no writer can write back (all found by fuzzing).
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    std::string_view text(s, n);
+    const char* end = s + n;
+    if (text.find_first_of(".eE") == std::string_view::npos) {
+      std::int64_t i = 0;
+      std::uint64_t u = 0;
+      if (text[0] == '-' && std::from_chars(s, end, i).ec == std::errc()) return scalar([&] { return doc_.Int64(i); });
+      if (text[0] != '-' && std::from_chars(s, end, u).ec == std::errc()) return scalar([&] { return doc_.Uint64(u); });
+    }
+    double d = 0;
+    if (std::from_chars(s, end, d).ec == std::errc::result_out_of_range) {
+      if (decimal_exponent(text) >= 0)
+        return fail("a number out of the range of a double" + (track_ ? " in " + value_at() : ""));
+      d = text[0] == '-' ? -0.0 : 0.0;  // below the smallest double: zero, as every reader has it
+    }
+    return scalar([&] { return doc_.Double(d); });
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    if (!clean(std::string_view(s, n), false)) return false;
+    return scalar([&] { return doc_.String(s, n, copy); });
+  }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    std::string_view key(s, n);
+    if (!clean(key, true) || !note_key(key)) return false;
     if (skipping_) return true;
-    if (depth_ == 1 && !skip_.empty() && skipped(std::string_view(s, n))) {
+    if (depth_ == 1 && !skip_.empty() && skipped(key)) {
       skipping_ = true;
       ++skipped_members_;
       return true;
     }
     return doc_.Key(s, n, copy);
   }
-  bool StartObject() { return enter() && (skipping_ || doc_.StartObject()); }
-  bool StartArray() { return enter() && (skipping_ || doc_.StartArray()); }
+  bool StartObject() { return enter(true) && (skipping_ || doc_.StartObject()); }
+  bool StartArray() { return enter(false) && (skipping_ || doc_.StartArray()); }
   bool EndObject(rapidjson::SizeType n) {
-    if (leave()) return true;
     // The reader counted the dropped members of the top-level object too.
-    return doc_.EndObject(depth_ == 0 ? n - skipped_members_ : n);
+    bool ok = leave() || doc_.EndObject(depth_ == 0 ? n - skipped_members_ : n);
+    done();
+    return ok;
   }
-  bool EndArray(rapidjson::SizeType n) { return leave() || doc_.EndArray(n); }
+  bool EndArray(rapidjson::SizeType n) {
+    bool ok = leave() || doc_.EndArray(n);
+    done();
+    return ok;
+  }
 
  private:
+  // One open object or array, kept only when tracking.
+  struct Frame {
+    bool object = false;
+    bool has_key = false;                  // object: a key was read, its value is pending or open
+    std::size_t index = 0;                 // array: the element being read
+    std::string key;                       // object: the current member
+    std::unordered_set<std::string> keys;  // object, refusing duplicates: the keys so far
+  };
+
   bool skipped(std::string_view key) const {
     for (auto k : skip_)
       if (k == key) return true;
     return false;
   }
-  // A scalar inside a dropped value: true means "handled, do not build".
-  bool scalar() {
-    if (!skipping_) return false;
-    if (depth_ == 1) skipping_ = false;  // the dropped value was this scalar
-    return true;
+  // A scalar: built unless it belongs to a dropped value.
+  template <typename Build>
+  bool scalar(Build build) {
+    bool ok = true;
+    if (!skipping_)
+      ok = build();
+    else if (depth_ == 1)
+      skipping_ = false;  // the dropped value was this scalar
+    done();
+    return ok;
   }
-  bool enter() {
-    if (++depth_ <= max_) return true;
-    too_deep_ = true;
-    return false;
+  bool enter(bool object) {
+    if (++depth_ > max_) return fail("JSON nesting deeper than " + std::to_string(max_) + " levels");
+    if (track_) frames_.push_back(Frame{.object = object});
+    return true;
   }
   // Closes an object or array; true when it belonged to a dropped value.
   bool leave() {
     --depth_;
+    if (track_) frames_.pop_back();
     if (!skipping_) return false;
     if (depth_ == 1) skipping_ = false;  // the dropped value ends here
     return true;
   }
+  // A value is complete: the enclosing array moves to its next element, the enclosing
+  // object waits for its next key.
+  void done() {
+    if (!track_ || frames_.empty()) return;
+    Frame& f = frames_.back();
+    if (f.object)
+      f.has_key = false;
+    else
+      ++f.index;
+  }
+  bool note_key(std::string_view key) {
+    if (!track_) return true;
+    Frame& f = frames_.back();
+    if (refuse_duplicates_ && !f.keys.emplace(key).second)
+      return fail("duplicate key '" + printable(key) + "' in " + object_at());
+    f.key.assign(key);
+    f.has_key = true;
+    return true;
+  }
+  bool clean(std::string_view s, bool key) {
+    if (has_lone_surrogate(s)) return fail("a \\u escape of a lone UTF-16 surrogate in " + text_at(key));
+    if (refuse_nul_ && s.find('\0') != std::string_view::npos)
+      return fail("a NUL character (\\u0000) in " + text_at(key));
+    return true;
+  }
+  std::string text_at(bool key) const {
+    if (!track_) return key ? "a key" : "a string";
+    return key ? "a key of " + object_at() : value_at();
+  }
+  // The member path of the value being read: deviceInfo.tags.site, rxInfo[0].rssi.
+  std::string path() const {
+    std::string out;
+    for (const auto& f : frames_) {
+      if (!f.object) {
+        out += "[" + std::to_string(f.index) + "]";
+      } else if (f.has_key) {
+        if (!out.empty()) out += '.';
+        out += printable(f.key);
+      }
+    }
+    return out;
+  }
+  std::string value_at() const {
+    auto p = path();
+    return p.empty() ? "the top-level value" : "the value at '" + p + "'";
+  }
+  std::string object_at() const {
+    auto p = path();
+    return p.empty() ? "the top-level object" : "the object at '" + p + "'";
+  }
+  bool fail(std::string why) {
+    failure_ = std::move(why);
+    return false;
+  }
+
   Document& doc_;
   int max_, depth_ = 0;
   std::span<const std::string_view> skip_;
-  bool too_deep_ = false, skipping_ = false;
+  bool refuse_nul_, refuse_duplicates_, track_;
+  bool skipping_ = false;
   rapidjson::SizeType skipped_members_ = 0;
+  std::vector<Frame> frames_;
+  std::string failure_;
 };
 
 }  // namespace
@@ -96,28 +288,52 @@ Result<Document> parse(std::string_view text, const Limits& limits) {
     return Error(Errc::too_large, "JSON body of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
                                       std::to_string(limits.max_bytes) + " bytes");
   }
+  // A byte order mark is not JSON (RFC 8259 says not to send one; FastAPI refuses it too).
+  // RapidJSON's EncodedInputStream would skip it, and any one of its three bytes alone, so a
+  // caller keeping the text as is (ingest's `raw`) would keep bytes that are not JSON (found
+  // by fuzzing): the reader reads the bytes as they are.
+  if (text.starts_with("\xEF\xBB\xBF"))
+    return Error(Errc::invalid_argument, "malformed JSON at offset 0: a byte order mark (BOM) before the value");
   Document doc;
   rapidjson::Reader reader;
-  bool too_deep = false;
-  // Iterative: the parser itself never recurses, whatever the input.
-  auto generate = [&](Document& d) {
-    Builder handler(d, limits);
-    rapidjson::MemoryStream ms(text.data(), text.size());
-    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
-    bool ok = !reader.Parse<rapidjson::kParseIterativeFlag>(is, handler).IsError();
-    too_deep = handler.too_deep();
-    return ok;
-  };
+  Builder handler(doc, limits);
+  rapidjson::MemoryStream is(text.data(), text.size());
+  // Iterative: the parser itself never recurses, whatever the input. Validating the
+  // encoding costs a little per string byte and keeps every document valid UTF-8.
+  // Numbers as text: the Builder reads them (see RawNumber).
+  constexpr unsigned kFlags =
+      rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag;
+  auto generate = [&](Document&) { return !reader.Parse<kFlags>(is, handler).IsError(); };
   doc.Populate(generate);
-  if (too_deep) {
-    return Error(Errc::invalid_argument, "JSON nesting deeper than " + std::to_string(limits.max_depth) + " levels");
+  // The reader takes a NUL byte for the end of the text, so `{...}\0\0` parses: whatever
+  // follows must not reach someone who keeps the text as is (found by fuzzing).
+  if (!reader.HasParseError() && is.Tell() != text.size())
+    return Error(Errc::invalid_argument,
+                 "malformed JSON at offset " + std::to_string(is.Tell()) + ": a NUL byte after the value");
+  if (!reader.HasParseError()) return doc;
+  std::string offset = std::to_string(reader.GetErrorOffset());
+  if (!handler.failure().empty()) return Error(Errc::invalid_argument, handler.failure() + " (offset " + offset + ")");
+  if (reader.GetParseErrorCode() == rapidjson::kParseErrorStringInvalidEncoding) {
+    std::string where = handler.lexing();
+    return Error(Errc::invalid_argument,
+                 "invalid UTF-8" + (where.empty() ? std::string() : " in " + where) + " (offset " + offset + ")");
   }
-  if (reader.HasParseError()) {
-    return Error(Errc::invalid_argument, std::string("malformed JSON at offset ") +
-                                             std::to_string(reader.GetErrorOffset()) + ": " +
-                                             rapidjson::GetParseError_En(reader.GetParseErrorCode()));
+  return Error(Errc::invalid_argument,
+               "malformed JSON at offset " + offset + ": " + rapidjson::GetParseError_En(reader.GetParseErrorCode()));
+}
+
+std::size_t find_control(std::string_view s, std::string_view allowed) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c < 0x20 || c == 0x7F) && allowed.find(s[i]) == std::string_view::npos) return i;
   }
-  return doc;
+  return std::string_view::npos;
+}
+
+std::string code_point_name(char c) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  auto u = static_cast<unsigned char>(c);
+  return std::string("U+00") + kHex[u >> 4] + kHex[u & 15];
 }
 
 const Value* find(const Value& object, std::string_view key) {

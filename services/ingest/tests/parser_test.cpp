@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -265,10 +266,194 @@ TEST_CASE("bad bodies get precise messages") {
         "field 'fCnt' must be an integer");
   CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"}})", "bogus").find("unknown event type 'bogus'") ==
         0);
+  CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"}})", "up\xff\n") ==
+        "unknown event type: expected up, join, status, ack, txack, log or location");
   CHECK(parse_error(R"({"devEUI":"not-base64!"})", "up") ==
         "field 'devEUI' must be 16 hex digits or base64 of 8 bytes");
   CHECK(parse_error(R"({"deviceInfo":{"devEui":"0101010101010101"},"rxInfo":[1]})", "up") ==
         "field 'rxInfo[0]' must be an object");
+}
+
+namespace {
+
+// A v4 uplink whose deviceInfo members and top-level members after it are given as JSON text.
+std::string v4(const std::string& device_info, const std::string& rest = R"("fPort":1)") {
+  return R"({"deduplicationId":"3ac7e3c4-4401-4b8d-9386-a5c902f9202d","deviceInfo":{"devEui":"0101010101010101",)" +
+         device_info + "}," + rest + "}";
+}
+
+}  // namespace
+
+TEST_CASE("poison that PostgreSQL would refuse later is refused at the edge") {
+  // invalid UTF-8 (the bytes \xff\xfe inside the device name), anywhere in the body
+  CHECK(parse_error(v4("\"deviceName\":\"ab\xff\xfe\"")) ==
+        "invalid UTF-8 in the value at 'deviceInfo.deviceName' (offset 116)");
+  CHECK(parse_error(v4("\"deviceName\":\"n\"", "\"object\":{\"note\":\"\xc3\"}"))
+            .find("invalid UTF-8 in the value at "
+                  "'object.note'") == 0);
+  // NUL anywhere: jsonb (the history reads, the flows) cannot hold it
+  CHECK(parse_error(R"({"deduplicationId":"a\u0000b","deviceInfo":{"devEui":"0101010101010101"},"fPort":1})") ==
+        "a NUL character (\\u0000) in the value at 'deduplicationId' (offset 29)");
+  CHECK(parse_error(v4(R"("deviceName":"n")", R"("object":{"t":[1,"\u0000"]})")).find("'object.t[1]'") !=
+        std::string::npos);
+  CHECK(parse_error(v4(R"("deviceName":"n")", R"("object":{"k\u0000":1})")).find("a key of the object at 'object'") !=
+        std::string::npos);
+  // a \u escape of a lone surrogate would be invalid UTF-8 once decoded
+  CHECK(parse_error(v4(R"("deviceName":"\udc00")"))
+            .find("lone UTF-16 surrogate in the value at 'deviceInfo.deviceName'") != std::string::npos);
+  // NUL bytes after the body: the reader stopped there, but `raw` would have kept them
+  CHECK(parse_error(v4(R"("deviceName":"n")") + std::string(3, '\0')).find("a NUL byte after the value") !=
+        std::string::npos);
+  // a byte order mark, or a stray byte of one, before the body
+  CHECK(parse_error("\xEF\xBB\xBF" + v4(R"("deviceName":"n")")).find("byte order mark") != std::string::npos);
+  CHECK(parse_error("\xEF" + v4(R"("deviceName":"n")")).rfind("malformed JSON at offset 0", 0) == 0);
+  // a key named twice: which value counts?
+  CHECK(parse_error(v4(R"("devEui":"0202020202020202")")) ==
+        "duplicate key 'devEui' in the object at 'deviceInfo' (offset 108)");
+  CHECK(parse_error(v4(R"("deviceName":"n")", R"("fPort":1,"fPort":2)"))
+            .find("duplicate key 'fPort' in the top-level "
+                  "object") == 0);
+  // v3's objectJSON is parsed with the same rules
+  CHECK(parse_error(R"({"devEUI":"0004a30b001c0531","fPort":1,"objectJSON":"{\"a\":1,\"a\":2}"})") ==
+        "field 'objectJSON' must be a JSON object encoded as a string: duplicate key 'a' in the top-level object "
+        "(offset 10)");
+  CHECK(parse_error(R"({"devEUI":"0004a30b001c0531","fPort":1,"objectJSON":"{\"a\":\"\\u0000\"}"})").find("NUL") !=
+        std::string::npos);
+}
+
+TEST_CASE("names and ids must not carry control characters; free text may") {
+  CHECK(parse_error(v4(R"("deviceName":"bad\u0007name")")) ==
+        "field 'deviceInfo.deviceName' must not contain control characters (U+0007 at byte 3)");
+  CHECK(parse_error(v4(R"("tenantName":"a\tb")")) ==
+        "field 'deviceInfo.tenantName' must not contain control characters (U+0009 at byte 1)");
+  CHECK(parse_error(v4("\"applicationName\":\"del\x7f\"")).find("'deviceInfo.applicationName'") != std::string::npos);
+  for (const char* field : {"tenantId", "applicationId", "deviceProfileId", "deviceProfileName"}) {
+    INFO(field);
+    CHECK(parse_error(v4("\"" + std::string(field) + R"(":"x\ny")")) ==
+          "field 'deviceInfo." + std::string(field) + "' must not contain control characters (U+000A at byte 1)");
+  }
+  CHECK(parse_error(v4(R"("tags":{"site":"a\rb"})")) ==
+        "field 'deviceInfo.tags.site' must not contain control characters (U+000D at byte 1)");
+  CHECK(parse_error(v4(R"("tags":{"si\u001bte":"a"})")) ==
+        "field 'deviceInfo.tags' must not have keys with control characters (U+001B)");
+  CHECK(parse_error(v4(R"("deviceName":"n")", R"("rxInfo":[{"gatewayId":"gw\n1"}])")) ==
+        "field 'rxInfo[0].gatewayId' must not contain control characters (U+000A at byte 2)");
+  // v3: names at the top level
+  CHECK(parse_error(R"({"devEUI":"0004a30b001c0531","fPort":1,"deviceName":"a\u0000"})").find("NUL") !=
+        std::string::npos);
+  CHECK(parse_error(R"({"devEUI":"0004a30b001c0531","fPort":1,"applicationID":"1\n"})") ==
+        "field 'applicationID' must not contain control characters (U+000A at byte 1)");
+  CHECK(parse_error(R"({"devEUI":"0004a30b001c0531","fPort":1,"tags":{"k":"\u0001"}})") ==
+        "field 'tags.k' must not contain control characters (U+0001 at byte 0)");
+  // a log's description is free text inside the document: kept, escaped by JSON
+  auto log = parse_ok(v4(R"("deviceName":"n")", R"("level":"ERROR","code":"X","description":"line 1\nline 2")"), "log");
+  CHECK(str(log.doc["log"], "description") == "line 1\nline 2");
+  // non-ASCII names are fine
+  CHECK(parse_ok(v4("\"deviceName\":\"K\xc3\xbchlraum \xe2\x84\x96"
+                    "3\""))
+            .ev.device_name ==
+        "K\xc3\xbchlraum \xe2\x84\x96"
+        "3");
+}
+
+TEST_CASE("deduplicationId: ChirpStack's UUIDs and other safe ids, nothing else") {
+  for (const std::string& id : std::vector<std::string>{"3ac7e3c4-4401-4b8d-9386-a5c902f9202d", "a1", "urn:dm:up.42_x",
+                                                        std::string(kMaxDedupId, 'x')}) {
+    INFO(id);
+    CHECK(parse_ok(R"({"deduplicationId":")" + id + R"(","deviceInfo":{"devEui":"0101010101010101"},"fPort":1})")
+              .ev.dedup_id == id);
+  }
+  const std::string expected =
+      "field 'deduplicationId' must be at most 128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'";
+  for (std::string id : {std::string("a b"), std::string("a\\nb"), std::string("a/b"), std::string("\\u00e9"),
+                         std::string("x\\r\\nNats-Msg-Id: forged"), std::string(kMaxDedupId + 1, 'x')}) {
+    INFO(id);
+    CHECK(parse_error(R"({"deduplicationId":")" + id + R"(","deviceInfo":{"devEui":"0101010101010101"},"fPort":1})") ==
+          expected);
+  }
+  CHECK(parse_error(R"({"deduplicationId":7,"deviceInfo":{"devEui":"0101010101010101"},"fPort":1})") ==
+        "field 'deduplicationId' must be a string");
+  // unset (protobuf JSON omits it; an empty string is the same): the body's hash keys the event
+  std::string body = R"({"deduplicationId":"","deviceInfo":{"devEui":"0101010101010101"},"fPort":1})";
+  CHECK(parse_ok(body).ev.dedup_id == sha256_hex(body));
+  CHECK(valid_dedup_id("A-z.0_9:"));
+  CHECK_FALSE(valid_dedup_id(""));
+}
+
+TEST_CASE("the normalised message names every key once, though two body keys map to one") {
+  auto p =
+      parse_ok(v4(R"("deviceName":"n")",
+                  R"("fPort":1,"rxInfo":[{"gatewayId":"gw-a","gateway_id":"forged","rssi":-1,"crcStatus":"A",)"
+                  R"("crc_status":"B"}],"txInfo":{"fooBar":1,"foo_bar":2,"modulation":{"loRa":{"spreadingFactor":7,)"
+                  R"("spreading_factor":8}}})"));
+  std::string message = to_message(p.ev, std::nullopt);
+  REQUIRE(json::parse(message, {.max_bytes = 1 << 20, .max_depth = 128, .refuse_duplicate_keys = true}).ok());
+  CHECK(str(p.doc["rx_info"][0], "gateway_id") == "gw-a");  // ours first
+  CHECK(str(p.doc["rx_info"][0], "crc_status") == "A");     // then the body's order
+  CHECK(integer(p.doc["tx_info"], "foo_bar") == 1);
+  CHECK(integer(p.doc["tx_info"]["modulation"]["lora"], "spreading_factor") == 7);
+  auto v3 = parse_ok(R"({"devEUI":"AgICAgICAgI=","fPort":1,"rxInfo":[{"gatewayID":"AwMDAwMDAwM=","loRaSNR":9,"snr":1,)"
+                     R"("uplinkID":"jhMh8Gq6RAOChSKbi83RHQ==","uplink_id":"x"}]})");
+  CHECK(number(v3.doc["rx_info"][0], "snr") == 9);
+  CHECK(str(v3.doc["rx_info"][0], "uplink_id") == "8e1321f0-6aba-4403-8285-229b8bcdd11d");
+  std::string v3_message = to_message(v3.ev, std::nullopt);
+  CHECK(json::parse(v3_message, {.max_bytes = 1 << 20, .max_depth = 128, .refuse_duplicate_keys = true}).ok());
+}
+
+TEST_CASE("optional members with the wrong type are refused whatever the event") {
+  CHECK(parse_error(R"({"deviceInfo":"0101010101010101","fPort":1})") == "field 'deviceInfo' must be an object");
+  CHECK(parse_error(v4(R"("tags":"site=a")")) == "field 'deviceInfo.tags' must be an object");
+  CHECK(parse_error(v4(R"("tags":["a"])")) == "field 'deviceInfo.tags' must be an object");
+  CHECK(parse_error(v4(R"("tags":{"floor":3})")) == "field 'deviceInfo.tags.floor' must be a string");
+  CHECK(parse_error(R"({"devEUI":"0004a30b001c0531","fPort":1,"tags":[]})") == "field 'tags' must be an object");
+  // members this event type does not read
+  CHECK(parse_error(v4(R"("deviceName":"n")", R"("devAddr":"00189440","object":"x")"), "join") ==
+        "field 'object' must be an object");
+  CHECK(parse_error(v4(R"("deviceName":"n")", R"("margin":1,"rxInfo":{})"), "status") ==
+        "field 'rxInfo' must be an array");
+  CHECK(parse_error(v4(R"("deviceName":"n")", R"("margin":1,"rxInfo":[{},"gw"])"), "status") ==
+        "field 'rxInfo[1]' must be an object");
+  CHECK(parse_error(v4(R"("deviceName":"n")", R"("acknowledged":true,"txInfo":[])"), "ack") ==
+        "field 'txInfo' must be an object");
+  CHECK(parse_error(v4(R"("deviceName":"n")", R"("fPort":1,"location":[1,2])")) ==
+        "field 'location' must be an object");
+  CHECK(parse_error(R"({"devEUI":"0004a30b001c0531","fPort":1,"objectJSON":{}})") ==
+        "field 'objectJSON' must be a string");
+  // null is unset, as protobuf JSON means it
+  CHECK(parse_ok(v4(R"("tags":null)", R"("fPort":1,"object":null,"rxInfo":null,"txInfo":null)"))
+            .doc["tags"]
+            .ObjectEmpty());
+}
+
+TEST_CASE("every fixture, here and in shared/fixtures/chirpstack, is still accepted") {
+  std::vector<std::string> dirs = {DM_INGEST_FIXTURES};
+  // The shared originals sit beside the checkout (CI lays them there too); the copies here are
+  // the same bodies, so a missing folder loses nothing.
+  if (std::filesystem::is_directory(testing::source_dir() + "/../shared/fixtures/chirpstack"))
+    dirs.push_back(testing::source_dir() + "/../shared/fixtures/chirpstack");
+  std::size_t accepted = 0;
+  for (const auto& dir : dirs) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (entry.path().extension() != ".json") continue;
+      INFO(entry.path().string());
+      std::string body = testing::read_text(entry.path().string());
+      // The docs' v3 payload is a literal "..." placeholder (refused as base64, tested above).
+      if (auto at = body.find("\"data\": \"...\""); at != std::string::npos) body.replace(at, 13, "\"data\": \"AQID\"");
+      auto doc = json::parse(body);
+      REQUIRE(doc.ok());
+      if (entry.path().filename() == "v4_ack_txack_location_docs.json") {
+        // Three bodies in one file, one per event type.
+        for (const auto& m : doc->GetObject()) {
+          parse_ok(json::to_string(m.value), std::string(json::view(m.name)));
+          ++accepted;
+        }
+      } else {
+        parse_ok(body);
+        ++accepted;
+      }
+    }
+  }
+  CHECK(accepted >= 13);
 }
 
 TEST_CASE("codec helpers") {

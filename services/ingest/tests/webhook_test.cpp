@@ -143,6 +143,40 @@ TEST_CASE("bad bodies get 400/413 with a precise message and publish nothing") {
   CHECK(published.count() == 0);
 }
 
+TEST_CASE("poison PostgreSQL would refuse later gets 400 now, publishes nothing and jams nothing") {
+  Api api(stack());
+  Webhook hook(stack());
+  auto eui = new_eui();
+  auto id = api.create_device(eui, "poison-" + eui);
+  Counter published(stack(), "dm.device.>");
+
+  struct Case {
+    std::string body, detail;
+  };
+  std::string dup_key = uplink(eui, "p-dup");
+  dup_key.insert(dup_key.find("\"devAddr\""), "\"fPort\":3,");
+  const std::vector<Case> cases = {
+      {uplink(eui, "p-utf8", 1, "ab\xff\xfe"), "invalid UTF-8 in the value at 'deviceInfo.deviceName'"},
+      {uplink(eui, "p\\u0000nul"), "a NUL character (\\u0000) in the value at 'deduplicationId'"},
+      {uplink(eui, "p-bell", 1, "bell\\u0007"), "field 'deviceInfo.deviceName' must not contain control characters"},
+      {uplink(eui, "p space"), "field 'deduplicationId' must be at most 128 characters"},
+      {dup_key, "duplicate key 'fPort' in the top-level object"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.body);
+    auto r = hook.post(c.body);
+    CHECK(r.status == 400);
+    CHECK(r.str("detail").rfind(c.detail, 0) == 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(published.count() == 0);
+  // The pipeline behind is not jammed: the next good event is stored, and nothing else.
+  CHECK(hook.post(uplink(eui, "p-good-" + eui)).status == 200);
+  REQUIRE(eventually([&] { return history_count(api, id) == 1; }));
+  CHECK(published.count() == 1);
+  CHECK(testing::metric_value(stack(), "ingest", "dm_ingest_history_failures_total") == 0);
+}
+
 TEST_CASE("an unregistered dev_eui is rejected with 404 by default") {
   Webhook hook(stack());
   Counter published(stack(), "dm.device.>");

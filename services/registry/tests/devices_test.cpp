@@ -96,6 +96,45 @@ TEST_CASE("devices: bad input is refused and changes nothing") {
   REQUIRE(after.headers.get("X-Total-Count").value_or("!") == total);
 }
 
+TEST_CASE("devices: a name with NUL or a control character is 422 and nothing is stored") {
+  Api api;
+  auto count = [&] { return api.get("/api/v1/devices?limit=1").headers.get("X-Total-Count").value_or("?"); };
+  const std::string total = count();
+  const std::string e = eui(4);
+  auto body = [&](const std::string& name_json) { return R"({"dev_eui":")" + e + R"(","name":)" + name_json + "}"; };
+
+  auto nul = api.post("/api/v1/devices", body(R"("a\u0000b")"));
+  CHECK(nul.status == 422);
+  CHECK(nul.body.find(R"("type":"json_invalid")") != std::string::npos);
+  CHECK(nul.body.find("NUL character") != std::string::npos);
+  auto bell = api.post("/api/v1/devices", body(R"("a\u0007b")"));
+  CHECK(bell.status == 422);
+  CHECK(bell.has_error_for("name"));
+  CHECK(bell.body.find("String should not contain control characters (U+0007 at character 2)") != std::string::npos);
+  CHECK(api.post("/api/v1/devices", body("\"ab\xff\xfe\"")).status == 422);     // not UTF-8
+  CHECK(api.post("/api/v1/devices", body(R"("a","name":"b")")).status == 422);  // which name?
+  auto form = api.call("POST", "/api/v1/devices", body(R"("a")"), {{"Content-Type", "text/plain"}});
+  CHECK(form.status == 415);
+  CHECK(form.str("detail").find("Unsupported Media Type") == 0);
+  CHECK(count() == total);
+
+  // Without a Content-Type the body is still read as JSON; a tab is no control.
+  auto client = dm::http::Client::create(dm::test::stack().url("gateway"));
+  REQUIRE(client.ok());
+  auto sent =
+      (*client)->request("POST", "/api/v1/devices", body(R"("Kühlraum\t3")"),
+                         {{"Authorization", "Bearer " + dm::test::token_for(dm::test::stack(), dm::test::As::admin)}});
+  REQUIRE(sent.ok());
+  auto plain = dm::testing::api_reply(*sent);
+  REQUIRE(plain.status == 201);
+  const std::string id = plain.str("id");
+  CHECK(plain.str("name") == "Kühlraum\t3");
+  CHECK(api.patch("/api/v1/devices/" + id, R"({"name":"x\u001b[2J"})").status == 422);
+  CHECK(api.get("/api/v1/devices/" + id).str("name") == "Kühlraum\t3");
+  CHECK(api.del("/api/v1/devices/" + id).status == 204);
+  CHECK(count() == total);
+}
+
 TEST_CASE("devices: duplicate dev_eui in any case is a conflict") {
   Api api;
   std::string e = eui(3);

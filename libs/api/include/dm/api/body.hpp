@@ -1,7 +1,9 @@
 #pragma once
 // Request validation with FastAPI's error shapes, so clients written for the original keep
 // working:
-//   malformed JSON   → 422 {"detail":[{"loc":["body",<offset>],"msg":"JSON decode error","type":"json_invalid"}]}
+//   not JSON         → 415 {"detail":"..."} (a Content-Type other than JSON; none at all is JSON)
+//   malformed JSON   → 422 {"detail":[{"loc":["body"],"msg":"JSON decode error: <what, where>","type":"json_invalid"}]}
+//                      (also invalid UTF-8, a NUL character in a string or key, a key named twice)
 //   field problems   → 422 {"detail":[{"loc":["body","dev_eui"],"msg":"...","type":"..."}, ...]}
 //   other errors     → <status> {"detail":"..."}
 // A BodyReader collects every problem of a body before answering, as pydantic does.
@@ -27,18 +29,27 @@ http::Response validation_error(const std::vector<FieldError>& errors);
 http::Response validation_error(std::vector<std::string> loc, std::string msg, std::string type = "value_error");
 
 // Parses a JSON request body (size and depth limited). Errors are ready-made responses:
-// 413 over `max_bytes`, 422 json_invalid, 422 when the body is not an object.
+// 415 when the Content-Type says it is not JSON (application/json, application/*+json and no
+// Content-Type at all are JSON, whatever their parameters), 413 over `max_bytes`, 422
+// json_invalid (also for invalid UTF-8, NUL characters and duplicate keys: PostgreSQL cannot
+// store the first two, and the last is ambiguous), 422 when the body is not an object.
 struct ParsedBody {
   json::Document doc;
   std::optional<http::Response> error;
 };
 ParsedBody parse_body(const http::Request& request, std::size_t max_bytes = 1 << 20);
+// The same for a body that may be any JSON value (e.g. a bare list).
+ParsedBody parse_json_body(const http::Request& request, std::size_t max_bytes = 1 << 20);
 
 struct StringRule {
   bool required = false;
   std::size_t min = 0;
   std::size_t max = 1 << 20;
   bool nullable = false;  // explicit null allowed (returned as empty optional with present = true)
+  // Control characters other than tab, newline and carriage return (C0, DEL) are refused by
+  // default: names and ids reach logs, subjects and other systems. Free text our own services
+  // report (an error message quoting a remote answer) may keep them.
+  bool allow_control = false;
 };
 struct IntRule {
   bool required = false;

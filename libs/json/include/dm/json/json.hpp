@@ -19,16 +19,34 @@ namespace dm::json {
 using Value = rapidjson::Value;
 using Document = rapidjson::Document;
 
+// Text is always checked to be UTF-8, and a \u escape of a lone UTF-16 surrogate is refused:
+// an invalid byte sequence would reach PostgreSQL (text, json, jsonb refuse it) or V8, and the
+// reader already refuses a lone high surrogate, so every document holds only valid UTF-8.
+// The two refusals below are for text from outside (webhooks, REST bodies); messages between
+// our own services keep the defaults.
 struct Limits {
   std::size_t max_bytes = 1 << 20;  // 1 MiB
   int max_depth = 64;               // nesting of objects and arrays
   // Members of the top-level object left out of the document: still checked as JSON, but
   // not built, for readers that never look at a large part of a message.
   std::span<const std::string_view> skip_members = {};
+  // An object naming one key twice: readers would silently see one of the values (RapidJSON
+  // finds the first, others the last), so the sender's meaning is ambiguous.
+  bool refuse_duplicate_keys = false;
+  // A string or key holding U+0000 (\u0000): PostgreSQL's text and jsonb cannot store it.
+  bool refuse_nul = false;
 };
 
-// Errors: too_large (over max_bytes), invalid_argument (syntax with offset, or too deep).
+// Errors: too_large (over max_bytes); invalid_argument: syntax or invalid UTF-8 (with the
+// offset), too deep, and the refusals above (naming the member path, e.g. 'a.b[2].c', and
+// the offset just after the offending key or string).
 Result<Document> parse(std::string_view text, const Limits& limits = {});
+
+// Where `s` holds a control character, C0 (below U+0020) or DEL, other than those in
+// `allowed`; npos when none. Names, ids and subjects must not carry them.
+std::size_t find_control(std::string_view s, std::string_view allowed = {});
+// "U+0007": how messages name a (control) character.
+std::string code_point_name(char c);
 
 const Value* find(const Value& object, std::string_view key);
 
