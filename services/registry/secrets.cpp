@@ -131,7 +131,7 @@ Result<void> seal_value(Sealing& s, const SecretField& secret, const std::string
 Result<void> seal_url(Sealing& s, const SecretField& secret, std::string value) {
   if (!http::url_has_secrets(value)) return ok();  // already in both documents as it is
   if (has_masked_part(value)) {
-    if (!s.same_destination) {
+    if (s.previous && !s.same_destination) {
       s.problems.push_back({secret.path, kRetargeted});
       return ok();
     }

@@ -167,8 +167,9 @@ TEST_CASE("secrets: a URL is sealed whole and shown with its password masked") {
 
   SECTION("no stored URL: the mask is a mistake") {
     auto moved = parse(R"({"connection_url":"postgresql://app:********@db2.example/metrics","table":"t"})");
-    REQUIRE(seal_config(moved, secrets, nullptr, true, box, problems).ok());
+    REQUIRE(seal_config(moved, secrets, nullptr, false, box, problems).ok());
     REQUIRE(problems.size() == 1);
+    REQUIRE(problems[0].message.find("none is stored for the password") != std::string::npos);
   }
 
   SECTION("a URL without credentials stays readable, at rest too") {
