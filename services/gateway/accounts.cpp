@@ -1,4 +1,5 @@
-// /api/v1/auth/register, /auth/login, /auth/me, and the helpers the gateway's own routes share.
+// /api/v1/auth/register, /auth/login, /auth/me, /auth/password, and the helpers the gateway's
+// own routes share.
 #include <algorithm>
 #include <cctype>
 
@@ -48,6 +49,13 @@ http::Response bad_login() {
   return r;
 }
 
+// The rules every new password follows (registration, change): 10 to 1024 characters.
+void check_new_password(api::BodyReader& r, const char* field, const std::optional<std::string>& password) {
+  if (password && password->size() < kMinPassword) {
+    r.add_error(field, "String should have at least 10 characters", "string_too_short");
+  }
+}
+
 struct LoginInput {
   std::string username;
   std::string password;
@@ -86,34 +94,12 @@ std::variant<LoginInput, http::Response> read_login(const http::Request& req) {
   return in;
 }
 
-http::Response login(AuthContext& ctx, const http::Request& req) {
-  auto read = read_login(req);
-  if (auto* bad = std::get_if<http::Response>(&read)) return std::move(*bad);
-  auto& in = std::get<LoginInput>(read);
-  std::string address = client_address(req, ctx.settings.trusted_proxies);
-  auto row = ctx.store.find_login(in.username);
-  if (!row) return store_failure(row.error());
-  std::string account = *row ? "id:" + (*row)->id : "name:" + lower(in.username);
-  auto now = LoginThrottle::Clock::now();
-  if (auto wait = ctx.throttle.blocked(account, address, now)) {
-    auto r = http::Response::error(429, "Too many failed login attempts; try again later");
-    r.headers.set("Retry-After", std::to_string(*wait));
-    return r;
-  }
-  bool good = verify_password(in.password, *row ? (*row)->password_hash : dummy_hash());
-  if (!good || !*row || !(*row)->is_active) {
-    ctx.throttle.failed(account, address, now);
-    log::info("login failed", {{"address", address}});
-    return bad_login();
-  }
-  ctx.throttle.succeeded(account);
-  auto state = ctx.store.user_state((*row)->id);
-  if (!state) return store_failure(state.error());
-  if (!*state) return bad_login();
+// The login answer: a fresh access token carrying the user's credential version.
+http::Response token_answer(AuthContext& ctx, const std::string& user_id, const UserState& state) {
   auto iat =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  Claims c{(*row)->id, (*state)->role, base64url_encode(random_bytes(16)), iat,
-           iat + ctx.settings.token_lifetime.count()};
+  Claims c{user_id, state.role, base64url_encode(random_bytes(16)), iat, iat + ctx.settings.token_lifetime.count(),
+           state.credential_version};
   json::Writer w;
   w.start_object()
       .field("access_token", issue_token(ctx.settings.secret_key, c))
@@ -125,6 +111,35 @@ http::Response login(AuthContext& ctx, const http::Request& req) {
   return r;
 }
 
+http::Response login(AuthContext& ctx, const http::Request& req) {
+  auto read = read_login(req);
+  if (auto* bad = std::get_if<http::Response>(&read)) return std::move(*bad);
+  auto& in = std::get<LoginInput>(read);
+  std::string address = client_address(req, ctx.settings.trusted_proxies);
+  auto row = ctx.store.find_login(in.username);
+  if (!row) return store_failure(row.error());
+  std::string account = *row ? "id:" + (*row)->id : "name:" + lower(in.username);
+  auto now = LoginThrottle::Clock::now();
+  if (auto wait = ctx.throttle.blocked(account, address, now)) {
+    return too_many("Too many failed login attempts; try again later", *wait);
+  }
+  bool good = verify_password(in.password, *row ? (*row)->password_hash : dummy_hash());
+  if (!good || !*row || !(*row)->is_active) {
+    ctx.throttle.failed(account, address, now);
+    ctx.failures.spend(address, now);
+    log::info("login failed", {{"address", address}});
+    return bad_login();
+  }
+  ctx.throttle.succeeded(account);
+  auto state = ctx.store.user_state((*row)->id);
+  if (!state) return store_failure(state.error());
+  if (!*state) return bad_login();
+  return token_answer(ctx, (*row)->id, **state);
+}
+
+// Registration answers the same whether or not the email or username was free (202, one body,
+// after the same password hashing), so it tells nobody which accounts exist; and it is
+// limited per address, so nobody can create accounts (or probe) in bulk.
 http::Response register_user(AuthContext& ctx, const http::Request& req) {
   if (!ctx.settings.allow_registration) return http::Response::error(403, "Registration is closed");
   auto body = api::parse_body(req, 64 << 10);
@@ -137,29 +152,73 @@ http::Response register_user(AuthContext& ctx, const http::Request& req) {
   if (username && !valid_username(*username)) {
     r.add_error("username", "may contain only letters, digits, '_', '-' and '.'");
   }
-  if (password && password->size() < kMinPassword) {
-    r.add_error("password", "String should have at least 10 characters", "string_too_short");
+  check_new_password(r, "password", password);
+  if (!r.ok()) return r.response();
+  std::string address = client_address(req, ctx.settings.trusted_proxies);
+  auto now = AddressBudget::Clock::now();
+  if (auto wait = ctx.registrations.blocked(address, now)) {
+    return too_many("Too many registrations from this address; try again later", *wait);
+  }
+  ctx.registrations.spend(address, now);
+  auto doc = ctx.store.create_user(*email, *username, hash_password(*password), ctx.settings.default_role);
+  if (!doc && doc.error().code != Errc::conflict) return store_failure(doc.error());
+  log::info("registration", {{"address", address}, {"created", doc.ok()}});
+  return http::Response::json(
+      202, R"({"detail":"If this email and username were free, the account has been created: log in with it"})");
+}
+
+struct PasswordChange {
+  std::string current;
+  std::string next;
+};
+
+std::variant<PasswordChange, http::Response> read_password_change(const http::Request& req) {
+  auto body = api::parse_body(req, 64 << 10);
+  if (body.error) return *body.error;
+  api::BodyReader r(body.doc);
+  r.forbid_unknown({"current_password", "new_password"});
+  auto current = r.string("current_password", {.required = true, .min = 1, .max = kMaxPassword});
+  auto next = r.string("new_password", {.required = true, .max = kMaxPassword});
+  check_new_password(r, "new_password", next);
+  if (current && next && *current == *next) {
+    r.add_error("new_password", "The new password must differ from the current one");
   }
   if (!r.ok()) return r.response();
-  auto doc = ctx.store.create_user(*email, *username, hash_password(*password), ctx.settings.default_role);
-  if (!doc) {
-    if (doc.error().code == Errc::conflict)
-      return http::Response::error(409, "A user with this email or username already exists");
-    return store_failure(doc.error());
+  return PasswordChange{*current, *next};
+}
+
+// POST /api/v1/auth/password: the caller's own password, given the current one. Wrong
+// guesses count as failed logins of the account and against the address's failure budget,
+// so a stolen token cannot be turned into the password by trying. Every token issued before
+// stops working; the answer carries a fresh one.
+http::Response change_password(AuthContext& ctx, const http::Request& req) {
+  auto read = read_password_change(req);
+  if (auto* bad = std::get_if<http::Response>(&read)) return std::move(*bad);
+  auto& in = std::get<PasswordChange>(read);
+  auto caller = caller_of(req);
+  std::string address = client_address(req, ctx.settings.trusted_proxies);
+  std::string account = "id:" + caller.user_id;
+  auto now = LoginThrottle::Clock::now();
+  if (auto wait = ctx.throttle.blocked(account, address, now)) {
+    return too_many("Too many failed attempts; try again later", *wait);
   }
-  return http::Response::json(201, std::move(doc).value());
+  auto row = ctx.store.login_row(caller.user_id);
+  if (!row) return store_failure(row.error());
+  if (!*row || !verify_password(in.current, (*row)->password_hash)) {
+    ctx.throttle.failed(account, address, now);
+    ctx.failures.spend(address, now);
+    log::info("password change refused", {{"address", address}});
+    return http::Response::error(403, "The current password is incorrect");
+  }
+  ctx.throttle.succeeded(account);
+  auto state = ctx.store.change_password(caller.user_id, hash_password(in.next), (*row)->password_hash);
+  if (!state) return store_failure(state.error());
+  if (!*state) return http::Response::error(409, "The password was changed meanwhile; try again");
+  ctx.changed();  // every replica drops its cached state: old tokens fail from the next request
+  return token_answer(ctx, caller.user_id, **state);
 }
 
 }  // namespace
-
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
 
 http::Response store_failure(const Error& e) {
   if (e.code == Errc::unavailable || e.code == Errc::timeout) {
@@ -171,17 +230,17 @@ http::Response store_failure(const Error& e) {
 
 std::string client_address(const http::Request& req, const std::vector<std::string>& trusted_proxies) {
   if (std::find(trusted_proxies.begin(), trusted_proxies.end(), req.remote_address) == trusted_proxies.end()) {
-    return req.remote_address;
+    return address_key(req.remote_address);
   }
   auto xff = req.header("X-Forwarded-For");
-  if (!xff) return req.remote_address;
+  if (!xff) return address_key(req.remote_address);
   // The last hop is the one our proxy added; earlier ones are the client's word.
   std::string_view v = *xff;
   auto comma = v.rfind(',');
   if (comma != std::string_view::npos) v.remove_prefix(comma + 1);
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  return v.empty() ? req.remote_address : std::string(v);
+  return address_key(v.empty() ? req.remote_address : std::string(v));
 }
 
 void add_blocking(http::Router& router, AuthContext& ctx, const char* method, const char* path,
@@ -205,6 +264,8 @@ void add_account_routes(http::Router& router, AuthContext& ctx) {
   add_blocking(router, ctx, "POST", "/api/v1/auth/register",
                [&ctx](const http::Request& req) { return register_user(ctx, req); });
   add_blocking(router, ctx, "POST", "/api/v1/auth/login", [&ctx](const http::Request& req) { return login(ctx, req); });
+  add_blocking(router, ctx, "POST", "/api/v1/auth/password",
+               [&ctx](const http::Request& req) { return change_password(ctx, req); });
   add_blocking(router, ctx, "GET", "/api/v1/auth/me", [&ctx](const http::Request& req) {
     auto doc = ctx.store.user_doc(caller_of(req).user_id);
     if (!doc) return store_failure(doc.error());

@@ -53,7 +53,7 @@ void add_api_key_routes(http::Router& router, AuthContext& ctx) {
     std::string owner = caller.user_id;
     if (caller.role == Role::admin) {
       owner = user.value_or("");  // admins list everyone's keys unless they name a user
-      if (!owner.empty() && !is_uuid(owner))
+      if (!owner.empty() && !api::is_uuid(owner))
         return api::validation_error({"query", "user_id"}, "Input should be a valid UUID", "uuid_parsing");
     }
     auto keys = ctx.store.list_keys(owner, page.skip, page.limit);
@@ -66,7 +66,7 @@ void add_api_key_routes(http::Router& router, AuthContext& ctx) {
   add_blocking(router, ctx, "DELETE", "/api/v1/auth/api-keys/{id}", [&ctx](const http::Request& req) {
     auto caller = caller_of(req);
     auto id = req.param("id").value_or("");
-    if (!is_uuid(id)) return http::Response::error(404, "API key not found");
+    if (!api::is_uuid(id)) return http::Response::error(404, "API key not found");
     // Others' keys are invisible to non-admins: 404, not 403.
     auto revoked = ctx.store.revoke_key(id, caller.role == Role::admin ? std::string() : caller.user_id);
     if (!revoked) return store_failure(revoked.error());

@@ -26,6 +26,10 @@ struct AuthContext {
   Store& store;
   Authenticator& auth;
   LoginThrottle& throttle;
+  // Failed authentications per client address (401s, wrong passwords): 429 once spent.
+  AddressBudget& failures;
+  // Registrations per client address.
+  AddressBudget& registrations;
   // Password hashing and database calls run here, never on the HTTP threads.
   ThreadPool& work;
   AuthSettings settings;
@@ -41,13 +45,18 @@ struct Caller {
 };
 Caller caller_of(const http::Request& request);
 
-// The client's address: the peer, or the last X-Forwarded-For hop when the peer is trusted.
+// The client's address: the peer, or the last X-Forwarded-For hop when the peer is trusted;
+// an IPv6 client as its /64 (address_key), which is what throttles count.
 std::string client_address(const http::Request& request, const std::vector<std::string>& trusted_proxies);
 
-// Enforces the role of every table route in one place (see access.cpp).
-void use_access_control(http::Router& router, Authenticator& auth);
+// 429 with Retry-After.
+http::Response too_many(std::string_view detail, std::int64_t retry_after_seconds);
 
-void add_account_routes(http::Router& router, AuthContext& ctx);  // register, login, me
+// Enforces the role of every table route in one place, and the failure budget of every
+// client address (see access.cpp).
+void use_access_control(http::Router& router, AuthContext& ctx);
+
+void add_account_routes(http::Router& router, AuthContext& ctx);  // register, login, me, password
 void add_api_key_routes(http::Router& router, AuthContext& ctx);
 void add_user_routes(http::Router& router, AuthContext& ctx);
 
@@ -55,7 +64,6 @@ void add_user_routes(http::Router& router, AuthContext& ctx);
 void add_blocking(http::Router& router, AuthContext& ctx, const char* method, const char* path,
                   std::function<http::Response(const http::Request&)> handler);
 
-bool is_uuid(std::string_view s);
 // 503 for an unreachable database, 500 (logged) otherwise.
 http::Response store_failure(const Error& e);
 

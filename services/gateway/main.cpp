@@ -52,6 +52,10 @@ int main() {
   std::unique_ptr<gateway::Store> store;
   std::unique_ptr<gateway::Authenticator> auth;
   std::unique_ptr<gateway::LoginThrottle> throttle;
+  int failure_limit = 200;
+  int registration_limit = 10;
+  std::unique_ptr<gateway::AddressBudget> failures;
+  std::unique_ptr<gateway::AddressBudget> registrations;
   std::unique_ptr<ThreadPool> work;
   std::unique_ptr<gateway::AuthContext> ctx;
   std::unique_ptr<bus::Subscription> auth_changes;
@@ -71,6 +75,9 @@ int main() {
         rpc_timeout = config.millis("RPC_TIMEOUT", std::chrono::seconds(10));
         read_cache_ttl = config.millis("READ_CACHE_TTL", std::chrono::seconds(5));
         docs_dir = config.str("DOCS_ASSETS_DIR", DM_DEFAULT_DOCS_DIR);
+        // Per client address: failed authentications per 5 minutes, registrations per hour.
+        failure_limit = static_cast<int>(config.integer("AUTH_FAILURE_LIMIT", 200, 0, 1000000));
+        registration_limit = static_cast<int>(config.integer("REGISTRATION_LIMIT", 10, 0, 1000000));
       },
       [&](service::Runtime& rt) -> Result<void> {
         auto& router = rt.router();
@@ -84,14 +91,19 @@ int main() {
           next(clean, std::move(reply));
         });
         store = std::make_unique<gateway::Store>(rt.db());
-        auth = std::make_unique<gateway::Authenticator>(*store, auth_settings.secret_key, cache_ttl);
+        auth = std::make_unique<gateway::Authenticator>(
+            *store, auth_settings.secret_key, cache_ttl,
+            &rt.metrics().counter("dm_gateway_api_key_lookups_total", "API key lookups that reached the database"));
         throttle = std::make_unique<gateway::LoginThrottle>();
+        failures = std::make_unique<gateway::AddressBudget>(failure_limit, std::chrono::minutes(5));
+        registrations = std::make_unique<gateway::AddressBudget>(registration_limit, std::chrono::hours(1));
         // Password hashing is CPU-bound: no more threads than the pool has connections.
         work = std::make_unique<ThreadPool>(static_cast<std::size_t>(std::max(1, rt.settings().db_pool_size)), 4096);
         auto* nats = &rt.nats();
         auto* authenticator = auth.get();
         ctx = std::make_unique<gateway::AuthContext>(
-            gateway::AuthContext{*store, *auth, *throttle, *work, auth_settings, [nats, authenticator] {
+            gateway::AuthContext{*store, *auth, *throttle, *failures, *registrations, *work, auth_settings,
+                                 [nats, authenticator] {
                                    authenticator->invalidate();
                                    if (auto r = nats->publish(kAuthChangedSubject, "{}"); !r) {
                                      log::warn("could not announce an auth change", {{"error", r.error().message}});
@@ -105,7 +117,7 @@ int main() {
         DM_ASSIGN_OR_RETURN(
             registry_changes,
             rt.nats().subscribe(kRegistryInvalidateSubject, "", [reads](const bus::Message&) { reads->invalidate(); }));
-        gateway::use_access_control(router, *auth);
+        gateway::use_access_control(router, *ctx);
         gateway::add_account_routes(router, *ctx);
         gateway::add_api_key_routes(router, *ctx);
         gateway::add_user_routes(router, *ctx);

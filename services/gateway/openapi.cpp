@@ -106,6 +106,10 @@ void operation(json::Writer& w, const RouteSpec& r) {
     response(w, 401, "Not authenticated", "Error");
     response(w, 403, "Not allowed for this role", "Error");
   }
+  if (r.access != Access::public_ || std::string_view(r.service) == "gateway") {
+    response(w, 429, "Too many failed authentications (or registrations) from this address; see Retry-After",
+             "Error");
+  }
   if (!params.empty()) response(w, 404, "Not found", "Error");
   if (std::string(r.method) != "GET" && std::string(r.method) != "DELETE") response(w, 409, "Conflict", "Error");
   if (r.request_schema || !r.query.empty()) response(w, 422, "Validation error", "HTTPValidationError");

@@ -7,12 +7,18 @@ std::vector<RouteSpec> auth_routes() {
   using A = Access;
   return {
       {"POST", "/api/v1/auth/register", "gateway", "auth",
-       "Register an account (403 when ALLOW_REGISTRATION=false; gets the default role)", A::public_, "UserCreate",
-       "User", 201},
+       "Register an account (gets the default role): 202 whether or not the email and username were free, so that "
+       "nobody learns which accounts exist; log in to use it. 403 when ALLOW_REGISTRATION=false; 429 after "
+       "REGISTRATION_LIMIT attempts per address and hour",
+       A::public_, "UserCreate", "RegistrationAccepted", 202},
       {"POST", "/api/v1/auth/login", "gateway", "auth",
        "Log in with username (or email) and password, as an OAuth2 form or JSON; 429 after 10 failures in 5 minutes",
        A::public_, "LoginRequest", "Token"},
       {"GET", "/api/v1/auth/me", "gateway", "auth", "The authenticated user", A::viewer, nullptr, "User"},
+      {"POST", "/api/v1/auth/password", "gateway", "auth",
+       "Change your password, given the current one: every token issued before stops working and the answer "
+       "carries a fresh one; 403 for a wrong current password (counted as a failed login); API keys stay valid",
+       A::viewer, "PasswordChange", "Token"},
       {"POST", "/api/v1/auth/api-keys", "gateway", "auth",
        "Create an API key (role no higher than yours); the key is shown only in this answer", A::viewer, "ApiKeyCreate",
        "ApiKeyCreated", 201},

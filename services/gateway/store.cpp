@@ -29,10 +29,35 @@ Result<std::optional<LoginRow>> Store::find_login(const std::string& identifier)
       LoginRow{std::string(rows.get(0, 0)), std::string(rows.get(0, 1)), rows.get_bool(0, 2)});
 }
 
+Result<std::optional<LoginRow>> Store::login_row(const std::string& id) {
+  DM_ASSIGN_OR_RETURN(auto rows, db_.exec("SELECT id, password_hash, is_active FROM users WHERE id = $1::uuid", {id}));
+  if (rows.empty()) return std::optional<LoginRow>();
+  return std::optional<LoginRow>(
+      LoginRow{std::string(rows.get(0, 0)), std::string(rows.get(0, 1)), rows.get_bool(0, 2)});
+}
+
+namespace {
+UserState state_of(const db::Rows& rows) {
+  return UserState{rows.get_bool(0, 0), parse_role(rows.get(0, 1)).value_or(Role::viewer), rows.get_int(0, 2)};
+}
+}  // namespace
+
 Result<std::optional<UserState>> Store::user_state(const std::string& id) {
-  DM_ASSIGN_OR_RETURN(auto rows, db_.exec("SELECT is_active, role FROM users WHERE id = $1::uuid", {id}));
+  DM_ASSIGN_OR_RETURN(auto rows,
+                      db_.exec("SELECT is_active, role, credential_version FROM users WHERE id = $1::uuid", {id}));
   if (rows.empty()) return std::optional<UserState>();
-  return std::optional<UserState>(UserState{rows.get_bool(0, 0), parse_role(rows.get(0, 1)).value_or(Role::viewer)});
+  return std::optional<UserState>(state_of(rows));
+}
+
+Result<std::optional<UserState>> Store::change_password(const std::string& id, const std::string& new_hash,
+                                                        const std::string& old_hash) {
+  DM_ASSIGN_OR_RETURN(auto rows, db_.exec("UPDATE users SET password_hash = $2, credential_version = "
+                                          "credential_version + 1, updated_at = now() WHERE id = $1::uuid AND "
+                                          "password_hash = $3 AND is_active RETURNING is_active, role, "
+                                          "credential_version",
+                                          {id, new_hash, old_hash}));
+  if (rows.empty()) return std::optional<UserState>();
+  return std::optional<UserState>(state_of(rows));
 }
 
 Result<std::optional<std::string>> Store::user_doc(const std::string& id) {
@@ -56,7 +81,9 @@ Result<std::string> Store::update_user(const std::string& id, std::optional<Role
     DM_TRY(s.exec("SELECT pg_advisory_xact_lock(hashtext('gateway.users.admins'))"));
     DM_ASSIGN_OR_RETURN(
         auto rows, s.exec(std::string("UPDATE users SET role = coalesce($2, role), is_active = coalesce($3::boolean, "
-                                      "is_active), updated_at = now() WHERE id = $1::uuid RETURNING ") +
+                                      "is_active), credential_version = credential_version + CASE WHEN $3::boolean "
+                                      "IS DISTINCT FROM is_active AND $3::boolean IS NOT NULL THEN 1 ELSE 0 END, "
+                                      "updated_at = now() WHERE id = $1::uuid RETURNING ") +
                               kUserDoc,
                           {id, role ? db::Param(std::string(role_name(*role))) : std::nullopt,
                            active ? db::Param(*active ? "true" : "false") : std::nullopt}));

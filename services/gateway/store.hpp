@@ -20,6 +20,9 @@ struct LoginRow {
 struct UserState {
   bool is_active = false;
   Role role = Role::viewer;
+  // Bumped by a password change, a deactivation and a reactivation: tokens carry the version
+  // they were issued with, and one that differs is refused.
+  std::int64_t credential_version = 0;
 };
 
 struct KeyRow {
@@ -44,10 +47,18 @@ class Store {
                                   const std::string& password_hash, Role role);
   // By email (case-insensitive) or username (case-insensitive).
   Result<std::optional<LoginRow>> find_login(const std::string& identifier);
+  // By id (a UUID).
+  Result<std::optional<LoginRow>> login_row(const std::string& id);
+  // Sets the new hash and bumps the credential version, if the stored hash is still
+  // `old_hash` (two changes at once cannot both win) and the user is active; the user's state
+  // afterwards, or nullopt when nothing was changed.
+  Result<std::optional<UserState>> change_password(const std::string& id, const std::string& new_hash,
+                                                   const std::string& old_hash);
   Result<std::optional<UserState>> user_state(const std::string& id);
   Result<std::optional<std::string>> user_doc(const std::string& id);
   Result<Page> list_users(std::int64_t skip, std::int64_t limit);
-  // not_found for an unknown id; conflict if the change would leave no active admin.
+  // not_found for an unknown id; conflict if the change would leave no active admin. A change
+  // of the active state bumps the credential version.
   Result<std::string> update_user(const std::string& id, std::optional<Role> role, std::optional<bool> active);
 
   // Returns the key document (without the secret).

@@ -23,6 +23,7 @@ std::string issue_token(std::string_view key, const Claims& c) {
       .field("jti", c.jti)
       .field("iat", c.iat)
       .field("exp", c.exp)
+      .field("ver", c.ver)
       .end_object();
   std::string signing_input = kHeader + "." + base64url_encode(w.view());
   return signing_input + "." + base64url_encode(hmac_sha256(key, signing_input));
@@ -59,12 +60,13 @@ Result<Claims> verify_token(std::string_view key, std::string_view token, std::i
   auto jti = json::get_string(*payload, "jti");
   auto iat = json::get_int(*payload, "iat");
   auto exp = json::get_int(*payload, "exp");
-  if (!sub || !role || !jti || !iat || !exp) return bad("missing or mistyped claims");
+  auto ver = json::get_int(*payload, "ver");
+  if (!sub || !role || !jti || !iat || !exp || !ver) return bad("missing or mistyped claims");
   auto parsed_role = parse_role(*role);
   if (!parsed_role || sub->empty() || jti->empty()) return bad("invalid claims");
   if (*exp <= now) return bad("expired");
   if (*iat > now + kLeewaySeconds) return bad("issued in the future");
-  return Claims{std::string(*sub), *parsed_role, std::string(*jti), *iat, *exp};
+  return Claims{std::string(*sub), *parsed_role, std::string(*jti), *iat, *exp, *ver};
 }
 
 }  // namespace dm::gateway

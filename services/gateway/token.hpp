@@ -17,6 +17,9 @@ struct Claims {
   std::string jti;
   std::int64_t iat = 0;  // seconds since the epoch
   std::int64_t exp = 0;
+  // The user's credential version when the token was issued (claim "ver"): a token whose
+  // version is not the user's current one is refused (see store.hpp).
+  std::int64_t ver = 0;
 };
 
 // Our tokens carry "typ":"access" in the payload, so another kind of JWT signed with the

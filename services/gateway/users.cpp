@@ -6,7 +6,7 @@
 namespace dm::gateway {
 namespace {
 http::Response update(AuthContext& ctx, const std::string& id, std::optional<Role> role, std::optional<bool> active) {
-  if (!is_uuid(id)) return http::Response::error(404, "User not found");
+  if (!api::is_uuid(id)) return http::Response::error(404, "User not found");
   auto doc = ctx.store.update_user(id, role, active);
   if (!doc) {
     if (doc.error().code == Errc::not_found) return http::Response::error(404, "User not found");
@@ -33,7 +33,7 @@ void add_user_routes(http::Router& router, AuthContext& ctx) {
 
   add_blocking(router, ctx, "GET", "/api/v1/users/{id}", [&ctx](const http::Request& req) {
     auto id = req.param("id").value_or("");
-    if (!is_uuid(id)) return http::Response::error(404, "User not found");
+    if (!api::is_uuid(id)) return http::Response::error(404, "User not found");
     auto doc = ctx.store.user_doc(id);
     if (!doc) return store_failure(doc.error());
     if (!*doc) return http::Response::error(404, "User not found");

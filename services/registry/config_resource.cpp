@@ -44,17 +44,20 @@ std::vector<api::FieldError> read_fields(const Spec& spec, const json::Value& bo
 }
 
 // Validates `config` for `type` and seals its secrets into the config/config_public
-// columns; `previous` is the stored config when the type is unchanged (masked secrets
-// keep their values from it). Returns the refusal, if any, with `errors` included.
+// columns; `previous` is the stored config when the type is unchanged and
+// `previous_destination` where it sends its secrets (masked secrets keep their values from it
+// while the destination stays). Returns the refusal, if any, with `errors` included.
 std::optional<http::Response> take_config(const Spec& spec, const SecretBox& box, std::string_view type,
                                           const json::Value& config, const json::Value* previous,
+                                          const std::optional<std::string>& previous_destination,
                                           std::vector<api::FieldError> errors, Input& in) {
   auto plain = spec.read_config(type, config, errors);
   if (!errors.empty() || !plain) return api::validation_error(errors);
   auto doc = json::parse(*plain, {.max_bytes = 16 << 20, .max_depth = 64});
   if (!doc) return store_error(make_error(Errc::internal, "normalised config is not JSON: " + doc.error().message));
+  bool same_destination = previous_destination && *previous_destination == spec.destination_of(type, *doc);
   std::vector<SecretProblem> problems;
-  auto sealed = seal_config(*doc, spec.secrets_of(type, *doc), previous, box, problems);
+  auto sealed = seal_config(*doc, spec.secrets_of(type, *doc), previous, same_destination, box, problems);
   if (!sealed) return store_error(sealed.error());
   for (auto& p : problems) {
     std::vector<std::string> loc = {"body", "config"};
@@ -65,6 +68,17 @@ std::optional<http::Response> take_config(const Spec& spec, const SecretBox& box
   in.values.columns.emplace_back("config", std::move(sealed->stored));
   in.values.columns.emplace_back("config_public", std::move(sealed->shown));
   return std::nullopt;
+}
+
+// Where a stored (sealed) config sends its secrets; nullopt when its secrets cannot be opened
+// (then nothing stored can be kept, and every secret must be sent again).
+std::optional<std::string> stored_destination(const Spec& spec, const SecretBox& box, std::string_view type,
+                                              const json::Value& stored) {
+  auto opened = open_config(stored, spec.secrets_of(type, stored), box);
+  if (!opened) return std::nullopt;
+  auto doc = json::parse(*opened, {.max_bytes = 16 << 20, .max_depth = 64});
+  if (!doc) return std::nullopt;
+  return spec.destination_of(type, *doc);
 }
 
 std::string conflict(const Spec& spec, const Input& in) {
@@ -104,7 +118,8 @@ http::Response create(const Spec& spec, Context& ctx, const SecretBox& box, cons
   auto errors = read_fields(spec, body.doc, true, in);
   if (!in.type) return api::validation_error(errors);  // the config cannot be judged without one
   static const json::Value kEmpty(rapidjson::kObjectType);
-  if (auto bad = take_config(spec, box, *in.type, in.config ? *in.config : kEmpty, nullptr, std::move(errors), in)) {
+  if (auto bad = take_config(spec, box, *in.type, in.config ? *in.config : kEmpty, nullptr, std::nullopt,
+                             std::move(errors), in)) {
     return *bad;
   }
   in.values.columns.emplace_back("type", *in.type);
@@ -133,8 +148,9 @@ Result<std::optional<http::Response>> update_config(const Spec& spec, const Secr
   std::string type = in.type.value_or(stored_type);
   auto stored = json::parse(row.get(0, 1), {.max_bytes = 16 << 20, .max_depth = 64});
   if (!stored) return make_error(Errc::internal, "stored config is not JSON: " + stored.error().message);
-  const json::Value* previous = type == stored_type ? &*stored : nullptr;
-  return take_config(spec, box, type, *in.config, previous, std::move(errors), in);
+  if (type != stored_type) return take_config(spec, box, type, *in.config, nullptr, std::nullopt, std::move(errors), in);
+  auto destination = stored_destination(spec, box, type, *stored);
+  return take_config(spec, box, type, *in.config, &*stored, destination, std::move(errors), in);
 }
 
 http::Response update(const Spec& spec, Context& ctx, const SecretBox& box, const http::Request& req) {
@@ -215,10 +231,41 @@ http::Response set_status(const Spec& spec, Context& ctx, const http::Request& r
   return http::Response::empty(204);
 }
 
+// Brings the rows stored before today's secret rule under it (see the header). One
+// transaction under an advisory lock, so replicas starting together do it once; rows already
+// under the rule compare equal (jsonb) and are not written.
+Result<std::int64_t> reseal_stored(const Spec& spec, Context& ctx, const SecretBox& box) {
+  return ctx.db.transaction([&](db::Session& s) -> Result<std::int64_t> {
+    DM_TRY(s.exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"registry.reseal." + spec.table}));
+    DM_ASSIGN_OR_RETURN(auto rows, s.exec("SELECT id, type, config FROM " + spec.table + " FOR UPDATE"));
+    std::int64_t changed = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      auto stored = json::parse(rows.get(i, 2), {.max_bytes = 16 << 20, .max_depth = 64});
+      if (!stored) return make_error(Errc::internal, "stored config is not JSON: " + stored.error().message);
+      DM_ASSIGN_OR_RETURN(auto sealed, reseal_config(*stored, spec.secrets_of(rows.get(i, 1), *stored), box));
+      DM_ASSIGN_OR_RETURN(auto upd, s.exec("UPDATE " + spec.table +
+                                               " SET config = $2::jsonb, config_public = $3::jsonb WHERE id = $1::uuid"
+                                               " AND (config <> $2::jsonb OR config_public <> $3::jsonb)",
+                                           {std::string(rows.get(i, 0)), sealed.stored, sealed.shown}));
+      changed += upd.affected();
+    }
+    return changed;
+  });
+}
+
 }  // namespace
 
 void add_config_resource_routes(http::Router& router, Context& ctx, std::shared_ptr<const ConfigResourceSpec> spec) {
   auto box = std::make_shared<SecretBox>(ctx.secret_key);
+  if (auto resealed = reseal_stored(*spec, ctx, *box); !resealed) {
+    // Not fatal: answers of such rows keep their old masking until the next start or update.
+    log::error("stored secrets could not be brought under the current rule",
+               {{"kind", spec->kind}, {"error", resealed.error().message}});
+  } else if (*resealed > 0) {
+    log::info("stored secrets sealed and masked by the current rule",
+              {{"kind", spec->kind}, {"rows", static_cast<long long>(*resealed)}});
+    ctx.events.invalidate_reads();
+  }
   const std::string base = "/api/v1/" + spec->plural;
   router.add_sync("GET", base, [spec, &ctx](const http::Request& req) { return list(*spec, ctx, req); });
   router.add_sync("POST", base, [spec, box, &ctx](const http::Request& req) { return create(*spec, ctx, *box, req); });
@@ -242,11 +289,38 @@ bool has_control_chars(std::string_view text) {
   });
 }
 
+const http::OutboundPolicy& outbound_policy() {
+  static const http::OutboundPolicy policy = [] {
+    auto parsed = http::OutboundPolicy::parse(wiring().outbound_allow);
+    if (parsed) return std::move(parsed).value();
+    log::error("OUTBOUND_ALLOW ignored", {{"error", parsed.error().message}});
+    return http::OutboundPolicy{};
+  }();
+  return policy;
+}
+
+void check_outbound(api::BodyReader& r, std::string_view field, const Result<void>& checked) {
+  if (!checked) r.add_error(std::string(field), "refused: " + checked.error().message, "value_error");
+}
+
 void check_http_url(api::BodyReader& r, std::string_view field, const std::string& url) {
   auto parsed = http::parse_url(url);
-  if (!parsed)
+  if (!parsed) {
     r.add_error(std::string(field), "Input should be a valid http:// or https:// URL (" + parsed.error().message + ")",
                 "url_parsing");
+    return;
+  }
+  // Refused at save time too, so nobody learns of it only when deliveries fail.
+  check_outbound(r, field, http::check_outbound_host(outbound_policy(), parsed->host, parsed->port));
+}
+
+std::string http_destination(std::string_view url) {
+  auto parsed = http::parse_url(url);
+  if (!parsed) return std::string(url);
+  std::string path = parsed->target.substr(0, parsed->target.find('?'));
+  std::string host = parsed->host;
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  return parsed->scheme + "://" + host + ":" + std::to_string(parsed->port) + path;
 }
 
 std::optional<std::vector<std::pair<std::string, std::string>>> read_string_map(api::BodyReader& r,

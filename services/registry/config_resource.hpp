@@ -10,8 +10,14 @@
 //                                                 over NATS (the gateway's table lacks it)
 //
 // Updates: a `config` in the body replaces the stored one as a whole (validated against the
-// type, defaults filled in); secrets sent back masked keep their stored values. The type may
-// change only together with a new config.
+// type, defaults filled in); secrets sent back masked keep their stored values, but only while
+// the destination stays the same (destination_of): a config re-pointed elsewhere must carry
+// every secret in clear, else 422 names each one. The type may change only together with a
+// new config.
+//
+// At start-up, rows stored before today's secret rule are brought under it (reseal_config):
+// their clear secrets are sealed and their shown form masked anew; nothing a sender reads
+// changes, so no version bump and no change event.
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +28,7 @@
 
 #include "common.hpp"
 #include "dm/api/body.hpp"
+#include "dm/http/outbound.hpp"
 #include "secrets.hpp"
 
 namespace dm::registry {
@@ -43,6 +50,9 @@ struct ConfigResourceSpec {
       read_config;
   // Which values of a (normalised or stored) config of `type` are secrets.
   std::function<std::vector<SecretField>(std::string_view type, const json::Value& config)> secrets_of;
+  // Where a normalised config (secrets in clear or masked, never sealed) of `type` sends its
+  // secrets: equal strings mean the same destination.
+  std::function<std::string(std::string_view type, const json::Value& config)> destination_of;
 };
 
 void add_config_resource_routes(http::Router& router, Context& ctx, std::shared_ptr<const ConfigResourceSpec> spec);
@@ -52,8 +62,17 @@ void add_config_resource_routes(http::Router& router, Context& ctx, std::shared_
 // True if the text holds a control character (would let values smuggle lines into
 // requests, topics or logs).
 bool has_control_chars(std::string_view text);
-// An http:// or https:// URL the HTTP client accepts (no credentials in it).
+// The operator's allow-list for outbound destinations (OUTBOUND_ALLOW, also read by the
+// dispatcher, which checks again on every connect). Read once; a bad list allows nothing extra.
+const http::OutboundPolicy& outbound_policy();
+// An http:// or https:// URL the HTTP client accepts (no credentials in it), and whose host
+// the outbound guard allows.
 void check_http_url(api::BodyReader& r, std::string_view field, const std::string& url);
+// Records the outbound guard's refusal of `field`'s destination, if any.
+void check_outbound(api::BodyReader& r, std::string_view field, const Result<void>& checked);
+// "scheme://host:port/path" of an http(s) URL (the query left out), or the URL itself when it
+// does not parse: what a destination comparison of HTTP URLs looks at.
+std::string http_destination(std::string_view url);
 // An object of string values ({"header": "value"}, {"tag": "path"}): entries in order, or
 // nullopt when absent or wrong (errors recorded). Names are 1..255 characters, values at most
 // `max_value` characters; neither may hold control characters.

@@ -1,28 +1,15 @@
 // /api/v1/integrations: HTTP and MQTT delivery targets (the CRUD is config_resource.cpp's).
-// Secrets: MQTT password and client_key, and the values of credential-like HTTP headers.
+// Secrets: MQTT password and client_key; every HTTP header value but those of harmless headers, and
+// the URL's credential-like query values (dm/http/secrets.hpp).
 #include <algorithm>
 #include <cctype>
 #include <set>
 
 #include "config_resource.hpp"
-#include "dm/core/config.hpp"
-#include "dm/core/log.hpp"
-#include "dm/http/outbound.hpp"
+#include "dm/http/secrets.hpp"
 
 namespace dm::registry {
 namespace {
-
-// The operator's allow-list for outbound destinations (OUTBOUND_ALLOW, also read by the
-// dispatcher, which checks again on every send). Read once; a bad list allows nothing extra.
-const http::OutboundPolicy& outbound_policy() {
-  static const http::OutboundPolicy policy = [] {
-    auto parsed = http::OutboundPolicy::parse(wiring().outbound_allow);
-    if (parsed) return std::move(parsed).value();
-    log::error("OUTBOUND_ALLOW ignored", {{"error", parsed.error().message}});
-    return http::OutboundPolicy{};
-  }();
-  return policy;
-}
 
 const std::vector<std::string> kHttpKeys = {"url", "method", "headers", "timeout_ms", "verify_tls", "ca_cert"};
 const std::vector<std::string> kMqttKeys = {"host",   "port",    "topic",   "username",    "password",   "qos",
@@ -91,11 +78,6 @@ std::optional<std::string> read_http(const json::Value& config, std::vector<api:
   r.forbid_unknown(kHttpKeys);
   auto url = r.string("url", {.required = true, .min = 1, .max = 2048});
   if (url) check_http_url(r, "url", *url);
-  if (url && r.ok()) {
-    // Refused at save time too, so nobody learns of it only when deliveries fail.
-    auto safe = http::check_outbound_url(outbound_policy(), *url);
-    if (!safe) r.add_error("url", "url " + *url + " is refused: " + safe.error().message, "value_error");
-  }
   std::string method = "POST";
   if (r.present("method")) {
     // Methods are case-sensitive in HTTP, but a lower-case "post" can only mean one thing.
@@ -156,6 +138,11 @@ std::optional<std::string> read_mqtt(const json::Value& config, std::vector<api:
   auto host = r.string("host", {.required = true, .min = 1, .max = 253});
   if (host) check_host(r, *host);
   auto port = r.integer("port", {.min = 1, .max = 65535, .nullable = true});
+  auto use_tls = r.boolean("use_tls").value_or(false);
+  if (host && r.ok()) {
+    // A broker is a destination like any other: the same guard as HTTP URLs, at save too.
+    check_outbound(r, "host", http::check_outbound_host(outbound_policy(), *host, port.value_or(use_tls ? 8883 : 1883)));
+  }
   auto topic = r.string("topic", {.required = true, .min = 1, .max = 1024});
   if (topic) check_topic(r, *topic);
   auto username = r.string("username", {.max = 256, .nullable = true});
@@ -164,7 +151,6 @@ std::optional<std::string> read_mqtt(const json::Value& config, std::vector<api:
     r.add_error("password", "A password needs a username (MQTT)", "value_error");
   auto qos = r.integer("qos", {.min = 0, .max = 2, .nullable = true});
   auto retain = r.boolean("retain");
-  auto use_tls = r.boolean("use_tls").value_or(false);
   auto ca_cert = read_pem(r, "ca_cert");
   auto client_cert = read_pem(r, "client_cert");
   auto client_key = read_pem(r, "client_key");
@@ -196,13 +182,32 @@ std::optional<std::string> read_mqtt(const json::Value& config, std::vector<api:
 
 std::vector<SecretField> integration_secrets(std::string_view type, const json::Value& config) {
   if (type == "mqtt") return {{{"password"}}, {{"client_key"}}};
-  std::vector<SecretField> out;
+  std::vector<SecretField> out = {{{"url"}, true}};
   const auto* headers = json::find(config, "headers");
   if (!headers || !headers->IsObject()) return out;
   for (const auto& m : headers->GetObject()) {
-    if (is_secret_header(json::view(m.name))) out.push_back({{"headers", std::string(json::view(m.name))}});
+    if (!http::is_harmless_header(json::view(m.name))) out.push_back({{"headers", std::string(json::view(m.name))}});
   }
   return out;
+}
+
+std::string text_of(const json::Value& config, const char* key) {
+  const auto* v = json::find(config, key);
+  if (!v || v->IsNull()) return "null";
+  return v->IsString() ? std::string(json::view(*v)) : json::to_string(*v);
+}
+
+// What a secret would be sent to: HTTP scheme, host, port and path; MQTT host and port; and
+// the TLS settings that decide who can read it on the way (verify_tls, use_tls, ca_cert).
+std::string integration_destination(std::string_view type, const json::Value& config) {
+  if (type == "mqtt") {
+    std::string host = text_of(config, "host");
+    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+    return "mqtt " + host + " " + text_of(config, "port") + " tls " + text_of(config, "use_tls") + " " +
+           text_of(config, "ca_cert");
+  }
+  return "http " + http_destination(text_of(config, "url")) + " verify " + text_of(config, "verify_tls") + " " +
+         text_of(config, "ca_cert");
 }
 
 }  // namespace
@@ -223,6 +228,7 @@ void add_integration_routes(http::Router& router, Context& ctx) {
     return type == "mqtt" ? read_mqtt(config, errors) : read_http(config, errors);
   };
   spec->secrets_of = integration_secrets;
+  spec->destination_of = integration_destination;
   add_config_resource_routes(router, ctx, std::move(spec));
 }
 

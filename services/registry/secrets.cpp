@@ -45,27 +45,6 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-// Where the password of "scheme://user:password@host/..." is: [begin, end) in the URL.
-std::optional<std::pair<std::size_t, std::size_t>> password_span(std::string_view url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return std::nullopt;
-  std::size_t start = scheme_end + 3;
-  std::size_t authority_end = url.find_first_of("/?#", start);
-  if (authority_end == std::string_view::npos) authority_end = url.size();
-  std::string_view authority = url.substr(start, authority_end - start);
-  auto at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::nullopt;
-  auto colon = authority.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  return std::pair{start + colon + 1, start + at};
-}
-
 json::Value* find_mutable(json::Value& root, const JsonPath& path) {
   json::Value* v = &root;
   for (const auto& key : path) {
@@ -96,6 +75,86 @@ std::optional<std::string> previous_sealed(const json::Value* previous, const Js
 }
 
 const char* kKeepWithoutStored = "'********' keeps the stored secret, but none is stored here: send the secret itself";
+const char* kRetargeted =
+    "the destination changed, so this secret must be sent again: '********' keeps a stored secret only for the "
+    "destination it was given for";
+
+// The stored URL at `path` of the previous config, opened (or as it is, if it was kept in clear).
+Result<std::optional<std::string>> previous_url(const json::Value* previous, const JsonPath& path,
+                                                const SecretBox& box) {
+  if (!previous) return std::optional<std::string>();
+  const auto* v = find_path(*previous, path);
+  if (!v || !v->IsString()) return std::optional<std::string>();
+  if (!SecretBox::is_sealed(json::view(*v))) return std::optional<std::string>(std::string(json::view(*v)));
+  DM_ASSIGN_OR_RETURN(auto opened, box.open(json::view(*v)));
+  return std::optional<std::string>(std::move(opened));
+}
+
+bool has_masked_part(std::string_view url) {
+  for (const auto& p : http::url_secrets(url)) {
+    if (url.substr(p.begin, p.end - p.begin) == kMask) return true;
+  }
+  return false;
+}
+
+struct Sealing {
+  json::Document& stored;
+  json::Document& shown;
+  const json::Value* previous;
+  bool same_destination;
+  const SecretBox& box;
+  std::vector<SecretProblem>& problems;
+};
+
+// One secret value (not a URL): sealed, or its stored ciphertext kept for the mask.
+Result<void> seal_value(Sealing& s, const SecretField& secret, const std::string& value) {
+  if (value == kMask) {
+    auto kept = previous_sealed(s.previous, secret.path);
+    if (!kept) {
+      s.problems.push_back({secret.path, kKeepWithoutStored});
+    } else if (!s.same_destination) {
+      s.problems.push_back({secret.path, kRetargeted});
+    } else {
+      set_string(s.stored, secret.path, *kept);  // unchanged ciphertext
+      set_string(s.shown, secret.path, kMask);
+    }
+    return ok();
+  }
+  DM_ASSIGN_OR_RETURN(auto sealed, s.box.seal(value));
+  set_string(s.stored, secret.path, sealed);
+  set_string(s.shown, secret.path, kMask);
+  return ok();
+}
+
+// A URL: kept in clear without secrets; else sealed whole, its masked parts taken from the
+// stored URL, and the stored ciphertext kept when the URL comes out unchanged.
+Result<void> seal_url(Sealing& s, const SecretField& secret, std::string value) {
+  if (!http::url_has_secrets(value)) return ok();  // already in both documents as it is
+  if (has_masked_part(value)) {
+    if (s.previous && !s.same_destination) {
+      s.problems.push_back({secret.path, kRetargeted});
+      return ok();
+    }
+    DM_ASSIGN_OR_RETURN(auto old, previous_url(s.previous, secret.path, s.box));
+    auto restored = http::unmask_url(value, old.value_or(""));
+    if (!restored) {
+      s.problems.push_back({secret.path, restored.error().message});
+      return ok();
+    }
+    if (old == *restored) {
+      if (auto kept = previous_sealed(s.previous, secret.path)) {
+        set_string(s.stored, secret.path, *kept);
+        set_string(s.shown, secret.path, http::mask_url(*restored));
+        return ok();
+      }
+    }
+    value = std::move(restored).value();
+  }
+  DM_ASSIGN_OR_RETURN(auto sealed, s.box.seal(value));
+  set_string(s.stored, secret.path, sealed);
+  set_string(s.shown, secret.path, http::mask_url(value));
+  return ok();
+}
 
 }  // namespace
 
@@ -165,73 +224,51 @@ Result<std::string> SecretBox::open(std::string_view sealed) const {
   return out;
 }
 
-bool is_secret_header(std::string_view name) {
-  std::string n = lower(name);
-  for (const char* exact : {"authorization", "proxy-authorization", "x-api-key", "x-auth-token", "cookie"}) {
-    if (n == exact) return true;
-  }
-  for (const char* part : {"secret", "token", "password", "key"}) {
-    if (n.find(part) != std::string::npos) return true;
-  }
-  return false;
-}
-
-std::optional<std::string> url_password(std::string_view url) {
-  auto span = password_span(url);
-  if (!span) return std::nullopt;
-  return std::string(url.substr(span->first, span->second - span->first));
-}
-
-std::string replace_url_password(std::string_view url, std::string_view password) {
-  auto span = password_span(url);
-  if (!span) return std::string(url);
-  return std::string(url.substr(0, span->first)) + std::string(password) + std::string(url.substr(span->second));
-}
-
-std::string mask_url_password(std::string_view url) {
-  auto password = url_password(url);
-  if (!password || password->empty()) return std::string(url);
-  return replace_url_password(url, kMask);
-}
-
 Result<SealedConfig> seal_config(const json::Value& plain, const std::vector<SecretField>& secrets,
-                                 const json::Value* previous, const SecretBox& box,
+                                 const json::Value* previous, bool same_destination, const SecretBox& box,
                                  std::vector<SecretProblem>& problems) {
   json::Document stored;
   stored.CopyFrom(plain, stored.GetAllocator());
   json::Document shown;
   shown.CopyFrom(plain, shown.GetAllocator());
+  Sealing sealing{stored, shown, previous, same_destination, box, problems};
   for (const auto& secret : secrets) {
     const auto* v = find_path(plain, secret.path);
     if (!v || !v->IsString() || v->GetStringLength() == 0) continue;  // null or empty: nothing to hide
     std::string value(json::view(*v));
-    auto kept = previous_sealed(previous, secret.path);
-    if (!secret.url && value == kMask) {
-      if (!kept) {
-        problems.push_back({secret.path, kKeepWithoutStored});
-        continue;
-      }
-      set_string(stored, secret.path, *kept);  // unchanged ciphertext
-      set_string(shown, secret.path, kMask);
+    if (secret.url) {
+      DM_TRY(seal_url(sealing, secret, std::move(value)));
+    } else {
+      DM_TRY(seal_value(sealing, secret, value));
+    }
+  }
+  return SealedConfig{json::to_string(stored), json::to_string(shown)};
+}
+
+Result<SealedConfig> reseal_config(const json::Value& stored_config, const std::vector<SecretField>& secrets,
+                                   const SecretBox& box) {
+  json::Document stored;
+  stored.CopyFrom(stored_config, stored.GetAllocator());
+  json::Document shown;
+  shown.CopyFrom(stored_config, shown.GetAllocator());
+  for (const auto& secret : secrets) {
+    const auto* v = find_path(stored_config, secret.path);
+    if (!v || !v->IsString() || v->GetStringLength() == 0) continue;
+    std::string value(json::view(*v));
+    bool sealed = SecretBox::is_sealed(value);
+    std::string plain = value;
+    if (sealed) {
+      DM_ASSIGN_OR_RETURN(plain, box.open(value));
+    }
+    if (secret.url && !http::url_has_secrets(plain)) {
+      set_string(shown, secret.path, plain);  // nothing secret in it (sealed under an older rule: kept so)
       continue;
     }
-    if (secret.url && url_password(value) == std::string(kMask)) {
-      std::optional<std::string> old_password;
-      if (kept) {
-        DM_ASSIGN_OR_RETURN(auto old_url, box.open(*kept));
-        old_password = url_password(old_url);
-      }
-      if (!old_password) {
-        problems.push_back({secret.path,
-                            "the password '********' keeps the stored one, but none is stored: "
-                            "send the password itself"});
-        continue;
-      }
-      value = replace_url_password(value, *old_password);
+    if (!sealed) {
+      DM_ASSIGN_OR_RETURN(auto fresh, box.seal(plain));
+      set_string(stored, secret.path, fresh);
     }
-    DM_ASSIGN_OR_RETURN(auto sealed, box.seal(value));
-    set_string(stored, secret.path, sealed);
-    set_string(shown, secret.path, secret.url ? mask_url_password(value) : std::string(kMask));
+    set_string(shown, secret.path, secret.url ? http::mask_url(plain) : std::string(kMask));
   }
   return SealedConfig{json::to_string(stored), json::to_string(shown)};
 }

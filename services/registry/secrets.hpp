@@ -1,6 +1,7 @@
 #pragma once
-// Secrets inside integration and storage configs (passwords, private keys, tokens,
-// Authorization-like headers): sealed at rest with AES-256-GCM, masked in API answers.
+// Secrets inside integration and storage configs (passwords, private keys, tokens, header
+// values, credentials in URLs — what is secret is dm/http/secrets.hpp's rule): sealed at rest
+// with AES-256-GCM, masked in API answers.
 //
 // A sealed value is the JSON string "enc:v1:<base64(nonce | ciphertext | tag)>" stored in
 // place of the plaintext inside the config JSONB, so the config keeps its shape and the
@@ -16,12 +17,13 @@
 #include <vector>
 
 #include "dm/core/result.hpp"
+#include "dm/http/secrets.hpp"
 #include "dm/json/json.hpp"
 
 namespace dm::registry {
 
 // What the API shows instead of a secret; sent back by a client, it means "keep the stored one".
-inline constexpr std::string_view kMask = "********";
+inline constexpr std::string_view kMask = http::kSecretMask;
 
 class SecretBox {
  public:
@@ -41,24 +43,14 @@ class SecretBox {
   bool ready_ = false;  // false if key derivation failed: every call then fails, nothing crashes
 };
 
-// Headers whose values are credentials: Authorization, Proxy-Authorization, X-API-Key,
-// X-Auth-Token, Cookie, or any name containing "secret", "token", "password" or "key"
-// (case-insensitive).
-bool is_secret_header(std::string_view name);
-
-// URL userinfo password ("scheme://user:password@host/..."), if there is one.
-std::optional<std::string> url_password(std::string_view url);
-// The URL with its password replaced (only called when url_password() has a value).
-std::string replace_url_password(std::string_view url, std::string_view password);
-// The URL as the API shows it: password masked, the rest readable.
-std::string mask_url_password(std::string_view url);
-
 // Member names from the config root to a secret value, e.g. {"headers", "Authorization"}.
 using JsonPath = std::vector<std::string>;
 
 struct SecretField {
   JsonPath path;
-  bool url = false;  // a URL with a password: sealed whole, shown with only the password masked
+  // A URL that may hold secrets (userinfo, credential-like query values): sealed whole when it
+  // does, shown with only those parts masked; a URL without any is kept and shown as it is.
+  bool url = false;
 };
 
 struct SecretProblem {
@@ -72,12 +64,21 @@ struct SealedConfig {
 };
 
 // Seals the non-empty string secrets of a validated config. A secret equal to the mask (for a
-// URL: a password equal to the mask) keeps the value sealed at the same path of `previous`
-// (the stored config of the same type), unchanged; without one it is a client mistake,
-// reported in `problems` (then the result is meaningless). Crypto failures are errors.
+// URL: a secret part equal to the mask) keeps the value stored at the same path of `previous`
+// (the stored config of the same type) — unchanged ciphertext when nothing else changed — but
+// only when `same_destination`: a config that now points elsewhere must carry every secret in
+// clear, or the stored secrets would be delivered to wherever an editor points it. A mask
+// that cannot keep anything is a client mistake, reported in `problems` (then the result is
+// meaningless). Crypto failures are errors.
 Result<SealedConfig> seal_config(const json::Value& plain, const std::vector<SecretField>& secrets,
-                                 const json::Value* previous, const SecretBox& box,
+                                 const json::Value* previous, bool same_destination, const SecretBox& box,
                                  std::vector<SecretProblem>& problems);
+
+// A stored config brought under today's rule: secrets still in clear (stored before the rule
+// covered them) are sealed, sealed ones are kept as they are, and the shown form is masked
+// anew. The same input gives the same output, so running it again changes nothing.
+Result<SealedConfig> reseal_config(const json::Value& stored, const std::vector<SecretField>& secrets,
+                                   const SecretBox& box);
 
 // The stored config with its sealed secrets opened (for the services that deliver with it).
 // Only the given paths are opened, so a plain value that merely looks sealed stays as it is.

@@ -1,9 +1,12 @@
 // /api/v1/storages: where flows keep messages — the internal store, InfluxDB, or a
 // PostgreSQL table (the CRUD is config_resource.cpp's). Secrets: the InfluxDB token and
-// password, and the whole PostgreSQL connection URL (shown with its password masked).
+// password, and the URLs when they hold credentials (sealed whole, shown with those parts
+// masked: dm/http/secrets.hpp). Both URLs pass the outbound guard at save; a PostgreSQL URL
+// may name its server only in its authority (http::postgres_target).
 #include <cctype>
 
 #include "config_resource.hpp"
+#include "dm/http/secrets.hpp"
 
 namespace dm::registry {
 namespace {
@@ -113,6 +116,8 @@ std::optional<std::string> read_postgresql(const json::Value& config, std::vecto
   if (url && ((!url->starts_with("postgresql://") && !url->starts_with("postgres://")) || has_control_chars(*url) ||
               url->find(' ') != std::string::npos)) {
     r.add_error("connection_url", "Input should be a postgresql://user:password@host:port/database URL", "url_parsing");
+  } else if (url) {
+    check_outbound(r, "connection_url", http::check_postgres_url(outbound_policy(), *url));
   }
   auto table = r.string("table", {.required = true, .min = 1, .max = 127});
   if (table && !is_table_name(*table)) {
@@ -127,9 +132,18 @@ std::optional<std::string> read_postgresql(const json::Value& config, std::vecto
 }
 
 std::vector<SecretField> storage_secrets(std::string_view type, const json::Value& /*config*/) {
-  if (type == "influxdb") return {{{"token"}}, {{"password"}}};
+  if (type == "influxdb") return {{{"token"}}, {{"password"}}, {{"url"}, true}};
   if (type == "postgresql") return {{{"connection_url"}, true}};
   return {};
+}
+
+// A storage's secrets go to its whole URL (secret parts masked, so a masked password compares
+// equal to the stored one): any other change of the URL is another destination.
+std::string storage_destination(std::string_view type, const json::Value& config) {
+  const char* key = type == "postgresql" ? "connection_url" : "url";
+  const auto* url = json::find(config, key);
+  if (!url || !url->IsString()) return std::string(type);
+  return std::string(type) + " " + http::mask_url(json::view(*url));
 }
 
 }  // namespace
@@ -150,6 +164,7 @@ void add_storage_routes(http::Router& router, Context& ctx) {
     return read_internal(config, errors);
   };
   spec->secrets_of = storage_secrets;
+  spec->destination_of = storage_destination;
   add_config_resource_routes(router, ctx, std::move(spec));
 }
 

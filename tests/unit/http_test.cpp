@@ -683,3 +683,164 @@ TEST_CASE("async client: many requests in flight, keep-alive pooled per key, err
   std::lock_guard lock(parked.mu);
   parked.replies.clear();
 }
+
+TEST_CASE("outbound guard: every special range, in every spelling, and public neighbours") {
+  struct Case {
+    const char* address;
+    const char* why;  // a word of the reason; nullptr: public, allowed
+  };
+  const Case cases[] = {
+      // IPv4 special-purpose space, in the lenient spellings connect() accepts too.
+      {"0.0.0.0", "unspecified"},
+      {"0.1.2.3", "unspecified"},
+      {"10.1.2.3", "private"},
+      {"100.64.0.1", "CGNAT"},
+      {"100.127.255.254", "CGNAT"},
+      {"127.0.0.1", "loopback"},
+      {"127.1", "loopback"},
+      {"0x7f000001", "loopback"},
+      {"2130706433", "loopback"},
+      {"0177.0.0.1", "loopback"},
+      {"169.254.169.254", "link-local"},
+      {"172.16.0.1", "private"},
+      {"172.31.255.255", "private"},
+      {"192.0.0.8", "IETF"},
+      {"192.0.2.1", "documentation"},
+      {"192.88.99.1", "6to4 relay"},
+      {"192.168.1.1", "private"},
+      {"198.18.0.1", "benchmarking"},
+      {"198.19.255.255", "benchmarking"},
+      {"198.51.100.7", "documentation"},
+      {"203.0.113.5", "documentation"},
+      {"224.0.0.1", "multicast"},
+      {"239.255.255.250", "multicast"},
+      {"240.0.0.1", "reserved"},
+      {"255.255.255.255", "broadcast"},
+      // IPv6 special-purpose space.
+      {"::", "unspecified"},
+      {"[::]", "unspecified"},
+      {"::1", "loopback"},
+      {"[0:0:0:0:0:0:0:1]", "loopback"},
+      {"fe80::1", "link-local"},
+      {"febf::1", "link-local"},
+      {"fec0::1", "site-local"},
+      {"fc00::1", "unique local"},
+      {"fd12:3456::1", "unique local"},
+      {"ff02::1", "multicast"},
+      {"2001:db8::1", "documentation"},
+      {"3fff::1", "documentation"},
+      {"2001::1", "Teredo"},
+      {"2001:0:4136:e378::1", "Teredo"},
+      {"2001:2::1", "IETF"},
+      {"100::1", "discard"},
+      {"64:ff9b:1::a00:1", "NAT64 local"},
+      // IPv4 inside IPv6: mapped, translated and compatible forms are refused whatever they carry.
+      {"::ffff:127.0.0.1", "127.0.0.1, loopback"},
+      {"[::ffff:7f00:1]", "127.0.0.1, loopback"},
+      {"[::ffff:0:7f00:1]", "127.0.0.1, loopback"},
+      {"::ffff:0:127.0.0.1", "127.0.0.1, loopback"},
+      {"::ffff:0:a9fe:a9fe", "169.254.169.254, link-local"},
+      {"::127.0.0.1", "loopback"},
+      {"::ffff:93.184.216.34", "IPv4-mapped"},
+      {"::ffff:0:93.184.216.34", "IPv4-translated"},
+      {"::93.184.216.34", "IPv4-compatible"},
+      // NAT64 and 6to4: refused when what they carry is.
+      {"64:ff9b::a00:1", "10.0.0.1, private"},
+      {"64:ff9b::7f00:1", "loopback"},
+      {"2002:7f00:1::", "127.0.0.1, loopback"},
+      {"2002:c0a8:101::1", "192.168.1.1, private"},
+      {"64:ff9b::5db8:d822", nullptr},
+      {"2002:5db8:d822::1", nullptr},
+      // Public neighbours of the refused ranges.
+      {"93.184.216.34", nullptr},
+      {"100.63.255.255", nullptr},
+      {"100.128.0.1", nullptr},
+      {"172.32.0.1", nullptr},
+      {"192.0.3.1", nullptr},
+      {"198.20.0.1", nullptr},
+      {"198.51.101.1", nullptr},
+      {"203.0.114.1", nullptr},
+      {"223.255.255.255", nullptr},
+      {"2001:4860:4860::8888", nullptr},
+      {"2001:200::1", nullptr},
+      {"2a00:1450::1", nullptr},
+  };
+  for (const auto& c : cases) {
+    INFO(c.address);
+    auto ip = parse_ip(c.address);
+    REQUIRE(ip);
+    auto why = special_range(*ip);
+    if (!c.why) {
+      CHECK_FALSE(why);
+      continue;
+    }
+    REQUIRE(why);
+    INFO(*why);
+    CHECK(why->find(c.why) != std::string::npos);
+    // The same address as a URL's host is refused at save, with the reason.
+    std::string host = ip->v6 ? "[" + ip->text() + "]" : std::string(c.address);
+    auto saved = check_outbound_url(OutboundPolicy{}, "http://" + host + ":8080/x");
+    REQUIRE_FALSE(saved.ok());
+    CHECK(saved.error().code == Errc::forbidden);
+    CHECK_FALSE(check_outbound_host(OutboundPolicy{}, c.address, 1883).ok());
+  }
+}
+
+TEST_CASE("outbound guard: allow-lists, host checks and names that do not resolve") {
+  auto allow = OutboundPolicy::parse("127.0.0.1, 10.0.0.0/8, broker.internal, fd00::/8");
+  REQUIRE(allow.ok());
+  CHECK(check_outbound_host(*allow, "127.0.0.1", 1883).ok());
+  CHECK(check_outbound_host(*allow, "[::ffff:127.0.0.1]", 1883).ok());  // the mapped form of an allowed address
+  CHECK(check_outbound_host(*allow, "10.9.9.9", 1883).ok());
+  CHECK(check_outbound_host(*allow, "fd00::5", 1883).ok());
+  CHECK_FALSE(check_outbound_host(*allow, "127.0.0.2", 1883).ok());
+  CHECK(check_outbound_host(OutboundPolicy{}, "localhost", 1883).error().code == Errc::forbidden);
+  // A name that does not resolve yet passes at save; the sender checks again on every connect.
+  CHECK(check_outbound_host(OutboundPolicy{}, "no-such-host.invalid", 1883).ok());
+}
+
+TEST_CASE("outbound guard: only a PostgreSQL URL's authority names the server") {
+  auto target = postgres_target("postgresql://u:p%40ss@db.example.com:6543/metrics?sslmode=require&application_name=x");
+  REQUIRE(target.ok());
+  CHECK(target->host == "db.example.com");
+  CHECK(target->port == 6543);
+  CHECK(postgres_target("postgres://u@[2001:4860::1]/db").value().host == "2001:4860::1");
+  CHECK(postgres_target("postgresql://u@93.184.216.34/db").value().port == 5432);
+  CHECK(postgres_target("postgresql://u@h%2Eexample.com/db").value().host == "h.example.com");
+
+  for (const char* url : {
+           "postgresql://u:p@93.184.216.34/db?hostaddr=127.0.0.1&port=55432",  // the finding
+           "postgresql://u:p@93.184.216.34/db?host=127.0.0.1",
+           "postgresql://u:p@93.184.216.34/db?port=55432",
+           "postgresql://u:p@93.184.216.34/db?host%61ddr=127.0.0.1",  // libpq decodes keys
+           "postgresql://u:p@93.184.216.34/db?service=internal",
+           "postgresql://u:p@93.184.216.34/db?servicefile=/etc/pg_service.conf",
+           "postgresql://u:p@93.184.216.34/db?passfile=/root/.pgpass",
+           "postgresql://u:p@93.184.216.34/db?sslkey=/etc/dm/key.pem",
+           "postgresql://u:p@93.184.216.34/db?sslrootcert=/etc/ssl/ca.pem",
+           "postgresql://u:p@h1,h2/db",
+           "postgresql://u:p@93.184.216.34:5432,127.0.0.1:5432/db",
+           "postgresql://u:p@93.184.216.34:5432%2C127.0.0.1/db",
+           "postgresql://u:p@%2Fvar%2Frun%2Fpostgresql/db",
+           "postgresql://u:p@/db",
+           "postgresql:///db",
+           "postgresql://u:p@h%2C127.0.0.1/db",
+           "postgresql://93.184.216.34?x=@127.0.0.1/db",  // libpq's userinfo ends at the first '@', '?' or not
+           "postgresql://u:a@b@127.0.0.1/db",
+           "postgresql://u:p@host:0/db",
+           "postgresql://u:p@host:99999/db",
+           "postgresql://u:p@host:5432x/db",
+           "mysql://u:p@host/db",
+           "host=h dbname=db",
+       }) {
+    INFO(url);
+    auto r = postgres_target(url);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::invalid_argument);
+  }
+  CHECK(check_postgres_url(OutboundPolicy{}, "postgresql://u:p@203.0.113.5/db").error().code == Errc::forbidden);
+  CHECK(check_postgres_url(OutboundPolicy{}, "postgresql://u:p@[::ffff:0:7f00:1]:5432/db").error().code ==
+        Errc::forbidden);
+  CHECK(check_postgres_url(OutboundPolicy{}, "postgresql://u:p@localhost/db").error().code == Errc::forbidden);
+  CHECK(check_postgres_url(OutboundPolicy{}, "postgresql://u:p@93.184.216.34/db").ok());
+}

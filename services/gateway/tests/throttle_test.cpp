@@ -1,10 +1,13 @@
 // Login throttling (10 failures per account or per client address within 5 minutes → 429
 // with Retry-After; other accounts and addresses unaffected), equal answers for unknown
-// users, and closed registration. This stack trusts X-Forwarded-For from loopback, so one
-// test process can speak for many client addresses.
+// users, the failure budget of every address (a flood of bad credentials sees 429s and costs
+// no database query each), and closed registration. This stack trusts X-Forwarded-For from
+// loopback, so one test process can speak for many client addresses.
 #include <algorithm>
+#include <random>
 
 #include "api_fixture.hpp"
+#include "crypto.hpp"
 
 using dm::test::Api;
 using dm::test::As;
@@ -81,4 +84,78 @@ TEST_CASE("registration is refused when ALLOW_REGISTRATION=false") {
   auto r =
       api.post("/api/v1/auth/register", R"({"email":"new@example.com","username":"newbie","password":"0123456789"})");
   CHECK(r.status == 403);
+}
+
+namespace {
+struct Tally {
+  std::map<int, int> statuses;
+  int bad_retry_after = 0;
+};
+
+// `n` requests from `address` with no credentials, a bad token or a new random API key in turn.
+Tally flood(Api& api, const std::string& address, int n) {
+  Tally t;
+  std::mt19937_64 rng(std::random_device{}());
+  for (int i = 0; i < n; ++i) {
+    dm::http::Headers h{{"X-Forwarded-For", address}};
+    if (i % 3 == 1) h.set("Authorization", "Bearer not.a.token");
+    if (i % 3 == 2) h.set("X-API-Key", "dmk_" + dm::gateway::base64url_encode(std::to_string(rng()) + std::to_string(rng())));
+    auto r = api.call("GET", "/api/v1/devices", {}, h);
+    ++t.statuses[r.status];
+    if (r.status == 429) {
+      auto wait = std::stoi(r.headers.get("Retry-After").value_or("0"));
+      if (wait < 1 || wait > 300) ++t.bad_retry_after;
+    }
+  }
+  return t;
+}
+
+double key_lookups() { return dm::testing::metric_value(throttle_stack(), "gateway", "dm_gateway_api_key_lookups_total"); }
+}  // namespace
+
+TEST_CASE("10,000 unauthenticated requests from one address meet 429s; nobody else is slowed") {
+  Api anon(throttle_stack(), As::anonymous);
+  Api admin(throttle_stack(), As::admin);  // logged in before the flood
+  const std::string attacker = "198.51.100.66";
+  auto lookups_before = key_lookups();
+  auto t = flood(anon, attacker, 10000);
+  INFO("401: " << t.statuses[401] << ", 429: " << t.statuses[429]);
+  // AUTH_FAILURE_LIMIT (200 per 5 minutes, refilled continuously): a few more 401s than 200
+  // while the flood lasts, every other answer 429 with a sensible Retry-After.
+  CHECK(t.statuses[401] >= 200);
+  CHECK(t.statuses[401] < 260);
+  CHECK(t.statuses[429] + t.statuses[401] == 10000);
+  CHECK(t.bad_retry_after == 0);
+  // Only the random keys that were answered 401 cost a query: none once the address is blocked.
+  CHECK(key_lookups() - lookups_before <= t.statuses[401] / 3 + 2);
+
+  // The blocked address is refused before any credential is looked at, logins included...
+  auto blocked = admin.call("GET", "/api/v1/devices", {}, {{"X-Forwarded-For", attacker}});
+  CHECK(blocked.status == 429);
+  CHECK(try_login(anon, "victim", "victim-password-1", attacker).status == 429);
+  // ...and everyone else goes on as before.
+  CHECK(admin.call("GET", "/api/v1/devices", {}, {{"X-Forwarded-For", "198.51.100.67"}}).status == 200);
+  CHECK(anon.call("GET", "/api/v1/devices", {}, {{"X-Forwarded-For", "198.51.100.67"}}).status == 401);
+  // IPv6 clients are counted by their /64: rotating through one's prefix does not help.
+  auto v6 = flood(anon, "2001:db8:1:2::1", 220);
+  CHECK(v6.statuses[401] >= 200);
+  CHECK(v6.statuses[429] > 0);
+  CHECK(anon.call("GET", "/api/v1/devices", {}, {{"X-Forwarded-For", "2001:db8:1:2:ffff::9"}}).status == 429);
+  CHECK(anon.call("GET", "/api/v1/devices", {}, {{"X-Forwarded-For", "2001:db8:1:3::1"}}).status == 401);
+}
+
+TEST_CASE("an unknown API key is looked up once, then remembered for a while") {
+  Api anon(throttle_stack(), As::anonymous);
+  const std::string key = "dmk_" + dm::gateway::base64url_encode(dm::gateway::random_bytes(32));
+  auto before = key_lookups();
+  for (int i = 0; i < 50; ++i) {
+    auto r = anon.call("GET", "/api/v1/devices", {}, {{"X-API-Key", key}, {"X-Forwarded-For", "198.51.100.70"}});
+    CHECK(r.status == 401);
+  }
+  CHECK(key_lookups() - before == 1);
+  // A real key still works at once (the cache holds only what the database did not know).
+  Api admin(throttle_stack(), As::admin);
+  auto made = admin.post("/api/v1/auth/api-keys", R"({"name":"real"})");
+  REQUIRE(made.status == 201);
+  CHECK(anon.call("GET", "/api/v1/devices", {}, {{"X-API-Key", made.str("key")}}).status == 200);
 }

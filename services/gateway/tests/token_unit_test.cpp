@@ -66,3 +66,54 @@ TEST_CASE("throttle: window, per key, Retry-After, success clears the account") 
   t.succeeded("a");
   CHECK_FALSE(t.blocked("a", "ip9", t0 + std::chrono::seconds(4)));
 }
+
+TEST_CASE("tokens carry the credential version; a token without one is refused") {
+  const std::string key = "k0123456789abcdef0123456789abcdef";
+  gw::Claims c{"00000000-0000-0000-0000-000000000001", gw::Role::viewer, "jti-2", 1000, 2000, 7};
+  auto v = gw::verify_token(key, gw::issue_token(key, c), 1500);
+  REQUIRE(v.ok());
+  CHECK(v->ver == 7);
+  auto sign = [&](const std::string& payload) {
+    std::string input = gw::base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + gw::base64url_encode(payload);
+    return input + "." + gw::base64url_encode(gw::hmac_sha256(key, input));
+  };
+  const std::string base = R"({"sub":"00000000-0000-0000-0000-000000000001","role":"viewer","typ":"access",)"
+                           R"("jti":"j","iat":1000,"exp":2000)";
+  CHECK(gw::verify_token(key, sign(base + R"(,"ver":3})"), 1500).value().ver == 3);
+  CHECK_FALSE(gw::verify_token(key, sign(base + "}"), 1500).ok());
+  CHECK_FALSE(gw::verify_token(key, sign(base + R"(,"ver":"3"})"), 1500).ok());
+}
+
+TEST_CASE("address budget: a burst, refilled continuously, blocked until one event is allowed again") {
+  using Clock = gw::AddressBudget::Clock;
+  gw::AddressBudget b(3, std::chrono::seconds(60));  // 3 at once, one given back every 20 s
+  auto t0 = Clock::now();
+  CHECK_FALSE(b.any_blocked());
+  for (int i = 0; i < 3; ++i) {
+    CHECK_FALSE(b.blocked("a", t0));
+    b.spend("a", t0);
+  }
+  CHECK(b.any_blocked());
+  auto wait = b.blocked("a", t0);
+  REQUIRE(wait);
+  CHECK(*wait == 20);
+  CHECK(*b.blocked("a", t0 + std::chrono::seconds(15)) == 5);
+  CHECK_FALSE(b.blocked("b", t0));  // other addresses are not affected
+  CHECK_FALSE(b.blocked("a", t0 + std::chrono::seconds(20)));
+  CHECK_FALSE(b.any_blocked());  // the hot path is lock-free again
+  b.spend("a", t0 + std::chrono::seconds(20));
+  CHECK(b.blocked("a", t0 + std::chrono::seconds(20)));
+
+  gw::AddressBudget off(0, std::chrono::seconds(60));
+  for (int i = 0; i < 100; ++i) off.spend("a", t0);
+  CHECK_FALSE(off.any_blocked());
+  CHECK_FALSE(off.blocked("a", t0));
+}
+
+TEST_CASE("address keys: IPv6 clients by their /64, others as they are") {
+  CHECK(gw::address_key("203.0.113.9") == "203.0.113.9");
+  CHECK(gw::address_key("2001:db8:1:2::1") == "2001:0db8:0001:0002::/64");
+  CHECK(gw::address_key("2001:db8:1:2:ffff:eeee:dddd:cccc") == "2001:0db8:0001:0002::/64");
+  CHECK(gw::address_key("::ffff:203.0.113.9") == "::ffff:203.0.113.9");
+  CHECK(gw::address_key("not an address") == "not an address");
+}

@@ -2,8 +2,8 @@
 // One real stack per test executable (NATS, PostgreSQL, registry, gateway), started on
 // first use, and a small client that talks to the gateway over HTTP like any user would.
 // Every Api call is authenticated: as an admin by default (created with tools/admin's
-// dm-admin, then logged in), or as an editor, a viewer (registered, promoted by the admin,
-// logged in) or nobody. Logging in hashes a password (~0.2 s), so each identity logs in
+// dm-admin, then logged in), or as an editor, a viewer (registered, logged in, promoted by the
+// admin) or nobody. Logging in hashes a password (~0.2 s), so each identity logs in
 // once per executable and its token is reused.
 #include <catch2/catch.hpp>
 #include <map>
@@ -85,19 +85,24 @@ inline std::string token_for(testing::Stack& s, As who) {
   if (!token.empty()) return token;
   std::string name = std::string("test-") + role_of(who);
   std::string password = name + "-password-0123";
+  // Registration answers 202 whether or not the account was made (it tells nobody which
+  // exist): the new user's id comes from logging in as them.
   auto reg = client.request(
       "POST", "/api/v1/auth/register",
       "{\"email\":\"" + name + "@example.com\",\"username\":\"" + name + "\",\"password\":\"" + password + "\"}",
       {{"Content-Type", "application/json"}});
-  if (!reg.ok() || reg->status != 201)
+  if (!reg.ok() || reg->status != 202)
     throw std::runtime_error("register failed: " + (reg.ok() ? reg->body : reg.error().message));
-  auto doc = json::parse(reg->body);
+  token = detail::login(client, name, password);
+  auto me = client.request("GET", "/api/v1/auth/me", "", {{"Authorization", "Bearer " + token}});
+  auto doc = me.ok() ? json::parse(me->body) : json::parse("");
+  if (!doc || !json::find(*doc, "id")) throw std::runtime_error("no /auth/me for " + name);
   std::string id(json::view((*doc)["id"]));
+  // The role is read from the user on every request: the token stays good.
   auto patch = client.request("PATCH", "/api/v1/users/" + id, std::string("{\"role\":\"") + role_of(who) + "\"}",
                               {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + admin}});
   if (!patch.ok() || patch->status != 200)
     throw std::runtime_error("role change failed: " + (patch.ok() ? patch->body : patch.error().message));
-  token = detail::login(client, name, password);
   return token;
 }
 

@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include "api_fixture.hpp"
+#include "dm/testing/collector.hpp"
+#include "listener.hpp"
 
 using dm::test::Api;
+using dm::test::As;
 using dm::test::Reply;
 using dm::test::sql;
 using dm::test::total;
@@ -54,14 +57,14 @@ void send_all(int fd, const std::string& data) {
   REQUIRE(::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size()));
 }
 
-NatsReply registry_rpc(const std::string& target) {
+NatsReply registry_rpc(const std::string& target, dm::testing::Stack& stack = dm::test::stack()) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   timeval timeout{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(dm::test::stack().nats().port()));
+  addr.sin_port = htons(static_cast<std::uint16_t>(stack.nats().port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   std::string buffer;
@@ -186,9 +189,15 @@ TEST_CASE("integrations: http CRUD with secrets masked in every answer and seale
     require_http_masked(renamed.json);
     REQUIRE(renamed["config"]["url"] == "https://example.com/hook");
 
+    // Another destination: the stored secret cannot come along masked.
+    auto retargeted = api.put("/api/v1/integrations/" + id,
+                              R"({"config":{"url":"http://93.184.216.34:8080/in","method":"put","timeout_ms":500,)"
+                              R"("verify_tls":false,"headers":{"Authorization":"********"}}})");
+    REQUIRE(retargeted.status == 422);
+    REQUIRE(retargeted.has_error_for("Authorization"));
     auto reconfigured = api.put("/api/v1/integrations/" + id,
                                 R"({"config":{"url":"http://93.184.216.34:8080/in","method":"put","timeout_ms":500,)"
-                                R"("verify_tls":false,"headers":{"Authorization":"********"}}})");
+                                R"("verify_tls":false,"headers":{"Authorization":"Bearer for-the-new-place"}}})");
     REQUIRE(reconfigured.status == 200);
     REQUIRE(reconfigured["config"]["method"] == "PUT");
     REQUIRE(reconfigured["config"]["timeout_ms"].GetInt() == 500);
@@ -410,12 +419,12 @@ TEST_CASE("internal routes answer configs with secrets opened, only over NATS") 
 
   std::string mqtt_id = create_mqtt(api, unique("internal-mqtt"));
   REQUIRE(api.patch("/api/v1/integrations/" + mqtt_id,
-                    R"({"config":{"host":"h2","topic":"t","username":"dm","password":"********"}})")
+                    R"({"config":{"host":"broker.local","topic":"t2","username":"dm","password":"********"}})")
               .status == 200);
   auto mqtt_doc = registry_rpc("/internal/v1/integrations/" + mqtt_id);
   REQUIRE(mqtt_doc.status == 200);
   REQUIRE(mqtt_doc.json["config"]["password"] == "mqtt-pa55word");
-  REQUIRE(mqtt_doc.json["config"]["host"] == "h2");
+  REQUIRE(mqtt_doc.json["config"]["topic"] == "t2");
 
   auto storage = api.post(
       "/api/v1/storages",
@@ -424,17 +433,268 @@ TEST_CASE("internal routes answer configs with secrets opened, only over NATS") 
           R"({"connection_url":"postgresql://writer:pg-pa55@db.local:5432/metrics","table":"public.readings"}})");
   REQUIRE(storage.status == 201);
   std::string storage_id = storage.str("id");
-  REQUIRE(
-      api.patch("/api/v1/storages/" + storage_id,
-                R"({"config":{"connection_url":"postgresql://writer:********@db2.local/metrics","table":"readings"}})")
-          .status == 200);
+  REQUIRE(api.patch("/api/v1/storages/" + storage_id,
+                    R"({"config":{"connection_url":"postgresql://writer:********@db.local:5432/metrics",)"
+                    R"("table":"readings"}})")
+              .status == 200);
   auto storage_doc = registry_rpc("/internal/v1/storages/" + storage_id);
   REQUIRE(storage_doc.status == 200);
-  REQUIRE(storage_doc.json["config"]["connection_url"] == "postgresql://writer:pg-pa55@db2.local/metrics");
+  REQUIRE(storage_doc.json["config"]["connection_url"] == "postgresql://writer:pg-pa55@db.local:5432/metrics");
+  REQUIRE(storage_doc.json["config"]["table"] == "readings");
 
   REQUIRE(registry_rpc("/internal/v1/integrations/00000000-0000-0000-0000-000000000000").status == 404);
   REQUIRE(registry_rpc("/internal/v1/storages/nope").status == 404);
   // Not public: the gateway has no such route.
   REQUIRE(api.get("/internal/v1/integrations/" + http_id).status == 404);
   REQUIRE(api.get("/api/v1/internal/v1/integrations/" + http_id).status == 404);
+}
+
+// --- Security: the findings of issue 18, each shown to fail ------------------------------
+
+namespace {
+// Registry, gateway and dispatcher, with loopback allowed as a destination so that an
+// attacker's listener on 127.0.0.1 would be reachable: what stops the attack must be the
+// re-targeting rule, not the outbound guard.
+dm::testing::Stack& delivery_stack() {
+  static dm::testing::Stack s({"registry", "gateway", "integration-dispatcher"}, {{"OUTBOUND_ALLOW", "127.0.0.1"}});
+  return s;
+}
+
+std::string hook_config(int port, const std::string& auth, const std::string& signature, const std::string& token) {
+  return R"({"url":"http://127.0.0.1:)" + std::to_string(port) + "/hook?token=" + token +
+         R"(","headers":{"Authorization":")" + auth + R"(","Authentication":")" + auth +
+         R"(","X-Hub-Signature":")" + signature + R"(","Content-Type":"application/json"}})";
+}
+}  // namespace
+
+TEST_CASE("security: an editor cannot re-point an admin's HTTP integration and have /test deliver its secrets") {
+  dm::test::Listener admins_target, attackers;
+  Api admin(delivery_stack());
+  Api editor(delivery_stack(), As::editor);
+  auto made = admin.post("/api/v1/integrations",
+                         R"({"name":")" + unique("admins-hook") + R"(","type":"http","config":)" +
+                             hook_config(admins_target.port(), "Bearer admin-secret-4711", "sha256=admin-sig-4711",
+                                         "admin-token-4711") +
+                             "}");
+  REQUIRE(made.status == 201);
+  std::string id = made.str("id");
+  std::string path = "/api/v1/integrations/" + id;
+
+  // What the editor sees: every secret masked, the URL's token included.
+  auto seen = editor.get(path);
+  REQUIRE(seen.status == 200);
+  CHECK(seen.body.find("4711") == std::string::npos);
+  std::string masked_url = seen["config"]["url"].GetString();
+  CHECK(masked_url == "http://127.0.0.1:" + std::to_string(admins_target.port()) + "/hook?token=********");
+
+  // The attack: the same document back, pointed at the editor's listener.
+  std::string attack = seen.body;
+  std::string admins_host = "127.0.0.1:" + std::to_string(admins_target.port()) + "/";
+  auto host_at = attack.find(admins_host);
+  REQUIRE(host_at != std::string::npos);
+  attack.replace(host_at, admins_host.size(), "127.0.0.1:" + std::to_string(attackers.port()) + "/");
+  auto refused = editor.put(path, attack);
+  INFO(refused.body);
+  REQUIRE(refused.status == 422);
+  for (const char* field : {"Authorization", "Authentication", "X-Hub-Signature", "url"}) {
+    INFO(field);
+    CHECK(refused.has_error_for(field));
+  }
+  CHECK_FALSE(refused.has_error_for("Content-Type"));
+  // A new path on the same host is another destination too.
+  std::string other_path = seen.body;
+  other_path.replace(other_path.find("/hook?"), 6, "/other?");
+  CHECK(editor.put(path, other_path).status == 422);
+
+  // /test sends what is stored: to the admin's target, and nothing at all to the attacker.
+  auto tested = editor.post(path + "/test", "");
+  INFO(tested.body);
+  REQUIRE(tested.status == 200);
+  CHECK(tested["delivered"].GetBool());
+  CHECK(admins_target.connections() == 1);
+  CHECK(admins_target.received().find("Bearer admin-secret-4711") != std::string::npos);
+  CHECK(attackers.connections() == 0);
+
+  // Sent back unchanged, the masks keep the stored secrets (nothing to re-enter).
+  auto echoed = editor.put(path, seen.body);
+  REQUIRE(echoed.status == 200);
+  auto internal = registry_rpc("/internal/v1/integrations/" + id, delivery_stack());
+  CHECK(internal.json["config"]["headers"]["Authorization"] == "Bearer admin-secret-4711");
+
+  // With secrets of their own, the editor may point it anywhere allowed: the admin's are gone.
+  auto own = editor.put(path, R"({"config":)" +
+                                  hook_config(attackers.port(), "Bearer editor-own", "sha256=editor-own", "editor-own") +
+                                  "}");
+  REQUIRE(own.status == 200);
+  REQUIRE(editor.post(path + "/test", "").status == 200);
+  CHECK(attackers.connections() == 1);
+  CHECK(attackers.received().find("editor-own") != std::string::npos);
+  CHECK(attackers.received().find("4711") == std::string::npos);
+}
+
+TEST_CASE("security: MQTT and storage passwords cannot follow a new destination") {
+  Api admin;
+  Api editor(As::editor);
+  auto mqtt = admin.post("/api/v1/integrations",
+                         R"({"name":")" + unique("admins-broker") +
+                             R"(","type":"mqtt","config":{"host":"93.184.216.34","port":1883,"topic":"t",)"
+                             R"("username":"dm","password":"mqtt-admin-4711"}})");
+  REQUIRE(mqtt.status == 201);
+  std::string mqtt_path = "/api/v1/integrations/" + mqtt.str("id");
+  auto mqtt_config = [](const std::string& host, int port, bool tls) {
+    return R"({"config":{"host":")" + host + R"(","port":)" + std::to_string(port) + R"(,"use_tls":)" +
+           (tls ? "true" : "false") + R"(,"topic":"t","username":"dm","password":"********"}})";
+  };
+  for (const auto& body : {mqtt_config("93.184.216.35", 1883, false), mqtt_config("93.184.216.34", 1884, false),
+                           mqtt_config("93.184.216.34", 1883, true)}) {
+    INFO(body);
+    auto r = editor.patch(mqtt_path, body);
+    CHECK(r.status == 422);
+    CHECK(r.has_error_for("password"));
+  }
+  CHECK(editor.patch(mqtt_path, mqtt_config("93.184.216.34", 1883, false)).status == 200);
+  auto mqtt_doc = registry_rpc("/internal/v1/integrations/" + mqtt.str("id"));
+  CHECK(mqtt_doc.json["config"]["host"] == "93.184.216.34");
+  CHECK(mqtt_doc.json["config"]["password"] == "mqtt-admin-4711");
+
+  auto pg = admin.post("/api/v1/storages", R"({"name":")" + unique("admins-pg") +
+                                               R"(","type":"postgresql","config":{"connection_url":)"
+                                               R"("postgresql://writer:pg-admin-4711@93.184.216.34:5432/metrics",)"
+                                               R"("table":"readings"}})");
+  REQUIRE(pg.status == 201);
+  std::string pg_path = "/api/v1/storages/" + pg.str("id");
+  for (const char* url : {"postgresql://writer:********@93.184.216.35:5432/metrics",
+                          "postgresql://writer:********@93.184.216.34:5433/metrics",
+                          "postgresql://writer:********@93.184.216.34:5432/other",
+                          "postgresql://writer:********@93.184.216.34:5432/metrics?sslmode=disable"}) {
+    INFO(url);
+    auto r = editor.patch(pg_path, R"({"config":{"connection_url":")" + std::string(url) + R"(","table":"t"}})");
+    CHECK(r.status == 422);
+    CHECK(r.has_error_for("connection_url"));
+  }
+  auto influx = admin.post("/api/v1/storages", R"({"name":")" + unique("admins-influx") +
+                                                   R"(","type":"influxdb","config":{"url":"http://93.184.216.34:8086",)"
+                                                   R"("org":"o","bucket":"b","token":"influx-admin-4711",)"
+                                                   R"("measurement":"m","fields":{"v":"v"}}})");
+  REQUIRE(influx.status == 201);
+  auto moved = editor.patch("/api/v1/storages/" + influx.str("id"),
+                            R"({"config":{"url":"http://93.184.216.35:8086","org":"o","bucket":"b",)"
+                            R"("token":"********","measurement":"m","fields":{"v":"v"}}})");
+  CHECK(moved.status == 422);
+  CHECK(moved.has_error_for("token"));
+  auto pg_doc = registry_rpc("/internal/v1/storages/" + pg.str("id"));
+  CHECK(pg_doc.json["config"]["connection_url"] == "postgresql://writer:pg-admin-4711@93.184.216.34:5432/metrics");
+}
+
+TEST_CASE("security: every header value but harmless ones, and URL credentials, are secrets") {
+  Api admin;
+  Api viewer(As::viewer);
+  auto made = admin.post("/api/v1/integrations",
+                         R"({"name":")" + unique("masked") + R"(","type":"http","config":)"
+                         R"({"url":"https://93.184.216.34/in?api_key=q-4711&tenant=acme",)"
+                         R"("headers":{"Authentication":"a-4711","X-Hub-Signature":"s-4711","X-Tenant":"t-4711",)"
+                         R"("User-Agent":"dm/1","Accept":"application/json"}}})");
+  REQUIRE(made.status == 201);
+  std::string id = made.str("id");
+  CHECK(made.body.find("4711") == std::string::npos);
+  auto seen = viewer.get("/api/v1/integrations/" + id);
+  CHECK(seen.body.find("4711") == std::string::npos);
+  CHECK(seen["config"]["url"] == "https://93.184.216.34/in?api_key=********&tenant=acme");
+  CHECK(seen["config"]["headers"]["X-Hub-Signature"] == "********");
+  CHECK(seen["config"]["headers"]["X-Tenant"] == "********");
+  CHECK(seen["config"]["headers"]["User-Agent"] == "dm/1");
+  CHECK(seen["config"]["headers"]["Accept"] == "application/json");
+  CHECK(viewer.get("/api/v1/integrations?limit=1000").body.find("4711") == std::string::npos);
+  CHECK((stored_config(id) + stored_public(id)).find("4711") == std::string::npos);
+  // The dispatcher still gets them opened.
+  auto internal = registry_rpc("/internal/v1/integrations/" + id);
+  CHECK(internal.json["config"]["url"] == "https://93.184.216.34/in?api_key=q-4711&tenant=acme");
+  CHECK(internal.json["config"]["headers"]["X-Hub-Signature"] == "s-4711");
+  // The masked URL sent back keeps its token.
+  REQUIRE(admin.put("/api/v1/integrations/" + id, seen.body).status == 200);
+  CHECK(registry_rpc("/internal/v1/integrations/" + id).json["config"]["url"] ==
+        "https://93.184.216.34/in?api_key=q-4711&tenant=acme");
+}
+
+TEST_CASE("security: integrations stored before the rule are sealed and masked when the registry starts") {
+  Api admin;
+  std::string name = unique("legacy");
+  // As an older registry stored it: only Authorization-like headers were secrets.
+  sql("INSERT INTO registry.integrations (name, type, config, config_public) VALUES ('" + name +
+      "', 'http', "
+      "'{\"url\":\"https://93.184.216.34/in?token=old-4711\",\"method\":\"POST\",\"headers\":"
+      "{\"X-Hub-Signature\":\"sig-4711\",\"Content-Type\":\"application/json\"},\"timeout_ms\":10000,"
+      "\"verify_tls\":true,\"ca_cert\":null}', "
+      "'{\"url\":\"https://93.184.216.34/in?token=old-4711\",\"method\":\"POST\",\"headers\":"
+      "{\"X-Hub-Signature\":\"sig-4711\",\"Content-Type\":\"application/json\"},\"timeout_ms\":10000,"
+      "\"verify_tls\":true,\"ca_cert\":null}')");
+  auto id = sql("SELECT id FROM registry.integrations WHERE name = '" + name + "'");
+  id = id.substr(id.find_first_not_of(" \n"), 36);
+  REQUIRE(admin.get("/api/v1/integrations/" + id).body.find("sig-4711") != std::string::npos);  // as it was
+  auto& s = dm::test::stack();
+  s.stop("registry");
+  s.start("registry");
+  REQUIRE(s.wait_ready("registry", std::chrono::seconds(30)));
+  CHECK((stored_config(id) + stored_public(id)).find("4711") == std::string::npos);
+  Reply seen;
+  // The gateway's read cache is cleared by the registry's announcement; wait for it.
+  REQUIRE(dm::testing::eventually([&] {
+    seen = admin.get("/api/v1/integrations/" + id);
+    return seen.status == 200 && seen.body.find("4711") == std::string::npos;
+  }));
+  CHECK(seen["config"]["headers"]["X-Hub-Signature"] == "********");
+  CHECK(seen["config"]["url"] == "https://93.184.216.34/in?token=********");
+  auto internal = registry_rpc("/internal/v1/integrations/" + id);
+  CHECK(internal.json["config"]["headers"]["X-Hub-Signature"] == "sig-4711");
+  CHECK(internal.json["config"]["url"] == "https://93.184.216.34/in?token=old-4711");
+}
+
+TEST_CASE("security: MQTT brokers and storage URLs pass the outbound guard when saved") {
+  Api editor(As::editor);
+  auto mqtt = [&](const std::string& host) {
+    return editor.post("/api/v1/integrations", R"({"name":")" + unique("mqtt-guard") +
+                                                   R"(","type":"mqtt","config":{"host":")" + host +
+                                                   R"(","topic":"t"}})");
+  };
+  for (const char* host : {"127.0.0.1", "localhost", "[::1]", "::ffff:7f00:1", "[::ffff:0:7f00:1]", "169.254.169.254",
+                           "10.0.0.1", "203.0.113.5", "100.64.0.1", "0.0.0.0", "[fd00::1]"}) {
+    INFO(host);
+    auto r = mqtt(host);
+    CHECK(r.status == 422);
+    CHECK(r.has_error_for("host"));
+  }
+  CHECK(mqtt("93.184.216.34").status == 201);
+
+  auto storage = [&](const std::string& type, const std::string& config) {
+    return editor.post("/api/v1/storages",
+                       R"({"name":")" + unique("guard") + R"(","type":")" + type + R"(","config":)" + config + "}");
+  };
+  auto pg = [&](const std::string& url) {
+    return storage("postgresql", R"({"connection_url":")" + url + R"(","table":"t"})");
+  };
+  for (const char* url : {
+           "postgresql://u:p@203.0.113.5/db?hostaddr=127.0.0.1&port=55432",  // the finding
+           "postgresql://u:p@93.184.216.34/db?hostaddr=127.0.0.1&port=55432",
+           "postgresql://u:p@93.184.216.34/db?host=127.0.0.1",
+           "postgresql://u:p@93.184.216.34/db?service=x",
+           "postgresql://u:p@93.184.216.34/db?passfile=/root/.pgpass",
+           "postgresql://u:p@93.184.216.34,127.0.0.1/db",
+           "postgresql://u:p@%2Fvar%2Frun%2Fpostgresql/db",
+           "postgresql:///db",
+           "postgresql://u:p@127.0.0.1:5432/db",
+           "postgresql://u:p@[::ffff:0:7f00:1]:5432/db",
+       }) {
+    INFO(url);
+    auto r = pg(url);
+    CHECK(r.status == 422);
+    CHECK(r.has_error_for("connection_url"));
+  }
+  CHECK(pg("postgresql://u:p@93.184.216.34:5432/db?sslmode=require").status == 201);
+  for (const char* url : {"http://127.0.0.1:8086", "http://[::ffff:7f00:1]:8086", "http://198.51.100.1:8086"}) {
+    INFO(url);
+    auto r = storage("influxdb", R"({"url":")" + std::string(url) +
+                                     R"(","database":"d","measurement":"m","fields":{"v":"v"}})");
+    CHECK(r.status == 422);
+    CHECK(r.has_error_for("url"));
+  }
 }

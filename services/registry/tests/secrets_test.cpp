@@ -66,34 +66,6 @@ TEST_CASE("secrets: tampered, foreign or malformed values are errors, never cras
   REQUIRE_FALSE(no_key.open(sealed).ok());
 }
 
-TEST_CASE("secrets: which headers are credentials") {
-  using dm::registry::is_secret_header;
-  for (const char* name :
-       {"Authorization", "authorization", "Proxy-Authorization", "X-API-Key", "x-auth-token", "Cookie",
-        "X-Client-Secret", "X-Access-Token", "X-Password", "Ocp-Apim-Subscription-Key", "APIKEY"}) {
-    INFO(name);
-    REQUIRE(is_secret_header(name));
-  }
-  for (const char* name : {"Content-Type", "Accept", "X-Request-Id", "User-Agent", "X-Tenant"}) {
-    INFO(name);
-    REQUIRE_FALSE(is_secret_header(name));
-  }
-}
-
-TEST_CASE("secrets: URL passwords are found, replaced and masked") {
-  using namespace dm::registry;
-  REQUIRE(url_password("postgresql://user:pw@host:5432/db").value() == "pw");
-  REQUIRE(url_password("postgresql://user:p%40ss@host/db?sslmode=require").value() == "p%40ss");
-  REQUIRE(url_password("postgresql://user:a@b@host/db").value() == "a@b");
-  REQUIRE_FALSE(url_password("postgresql://user@host/db").has_value());
-  REQUIRE_FALSE(url_password("postgresql://host/db").has_value());
-  REQUIRE_FALSE(url_password("postgresql://host/db?x=a:b@c").has_value());
-  REQUIRE(mask_url_password("postgresql://user:pw@host/db") == "postgresql://user:********@host/db");
-  REQUIRE(mask_url_password("postgresql://user@host/db") == "postgresql://user@host/db");
-  REQUIRE(mask_url_password("postgresql://user:@host/db") == "postgresql://user:@host/db");
-  REQUIRE(replace_url_password("postgresql://u:********@h/db", "pw") == "postgresql://u:pw@h/db");
-}
-
 TEST_CASE("secrets: configs are sealed for storage and masked for answers") {
   using namespace dm::registry;
   SecretBox box(kKey);
@@ -102,7 +74,7 @@ TEST_CASE("secrets: configs are sealed for storage and masked for answers") {
   std::vector<SecretField> secrets = {
       {{"password"}}, {{"client_key"}}, {{"headers", "Authorization"}}, {{"empty"}}, {{"absent"}}};
   std::vector<SecretProblem> problems;
-  auto sealed = seal_config(plain, secrets, nullptr, box, problems);
+  auto sealed = seal_config(plain, secrets, nullptr, false, box, problems);
   REQUIRE(sealed.ok());
   REQUIRE(problems.empty());
   REQUIRE(sealed->stored.find("hunter2") == std::string::npos);
@@ -123,7 +95,7 @@ TEST_CASE("secrets: configs are sealed for storage and masked for answers") {
 
   SECTION("the mask keeps the stored ciphertext as it was") {
     auto again = parse(R"({"host":"h2","password":"********","headers":{"Authorization":"Bearer new"}})");
-    auto resealed = seal_config(again, secrets, &stored, box, problems);
+    auto resealed = seal_config(again, secrets, &stored, true, box, problems);
     REQUIRE(resealed.ok());
     REQUIRE(problems.empty());
     auto now = parse(resealed->stored);
@@ -136,10 +108,25 @@ TEST_CASE("secrets: configs are sealed for storage and masked for answers") {
 
   SECTION("the mask without a stored secret is the client's mistake") {
     auto masked = parse(R"({"password":"********"})");
-    auto r = seal_config(masked, secrets, nullptr, box, problems);
+    auto r = seal_config(masked, secrets, nullptr, false, box, problems);
     REQUIRE(r.ok());
     REQUIRE(problems.size() == 1);
     REQUIRE(problems[0].path == JsonPath{"password"});
+  }
+
+  SECTION("a new destination keeps nothing: every masked secret is named") {
+    auto moved = parse(R"({"host":"h2","password":"********","headers":{"Authorization":"********"}})");
+    auto r = seal_config(moved, secrets, &stored, false, box, problems);
+    REQUIRE(r.ok());
+    REQUIRE(problems.size() == 2);
+    REQUIRE(problems[0].path == JsonPath{"password"});
+    REQUIRE(problems[1].path == JsonPath{"headers", "Authorization"});
+    REQUIRE(problems[1].message.find("destination changed") != std::string::npos);
+    // Sent in clear, the same secrets are fine for the new destination.
+    problems.clear();
+    auto clear = parse(R"({"host":"h2","password":"other","headers":{"Authorization":"Bearer other"}})");
+    REQUIRE(seal_config(clear, secrets, &stored, false, box, problems).ok());
+    REQUIRE(problems.empty());
   }
 }
 
@@ -149,23 +136,79 @@ TEST_CASE("secrets: a URL is sealed whole and shown with its password masked") {
   std::vector<SecretField> secrets = {{{"connection_url"}, true}};
   std::vector<SecretProblem> problems;
   auto plain = parse(R"({"connection_url":"postgresql://app:pa55@db.example:5432/metrics","table":"t"})");
-  auto sealed = seal_config(plain, secrets, nullptr, box, problems);
+  auto sealed = seal_config(plain, secrets, nullptr, false, box, problems);
   REQUIRE(sealed.ok());
   REQUIRE(sealed->stored.find("pa55") == std::string::npos);
   REQUIRE(sealed->stored.find("db.example") == std::string::npos);
   REQUIRE(sealed->shown.find("postgresql://app:********@db.example:5432/metrics") != std::string::npos);
-
   auto stored = parse(sealed->stored);
-  auto moved = parse(R"({"connection_url":"postgresql://app:********@db2.example/metrics","table":"t"})");
-  auto resealed = seal_config(moved, secrets, &stored, box, problems);
-  REQUIRE(resealed.ok());
-  REQUIRE(problems.empty());
-  auto opened = parse(open_config(parse(resealed->stored), secrets, box).value());
-  REQUIRE(std::string(opened["connection_url"].GetString()) == "postgresql://app:pa55@db2.example/metrics");
 
-  auto no_previous = seal_config(moved, secrets, nullptr, box, problems);
-  REQUIRE(no_previous.ok());
-  REQUIRE(problems.size() == 1);
+  SECTION("sent back as shown: the very same ciphertext") {
+    auto same = parse(sealed->shown);
+    auto again = seal_config(same, secrets, &stored, true, box, problems);
+    REQUIRE(again.ok());
+    REQUIRE(problems.empty());
+    REQUIRE(parse(again->stored)["connection_url"] == stored["connection_url"]);
+  }
+
+  SECTION("a masked password is restored only for the same destination") {
+    auto moved = parse(R"({"connection_url":"postgresql://app:********@db2.example/metrics","table":"t"})");
+    auto kept = seal_config(moved, secrets, &stored, true, box, problems);
+    REQUIRE(kept.ok());
+    REQUIRE(problems.empty());
+    auto opened = parse(open_config(parse(kept->stored), secrets, box).value());
+    REQUIRE(std::string(opened["connection_url"].GetString()) == "postgresql://app:pa55@db2.example/metrics");
+
+    auto refused = seal_config(moved, secrets, &stored, false, box, problems);
+    REQUIRE(refused.ok());
+    REQUIRE(problems.size() == 1);
+    REQUIRE(problems[0].path == JsonPath{"connection_url"});
+  }
+
+  SECTION("no stored URL: the mask is a mistake") {
+    auto moved = parse(R"({"connection_url":"postgresql://app:********@db2.example/metrics","table":"t"})");
+    REQUIRE(seal_config(moved, secrets, nullptr, false, box, problems).ok());
+    REQUIRE(problems.size() == 1);
+    REQUIRE(problems[0].message.find("none is stored for the password") != std::string::npos);
+  }
+
+  SECTION("a URL without credentials stays readable, at rest too") {
+    auto open = parse(R"({"connection_url":"https://example.com/in?x=1","table":"t"})");
+    auto r = seal_config(open, secrets, nullptr, false, box, problems);
+    REQUIRE(r.ok());
+    REQUIRE(r->stored.find("https://example.com/in?x=1") != std::string::npos);
+    REQUIRE(r->shown.find("https://example.com/in?x=1") != std::string::npos);
+  }
+}
+
+TEST_CASE("secrets: rows stored under the old rule are sealed and masked anew, once") {
+  using namespace dm::registry;
+  SecretBox box(kKey);
+  // Stored before every header value was a secret: X-Hub-Signature and the URL's token in clear,
+  // Authorization already sealed.
+  auto sealed_auth = box.seal("Bearer t").value();
+  auto legacy = parse(R"({"url":"https://example.com/in?token=abc","headers":{"Authorization":")" + sealed_auth +
+                      R"(","X-Hub-Signature":"sha1=deadbeef","Content-Type":"application/json"}})");
+  std::vector<SecretField> secrets = {
+      {{"url"}, true}, {{"headers", "Authorization"}}, {{"headers", "X-Hub-Signature"}}};
+  auto r = reseal_config(legacy, secrets, box);
+  REQUIRE(r.ok());
+  REQUIRE(r->stored.find("deadbeef") == std::string::npos);
+  REQUIRE(r->stored.find("abc") == std::string::npos);
+  REQUIRE(r->stored.find(sealed_auth) != std::string::npos);  // already sealed: kept as it was
+  auto shown = parse(r->shown);
+  REQUIRE(std::string(shown["url"].GetString()) == "https://example.com/in?token=********");
+  REQUIRE(std::string(shown["headers"]["X-Hub-Signature"].GetString()) == kMask);
+  REQUIRE(std::string(shown["headers"]["Authorization"].GetString()) == kMask);
+  REQUIRE(std::string(shown["headers"]["Content-Type"].GetString()) == "application/json");
+  auto opened = parse(open_config(parse(r->stored), secrets, box).value());
+  REQUIRE(std::string(opened["headers"]["X-Hub-Signature"].GetString()) == "sha1=deadbeef");
+  REQUIRE(std::string(opened["url"].GetString()) == "https://example.com/in?token=abc");
+  // Again: nothing left to do, the same documents.
+  auto twice = reseal_config(parse(r->stored), secrets, box);
+  REQUIRE(twice.ok());
+  REQUIRE(twice->stored == r->stored);
+  REQUIRE(twice->shown == r->shown);
 }
 
 TEST_CASE("secrets: only secret paths are opened") {

@@ -1,10 +1,14 @@
 #pragma once
-// Outbound safety for user-configured destinations (integrations, storages): a URL or
-// host that resolves to loopback, private, link-local (169.254.169.254 included),
-// multicast, unspecified or reserved space — directly or in an IPv4-mapped/embedded IPv6
-// form — is refused unless an operator allow-list (hosts or CIDRs) permits it. Every
-// resolved address is checked, and callers connect only to the addresses returned here,
-// so a name cannot be re-resolved to something else between check and connect.
+// Outbound safety for user-configured destinations (integrations, storages): one guard for
+// every destination type (HTTP and InfluxDB URLs, MQTT hosts, PostgreSQL URLs), at save and at
+// connect. A destination that resolves to anything but public unicast space is refused unless
+// an operator allow-list (hosts or CIDRs) permits it: loopback, private, CGNAT, link-local
+// (169.254.169.254 included), documentation, benchmarking, multicast, broadcast, unspecified
+// and reserved IPv4; and in IPv6 the same, ULA, site-local, Teredo, discard, NAT64 local use,
+// every IPv4-mapped, -translated or -compatible form, and NAT64 or 6to4 addresses that embed
+// a refused IPv4 (special_range names the reason). Every resolved address is checked, and
+// callers connect only to the addresses returned here, so a name cannot be re-resolved to
+// something else between check and connect.
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -61,5 +65,26 @@ Result<std::vector<IpAddress>> check_addresses(const OutboundPolicy& policy, std
 // resolves now, every address must be allowed. A name that does not resolve yet passes
 // (it is checked again on every send). Errors: invalid_argument (scheme/URL), forbidden.
 Result<void> check_outbound_url(const OutboundPolicy& policy, std::string_view url);
+// The same for a host and port given apart (MQTT brokers): forbidden when the host is an
+// address or resolves now and any address is refused; a name that does not resolve yet passes.
+Result<void> check_outbound_host(const OutboundPolicy& policy, std::string_view host, int port);
+
+// The server a postgresql:// (or postgres://) URL names, read the way libpq reads it.
+struct PostgresTarget {
+  std::string host;  // a name or an address (IPv6 without brackets), percent-decoded
+  int port = 5432;
+};
+
+// Only the URL's authority may name the server, so that checking it is checking where libpq
+// goes: refused (invalid_argument, naming the reason) are an empty host (a Unix socket), a
+// socket path, a host or port list ("h1,h2"), and every query parameter that is not on a
+// short list of harmless ones (host, hostaddr and port would redirect the connection;
+// service, servicefile, passfile and the ssl* file paths make libpq read local files). The
+// dispatcher connects with hostaddr set to an address that resolve_checked approved for
+// this host and port, so that neither DNS nor libpq's environment (PGHOSTADDR) can send
+// the connection elsewhere.
+Result<PostgresTarget> postgres_target(std::string_view url);
+// The save-time check of a PostgreSQL URL: postgres_target, then check_outbound_host.
+Result<void> check_postgres_url(const OutboundPolicy& policy, std::string_view url);
 
 }  // namespace dm::http
