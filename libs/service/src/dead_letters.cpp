@@ -1,5 +1,7 @@
 #include "dm/service/dead_letters.hpp"
 
+#include <variant>
+
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/text.hpp"
@@ -188,15 +190,21 @@ void DeadLetterBox::add_routes(http::Router& router, Retry retry) {
     r.headers.set("X-Total-Count", std::to_string(count->get_int(0, 0)));
     return r;
   });
-  router.add_sync("GET", base + "/{id}", [this](const http::Request& req) {
+  // One dead letter by the id in the path: its row, or the answer to give instead.
+  auto one = [this](const http::Request& req) -> std::variant<db::Rows, http::Response> {
     const auto& id = req.params.at("id");
     if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
     auto rows = db_.exec(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE kind = $1 AND id = $2::uuid",
                          {kind_, id});
     if (!rows) return store_error(rows.error());
     if (rows->empty()) return http::Response::error(404, "Dead letter not found");
+    return std::move(rows).value();
+  };
+  router.add_sync("GET", base + "/{id}", [this, one](const http::Request& req) {
+    auto found = one(req);
+    if (auto* answer = std::get_if<http::Response>(&found)) return std::move(*answer);
     json::Writer w;
-    write_letter(w, kind_, *rows, 0, true);
+    write_letter(w, kind_, std::get<db::Rows>(found), 0, true);
     return http::Response::json(200, w.take());
   });
   router.add_sync("DELETE", base + "/{id}", [this](const http::Request& req) {
@@ -208,15 +216,11 @@ void DeadLetterBox::add_routes(http::Router& router, Retry retry) {
     log::info("dead letter discarded", {{"kind", kind_}, {"id", id}});
     return http::Response::empty(204);
   });
-  router.add_sync("POST", base + "/{id}/retry", [this, retry](const http::Request& req) {
-    const auto& id = req.params.at("id");
-    if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
-    auto rows = db_.exec(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE kind = $1 AND id = $2::uuid",
-                         {kind_, id});
-    if (!rows) return store_error(rows.error());
-    if (rows->empty()) return http::Response::error(404, "Dead letter not found");
+  router.add_sync("POST", base + "/{id}/retry", [this, retry, one](const http::Request& req) {
+    auto found = one(req);
+    if (auto* answer = std::get_if<http::Response>(&found)) return std::move(*answer);
     RetryCount c;
-    auto done = retry_one(db_, stored(*rows, 0), retry);
+    auto done = retry_one(db_, stored(std::get<db::Rows>(found), 0), retry);
     if (!done) return store_error(done.error());
     (*done ? c.retried : c.failed)++;
     return retry_result(c, *done ? 0 : 1);
