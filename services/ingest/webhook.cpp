@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "deadlines.hpp"
+#include "dm/api/body.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
 #include "event.hpp"
@@ -132,6 +133,11 @@ void handle(const std::shared_ptr<State>& st, const http::Request& req, http::Re
     auto r = error_response(401, "missing or invalid ingest secret (Authorization: Bearer <secret> or X-API-Key)");
     r.headers.set("WWW-Authenticate", "Bearer");
     return reply(std::move(r));
+  }
+  // ChirpStack's HTTP integration can also post protobuf: only its JSON is understood here.
+  if (auto refused = api::refuse_non_json(req)) {
+    st->counters.rejected.inc();
+    return reply(std::move(*refused));
   }
   auto parsed = parse_chirpstack(req.body, req.query_param("event").value_or(""), dm::now());
   if (!parsed) {

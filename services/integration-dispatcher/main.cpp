@@ -37,7 +37,8 @@ int main() {
         settings.retry_base = c.millis("RETRY_BASE", std::chrono::milliseconds(1000));
         settings.retry_cap = c.millis("RETRY_CAP", std::chrono::milliseconds(60000));
         settings.breaker_threshold = static_cast<int>(c.integer("BREAKER_THRESHOLD", 5, 1, 1000000));
-        settings.breaker_cooldown = c.millis("BREAKER_COOLDOWN", std::chrono::milliseconds(30000));
+        settings.breaker_cooldown = c.millis("BREAKER_COOLDOWN", std::chrono::seconds(10));
+        settings.breaker_first_cooldown = c.millis("BREAKER_FIRST_COOLDOWN", std::chrono::seconds(1));
         settings.workers = static_cast<int>(c.integer("WORKERS", 16, 1, 1024));
         settings.http_concurrency = static_cast<int>(c.integer("HTTP_CONCURRENCY", 8, 1, 1024));
         settings.http_max_concurrency = static_cast<int>(c.integer("HTTP_MAX_CONCURRENCY", 256, 1, 4096));

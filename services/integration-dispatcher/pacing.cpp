@@ -22,6 +22,7 @@ CircuitBreaker::Change CircuitBreaker::record(Result result, bool was_probe, Ste
       failures_ = 0;
       if (!open_) return Change::none;
       open_ = false;
+      current_ = {};
       return Change::closed;
     case Result::failed:
       ++failures_;
@@ -30,7 +31,8 @@ CircuitBreaker::Change CircuitBreaker::record(Result result, bool was_probe, Ste
       if (open_ && !was_probe) return Change::none;
       if (!open_ && failures_ < threshold_) return Change::none;
       open_ = true;
-      until_ = now + cooldown_;
+      current_ = current_ == SteadyClock::duration{} ? first_cooldown_ : std::min(cooldown_, current_ * 2);
+      until_ = now + current_;
       return Change::opened;
     case Result::none:
       return Change::none;

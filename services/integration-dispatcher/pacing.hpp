@@ -18,7 +18,12 @@ using SteadyClock = std::chrono::steady_clock;
 // attempt) at once against a target that was most likely still down.
 class CircuitBreaker {
  public:
-  CircuitBreaker(int threshold, SteadyClock::duration cooldown) : threshold_(threshold), cooldown_(cooldown) {}
+  // The cool-down before a probe starts at `first_cooldown` and doubles with each failed probe
+  // up to `cooldown`, and starts short again once the target answered: a target that comes
+  // back is found within seconds, one that stays down is probed rarely.
+  CircuitBreaker(int threshold, SteadyClock::duration cooldown,
+                 SteadyClock::duration first_cooldown = std::chrono::seconds(1))
+      : threshold_(threshold), cooldown_(cooldown), first_cooldown_(std::min(first_cooldown, cooldown)) {}
 
   enum class Admit { no, attempt, probe };
   // May one more attempt start now? `probe` marks the half-open probe (only one at a time).
@@ -37,7 +42,8 @@ class CircuitBreaker {
 
  private:
   int threshold_;
-  SteadyClock::duration cooldown_;
+  SteadyClock::duration cooldown_, first_cooldown_;
+  SteadyClock::duration current_{};  // this open period's cool-down
   int failures_ = 0;  // consecutive
   bool open_ = false;
   SteadyClock::time_point until_{};  // end of the cool-down

@@ -74,7 +74,13 @@ void Dispatcher::settle_target(const Work& work, const Outcome& outcome) {
     }
   }
   if (report) targets_.report_status(job.target_id, report->first, report->second);
-  for (auto& w : handed_back) hand_back(w, settings_.breaker_cooldown + milliseconds(50), "circuit breaker open: " + error);
+  // Back when the probe is due: a recovered target gets its queue again at once.
+  milliseconds back = settings_.breaker_cooldown;
+  {
+    std::lock_guard lock(mutex_);
+    back = std::chrono::duration_cast<milliseconds>(states_[job.target_id]->breaker.wait(std::chrono::steady_clock::now()));
+  }
+  for (auto& w : handed_back) hand_back(w, back + milliseconds(50), "circuit breaker open: " + error);
 }
 
 Dispatcher::Decision Dispatcher::decide(const Work& work, Outcome& o) {

@@ -20,7 +20,7 @@ struct Dispatcher::Work {
 struct Dispatcher::TargetState {
   explicit TargetState(const Settings& s)
       : fixed_limit(s.http_concurrency),
-        breaker(s.breaker_threshold, s.breaker_cooldown),
+        breaker(s.breaker_threshold, s.breaker_cooldown, s.breaker_first_cooldown),
         adaptive(s.http_concurrency, s.http_max_concurrency) {}
   int limit() const { return adaptive_limit ? adaptive.limit() : fixed_limit; }
 

@@ -155,8 +155,8 @@ bool Report::ok() const {
 
 std::string Report::line() const {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-34s acked %6zu  LOST %4zu  DUP %3zu  drain %6.1f s (budget %5.1f s)%s",
-                name.c_str(), acked, lost, dup, drain_s, budget_s, drained ? "" : "  NOT DRAINED");
+  std::snprintf(buf, sizeof buf, "%-20s outage %5.1f s  acked %6zu  LOST %4zu  DUP %3zu  drain %5.1f s (budget %5.1f s)%s",
+                name.c_str(), outage_s, acked, lost, dup, drain_s, budget_s, drained ? "" : "  NOT DRAINED");
   std::string out = buf;
   for (const auto& [history, n] : missing)
     if (n > 0) out += "  missing in " + history + ": " + std::to_string(n);

@@ -170,6 +170,18 @@ void check_histories(const Scenario& s, const Load& load, Report& r, std::chrono
   }
 }
 
+std::size_t undelivered(const Scenario& s, const std::vector<std::int64_t>& numbers, const std::string& mqtt_file) {
+  std::size_t missing = 0;
+  if (s.mqtt) {
+    auto seen = mqtt_seen(mqtt_file);
+    for (auto n : numbers) missing += seen.count(n) ? 0 : 1;
+  } else {
+    auto seen = receiver().seen(s.tag);
+    for (auto n : numbers) missing += seen.count(n) ? 0 : 1;
+  }
+  return missing;
+}
+
 void count_deliveries(const Scenario& s, const Load& load, Report& r, const std::string& mqtt_file) {
   auto acked = load.acked();
   r.acked = acked.size();
@@ -223,18 +235,23 @@ Report run_case(const std::string& name, const std::function<double()>& fault, b
   std::this_thread::sleep_for(3s);
   r.outage_s = fault();
   auto fault_over = Clock::now();
-  std::this_thread::sleep_for(5s);
+  r.budget_s = std::max(r.outage_s, 15.0);
+  // The backlog: what was acknowledged until the fault ended. Drained when all of it arrived,
+  // measured while the load goes on; waiting three budgets tells a slow drain from a jam.
+  auto backlog = load.acked();
+  r.drained = wait_until([&] { return undelivered(s, backlog, mqtt_file) == 0; },
+                         std::chrono::milliseconds(static_cast<long>(r.budget_s * 3000)), 100ms);
+  r.drain_s = seconds_since(fault_over);
+  // At least 5 s of load after the fault, then everything acknowledged must arrive.
+  if (seconds_since(fault_over) < 5) std::this_thread::sleep_for(std::chrono::duration<double>(5 - seconds_since(fault_over)));
   load.stop();
   r.refused = load.refused();
-  r.budget_s = std::max(r.outage_s, 15.0) + 5;
-  // Drained: every acknowledged uplink delivered. Waiting three budgets tells a slow drain from a jam.
-  r.drained = wait_until(
+  wait_until(
       [&] {
         count_deliveries(s, load, r, mqtt_file);
         return r.lost == 0;
       },
-      std::chrono::milliseconds(static_cast<long>(r.budget_s * 3000)), 100ms);
-  r.drain_s = std::chrono::duration<double>(Clock::now() - fault_over).count();
+      30s, 100ms);
   check_histories(s, load, r);
   count_deliveries(s, load, r, mqtt_file);
   if (r.refused) r.notes.push_back(std::to_string(r.refused) + " webhooks refused (not acknowledged)");

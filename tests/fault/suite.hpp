@@ -4,8 +4,9 @@
 // ledger of every acknowledged uplink against what reached the receiver and each history
 // (ledger.hpp). Each case prints a line "FAULT <case> acked … LOST … DUP … drain …" and fails
 // on LOST > 0, on DUP > 0, on a history that misses an acknowledged uplink, on a jam (not
-// drained within three budgets), or on a drain slower than the outage (at least 15 s, plus
-// the 5 s the load goes on after the fault).
+// drained within three budgets), or on a drain slower than the outage (the budget: the outage,
+// at least 15 s). "drain" is the time from the end of the fault until every uplink acknowledged
+// before it had arrived (the load goes on meanwhile, and at least 5 s).
 //
 //   build/tests/fault/dm-fault            every case (tools/faults runs this)
 //   build/tests/fault/dm-fault '[ci]'     the fast subset CI runs (ctest: fault_ci_test)
@@ -44,13 +45,15 @@ Scenario make_scenario(const std::string& tag, bool mqtt = false);
 // to `timeout` for each.
 void check_histories(const Scenario& s, const Load& load, Report& r,
                      std::chrono::seconds timeout = std::chrono::seconds(60));
+// How many of `numbers` have not arrived at the case's receiver (HTTP or MQTT).
+std::size_t undelivered(const Scenario& s, const std::vector<std::int64_t>& numbers, const std::string& mqtt_file);
 // Deliveries per acknowledged uplink, and the duplicates among them.
 void count_deliveries(const Scenario& s, const Load& load, Report& r, const std::string& mqtt_file);
 void print(const Report& r);
 
 // Runs the load (200 uplinks/s over 20 devices), applies `fault` after 3 s (it returns once
-// the fault is over, with the seconds the outage lasted), keeps the load 5 s more, then waits
-// for the drain and checks the histories.
+// the fault is over, with the seconds the outage lasted), measures the drain with the load
+// going on, stops it, waits for the rest and checks the histories.
 Report run_case(const std::string& name, const std::function<double()>& fault, bool mqtt = false);
 
 double seconds_since(Clock::time_point t0);

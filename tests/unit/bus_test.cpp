@@ -439,6 +439,7 @@ TEST_CASE("bus connection may be released from its own callback and outlived by 
   auto conn = connect(server);
   REQUIRE_OK(conn->jetstream().ensure_stream({.name = "L", .subjects = {"l.>"}}));
   REQUIRE_OK(conn->jetstream().publish("l.a", "x", "", 2s));
+  REQUIRE_OK(conn->jetstream().ensure_consumer("L", {.durable = "late"}));
   auto consumer = conn->jetstream().pull_subscribe("L", "late", "");
   REQUIRE_OK(consumer);
   auto msgs = (*consumer)->fetch(1, 2s);
@@ -592,13 +593,10 @@ TEST_CASE("bus jetstream pull consumer: ack, nak with delay, term") {
   consumer->reset();
   REQUIRE_OK(kept.ack_sync());
 
-  // pull_subscribe creates a missing durable consumer.
+  // pull_subscribe only binds: a missing consumer is not_found (provisioning makes them).
   auto fresh = js.pull_subscribe("JOBS", "fresh", "jobs.a");
-  REQUIRE_OK(fresh);
-  auto first = (*fresh)->fetch(5, 1s);
-  REQUIRE_OK(first);
-  REQUIRE(first->size() == 1);
-  REQUIRE(first->front().data() == "1");
+  REQUIRE_FALSE(fresh.ok());
+  REQUIRE(fresh.error().code == Errc::not_found);
 }
 
 TEST_CASE("bus jetstream fetch on an empty stream returns empty after the timeout") {
@@ -606,6 +604,7 @@ TEST_CASE("bus jetstream fetch on an empty stream returns empty after the timeou
   auto conn = connect(server);
   auto& js = conn->jetstream();
   REQUIRE_OK(js.ensure_stream({.name = "EMPTY", .subjects = {"empty.>"}}));
+  REQUIRE_OK(js.ensure_consumer("EMPTY", {.durable = "idle"}));
   auto consumer = js.pull_subscribe("EMPTY", "idle", "");
   REQUIRE_OK(consumer);
   const auto start = Clock::now();

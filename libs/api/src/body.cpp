@@ -52,13 +52,17 @@ http::Response validation_error(std::vector<std::string> loc, std::string msg, s
   return validation_error(std::vector<FieldError>{{std::move(loc), std::move(msg), std::move(type)}});
 }
 
+std::optional<http::Response> refuse_non_json(const http::Request& request) {
+  // A form or plain text where JSON is expected: say so, rather than "JSON decode error".
+  auto type = request.header("Content-Type");
+  if (!type || is_json_media_type(*type)) return std::nullopt;
+  return http::Response::error(415, "Unsupported Media Type: the body must be JSON (Content-Type: application/json)");
+}
+
 ParsedBody parse_json_body(const http::Request& request, std::size_t max_bytes) {
   ParsedBody out;
-  // A form or plain text where JSON is expected: say so, rather than "JSON decode error".
-  if (auto type = request.header("Content-Type"); type && !is_json_media_type(*type)) {
-    out.error = http::Response::error(415,
-                                      "Unsupported Media Type: the body must be JSON (Content-Type: "
-                                      "application/json)");
+  if (auto refused = refuse_non_json(request)) {
+    out.error = std::move(refused);
     return out;
   }
   if (request.body.empty()) {

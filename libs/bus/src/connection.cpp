@@ -83,6 +83,8 @@ Result<std::unique_ptr<natsOptions, OptionsDeleter>> make_options(const Options&
   DM_TRY(check(natsOptions_SetReconnectedCB(raw, on_reconnected, closure), "nats: reconnected callback"));
   DM_TRY(check(natsOptions_SetErrorHandler(raw, on_async_error, closure), "nats: error handler"));
   DM_TRY(check(natsOptions_SetSendAsap(raw, o.send_asap), "nats: send asap"));
+  if (!o.inbox_prefix.empty())
+    DM_TRY(check(natsOptions_SetCustomInboxPrefix(raw, o.inbox_prefix.c_str()), "nats: inbox prefix"));
   DM_TRY(check(natsOptions_SetPingInterval(raw, kPingIntervalMs), "nats: ping interval"));
   DM_TRY(check(natsOptions_SetMaxPingsOut(raw, kMaxPingsOut), "nats: max pings out"));
   return opts;
@@ -94,7 +96,7 @@ bool too_big(std::string_view data) { return data.size() > static_cast<std::size
 
 Requester& Connection::Impl::get_requester() {
   std::lock_guard lock(requester_mu);
-  if (!requester) requester = std::make_shared<Requester>(nc);
+  if (!requester) requester = std::make_shared<Requester>(nc, inbox_prefix);
   return *requester;
 }
 
@@ -128,6 +130,7 @@ Result<std::shared_ptr<Connection>> Connection::connect(const Options& options) 
   impl->events = std::make_shared<ConnectionEvents>();
   impl->events->name = options.name;
   impl->events_closure = Events::add(impl->events);
+  impl->inbox_prefix = options.inbox_prefix.empty() ? "_INBOX" : options.inbox_prefix;
   DM_ASSIGN_OR_RETURN(auto opts, make_options(options, impl->events_closure));
 
   natsStatus s = natsConnection_Connect(&impl->nc, opts.get());

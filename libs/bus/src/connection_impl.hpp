@@ -29,6 +29,7 @@ struct Connection::Impl {
   std::unique_ptr<JetStream> jetstream;
   JetStream::Impl* js = nullptr;  // inside `jetstream`
 
+  std::string inbox_prefix;  // of the requester's reply subscription
   std::mutex requester_mu;
   std::shared_ptr<Requester> requester;  // created on first request_async
 

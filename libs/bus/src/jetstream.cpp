@@ -191,11 +191,10 @@ Result<std::unique_ptr<PullConsumer>> JetStream::pull_subscribe(std::string_view
   natsSubscription* sub = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = subscribe(&sub, &code);
-  if (s == NATS_NOT_FOUND || code == JSConsumerNotFoundErr) {
-    DM_TRY(ensure_consumer(stream, ConsumerConfig{.durable = durable_name, .filter_subject = filter}));
-    code = static_cast<jsErrCode>(0);
-    s = subscribe(&sub, &code);
-  }
+  // Consumers are made by provisioning (contract::consumers, dm-provision), never here: a
+  // service's NATS user may not create them.
+  if (s == NATS_NOT_FOUND || code == JSConsumerNotFoundErr || code == JSStreamNotFoundErr)
+    return Error(Errc::not_found, what + ": the consumer does not exist (run provisioning: dm-provision)");
   if (s != NATS_OK) return js_error(s, code, what);
   auto impl = std::make_unique<PullConsumer::Impl>();
   impl->handle = std::make_shared<PullHandle>();

@@ -21,8 +21,10 @@ void on_complete_cb(void* closure) { delete static_cast<Holder*>(closure); }
 
 }  // namespace
 
-Requester::Requester(natsConnection* nc)
-    : nc_(nc), timer_([this](std::uint64_t token) { expire(token); }, [this] { fail_all(); }) {}
+Requester::Requester(natsConnection* nc, std::string inbox_prefix)
+    : nc_(nc),
+      inbox_prefix_(std::move(inbox_prefix)),
+      timer_([this](std::uint64_t token) { expire(token); }, [this] { fail_all(); }) {}
 
 Requester::~Requester() { timer_.stop(); }
 
@@ -69,9 +71,11 @@ Result<void> Requester::ensure_subscribed() {
   std::lock_guard lock(mu_);
   if (sub_ != nullptr) return ok();
   if (closed_) return Error(Errc::unavailable, "nats: connection closed");
+  // natsInbox_Create gives "_INBOX.<nuid>": the unique token goes under this connection's prefix.
   natsInbox* inbox = nullptr;
   if (natsStatus s = natsInbox_Create(&inbox); s != NATS_OK) return nats_error(s, "nats: create inbox");
-  std::string prefix = std::string(inbox) + ".";
+  std::string_view made(inbox);
+  std::string prefix = inbox_prefix_ + std::string(made.substr(made.rfind('.'))) + ".";
   natsInbox_Destroy(inbox);
 
   auto* holder = new Holder(shared_from_this());

@@ -26,7 +26,8 @@ class Requester : public std::enable_shared_from_this<Requester> {
  public:
   using Done = std::function<void(Result<Message>)>;
 
-  explicit Requester(natsConnection* nc);
+  // Replies come back under `<inbox_prefix>.<unique token>.<request number>`.
+  Requester(natsConnection* nc, std::string inbox_prefix);
   ~Requester();
 
   void request(std::string_view subject, std::string_view data, std::chrono::milliseconds timeout, Done done,
@@ -53,11 +54,12 @@ class Requester : public std::enable_shared_from_this<Requester> {
   void fail_all();
 
   natsConnection* nc_;
+  std::string inbox_prefix_;
   std::mutex mu_;
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::uint64_t next_token_ = 0;
   bool closed_ = false;
-  std::string prefix_;  // "_INBOX.<nuid>." once subscribed
+  std::string prefix_;  // "<inbox prefix>.<nuid>." once subscribed
   natsSubscription* sub_ = nullptr;
   DeadlineTimer timer_;
 };

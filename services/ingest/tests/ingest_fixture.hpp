@@ -74,7 +74,7 @@ class Webhook {
     if (!headers.contains("Authorization") && !headers.contains("X-API-Key") && !headers.contains("X-No-Auth"))
       headers.set("Authorization", "Bearer " + kSecret);
     headers.remove("X-No-Auth");
-    headers.set("Content-Type", "application/json");
+    if (!headers.contains("Content-Type")) headers.set("Content-Type", "application/json");
     std::string target = "/api/v1/ingest/chirpstack" + (event.empty() ? std::string() : "?event=" + event);
     return to_reply(client_->request("POST", target, body, headers));
   }

@@ -115,7 +115,7 @@ TEST_CASE("the same event twice: one message on dm.device.*.up and one history r
   CHECK(testing::metric_value(stack(), "ingest", "dm_ingest_history_failures_total") == 0);
 }
 
-TEST_CASE("bad bodies get 400/413 with a precise message and publish nothing") {
+TEST_CASE("bad bodies get 400/413/415 with a precise message and publish nothing") {
   Api api(stack());
   Webhook hook(stack());
   auto eui = new_eui();
@@ -138,9 +138,15 @@ TEST_CASE("bad bodies get 400/413 with a precise message and publish nothing") {
   std::string huge = uplink(eui, "huge");
   huge.insert(huge.size() - 1, ",\"pad\":\"" + std::string(1 << 20, 'x') + "\"");
   CHECK(hook.post(huge).status == 413);
+  // ChirpStack configured for protobuf, or anything else that is not JSON: 415.
+  auto protobuf = hook.post(uplink(eui, "pb"), "up", {{"Content-Type", "application/octet-stream"}});
+  CHECK(protobuf.status == 415);
+  CHECK(hook.post(uplink(eui, "txt"), "up", {{"Content-Type", "text/plain"}}).status == 415);
+  CHECK(hook.post(uplink(eui, "cs"), "up", {{"Content-Type", "application/json; charset=utf-8"}}).status == 200);
 
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  CHECK(published.count() == 0);
+  CHECK(published.wait_for(1));  // only the JSON with a charset
+  CHECK(published.count() == 1);
 }
 
 TEST_CASE("poison PostgreSQL would refuse later gets 400 now, publishes nothing and jams nothing") {

@@ -3,6 +3,7 @@
 // announced; an old DM_DISPATCH that NATS will not convert is used as it is.
 #define DM_DISPATCH_STACK_ENV                                                                                  \
   {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "2"}, {"DISPATCHER_BREAKER_COOLDOWN", "60s"}, \
+      {"DISPATCHER_BREAKER_FIRST_COOLDOWN", "60s"},                                                              \
       { "DISPATCHER_MAX_JOB_AGE", "4s" }
 #include "dispatch_fixture.hpp"
 

@@ -11,7 +11,7 @@ using BResult = CircuitBreaker::Result;
 using Change = CircuitBreaker::Change;
 
 TEST_CASE("the breaker opens after consecutive target failures only") {
-  CircuitBreaker b(3, 10s);
+  CircuitBreaker b(3, 10s, 10s);
   auto t = SteadyClock::now();
   CHECK(b.record(BResult::failed, false, t) == Change::none);
   CHECK(b.record(BResult::failed, false, t) == Change::none);
@@ -29,7 +29,7 @@ TEST_CASE("the breaker opens after consecutive target failures only") {
 }
 
 TEST_CASE("after the cool-down the breaker lets one probe through at a time") {
-  CircuitBreaker b(1, 10s);
+  CircuitBreaker b(1, 10s, 10s);
   auto t = SteadyClock::now();
   REQUIRE(b.record(BResult::failed, false, t) == Change::opened);
   auto half_open = t + 10s;
@@ -53,6 +53,26 @@ TEST_CASE("after the cool-down the breaker lets one probe through at a time") {
   CHECK(b.record(BResult::answered, true, again + 1s) == Change::closed);
   CHECK_FALSE(b.is_open());
   for (int i = 0; i < 5; ++i) CHECK(b.admit(again + 1s) == Admit::attempt);
+}
+
+TEST_CASE("the cool-down starts short, doubles with each failed probe, and starts short again after a recovery") {
+  CircuitBreaker b(1, 10s);  // first cool-down 1 s
+  auto t = SteadyClock::now();
+  REQUIRE(b.record(BResult::failed, false, t) == Change::opened);
+  std::vector<long> waits;
+  for (int i = 0; i < 6; ++i) {
+    auto w = b.wait(t);
+    waits.push_back(static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(w).count()));
+    t += w;
+    REQUIRE(b.admit(t) == Admit::probe);
+    REQUIRE(b.record(BResult::failed, true, t) == Change::opened);
+  }
+  CHECK(waits == std::vector<long>{1, 2, 4, 8, 10, 10});
+  t += b.wait(t);
+  REQUIRE(b.admit(t) == Admit::probe);
+  REQUIRE(b.record(BResult::answered, true, t) == Change::closed);
+  REQUIRE(b.record(BResult::failed, false, t) == Change::opened);
+  CHECK(b.wait(t) == 1s);
 }
 
 namespace {

@@ -40,6 +40,9 @@ struct ParsedBody {
 ParsedBody parse_body(const http::Request& request, std::size_t max_bytes = 1 << 20);
 // The same for a body that may be any JSON value (e.g. a bare list).
 ParsedBody parse_json_body(const http::Request& request, std::size_t max_bytes = 1 << 20);
+// 415 when the request's Content-Type says its body is not JSON (for handlers that parse the
+// body themselves, like the ChirpStack webhook); nullopt when it is JSON or not said.
+std::optional<http::Response> refuse_non_json(const http::Request& request);
 
 struct StringRule {
   bool required = false;

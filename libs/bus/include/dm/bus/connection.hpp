@@ -19,6 +19,10 @@ struct Options {
   std::string name;                           // shown by the server's monitoring
   std::string user;
   std::string password;
+  // Where replies to this connection's requests come back (`<prefix>.<unique>...`; nats.c's
+  // default "_INBOX" when empty). A service gets its own, so NATS permissions can let it
+  // subscribe only there: nobody else can read its replies.
+  std::string inbox_prefix;
   bool send_asap = false;  // natsOptions_SetSendAsap: low latency for request/reply; bad for bulk publishing
   std::chrono::milliseconds connect_timeout{2000};
   // JetStream API calls (ensure_*, stream_state) and the ack deadline of publish_async.

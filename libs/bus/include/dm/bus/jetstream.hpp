@@ -123,7 +123,7 @@ class JetStream {
   // full with DiscardNew, no stream for the subject, connection closed), others as translated.
   void publish_async(std::string_view subject, std::string_view data, std::string_view msg_id,
                      std::function<void(Result<PubAck>)> done, const Headers& headers = {});
-  // Binds to the durable consumer, creating it with default settings if it does not exist.
+  // Binds to the durable consumer; Errc::not_found when it (or its stream) does not exist.
   Result<std::unique_ptr<PullConsumer>> pull_subscribe(std::string_view stream, std::string_view durable,
                                                        std::string_view filter_subject);
 
