@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "dm/contract/subjects.hpp"
 #include "dm/core/time.hpp"
 
 namespace dm::flow_orchestrator {
@@ -325,7 +326,7 @@ void Engine::run_level(State& st) {
   Latch fn_latch(requests.bodies.size());
   auto timeout = std::chrono::milliseconds(options_.function_timeout_ms) + options_.request_margin;
   for (std::size_t c = 0; c < requests.bodies.size(); ++c) {
-    rpc_.request_async("dm.fn.exec", requests.bodies[c], timeout,
+    rpc_.request_async(contract::subject::kFunctionExec, requests.bodies[c], timeout,
                        [&replies, &fn_latch, c](Result<bus::Message> r) {
                          replies[c] = std::move(r);
                          fn_latch.done();
@@ -410,7 +411,7 @@ void Engine::queue_deliveries(State& st, const std::vector<Pending>& deliveries,
               "the message (" + std::to_string(p.message.size()) + " bytes) is too large to queue for delivery");
       continue;
     }
-    js_.jetstream().publish_async("dm.work.dispatch." + node.entity_id, bodies[i],
+    js_.jetstream().publish_async(contract::subject::dispatch(node.entity_id), bodies[i],
                                   st.jobs[p.job].run.run_key + ":" + node.id,
                                   [&acks, &js_latch, i](Result<bus::PubAck> r) {
                                     acks[i] = std::move(r);

@@ -1,4 +1,5 @@
 #include "owners.hpp"
+#include "dm/contract/subjects.hpp"
 
 #include <cstdlib>
 
@@ -8,7 +9,7 @@ Result<OwnerReply> ask_owner(bus::Connection& rpc, std::string_view service, std
                              std::string_view target, std::string_view body, std::chrono::milliseconds timeout) {
   bus::Headers headers = {{"Dm-Method", std::string(method)}, {"Dm-Target", std::string(target)}};
   if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
-  auto reply = rpc.request("dm.rpc." + std::string(service), body, timeout, headers);
+  auto reply = rpc.request(contract::subject::rpc(service, contract::kOrchestrator), body, timeout, headers);
   if (!reply) return Error(Errc::unavailable, std::string(service) + ": " + reply.error().message);
   OwnerReply out;
   auto status = reply->header("Dm-Status");

@@ -1,5 +1,6 @@
 #include "view.hpp"
 
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
 
@@ -99,12 +100,13 @@ View::View(bus::Connection& rpc, bus::Connection& events, std::chrono::milliseco
 View::~View() { stop(); }
 
 Result<void> View::start() {
-  DM_ASSIGN_OR_RETURN(sub_, events_.subscribe("dm.registry.changed.>", "", [this](bus::Message&& m) {
+  DM_ASSIGN_OR_RETURN(sub_, events_.subscribe(contract::subject::kRegistryChanges, "", [this](bus::Message&& m) {
     std::lock_guard lock(mutex_);
     // Label changes alter device→label membership; flows name devices and labels by id only.
-    if (m.subject == "dm.registry.changed.flow")
+    if (m.subject == contract::subject::registry_changed("flow"))
       flows_dirty_ = true;
-    else if (m.subject == "dm.registry.changed.device" || m.subject == "dm.registry.changed.label")
+    else if (m.subject == contract::subject::registry_changed("device") ||
+             m.subject == contract::subject::registry_changed("label"))
       devices_dirty_ = true;
     else
       return;
@@ -163,7 +165,8 @@ void View::loop() {
 }
 
 Result<std::string> View::fetch(const std::string& target) {
-  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request("dm.rpc.registry", "", std::chrono::seconds(10),
+  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kOrchestrator), "",
+                                                            std::chrono::seconds(10),
                                                {{"Dm-Method", "GET"}, {"Dm-Target", target}}));
   auto status = reply.header("Dm-Status");
   if (status && *status != "200") return Error(Errc::unavailable, "registry answered " + *status + " to " + target);

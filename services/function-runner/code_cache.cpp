@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
 
@@ -86,9 +87,9 @@ std::map<std::string, Result<CodePtr>> CodeCache::get(const std::map<std::string
       finish(Error(Errc::not_found, "function not found"));
       continue;
     }
-    bus::Headers headers{{"Dm-Method", "GET"}, {"Dm-Target", "/api/v1/functions/" + id}};
+    bus::Headers headers{{"Dm-Method", "GET"}, {"Dm-Target", "/internal/v1/functions/" + id}};
     rpc_.request_async(
-        "dm.rpc.registry", "", timeout_,
+        contract::subject::rpc(contract::kRegistry, contract::kRunner), "", timeout_,
         [finish](Result<bus::Message> reply) {
           if (!reply) return finish(reply.take_error());
           auto status = reply->header("Dm-Status").value_or("200");
@@ -119,7 +120,7 @@ void CodeCache::invalidate(const std::string& id) {
 }
 
 Result<std::unique_ptr<bus::Subscription>> CodeCache::follow_changes(bus::Connection& nats) {
-  return nats.subscribe("dm.registry.changed.function", "", [this](bus::Message&& m) {
+  return nats.subscribe(contract::subject::registry_changed("function"), "", [this](bus::Message&& m) {
     auto doc = json::parse(m.data);
     if (!doc || !doc->IsObject()) return;
     auto id = json::get_string(*doc, "id");

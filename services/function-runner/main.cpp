@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "code_cache.hpp"
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
         status = std::make_unique<StatusReporter>(rt.rpc());
         runner = std::make_unique<Runner>(*pool, *cache, rt.rpc(), status.get(), limits);
         DM_ASSIGN_OR_RETURN(changes, cache->follow_changes(rt.nats()));
-        DM_ASSIGN_OR_RETURN(exec, rt.rpc().subscribe("dm.fn.exec", "function-runner",
+        DM_ASSIGN_OR_RETURN(exec, rt.rpc().subscribe(contract::subject::kFunctionExec, contract::kRunner,
                                                      [&](bus::Message&& m) { runner->handle_exec(std::move(m)); }));
         auto api = std::make_shared<http::Router>();
         runner->add_routes(*api);

@@ -1,5 +1,6 @@
 #include "status.hpp"
 
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
 
@@ -49,7 +50,7 @@ void StatusReporter::loop() {
         {"Dm-Method", "POST"}, {"Dm-Target", "/internal/v1/functions/status"}, {"Content-Type", "application/json"}};
     // Best effort: a lost update is repaired by the next run of the function.
     rpc_.request_async(
-        "dm.rpc.registry", w.take(), std::chrono::seconds(5),
+        contract::subject::rpc(contract::kRegistry, contract::kRunner), w.take(), std::chrono::seconds(5),
         [](Result<bus::Message> r) {
           if (!r) log::debug("function status update not delivered", {{"error", r.error().message}});
         },

@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "auth_context.hpp"
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
@@ -16,9 +17,9 @@ const std::vector<dm::db::Migration>& migrations();  // generated from migration
 
 namespace {
 // Every replica clears its caches of users and keys when one of them commits a change.
-constexpr const char* kAuthChangedSubject = "dm.gateway.auth.changed";
+constexpr const char* kAuthChangedSubject = dm::contract::subject::kAuthChanged;
 // The registry announces here that cached reads are stale (proto/README.md).
-constexpr const char* kRegistryInvalidateSubject = "dm.registry.invalidate";
+constexpr const char* kRegistryInvalidateSubject = dm::contract::subject::kRegistryInvalidate;
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -137,7 +138,7 @@ int main() {
           }
           router.add(route.method, route.path,
                      [&rt, service, rpc_timeout, pass](const http::Request& req, http::Reply reply) {
-                       service::forward_rpc(rt.rpc(), service, req, rpc_timeout, std::move(reply), pass);
+                       service::forward_rpc(rt.rpc(), service, contract::kGateway, req, rpc_timeout, std::move(reply), pass);
                      });
         }
         gateway::add_docs_routes(router, docs_dir, gateway::build_openapi("/"));

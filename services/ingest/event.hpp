@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "dm/contract/subjects.hpp"
 #include "dm/core/result.hpp"
 #include "dm/core/time.hpp"
 #include "dm/json/json.hpp"
@@ -31,7 +32,7 @@ struct ParsedEvent {
   std::string body_members;
 
   std::string msg_id() const { return event_type + ":" + dedup_id; }
-  std::string subject() const { return "dm.device." + dev_eui + "." + event_type; }
+  std::string subject() const { return contract::subject::device_event(dev_eui, event_type); }
 };
 
 // `event_param` is ?event= (empty = infer it from the body). Errors are invalid_argument

@@ -1,5 +1,6 @@
 #include "registry_link.hpp"
 
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
 #include "dm/service/rpc.hpp"
@@ -30,7 +31,7 @@ RegistryLink::~RegistryLink() { stop(); }
 
 Result<void> RegistryLink::start() {
   DM_ASSIGN_OR_RETURN(changes_,
-                      nats_.subscribe("dm.registry.changed.device", "", [this](bus::Message&& m) { on_change(m); }));
+                      nats_.subscribe(contract::subject::registry_changed("device"), "", [this](bus::Message&& m) { on_change(m); }));
   thread_ = std::thread([this] { run(); });
   return ok();
 }
@@ -79,7 +80,7 @@ void RegistryLink::run() {
 }
 
 Result<void> RegistryLink::reload() {
-  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(service::rpc_subject("registry"), "", std::chrono::seconds(10),
+  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kIngest), "", std::chrono::seconds(10),
                                                rpc_headers("GET", "/internal/v1/devices")));
   if (rpc_status(reply) != 200)
     return Error(Errc::unavailable, "registry answered " + std::to_string(rpc_status(reply)));
@@ -91,7 +92,7 @@ Result<void> RegistryLink::reload() {
 void RegistryLink::push_pending() {
   auto batch = directory_.take_pending();
   if (batch.empty()) return;
-  auto reply = rpc_.request(service::rpc_subject("registry"), state_batch_json(batch), std::chrono::seconds(5),
+  auto reply = rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kIngest), state_batch_json(batch), std::chrono::seconds(5),
                             rpc_headers("POST", "/internal/v1/devices/state"));
   if (reply && rpc_status(*reply) == 200) return;
   std::string why = reply ? "status " + std::to_string(rpc_status(*reply)) + ": " + reply->data : reply.error().message;
@@ -112,7 +113,7 @@ void RegistryLink::on_change(const bus::Message& message) {
     return;
   }
   rpc_.request_async(
-      service::rpc_subject("registry"), "", options_.request_timeout,
+      contract::subject::rpc(contract::kRegistry, contract::kIngest), "", options_.request_timeout,
       [this, device_id](Result<bus::Message> reply) {
         if (!reply) {
           log::warn("device refresh failed", {{"id", device_id}, {"error", reply.error().message}});
@@ -130,7 +131,7 @@ void RegistryLink::on_change(const bus::Message& message) {
 
 void RegistryLink::lookup(const std::string& dev_eui, std::function<void(Result<std::optional<Device>>)> done) {
   rpc_.request_async(
-      service::rpc_subject("registry"), "", options_.request_timeout,
+      contract::subject::rpc(contract::kRegistry, contract::kIngest), "", options_.request_timeout,
       [this, dev_eui, done = std::move(done)](Result<bus::Message> reply) {
         if (!reply) return done(reply.take_error());
         int status = rpc_status(*reply);
@@ -152,7 +153,7 @@ void RegistryLink::register_device(const std::string& dev_eui, const std::string
   json::Writer w;
   w.start_object().field("dev_eui", dev_eui).field("name", name.empty() ? dev_eui : name).end_object();
   rpc_.request_async(
-      service::rpc_subject("registry"), w.take(), options_.request_timeout,
+      contract::subject::rpc(contract::kRegistry, contract::kIngest), w.take(), options_.request_timeout,
       [this, dev_eui, done = std::move(done)](Result<bus::Message> reply) {
         if (!reply) return done(reply.take_error());
         int status = rpc_status(*reply);
@@ -174,11 +175,11 @@ void RegistryLink::register_device(const std::string& dev_eui, const std::string
         directory_.upsert(*d);
         done(std::move(d).value());
       },
-      rpc_headers("POST", "/api/v1/devices"));
+      rpc_headers("POST", "/internal/v1/devices"));
 }
 
 void RegistryLink::announce(const StateChange& change) {
-  auto r = nats_.publish("dm.devstate." + change.dev_eui, state_change_json(change));
+  auto r = nats_.publish(contract::subject::device_state(change.dev_eui), state_change_json(change));
   if (!r) log::warn("devstate publish failed", {{"dev_eui", change.dev_eui}, {"error", r.error().message}});
 }
 

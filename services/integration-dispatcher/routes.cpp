@@ -2,6 +2,7 @@
 
 #include <future>
 
+#include "dm/contract/subjects.hpp"
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
 
@@ -91,7 +92,7 @@ http::Response retry(RouteContext& ctx, const std::string& target, std::optional
       // A fresh message id: the original is still inside the stream's duplicate window, maybe.
       std::string msg_id = "retry:" + dl + ":" + std::to_string(unix_micros(now()));
       DM_TRY(
-          ctx.nats.jetstream().publish("dm.work.dispatch." + target, row.get(0, 1), msg_id, std::chrono::seconds(5)));
+          ctx.nats.jetstream().publish(contract::subject::dispatch(target), row.get(0, 1), msg_id, std::chrono::seconds(5)));
       return true;
     });
     if (r && *r)

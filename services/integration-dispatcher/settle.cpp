@@ -1,6 +1,7 @@
 // What an outcome does: to its target (concurrency slot, circuit breaker, adaptive limit), to
 // its job (delivered, failed, retrying or dead-lettered), and, once it is recorded, to the
 // job's JetStream message (ack or nak) and the taps.
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/uuid.hpp"
 #include "dm/service/dead_letters.hpp"
@@ -156,14 +157,14 @@ void Dispatcher::recorded(const std::shared_ptr<Work>& work, Record& rec, std::o
   // Both taps require an attempt of at least 1; a job that expired before any attempt is
   // announced as its first (its error says why), its rows keep 0.
   int attempt = std::max(1, rec.attempt);
-  (void)nats_.publish("dm.delivery." + job.target_id,
+  (void)nats_.publish(contract::subject::delivery(job.target_id),
                       delivery_result_json(job, rec.status, attempt, rec.outcome,
                                            rec.status == "retrying" ? delay : std::nullopt));
   if (rec.status == "dead_lettered") {
     log::warn("dead-lettered", {{"job_id", job.job_id}, {"target_id", job.target_id},
                                 {"error", rec.outcome.error.value_or("")}});
     service::DeadLetter letter{job.job_id, work->msg.subject(), "", rec.outcome.error.value_or(""), attempt};
-    (void)nats_.publish("dm.deadletter.deliveries",
+    (void)nats_.publish(contract::subject::dead_letter("deliveries"),
                         service::dead_letter_event("deliveries", rec.dead_letter_id, letter, format_rfc3339(now())));
   }
 }

@@ -1,5 +1,6 @@
 #include "targets.hpp"
 
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
 
@@ -10,7 +11,7 @@ TargetCache::TargetCache(bus::Connection& rpc, bus::Connection& events) : rpc_(r
 Result<void> TargetCache::start() {
   for (const char* kind : {"integration", "storage"}) {
     DM_ASSIGN_OR_RETURN(auto sub,
-                        events_.subscribe(std::string("dm.registry.changed.") + kind, "", [this](bus::Message&& m) {
+                        events_.subscribe(contract::subject::registry_changed(kind), "", [this](bus::Message&& m) {
                           auto doc = json::parse(m.data);
                           if (!doc || !doc->IsObject()) return;
                           auto id = json::get_string(*doc, "id");
@@ -36,7 +37,7 @@ Result<std::shared_ptr<const Target>> TargetCache::get(const std::string& kind, 
   }
   std::string plural = kind == "storage" ? "storages" : "integrations";
   bus::Headers headers{{"Dm-Method", "GET"}, {"Dm-Target", "/internal/v1/" + plural + "/" + id}};
-  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(service::rpc_subject("registry"), "", std::chrono::seconds(5), headers));
+  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kDispatcher), "", std::chrono::seconds(5), headers));
   int status = std::atoi(reply.header("Dm-Status").value_or("0").c_str());
   if (status == 404) return make_error(Errc::not_found, kind + " " + id + " does not exist");
   if (status != 200)
@@ -58,7 +59,7 @@ void TargetCache::report_status(const std::string& id, const std::string& status
                        {"Dm-Target", "/internal/v1/integrations/" + id + "/status"},
                        {"Content-Type", "application/json"}};
   rpc_.request_async(
-      service::rpc_subject("registry"), w.take(), std::chrono::seconds(5),
+      contract::subject::rpc(contract::kRegistry, contract::kDispatcher), w.take(), std::chrono::seconds(5),
       [id](Result<bus::Message> r) {
         if (!r) log::warn("reporting integration status failed", {{"id", id}, {"error", r.error().message}});
       },

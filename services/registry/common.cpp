@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/time.hpp"
 #include "dm/json/json.hpp"
@@ -23,7 +24,7 @@ void Events::changed(std::string_view kind, std::string_view action, std::string
       .field("at", format_rfc3339(now()))
       .end_object();
   invalidate_reads();
-  if (auto r = nats_.publish("dm.registry.changed." + std::string(kind), w.view()); !r) {
+  if (auto r = nats_.publish(contract::subject::registry_changed(kind), w.view()); !r) {
     // The change is committed; caches fall back to their periodic refresh.
     log::warn("change event not published", {{"kind", kind}, {"id", id}, {"error", r.error().message}});
   }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dm/contract/subjects.hpp"
 #include "dm/api/body.hpp"
 #include "dm/api/query.hpp"
 #include "dm/bus/bus.hpp"
@@ -32,7 +33,7 @@ class Events {
   DocCache& cache_;
 };
 
-inline constexpr const char* kInvalidateSubject = "dm.registry.invalidate";
+inline constexpr const char* kInvalidateSubject = contract::subject::kRegistryInvalidate;
 
 struct Context {
   db::Pool& db;

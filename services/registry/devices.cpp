@@ -165,13 +165,17 @@ void add_device_routes(http::Router& router, Context& ctx) {
     return list_page(ctx, "device_docs", where, std::move(params), sort, page);
   });
 
-  router.add_sync("POST", "/api/v1/devices", [&ctx](const http::Request& req) {
+  auto create = [&ctx](const http::Request& req) {
     auto body = api::parse_body(req);
     if (body.error) return *body.error;
     DeviceInput in;
     if (auto bad = read_device(body.doc, true, in)) return *bad;
     return create_row(ctx, device_resource(), in.values, conflict_detail(in), labels_of(in));
-  });
+  };
+  router.add_sync("POST", "/api/v1/devices", create);
+  // The same for ingest's automatic registration of unknown devices (a route of its own, so
+  // that ingest may call it and nothing else of the public API).
+  router.add_sync("POST", "/internal/v1/devices", create);
 
   router.add_sync("GET", "/api/v1/devices/{id}", [&ctx](const http::Request& req) {
     return get_doc(ctx, "device_docs", req.params.at("id"), "Device");

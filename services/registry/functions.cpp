@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common.hpp"
+#include "dm/contract/subjects.hpp"
 #include "dm/api/body.hpp"
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
@@ -217,7 +218,7 @@ std::optional<http::Response> check_code(const std::string& code) {
   json::Writer w;
   w.start_object().field("code", code).end_object();
   auto reply = link->request(
-      "dm.rpc.function-runner", w.view(), std::chrono::seconds(3),
+      contract::subject::rpc(contract::kRunner, contract::kRegistry), w.view(), std::chrono::seconds(3),
       {{"Dm-Method", "POST"}, {"Dm-Target", "/internal/v1/compile"}, {"Content-Type", "application/json"}});
   if (!reply) {
     log::warn("function code saved unchecked: function-runner did not answer", {{"error", reply.error().message}});
@@ -276,6 +277,10 @@ void add_function_routes(http::Router& router, Context& ctx) {
   router.add_sync("GET", "/api/v1/functions", [&ctx](const http::Request& req) { return list_functions(ctx, req); });
   router.add_sync("POST", "/api/v1/functions", [&ctx](const http::Request& req) { return create_function(ctx, req); });
   router.add_sync("GET", "/api/v1/functions/{id}", [&ctx](const http::Request& req) { return get_function(ctx, req); });
+  // The same for the runner's code cache (a route of its own, so that the runner may read
+  // functions and nothing else).
+  router.add_sync("GET", "/internal/v1/functions/{id}",
+                  [&ctx](const http::Request& req) { return get_function(ctx, req); });
   auto update = [&ctx](const http::Request& req) { return update_function(ctx, req); };
   router.add_sync("PUT", "/api/v1/functions/{id}", update);
   router.add_sync("PATCH", "/api/v1/functions/{id}", update);

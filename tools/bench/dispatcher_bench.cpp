@@ -37,7 +37,7 @@ std::string create_integration(bus::Connection& nats, const std::string& body) {
                  {"Content-Type", "application/json"},
                  {"Dm-User-Id", "bench"},
                  {"Dm-Role", "admin"}};
-  auto r = nats.request("dm.rpc.registry", body, std::chrono::seconds(10), h);
+  auto r = nats.request("dm.rpc.registry.gateway", body, std::chrono::seconds(10), h);
   if (!r || r->header("Dm-Status").value_or("") != "201") {
     std::fprintf(stderr, "creating the integration failed: %s\n", r ? r->data.c_str() : r.error().message.c_str());
     std::exit(1);

@@ -171,7 +171,7 @@ void bench_nats() {
   json::Writer body;
   body.start_object().field("name", "bench").field("code", kExample).end_object();
   auto created = (*nats)->request(
-      "dm.rpc.registry", body.view(), std::chrono::seconds(5),
+      "dm.rpc.registry.gateway", body.view(), std::chrono::seconds(5),
       {{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/functions"}, {"Content-Type", "application/json"}});
   if (!created) return (void)std::fprintf(stderr, "create failed\n");
   auto doc = json::parse(created->data);

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < a.devices; ++i) {
     std::string eui = dm::tools::dev_eui_for(static_cast<std::uint32_t>(i), "70b3d5");
     std::string body = R"({"dev_eui":")" + eui + R"(","name":"bench-)" + std::to_string(i) + R"("})";
-    auto r = (*nats)->request("dm.rpc.registry", body, std::chrono::seconds(5),
+    auto r = (*nats)->request("dm.rpc.registry.gateway", body, std::chrono::seconds(5),
                               {{"Dm-Method", "POST"},
                                {"Dm-Target", "/api/v1/devices"},
                                {"Content-Type", "application/json"},

@@ -1,3 +1,4 @@
+#include "dm/contract/subjects.hpp"
 #include "dm/service/dead_letters.hpp"
 
 #include <variant>
@@ -91,7 +92,7 @@ Result<void> DeadLetterBox::add(const std::vector<DeadLetter>& letters) {
     log::warn("dead-lettered", {{"kind", kind_},
                                 {"key", printable(letters[i].key, 256)},
                                 {"error", printable(letters[i].error, 1024)}});
-    (void)nats_.publish("dm.deadletter." + kind_, dead_letter_event(kind_, ids[i], letters[i], at));
+    (void)nats_.publish(contract::subject::dead_letter(kind_), dead_letter_event(kind_, ids[i], letters[i], at));
   }
   return ok();
 }

@@ -2,21 +2,27 @@
 
 #include <charconv>
 
+#include "dm/contract/rpc.hpp"
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 
 namespace dm::service {
 
-std::string rpc_subject(std::string_view service) { return "dm.rpc." + std::string(service); }
-
-http::Request request_from_rpc(const bus::Message& message) {
+http::Request request_from_rpc(const bus::Message& message, std::string_view caller) {
   http::Request req;
   req.method = message.header("Dm-Method").value_or("GET");
   req.target = message.header("Dm-Target").value_or("/");
   http::parse_target(req);
   req.body = message.data;
-  // Only the gateway publishes here (NATS permissions), so every header it sent is meant for us.
-  for (const auto& h : message.headers) req.headers.add(h.key, h.value);
-  req.remote_address = "nats";
+  // A user's identity is the gateway's word alone: it authenticated the user. From any other
+  // caller these headers would be a claim nobody checked.
+  const bool from_gateway = caller == contract::kGateway;
+  for (const auto& h : message.headers) {
+    if (!from_gateway && (http::iequals(h.key, "Dm-User-Id") || http::iequals(h.key, "Dm-Role"))) continue;
+    req.headers.add(h.key, h.value);
+  }
+  req.caller = std::string(caller);
+  req.remote_address = "nats:" + req.caller;
   return req;
 }
 
@@ -31,7 +37,8 @@ struct RpcServer::State {
       : nats(n), service(std::move(s)), router(std::move(r)), pool(workers, workers * 64) {}
 
   void handle(bus::Message&& msg) {
-    auto req = request_from_rpc(msg);
+    auto caller = contract::subject::rpc_caller(msg.subject, service);
+    auto req = request_from_rpc(msg, caller);
     // What respond needs of the request (reply subject, whether it takes a reply in parts),
     // without the body the router already has.
     auto origin = std::make_shared<bus::Message>();
@@ -39,7 +46,7 @@ struct RpcServer::State {
     origin->reply = std::move(msg.reply);
     origin->headers = std::move(msg.headers);
     auto* conn = &nats;
-    router->dispatch(req, [conn, origin](http::Response res) {
+    auto answer = [conn, origin](http::Response res) {
       bus::Headers headers;
       headers.push_back({"Dm-Status", std::to_string(res.status)});
       for (const auto& [k, v] : res.headers) {
@@ -51,7 +58,14 @@ struct RpcServer::State {
       if (auto r = conn->respond(*origin, res.body, headers); !r) {
         log::warn("rpc reply failed", {{"error", r.error().message}});
       }
-    });
+    };
+    if (!contract::rpc_allowed(service, req.caller, req.method, req.path)) {
+      log::warn("rpc refused", {{"caller", req.caller}, {"method", req.method}, {"path", req.path}});
+      return answer(http::Response::error(
+          403, (req.caller.empty() ? std::string("an unnamed caller") : req.caller) + " may not call " + req.method +
+                   " " + req.path + " of " + service));
+    }
+    router->dispatch(req, std::move(answer));
   }
 };
 
@@ -64,7 +78,8 @@ RpcServer::~RpcServer() { stop(); }
 Result<void> RpcServer::start() {
   std::weak_ptr<State> weak = state_;
   DM_ASSIGN_OR_RETURN(state_->sub,
-                      state_->nats.subscribe(rpc_subject(state_->service), state_->service, [weak](bus::Message&& msg) {
+                      state_->nats.subscribe(contract::subject::rpc_served(state_->service), state_->service,
+                                             [weak](bus::Message&& msg) {
                         if (msg.reply.empty()) return;  // nobody to answer
                         auto st = weak.lock();
                         if (!st) return;
@@ -83,8 +98,9 @@ void RpcServer::stop() {
   state_->pool.stop();
 }
 
-void forward_rpc(bus::Connection& nats, std::string_view service, const http::Request& request,
-                 std::chrono::milliseconds timeout, http::Reply reply, const std::vector<std::string>& pass_headers) {
+void forward_rpc(bus::Connection& nats, std::string_view owner, std::string_view caller,
+                 const http::Request& request, std::chrono::milliseconds timeout, http::Reply reply,
+                 const std::vector<std::string>& pass_headers) {
   bus::Headers headers;
   headers.reserve(5);
   headers.push_back({"Dm-Method", request.method});
@@ -95,9 +111,9 @@ void forward_rpc(bus::Connection& nats, std::string_view service, const http::Re
   for (const auto& name : pass_headers) {
     if (auto v = request.header(name)) headers.push_back({name, *v});
   }
-  std::string svc(service);
+  std::string svc(owner);
   nats.request_async(
-      rpc_subject(service), request.body, timeout,
+      contract::subject::rpc(owner, caller), request.body, timeout,
       [reply = std::move(reply), svc](Result<bus::Message> r) {
         if (!r) {
           bool timed_out = r.error().code == Errc::timeout;

@@ -1,3 +1,4 @@
+#include "dm/contract/subjects.hpp"
 #include "dm/service/runtime.hpp"
 
 #include <unistd.h>
@@ -92,6 +93,8 @@ Result<void> Runtime::connect() {
   opts.name = spec_.name + "@" + hostname();
   opts.user = config_.str("NATS_USER", "");
   opts.password = config_.str("NATS_PASSWORD", "");
+  // Replies come back under the service's own prefix, where only it may subscribe.
+  opts.inbox_prefix = contract::subject::inbox_prefix(spec_.name);
   DM_ASSIGN_OR_RETURN(nats_, bus::Connection::connect(opts));
   opts.name += "/rpc";
   opts.send_asap = true;

@@ -89,7 +89,7 @@ std::shared_future<Result<bus::Message>> test_run_as(const std::string& user, co
                        {"Content-Type", "application/json"},
                        {"Dm-User-Id", user}};
   nats()->request_async(
-      "dm.rpc.function-runner", body, 30s, [promise](Result<bus::Message> r) { promise->set_value(std::move(r)); },
+      "dm.rpc.function-runner.gateway", body, 30s, [promise](Result<bus::Message> r) { promise->set_value(std::move(r)); },
       headers);
   return promise->get_future().share();
 }

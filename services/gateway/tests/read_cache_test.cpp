@@ -47,7 +47,7 @@ TEST_CASE("a write that bypasses this gateway clears its cache through the regis
                            {"Dm-Target", "/api/v1/devices/" + id},
                            {"Content-Type", "application/json"},
                            {"Dm-Role", "admin"}};
-  auto put = (*nats)->request("dm.rpc.registry", R"({"name":"two"})", std::chrono::seconds(5), headers);
+  auto put = (*nats)->request("dm.rpc.registry.gateway", R"({"name":"two"})", std::chrono::seconds(5), headers);
   REQUIRE(put.ok());
   REQUIRE(put->header("Dm-Status").value_or("") == "200");
 

@@ -322,7 +322,7 @@ TEST_CASE("the same router answers over NATS (dm.rpc.ingest), as the gateway for
                       {"Dm-Target", "/api/v1/ingest/chirpstack?event=up"},
                       {"Content-Type", "application/json"}};
     h.insert(h.end(), extra.begin(), extra.end());
-    auto r = (*nats)->request("dm.rpc.ingest", uplink(eui, "rpc-" + eui), std::chrono::seconds(5), h);
+    auto r = (*nats)->request("dm.rpc.ingest.gateway", uplink(eui, "rpc-" + eui), std::chrono::seconds(5), h);
     REQUIRE(r.ok());
     return *r;
   };

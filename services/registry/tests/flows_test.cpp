@@ -141,7 +141,7 @@ NatsReply registry_get(const std::string& target) {
   const std::string headers = "NATS/1.0\r\nDm-Method: GET\r\nDm-Target: " + target + "\r\n\r\n";
   send_all(fd,
            "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n"
-           "SUB _INBOX.flows-test 1\r\nHPUB dm.rpc.registry _INBOX.flows-test " +
+           "SUB _INBOX.flows-test 1\r\nHPUB dm.rpc.registry.flow-orchestrator _INBOX.flows-test " +
                std::to_string(headers.size()) + " " + std::to_string(headers.size()) + "\r\n" + headers + "\r\n");
   NatsReply out;
   for (;;) {

@@ -73,7 +73,7 @@ NatsReply registry_rpc(const std::string& target, dm::testing::Stack& stack = dm
   send_all(fd,
            "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n"
            "SUB _INBOX.registry-test 1\r\n"
-           "HPUB dm.rpc.registry _INBOX.registry-test " +
+           "HPUB dm.rpc.registry.integration-dispatcher _INBOX.registry-test " +
                std::to_string(headers.size()) + " " + std::to_string(headers.size()) + "\r\n" + headers + "\r\n");
   NatsReply out;
   for (;;) {

@@ -57,6 +57,9 @@ struct Request {
   std::map<std::string, std::string> params;  // path parameters filled by the router
   std::string route;  // the matched pattern, filled by the router (metrics labels); empty on 404/405
   std::string remote_address;
+  // The service that sent this request over RPC (known from the NATS subject it came on,
+  // which only that service may publish to); empty for a request on an HTTP port.
+  std::string caller;
 
   std::optional<std::string> header(std::string_view name) const { return headers.get(name); }
   std::optional<std::string> query_param(const std::string& name) const;

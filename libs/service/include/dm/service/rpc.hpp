@@ -1,13 +1,15 @@
 #pragma once
-// REST over NATS. The gateway forwards an HTTP request to the service that owns the
-// resource as one NATS request on `dm.rpc.<service>` (queue group <service>, so replicas
-// share the load); the owner dispatches it with an ordinary http::Router and answers.
-// Metadata travels in NATS headers and the body travels verbatim in both directions, so
-// neither side re-encodes JSON it does not need to read.
+// REST over NATS. A service asks the owner of a resource with one NATS request on
+// `dm.rpc.<owner>.<caller>` (dm/contract/subjects.hpp), which only <caller>'s NATS user may
+// publish to; the owner serves `dm.rpc.<owner>.*` in queue group <owner> (replicas share the
+// load), reads the caller from the subject, checks that this caller may use that route
+// (dm/contract/rpc.hpp; 403 otherwise) and dispatches it with an ordinary http::Router.
+// Metadata travels in NATS headers and the body verbatim in both directions, so neither side
+// re-encodes JSON it does not need to read.
 //
 // Request headers:  Dm-Method, Dm-Target (path and query as sent by the client),
-//                   Dm-User-Id, Dm-Role (the authenticated principal, set only by the gateway),
-//                   Content-Type.
+//                   Dm-User-Id, Dm-Role (the authenticated principal: believed only from the
+//                   gateway, dropped from any other caller), Content-Type.
 // Reply headers:    Dm-Status (HTTP status code), Content-Type, and any of the
 //                   pass-through headers below.
 #include <chrono>
@@ -19,8 +21,6 @@
 #include "dm/http/router.hpp"
 
 namespace dm::service {
-
-std::string rpc_subject(std::string_view service);
 
 // Response headers that travel back from the owner to the client.
 inline constexpr const char* kPassThroughHeaders[] = {"X-Total-Count", "Location", "Retry-After", "Allow"};
@@ -42,15 +42,15 @@ class RpcServer {
   std::shared_ptr<State> state_;
 };
 
-// Turns a NATS RPC message into the http::Request an owner's router expects.
-http::Request request_from_rpc(const bus::Message& message);
+// Turns a NATS RPC message from `caller` into the http::Request an owner's router expects.
+http::Request request_from_rpc(const bus::Message& message, std::string_view caller);
 
-// Gateway side: forwards `request` to `service` and answers `reply` with the owner's
+// Caller side: `caller` forwards `request` to `owner` and answers `reply` with the owner's
 // response, or 503 when no replica answers, or 504 on timeout.
 // `pass_headers` names client headers the owner needs verbatim (e.g. the webhook's own
 // Authorization secret); by default none are forwarded, so user credentials stay at the gateway.
-void forward_rpc(bus::Connection& nats, std::string_view service, const http::Request& request,
-                 std::chrono::milliseconds timeout, http::Reply reply,
+void forward_rpc(bus::Connection& nats, std::string_view owner, std::string_view caller,
+                 const http::Request& request, std::chrono::milliseconds timeout, http::Reply reply,
                  const std::vector<std::string>& pass_headers = {});
 
 }  // namespace dm::service
