@@ -59,6 +59,9 @@ endfunction()
 function(dm_service name)
   cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(dm-${name} ${A_SOURCES})
+  # Test stacks provision streams with dm-provision (tools/) before starting a service: build
+  # it too (resolved when the build is generated, so tools/ may come later).
+  add_dependencies(dm-${name} dm-provision)
   target_include_directories(dm-${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(dm-${name} PRIVATE dm_warnings dm::service ${A_DEPS})
   # The services allocate a small document per message on several threads, a pattern glibc's

@@ -8,8 +8,9 @@ case "$cmd" in
   gateway | ingest | registry | flow-orchestrator | function-runner | integration-dispatcher)
     exec "/usr/local/bin/dm-$cmd" "$@" ;;
   admin) exec /usr/local/bin/dm-admin "$@" ;;
+  provision) exec /usr/local/bin/dm-provision "$@" ;;
   help | --help | -h)
-    echo "usage: <image> gateway|ingest|registry|flow-orchestrator|function-runner|integration-dispatcher|admin [args]"
+    echo "usage: <image> gateway|ingest|registry|flow-orchestrator|function-runner|integration-dispatcher|admin|provision [args]"
     echo "configuration comes from environment variables: see deploy/.env.example"
     exit 0 ;;
   *) echo "unknown program '$cmd' (try: help)" >&2; exit 64 ;;

@@ -1,19 +1,23 @@
 # shellcheck shell=bash
-# NATS users of the local stack: one per service, each allowed to publish and subscribe
-# only on its subjects from proto/README.md, plus `tap`, a read-only user for anything that
-# follows the event taps (dashboards, `nats sub`). Sourced by `up`, which writes the result
-# into nats.conf (mode 600) with the passwords from $SECRETS.
+# NATS users of the local stack (and, through deploy/docker/nats-auth.sh, of compose and
+# Kubernetes): one per service, `provision` for stream administration, and `tap`, a read-only
+# user for anything that follows the event taps (dashboards, `nats sub`). Sourced by `up`, which
+# writes the result into nats.conf (mode 600) with the passwords from $SECRETS.
 #
-# Every service may: receive replies and answer requests (_INBOX.>), serve its own RPC subject
-# dm.rpc.<service>, and follow definition changes (dm.registry.changed.>). JetStream access is
-# limited to the streams a service uses ($JS.API.*.*.<stream>..., $JS.ACK.<stream>.>).
+# Identity on the bus is the NATS user, so each may do exactly what its service needs:
+# - requests: on dm.rpc.<owner>.<itself> for each owner it calls (libs/contract/src/rpc.cpp
+#   says which routes each caller may use; the owner reads the caller from the subject);
+# - replies: under its own inbox prefix _INBOX.<itself>.> (nobody else may read them), and it
+#   may publish to the inboxes of the services it answers;
+# - JetStream: publish to its streams' subjects, and bind to, fetch from and ack its own
+#   consumer — never create, change, purge or delete a stream (that is `provision`'s);
+# - the taps and invalidations it publishes or follows (proto/README.md).
 #
-# Answers go to _INBOX.> by a publish permission, not by `allow_responses`: with that option
-# nats-server 2.9 remembers the reply subject of every message it delivers to the service
-# (every JetStream message: its $JS.ACK reply) for two minutes, and rescans that whole map on
-# each delivery once it holds 4,096 — measured here, webhook accepts fell from ~1,800/s to 8/s
-# within 30,000 events, and back to ~4,500/s with this rule. Every service may subscribe to
-# _INBOX.> anyway, so allow_responses protected nothing more.
+# Answers go to the callers' inboxes by a publish permission, not by `allow_responses`: with
+# that option nats-server 2.9 remembers the reply subject of every message it delivers to the
+# service (every JetStream message: its $JS.ACK reply) for two minutes, and rescans that whole
+# map on each delivery once it holds 4,096 — measured here, webhook accepts fell from ~1,800/s
+# to 8/s within 30,000 events, and back to ~4,500/s with this rule.
 
 # A JSON-style list of quoted subjects.
 nats_list() {
@@ -22,61 +26,81 @@ nats_list() {
   printf '[%s]' "$out"
 }
 
-# JetStream API and ack subjects for the named streams.
-nats_js_subjects() {
-  local s
-  [ $# -gt 0 ] || return 0
-  printf '%s\n' '$JS.API.INFO' '$JS.API.STREAM.NAMES'
-  for s in "$@"; do
-    printf '%s\n' "\$JS.API.STREAM.*.$s" "\$JS.API.CONSUMER.*.$s" "\$JS.API.CONSUMER.*.$s.>" \
-      "\$JS.API.CONSUMER.*.*.$s.>" "\$JS.ACK.$s.>"
-  done
+# What a service needs of its durable consumer <stream> <durable>: bind (info), fetch, ack.
+nats_consumer_subjects() {
+  printf '%s\n' "\$JS.API.CONSUMER.INFO.$1.$2" "\$JS.API.CONSUMER.MSG.NEXT.$1.$2" "\$JS.ACK.$1.$2.>"
 }
 
-# What <service> may publish (one subject a line).
-nats_publish_of() {
-  printf '%s\n' '_INBOX.>'
+# The services <service> answers (their inboxes are where its replies go).
+nats_answers_to() {
   case "$1" in
-    gateway) printf '%s\n' 'dm.rpc.>' 'dm.gateway.auth.changed' ;;
+    registry) echo gateway ingest flow-orchestrator function-runner integration-dispatcher ;;
+    ingest) echo gateway flow-orchestrator ;;
+    function-runner) echo gateway flow-orchestrator registry ;;
+    flow-orchestrator | integration-dispatcher) echo gateway ;;
+  esac
+}
+
+# The services <service> sends requests to.
+nats_calls() {
+  case "$1" in
+    gateway) echo registry ingest flow-orchestrator function-runner integration-dispatcher ;;
+    ingest | function-runner | integration-dispatcher) echo registry ;;
+    flow-orchestrator) echo registry ingest function-runner ;;
+    registry) echo function-runner ;;
+  esac
+}
+
+# What <service> (or `provision`) may publish (one subject a line).
+nats_publish_of() {
+  local other
+  if [ "$1" = provision ]; then
+    printf '%s\n' '$JS.API.>'  # streams and consumers: create, update, inspect
+    return
+  fi
+  for other in $(nats_answers_to "$1"); do printf '%s\n' "_INBOX.$other.>"; done
+  for other in $(nats_calls "$1"); do printf '%s\n' "dm.rpc.$other.$1"; done
+  case "$1" in
+    gateway) printf '%s\n' 'dm.gateway.auth.changed' ;;
     ingest)
-      printf '%s\n' 'dm.device.>' 'dm.devstate.>' 'dm.deadletter.device-events' 'dm.rpc.registry'
-      nats_js_subjects DM_DEVICE_EVENTS
+      printf '%s\n' 'dm.device.>' 'dm.devstate.>' 'dm.deadletter.device-events'
+      nats_consumer_subjects DM_DEVICE_EVENTS ingest-history
       ;;
-    registry) printf '%s\n' 'dm.registry.changed.>' 'dm.registry.invalidate' 'dm.rpc.function-runner' ;;
+    registry) printf '%s\n' 'dm.registry.changed.>' 'dm.registry.invalidate' ;;
     flow-orchestrator)
-      printf '%s\n' 'dm.fn.exec' 'dm.work.dispatch.>' 'dm.flow.completed.>' 'dm.function.run.>' \
-        'dm.deadletter.uplinks' 'dm.rpc.registry' 'dm.rpc.function-runner' 'dm.rpc.ingest'
-      nats_js_subjects DM_DEVICE_EVENTS DM_DISPATCH
+      printf '%s\n' 'dm.fn.exec' 'dm.work.dispatch.>' 'dm.flow.completed.>' 'dm.function.run.>' 'dm.deadletter.uplinks'
+      nats_consumer_subjects DM_DEVICE_EVENTS flow-orchestrator
       ;;
-    function-runner) printf '%s\n' 'dm.rpc.registry' ;;
     integration-dispatcher)
-      printf '%s\n' 'dm.delivery.>' 'dm.deadletter.deliveries' 'dm.work.dispatch.>' 'dm.rpc.registry'
-      nats_js_subjects DM_DISPATCH
+      printf '%s\n' 'dm.delivery.>' 'dm.deadletter.deliveries' 'dm.work.dispatch.>'
+      nats_consumer_subjects DM_DISPATCH integration-dispatcher
       ;;
   esac
 }
 
-# What <service> may subscribe to (one subject a line).
+# What <service> (or `provision`) may subscribe to (one subject a line).
 nats_subscribe_of() {
-  printf '%s\n' '_INBOX.>' "dm.rpc.$1" 'dm.registry.changed.>'
+  printf '%s\n' "_INBOX.$1.>"
+  case "$1" in gateway | provision) ;; *) printf '%s\n' "dm.rpc.$1.*" ;; esac
   case "$1" in
     gateway) printf '%s\n' 'dm.gateway.auth.changed' 'dm.devstate.>' 'dm.registry.invalidate' ;;
     registry) printf '%s\n' 'dm.registry.invalidate' ;;
-    function-runner) printf '%s\n' 'dm.fn.exec' ;;
+    ingest | flow-orchestrator | integration-dispatcher) printf '%s\n' 'dm.registry.changed.>' ;;
+    function-runner) printf '%s\n' 'dm.fn.exec' 'dm.registry.changed.>' ;;
   esac
 }
 
-# Subjects the `tap` user may follow: the documented taps, never RPC or work queues.
+# Subjects the `tap` user may follow: the documented taps, never RPC, replies or work queues.
 NATS_TAP_SUBJECTS=('dm.device.>' 'dm.devstate.>' 'dm.registry.changed.>' 'dm.delivery.>' 'dm.function.run.>'
-  'dm.flow.completed.>' 'dm.deadletter.>' '_INBOX.>')
+  'dm.flow.completed.>' 'dm.deadletter.>')
 
 # The authorization block. <password_of> is a function printing the password of a user
-# (a service name or `tap`).
+# (a service name, `provision` or `tap`).
 nats_authorization() { # <password_of>
   local s pub sub
   echo "authorization {"
   echo "  users = ["
-  for s in "${SERVICES[@]}"; do
+  for s in "${SERVICES[@]}" provision; do
     mapfile -t pub < <(nats_publish_of "$s")
     mapfile -t sub < <(nats_subscribe_of "$s")
     echo "    { user: \"$s\", password: \"$("$1" "$s")\","

@@ -35,11 +35,10 @@ OrchestratorConfig read_config(dm::Config& c) {
   oc.processor.max_deliveries = static_cast<int>(c.integer("MAX_DELIVERIES", 20, 2, 1000));
   oc.processor.record_linger = c.millis("RECORD_LINGER", std::chrono::milliseconds(20), {}, std::chrono::seconds(5));
   oc.processor.lane_linger = c.millis("LANE_LINGER", std::chrono::milliseconds(15), {}, std::chrono::seconds(1));
-  oc.processor.ack_wait = c.millis("ACK_WAIT", std::chrono::seconds(60));
   oc.processor.retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 3650));
   oc.engine.function_timeout_ms = static_cast<int>(c.integer("FUNCTION_TIMEOUT_MS", 1000, 1, 5000));
   oc.reload_interval = c.millis("RELOAD_INTERVAL", std::chrono::minutes(1));
-  if (oc.processor.ack_wait < std::chrono::seconds(5)) c.add_problem("ORCHESTRATOR_ACK_WAIT must be at least 5s");
+  // The consumer's ack wait (ORCHESTRATOR_ACK_WAIT) is provisioning's (contract::read_stream_settings).
   if (oc.reload_interval < std::chrono::seconds(1)) c.add_problem("ORCHESTRATOR_RELOAD_INTERVAL must be at least 1s");
   return oc;
 }

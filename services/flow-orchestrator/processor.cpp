@@ -6,7 +6,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "dm/contract/streams.hpp"
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
+#include "dm/service/consumer.hpp"
 #include "dm/db/batch.hpp"
 #include "history.hpp"
 
@@ -37,13 +40,6 @@ std::chrono::milliseconds retry_delay(int delivered, std::chrono::milliseconds f
   return std::min(delay, cap);
 }
 
-std::string_view dev_eui_of(std::string_view subject) {
-  constexpr std::string_view kPrefix = "dm.device.";
-  if (subject.substr(0, kPrefix.size()) != kPrefix) return subject;
-  auto rest = subject.substr(kPrefix.size());
-  auto dot = rest.find('.');
-  return dot == std::string_view::npos ? rest : rest.substr(0, dot);
-}
 
 // A lane batch whose flows ran and whose deliveries are queued, waiting to be recorded and acked.
 struct Processor::Ran {
@@ -74,39 +70,11 @@ Processor::Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& 
 Processor::~Processor() { stop(); }
 
 Result<void> Processor::start() {
-  auto& js = nats_.jetstream();
-  // Ingest owns the stream's settings; we only create it (with ingest's defaults) when it does
-  // not exist yet, so either service may start first without overwriting the other's config.
-  if (auto state = js.stream_state(kStream); !state) {
-    if (state.error().code != Errc::not_found) return state.take_error();
-    bus::StreamConfig sc;
-    sc.name = kStream;
-    sc.subjects = {"dm.device.>"};
-    sc.discard_new = true;
-    sc.duplicate_window = std::chrono::minutes(2);
-    sc.max_age = std::chrono::hours(24 * 7);
-    sc.max_bytes = 10LL << 30;
-    DM_TRY(js.ensure_stream(sc));
-  }
-  // The dispatcher's work stream, with the dispatcher's settings, if it is not there yet:
-  // delivery jobs then wait in it for a dispatcher instead of holding up the uplinks.
-  if (auto state = js.stream_state(kDispatchStream); !state) {
-    if (state.error().code != Errc::not_found) return state.take_error();
-    bus::StreamConfig dc;
-    dc.name = kDispatchStream;
-    dc.subjects = {"dm.work.dispatch.>"};
-    dc.duplicate_window = std::chrono::seconds(120);
-    dc.retention = bus::Retention::work_queue;  // a delivered job leaves the stream (fixed at creation)
-    DM_TRY(js.ensure_stream(dc));
-  }
-  bus::ConsumerConfig cc;
-  cc.durable = kConsumer;
-  cc.filter_subject = "dm.device.*.up";
-  cc.ack_wait = options_.ack_wait;
-  cc.max_deliver = -1;  // an uplink is never dropped by the server; we decide when it is done
-  cc.max_ack_pending = 20000;
-  DM_TRY(js.ensure_consumer(kStream, cc));
-  DM_ASSIGN_OR_RETURN(consumer_, js.pull_subscribe(kStream, kConsumer, "dm.device.*.up"));
+  // The stream and the consumer (an uplink is never dropped by the server: we decide when it
+  // is done) are provisioning's (contract::consumers); start-up waits for them a while.
+  DM_ASSIGN_OR_RETURN(consumer_, service::bind_consumer(nats_.jetstream(), contract::kDeviceEventsStream,
+                                                        contract::kUplinkConsumer, contract::subject::kUplinks,
+                                                        std::chrono::minutes(2)));
   running_ = true;
   for (int i = 0; i < options_.lanes; ++i) lanes_.push_back(std::make_unique<Lane>());
   recorder_ = std::thread([this] { record_loop(); });
@@ -163,7 +131,7 @@ void Processor::fetch_loop() {
       continue;
     }
     for (auto& m : *batch) {
-      Lane& lane = *lanes_[lane_of(dev_eui_of(m.subject()), lanes_.size())];
+      Lane& lane = *lanes_[lane_of(contract::subject::dev_eui_of(m.subject()), lanes_.size())];
       std::unique_lock lock(lane.mu);
       if (lane.queue.size() >= capacity) {
         // Backpressure: a lane that cannot keep up stops the fetching instead of growing memory.

@@ -39,9 +39,6 @@
 
 namespace dm::flow_orchestrator {
 
-inline constexpr const char* kStream = "DM_DEVICE_EVENTS";
-inline constexpr const char* kConsumer = "flow-orchestrator";
-inline constexpr const char* kDispatchStream = "DM_DISPATCH";
 inline constexpr const char* kDeadLetterKind = "uplinks";
 
 struct ProcessorOptions {
@@ -55,14 +52,11 @@ struct ProcessorOptions {
   // is written in fewer, larger transactions (only the acks wait; deliveries are queued).
   std::chrono::milliseconds record_linger{20};
   std::chrono::milliseconds lane_linger{15};  // a lane's wait for more uplinks before it runs a batch
-  std::chrono::milliseconds ack_wait{60000};
   int retention_days = 30;
 };
 
 // The lane of a DevEUI: FNV-1a, stable across builds and replicas (tests rely on it).
 std::size_t lane_of(std::string_view dev_eui, std::size_t lanes);
-// The DevEUI token of `dm.device.<dev_eui>.<event>` (the whole subject if it has another shape).
-std::string_view dev_eui_of(std::string_view subject);
 // The nak delay after the `delivered`-th delivery: first, doubling, at most cap.
 std::chrono::milliseconds retry_delay(int delivered, std::chrono::milliseconds first, std::chrono::milliseconds cap);
 

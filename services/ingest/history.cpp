@@ -1,6 +1,7 @@
 #include "history.hpp"
 
 #include "dm/api/query.hpp"
+#include "dm/contract/streams.hpp"
 #include "dm/core/log.hpp"
 #include "dm/db/batch.hpp"
 #include "dm/json/json.hpp"
@@ -44,7 +45,7 @@ void HistoryWriter::run() {
   std::unique_ptr<bus::PullConsumer> consumer;
   while (!stopping_) {
     if (!consumer) {
-      auto c = nats_.jetstream().pull_subscribe(kStream, kHistoryConsumer, "");
+      auto c = nats_.jetstream().pull_subscribe(contract::kDeviceEventsStream, contract::kHistoryConsumer, "");
       if (!c) {
         log::warn("history consumer not bound yet", {{"error", c.error().message}});
         std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -24,8 +24,6 @@
 
 namespace dm::ingest {
 
-inline constexpr const char* kStream = "DM_DEVICE_EVENTS";
-inline constexpr const char* kHistoryConsumer = "ingest-history";
 inline constexpr const char* kDeadLetterKind = "device-events";
 
 class HistoryWriter {

@@ -19,8 +19,6 @@ struct IngestConfig {
   dm::ingest::LinkOptions link;
   std::chrono::milliseconds unknown_ttl{10000};
   std::chrono::milliseconds dedup_window{120000};
-  std::chrono::milliseconds stream_max_age{7 * 24 * 3600 * 1000LL};
-  std::int64_t stream_max_bytes = 10LL << 30;
   int history_batch = 500;
   std::chrono::milliseconds history_linger{50};
 };
@@ -44,8 +42,6 @@ IngestConfig read_config(dm::Config& c) {
   ic.link.reload_interval = c.millis("DEVICE_RELOAD_INTERVAL", std::chrono::minutes(5));
   ic.unknown_ttl = c.millis("UNKNOWN_CACHE_TTL", std::chrono::seconds(10));
   ic.dedup_window = c.millis("DEDUP_WINDOW", std::chrono::minutes(2));
-  ic.stream_max_age = c.millis("STREAM_MAX_AGE", std::chrono::hours(24 * 7));
-  ic.stream_max_bytes = c.integer("STREAM_MAX_BYTES", 10LL << 30, 1 << 20, 1LL << 50);
   ic.history_batch = static_cast<int>(c.integer("HISTORY_BATCH", 500, 1, 5000));
   ic.history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(50), {}, std::chrono::seconds(5));
   ic.webhook.recent_ids = static_cast<std::size_t>(c.integer("RECENT_IDS", 200000, 0, 10000000));
@@ -80,23 +76,8 @@ int main() {
   return runtime.main(
       [&](Config& config) { cfg = read_config(config); },
       [&](service::Runtime& rt) -> Result<void> {
-        // The stream holds every accepted event; DiscardNew: a full stream refuses (503)
-        // instead of silently dropping events already acknowledged to ChirpStack.
-        bus::StreamConfig sc;
-        sc.name = ingest::kStream;
-        sc.subjects = {"dm.device.>"};
-        sc.file_storage = true;
-        sc.discard_new = true;
-        sc.duplicate_window = std::chrono::duration_cast<std::chrono::seconds>(cfg.dedup_window);
-        sc.max_age = std::chrono::duration_cast<std::chrono::seconds>(cfg.stream_max_age);
-        sc.max_bytes = cfg.stream_max_bytes;
-        DM_TRY(rt.nats().jetstream().ensure_stream(sc));
-        bus::ConsumerConfig cc;
-        cc.durable = ingest::kHistoryConsumer;
-        cc.ack_wait = std::chrono::seconds(30);
-        cc.max_deliver = -1;  // the history must not lose events while PostgreSQL is down
-        cc.max_ack_pending = 20000;
-        DM_TRY(rt.nats().jetstream().ensure_consumer(ingest::kStream, cc));
+        // DM_DEVICE_EVENTS and the history consumer are provisioning's (dm-provision): a full
+        // stream refuses a publish (503) instead of dropping events acknowledged to ChirpStack.
 
         directory = std::make_unique<ingest::Directory>(cfg.unknown_ttl);
         link = std::make_unique<ingest::RegistryLink>(rt.rpc(), rt.nats(), *directory, cfg.link);

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "dm/api/query.hpp"
+#include "dm/contract/streams.hpp"
 #include "dm/core/log.hpp"
+#include "dm/service/consumer.hpp"
 #include "work.hpp"
 
 namespace dm::dispatcher {
@@ -24,29 +26,6 @@ constexpr milliseconds kAskAgain{1000};
 constexpr milliseconds kHeldAlready{2000};
 
 }  // namespace
-
-Result<void> ensure_work_stream(bus::JetStream& js, const Settings& settings) {
-  bus::StreamConfig stream;
-  stream.name = kStream;
-  stream.subjects = {"dm.work.dispatch.>"};
-  stream.duplicate_window = std::chrono::seconds(120);
-  stream.retention = bus::Retention::work_queue;  // an acked job leaves the stream
-  stream.max_bytes = settings.stream_max_bytes;
-  stream.max_age = settings.stream_max_age;
-  stream.discard_new = true;  // full: the orchestrator's publish fails and the uplink is retried
-  auto made = js.ensure_stream(stream);
-  if (made) return ok();
-  if (!js.stream_state(kStream)) return made;  // not there at all: creating it failed
-  // NATS refuses to change the retention of an existing stream. A limits-retention stream from
-  // an earlier version still works; it only keeps delivered jobs until its own limits drop them.
-  log::warn(
-      "DM_DISPATCH exists with settings NATS will not change (most likely limits retention, from an earlier "
-      "version): using it as it is, so delivered jobs stay in it until its own limits remove them. To recreate "
-      "it: stop the flow orchestrators, wait until consumer integration-dispatcher of DM_DISPATCH has nothing "
-      "pending, stop the dispatchers, run `nats stream rm DM_DISPATCH`, then start a dispatcher first",
-      {{"error", made.error().message}});
-  return ok();
-}
 
 void Attempter::attempt(const Target& target, const Job& job, int attempt, std::function<void(Outcome, bool)> done) {
   if (std::holds_alternative<HttpTarget>(target.spec)) {
@@ -78,16 +57,10 @@ Dispatcher::Dispatcher(Settings settings, bus::Connection& nats, db::Pool& db, T
 Dispatcher::~Dispatcher() { stop(); }
 
 Result<void> Dispatcher::start() {
-  auto& js = nats_.jetstream();
-  DM_TRY(ensure_work_stream(js, settings_));
-  bus::ConsumerConfig consumer;
-  consumer.durable = kConsumer;
-  consumer.ack_wait = settings_.ack_wait;
-  // Attempts are counted and dead-lettered here; the server must never drop a job on its own.
-  consumer.max_deliver = -1;
-  consumer.max_ack_pending = static_cast<int>(settings_.max_pending);
-  DM_TRY(js.ensure_consumer(kStream, consumer));
-  DM_ASSIGN_OR_RETURN(consumer_, js.pull_subscribe(kStream, kConsumer, ""));
+  // DM_DISPATCH (a work queue) and the consumer (unlimited deliveries: attempts are counted
+  // and dead-lettered here) are provisioning's (contract::consumers); start-up waits a while.
+  DM_ASSIGN_OR_RETURN(consumer_, service::bind_consumer(nats_.jetstream(), contract::kDispatchStream,
+                                                        contract::kDispatchConsumer, "", std::chrono::minutes(2)));
   workers_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(settings_.workers), 1 << 20);
   running_ = true;
   fetcher_ = std::thread([this] { fetch_loop(); });

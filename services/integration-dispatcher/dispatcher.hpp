@@ -30,8 +30,6 @@
 
 namespace dm::dispatcher {
 
-inline constexpr const char* kStream = "DM_DISPATCH";
-inline constexpr const char* kConsumer = "integration-dispatcher";
 
 struct Settings {
   int max_attempts = 5;
@@ -54,14 +52,7 @@ struct Settings {
   // How long JetStream waits for an ack before redelivering: bounds how late the jobs a
   // crashed replica held come back. Jobs held here are kept alive (in-progress) meanwhile.
   std::chrono::milliseconds ack_wait{60000};
-  std::int64_t stream_max_bytes = 1LL << 30;
-  std::chrono::seconds stream_max_age{std::chrono::hours(24 * 7)};
 };
-
-// The DM_DISPATCH stream as the dispatcher wants it (work-queue retention, the limits from
-// `settings`, discard new). A stream made by an earlier version with limits retention cannot
-// be changed by NATS: that is logged once with how to recreate it, and it is used as it is.
-Result<void> ensure_work_stream(bus::JetStream& js, const Settings& settings);
 
 // Runs one attempt of a job against a target, on a worker thread; `done` once.
 class Attempter {

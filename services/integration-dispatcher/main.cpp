@@ -1,5 +1,6 @@
 // dm-integration-dispatcher: wiring only. See README.md beside this file for what the service owns.
 #include "dispatcher.hpp"
+#include "dm/contract/streams.hpp"
 #include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
@@ -46,13 +47,13 @@ int main() {
           c.add_problem("DISPATCHER_HTTP_MAX_CONCURRENCY must not be below DISPATCHER_HTTP_CONCURRENCY");
         settings.mqtt_in_flight = static_cast<int>(c.integer("MQTT_IN_FLIGHT", 1000, 1, 100000));
         settings.max_target_queue = static_cast<std::size_t>(c.integer("TARGET_QUEUE", 2000, 1, 1000000));
-        settings.ack_wait = c.millis("ACK_WAIT", std::chrono::milliseconds(60000));
-        if (settings.ack_wait < std::chrono::seconds(1)) c.add_problem("DISPATCHER_ACK_WAIT must be at least 1s");
+        // The consumer's settings are provisioning's; the same keys tell the dispatcher its ack
+        // wait (to keep held jobs alive) and how many jobs it may hold.
+        auto streams = contract::read_stream_settings(c);
+        settings.ack_wait = streams.dispatch_ack_wait;
+        settings.max_pending = static_cast<std::size_t>(streams.dispatch_max_ack_pending);
         settings.max_job_age = c.millis("MAX_JOB_AGE", std::chrono::minutes(15), std::chrono::seconds(1),
                                         std::chrono::hours(24 * 7));
-        settings.stream_max_bytes = c.integer("STREAM_MAX_BYTES", 1LL << 30, 1 << 20, 1LL << 50);
-        settings.stream_max_age = std::chrono::duration_cast<std::chrono::seconds>(
-            c.millis("STREAM_MAX_AGE", std::chrono::hours(24 * 7), std::chrono::minutes(1), std::chrono::hours(24 * 365)));
         settings.history_retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 36500));
         recording.max_batch = static_cast<std::size_t>(c.integer("HISTORY_BATCH", 1000, 1, 20000));
         recording.linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(20), std::chrono::milliseconds(1),

@@ -104,7 +104,7 @@ const c = v.config, bad = [];
 if (!(c.cluster && c.cluster.enabled && c.cluster.replicas === 3)) bad.push("cluster of 3 replicas");
 if (!(c.jetstream && c.jetstream.enabled && c.jetstream.fileStore && c.jetstream.fileStore.enabled)) bad.push("JetStream file storage");
 const users = c.merge.authorization.users.map((u) => u.user);
-for (const u of ["gateway","ingest","registry","flow-orchestrator","function-runner","integration-dispatcher","tap"])
+for (const u of ["gateway","ingest","registry","flow-orchestrator","function-runner","integration-dispatcher","provision","tap"])
   if (!users.includes(u)) bad.push("user " + u);
 if (bad.length) { console.error("missing: " + bad.join(", ")); process.exit(1); }' "$ROOT/k8s/nats/values.yaml"; then
   pass "k8s/nats/values.yaml: JetStream file storage, 3 replicas, every user"
@@ -134,7 +134,7 @@ if command -v nats-server >/dev/null; then
   mkdir -p "$WORK/nats/data"
   cp "$ROOT/deploy/docker/nats.conf" "$ROOT/deploy/docker/nats-auth.conf" "$WORK/nats/"
   sed -i "s#store_dir: /data#store_dir: $WORK/nats/data#" "$WORK/nats/nats.conf"
-  for v in GATEWAY INGEST REGISTRY ORCHESTRATOR RUNNER DISPATCHER TAP; do export "${v}_NATS_PASSWORD=pw-${v,,}-0123"; done
+  for v in GATEWAY INGEST REGISTRY ORCHESTRATOR RUNNER DISPATCHER TAP PROVISION; do export "${v}_NATS_PASSWORD=pw-${v,,}-0123"; done
   nats-server -c "$WORK/nats/nats.conf" -a 127.0.0.1 -p "$port" -m "$mport" >"$WORK/nats.log" 2>&1 &
   NATS_PID=$!
   for _ in $(seq 50); do curl -fs -o /dev/null "http://127.0.0.1:$mport/healthz" && break; sleep 0.1; done

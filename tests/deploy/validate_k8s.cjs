@@ -75,7 +75,7 @@ for (const obj of objects) {
 // ---- the invariants ---------------------------------------------------------------------------
 const SERVICES = ['gateway', 'ingest', 'registry', 'flow-orchestrator', 'function-runner', 'integration-dispatcher'];
 const HPA = ['gateway', 'ingest', 'function-runner'];
-// Stream and durable consumer names, read from the services' sources so they cannot drift.
+// Stream and durable consumer names, read from the contract's sources so they cannot drift.
 function constant(file, name) {
   const text = fs.readFileSync(path.join(sourceDir, file), 'utf8');
   const m = text.match(new RegExp(`${name}\\s*=\\s*"([^"]+)"`));
@@ -84,12 +84,12 @@ function constant(file, name) {
 }
 const KEDA = {
   'flow-orchestrator': {
-    stream: constant('services/flow-orchestrator/processor.hpp', 'kStream'),
-    consumer: constant('services/flow-orchestrator/processor.hpp', 'kConsumer'),
+    stream: constant('libs/contract/include/dm/contract/streams.hpp', 'kDeviceEventsStream'),
+    consumer: constant('libs/contract/include/dm/contract/streams.hpp', 'kUplinkConsumer'),
   },
   'integration-dispatcher': {
-    stream: constant('services/integration-dispatcher/dispatcher.hpp', 'kStream'),
-    consumer: constant('services/integration-dispatcher/dispatcher.hpp', 'kConsumer'),
+    stream: constant('libs/contract/include/dm/contract/streams.hpp', 'kDispatchStream'),
+    consumer: constant('libs/contract/include/dm/contract/streams.hpp', 'kDispatchConsumer'),
   },
 };
 const PORTS = { gateway: 8000, ingest: 8001, registry: 8002, 'flow-orchestrator': 8003, 'function-runner': 8004, 'integration-dispatcher': 8005 };

@@ -139,7 +139,26 @@ Result<StreamState> JetStream::stream_state(std::string_view stream) {
   out.first_sequence = si->State.FirstSeq;
   out.last_sequence = si->State.LastSeq;
   out.consumers = si->State.Consumers;
+  if (si->Config != nullptr) {
+    out.retention = si->Config->Retention == js_WorkQueuePolicy ? Retention::work_queue : Retention::limits;
+    out.replicas = static_cast<int>(si->Config->Replicas);
+  }
   jsStreamInfo_Destroy(si);
+  return out;
+}
+
+Result<ConsumerState> JetStream::consumer_state(std::string_view stream, std::string_view durable) {
+  const std::string stream_name(stream), name(durable);
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetConsumerInfo(&ci, impl_->js, stream_name.c_str(), name.c_str(), nullptr, &code);
+  if (s != NATS_OK) {
+    if (s == NATS_NOT_FOUND || code == JSConsumerNotFoundErr)
+      return Error(Errc::not_found, "jetstream: consumer '" + stream_name + "/" + name + "' not found");
+    return js_error(s, code, "jetstream: consumer info '" + stream_name + "/" + name + "'");
+  }
+  ConsumerState out{ci->NumPending, static_cast<std::uint64_t>(ci->NumAckPending)};
+  jsConsumerInfo_Destroy(ci);
   return out;
 }
 

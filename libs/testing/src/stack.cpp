@@ -43,6 +43,7 @@ Stack::Stack(std::vector<std::string> services, std::map<std::string, std::strin
   auto r = run_command("psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " + std::to_string(pg_->port()) +
                        " -U postgres -d postgres" + vars + " -f " + source_dir() + "/deploy/local/provision.sql");
   if (r.exit_code != 0) throw std::runtime_error("provisioning failed: " + r.output);
+  provision();
   for (const auto& s : services) {
     services_[s].port = free_port();
     services_[s].log_path = dir_.path() + "/" + s + ".log";
@@ -111,6 +112,13 @@ void Stack::kill9(const std::string& service) {
 bool Stack::running(const std::string& service) {
   auto& s = services_.at(service);
   return s.process && s.process->running();
+}
+
+void Stack::provision() {
+  std::string env = "env DM_ENV_FILE=/nonexistent NATS_URL=" + nats_->url();
+  for (const auto& [k, v] : extra_env_) env += " '" + k + "=" + v + "'";
+  auto r = run_command(env + " " + binary_dir() + "/tools/dm-provision --wait 10");
+  if (r.exit_code != 0) throw std::runtime_error("dm-provision failed: " + r.output);
 }
 
 int Stack::pid(const std::string& service) {

@@ -1,6 +1,6 @@
 // Jobs do not wait for ever: behind a breaker that stays open far longer than MAX_JOB_AGE (4 s
 // here, the cool-down is a minute) jobs are dead-lettered at about their age limit and
-// announced; an old DM_DISPATCH that NATS will not convert is used as it is.
+// announced; an old limits-retention DM_DISPATCH becomes a work queue once nothing is pending.
 #define DM_DISPATCH_STACK_ENV                                                                                  \
   {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "2"}, {"DISPATCHER_BREAKER_COOLDOWN", "60s"}, \
       {"DISPATCHER_BREAKER_FIRST_COOLDOWN", "60s"},                                                              \
@@ -54,28 +54,36 @@ TEST_CASE("jobs behind an open breaker are dead-lettered once older than MAX_JOB
   }
 }
 
-TEST_CASE("a DM_DISPATCH with limits retention (earlier versions) is used as it is, with one warning") {
+TEST_CASE("provisioning makes an old limits-retention DM_DISPATCH a work queue once nothing is pending") {
   auto& js = nats().jetstream();
   stack().stop("integration-dispatcher");
   REQUIRE(js.delete_stream("DM_DISPATCH").ok());
+  // As an earlier version made it, with its consumer and one job not delivered yet.
   REQUIRE(js.ensure_stream({.name = "DM_DISPATCH", .subjects = {"dm.work.dispatch.>"}}).ok());
-  stack().start("integration-dispatcher");
-  REQUIRE(stack().wait_ready("integration-dispatcher", std::chrono::seconds(30)));
+  REQUIRE(js.ensure_consumer("DM_DISPATCH", {.durable = "integration-dispatcher", .max_deliver = -1}).ok());
   Sink sink;
   auto id = create("integrations", "http", R"({"url":")" + sink.url() + R"("})");
   publish_job("limits-1", "integration", id);
-  REQUIRE(eventually([&] { return count_history(id, "delivered") == 1; }));
-  auto log = stack().log("integration-dispatcher");
-  std::size_t warnings = 0;
-  for (auto at = log.find("DM_DISPATCH exists with settings"); at != std::string::npos;
-       at = log.find("DM_DISPATCH exists with settings", at + 1))
-    ++warnings;
-  CHECK(warnings == 1);
-  CHECK(log.find("nats stream rm DM_DISPATCH") != std::string::npos);
-
-  // As the dispatcher makes it again, for whatever runs next.
-  stack().stop("integration-dispatcher");
-  REQUIRE(js.delete_stream("DM_DISPATCH").ok());
+  // A job is pending: the stream is kept as it is (nothing acknowledged may be lost).
+  stack().provision();
+  CHECK(js.stream_state("DM_DISPATCH")->retention == bus::Retention::limits);
   stack().start("integration-dispatcher");
   REQUIRE(stack().wait_ready("integration-dispatcher", std::chrono::seconds(30)));
+  REQUIRE(eventually([&] { return count_history(id, "delivered") == 1; }));
+  // Delivered: nothing pending any more, so provisioning makes it anew as a work queue, and
+  // deliveries go on (and leave the stream).
+  REQUIRE(eventually([&] {
+    auto c = js.consumer_state("DM_DISPATCH", "integration-dispatcher");
+    return c && c->pending + c->ack_pending == 0;
+  }));
+  stack().stop("integration-dispatcher");
+  stack().provision();
+  auto state = js.stream_state("DM_DISPATCH");
+  REQUIRE(state.ok());
+  CHECK(state->retention == bus::Retention::work_queue);
+  stack().start("integration-dispatcher");
+  REQUIRE(stack().wait_ready("integration-dispatcher", std::chrono::seconds(30)));
+  publish_job("queue-1", "integration", id);
+  REQUIRE(eventually([&] { return count_history(id, "delivered") == 2; }));
+  REQUIRE(eventually([&] { return js.stream_state("DM_DISPATCH")->messages == 0; }));
 }

@@ -55,6 +55,13 @@ struct StreamState {
   std::uint64_t first_sequence = 0;
   std::uint64_t last_sequence = 0;
   std::int64_t consumers = 0;
+  Retention retention = Retention::limits;
+  int replicas = 1;
+};
+
+struct ConsumerState {
+  std::uint64_t pending = 0;      // messages not delivered yet
+  std::uint64_t ack_pending = 0;  // delivered, not acked yet
 };
 
 // A message fetched from a pull consumer. Move-only; owns the underlying natsMsg and keeps
@@ -113,6 +120,7 @@ class JetStream {
   Result<void> ensure_stream(const StreamConfig& config);  // add, or update if it exists with other settings
   Result<void> ensure_consumer(std::string_view stream, const ConsumerConfig& config);  // durable pull, explicit ack
   Result<StreamState> stream_state(std::string_view stream);  // Errc::not_found if it does not exist
+  Result<ConsumerState> consumer_state(std::string_view stream, std::string_view durable);  // not_found likewise
   Result<void> delete_stream(std::string_view stream);
 
   // Waits for the PubAck. Nats-Msg-Id = msg_id when non-empty (de-duplication).

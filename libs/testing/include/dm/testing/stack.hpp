@@ -44,6 +44,10 @@ class Stack {
   // stack's gateway database, as the gateway's role.
   CommandResult admin_tool(const std::string& args) const;
 
+  // Runs dm-provision (streams and consumers) against this stack's NATS with the stack's extra
+  // environment; the constructor does, before any service starts. Throws when it fails.
+  void provision();
+
   static std::string scope_of(const std::string& service);
   static std::string role_of(const std::string& service);
 
