@@ -17,7 +17,9 @@
 #include "worker.hpp"
 
 namespace dm::function_runner {
-const std::vector<dm::db::Migration>& migrations();  // generated from migrations/*.sql
+
+// REST requests (test runs, compile) handled at once; each waits for the pool, not a database.
+constexpr std::size_t kRpcConcurrency = 4;
 
 std::string self_path() {
   char buf[PATH_MAX];
@@ -33,10 +35,11 @@ int main(int argc, char** argv) {
   service::Runtime runtime({
       .name = "function-runner",
       .scope = "RUNNER",
-      .schema = "runner",
       .default_port = 8004,
-      .migrations = &migrations(),
       .public_api = false,
+      // Function runs are recorded by the orchestrator with their flow runs: the runner keeps
+      // nothing, so it holds no database credentials.
+      .database = false,
   });
   PoolOptions pool_options;
   RunnerLimits limits;
@@ -71,8 +74,7 @@ int main(int argc, char** argv) {
                                                      [&](bus::Message&& m) { runner->handle_exec(std::move(m)); }));
         auto api = std::make_shared<http::Router>();
         runner->add_routes(*api);
-        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "function-runner", api,
-                                                   static_cast<std::size_t>(std::max(4, rt.settings().db_pool_size)));
+        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "function-runner", api, kRpcConcurrency);
         DM_TRY(rpc->start());
         rt.on_shutdown([&] {
           rpc->stop();
