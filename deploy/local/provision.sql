@@ -20,7 +20,8 @@
 -- The function runner keeps nothing in PostgreSQL (function runs are recorded by the
 -- orchestrator) and gets no role. A database provisioned before that keeps role dm_runner and
 -- schema runner with the old function history: this script leaves the schema as it is but
--- takes the role's LOGIN, password and CONNECT away, so credentials nobody needs open nothing.
+-- takes the role's LOGIN and password away (and the grants this script gave it), so credentials
+-- nobody needs open nothing.
 -- Once that history is not wanted: DROP SCHEMA runner CASCADE; DROP ROLE dm_runner;
 -- (a runner_password variable, given by older scripts, is ignored.)
 --
