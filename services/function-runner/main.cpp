@@ -13,6 +13,7 @@
 #include "dm/service/runtime.hpp"
 #include "pool.hpp"
 #include "runner.hpp"
+#include "sandbox.hpp"
 #include "status.hpp"
 #include "worker.hpp"
 
@@ -59,6 +60,10 @@ int main(int argc, char** argv) {
             static_cast<std::size_t>(c.integer("MAX_OUTPUT_BYTES", 256 * 1024, 1024, 1024 * 1024));
         pool_options.quarantine_strikes = static_cast<int>(c.integer("QUARANTINE_STRIKES", 3, 1, 1000));
         pool_options.quarantine_for = std::chrono::seconds(c.integer("QUARANTINE_SECONDS", 60, 1, 86400));
+        pool_options.worker_user = c.str("WORKER_USER", "nobody");
+        if (::geteuid() == 0) {  // only then do workers switch user: check the name now, not at the first start
+          if (auto user = resolve_worker_user(pool_options.worker_user); !user) c.add_problem(user.error().message);
+        }
         limits.default_timeout_ms = static_cast<int>(c.integer("DEFAULT_TIMEOUT_MS", 100, 1, 5000));
         limits.test_concurrency = static_cast<std::size_t>(c.integer("TEST_CONCURRENCY", 2, 1, 64));
         limits.test_queue = static_cast<std::size_t>(c.integer("TEST_QUEUE", 8, 0, 1000));
