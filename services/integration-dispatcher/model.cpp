@@ -187,6 +187,12 @@ bool is_secret_header(std::string_view name) {
                      [&](const char* w) { return n.find(w) != std::string::npos; });
 }
 
+std::string pinned_postgres_url(std::string_view url, const http::IpAddress& address) {
+  std::string out(url);
+  out += url.find('?') == std::string_view::npos ? '?' : '&';
+  return out + "hostaddr=" + http::percent_encode(address.text());
+}
+
 std::string expand_topic(std::string_view topic, const Job& job) {
   std::string device_name;
   if (auto doc = json::parse(job.message); doc && doc->IsObject()) {

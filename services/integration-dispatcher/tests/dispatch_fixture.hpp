@@ -2,8 +2,13 @@
 // One real stack per test executable (NATS, PostgreSQL, registry, gateway, dispatcher) with
 // fast retries, a REST client over the gateway, a JetStream publisher for jobs (there is no
 // orchestrator yet), and dm-sink receivers.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <map>
 #include <memory>
@@ -158,6 +163,49 @@ struct Sink {
     return std::move(doc).value();
   }
   std::int64_t stat(const char* key) const { return stats()[key].GetInt64(); }
+};
+
+// A bare TCP listener on host:port that counts the connections it accepts (and closes them):
+// where a destination must never be connected to, it proves no connection was made.
+class Listener {
+ public:
+  explicit Listener(const std::string& host) : port_(testing::free_port()) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port_));
+    ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) continue;
+        ++accepted_;
+        ::close(c);
+      }
+    });
+  }
+  ~Listener() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  int port_;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
 };
 
 }  // namespace dm::test
