@@ -3,6 +3,7 @@
 // fast retries, a REST client over the gateway, a JetStream publisher for jobs (there is no
 // orchestrator yet), and dm-sink receivers.
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -164,6 +165,23 @@ struct Sink {
   }
   std::int64_t stat(const char* key) const { return stats()[key].GetInt64(); }
 };
+
+// Whether "localhost" resolves to 127.0.0.1 and nothing else here: the tests that reach a
+// loopback server by name need it (the registry allows 127.0.0.0/8, the dispatcher 127.0.0.1,
+// and the test servers listen on 127.0.0.1 only); a machine whose localhost is also ::1 skips them.
+inline bool localhost_is_127_only() {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo("localhost", nullptr, &hints, &found) != 0) return false;
+  bool only = true;
+  for (auto* a = found; a; a = a->ai_next) {
+    only = only && a->ai_family == AF_INET &&
+           reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+  }
+  ::freeaddrinfo(found);
+  return only;
+}
 
 // A bare TCP listener on host:port that counts the connections it accepts (and closes them):
 // where a destination must never be connected to, it proves no connection was made.

@@ -79,6 +79,10 @@ TEST_CASE("a PostgreSQL storage whose server is a refused address is never conne
 TEST_CASE("a PostgreSQL storage named by host name stores through the address the guard checked") {
   // libpq gets hostaddr=<the checked address> beside host=localhost (model_test shows the URL);
   // the rows arriving prove that this connection string works end to end, TLS name kept.
+  if (!localhost_is_127_only()) {
+    WARN("skipped: localhost does not resolve to 127.0.0.1 alone here");
+    return;
+  }
   auto url = stack().pg().create_database("named_store");
   const std::string numeric = "@127.0.0.1:";
   REQUIRE(url.find(numeric) != std::string::npos);
