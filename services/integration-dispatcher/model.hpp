@@ -104,8 +104,8 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
 // "15m", "30s", "2h", "1500ms": a duration as messages and logs show it.
 std::string duration_text(std::chrono::milliseconds d);
 
-// Header names whose values never reach history or logs.
-bool is_secret_header(std::string_view name);
+// Bodies kept in history and /test answers: the first 64 KiB, cut on a character boundary.
+inline constexpr std::size_t kMaxKeptBody = 64 << 10;
 
 // A PostgreSQL storage's URL with libpq's hostaddr set to `address`, which the outbound guard
 // approved for the URL's host: libpq then connects there and nowhere else (no second DNS

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "dm/core/log.hpp"
+#include "dm/core/text.hpp"
 #include "mqtt_tls.hpp"
 
 namespace dm::dispatcher {
@@ -193,7 +194,7 @@ void MqttSender::publish(const Target& target, const Job& job, std::function<voi
       .field("retain", m.retain)
       .field("host", m.host)
       .field("port", m.port)
-      .field("body", std::string_view(job.message).substr(0, 64 << 10))
+      .field("body", to_valid_utf8(job.message, kMaxKeptBody))  // whole characters only
       .end_object();
   std::string request = req.take();
   if (!session->connected) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "dm/core/log.hpp"
+#include "dm/core/text.hpp"
 
 namespace dm::dispatcher {
 namespace {
@@ -192,7 +193,7 @@ Outcome StorageWriter::insert_postgres(PgTarget& pg, const PostgresStorage& s, c
   json::Writer w;
   w.start_object()
       .field("table", s.table)
-      .field("body", std::string_view(job.message).substr(0, 64 << 10))
+      .field("body", to_valid_utf8(job.message, kMaxKeptBody))  // whole characters only
       .end_object();
   o.request = w.take();
   if (r) {

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -183,11 +184,13 @@ inline bool localhost_is_127_only() {
   return only;
 }
 
-// A bare TCP listener on host:port that counts the connections it accepts (and closes them):
-// where a destination must never be connected to, it proves no connection was made.
+// A bare TCP listener on host:port that counts the connections it accepts: where a destination
+// must never be connected to, it proves no connection was made. Each connection goes to
+// `serve` (default: closed at once), one at a time.
 class Listener {
  public:
-  explicit Listener(const std::string& host) : port_(testing::free_port()) {
+  using Serve = std::function<void(int fd)>;
+  explicit Listener(const std::string& host, Serve serve = {}) : port_(testing::free_port()), serve_(std::move(serve)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -204,6 +207,7 @@ class Listener {
         int c = ::accept(fd_, nullptr, nullptr);
         if (c < 0) continue;
         ++accepted_;
+        if (serve_) serve_(c);
         ::close(c);
       }
     });
@@ -220,10 +224,38 @@ class Listener {
 
  private:
   int port_;
+  Serve serve_;
   int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::thread thread_;
 };
+
+// Reads one HTTP request from `fd` (headers, then Content-Length bytes of body) and answers
+// with `response` as given, byte for byte: what a remote end sends that dm-sink cannot.
+inline void answer_with(int fd, const std::string& response) {
+  std::string in;
+  char buf[65536];
+  std::size_t need = std::string::npos;
+  while (need == std::string::npos || in.size() < need) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return;
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return;
+    in.append(buf, static_cast<std::size_t>(n));
+    auto end = in.find("\r\n\r\n");
+    if (need == std::string::npos && end != std::string::npos) {
+      std::size_t length = 0;
+      auto cl = in.find("ontent-Length: ");
+      if (cl != std::string::npos && cl < end) length = std::stoul(in.substr(cl + 15));
+      need = end + 4 + length;
+    }
+  }
+  for (std::size_t sent = 0; sent < response.size();) {
+    auto n = ::write(fd, response.data() + sent, response.size() - sent);
+    if (n <= 0) return;
+    sent += static_cast<std::size_t>(n);
+  }
+}
 
 }  // namespace dm::test
