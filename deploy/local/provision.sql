@@ -5,7 +5,7 @@
 -- Run as a superuser, connected to any database of the cluster, with psql (15+):
 --   psql -X -v ON_ERROR_STOP=1 -h HOST -p PORT -U postgres -d postgres \
 --        -v gateway_password=... -v ingest_password=... -v registry_password=... \
---        -v orchestrator_password=... -v runner_password=... -v dispatcher_password=... \
+--        -v orchestrator_password=... -v dispatcher_password=... \
 --        [-v dbname=device_manager] -f provision.sql
 -- (deploy/local/up feeds the variables through stdin with \set so they never appear in
 -- `ps`; Kubernetes/compose jobs can do the same from their secrets.)
@@ -15,8 +15,15 @@
 --   ingest                  dm_ingest        ingest
 --   registry                dm_registry      registry        (+ extension pg_trgm)
 --   flow-orchestrator       dm_orchestrator  orchestrator
---   function-runner         dm_runner        runner
 --   integration-dispatcher  dm_dispatcher    dispatcher
+--
+-- The function runner keeps nothing in PostgreSQL (function runs are recorded by the
+-- orchestrator) and gets no role. A database provisioned before that keeps role dm_runner and
+-- schema runner with the old function history: this script leaves the schema as it is but
+-- takes the role's LOGIN and password away (and the grants this script gave it), so credentials
+-- nobody needs open nothing.
+-- Once that history is not wanted: DROP SCHEMA runner CASCADE; DROP ROLE dm_runner;
+-- (a runner_password variable, given by older scripts, is ignored.)
 --
 -- Each role has search_path = its schema, so services use unqualified table names and
 -- their migrations create tables in their own schema. A role has no USAGE on any other
@@ -33,7 +40,6 @@
 \if :{?ingest_password} \else \set missing ingest_password \endif
 \if :{?registry_password} \else \set missing registry_password \endif
 \if :{?orchestrator_password} \else \set missing orchestrator_password \endif
-\if :{?runner_password} \else \set missing runner_password \endif
 \if :{?dispatcher_password} \else \set missing dispatcher_password \endif
 \if :{?missing}
   \warn provision.sql: psql variable :missing is required
@@ -46,7 +52,6 @@ SELECT 'CREATE ROLE dm_gateway LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHE
 SELECT 'CREATE ROLE dm_ingest LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_ingest') \gexec
 SELECT 'CREATE ROLE dm_registry LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_registry') \gexec
 SELECT 'CREATE ROLE dm_orchestrator LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_orchestrator') \gexec
-SELECT 'CREATE ROLE dm_runner LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_runner') \gexec
 SELECT 'CREATE ROLE dm_dispatcher LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_dispatcher') \gexec
 
 -- Plain roles: no superuser, no CREATEDB/CREATEROLE, no replication, no RLS bypass.
@@ -54,14 +59,12 @@ ALTER ROLE dm_gateway LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NO
 ALTER ROLE dm_ingest LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'ingest_password';
 ALTER ROLE dm_registry LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'registry_password';
 ALTER ROLE dm_orchestrator LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'orchestrator_password';
-ALTER ROLE dm_runner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'runner_password';
 ALTER ROLE dm_dispatcher LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'dispatcher_password';
 
 ALTER ROLE dm_gateway SET search_path = gateway;
 ALTER ROLE dm_ingest SET search_path = ingest;
 ALTER ROLE dm_registry SET search_path = registry;
 ALTER ROLE dm_orchestrator SET search_path = orchestrator;
-ALTER ROLE dm_runner SET search_path = runner;
 ALTER ROLE dm_dispatcher SET search_path = dispatcher;
 
 -- ---- database -----------------------------------------------------------------------
@@ -74,14 +77,13 @@ SELECT format('CREATE DATABASE %I', :'dbname')
 REVOKE CREATE ON DATABASE :"dbname" FROM PUBLIC;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"dbname"
-   TO dm_gateway, dm_ingest, dm_registry, dm_orchestrator, dm_runner, dm_dispatcher;
+   TO dm_gateway, dm_ingest, dm_registry, dm_orchestrator, dm_dispatcher;
 
 -- ---- schemas: each owned by its service's role, closed to everyone else -------------
 CREATE SCHEMA IF NOT EXISTS gateway AUTHORIZATION dm_gateway;
 CREATE SCHEMA IF NOT EXISTS ingest AUTHORIZATION dm_ingest;
 CREATE SCHEMA IF NOT EXISTS registry AUTHORIZATION dm_registry;
 CREATE SCHEMA IF NOT EXISTS orchestrator AUTHORIZATION dm_orchestrator;
-CREATE SCHEMA IF NOT EXISTS runner AUTHORIZATION dm_runner;
 CREATE SCHEMA IF NOT EXISTS dispatcher AUTHORIZATION dm_dispatcher;
 
 -- In case a schema existed before with another owner.
@@ -89,10 +91,15 @@ ALTER SCHEMA gateway OWNER TO dm_gateway;
 ALTER SCHEMA ingest OWNER TO dm_ingest;
 ALTER SCHEMA registry OWNER TO dm_registry;
 ALTER SCHEMA orchestrator OWNER TO dm_orchestrator;
-ALTER SCHEMA runner OWNER TO dm_runner;
 ALTER SCHEMA dispatcher OWNER TO dm_dispatcher;
 
-REVOKE ALL ON SCHEMA gateway, ingest, registry, orchestrator, runner, dispatcher FROM PUBLIC;
+REVOKE ALL ON SCHEMA gateway, ingest, registry, orchestrator, dispatcher FROM PUBLIC;
+
+-- ---- the function runner's former role (databases provisioned before it lost its schema) ----
+SELECT 'ALTER ROLE dm_runner NOLOGIN PASSWORD NULL'
+ WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_runner') \gexec
+SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM dm_runner', :'dbname')
+ WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = 'dm_runner') \gexec
 
 -- ---- extensions (need a superuser) ---------------------------------------------------
 -- Trigram indexes for the registry's search (name/EUI/tag ILIKE and similarity).

@@ -14,11 +14,14 @@
 #include "dm/service/runtime.hpp"
 #include "pool.hpp"
 #include "runner.hpp"
+#include "sandbox.hpp"
 #include "status.hpp"
 #include "worker.hpp"
 
 namespace dm::function_runner {
-const std::vector<dm::db::Migration>& migrations();  // generated from migrations/*.sql
+
+// REST requests (test runs, compile) handled at once; each waits for the pool, not a database.
+constexpr std::size_t kRpcConcurrency = 4;
 
 std::string self_path() {
   char buf[PATH_MAX];
@@ -34,10 +37,11 @@ int main(int argc, char** argv) {
   service::Runtime runtime({
       .name = "function-runner",
       .scope = "RUNNER",
-      .schema = "runner",
       .default_port = 8004,
-      .migrations = &migrations(),
       .public_api = false,
+      // Function runs are recorded by the orchestrator with their flow runs: the runner keeps
+      // nothing, so it holds no database credentials.
+      .database = false,
   });
   PoolOptions pool_options;
   RunnerLimits limits;
@@ -57,6 +61,10 @@ int main(int argc, char** argv) {
             static_cast<std::size_t>(c.integer("MAX_OUTPUT_BYTES", 256 * 1024, 1024, 1024 * 1024));
         pool_options.quarantine_strikes = static_cast<int>(c.integer("QUARANTINE_STRIKES", 3, 1, 1000));
         pool_options.quarantine_for = std::chrono::seconds(c.integer("QUARANTINE_SECONDS", 60, 1, 86400));
+        pool_options.worker_user = c.str("WORKER_USER", "nobody");
+        if (::geteuid() == 0) {  // only then do workers switch user: check the name now, not at the first start
+          if (auto user = resolve_worker_user(pool_options.worker_user); !user) c.add_problem(user.error().message);
+        }
         limits.default_timeout_ms = static_cast<int>(c.integer("DEFAULT_TIMEOUT_MS", 100, 1, 5000));
         limits.test_concurrency = static_cast<std::size_t>(c.integer("TEST_CONCURRENCY", 2, 1, 64));
         limits.test_queue = static_cast<std::size_t>(c.integer("TEST_QUEUE", 8, 0, 1000));
@@ -72,8 +80,7 @@ int main(int argc, char** argv) {
                                                      [&](bus::Message&& m) { runner->handle_exec(std::move(m)); }));
         auto api = std::make_shared<http::Router>();
         runner->add_routes(*api);
-        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "function-runner", api,
-                                                   static_cast<std::size_t>(std::max(4, rt.settings().db_pool_size)));
+        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "function-runner", api, kRpcConcurrency);
         DM_TRY(rpc->start());
         rt.on_shutdown([&] {
           rpc->stop();

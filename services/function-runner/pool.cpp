@@ -1,6 +1,7 @@
 #include "pool.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -309,12 +310,14 @@ struct WorkerPool::Impl {
 void WorkerPool::Impl::lost(Slot& s, Frame& f, bool hung, const std::string& why) {
   const std::uint32_t at = s.worker->running();
   const Ending how = s.worker->end(hung);
+  const std::string exit_text = s.worker->exit_text();
   drop_worker(s);
   crashes.fetch_add(1);
   std::optional<std::size_t> suspect;
   if (how != Ending::killed && at >= 1 && at <= f.jobs.size()) suspect = at - 1;
   log::warn("worker died; restarting", {{"worker", s.index},
                                         {"how", ending_name(how)},
+                                        {"exit", exit_text},
                                         {"reason", why},
                                         {"jobs", static_cast<long>(f.jobs.size())},
                                         {"suspect", suspect ? f.jobs[*suspect].function_id : std::string("none")},
@@ -407,6 +410,10 @@ Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options) {
   if (options.workers < 1) options.workers = 1;
   if (options.max_attempts < 2) options.max_attempts = 2;
   auto impl = std::make_unique<Impl>(std::move(options));
+  if (::geteuid() == 0) {  // workers never keep root (sandbox.hpp)
+    DM_ASSIGN_OR_RETURN(auto user, resolve_worker_user(impl->options.worker_user));
+    impl->spec.user = user;
+  }
   for (int i = 0; i < impl->options.workers; ++i) {
     auto slot = std::make_unique<Impl::Slot>();
     slot->index = i;

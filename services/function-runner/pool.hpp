@@ -43,6 +43,9 @@ struct PoolOptions {
   std::chrono::seconds quarantine_for{60};
   int max_attempts = 5;                         // frames a job may lose before it is answered unavailable
   std::chrono::milliseconds drain_timeout{10000};  // on shutdown, queued jobs still run this long
+  // Who the workers run as when the runner runs as root (sandbox.hpp: a name, "uid" or
+  // "uid:gid"); ignored otherwise (they keep the runner's own, unprivileged, user).
+  std::string worker_user = "nobody";
 };
 
 struct Job {

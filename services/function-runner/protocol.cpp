@@ -7,6 +7,20 @@
 
 namespace dm::function_runner::protocol {
 
+std::string encode_start(std::string_view refusal) {
+  Writer w;
+  if (!refusal.empty()) w.put(refusal);
+  return std::move(w.finish());
+}
+
+Result<void> decode_start(std::string_view frame) {
+  if (frame.empty()) return ok();
+  Reader r(frame);
+  std::string why;
+  if (!r.get(why)) return Error(Errc::unavailable, "the worker sent a malformed start frame");
+  return Error(Errc::unavailable, why);
+}
+
 std::string encode_jobs(const std::vector<const WireJob*>& jobs) {
   Writer w;
   w.put_u32(static_cast<std::uint32_t>(jobs.size()));

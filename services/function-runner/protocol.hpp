@@ -70,6 +70,12 @@ class Reader {
   bool ok_ = true;
 };
 
+// The worker's first frame: empty once it is ready to run jobs, else the reason it refuses to
+// (it could not sandbox itself) in one field; it exits after a refusal.
+std::string encode_start(std::string_view refusal = {});
+// ok for a ready worker; unavailable with the worker's reason for a refusal.
+Result<void> decode_start(std::string_view frame);
+
 std::string encode_jobs(const std::vector<const WireJob*>& jobs);
 bool decode_jobs(std::string_view frame, std::vector<WireJob>& out);
 std::string encode_results(const std::vector<RunResult>& results);

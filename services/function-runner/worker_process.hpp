@@ -1,18 +1,22 @@
 #pragma once
-// One sandbox worker process as the supervisor sees it: started with its rlimits, a pipe each
-// way and a page shared with it, in which the worker keeps the index of the job it is running
-// (0 between jobs). When the worker is gone, end() says how it went, which is what decides
-// whether the job it was running is suspected of it.
+// One sandbox worker process as the supervisor sees it: started with its rlimits, an empty
+// environment, a pipe each way, /dev/null as stderr and a page shared with it (nothing else is
+// inherited), in which the worker keeps the index of the job it is running (0 between jobs).
+// The worker sandboxes itself (sandbox.hpp) before it says it is ready. When the worker is
+// gone, end() says how it went, which is what decides whether the job it was running is
+// suspected of it.
 #include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "dm/core/result.hpp"
+#include "sandbox.hpp"
 
 namespace dm::function_runner {
 
@@ -22,6 +26,7 @@ struct WorkerSpec {
   std::size_t memory_mb = 1024;  // RLIMIT_DATA (0 = none)
   std::size_t max_output_bytes = 256u << 10;
   std::chrono::milliseconds start_timeout{10000};  // until the worker says it is ready
+  std::optional<WorkerUser> user;  // who the worker becomes when the supervisor runs as root
 };
 
 // How a worker ended, as far as blame goes.
@@ -52,6 +57,8 @@ class WorkerProcess {
   // Makes sure the worker is gone (killing it when it is still there) and says how it ended;
   // `gave_up` = the supervisor stopped waiting for its answer (a hang).
   Ending end(bool gave_up);
+  // After end(): its wait status in words ("killed by SIGSYS", "exit status 3"), for logs.
+  const std::string& exit_text() const { return exit_text_; }
 
  private:
   WorkerProcess() = default;
@@ -60,6 +67,7 @@ class WorkerProcess {
   int from_fd_ = -1;
   std::atomic<std::uint32_t>* page_ = nullptr;
   bool reaped_ = false;
+  std::string exit_text_;
 };
 
 }  // namespace dm::function_runner

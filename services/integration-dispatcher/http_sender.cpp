@@ -2,37 +2,55 @@
 
 #include <chrono>
 
+#include "dm/core/text.hpp"
+#include "dm/http/secrets.hpp"
+
 namespace dm::dispatcher {
 namespace {
 
-constexpr std::size_t kMaxKept = 64 << 10;
-
+// The body kept in history, as valid UTF-8 whatever the remote end sent: the documents are
+// json columns, and one invalid byte (or a cut inside a character) would make PostgreSQL refuse
+// the whole history row.
 void body_field(json::Writer& w, std::string_view body) {
-  bool cut = body.size() > kMaxKept;
-  w.field("body", body.substr(0, kMaxKept));
-  if (cut) w.field("body_truncated", true);
+  w.field("body", to_valid_utf8(body, kMaxKeptBody));
+  if (body.size() > kMaxKeptBody) w.field("body_truncated", true);
+}
+
+// Header values are masked unless the header is known to be harmless (dm/http/secrets.hpp):
+// a signature or token may come under any name, in a request or in an answer.
+void headers_field(json::Writer& w, const http::Headers& headers) {
+  w.key("headers").start_object();
+  for (const auto& [k, v] : headers) {
+    w.field(to_valid_utf8(k, 256), shown_in_history(k) ? to_valid_utf8(v, 8192) : std::string(http::kSecretMask));
+  }
+  w.end_object();
 }
 
 std::string describe_response(const http::ClientResponse& r) {
   json::Writer w;
-  w.start_object().field("status", r.status).key("headers").start_object();
-  for (const auto& [k, v] : r.headers)
-    w.field(k, is_secret_header(k) || http::iequals(k, "set-cookie") ? "********" : v);
-  w.end_object();
+  w.start_object().field("status", r.status);
+  headers_field(w, r.headers);
   body_field(w, r.body);
-  if (r.truncated) w.field("body_truncated", true);
+  if (r.truncated && r.body.size() <= kMaxKeptBody) w.field("body_truncated", true);
   w.end_object();
   return w.take();
 }
 
 }  // namespace
 
+bool shown_in_history(std::string_view header) {
+  // The two the dispatcher sets itself carry a job id and an attempt number, never a secret
+  // (a configured header of the same name is replaced).
+  return http::is_harmless_header(header) || http::iequals(header, "Idempotency-Key") ||
+         http::iequals(header, "X-Dm-Attempt");
+}
+
 std::string describe_request(const std::string& method, const std::string& url, const http::Headers& headers,
                              std::string_view body) {
   json::Writer w;
-  w.start_object().field("method", method).field("url", url).key("headers").start_object();
-  for (const auto& [k, v] : headers) w.field(k, is_secret_header(k) ? "********" : v);
-  w.end_object();
+  // A URL's credentials (userinfo, credential-like query values) are masked like headers.
+  w.start_object().field("method", method).field("url", to_valid_utf8(http::mask_url(url)));
+  headers_field(w, headers);
   body_field(w, body);
   w.end_object();
   return w.take();
@@ -48,7 +66,7 @@ void HttpSender::send(const std::string& pool_key, const std::string& connection
   options.request_timeout = target.timeout;
   options.verify_tls = target.verify_tls;
   options.ca_cert_pem = target.ca_cert;
-  options.max_response_body = kMaxKept;
+  options.max_response_body = kMaxKeptBody;
   options.outbound = policy_;  // connect only to approved addresses; redirects are never followed
   options.truncate_body = true;
   client_.request(

@@ -37,8 +37,12 @@ class HttpSender {
   http::AsyncClient client_;
 };
 
-// {"method","url","headers","body"} with secret header values replaced by "********" and the
-// body cut at 64 KiB.
+// Whether a header's value may appear in history and /test answers: harmless ones
+// (http::is_harmless_header) and the dispatcher's own; every other value shows as "********".
+bool shown_in_history(std::string_view header);
+
+// {"method","url","headers","body"} as history keeps it: header values masked unless shown_in_history,
+// the URL's credentials masked (http::mask_url), the body cut at 64 KiB; all valid UTF-8.
 std::string describe_request(const std::string& method, const std::string& url, const http::Headers& headers,
                              std::string_view body);
 

@@ -178,13 +178,10 @@ std::string duration_text(std::chrono::milliseconds d) {
   return std::to_string(s) + "s";
 }
 
-bool is_secret_header(std::string_view name) {
-  std::string n(name);
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const char* kWords[] = {"authorization", "token",      "secret", "password", "api-key",
-                                 "apikey",        "access-key", "cookie", "session"};
-  return std::any_of(std::begin(kWords), std::end(kWords),
-                     [&](const char* w) { return n.find(w) != std::string::npos; });
+std::string pinned_postgres_url(std::string_view url, const http::IpAddress& address) {
+  std::string out(url);
+  out += url.find('?') == std::string_view::npos ? '?' : '&';
+  return out + "hostaddr=" + http::percent_encode(address.text());
 }
 
 std::string expand_topic(std::string_view topic, const Job& job) {

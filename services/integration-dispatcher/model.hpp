@@ -13,6 +13,7 @@
 
 #include "dm/core/result.hpp"
 #include "dm/core/time.hpp"
+#include "dm/http/outbound.hpp"
 #include "dm/json/json.hpp"
 
 namespace dm::dispatcher {
@@ -103,8 +104,16 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
 // "15m", "30s", "2h", "1500ms": a duration as messages and logs show it.
 std::string duration_text(std::chrono::milliseconds d);
 
-// Header names whose values never reach history or logs.
-bool is_secret_header(std::string_view name);
+// Bodies kept in history and /test answers: the first 64 KiB, cut on a character boundary.
+inline constexpr std::size_t kMaxKeptBody = 64 << 10;
+
+// A PostgreSQL storage's URL with libpq's hostaddr set to `address`, which the outbound guard
+// approved for the URL's host: libpq then connects there and nowhere else (no second DNS
+// lookup, no PGHOSTADDR from the environment), while host still names the server for TLS (SNI,
+// and the certificate check of sslmode=verify-full) and sslmode and the rest of the URL are
+// kept. `url` must have passed http::postgres_target, which refuses a hostaddr, host or port
+// parameter of its own.
+std::string pinned_postgres_url(std::string_view url, const http::IpAddress& address);
 
 // "{dev_eui}/up" → "0004a30b001c0530/up"; device_name comes from the message when present.
 std::string expand_topic(std::string_view topic, const Job& job);

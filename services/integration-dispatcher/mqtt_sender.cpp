@@ -4,29 +4,20 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <thread>
 #include <unordered_map>
 
 #include "dm/core/log.hpp"
+#include "dm/core/text.hpp"
+#include "mqtt_tls.hpp"
 
 namespace dm::dispatcher {
 
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
 std::once_flag g_init;
-
-std::string write_temp(const std::string& dir, const char* name, const std::string& pem) {
-  std::string path = dir + "/" + name;
-  std::ofstream(path) << pem;
-  return path;
-}
-
 }  // namespace
 
 struct MqttSender::Session {
@@ -35,9 +26,10 @@ struct MqttSender::Session {
     Clock::time_point started;
     std::string request;
   };
-  mosquitto* mosq = nullptr;
   std::string connection_key;
-  std::string cert_dir;
+  std::unique_ptr<TlsPeer> peer;  // with TLS: the broker's name; outlives tls (declared first)
+  TlsContext tls;                 // our reference; libmosquitto holds its own
+  mosquitto* mosq = nullptr;
   std::atomic<bool> connected{false};
   std::mutex mutex;
   std::unordered_map<int, Pending> pending;
@@ -49,10 +41,6 @@ struct MqttSender::Session {
       mosquitto_disconnect(mosq);
       mosquitto_loop_stop(mosq, true);
       mosquitto_destroy(mosq);
-    }
-    if (!cert_dir.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(cert_dir, ec);
     }
     fail_all("the MQTT session was closed");
   }
@@ -71,6 +59,20 @@ struct MqttSender::Session {
       o.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - p.started).count();
       p.done(std::move(o));
     }
+  }
+
+  // Why publishing cannot be done now: a refused certificate (permanent: retrying would meet
+  // the same certificate), else the connection's last error.
+  Outcome not_connected(const MqttTarget& m) {
+    Outcome o;
+    if (auto why = peer ? peer->refusal() : std::string(); !why.empty()) {
+      o.error = "TLS certificate verification failed for " + m.host + ":" + std::to_string(m.port) + ": " + why;
+      o.permanent = true;
+      return o;
+    }
+    std::lock_guard lock(mutex);
+    o.error = last_error;
+    return o;
   }
 
   void acked(int mid) {
@@ -140,6 +142,7 @@ std::shared_ptr<MqttSender::Session> MqttSender::session_for(const Target& targe
   mosquitto_connect_callback_set(mosq, [](mosquitto*, void* obj, int rc) {
     auto* s = static_cast<Session*>(obj);
     s->connected = rc == 0;
+    if (rc == 0 && s->peer) s->peer->accepted();
     if (rc != 0) {
       std::lock_guard lock(s->mutex);
       s->last_error = std::string("broker refused the connection: ") + mosquitto_connack_string(rc);
@@ -155,25 +158,22 @@ std::shared_ptr<MqttSender::Session> MqttSender::session_for(const Target& targe
     s->fail_all("connection to the broker lost before it acknowledged");
   });
   mosquitto_publish_callback_set(mosq, [](mosquitto*, void* obj, int mid) { static_cast<Session*>(obj)->acked(mid); });
-  std::string connect_host = m.host;
   if (m.use_tls) {
-    char tmpl[] = "/tmp/dm-mqtt-XXXXXX";
-    if (char* dir = mkdtemp(tmpl)) session->cert_dir = dir;
-    std::string ca = m.ca_cert.empty() ? "" : write_temp(session->cert_dir, "ca.pem", m.ca_cert);
-    std::string cert = m.client_cert.empty() ? "" : write_temp(session->cert_dir, "cert.pem", m.client_cert);
-    std::string key = m.client_key.empty() ? "" : write_temp(session->cert_dir, "key.pem", m.client_key);
-    int rc = mosquitto_tls_set(mosq, ca.empty() ? nullptr : ca.c_str(), ca.empty() ? "/etc/ssl/certs" : nullptr,
-                               cert.empty() ? nullptr : cert.c_str(), key.empty() ? nullptr : key.c_str(), nullptr);
-    if (rc != MOSQ_ERR_SUCCESS) {
-      refused.error = std::string("MQTT TLS settings refused: ") + mosquitto_strerror(rc);
+    // Our own context: libmosquitto would check the certificate against the address below.
+    session->peer = std::make_unique<TlsPeer>(m.host);
+    auto tls = mqtt_tls_context(m, session->peer.get());
+    if (!tls) {
+      refused.error = tls.error().message;
       refused.permanent = true;
       sessions_.erase(target.id);
       return nullptr;
     }
-  } else {
-    connect_host = checked->front().text();  // connect to the address the guard checked
+    session->tls = std::move(tls).value();
+    mosquitto_int_option(mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+    mosquitto_void_option(mosq, MOSQ_OPT_SSL_CTX, session->tls.get());
   }
-  mosquitto_connect_async(mosq, connect_host.c_str(), m.port, 30);
+  // To the address the guard checked, never the name: it could resolve elsewhere by now.
+  mosquitto_connect_async(mosq, checked->front().text().c_str(), m.port, 30);
   mosquitto_loop_start(mosq);
   slot = session;
   // A new session gets a moment to connect, so the first publishes do not fail needlessly.
@@ -194,15 +194,11 @@ void MqttSender::publish(const Target& target, const Job& job, std::function<voi
       .field("retain", m.retain)
       .field("host", m.host)
       .field("port", m.port)
-      .field("body", std::string_view(job.message).substr(0, 64 << 10))
+      .field("body", to_valid_utf8(job.message, kMaxKeptBody))  // whole characters only
       .end_object();
   std::string request = req.take();
   if (!session->connected) {
-    Outcome o;
-    {
-      std::lock_guard lock(session->mutex);
-      o.error = session->last_error;
-    }
+    Outcome o = session->not_connected(m);
     o.request = std::move(request);
     return done(std::move(o));
   }

@@ -1,9 +1,11 @@
 #include "storage_writer.hpp"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 
 #include "dm/core/log.hpp"
+#include "dm/core/text.hpp"
 
 namespace dm::dispatcher {
 namespace {
@@ -45,25 +47,6 @@ std::int64_t timestamp(const Job& job, const std::string& precision) {
   if (precision == "ms") return ns / 1000000;
   if (precision == "us") return ns / 1000;
   return ns;
-}
-
-// postgresql://user:password@host:port/db → host and port, for the outbound guard.
-std::pair<std::string, int> pg_host(const std::string& url) {
-  auto start = url.find("://");
-  std::string rest = start == std::string::npos ? url : url.substr(start + 3);
-  rest = rest.substr(0, rest.find_first_of("/?"));
-  if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
-  int port = 5432;
-  std::string host = rest;
-  if (!rest.empty() && rest.front() == '[') {
-    auto close = rest.find(']');
-    host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size() && rest[close + 1] == ':') port = std::atoi(rest.c_str() + close + 2);
-  } else if (auto colon = rest.rfind(':'); colon != std::string::npos) {
-    host = rest.substr(0, colon);
-    port = std::atoi(rest.c_str() + colon + 1);
-  }
-  return {host, port};
 }
 
 }  // namespace
@@ -136,37 +119,57 @@ void StorageWriter::write_influx(const Target& target, const Job& job, HttpSende
   http_.send(target.id, target.connection_key, h, "POST", url, *line, std::move(headers), std::move(done));
 }
 
+Result<std::shared_ptr<StorageWriter::PgTarget>> StorageWriter::pg_target(const std::string& target_id,
+                                                                          const std::string& url,
+                                                                          const std::vector<http::IpAddress>& approved) {
+  std::lock_guard lock(mutex_);
+  auto& slot = pg_[target_id];
+  auto still_approved = [&](const std::string& address) {
+    return std::any_of(approved.begin(), approved.end(), [&](const auto& a) { return a.text() == address; });
+  };
+  if (slot && slot->connection_url == url && still_approved(slot->address)) return slot;
+  const auto& address = approved.front();
+  auto pool = db::Pool::open({.url = pinned_postgres_url(url, address),
+                              .size = 2,
+                              .application_name = "dm-dispatcher-storage",
+                              .connect_timeout = std::chrono::seconds(5),
+                              .acquire_timeout = std::chrono::seconds(10),
+                              .statement_timeout = std::chrono::seconds(10)});
+  if (!pool) return Error(Errc::invalid_argument, "invalid connection_url: " + pool.error().message);
+  slot = std::make_shared<PgTarget>(PgTarget{url, address.text(), std::move(pool).value(), false});
+  return slot;
+}
+
 Outcome StorageWriter::write_postgres(const Target& target, const Job& job) {
   const auto& s = std::get<PostgresStorage>(target.spec);
   Outcome o;
   auto started = std::chrono::steady_clock::now();
-  auto [host, port] = pg_host(s.connection_url);
-  auto checked = http::resolve_checked(http_.policy(), host, port);
+  // The server the URL names, read as libpq reads it; checked, and connected to only at an
+  // address the check approved (pinned_postgres_url), never by the raw URL.
+  auto server = http::postgres_target(s.connection_url);
+  if (!server) {
+    o.permanent = true;
+    o.error = "invalid connection_url: " + server.error().message;
+    return o;
+  }
+  auto checked = http::resolve_checked(http_.policy(), server->host, server->port);
   if (!checked) {
     o.error = checked.error().message;
     o.permanent = checked.error().code == Errc::forbidden;
     return o;
   }
-  std::shared_ptr<PgTarget> pg;
-  {
-    std::lock_guard lock(mutex_);
-    auto& slot = pg_[target.id];
-    if (!slot || slot->connection_url != s.connection_url) {
-      auto pool = db::Pool::open({.url = s.connection_url,
-                                  .size = 2,
-                                  .application_name = "dm-dispatcher-storage",
-                                  .connect_timeout = std::chrono::seconds(5),
-                                  .acquire_timeout = std::chrono::seconds(10),
-                                  .statement_timeout = std::chrono::seconds(10)});
-      if (!pool) {
-        o.permanent = true;
-        o.error = "invalid connection_url: " + pool.error().message;
-        return o;
-      }
-      slot = std::make_shared<PgTarget>(PgTarget{s.connection_url, std::move(pool).value(), false});
-    }
-    pg = slot;
+  auto pg = pg_target(target.id, s.connection_url, *checked);
+  if (!pg) {
+    o.permanent = true;
+    o.error = pg.error().message;
+    return o;
   }
+  return insert_postgres(**pg, s, job, started);
+}
+
+Outcome StorageWriter::insert_postgres(PgTarget& pg, const PostgresStorage& s, const Job& job,
+                                       std::chrono::steady_clock::time_point started) {
+  Outcome o;
   // schema.table → "schema"."table" (the registry allowed identifiers only).
   std::string table;
   for (std::size_t pos = 0; pos <= s.table.size();) {
@@ -175,22 +178,22 @@ Outcome StorageWriter::write_postgres(const Target& target, const Job& job) {
     table += (table.empty() ? "" : ".") + db::quote_identifier(part);
     pos = dot == std::string::npos ? s.table.size() + 1 : dot + 1;
   }
-  if (!pg->table_checked) {
+  if (!pg.table_checked) {
     // Made if missing, when the role may; an existing table with these columns works too.
-    (void)pg->pool->exec(
+    (void)pg.pool->exec(
         "CREATE TABLE IF NOT EXISTS " + table +
         " (job_id text PRIMARY KEY, dev_eui text, flow_id text, time timestamptz NOT NULL, data jsonb NOT NULL)");
-    pg->table_checked = true;
+    pg.table_checked = true;
   }
-  auto r = pg->pool->exec("INSERT INTO " + table +
-                              " (job_id, dev_eui, flow_id, time, data) VALUES ($1, $2, $3, $4::timestamptz, $5::jsonb) "
-                              "ON CONFLICT DO NOTHING",
-                          {job.job_id, job.dev_eui, job.flow_id, job.created_at, job.message});
+  auto r = pg.pool->exec("INSERT INTO " + table +
+                             " (job_id, dev_eui, flow_id, time, data) VALUES ($1, $2, $3, $4::timestamptz, $5::jsonb) "
+                             "ON CONFLICT DO NOTHING",
+                         {job.job_id, job.dev_eui, job.flow_id, job.created_at, job.message});
   o.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   json::Writer w;
   w.start_object()
       .field("table", s.table)
-      .field("body", std::string_view(job.message).substr(0, 64 << 10))
+      .field("body", to_valid_utf8(job.message, kMaxKeptBody))  // whole characters only
       .end_object();
   o.request = w.take();
   if (r) {

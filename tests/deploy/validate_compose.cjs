@@ -2,8 +2,9 @@
 // resolved as compose does), every service has an image and a restart policy, the six
 // services and the infrastructure have health checks, depends_on names existing services
 // with valid conditions (service_healthy only on services with a health check), every bind
-// mount's source exists, named volumes are declared, and every ${VAR} it reads is documented
-// in deploy/.env.example.
+// mount's source exists, named volumes are declared, every ${VAR} it reads is documented
+// in deploy/.env.example, and each service gets only the secrets it uses (SECRET_KEY only the
+// gateway and the registry, no database URL the function runner).
 //
 //   node validate_compose.cjs <deploy dir>
 'use strict';
@@ -44,10 +45,18 @@ for (const [name, svc] of Object.entries(services)) {
     if (!env.NATS_URL || !env.NATS_USER || !env.NATS_PASSWORD) fail(`${name}: NATS_URL, NATS_USER, NATS_PASSWORD required`);
     const scope = { gateway: 'GATEWAY', ingest: 'INGEST', registry: 'REGISTRY', 'flow-orchestrator': 'ORCHESTRATOR',
       'function-runner': 'RUNNER', 'integration-dispatcher': 'DISPATCHER' }[name];
-    if (!env[`${scope}_DATABASE_URL`]) fail(`${name}: ${scope}_DATABASE_URL missing`);
+    // Least privilege (docs/security.md): the function runner keeps nothing in PostgreSQL and
+    // gets no database URL; SECRET_KEY only where tokens are signed or secrets sealed.
+    const urls = Object.keys(env).filter((k) => k.endsWith('DATABASE_URL'));
+    if (name === 'function-runner') {
+      if (urls.length) fail(`${name}: has no database, yet gets ${urls.join(', ')}`);
+    } else if (!env[`${scope}_DATABASE_URL`]) fail(`${name}: ${scope}_DATABASE_URL missing`);
     else if (!String(env[`${scope}_DATABASE_URL`]).startsWith(`postgresql://dm_${scope.toLowerCase()}:`)) {
       fail(`${name}: must connect as its own role dm_${scope.toLowerCase()}`);
     }
+    const needsKey = name === 'gateway' || name === 'registry';
+    if (needsKey && !env.SECRET_KEY) fail(`${name}: SECRET_KEY missing`);
+    if (!needsKey && 'SECRET_KEY' in env) fail(`${name}: must not get SECRET_KEY (only the gateway and the registry use it)`);
   }
   const deps = svc.depends_on || {};
   for (const [dep, cond] of Object.entries(Array.isArray(deps) ? Object.fromEntries(deps.map((d) => [d, {}])) : deps)) {

@@ -92,6 +92,7 @@ const KEDA = {
     consumer: constant('libs/contract/include/dm/contract/streams.hpp', 'kDispatchConsumer'),
   },
 };
+const KEY_HOLDERS = ['gateway', 'registry'];
 const PORTS = { gateway: 8000, ingest: 8001, registry: 8002, 'flow-orchestrator': 8003, 'function-runner': 8004, 'integration-dispatcher': 8005 };
 
 const find = (kind, name) => objects.find((o) => o.kind === kind && o.metadata.name === name);
@@ -147,6 +148,15 @@ for (const s of SERVICES) {
     if (sec.length === 0) fail(`${where}: no Secret in envFrom`);
     for (const n of cm) if (!configMaps.has(n)) fail(`${where}: ConfigMap ${n} is not rendered`);
     for (const n of sec) if (!secrets.has(n)) fail(`${where}: Secret ${n} is neither rendered nor declared external`);
+    // Least privilege (docs/security.md): SECRET_KEY only where tokens are signed or secrets
+    // sealed; no database credentials for the function runner, which keeps nothing.
+    const names = [...(c.env || []).map((e) => e.name)];
+    for (const n of [...sec, ...cm]) {
+      const o = find('Secret', n) || find('ConfigMap', n);
+      if (o) names.push(...Object.keys(o.data || {}), ...Object.keys(o.stringData || {}));
+    }
+    if (names.includes('SECRET_KEY') && !KEY_HOLDERS.includes(s)) fail(`${where}: gets SECRET_KEY, which only the gateway and the registry use`);
+    if (s === 'function-runner' && names.some((k) => k.endsWith('DATABASE_URL'))) fail(`${where}: has no database, yet gets a DATABASE_URL`);
     if (overlay === 'prod' && !/[/]/.test(c.image)) fail(`${where}: prod image ${c.image} is not a registry path`);
   }
   const svc = find('Service', s);

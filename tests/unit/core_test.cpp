@@ -175,3 +175,21 @@ TEST_CASE("text: UTF-8 validation, printable escapes and truncation on a charact
   // "é" is two bytes: a cut after its first byte backs up before it.
   REQUIRE(dm::truncate_utf8("aé" + std::string(10, 'z'), 2) == "a … [cut 12 bytes]");
 }
+
+TEST_CASE("text: any bytes made valid UTF-8, cut on a character boundary") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  REQUIRE(dm::to_valid_utf8("Grüße, 東京, 🚀") == "Grüße, 東京, 🚀");
+  REQUIRE(dm::to_valid_utf8("bad \xff\xfe!") == "bad " + fffd + fffd + "!");
+  REQUIRE(dm::to_valid_utf8("\xed\xa0\x80") == fffd + fffd + fffd);  // a surrogate, byte by byte
+  REQUIRE(dm::to_valid_utf8("cut \xe6\x9d") == "cut " + fffd + fffd);   // incomplete at the end
+  REQUIRE(dm::to_valid_utf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
+  // A cut never splits a character, and a replacement counts its three bytes.
+  REQUIRE(dm::to_valid_utf8("aé" + std::string(10, 'z'), 2) == "a");
+  REQUIRE(dm::to_valid_utf8("ab\xff", 4) == "ab");
+  REQUIRE(dm::to_valid_utf8("ab\xff", 5) == "ab" + fffd);
+  for (std::size_t max = 0; max < 20; ++max) {
+    auto out = dm::to_valid_utf8("x\xe6\x9d\xb1\xff\xc3\xa9\xf0\x9f\x9a\x80y", max);
+    REQUIRE(out.size() <= max);
+    REQUIRE(dm::valid_utf8(out));
+  }
+}

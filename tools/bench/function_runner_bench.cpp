@@ -184,8 +184,6 @@ void bench_nats() {
   const int kBatch = env_int("BENCH_BATCH", 500), kInFlight = env_int("BENCH_IN_FLIGHT", 4);
   const int kBatches = 50000 / kBatch;
   std::vector<double> rates, recorded_rates;
-  auto history_db = db::Pool::open({.url = stack.database_url("function-runner"), .size = 1, .schema = "runner"});
-  if (!history_db) return (void)std::fprintf(stderr, "database: %s\n", history_db.error().message.c_str());
   for (int rep = 0; rep < 5; ++rep) {
     std::mutex m;
     std::condition_variable cv;

@@ -1,5 +1,7 @@
 #include "dm/core/text.hpp"
 
+#include <algorithm>
+
 namespace dm {
 namespace {
 
@@ -65,6 +67,20 @@ std::string printable(std::string_view text, std::size_t max_bytes) {
     }
     out.append(text.substr(i, n));
     i += n;
+  }
+  return out;
+}
+
+std::string to_valid_utf8(std::string_view text, std::size_t max_bytes) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t n = sequence_length(text, i);
+    std::string_view next = n ? text.substr(i, n) : kReplacement;
+    if (out.size() + next.size() > max_bytes) break;
+    out.append(next);
+    i += n ? n : 1;
   }
   return out;
 }

@@ -75,13 +75,15 @@ Result<void> Runtime::load_settings(const std::function<void(Config&)>& configur
   if (settings_.nats_url.rfind("nats://", 0) != 0 && settings_.nats_url.rfind("tls://", 0) != 0) {
     c.add_problem("NATS_URL must start with nats:// or tls://");
   }
-  settings_.database_url = c.required("DATABASE_URL");  // scoped: <SCOPE>_DATABASE_URL first
-  if (!settings_.database_url.empty() && settings_.database_url.rfind("postgres", 0) != 0) {
-    c.add_problem(c.scoped_key("DATABASE_URL") + " must be a postgresql:// URL");
+  if (spec_.database) {
+    settings_.database_url = c.required("DATABASE_URL");  // scoped: <SCOPE>_DATABASE_URL first
+    if (!settings_.database_url.empty() && settings_.database_url.rfind("postgres", 0) != 0) {
+      c.add_problem(c.scoped_key("DATABASE_URL") + " must be a postgresql:// URL");
+    }
+    settings_.db_pool_size = static_cast<int>(c.integer("DB_POOL_SIZE", 4, 1, 100));
   }
   settings_.http_threads = static_cast<int>(c.integer("HTTP_THREADS", spec_.default_http_threads, 1, 64));
   settings_.body_limit = static_cast<std::size_t>(c.integer("BODY_LIMIT_BYTES", 1 << 20, 1024, 64 << 20));
-  settings_.db_pool_size = static_cast<int>(c.integer("DB_POOL_SIZE", 4, 1, 100));
   if (configure) configure(c);
   return c.validate();
 }
@@ -99,6 +101,7 @@ Result<void> Runtime::connect() {
   opts.name += "/rpc";
   opts.send_asap = true;
   DM_ASSIGN_OR_RETURN(rpc_, bus::Connection::connect(opts));
+  if (!spec_.database) return ok();
 
   db::PoolOptions po;
   po.url = settings_.database_url;
@@ -127,7 +130,7 @@ void Runtime::add_health_routes() {
       w.field(name, r.ok() ? std::string("ok") : r.error().message);
     };
     report("nats", nats_->connected() ? Result<void>() : Error(Errc::unavailable, "not connected"));
-    report("database", db_->ping());
+    if (db_) report("database", db_->ping());
     for (const auto& [name, check] : readiness_) report(name, check());
     // The pid lets a supervisor (or a test) tell this process from another one on the same port.
     w.end_object().field("status", ready ? "ready" : "not_ready").field("pid", static_cast<std::int64_t>(::getpid()));
@@ -163,6 +166,7 @@ int Runtime::main(std::function<void(Config&)> configure, std::function<Result<v
     metrics_.gauge("dm_nats_in_msgs", "Messages received from NATS.").set(static_cast<double>(s.in_msgs));
     metrics_.gauge("dm_nats_out_msgs", "Messages sent to NATS.").set(static_cast<double>(s.out_msgs));
     metrics_.gauge("dm_nats_reconnects", "NATS reconnections.").set(static_cast<double>(s.reconnects));
+    if (!db_) return;
     auto p = db_->stats();
     metrics_.gauge("dm_db_pool_in_use", "Database connections in use.").set(p.in_use);
     metrics_.gauge("dm_db_pool_size", "Database connections open.").set(p.size);

@@ -30,6 +30,10 @@ std::string Stack::role_of(const std::string& s) {
   return "dm_" + lower;
 }
 
+bool Stack::has_database(const std::string& s) { return s != "function-runner"; }
+
+bool Stack::holds_secret_key(const std::string& s) { return s == "gateway" || s == "registry"; }
+
 Stack::Stack(std::vector<std::string> services, std::map<std::string, std::string> env)
     : nats_(std::make_unique<NatsServer>()),
       pg_(std::make_unique<PgCluster>()),
@@ -37,7 +41,7 @@ Stack::Stack(std::vector<std::string> services, std::map<std::string, std::strin
       extra_env_(std::move(env)),
       secret_key_("test-secret-key-0123456789abcdef0123456789abcdef") {
   std::string vars;
-  for (const char* v : {"gateway", "ingest", "registry", "orchestrator", "runner", "dispatcher"}) {
+  for (const char* v : {"gateway", "ingest", "registry", "orchestrator", "dispatcher"}) {
     vars += std::string(" -v ") + v + "_password=" + kPassword;
   }
   auto r = run_command("psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " + std::to_string(pg_->port()) +
@@ -70,11 +74,11 @@ std::map<std::string, std::string> Stack::env_for(const std::string& service) co
   std::string scope = scope_of(service);
   std::map<std::string, std::string> env{
       {"NATS_URL", nats_->url()},
-      {"SECRET_KEY", secret_key_},
       {"LOG_LEVEL", "info"},
       {"DM_ENV_FILE", "/nonexistent"},  // never pick up a developer's .env
-      {scope + "_DATABASE_URL", database_url(service)},
   };
+  if (holds_secret_key(service)) env["SECRET_KEY"] = secret_key_;
+  if (has_database(service)) env[scope + "_DATABASE_URL"] = database_url(service);
   if (service == "gateway") {
     env["API_HOST"] = "127.0.0.1";
     env["API_PORT"] = std::to_string(s.port);

@@ -209,6 +209,27 @@ TEST_CASE("a worker that dies as if it crashed while running a healthy function:
   CHECK_FALSE(p.quarantined("slow"));
 }
 
+TEST_CASE("a worker killed by SIGSYS (a system call outside the sandbox's filter) is a crash like a V8 abort") {
+  auto pool = WorkerPool::start(options(1));
+  REQUIRE(pool.ok());
+  auto& p = **pool;
+  CHECK(p.run(run_job("echo", kEcho, R"({"n":0})")).status == "success");
+  const int pid = p.pids().at(0);
+  REQUIRE(pid > 0);
+  Answer slow;
+  p.submit(slow.with(run_job("slow", kSlow, R"({"n":1})", 3000)));
+  REQUIRE(busy(pid));
+  // The filter's kill is SIGSYS: the running job is suspected, run alone again, cleared.
+  REQUIRE(::kill(pid, SIGSYS) == 0);
+  auto r = slow.future.get();
+  INFO(r.error_message);
+  CHECK(r.status == "success");
+  auto st = p.stats();
+  CHECK(st.crashes == 1);
+  CHECK(st.suspects == 1);
+  CHECK(st.proven == 0);
+}
+
 TEST_CASE("5 kills in a few seconds during a stream of pass-through runs lose nothing and quarantine nothing") {
   auto pool = WorkerPool::start(options(2));
   REQUIRE(pool.ok());

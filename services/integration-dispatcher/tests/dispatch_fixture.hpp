@@ -2,9 +2,16 @@
 // One real stack per test executable (NATS, PostgreSQL, registry, gateway, dispatcher) with
 // fast retries, a REST client over the gateway, a JetStream publisher for jobs (there is no
 // orchestrator yet), and dm-sink receivers.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -159,5 +166,96 @@ struct Sink {
   }
   std::int64_t stat(const char* key) const { return stats()[key].GetInt64(); }
 };
+
+// Whether "localhost" resolves to 127.0.0.1 and nothing else here: the tests that reach a
+// loopback server by name need it (the registry allows 127.0.0.0/8, the dispatcher 127.0.0.1,
+// and the test servers listen on 127.0.0.1 only); a machine whose localhost is also ::1 skips them.
+inline bool localhost_is_127_only() {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo("localhost", nullptr, &hints, &found) != 0) return false;
+  bool only = true;
+  for (auto* a = found; a; a = a->ai_next) {
+    only = only && a->ai_family == AF_INET &&
+           reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+  }
+  ::freeaddrinfo(found);
+  return only;
+}
+
+// A bare TCP listener on host:port that counts the connections it accepts: where a destination
+// must never be connected to, it proves no connection was made. Each connection goes to
+// `serve` (default: closed at once), one at a time.
+class Listener {
+ public:
+  using Serve = std::function<void(int fd)>;
+  explicit Listener(const std::string& host, Serve serve = {}) : port_(testing::free_port()), serve_(std::move(serve)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port_));
+    ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) continue;
+        ++accepted_;
+        if (serve_) serve_(c);
+        ::close(c);
+      }
+    });
+  }
+  ~Listener() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  int port_;
+  Serve serve_;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+// Reads one HTTP request from `fd` (headers, then Content-Length bytes of body) and answers
+// with `response` as given, byte for byte: what a remote end sends that dm-sink cannot.
+inline void answer_with(int fd, const std::string& response) {
+  std::string in;
+  char buf[65536];
+  std::size_t need = std::string::npos;
+  while (need == std::string::npos || in.size() < need) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return;
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return;
+    in.append(buf, static_cast<std::size_t>(n));
+    auto end = in.find("\r\n\r\n");
+    if (need == std::string::npos && end != std::string::npos) {
+      std::size_t length = 0;
+      auto cl = in.find("ontent-Length: ");
+      if (cl != std::string::npos && cl < end) length = std::stoul(in.substr(cl + 15));
+      need = end + 4 + length;
+    }
+  }
+  for (std::size_t sent = 0; sent < response.size();) {
+    auto n = ::write(fd, response.data() + sent, response.size() - sent);
+    if (n <= 0) return;
+    sent += static_cast<std::size_t>(n);
+  }
+}
 
 }  // namespace dm::test

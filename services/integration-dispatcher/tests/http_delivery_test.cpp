@@ -1,5 +1,6 @@
 // HTTP deliveries end to end: jobs published into DM_DISPATCH reach dm-sink through the
-// dispatcher; retries, idempotency, dead letters and their retry, outbound safety, history.
+// dispatcher; retries, idempotency, dead letters and their retry, outbound safety, history
+// (masked by default; whatever bytes a remote end answers, its row is written).
 #include <fstream>
 #include <iterator>
 
@@ -148,6 +149,60 @@ TEST_CASE("POST /integrations/{id}/test sends a sample and reports what happened
   CHECK(r.json["http_status"].GetInt() == 200);
   CHECK(std::string(json::view(r.json["request"]["url"])).find("?test=true") != std::string::npos);
   CHECK(call("POST", "/api/v1/integrations/00000000-0000-0000-0000-000000000000/test").status == 404);
+}
+
+TEST_CASE("history and /test answers show no header value that is not harmless, and no URL credential") {
+  Sink sink;
+  auto id = create("integrations", "http",
+                   R"({"url":")" + sink.url("/in?token=url-token&x=1") +
+                       R"(","headers":{"X-Hub-Signature":"sha1=hub-secret","X-Custom":"custom-secret",)"
+                       R"("Content-Type":"application/json","X-Request-Id":"rid-1"}})");
+  auto check = [](const json::Value& request) {
+    std::string text = json::to_string(request);
+    INFO(text);
+    for (const char* secret : {"hub-secret", "custom-secret", "url-token"}) CHECK(text.find(secret) == std::string::npos);
+    CHECK(std::string(json::view(request["headers"]["X-Hub-Signature"])) == "********");
+    CHECK(std::string(json::view(request["headers"]["X-Custom"])) == "********");
+    CHECK(std::string(json::view(request["headers"]["X-Request-Id"])) == "rid-1");  // harmless: shown
+    CHECK(std::string(json::view(request["url"])).find("/in?token=********&x=1") != std::string::npos);
+  };
+  auto tested = call("POST", "/api/v1/integrations/" + id + "/test");
+  REQUIRE(tested.status == 200);
+  CHECK(tested.json["delivered"].GetBool());
+  check(tested.json["request"]);
+  // Response headers follow the same rule (dm-sink's Server header is not on the harmless list).
+  CHECK(std::string(json::view(tested.json["response"]["headers"]["Server"])) == "********");
+
+  publish_job("masked-1", "integration", id);
+  REQUIRE(eventually([&] { return count_history(id, "delivered") == 1; }));
+  auto row = call("GET", "/api/v1/integrations/" + id + "/history");
+  auto one = call("GET", "/api/v1/integrations/" + id + "/history/" + std::string(json::view(row.json[0]["id"])));
+  REQUIRE(one.status == 200);
+  check(one.json["request"]);
+  CHECK(std::string(json::view(one.json["request"]["headers"]["Idempotency-Key"])) == "masked-1");  // ours: shown
+}
+
+TEST_CASE("a response that is not UTF-8 and a request body cut inside a character are recorded with their row") {
+  const std::string body = "bad \xff\xfe bytes \xc3";  // ends inside a character too
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Api-Token: resp-secret\r\n"
+                               "Set-Cookie: sid=cookie-secret\r\nConnection: close\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body;
+  Listener remote("127.0.0.1", [&](int fd) { answer_with(fd, response); });
+  auto id = create("integrations", "http", R"({"url":"http://127.0.0.1:)" + std::to_string(remote.port()) + R"(/in"})");
+  // A message whose 64 KiB cut in history falls inside its "é" (bytes 65535 and 65536).
+  std::string message = R"({"pad":")";
+  message += std::string((64 << 10) - 1 - message.size(), 'a') + "\xc3\xa9" + R"("})";
+  publish_job("not-utf8-1", "integration", id, message);
+  REQUIRE(eventually([&] { return count_history(id, "delivered") == 1; }));
+  // The row kept both documents (a refused row would have been written again without them).
+  const std::string where = " FROM dispatcher.history WHERE job_id = 'not-utf8-1'";
+  CHECK(sql_value("SELECT request IS NOT NULL AND response IS NOT NULL" + where) == "t");
+  CHECK(sql_value("SELECT response->>'body' = E'bad \\uFFFD\\uFFFD bytes \\uFFFD'" + where) == "t");
+  CHECK(sql_value("SELECT request->>'body_truncated'" + where) == "true");
+  CHECK(sql_value("SELECT right(request->>'body', 3)" + where) == "aaa");  // the é across the cut is left out
+  std::string headers = sql_value("SELECT response->>'headers'" + where);
+  CHECK(headers.find("resp-secret") == std::string::npos);
+  CHECK(headers.find("cookie-secret") == std::string::npos);
 }
 
 TEST_CASE("internal storages keep records, queryable by device and time") {

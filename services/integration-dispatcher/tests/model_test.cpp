@@ -109,3 +109,17 @@ TEST_CASE("outbound guard refuses special addresses in every spelling") {
   CHECK_FALSE(http::OutboundPolicy::parse("10.0.0.0/99").ok());
   CHECK_FALSE(http::OutboundPolicy::parse("bad host!").ok());
 }
+
+TEST_CASE("a PostgreSQL storage connects to the address the guard approved, keeping its name for TLS") {
+  auto v4 = http::parse_ip("93.184.216.34").value();
+  auto v6 = http::parse_ip("2001:db8::1").value();
+  const std::string url = "postgresql://user:pw@db.example:6432/readings?sslmode=verify-full";
+  REQUIRE(http::postgres_target(url).ok());
+  auto pinned = pinned_postgres_url(url, v4);
+  CHECK(pinned == url + "&hostaddr=93.184.216.34");  // host db.example and sslmode stay as they were
+  CHECK(pinned_postgres_url("postgresql://user@db.example/readings", v6) ==
+        "postgresql://user@db.example/readings?hostaddr=2001%3Adb8%3A%3A1");
+  // A URL cannot bring a hostaddr (or a host or port parameter) of its own: only the guard's goes in.
+  CHECK_FALSE(http::postgres_target(url + "&hostaddr=127.0.0.1").ok());
+  CHECK_FALSE(http::postgres_target("postgresql://db.example/x?host=127.0.0.1").ok());
+}

@@ -1,6 +1,7 @@
 // MQTT deliveries to a real mosquitto, read back by a real mosquitto_sub; the broker stopped
 // for 30 s loses nothing; the circuit breaker shows the integration in error meanwhile and
-// lets it resume by itself.
+// lets it resume by itself. Sessions connect to the address the outbound guard checked (a
+// refused one never sees a connection) and, over TLS, still verify the broker's name.
 #include <fstream>
 #include <iterator>
 
@@ -81,4 +82,118 @@ TEST_CASE("the broker stopped for 30 seconds and started again: nothing lost, st
   CHECK(eventually([&] { return lines(out) >= 5; }));
   CHECK(call("GET", "/api/v1/integrations/" + id + "/dead-letters").json.Size() == 0);
   CHECK(eventually([&] { return call("GET", "/api/v1/integrations/" + id).str("status") == "active"; }));
+}
+
+namespace {
+
+// A CA and server certificates it signed, for names given (openssl's command line).
+class Pki {
+ public:
+  Pki() { run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=dm-test-ca -keyout ca.key -out ca.pem"); }
+  // <name>.pem and <name>.key: a certificate for DNS name `name`.
+  void server(const std::string& name) {
+    run("openssl req -newkey rsa:2048 -nodes -subj /CN=" + name + " -keyout " + name + ".key -out " + name + ".csr");
+    run("printf 'subjectAltName=DNS:" + name + "' > " + name + ".ext");
+    run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile " + name +
+        ".ext -out " + name + ".pem");
+  }
+  std::string path(const std::string& file) const { return dir_.path() + "/" + file; }
+  std::string ca_pem() const {
+    std::ifstream in(path("ca.pem"));
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
+ private:
+  void run(const std::string& command) {
+    auto r = testing::run_command("cd " + dir_.path() + " && " + command + " 2>&1");
+    INFO(command << ": " << r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+  testing::TempDir dir_{"dm-mqtt-pki"};
+};
+
+// mosquitto with one TLS listener on 127.0.0.1, presenting the certificate made for `name`.
+class TlsBroker {
+ public:
+  TlsBroker(const Pki& pki, const std::string& name) : port_(testing::free_port()) {
+    std::string conf = dir_.path() + "/mosquitto.conf";
+    {
+      std::ofstream f(conf);
+      f << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        << "certfile " << pki.path(name + ".pem") << "\nkeyfile " << pki.path(name + ".key") << "\n";
+      if (::geteuid() == 0) f << "user root\n";
+    }
+    proc_ = std::make_unique<testing::Process>(std::vector<std::string>{"mosquitto", "-c", conf},
+                                               std::map<std::string, std::string>{}, dir_.path() + "/mosquitto.log");
+    REQUIRE(testing::wait_for_port(port_, std::chrono::seconds(10)));
+  }
+  int port() const { return port_; }
+
+ private:
+  testing::TempDir dir_{"dm-mqtt-tls"};
+  int port_;
+  std::unique_ptr<testing::Process> proc_;
+};
+
+std::string tls_config(const std::string& host, int port, const std::string& ca_pem) {
+  json::Writer w;
+  w.start_object()
+      .field("host", host)
+      .field("port", port)
+      .field("topic", "tls/{dev_eui}")
+      .field("qos", 1)
+      .field("use_tls", true)
+      .field("ca_cert", ca_pem)
+      .end_object();
+  return w.take();
+}
+
+}  // namespace
+
+TEST_CASE("MQTT over TLS goes to the checked address and still verifies the broker's name") {
+  if (!localhost_is_127_only()) {
+    WARN("skipped: localhost does not resolve to 127.0.0.1 alone here");
+    return;
+  }
+  Pki pki;
+  pki.server("localhost");
+  pki.server("other.example");
+  // The session connects to 127.0.0.1 (what the guard approved for "localhost"); the broker's
+  // certificate is checked against the name "localhost", which it holds...
+  TlsBroker right(pki, "localhost");
+  auto ok_id = create("integrations", "mqtt", tls_config("localhost", right.port(), pki.ca_pem()));
+  auto sent = call("POST", "/api/v1/integrations/" + ok_id + "/test");
+  INFO(sent.body);
+  REQUIRE(sent.status == 200);
+  CHECK(sent.json["delivered"].GetBool());
+  publish_job("mq-tls-1", "integration", ok_id);
+  REQUIRE(eventually([&] { return delivered(ok_id) == 1; }));
+
+  // ...and a broker at the same address whose certificate names another host is refused:
+  // connecting by address does not turn the name check off.
+  TlsBroker wrong(pki, "other.example");
+  auto bad_id = create("integrations", "mqtt", tls_config("localhost", wrong.port(), pki.ca_pem()));
+  auto refused = call("POST", "/api/v1/integrations/" + bad_id + "/test");
+  INFO(refused.body);
+  REQUIRE(refused.status == 200);
+  CHECK_FALSE(refused.json["delivered"].GetBool());
+  CHECK(std::string(json::view(refused.json["error"])).find("verification failed") != std::string::npos);
+  CHECK(std::string(json::view(refused.json["error"])).find("mismatch") != std::string::npos);
+  CHECK_FALSE(refused.json["retryable"].GetBool());
+}
+
+TEST_CASE("an MQTT broker at a refused address is never connected to, with TLS or without") {
+  // The registry allows 127.0.0.0/8, the dispatcher only 127.0.0.1.
+  Listener listener("127.0.0.2");
+  for (bool tls : {false, true}) {
+    auto id = create("integrations", "mqtt",
+                     R"({"host":"127.0.0.2","port":)" + std::to_string(listener.port()) +
+                         R"(,"topic":"dm/x","qos":1,"use_tls":)" + (tls ? "true" : "false") + "}");
+    auto r = call("POST", "/api/v1/integrations/" + id + "/test");
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    CHECK_FALSE(r.json["delivered"].GetBool());
+    CHECK(std::string(json::view(r.json["error"])).find("not allowed") != std::string::npos);
+  }
+  CHECK(listener.accepted() == 0);
 }

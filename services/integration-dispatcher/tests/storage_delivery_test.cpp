@@ -1,5 +1,6 @@
 // Storages end to end: InfluxDB 1.x (a real influxd started here on loopback) receives points
-// that a query returns; a PostgreSQL storage writes JSONB rows into an external table.
+// that a query returns; a PostgreSQL storage writes JSONB rows into an external table, connecting
+// only to an address the outbound guard approved (a refused one is never connected to).
 #include <fstream>
 
 #include "dispatch_fixture.hpp"
@@ -53,4 +54,44 @@ TEST_CASE("a PostgreSQL storage writes JSONB rows to an external table") {
   auto r =
       stack().pg().psql("external_store", "SELECT data->>'temperature' FROM public.readings WHERE job_id = 'pg-1'");
   CHECK(r.output.find("19.5") != std::string::npos);
+}
+
+// The storage's history row for one job: "status|error".
+std::string storage_outcome(const std::string& job_id) {
+  return sql_value("SELECT status || '|' || coalesce(error, '') FROM dispatcher.history WHERE job_id = '" + job_id + "'");
+}
+
+TEST_CASE("a PostgreSQL storage whose server is a refused address is never connected to") {
+  // The registry here allows 127.0.0.0/8, the dispatcher only 127.0.0.1: 127.0.0.2 passes the
+  // save-time check and must be refused at connect time, before libpq opens a socket.
+  Listener listener("127.0.0.2");
+  auto id = create("storages", "postgresql",
+                   R"({"connection_url":"postgresql://dm:pw@127.0.0.2:)" + std::to_string(listener.port()) +
+                       R"(/db","table":"public.readings"})");
+  publish_job("pg-refused", "storage", id, R"({"temperature":1})");
+  REQUIRE(eventually([&] { return !storage_outcome("pg-refused").empty(); }));
+  auto outcome = storage_outcome("pg-refused");
+  CHECK(outcome.rfind("failed|", 0) == 0);  // permanent: no retry would change the answer
+  CHECK(outcome.find("not allowed") != std::string::npos);
+  CHECK(listener.accepted() == 0);
+}
+
+TEST_CASE("a PostgreSQL storage named by host name stores through the address the guard checked") {
+  // libpq gets hostaddr=<the checked address> beside host=localhost (model_test shows the URL);
+  // the rows arriving prove that this connection string works end to end, TLS name kept.
+  if (!localhost_is_127_only()) {
+    WARN("skipped: localhost does not resolve to 127.0.0.1 alone here");
+    return;
+  }
+  auto url = stack().pg().create_database("named_store");
+  const std::string numeric = "@127.0.0.1:";
+  REQUIRE(url.find(numeric) != std::string::npos);
+  url.replace(url.find(numeric), numeric.size(), "@localhost:");
+  auto id = create("storages", "postgresql", R"({"connection_url":")" + url + R"(","table":"public.readings"})");
+  publish_job("pg-named-1", "storage", id, R"({"temperature":7.5})");
+  REQUIRE(eventually([&] {
+    auto r = stack().pg().psql("named_store", "SELECT data->>'temperature' FROM public.readings WHERE job_id = 'pg-named-1'");
+    return r.exit_code == 0 && r.output.find("7.5") != std::string::npos;
+  }));
+  CHECK(storage_outcome("pg-named-1") == "delivered|");
 }

@@ -14,6 +14,12 @@ bool valid_utf8(std::string_view text);
 // At most about `max_bytes` bytes are kept; a cut text ends with "…".
 std::string printable(std::string_view text, std::size_t max_bytes = 1024);
 
+// `text` made valid UTF-8 for a json or text column (PostgreSQL refuses anything else), with as
+// little change as possible: each byte that does not start a well-formed sequence becomes
+// U+FFFD, and the result stops at the last whole character within `max_bytes` bytes (no note:
+// callers say it was cut their own way). Control characters stay (JSON writers escape them).
+std::string to_valid_utf8(std::string_view text, std::size_t max_bytes = std::string_view::npos);
+
 // `text` cut to at most `max_bytes` bytes on a UTF-8 character boundary, with a note of how
 // much was cut (" … [cut 123456 bytes]") when it was longer.
 std::string truncate_utf8(std::string_view text, std::size_t max_bytes);

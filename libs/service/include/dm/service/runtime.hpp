@@ -3,7 +3,8 @@
 // connect to NATS and PostgreSQL (as the service's own role, in its own schema),
 // apply migrations, serve /healthz, /readyz and /metrics next to the service's own
 // routes, and stop cleanly on SIGTERM. A service's main() only names itself and
-// wires its handlers in `setup`.
+// wires its handlers in `setup`. A service without a database (Spec::database = false)
+// skips everything about PostgreSQL.
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,10 @@ struct Spec {
   bool public_api = false;
   // HTTP I/O threads unless HTTP_THREADS says otherwise (busy front doors want one per core).
   int default_http_threads = 1;
+  // false: the service keeps nothing in PostgreSQL, so it is given no database credentials at
+  // all (least privilege). DATABASE_URL and DB_POOL_SIZE are not read, no pool is opened, no
+  // migrations run, /readyz has no database check and db() must not be called.
+  bool database = true;
 };
 
 // Settings every service reads; available to setup() after validation.
@@ -36,7 +41,7 @@ struct Settings {
   std::string host;
   int port = 0;
   std::string nats_url;
-  std::string database_url;
+  std::string database_url;  // empty without a database
   bool debug = false;
   std::string log_level;
   int http_threads = 1;
@@ -68,13 +73,14 @@ class Runtime {
   std::shared_ptr<bus::Connection> nats_shared() { return nats_; }
   // Low-latency connection (send-asap) for request/reply.
   bus::Connection& rpc() { return *rpc_; }
+  // Only for a service with a database (Spec::database).
   db::Pool& db() { return *db_; }
   http::Router& router() { return *router_; }
   metrics::Registry& metrics() { return metrics_; }
 
   // Run in reverse order of registration after the HTTP server stopped and before NATS drains.
   void on_shutdown(std::function<void()> hook) { shutdown_hooks_.push_back(std::move(hook)); }
-  // Extra readiness checks reported by /readyz (beside nats and database).
+  // Extra readiness checks reported by /readyz (beside nats and, with one, the database).
   void add_readiness_check(std::string name, std::function<Result<void>()> check);
 
  private:

@@ -2,6 +2,8 @@
 // A whole Device Manager stack for one test: nats-server and a PostgreSQL cluster on free
 // ports, provisioned with deploy/local/provision.sql (one role and schema per service),
 // and the requested service binaries started on free ports and waited for (/readyz).
+// Each service gets only the secrets it uses, as in deploy/local/up: SECRET_KEY only the
+// gateway and the registry, a database URL every service but the function runner.
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +52,10 @@ class Stack {
 
   static std::string scope_of(const std::string& service);
   static std::string role_of(const std::string& service);
+  // Whether the service keeps data in PostgreSQL (the function runner does not).
+  static bool has_database(const std::string& service);
+  // Whether the service is given SECRET_KEY (it signs tokens or seals stored secrets).
+  static bool holds_secret_key(const std::string& service);
 
  private:
   struct Service {
