@@ -87,16 +87,17 @@ int main() {
                                                          cfg.history_batch, cfg.history_linger);
         DM_TRY(writer->start());
 
-        // One router on ingest's own port (ChirpStack posts here) and over NATS for the gateway.
-        auto& router = rt.router();
-        ingest::add_webhook_route(router, rt.nats(), *directory, *link, rt.metrics(), cfg.webhook);
-        ingest::add_history_routes(router, rt.db(), *directory);
-        ingest::add_internal_history_routes(router, rt.db());
-        dead_letters->add_routes(router, [&db = rt.db()](const service::StoredDeadLetter& letter) {
+        // Ingest's own port (ChirpStack posts here; no user authentication) serves the webhook
+        // alone, with its shared secret. Everything else is served over NATS, where the
+        // gateway has authenticated the user (and the orchestrator asks for stored events).
+        auto api = std::make_shared<http::Router>();
+        ingest::add_webhook_route({&rt.router(), api.get()}, rt.nats(), *directory, *link, rt.metrics(), cfg.webhook);
+        ingest::add_history_routes(*api, rt.db(), *directory);
+        ingest::add_internal_history_routes(*api, rt.db());
+        dead_letters->add_routes(*api, [&db = rt.db()](const service::StoredDeadLetter& letter) {
           return ingest::restore_history(db, letter);
         });
-        auto shared = std::shared_ptr<http::Router>(&router, [](http::Router*) {});
-        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "ingest", shared,
+        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "ingest", api,
                                                    static_cast<std::size_t>(rt.settings().db_pool_size));
         DM_TRY(rpc->start());
 

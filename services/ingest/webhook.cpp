@@ -187,8 +187,8 @@ bool authorized(const http::Request& request, const std::string& secret) {
   return false;
 }
 
-void add_webhook_route(http::Router& router, bus::Connection& nats, Directory& directory, RegistryLink& link,
-                       metrics::Registry& metrics, WebhookOptions options) {
+void add_webhook_route(std::initializer_list<http::Router*> routers, bus::Connection& nats, Directory& directory,
+                       RegistryLink& link, metrics::Registry& metrics, WebhookOptions options) {
   auto counter = [&metrics](const char* result) -> metrics::Counter& {
     return metrics.counter("dm_ingest_webhooks_total", "ChirpStack webhooks by result.",
                            std::string("result=\"") + result + "\"");
@@ -198,8 +198,9 @@ void add_webhook_route(http::Router& router, bus::Connection& nats, Directory& d
                                                       counter("unavailable"), counter("unknown_device")},
                                              RecentIds(options.recent_ids, options.dedup_window),
                                              Deadlines(options.publish_timeout)});
-  router.add("POST", "/api/v1/ingest/chirpstack",
-             [st](const http::Request& req, http::Reply reply) { handle(st, req, std::move(reply)); });
+  for (auto* router : routers)
+    router->add("POST", "/api/v1/ingest/chirpstack",
+                [st](const http::Request& req, http::Reply reply) { handle(st, req, std::move(reply)); });
 }
 
 }  // namespace dm::ingest

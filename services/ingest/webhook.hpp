@@ -26,7 +26,9 @@ struct WebhookOptions {
 // Constant-time check of `Authorization: Bearer <secret>` or `X-API-Key: <secret>`.
 bool authorized(const http::Request& request, const std::string& secret);
 
-void add_webhook_route(http::Router& router, bus::Connection& nats, Directory& directory, RegistryLink& link,
-                       metrics::Registry& metrics, WebhookOptions options);
+// POST /api/v1/ingest/chirpstack on each of `routers` (ingest's own port, where ChirpStack
+// posts, and the RPC router the gateway forwards to), sharing one state.
+void add_webhook_route(std::initializer_list<http::Router*> routers, bus::Connection& nats, Directory& directory,
+                       RegistryLink& link, metrics::Registry& metrics, WebhookOptions options);
 
 }  // namespace dm::ingest

@@ -21,7 +21,7 @@ TEST_CASE("kill -9 of the integration dispatcher under load", "[ci][kill]") {
   require_ok(run_case("kill-dispatcher", [] { return kill_and_restart("integration-dispatcher"); }));
 }
 
-TEST_CASE("kill -9 of V8 workers, five times in 12 s, under load", "[kill]") {
+TEST_CASE("kill -9 of V8 workers, five times in 12 s, under load", "[ci][kill]") {
   require_ok(run_case("kill-v8-workers", [] {
     auto t0 = Clock::now();
     std::mt19937 rng(42);
@@ -91,7 +91,7 @@ double postgres_down(std::chrono::seconds how_long) {
   return seconds_since(t0);
 }
 
-TEST_CASE("PostgreSQL stopped for 10 s under load", "[outage]") {
+TEST_CASE("PostgreSQL stopped for 10 s under load", "[ci][outage]") {
   require_ok(run_case("postgres-10s", [] { return postgres_down(10s); }));
 }
 

@@ -77,7 +77,7 @@ std::vector<std::string> generated_poison(const std::string& eui, int count) {
 
 }  // namespace
 
-TEST_CASE("poison inputs are refused or dead-lettered, and 1000 healthy uplinks around them all arrive", "[poison]") {
+TEST_CASE("poison inputs are refused or dead-lettered, and 1000 healthy uplinks around them all arrive", "[ci][poison]") {
   Scenario s = make_scenario("poison");
   Load load(stack(), kSecret, s.euis, "poison", 200);
   Report r;

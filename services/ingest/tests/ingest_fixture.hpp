@@ -79,8 +79,6 @@ class Webhook {
     return to_reply(client_->request("POST", target, body, headers));
   }
   Reply get(const std::string& target) { return to_reply(client_->request("GET", target)); }
-  Reply call(const std::string& method, const std::string& target) { return to_reply(client_->request(method, target)); }
-  Reply post_empty(const std::string& target) { return call("POST", target); }
 
  private:
   std::unique_ptr<http::Client> client_;
