@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "dm/contract/subjects.hpp"
+#include "dm/core/encoding.hpp"
 #include "dm/core/time.hpp"
 
 namespace dm::flow_orchestrator {
@@ -16,36 +17,6 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 std::string str(const json::Value& o, const char* key) {
   const auto* v = json::find(o, key);
   return v && v->IsString() ? std::string(json::view(*v)) : std::string();
-}
-
-// Standard base64 (padding optional); invalid characters end the decoding.
-std::vector<unsigned char> base64_decode(std::string_view in) {
-  std::vector<unsigned char> out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '+' || c == '-')
-      v = 62;
-    else if (c == '/' || c == '_')
-      v = 63;
-    else
-      break;  // '=' or garbage
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<unsigned char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 void copy_or_null(json::Writer& w, const json::Value& event, const char* from, const char* to) {
@@ -89,7 +60,8 @@ std::string build_message(const json::Value& event, const Device* device) {
     w.start_object().end_object();
   std::string b64 = str(event, "data");
   w.key("payload").start_object().field("base64", b64).key("bytes").start_array();
-  for (unsigned char b : base64_decode(b64)) w.integer(b);
+  // Ingest stored valid base64 (it re-encodes what ChirpStack sent); anything else has no bytes.
+  for (unsigned char b : base64_decode(b64).value_or(std::string())) w.integer(b);
   w.end_array().end_object();
   w.key("rx").start_object();
   copy_or_null(w, event, "rssi", "rssi");

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <deque>
 
+#include "dm/core/strings.hpp"
 #include "dm/api/body.hpp"
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
@@ -21,11 +22,6 @@ bool is_hex16(const std::string& s) {
   for (unsigned char c : s)
     if (!std::isxdigit(c)) return false;
   return true;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 std::string str(const json::Value& o, const char* key) {

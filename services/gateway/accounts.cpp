@@ -5,6 +5,7 @@
 
 #include "auth_context.hpp"
 #include "crypto.hpp"
+#include "dm/core/strings.hpp"
 #include "dm/api/body.hpp"
 #include "dm/core/log.hpp"
 #include "token.hpp"
@@ -36,11 +37,6 @@ bool valid_username(std::string_view u) {
   return std::all_of(u.begin(), u.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
   });
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 http::Response bad_login() {

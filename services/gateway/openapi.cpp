@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "dm/core/strings.hpp"
 #include "dm/json/json.hpp"
 #include "routes.hpp"
 
@@ -23,8 +24,7 @@ std::vector<std::string> path_params(const std::string& path) {
 }
 
 std::string operation_id(const RouteSpec& r) {
-  std::string id;
-  for (char c : std::string(r.method)) id += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string id = lower(r.method);
   for (char c : std::string(r.path).substr(7)) {  // after "/api/v1"
     id += (c == '/' || c == '{' || c == '}' || c == '-') ? '_' : c;
   }
@@ -57,8 +57,7 @@ void response(json::Writer& w, int status, const char* description, const char* 
 }
 
 void operation(json::Writer& w, const RouteSpec& r) {
-  std::string method;
-  for (char c : std::string(r.method)) method += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string method = lower(r.method);
   w.key(method).start_object();
   w.field("operationId", operation_id(r)).field("summary", r.summary);
   w.field("description", std::string(r.summary) + ". Required role: " + access_name(r.access) + ".");

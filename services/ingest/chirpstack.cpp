@@ -10,6 +10,7 @@
 
 #include "codec.hpp"
 #include "event.hpp"
+#include "dm/core/strings.hpp"
 
 namespace dm::ingest {
 
@@ -177,7 +178,7 @@ Result<std::optional<std::string>> v3_hex_field(const Reader& r, std::string_vie
   if (s->size() == bytes * 2 &&
       std::all_of(s->begin(), s->end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
     std::string out(*s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out = lower(out);
     return std::optional<std::string>(out);
   }
   auto raw = base64_decode(*s);
@@ -373,12 +374,6 @@ Result<void> write_downlink(Writer& w, const Context& c, bool tx_ack) {
   else
     w.null();
   return ok();
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
 }
 
 Result<void> write_log(Writer& w, const Context& c) {

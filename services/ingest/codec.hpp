@@ -1,21 +1,18 @@
 #pragma once
-// Small pure encoders the ChirpStack parser needs: strict base64, hex, SHA-256, and the
-// lowerCamelCase → snake_case key mapping of protobuf JSON.
+// Small pure helpers the ChirpStack parser needs: DevEUIs, the lowerCamelCase → snake_case key
+// mapping of protobuf JSON, UUIDs from bytes, deduplication ids. (base64, hex and SHA-256 are
+// dm/core/encoding.hpp's.)
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "dm/core/encoding.hpp"
+
 namespace dm::ingest {
 
-// Standard (and URL-safe) alphabet, padding optional; nullopt when not valid base64.
-std::optional<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
-std::string hex_encode(std::string_view bytes);  // lower case
 // 16 hex digits (any case) → lower case; nullopt otherwise.
 std::optional<std::string> normalise_dev_eui(std::string_view text);
-// Lower-case hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
 // "spreadingFactor" → "spreading_factor"; "loRaSNR" → "lora_snr"; "gatewayID" → "gateway_id".
 std::string snake_case(std::string_view key);
 // 16 bytes → "8e1321f0-6aba-4403-8285-229b8bcdd11d".

@@ -1,5 +1,6 @@
 #include "directory.hpp"
 
+#include "dm/core/strings.hpp"
 #include "dm/json/json.hpp"
 
 namespace dm::ingest {
@@ -28,7 +29,7 @@ Result<Device> device_from_json(std::string_view doc) {
   DM_ASSIGN_OR_RETURN(auto version, json::opt_int(v, "version"));
   d.id = std::string(id);
   d.dev_eui = std::string(eui);
-  for (auto& c : d.dev_eui) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  d.dev_eui = lower(d.dev_eui);
   d.name = std::string(name.value_or(""));
   d.status = std::string(status.value_or("never_seen"));
   d.expected_transmit_time = ett;

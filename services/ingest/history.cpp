@@ -1,5 +1,6 @@
 #include "history.hpp"
 
+#include "dm/core/strings.hpp"
 #include "dm/api/query.hpp"
 #include "dm/contract/streams.hpp"
 #include "dm/core/log.hpp"
@@ -170,7 +171,7 @@ http::Response history(db::Pool& db, const http::Request& req, std::optional<std
   hq.to = q.time("to");
   if (auto eui = q.string("dev_eui", 16)) {
     std::string e = *eui;
-    for (auto& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    e = lower(e);
     hq.dev_eui = e;
   }
   if (!q.ok()) return q.response();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "dm/core/strings.hpp"
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
 #include "dm/http/client.hpp"
@@ -319,7 +320,7 @@ std::string http_destination(std::string_view url) {
   if (!parsed) return std::string(url);
   std::string path = parsed->target.substr(0, parsed->target.find('?'));
   std::string host = parsed->host;
-  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  host = lower(host);
   return parsed->scheme + "://" + host + ":" + std::to_string(parsed->port) + path;
 }
 

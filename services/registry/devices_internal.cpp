@@ -2,6 +2,7 @@
 // view that ingest and the orchestrator cache, and the batched state updates ingest sends
 // (last seen, battery, online/offline) so the registry stays the owner of device rows.
 #include "common.hpp"
+#include "dm/core/strings.hpp"
 #include "dm/api/body.hpp"
 #include "dm/api/query.hpp"
 #include "dm/core/time.hpp"
@@ -31,7 +32,7 @@ void add_internal_device_routes(http::Router& router, Context& ctx) {
 
   router.add_sync("GET", "/internal/v1/devices/by-eui/{dev_eui}", [&ctx](const http::Request& req) {
     std::string eui = req.params.at("dev_eui");
-    for (auto& c : eui) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    eui = lower(eui);
     auto rows = ctx.db.exec("SELECT doc FROM device_cache_docs WHERE dev_eui = $1", {eui});
     if (!rows) return store_error(rows.error());
     if (rows->empty()) return not_found("Device");

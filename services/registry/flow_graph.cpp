@@ -1,4 +1,5 @@
 #include "flow_graph.hpp"
+#include "dm/core/strings.hpp"
 
 #include <algorithm>
 #include <array>
@@ -30,22 +31,6 @@ class Problems {
   const std::vector<std::string>& base_;
   std::vector<GraphError> errors_;
 };
-
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "config_resource.hpp"
+#include "dm/core/strings.hpp"
 #include "dm/http/secrets.hpp"
 
 namespace dm::registry {
@@ -19,12 +20,6 @@ const std::vector<std::string> kTopicPlaceholders = {"dev_eui", "device_name", "
 // Set by the dispatcher's HTTP client for each request; a fixed value would break framing.
 const std::vector<std::string> kManagedHeaders = {"content-length", "transfer-encoding", "connection", "upgrade"};
 constexpr std::size_t kMaxPem = 64 * 1024;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 bool is_token(std::string_view name) {  // RFC 9110 field-name
   static const std::string kExtra = "!#$%&'*+-.^_`|~";
@@ -202,7 +197,7 @@ std::string text_of(const json::Value& config, const char* key) {
 std::string integration_destination(std::string_view type, const json::Value& config) {
   if (type == "mqtt") {
     std::string host = text_of(config, "host");
-    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+    host = lower(host);
     return "mqtt " + host + " " + text_of(config, "port") + " tls " + text_of(config, "use_tls") + " " +
            text_of(config, "ca_cert");
   }

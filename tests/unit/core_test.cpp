@@ -5,6 +5,8 @@
 #include "dm/core/config.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/result.hpp"
+#include "dm/core/encoding.hpp"
+#include "dm/core/strings.hpp"
 #include "dm/core/text.hpp"
 #include "dm/core/time.hpp"
 
@@ -192,4 +194,33 @@ TEST_CASE("text: any bytes made valid UTF-8, cut on a character boundary") {
     REQUIRE(out.size() <= max);
     REQUIRE(dm::valid_utf8(out));
   }
+}
+
+TEST_CASE("encodings: base64 both alphabets, strict base64url, hex, sha256") {
+  CHECK(dm::base64_encode("") == "");
+  CHECK(dm::base64_encode("f") == "Zg==");
+  CHECK(dm::base64_encode("fo") == "Zm8=");
+  CHECK(dm::base64_encode("foo") == "Zm9v");
+  CHECK(dm::base64_decode("Zm8=") == std::optional<std::string>("fo"));
+  CHECK(dm::base64_decode("Zm8") == std::optional<std::string>("fo"));  // padding optional
+  CHECK(dm::base64_decode("-_8") == std::optional<std::string>("\xfb\xff"));  // URL-safe too
+  CHECK_FALSE(dm::base64_decode("Zm8*"));
+  CHECK_FALSE(dm::base64_decode("Zm8=="));  // a wrong total length
+  CHECK(dm::base64url_encode("\xfb\xff") == "-_8");
+  CHECK(dm::base64url_decode("-_8") == std::optional<std::string>("\xfb\xff"));
+  CHECK_FALSE(dm::base64url_decode("+/8"));   // the standard alphabet is not URL-safe
+  CHECK_FALSE(dm::base64url_decode("-_9"));   // unused bits set: another encoding of the same bytes
+  CHECK(dm::hex_encode("\x01\xab") == "01ab");
+  CHECK(dm::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_CASE("strings: lower, trim, split, is_uuid") {
+  CHECK(dm::lower("Content-TYPE") == "content-type");
+  CHECK(dm::trim(" \tx y \t") == "x y");
+  CHECK(dm::split("a,,b", ',') == std::vector<std::string_view>{"a", "", "b"});
+  CHECK(dm::split("", ',') == std::vector<std::string_view>{""});
+  CHECK(dm::is_uuid("8e1321f0-6aba-4403-8285-229b8bcdd11D"));
+  CHECK_FALSE(dm::is_uuid("8e1321f0-6aba-4403-8285-229b8bcdd11"));
+  CHECK_FALSE(dm::is_uuid("8e1321f0x6aba-4403-8285-229b8bcdd11d"));
+  CHECK_FALSE(dm::is_uuid("8e1321f0-6aba-4403-8285-229b8bcdd11g"));
 }

@@ -31,8 +31,8 @@ int main() {
   auto token = issue_token(key, {"00000000-0000-0000-0000-000000000001", Role::editor, "jti", now, now + 3600});
   volatile bool sink = false;
   double verify = median_ns([&] { sink = verify_token(key, token, now).ok(); });
-  std::string api_key = "dmk_" + base64url_encode(random_bytes(32));
-  double key_hash = median_ns([&] { sink = !sha256_hex(api_key).empty(); });
+  std::string api_key = "dmk_" + dm::base64url_encode(random_bytes(32));
+  double key_hash = median_ns([&] { sink = !dm::sha256_hex(api_key).empty(); });
   std::printf("verify_token: %.0f ns/op (%.0f/s per core)\n", verify, 1e9 / verify);
   std::printf("sha256_hex(api key): %.0f ns/op (%.0f/s per core)\n", key_hash, 1e9 / key_hash);
   auto t0 = std::chrono::steady_clock::now();

@@ -1,3 +1,4 @@
+#include "dm/core/strings.hpp"
 #include "dm/api/query.hpp"
 
 #include <algorithm>
@@ -63,7 +64,7 @@ std::optional<bool> QueryReader::boolean(const std::string& name) {
   auto v = req_.query_param(name);
   if (!v) return std::nullopt;
   std::string s = *v;
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  s = lower(s);
   if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
   if (s == "false" || s == "0" || s == "no" || s == "off") return false;
   errors_.push_back({{"query", name}, "Input should be a valid boolean", "bool_parsing"});
@@ -112,18 +113,6 @@ std::optional<std::string> QueryReader::time(const std::string& name) {
     return std::nullopt;
   }
   return v;
-}
-
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (s[i] != '-') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace dm::api

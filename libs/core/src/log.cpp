@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "dm/core/strings.hpp"
 #include "dm/core/time.hpp"
 
 namespace dm::log {
@@ -46,8 +47,7 @@ void init(std::string service, Level level) {
 }
 
 Level parse_level(std::string_view text) {
-  std::string s;
-  for (char c : text) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string s = lower(text);
   if (s == "debug" || s == "trace") return Level::debug;
   if (s == "warn" || s == "warning") return Level::warn;
   if (s == "error" || s == "critical") return Level::error;

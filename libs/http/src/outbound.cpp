@@ -1,4 +1,5 @@
 // The outbound address guard: pure address arithmetic plus getaddrinfo, no Beast.
+#include "dm/core/strings.hpp"
 #include "dm/http/outbound.hpp"
 
 #include <arpa/inet.h>
@@ -14,12 +15,6 @@
 
 namespace dm::http {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view strip_brackets(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') return host.substr(1, host.size() - 2);

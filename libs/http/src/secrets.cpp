@@ -1,4 +1,5 @@
 // The one rule for what is secret in a destination's headers and URLs (see secrets.hpp).
+#include "dm/core/strings.hpp"
 #include "dm/http/secrets.hpp"
 
 #include <algorithm>
@@ -8,12 +9,6 @@
 
 namespace dm::http {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Where the authority of "scheme://authority/..." is, or nullopt without "://".
 std::optional<std::pair<std::size_t, std::size_t>> authority_span(std::string_view url) {

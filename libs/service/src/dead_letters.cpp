@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "dm/api/query.hpp"
+#include "dm/core/encoding.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/text.hpp"
 #include "dm/core/time.hpp"
@@ -23,28 +24,6 @@ std::string hex_bytea(std::string_view bytes) {
   for (unsigned char c : bytes) {
     out += kHex[c >> 4];
     out += kHex[c & 0xF];
-  }
-  return out;
-}
-
-std::string base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    auto n = (static_cast<unsigned>(static_cast<unsigned char>(bytes[i])) << 16) |
-             (static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
-             static_cast<unsigned char>(bytes[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
-  }
-  if (i < bytes.size()) {
-    unsigned n = static_cast<unsigned>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
   }
   return out;
 }
@@ -141,7 +120,7 @@ void write_letter(json::Writer& w, const std::string& kind, const db::Rows& rows
       w.string(d.payload);
     else
       w.null();
-    w.field("payload_base64", base64(d.payload));
+    w.field("payload_base64", base64_encode(d.payload));
   }
   w.end_object();
 }

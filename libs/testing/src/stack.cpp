@@ -1,5 +1,7 @@
 #include "dm/testing/stack.hpp"
 
+#include "dm/core/strings.hpp"
+
 #include <signal.h>
 
 #include <fstream>
@@ -24,10 +26,7 @@ std::string Stack::scope_of(const std::string& s) {
 }
 
 std::string Stack::role_of(const std::string& s) {
-  std::string scope = scope_of(s);
-  std::string lower;
-  for (char c : scope) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return "dm_" + lower;
+  return "dm_" + lower(scope_of(s));
 }
 
 bool Stack::has_database(const std::string& s) { return s != "function-runner"; }

@@ -57,8 +57,8 @@ std::string register_user(Api& anon, const std::string& name, const std::string&
 }
 
 std::string sign(const std::string& header_json, const std::string& payload_json, const std::string& key) {
-  std::string input = gw::base64url_encode(header_json) + "." + gw::base64url_encode(payload_json);
-  return input + "." + gw::base64url_encode(gw::hmac_sha256(key, input));
+  std::string input = dm::base64url_encode(header_json) + "." + dm::base64url_encode(payload_json);
+  return input + "." + dm::base64url_encode(gw::hmac_sha256(key, input));
 }
 
 std::string admin_id() {
@@ -189,7 +189,7 @@ TEST_CASE("forged, expired and malformed credentials are 401 on every protected 
     // Same signature, payload changed (role viewer → admin for a viewer's token, here exp).
     auto d1 = valid.find('.');
     auto d2 = valid.find('.', d1 + 1);
-    tampered = valid.substr(0, d1) + "." + gw::base64url_encode(payload("access", now + 99999)) + valid.substr(d2);
+    tampered = valid.substr(0, d1) + "." + dm::base64url_encode(payload("access", now + 99999)) + valid.substr(d2);
   }
   std::vector<std::pair<std::string, dm::http::Headers>> forgeries = {
       {"no credentials", {}},
@@ -197,8 +197,8 @@ TEST_CASE("forged, expired and malformed credentials are 401 on every protected 
       {"bearer without token", {{"Authorization", "Bearer "}}},
       {"not a JWT", {{"Authorization", "Bearer abc.def"}}},
       {"alg none",
-       {{"Authorization", "Bearer " + gw::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." +
-                              gw::base64url_encode(payload("access", now + 600)) + "."}}},
+       {{"Authorization", "Bearer " + dm::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." +
+                              dm::base64url_encode(payload("access", now + 600)) + "."}}},
       {"alg HS512 with our key",
        {{"Authorization", "Bearer " + sign(R"({"alg":"HS512","typ":"JWT"})", payload("access", now + 600), key)}}},
       {"wrong signature", {{"Authorization", "Bearer " + sign(hs256, payload("access", now + 600), key + "x")}}},
@@ -328,7 +328,7 @@ TEST_CASE("the database holds no plaintext password or API key") {
   CHECK(dump.output.find(key.str("key")) == std::string::npos);
   CHECK(dump.output.find(key.str("key").substr(12)) == std::string::npos);
   CHECK(dump.output.find("pbkdf2_sha256$600000$") != std::string::npos);
-  CHECK(dump.output.find(gw::sha256_hex(key.str("key"))) != std::string::npos);
+  CHECK(dump.output.find(dm::sha256_hex(key.str("key"))) != std::string::npos);
 }
 
 TEST_CASE("deactivation, reactivation and role changes take effect on the next request") {

@@ -99,7 +99,7 @@ Tally flood(Api& api, const std::string& address, int n) {
   for (int i = 0; i < n; ++i) {
     dm::http::Headers h{{"X-Forwarded-For", address}};
     if (i % 3 == 1) h.set("Authorization", "Bearer not.a.token");
-    if (i % 3 == 2) h.set("X-API-Key", "dmk_" + dm::gateway::base64url_encode(std::to_string(rng()) + std::to_string(rng())));
+    if (i % 3 == 2) h.set("X-API-Key", "dmk_" + dm::base64url_encode(std::to_string(rng()) + std::to_string(rng())));
     auto r = api.call("GET", "/api/v1/devices", {}, h);
     ++t.statuses[r.status];
     if (r.status == 429) {
@@ -146,7 +146,7 @@ TEST_CASE("10,000 unauthenticated requests from one address meet 429s; nobody el
 
 TEST_CASE("an unknown API key is looked up once, then remembered for a while") {
   Api anon(throttle_stack(), As::anonymous);
-  const std::string key = "dmk_" + dm::gateway::base64url_encode(dm::gateway::random_bytes(32));
+  const std::string key = "dmk_" + dm::base64url_encode(dm::gateway::random_bytes(32));
   auto before = key_lookups();
   for (int i = 0; i < 50; ++i) {
     auto r = anon.call("GET", "/api/v1/devices", {}, {{"X-API-Key", key}, {"X-Forwarded-For", "198.51.100.70"}});

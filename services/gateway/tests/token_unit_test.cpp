@@ -10,14 +10,14 @@ namespace gw = dm::gateway;
 TEST_CASE("base64url round-trips and rejects non-canonical input") {
   for (const std::string& s :
        std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\xfe", 3)}) {
-    auto enc = gw::base64url_encode(s);
+    auto enc = dm::base64url_encode(s);
     CHECK(enc.find('=') == std::string::npos);
-    CHECK(gw::base64url_decode(enc) == std::optional<std::string>(s));
+    CHECK(dm::base64url_decode(enc) == std::optional<std::string>(s));
   }
-  CHECK_FALSE(gw::base64url_decode("Zm9v+A"));
-  CHECK_FALSE(gw::base64url_decode("Zg=="));
-  CHECK_FALSE(gw::base64url_decode("Zh"));  // non-zero trailing bits
-  CHECK_FALSE(gw::base64url_decode("Z"));
+  CHECK_FALSE(dm::base64url_decode("Zm9v+A"));
+  CHECK_FALSE(dm::base64url_decode("Zg=="));
+  CHECK_FALSE(dm::base64url_decode("Zh"));  // non-zero trailing bits
+  CHECK_FALSE(dm::base64url_decode("Z"));
 }
 
 TEST_CASE("tokens: issue, verify, expiry, tampering, algorithm pinning") {
@@ -34,7 +34,7 @@ TEST_CASE("tokens: issue, verify, expiry, tampering, algorithm pinning") {
   CHECK_FALSE(gw::verify_token(key, t.substr(1), 1500).ok());
   CHECK_FALSE(gw::verify_token(key, "a.b.c.d", 1500).ok());
   CHECK_FALSE(gw::verify_token(key, "", 1500).ok());
-  auto none = gw::base64url_encode(R"({"alg":"none"})") + t.substr(t.find('.'));
+  auto none = dm::base64url_encode(R"({"alg":"none"})") + t.substr(t.find('.'));
   CHECK_FALSE(gw::verify_token(key, none, 1500).ok());
   CHECK(gw::verify_token(key, t, 1500).ok());
 }
@@ -74,8 +74,8 @@ TEST_CASE("tokens carry the credential version; a token without one is refused")
   REQUIRE(v.ok());
   CHECK(v->ver == 7);
   auto sign = [&](const std::string& payload) {
-    std::string input = gw::base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + gw::base64url_encode(payload);
-    return input + "." + gw::base64url_encode(gw::hmac_sha256(key, input));
+    std::string input = dm::base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + dm::base64url_encode(payload);
+    return input + "." + dm::base64url_encode(gw::hmac_sha256(key, input));
   };
   const std::string base = R"({"sub":"00000000-0000-0000-0000-000000000001","role":"viewer","typ":"access",)"
                            R"("jti":"j","iat":1000,"exp":2000)";

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dm/api/body.hpp"
+#include "dm/core/strings.hpp"
 #include "dm/http/message.hpp"
 
 namespace dm::api {
@@ -42,8 +43,7 @@ class QueryReader {
   std::vector<FieldError> errors_;
 };
 
-// Is `text` a canonical UUID (8-4-4-4-12 hex)? Ids are UUIDs everywhere; anything else
-// cannot name a resource and gets 404 without a database round trip.
-bool is_uuid(std::string_view text);
+// Ids are UUIDs everywhere (dm/core/strings.hpp): anything else cannot name a resource.
+using ::dm::is_uuid;
 
 }  // namespace dm::api
