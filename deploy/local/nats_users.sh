@@ -60,7 +60,7 @@ nats_publish_of() {
 nats_subscribe_of() {
   printf '%s\n' '_INBOX.>' "dm.rpc.$1" 'dm.registry.changed.>'
   case "$1" in
-    gateway) printf '%s\n' 'dm.gateway.auth.changed' 'dm.devstate.>' 'dm.registry.invalidate' ;;
+    gateway) printf '%s\n' 'dm.gateway.auth.changed' 'dm.registry.invalidate' 'dm.devstate.>' 'dm.flow.completed.>' 'dm.function.run.>' 'dm.delivery.>' 'dm.deadletter.>' 'dm.device.>' ;; # taps: the console's live events
     registry) printf '%s\n' 'dm.registry.invalidate' ;;
     function-runner) printf '%s\n' 'dm.fn.exec' ;;
   esac
