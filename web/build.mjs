@@ -1,13 +1,14 @@
-// Builds the console into dist/: index.html and assets/ with content-hashed names (the gateway
-// serves those as immutable) and a gzip copy of each. Prints every file's size.
-//   node build.mjs
+// Builds the console into dist/ (or the folder named): index.html and assets/ with
+// content-hashed names (the gateway serves those as immutable) and a gzip copy of each. Prints
+// every file's size.
+//   node build.mjs [out-dir]
 import { build } from "esbuild";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 
 const here = new URL(".", import.meta.url).pathname;
-const dist = join(here, "dist");
+const dist = resolve(process.argv[2] || join(here, "dist"));
 const assets = join(dist, "assets");
 
 rmSync(dist, { recursive: true, force: true });

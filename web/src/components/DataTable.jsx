@@ -1,8 +1,8 @@
 // A table of rows with the loading, error and empty states every list needs.
 import { ErrorNotice, Loading, Empty } from "./States.jsx";
 
-// columns: [{key, label, render?(row), className?}]
-export function DataTable({ label, columns, rows, loading, error, onRetry, empty = "Nothing here yet.", rowKey = "id", onRowClick, selected }) {
+// columns: [{key, label, render?(row), className?}]; rowClass(row) adds a class to a row.
+export function DataTable({ label, columns, rows, loading, error, onRetry, empty = "Nothing here yet.", rowKey = "id", onRowClick, selected, rowClass }) {
   if (error && !rows) return <ErrorNotice error={error} onRetry={onRetry} />;
   if (!rows) return loading ? <Loading /> : null;
   return (
@@ -26,7 +26,7 @@ export function DataTable({ label, columns, rows, loading, error, onRetry, empty
               {rows.map((row) => (
                 <tr
                   key={row[rowKey]}
-                  className={[onRowClick && "clickable", selected === row[rowKey] && "selected"].filter(Boolean).join(" ")}
+                  className={[onRowClick && "clickable", selected === row[rowKey] && "selected", rowClass?.(row)].filter(Boolean).join(" ")}
                   onClick={onRowClick ? () => onRowClick(row) : undefined}
                 >
                   {columns.map((c) => (

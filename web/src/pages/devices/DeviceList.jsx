@@ -1,6 +1,6 @@
 // The fleet: every device with its live status, filtered by status and label, searched by
-// name or DevEUI. Status changes arrive over the live stream; last seen and battery are
-// refreshed every 30 s.
+// name or DevEUI. Status changes arrive over the live stream (the row lights up); last seen and
+// battery are refreshed every 30 s.
 import { useState } from "react";
 import { query, request } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
@@ -38,6 +38,7 @@ export function DeviceList() {
   const { search = "", status = "", label = "" } = location.query;
   const skip = Number(location.query.skip || 0);
   const [text, setText] = useState(search);
+  const [changed, setChanged] = useState(() => new Set()); // devices whose status changed live
   const labels = useAll("labels");
   const list = useAsync(
     () => request("GET", `/devices${query({ search, status, label, skip, limit: LIMIT, sort: "name" })}`),
@@ -60,6 +61,7 @@ export function DeviceList() {
     if (event === "ready") return refresh();
     if (event !== "devstate" || !list.data) return;
     const change = e.data;
+    setChanged((c) => new Set(c).add(change.device_id));
     list.setData({
       ...list.data,
       data: list.data.data.map((d) =>
@@ -122,6 +124,7 @@ export function DeviceList() {
         loading={list.loading}
         error={list.error}
         onRetry={list.reload}
+        rowClass={(d) => changed.has(d.id) && "changed"}
         empty={
           search || status || label ? (
             "No device matches these filters."

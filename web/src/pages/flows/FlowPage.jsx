@@ -1,8 +1,18 @@
 // The flow editor (React Flow): the graph, a palette to add to it, an inspector for what is
 // selected, save (the API's 422 shown on the node or edge it names), enable or disable,
 // delete, and below it the simulation and the run history. Loaded on first use.
-import { useCallback, useMemo, useState } from "react";
-import { addEdge, Background, Controls, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState, useReactFlow } from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import {
+  addEdge,
+  Background,
+  Controls,
+  ReactFlow,
+  ReactFlowProvider,
+  useEdgesState,
+  useNodesInitialized,
+  useNodesState,
+  useReactFlow,
+} from "@xyflow/react";
 import { ApiError, del, get, patch, put } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
 import { useAll, useAsync } from "../../lib/hooks.js";
@@ -38,7 +48,9 @@ function Editor({ flow, onSaved }) {
   const me = useMe();
   const editable = canEdit(me);
   const toast = useToast();
-  const { screenToFlowPosition } = useReactFlow();
+  const { screenToFlowPosition, fitView } = useReactFlow();
+  const measured = useNodesInitialized();
+  const refit = useRef(false); // a node was added by its button: show the whole graph again
   const initial = useMemo(() => toCanvas(flow), [flow]);
   const [nodes, setNodes, onNodesChange] = useNodesState(initial.nodes);
   const [edges, setEdges, onEdgesChange] = useEdgesState(initial.edges);
@@ -88,8 +100,17 @@ function Editor({ flow, onSaved }) {
     (c) => c.source !== c.target && !TRIGGERS.has(nodes.find((n) => n.id === c.target)?.data.kind),
     [nodes],
   );
+  useEffect(() => {
+    if (refit.current && measured) {
+      refit.current = false;
+      fitView({ duration: 200, maxZoom: 1.2 });
+    }
+  }, [measured, nodes.length, fitView]);
+  // Dropped where the pointer is, or (added by its button) right of the last node.
   const add = (kind, entityId, position) => {
-    const at = position || screenToFlowPosition({ x: window.innerWidth / 2, y: window.innerHeight / 3 });
+    const last = nodes[nodes.length - 1];
+    const at = position || (last ? { x: last.position.x + 240, y: last.position.y } : { x: 0, y: 0 });
+    refit.current = !position;
     const node = newNode(kind, entityId, at);
     setNodes((ns) => [...ns.map((n) => ({ ...n, selected: false })), { ...node, selected: true }]);
     changed();

@@ -7,14 +7,16 @@ import { TRIGGERS } from "./graph.js";
 
 const PAGE = { device: "devices", label: "labels", function: "functions", integration: "integrations", storage: "storages" };
 
-function ParameterInput({ spec, value, onChange, disabled }) {
+// `rest` carries the id and ARIA attributes Field gives its control.
+function ParameterInput({ spec, value, onChange, disabled, ...rest }) {
   const shown = value === undefined ? spec.default : value;
   if (spec.type === "boolean") {
-    return <input type="checkbox" disabled={disabled} checked={Boolean(shown)} onChange={(e) => onChange(e.target.checked)} />;
+    return <input {...rest} type="checkbox" disabled={disabled} checked={Boolean(shown)} onChange={(e) => onChange(e.target.checked)} />;
   }
   if (spec.type === "number" || spec.type === "integer") {
     return (
       <input
+        {...rest}
         type="number"
         step={spec.type === "integer" ? 1 : "any"}
         disabled={disabled}
@@ -24,9 +26,9 @@ function ParameterInput({ spec, value, onChange, disabled }) {
     );
   }
   if (spec.type === "object" || spec.type === "array") {
-    return <JsonInput value={shown} onChange={onChange} disabled={disabled} />;
+    return <JsonInput {...rest} value={shown} onChange={onChange} disabled={disabled} />;
   }
-  return <input disabled={disabled} value={shown ?? ""} onChange={(e) => onChange(e.target.value)} />;
+  return <input {...rest} disabled={disabled} value={shown ?? ""} onChange={(e) => onChange(e.target.value)} />;
 }
 
 function JsonInput({ value, onChange, disabled, ...rest }) {

@@ -23,6 +23,7 @@ export function CodeEditor({ value, onChange, language = "javascript", readOnly 
           basicSetup,
           language === "json" ? json() : javascript(),
           EditorState.readOnly.of(readOnly),
+          EditorView.editable.of(!readOnly),
           EditorView.contentAttributes.of({ "aria-label": label }),
           EditorView.theme({ "&": { minHeight }, ".cm-scroller": { minHeight } }),
           EditorView.updateListener.of((u) => {
