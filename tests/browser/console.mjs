@@ -27,10 +27,13 @@ function ok(what) {
   console.log(`ok: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-async function shot(page, name) {
+async function shot(page, name, fullPage = false) {
   if (!shots) return;
   mkdirSync(shots, { recursive: true });
-  await page.screenshot({ path: `${shots}/${name}.png` });
+  // The pictures are for the README: without the passing "saved" notes.
+  const hide = await page.addStyleTag({ content: ".toasts { display: none; }" });
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage });
+  await hide.evaluate((el) => el.remove());
 }
 
 const aria = (name, role) => `::-p-aria([name="${name}"]${role ? `[role="${role}"]` : ""})`;
@@ -182,7 +185,7 @@ async function createFunction(page) {
   await page.waitForSelector("section[aria-label='Test result'] .status-success");
   await seeText(page, '"temperature_f": 70.7');
   await seeText(page, "converting");
-  await shot(page, "function");
+  await shot(page, "function", true);
   ok("function created and tested (output, logs)");
 }
 

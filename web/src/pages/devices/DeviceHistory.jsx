@@ -45,8 +45,9 @@ function FieldChart({ device, version }) {
   const points = useAsync(() => request("GET", `/devices/${device.id}/history${query({ event_type: "up", limit: 500 })}`).then((r) => r.data), [device.id, version]);
   const fields = useMemo(() => {
     const set = new Set();
+    // In the order the newest uplinks name them: usually the device's main reading first.
     for (const e of points.data || []) numericPaths(e.object, "", set);
-    return [...set].sort();
+    return [...set];
   }, [points.data]);
   const [picked, setField] = useState("");
   const field = fields.includes(picked) ? picked : fields[0] || "";

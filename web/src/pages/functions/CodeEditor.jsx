@@ -5,7 +5,7 @@ import { EditorState } from "@codemirror/state";
 import { javascript } from "@codemirror/lang-javascript";
 import { json } from "@codemirror/lang-json";
 
-export function CodeEditor({ value, onChange, language = "javascript", readOnly = false, label, minHeight = "16rem" }) {
+export function CodeEditor({ value, onChange, language = "javascript", readOnly = false, label, minHeight = "12rem" }) {
   const box = useRef(null);
   const view = useRef(null);
   const latest = useRef(onChange);

@@ -41,7 +41,7 @@ export function ParametersEditor({ parameters, onChange, errorOf, disabled }) {
           <Field label="Default" error={errorOf(`parameters.${i}.default`)}>
             <input disabled={disabled} value={defaultText(p)} onChange={(e) => set(i, { default: parseDefault(p.type || "string", e.target.value) })} />
           </Field>
-          <Field label="Required">
+          <Field label="Required" className="check">
             <input type="checkbox" disabled={disabled} checked={Boolean(p.required)} onChange={(e) => set(i, { required: e.target.checked })} />
           </Field>
           <Field label="Description" className="wide">

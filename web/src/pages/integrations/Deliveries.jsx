@@ -7,7 +7,7 @@ import { useAsync, useThrottled } from "../../lib/hooks.js";
 import { useLive } from "../../lib/live.js";
 import { DataTable } from "../../components/DataTable.jsx";
 import { Field } from "../../components/Field.jsx";
-import { JsonView } from "../../components/JsonView.jsx";
+import { HttpExchange } from "../../components/HttpExchange.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
 import { Pager } from "../../components/Pager.jsx";
 import { ErrorNotice, Loading } from "../../components/States.jsx";
@@ -21,13 +21,9 @@ function Delivery({ integration, id }) {
   if (!d.data) return <Loading />;
   return (
     <section className="grid-2" aria-label="Delivery details">
+      <HttpExchange title="Request" message={d.data.request} />
       <div>
-        <h3>Request</h3>
-        <JsonView value={d.data.request} label="Request" />
-      </div>
-      <div>
-        <h3>Response</h3>
-        <JsonView value={d.data.response} label="Response" />
+        <HttpExchange title="Response" message={d.data.response} />
         <h3>Attempts</h3>
         <ol>
           {(d.data.attempts || []).map((a) => (

@@ -7,7 +7,7 @@ import { duration } from "../../lib/format.js";
 import { useAsync } from "../../lib/hooks.js";
 import { navigate } from "../../lib/router.js";
 import { ConfirmButton } from "../../components/ConfirmButton.jsx";
-import { JsonView } from "../../components/JsonView.jsx";
+import { HttpExchange } from "../../components/HttpExchange.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
 import { ErrorNotice, Loading } from "../../components/States.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
@@ -27,7 +27,10 @@ function TestResult({ result }) {
       </p>
       <details>
         <summary>Request and response</summary>
-        <JsonView value={{ request: result.request, response: result.response }} />
+        <div className="grid-2">
+          <HttpExchange title="Request" message={result.request} />
+          <HttpExchange title="Response" message={result.response} />
+        </div>
       </details>
     </section>
   );
