@@ -28,6 +28,18 @@ export function DataTable({ label, columns, rows, loading, error, onRetry, empty
                   key={row[rowKey]}
                   className={[onRowClick && "clickable", selected === row[rowKey] && "selected", rowClass?.(row)].filter(Boolean).join(" ")}
                   onClick={onRowClick ? () => onRowClick(row) : undefined}
+                  // Rows that open something are reachable and usable from the keyboard too.
+                  tabIndex={onRowClick ? 0 : undefined}
+                  onKeyDown={
+                    onRowClick
+                      ? (e) => {
+                          if (e.target === e.currentTarget && (e.key === "Enter" || e.key === " ")) {
+                            e.preventDefault();
+                            onRowClick(row);
+                          }
+                        }
+                      : undefined
+                  }
                 >
                   {columns.map((c) => (
                     <td key={c.key} className={c.className} data-label={c.label}>
