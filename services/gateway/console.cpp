@@ -56,9 +56,12 @@ struct Bundle {
 
 const char* content_type_of(const std::string& ext) {
   static const std::map<std::string, const char*> types = {
-      {".js", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-      {".svg", "image/svg+xml"},                 {".png", "image/png"},
-      {".woff2", "font/woff2"},                  {".json", "application/json"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".woff2", "font/woff2"},
+      {".json", "application/json"},
   };
   auto it = types.find(ext);
   return it == types.end() ? nullptr : it->second;
@@ -151,7 +154,8 @@ class Console {
     if (!ec && (!bundle_ || time != bundle_->index_time)) {
       if (auto fresh = load(dir_)) {
         bundle_ = std::move(fresh);
-        log::info("console bundle loaded", {{"dir", dir_}, {"assets", static_cast<std::int64_t>(bundle_->assets.size())}});
+        log::info("console bundle loaded",
+                  {{"dir", dir_}, {"assets", static_cast<std::int64_t>(bundle_->assets.size())}});
       }
     }
     return bundle_;

@@ -100,13 +100,11 @@ Result<std::vector<Topic>> parse_topics(std::string_view list) {
     const bool covered = std::any_of(topics.begin(), topics.end(), [&](const Topic& o) {
       return o.family == t.family && o.id.empty() && !t.id.empty();
     });
-    const bool repeated =
-        std::any_of(out.begin(), out.end(), [&](const Topic& o) { return o.subject == t.subject; });
+    const bool repeated = std::any_of(out.begin(), out.end(), [&](const Topic& o) { return o.subject == t.subject; });
     if (!covered && !repeated) out.push_back(std::move(t));
   }
   if (out.size() > kMaxTopicsPerStream) {
-    return make_error(Errc::invalid_argument,
-                      "at most " + std::to_string(kMaxTopicsPerStream) + " topics per stream");
+    return make_error(Errc::invalid_argument, "at most " + std::to_string(kMaxTopicsPerStream) + " topics per stream");
   }
   return out;
 }
@@ -151,8 +149,7 @@ EventHub::Refusal EventHub::refusal(const std::string& user, std::size_t new_sub
   return Refusal::none;
 }
 
-Result<EventHub::Opening> EventHub::open(const std::string& user, const std::vector<Topic>& topics,
-                                         std::string first) {
+Result<EventHub::Opening> EventHub::open(const std::string& user, const std::vector<Topic>& topics, std::string first) {
   std::lock_guard subscribing(subscriptions_mu_);
   std::vector<const Topic*> fresh;  // subjects nobody follows yet
   {

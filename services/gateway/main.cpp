@@ -82,7 +82,8 @@ int main() {
         docs_dir = config.str("DOCS_ASSETS_DIR", DM_DEFAULT_DOCS_DIR);
         console_dir = config.str("CONSOLE_DIR", DM_DEFAULT_CONSOLE_DIR);
         // Live events (GET /api/v1/events): connections, queue per client, life of a stream.
-        event_limits.max_connections = static_cast<std::size_t>(config.integer("EVENTS_MAX_CONNECTIONS", 200, 1, 100000));
+        event_limits.max_connections =
+            static_cast<std::size_t>(config.integer("EVENTS_MAX_CONNECTIONS", 200, 1, 100000));
         event_limits.max_per_user = static_cast<std::size_t>(config.integer("EVENTS_MAX_PER_USER", 8, 1, 1000));
         event_limits.max_subjects = static_cast<std::size_t>(config.integer("EVENTS_MAX_SUBJECTS", 64, 1, 10000));
         event_limits.stream.max_queued_bytes =
@@ -137,11 +138,11 @@ int main() {
         });
         // A changed account or key may end someone's access: streams end, and their clients
         // reconnect with whatever credentials still work.
-        DM_ASSIGN_OR_RETURN(auth_changes, rt.nats().subscribe(kAuthChangedSubject, "",
-                                                              [authenticator, hub](const bus::Message&) {
-                                                                authenticator->invalidate();
-                                                                hub->close_all();
-                                                              }));
+        DM_ASSIGN_OR_RETURN(auth_changes,
+                            rt.nats().subscribe(kAuthChangedSubject, "", [authenticator, hub](const bus::Message&) {
+                              authenticator->invalidate();
+                              hub->close_all();
+                            }));
         registry_reads = std::make_unique<gateway::RegistryReads>(read_cache_ttl);
         auto* reads = registry_reads.get();
         DM_ASSIGN_OR_RETURN(

@@ -2,6 +2,7 @@
 // (with client.cpp and asio_impl.cpp), because each costs ~20 s to compile.
 #include "dm/http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -24,7 +25,6 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <array>
 #include <deque>
 #include <mutex>
 #include <optional>

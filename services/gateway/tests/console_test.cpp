@@ -32,11 +32,9 @@ void write_file(const fs::path& path, const std::string& text) {
 struct Fixture {
   dm::testing::TempDir dir{"dm-console"};
   std::string dist = dir.path() + "/dist";
-  dm::testing::Stack stack{{"gateway"},
-                           {{"CONSOLE_DIR", dist},
-                            {"EVENTS_MAX_PER_USER", "2"},
-                            {"EVENTS_MAX_AGE", "4s"},
-                            {"EVENTS_KEEPALIVE", "1s"}}};
+  dm::testing::Stack stack{
+      {"gateway"},
+      {{"CONSOLE_DIR", dist}, {"EVENTS_MAX_PER_USER", "2"}, {"EVENTS_MAX_AGE", "4s"}, {"EVENTS_KEEPALIVE", "1s"}}};
 };
 
 Fixture& fixture() {
@@ -132,8 +130,8 @@ TEST_CASE("console: a page that says how to build it, then the bundle with its c
   CHECK(gz.headers.get("Content-Encoding") == "gzip");
   CHECK(anon.call("GET", "/assets/main-ABC123.js", "", {{"Accept-Encoding", "gzip;q=0"}}).body ==
         "console.log('console')");
-  for (const char* bad : {"/assets/.hidden.js", "/assets/nothing.js", "/assets/..%2Findex.html",
-                          "/assets/..%2F..%2Fetc%2Fpasswd"}) {
+  for (const char* bad :
+       {"/assets/.hidden.js", "/assets/nothing.js", "/assets/..%2Findex.html", "/assets/..%2F..%2Fetc%2Fpasswd"}) {
     INFO(bad);
     CHECK(anon.get(bad).status == 404);
   }
@@ -172,9 +170,9 @@ TEST_CASE("events: taps arrive live; caps per user; streams end on an account ch
   REQUIRE((*nats)->publish("dm.flow.completed.f-1", R"({"flow_id":"f-1"})").ok());
   // Each subject is delivered on its own thread: in any order.
   REQUIRE(a->read_until("event: flows\ndata: {\"subject\":\"dm.flow.completed.f-1\",\"data\":{\"flow_id\":\"f-1\"}}"));
-  REQUIRE(a->read_until(
-      "event: devstate\ndata: {\"subject\":\"dm.devstate.0011223344556677\",\"data\":{\"dev_eui\":"
-      "\"0011223344556677\",\"state\":\"online\"}}"));
+  REQUIRE(
+      a->read_until("event: devstate\ndata: {\"subject\":\"dm.devstate.0011223344556677\",\"data\":{\"dev_eui\":"
+                    "\"0011223344556677\",\"state\":\"online\"}}"));
   CHECK(a->got().find("f-2") == std::string::npos);
   REQUIRE(a->read_until(": keep-alive"));  // EVENTS_KEEPALIVE=1s while quiet
 

@@ -85,7 +85,8 @@ TEST_CASE("sse frames: the tap's JSON reaches the client whole, line breaks incl
   CHECK(sse_frame("devstate", "dm.devstate.00", R"({"state":"online"})") ==
         "event: devstate\ndata: {\"subject\":\"dm.devstate.00\",\"data\":{\"state\":\"online\"}}\n\n");
   // A pretty-printed payload: each line becomes a data line (SSE joins them with \n).
-  CHECK(sse_frame("flows", "s", "{\n \"a\": 1\r\n}") == "event: flows\ndata: {\"subject\":\"s\",\"data\":{\ndata:  \"a\": 1\ndata: }}\n\n");
+  CHECK(sse_frame("flows", "s", "{\n \"a\": 1\r\n}") ==
+        "event: flows\ndata: {\"subject\":\"s\",\"data\":{\ndata:  \"a\": 1\ndata: }}\n\n");
 }
 
 TEST_CASE("hub: subscribes while someone follows, fans out, unsubscribes after the last one") {
