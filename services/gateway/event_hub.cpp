@@ -134,6 +134,9 @@ EventHub::~EventHub() {
   std::unordered_map<std::string, Subject> subjects;
   {
     std::lock_guard lock(mu_);
+    // A stream the server never finished (its frame dies with the io_context later) must not
+    // call back into a hub that is gone.
+    for (auto& [id, c] : clients_) c.stream->on_end(nullptr);
     subjects.swap(subjects_);
     clients_.clear();
   }

@@ -88,8 +88,11 @@ int main() {
         event_limits.max_subjects = static_cast<std::size_t>(config.integer("EVENTS_MAX_SUBJECTS", 64, 1, 10000));
         event_limits.stream.max_queued_bytes =
             static_cast<std::size_t>(config.integer("EVENTS_QUEUE_BYTES", 256 << 10, 4096, 64 << 20));
-        event_limits.stream.keepalive = config.millis("EVENTS_KEEPALIVE", std::chrono::seconds(15));
-        event_limits.stream.max_duration = config.millis("EVENTS_MAX_AGE", std::chrono::minutes(5));
+        event_limits.stream.keepalive = config.millis("EVENTS_KEEPALIVE", std::chrono::seconds(15),
+                                                      std::chrono::milliseconds(100), std::chrono::hours(1));
+        // 0: streams live until the client leaves (or an account changes).
+        event_limits.stream.max_duration = config.millis("EVENTS_MAX_AGE", std::chrono::minutes(5),
+                                                         std::chrono::milliseconds(0), std::chrono::hours(24));
         // Per client address: failed authentications per 5 minutes, registrations per hour.
         failure_limit = static_cast<int>(config.integer("AUTH_FAILURE_LIMIT", 200, 0, 1000000));
         registration_limit = static_cast<int>(config.integer("REGISTRATION_LIMIT", 10, 0, 1000000));

@@ -181,3 +181,17 @@ TEST_CASE("hub: a client that falls behind is dropped and counted; close_all end
   CHECK(hub.stats().connections == 0);
   CHECK(hub.stats().subjects == 0);
 }
+
+TEST_CASE("hub: a stream the server finishes after the hub is gone does not call back into it") {
+  FakeBus bus;
+  std::shared_ptr<dm::http::Stream> stream;
+  {
+    EventHub hub(EventLimits{}, bus.subscriber());
+    auto opened = hub.open("u", topics("flows"), "");
+    REQUIRE(opened.ok());
+    stream = opened->stream;
+  }
+  CHECK(bus.live.empty());
+  stream->ended();  // would be a use after free if the hub's callback were still set
+  CHECK(stream->closed());
+}
