@@ -2,16 +2,18 @@
 // stack console_test.sh started: log in, create a device, a function (and test it), an integration
 // to the receiver and a flow drawn in the editor; post webhooks; see the device turn online live,
 // the runs in the flow's history and the deliveries at the receiver; a viewer sees no edit
-// controls. Every wait is for a condition, never for a fixed time.
+// controls. Each page is also checked with axe-core (WCAG 2 A and AA, and axe's best practices:
+// labels, names, contrast, headings, landmarks). Every wait is for a condition, never a fixed time.
 //
 // Environment: BASE_URL, INGEST_URL, INGEST_SECRET, SINK_URL, ADMIN_USER, ADMIN_PASSWORD,
 // PROFILE_DIR; DM_SCREENSHOTS=<folder> also saves a PNG of each page there.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 
 const require = createRequire(new URL("../../web/package.json", import.meta.url));
 const puppeteer = require("puppeteer-core");
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const env = process.env;
 const BASE = env.BASE_URL;
@@ -25,6 +27,19 @@ const shots = env.DM_SCREENSHOTS ? resolve(env.DM_SCREENSHOTS) : null;
 
 function ok(what) {
   console.log(`ok: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+// axe-core runs through the DevTools protocol, which the page's Content-Security-Policy does not
+// govern (the console allows no inline script).
+async function audit(page, name) {
+  await page.evaluate(axeSource);
+  const { violations } = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "best-practice"] }),
+  );
+  if (violations.length) {
+    const found = violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    throw new Error(`accessibility problems on ${name}:\n  ${found.join("\n  ")}`);
+  }
 }
 
 async function shot(page, name, fullPage = false) {
@@ -185,6 +200,7 @@ async function createFunction(page) {
   await page.waitForSelector("section[aria-label='Test result'] .status-success");
   await seeText(page, '"temperature_f": 70.7');
   await seeText(page, "converting");
+  await audit(page, "the function page");
   await shot(page, "function", true);
   ok("function created and tested (output, logs)");
 }
@@ -247,6 +263,7 @@ async function liveFleet(page) {
   await page.waitForFunction((d) => document.querySelector('table[aria-label="Devices"] tr.changed')?.innerText.includes(d), {}, DEVICE);
   await rowWith(page, "Devices", "online");
   if (!(await page.evaluate(() => window.notReloaded))) throw new Error("the page was reloaded");
+  await audit(page, "the fleet");
   await shot(page, "fleet");
   ok("the device turned online in the fleet view without a reload");
 }
@@ -261,6 +278,7 @@ async function runsAndDeliveries(page, flowId) {
   await page.locator('table[aria-label="Runs"] tbody tr').click();
   await page.waitForSelector("section[aria-label='Run path']");
   await page.waitForSelector(".flow-node.step-success");
+  await audit(page, "the flow editor");
   await shot(page, "flow-editor");
   ok("both runs in the flow's history (the second appeared live), path shown on the graph");
   const stats = await until("the receiver to get both deliveries", async () => {
@@ -277,6 +295,7 @@ async function runsAndDeliveries(page, flowId) {
   await page.locator('table[aria-label="Deliveries"] tbody tr').click();
   await page.waitForSelector("section[aria-label='Delivery details']");
   await seeText(page, "temperature_f");
+  await audit(page, "the integration page");
   await shot(page, "integration");
   ok("deliveries reached the receiver and show with request and response");
 }
@@ -287,12 +306,12 @@ async function devicePage(page) {
   await heading(page, DEVICE);
   await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Event history"] tbody tr').length === 2);
   await page.waitForSelector("figure.chart figcaption");
+  await audit(page, "the device page");
   await shot(page, "device");
   ok("device page: history and chart");
 }
 
 async function otherPages(page) {
-  if (!shots) return;
   for (const [route, name, title] of [
     ["/dead-letters", "dead-letters", "Dead letters"],
     ["/users", "users", "Users"],
@@ -301,8 +320,11 @@ async function otherPages(page) {
     await page.goto(`${BASE}/#${route}`);
     await heading(page, title);
     await page.waitForFunction(() => !document.querySelector("main .loading"));
+    await audit(page, title);
     await shot(page, name);
   }
+  ok("dead letters, users and account pages");
+  if (!shots) return;
   await page.setViewport({ width: 390, height: 800 });
   await page.goto(`${BASE}/#/devices`);
   await rowWith(page, "Devices", DEVICE);
@@ -321,6 +343,7 @@ async function viewer(browser) {
   await fill(page, "Password", "viewer-password-0123");
   await click(page, "Register");
   await seeText(page, "log in with it");
+  await audit(page, "the login page");
   await shot(page, "login");
   await login(page, "viewer", "viewer-password-0123");
   const absent = async (what, selector) => {

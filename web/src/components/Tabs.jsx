@@ -23,6 +23,7 @@ export function Tabs({ tabs, label }) {
         ))}
       </div>
       <div role="tabpanel" id={`panel-${active.id}`} aria-labelledby={`tab-${active.id}`}>
+        <h2 className="sr-only">{active.label}</h2>
         {active.render()}
       </div>
     </div>

@@ -116,7 +116,7 @@ function ApiKeys() {
           { key: "revoked_at", label: "Revoked", render: (k) => (k.revoked_at ? dateTime(k.revoked_at) : "") },
           {
             key: "actions",
-            label: "",
+            label: "Actions",
             render: (k) =>
               !k.revoked_at && (
                 <ConfirmButton confirm={`Revoke ${k.name}?`} onConfirm={() => del(`/auth/api-keys/${k.id}`).then(() => keys.reload(true), setError)}>

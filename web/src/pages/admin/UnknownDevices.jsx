@@ -54,7 +54,7 @@ export function UnknownDevices() {
           { key: "events", label: "Events" },
           { key: "first_seen_at", label: "First seen", render: (u) => dateTime(u.first_seen_at) },
           { key: "last_seen_at", label: "Last seen", render: (u) => ago(u.last_seen_at) },
-          { key: "actions", label: "", render: (u) => <RegisterButton unknown={u} /> },
+          { key: "actions", label: "Actions", render: (u) => <RegisterButton unknown={u} /> },
         ]}
         rows={list.data}
         loading={list.loading}

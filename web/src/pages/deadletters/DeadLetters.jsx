@@ -59,7 +59,7 @@ function KindList({ kind, title, about, version, onChanged }) {
   if (canEdit(me)) {
     columns.push({
       key: "actions",
-      label: "",
+      label: "Actions",
       render: (d) => (
         <span className="row-actions" onClick={(e) => e.stopPropagation()}>
           <button type="button" onClick={() => act(post(`/dead-letters/${kind}/${d.id}/retry`), "Retried")}>

@@ -55,7 +55,7 @@ export function DeviceFlows({ device, version }) {
           { key: "created_at", label: "When", render: (r) => dateTime(r.created_at) },
           { key: "flow", label: "Flow", render: (r) => <Link to={`/flows/${r.flow_id}?tab=runs&run=${r.id}`}>{names[r.flow_id] || r.flow_id}</Link> },
           { key: "status", label: "Status", render: (r) => <StatusBadge status={r.status} /> },
-          { key: "replay", label: "", render: (r) => (r.replay ? "replay" : "") },
+          { key: "replay", label: "Replay", render: (r) => (r.replay ? "yes" : "") },
           { key: "duration_ms", label: "Took", render: (r) => duration(r.duration_ms) },
         ]}
         rows={runs.data}

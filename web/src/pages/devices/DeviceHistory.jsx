@@ -88,7 +88,7 @@ export function DeviceHistory({ device, version }) {
     { key: "object", label: "Decoded", className: "clip mono", render: (e) => (e.object ? JSON.stringify(e.object) : "—") },
   ];
   if (canEdit(me)) {
-    columns.push({ key: "actions", label: "", render: (e) => e.event_type === "up" && <ReplayButton device={device} entry={e} /> });
+    columns.push({ key: "actions", label: "Actions", render: (e) => e.event_type === "up" && <ReplayButton device={device} entry={e} /> });
   }
   const entry = list.data?.data.find((e) => e.id === open);
   return (

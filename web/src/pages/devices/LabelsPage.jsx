@@ -72,7 +72,7 @@ export function LabelsPage() {
   if (canEdit(me)) {
     columns.push({
       key: "actions",
-      label: "",
+      label: "Actions",
       render: (l) => (
         <span className="row-actions">
           <button type="button" onClick={() => setEditing(l)}>

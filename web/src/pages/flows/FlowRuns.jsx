@@ -57,7 +57,7 @@ export function FlowRuns({ flow, nameOf, onSelect }) {
   if (canEdit(me)) {
     columns.push({
       key: "actions",
-      label: "",
+      label: "Actions",
       render: (r) =>
         r.device_id && (
           <button

@@ -19,7 +19,7 @@ export function Palette({ entities, onAdd }) {
         const items = (entities[kind] || []).filter((x) => !f || x.name.toLowerCase().includes(f) || x.dev_eui?.includes(f)).slice(0, 30);
         return (
           <section key={kind}>
-            <h3>{TITLES[kind]}</h3>
+            <h2>{TITLES[kind]}</h2>
             {items.length === 0 && <p className="hint">none</p>}
             <ul>
               {items.map((x) => (

@@ -24,7 +24,8 @@ export function CodeEditor({ value, onChange, language = "javascript", readOnly 
           language === "json" ? json() : javascript(),
           EditorState.readOnly.of(readOnly),
           EditorView.editable.of(!readOnly),
-          EditorView.contentAttributes.of({ "aria-label": label }),
+          // Focusable even read-only, so the code can be scrolled and copied from the keyboard.
+          EditorView.contentAttributes.of({ "aria-label": label, tabindex: "0" }),
           EditorView.theme({ "&": { minHeight }, ".cm-scroller": { minHeight } }),
           EditorView.updateListener.of((u) => {
             if (u.docChanged) latest.current?.(u.state.doc.toString());

@@ -30,7 +30,7 @@ export function DeliveryDeadLetters({ integration }) {
   if (canEdit(me)) {
     columns.push({
       key: "actions",
-      label: "",
+      label: "Actions",
       render: (d) => (
         <button type="button" onClick={() => retry(`/integrations/${integration.id}/dead-letters/${d.id}/retry`, "Retried")}>
           Retry
