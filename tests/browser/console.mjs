@@ -269,12 +269,22 @@ async function liveFleet(page) {
 }
 
 async function runsAndDeliveries(page, flowId) {
+  const since = await page.evaluate(() => performance.now());
+  // The run list's loads since this page opened: the first, one on `ready`, one per live event.
+  const loads = () =>
+    page.evaluate(
+      (id, t) => performance.getEntriesByType("resource").filter((r) => r.name.includes(`/flows/${id}/history`) && r.startTime > t).length,
+      flowId,
+      since,
+    );
   await page.goto(`${BASE}/#/flows/${flowId}?tab=runs`);
   await heading(page, FLOW);
   await rowWith(page, "Runs", "success");
-  await seeText(page, "Live");
+  await until("the run list to load and reload on `ready`", async () => (await loads()) >= 2);
+  const before = await loads();
   await uplink(2);
   await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Runs"] tbody tr').length === 2);
+  if ((await loads()) <= before) throw new Error("the second run was not brought by a live event");
   await page.locator('table[aria-label="Runs"] tbody tr').click();
   await page.waitForSelector("section[aria-label='Run path']");
   await page.waitForSelector(".flow-node.step-success");
