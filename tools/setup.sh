@@ -85,6 +85,23 @@ if command -v npm >/dev/null && [ ! -f "$ROOT/.deps/web/node_modules/swagger-ui-
     npm install --no-audit --no-fund --silent >/dev/null ) || echo "setup: warning: npm assets not installed"
 fi
 
+# The operator's console (web/): npm packages pinned by web/package-lock.json into
+# web/node_modules (installed again only when the lock file changes), then the bundle the gateway
+# serves at / built into web/dist (again only when the sources change; esbuild takes a second).
+WEB="$ROOT/web"
+if command -v npm >/dev/null; then
+  if ! cmp -s "$WEB/package-lock.json" "$WEB/node_modules/.dm-package-lock.json"; then
+    echo "setup: installing the console's packages"
+    ( cd "$WEB" && npm ci --no-audit --no-fund --silent >/dev/null &&
+      cp package-lock.json node_modules/.dm-package-lock.json ) || echo "setup: warning: console packages not installed"
+  fi
+  sources="$(cd "$WEB" && find src build.mjs package-lock.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)"
+  if [ -f "$WEB/node_modules/.dm-package-lock.json" ] && [ "$sources" != "$(cat "$WEB/dist/.sources" 2>/dev/null)" ]; then
+    echo "setup: building the console"
+    ( cd "$WEB" && node build.mjs >/dev/null && echo "$sources" >dist/.sources ) || echo "setup: warning: console not built"
+  fi
+fi
+
 # Debian's kubectl 1.20 (kustomize v2.0.3) next to a newer kubectl on PATH, unpacked like
 # libnode: tests/deploy renders the manifests with both, so they keep working with either.
 KUBECTL_PREFIX="$ROOT/.deps/kubectl"

@@ -83,7 +83,9 @@ nats_subscribe_of() {
   printf '%s\n' "_INBOX.$1.>"
   case "$1" in gateway | provision) ;; *) printf '%s\n' "dm.rpc.$1.*" ;; esac
   case "$1" in
-    gateway) printf '%s\n' 'dm.gateway.auth.changed' 'dm.devstate.>' 'dm.registry.invalidate' ;;
+    # The taps the console's live events follow (services/gateway/event_hub.cpp).
+    gateway) printf '%s\n' 'dm.gateway.auth.changed' 'dm.registry.invalidate' 'dm.devstate.>' 'dm.flow.completed.>' \
+      'dm.function.run.>' 'dm.delivery.>' 'dm.deadletter.>' 'dm.device.>' 'dm.registry.changed.>' ;;
     registry) printf '%s\n' 'dm.registry.invalidate' ;;
     ingest | flow-orchestrator | integration-dispatcher) printf '%s\n' 'dm.registry.changed.>' ;;
     function-runner) printf '%s\n' 'dm.fn.exec' 'dm.registry.changed.>' ;;

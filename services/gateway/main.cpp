@@ -2,11 +2,13 @@
 #include <sstream>
 
 #include "auth_context.hpp"
+#include "console.hpp"
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
 #include "docs.hpp"
+#include "events.hpp"
 #include "openapi.hpp"
 #include "registry_reads.hpp"
 #include "routes.hpp"
@@ -49,6 +51,9 @@ int main() {
   std::chrono::milliseconds cache_ttl{2000};
   std::chrono::milliseconds read_cache_ttl{5000};
   std::string docs_dir;
+  std::string console_dir;
+  gateway::EventLimits event_limits;
+  std::unique_ptr<gateway::EventHub> events;
   gateway::AuthSettings auth_settings;
   std::unique_ptr<gateway::Store> store;
   std::unique_ptr<gateway::Authenticator> auth;
@@ -76,6 +81,19 @@ int main() {
         rpc_timeout = config.millis("RPC_TIMEOUT", std::chrono::seconds(10));
         read_cache_ttl = config.millis("READ_CACHE_TTL", std::chrono::seconds(5));
         docs_dir = config.str("DOCS_ASSETS_DIR", DM_DEFAULT_DOCS_DIR);
+        console_dir = config.str("CONSOLE_DIR", DM_DEFAULT_CONSOLE_DIR);
+        // Live events (GET /api/v1/events): connections, queue per client, life of a stream.
+        event_limits.max_connections =
+            static_cast<std::size_t>(config.integer("EVENTS_MAX_CONNECTIONS", 200, 1, 100000));
+        event_limits.max_per_user = static_cast<std::size_t>(config.integer("EVENTS_MAX_PER_USER", 8, 1, 1000));
+        event_limits.max_subjects = static_cast<std::size_t>(config.integer("EVENTS_MAX_SUBJECTS", 64, 1, 10000));
+        event_limits.stream.max_queued_bytes =
+            static_cast<std::size_t>(config.integer("EVENTS_QUEUE_BYTES", 256 << 10, 4096, 64 << 20));
+        event_limits.stream.keepalive = config.millis("EVENTS_KEEPALIVE", std::chrono::seconds(15),
+                                                      std::chrono::milliseconds(100), std::chrono::hours(1));
+        // 0: streams live until the client leaves (or an account changes).
+        event_limits.stream.max_duration = config.millis("EVENTS_MAX_AGE", std::chrono::minutes(5),
+                                                         std::chrono::milliseconds(0), std::chrono::hours(24));
         // Per client address: failed authentications per 5 minutes, registrations per hour.
         failure_limit = static_cast<int>(config.integer("AUTH_FAILURE_LIMIT", 200, 0, 1000000));
         registration_limit = static_cast<int>(config.integer("REGISTRATION_LIMIT", 10, 0, 1000000));
@@ -110,9 +128,25 @@ int main() {
                                      log::warn("could not announce an auth change", {{"error", r.error().message}});
                                    }
                                  }});
+        events = std::make_unique<gateway::EventHub>(
+            event_limits, gateway::nats_subscriber(rt.nats()),
+            &rt.metrics().counter("dm_gateway_event_streams_dropped_total",
+                                  "Live event streams dropped because the client fell behind"));
+        auto* hub = events.get();
+        auto& open_streams = rt.metrics().gauge("dm_gateway_event_streams", "Live event streams open");
+        auto& followed = rt.metrics().gauge("dm_gateway_event_subjects", "NATS tap subjects followed for live events");
+        rt.metrics().on_collect([hub, &open_streams, &followed] {
+          auto stats = hub->stats();
+          open_streams.set(static_cast<double>(stats.connections));
+          followed.set(static_cast<double>(stats.subjects));
+        });
+        // A changed account or key may end someone's access: streams end, and their clients
+        // reconnect with whatever credentials still work.
         DM_ASSIGN_OR_RETURN(auth_changes,
-                            rt.nats().subscribe(kAuthChangedSubject, "",
-                                                [authenticator](const bus::Message&) { authenticator->invalidate(); }));
+                            rt.nats().subscribe(kAuthChangedSubject, "", [authenticator, hub](const bus::Message&) {
+                              authenticator->invalidate();
+                              hub->close_all();
+                            }));
         registry_reads = std::make_unique<gateway::RegistryReads>(read_cache_ttl);
         auto* reads = registry_reads.get();
         DM_ASSIGN_OR_RETURN(
@@ -142,9 +176,12 @@ int main() {
                      });
         }
         gateway::add_docs_routes(router, docs_dir, gateway::build_openapi("/"));
+        gateway::add_event_routes(router, *events);
+        gateway::add_console_routes(router, console_dir);
         rt.on_shutdown([&] {
           auth_changes.reset();
           registry_changes.reset();
+          events.reset();  // the HTTP server has stopped: no stream is left to end
           work->stop();
         });
         return ok();

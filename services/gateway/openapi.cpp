@@ -44,15 +44,16 @@ void schema_ref(json::Writer& w, const char* name) {
   if (list) w.end_object();
 }
 
-void json_content(json::Writer& w, const char* schema) {
-  w.key("content").start_object().key("application/json").start_object().key("schema");
+void json_content(json::Writer& w, const char* schema, const char* content_type = "application/json") {
+  w.key("content").start_object().key(content_type).start_object().key("schema");
   schema_ref(w, schema);
   w.end_object().end_object();
 }
 
-void response(json::Writer& w, int status, const char* description, const char* schema) {
+void response(json::Writer& w, int status, const char* description, const char* schema,
+              const char* content_type = nullptr) {
   w.key(std::to_string(status)).start_object().field("description", description);
-  if (schema) json_content(w, schema);
+  if (schema) json_content(w, schema, content_type ? content_type : "application/json");
   w.end_object();
 }
 
@@ -100,7 +101,8 @@ void operation(json::Writer& w, const RouteSpec& r) {
     w.end_object();
   }
   w.key("responses").start_object();
-  response(w, r.success_status, r.success_status == 204 ? "No Content" : "Success", r.response_schema);
+  response(w, r.success_status, r.success_status == 204 ? "No Content" : "Success", r.response_schema,
+           r.response_content_type);
   if (r.access != Access::public_) {
     response(w, 401, "Not authenticated", "Error");
     response(w, 403, "Not allowed for this role", "Error");

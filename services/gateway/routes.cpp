@@ -106,7 +106,7 @@ const std::vector<RouteSpec>& route_table() {
   static const std::vector<RouteSpec> table = [] {
     std::vector<RouteSpec> all;
     for (auto part : {device_routes, function_routes, integration_routes, flow_routes, auth_routes,
-                      dead_letter_routes}) {
+                      dead_letter_routes, event_routes}) {
       auto routes = part();
       all.insert(all.end(), routes.begin(), routes.end());
     }

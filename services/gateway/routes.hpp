@@ -26,6 +26,7 @@ struct RouteSpec {
   const char* response_schema = nullptr;  // schema of the success body ("X[]" for a list)
   int success_status = 200;
   std::vector<QueryParam> query = {};
+  const char* response_content_type = nullptr;  // of the success body; nullptr: application/json
 };
 
 // Common query parameters of list endpoints.
@@ -48,6 +49,7 @@ std::vector<RouteSpec> integration_routes();  // integrations and storages
 std::vector<RouteSpec> flow_routes();         // flows and search
 std::vector<RouteSpec> auth_routes();         // accounts, API keys, users (served by the gateway)
 std::vector<RouteSpec> dead_letter_routes();  // /api/v1/dead-letters/<kind> of each service that keeps them
+std::vector<RouteSpec> event_routes();        // the console's live events (served by the gateway)
 const char* access_name(Access a);
 
 }  // namespace dm::gateway

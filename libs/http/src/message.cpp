@@ -114,6 +114,14 @@ Response Response::empty(int status) {
   return r;
 }
 
+Response Response::streaming(std::shared_ptr<Stream> stream, std::string content_type) {
+  Response r;
+  r.status = 200;
+  r.headers.set("Content-Type", std::move(content_type));
+  r.body_stream = std::move(stream);
+  return r;
+}
+
 std::string percent_decode(std::string_view text, bool plus_as_space) {
   std::string out;
   out.reserve(text.size());

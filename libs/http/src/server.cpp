@@ -2,9 +2,11 @@
 // (with client.cpp and asio_impl.cpp), because each costs ~20 s to compile.
 #include "dm/http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,12 +17,15 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -28,6 +33,7 @@
 #include <vector>
 
 #include "dm/core/log.hpp"
+#include "dm/http/stream.hpp"
 
 namespace dm::http {
 
@@ -58,6 +64,21 @@ struct ReplySlot {
   std::optional<Response> response;
 };
 
+// Runs `f(slot)` on the slot's strand if the server and the slot still exist. Two hops: the
+// io_context outlives every strand executor we could have kept, so post there first and reach
+// the connection's strand through the slot only if it is still alive.
+template <typename F>
+void post_to_slot(const std::shared_ptr<Gate>& gate, asio::io_context* ioc, std::weak_ptr<ReplySlot> slot, F f) {
+  std::lock_guard lock(gate->mu);
+  if (!gate->open) return;
+  asio::post(*ioc, [slot = std::move(slot), f = std::move(f)]() mutable {
+    if (auto s = slot.lock()) {
+      auto ex = s->timer.get_executor();
+      asio::post(ex, [s, f = std::move(f)]() mutable { f(*s); });
+    }
+  });
+}
+
 // Shared by every copy of one request's Reply: delivers once, and answers 500 when the last copy
 // is dropped without a call (a handler bug would otherwise hang the connection forever).
 class ReplyCore {
@@ -87,18 +108,9 @@ class ReplyCore {
       inline_slot_->response = std::move(response);
       return;
     }
-    std::lock_guard lock(gate_->mu);
-    if (!gate_->open) return;
-    // Two hops: the io_context outlives every strand executor we could have kept here, so post
-    // there first and reach the connection's strand through the slot only if it still exists.
-    asio::post(*ioc_, [slot = slot_, r = std::move(response)]() mutable {
-      if (auto s = slot.lock()) {
-        auto ex = s->timer.get_executor();
-        asio::post(ex, [s, r = std::move(r)]() mutable {
-          s->response = std::move(r);
-          s->timer.cancel();
-        });
-      }
+    post_to_slot(gate_, ioc_, slot_, [r = std::move(response)](ReplySlot& s) mutable {
+      s.response = std::move(r);
+      s.timer.cancel();
     });
   }
 
@@ -121,10 +133,42 @@ struct Session {
   beast::flat_buffer buffer;
   std::string remote;
   bool idle = true;                 // between requests: stop() may close it at once
+  bool streaming = false;           // sending a Stream: stop() may close it at once too
   std::shared_ptr<ReplySlot> slot;  // while a handler runs: stop() may give up on it
 };
 
 bool has_crlf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+// Copies a handler's header fields: framing is ours to decide, and CR/LF in a field would let a
+// handler split the response. "Connection: close" clears keep_alive.
+void copy_headers(const Headers& headers, bhttp::fields& out, bool& keep_alive) {
+  for (const auto& [name, value] : headers) {
+    if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) continue;
+    if (name.empty() || name.find_first_of(" \t:") != std::string::npos || has_crlf(name) || has_crlf(value)) {
+      log::warn("http response header dropped", {{"name", name}});
+      continue;
+    }
+    if (iequals(name, "Connection")) {
+      if (iequals(value, "close")) keep_alive = false;
+      continue;
+    }
+    out.insert(name, value);
+  }
+}
+
+// Reads (and drops) whatever a streaming client sends, until it closes or the socket fails,
+// then says so: a stream's client sends nothing, so this is how its departure is seen.
+asio::awaitable<void> watch_peer(std::shared_ptr<Session> s, std::shared_ptr<ReplySlot> wake,
+                                 std::shared_ptr<bool> gone) {
+  std::array<char, 512> sink{};
+  for (;;) {
+    // The socket itself, not the tcp_stream: its write timeouts must not end this read.
+    auto [ec, n] = co_await s->stream.socket().async_read_some(asio::buffer(sink), use_tuple);
+    if (ec) break;
+  }
+  *gone = true;
+  wake->timer.cancel();
+}
 
 bool is_http_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -150,6 +194,8 @@ struct Server::Impl {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> run_session(std::shared_ptr<Session> s);
   asio::awaitable<void> fail(Session& s, int status, std::string detail);
+  asio::awaitable<void> serve_stream(std::shared_ptr<Session> s, Response res, unsigned version, bool head);
+  asio::awaitable<bool> send_chunks(Session& s, const std::deque<std::string>& chunks);
   bhttp::response<bhttp::string_body> to_beast(Response res, unsigned version, bool head, bool keep_alive);
 
   // Runs `f` on every live session's strand.
@@ -224,19 +270,7 @@ bhttp::response<bhttp::string_body> Server::Impl::to_beast(Response res, unsigne
   bhttp::response<bhttp::string_body> out;
   out.version(version);
   out.result(static_cast<unsigned>(res.status));
-  for (const auto& [name, value] : res.headers) {
-    // Framing is ours to decide; CR/LF in a field would let a handler split the response.
-    if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) continue;
-    if (name.empty() || name.find_first_of(" \t:") != std::string::npos || has_crlf(name) || has_crlf(value)) {
-      log::warn("http response header dropped", {{"name", name}});
-      continue;
-    }
-    if (iequals(name, "Connection")) {
-      if (iequals(value, "close")) keep_alive = false;
-      continue;
-    }
-    out.insert(name, value);
-  }
+  copy_headers(res.headers, out, keep_alive);
   if (!res.headers.contains("Server")) out.set(bhttp::field::server, opt.server_name);
   bool bodiless = res.status / 100 == 1 || res.status == 204 || res.status == 304;
   if (!bodiless) {
@@ -265,6 +299,96 @@ asio::awaitable<void> Server::Impl::fail(Session& s, int status, std::string det
     if (rec) break;
     drained += got;
   }
+}
+
+asio::awaitable<bool> Server::Impl::send_chunks(Session& s, const std::deque<std::string>& chunks) {
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(chunks.size());
+  for (const auto& c : chunks) buffers.emplace_back(asio::buffer(c));
+  s.stream.expires_after(opt.idle_timeout);  // a client that stops reading is dropped
+  auto [ec, n] = co_await asio::async_write(s.stream, buffers, use_tuple);
+  s.stream.expires_never();
+  co_return !ec;
+}
+
+// The head without a length (the body ends with the connection), then the stream's chunks as
+// they come, keep-alives while it is quiet, until it closes, overflows, outlives max_duration,
+// the client leaves or the server stops.
+asio::awaitable<void> Server::Impl::serve_stream(std::shared_ptr<Session> s, Response res, unsigned version,
+                                                 bool head) {
+  auto stream = std::move(res.body_stream);
+  // Tells the stream's owner however this coroutine ends, even when its frame dies with the
+  // io_context at stop().
+  struct End {
+    Stream* stream;
+    ~End() {
+      try {
+        stream->ended();
+      } catch (...) {  // a destructor must not throw; the owner's callback is its own business
+      }
+    }
+  } end{stream.get()};
+
+  bool keep_alive = false;
+  bhttp::response<bhttp::empty_body> out;
+  out.version(version);
+  out.result(static_cast<unsigned>(res.status));
+  copy_headers(res.headers, out, keep_alive);
+  if (!res.headers.contains("Server")) out.set(bhttp::field::server, opt.server_name);
+  out.keep_alive(false);
+  bhttp::response_serializer<bhttp::empty_body> serializer(out);
+  s->stream.expires_after(opt.idle_timeout);
+  requests.fetch_add(1);
+  auto [hec, hn] = co_await bhttp::async_write_header(s->stream, serializer, use_tuple);
+  s->stream.expires_never();
+  beast::error_code ignored;
+  if (hec || head) {
+    s->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_return;
+  }
+
+  s->streaming = true;
+  // Its timer is what the loop waits on: the stream's writes and the client's departure cancel it.
+  auto wake = std::make_shared<ReplySlot>(s->stream.get_executor());
+  // An overflow also aborts a write in progress: the client is not reading, so it would wait
+  // out idle_timeout otherwise.
+  stream->set_waker([g = gate, ioc = &ioc, weak = std::weak_ptr<ReplySlot>(wake), ws = std::weak_ptr<Session>(s),
+                     wst = std::weak_ptr<Stream>(stream)] {
+    post_to_slot(g, ioc, weak, [ws, wst](ReplySlot& slot) {
+      slot.timer.cancel();
+      auto st = wst.lock();
+      auto session = ws.lock();
+      if (st && session && st->overflowed()) session->stream.close();
+    });
+  });
+  auto gone = std::make_shared<bool>(false);
+  asio::co_spawn(s->stream.get_executor(), watch_peer(s, wake, gone), asio::detached);
+
+  const auto& so = stream->options();
+  const auto end_at = so.max_duration.count() > 0 ? Clock::now() + so.max_duration : Clock::time_point::max();
+  const std::deque<std::string> keepalive{so.keepalive_chunk};
+  auto last_sent = Clock::now();
+  for (;;) {
+    auto taken = stream->take();
+    if (taken.overflowed || *gone || stopping.load()) break;
+    if (!taken.chunks.empty()) {
+      if (!co_await send_chunks(*s, taken.chunks)) break;
+      last_sent = Clock::now();
+      continue;
+    }
+    if (taken.closed) break;
+    const auto now = Clock::now();
+    if (now >= end_at) break;
+    if (now >= last_sent + so.keepalive) {
+      if (!co_await send_chunks(*s, keepalive)) break;
+      last_sent = now;
+      continue;
+    }
+    wake->timer.expires_at(std::min(last_sent + so.keepalive, end_at));
+    co_await wake->timer.async_wait(use_tuple);
+  }
+  s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  s->stream.close();
 }
 
 asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
@@ -353,6 +477,10 @@ asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
     s->slot.reset();
     if (!slot->response) co_return;  // stop() gave up waiting for the handler
     Response res = std::move(*slot->response);
+    if (res.body_stream) {
+      co_await serve_stream(s, std::move(res), version, head);
+      co_return;
+    }
 
     auto out = to_beast(std::move(res), version, head, keep_alive && !stopping.load());
     keep_alive = out.keep_alive();
@@ -437,7 +565,7 @@ void Server::stop(std::chrono::milliseconds grace) {
       m.acceptor.close(ignored);
     });
     m.for_each_session([](Session& s) {
-      if (s.idle) s.stream.close();
+      if (s.idle || s.streaming) s.stream.close();
     });
     m.wait_for_no_connections(Clock::now() + grace);
     // Grace is over: close the rest, including sessions still waiting for a handler.

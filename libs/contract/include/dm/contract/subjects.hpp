@@ -30,7 +30,14 @@ inline constexpr const char* kUplinks = "dm.device.*.up";
 // The <dev_eui> token of a device-event subject (the whole subject if it has another shape).
 std::string_view dev_eui_of(std::string_view subject);
 
-// Taps.
+// Taps. Each family is "<prefix>.<id>": a subscriber follows "<prefix>.>" or one id.
+inline constexpr const char* kDeviceEventPrefix = "dm.device";      // .<dev_eui>.<event> (also the stream)
+inline constexpr const char* kDeviceStatePrefix = "dm.devstate";    // .<dev_eui>
+inline constexpr const char* kFlowCompletedPrefix = "dm.flow.completed";  // .<flow_id>
+inline constexpr const char* kFunctionRunPrefix = "dm.function.run";      // .<function_id>
+inline constexpr const char* kDeliveryPrefix = "dm.delivery";             // .<target_id>
+inline constexpr const char* kDeadLetterPrefix = "dm.deadletter";         // .<kind>
+inline constexpr const char* kRegistryChangedPrefix = "dm.registry.changed";  // .<kind>
 std::string device_state(std::string_view dev_eui);  // dm.devstate.<dev_eui>
 inline constexpr const char* kDeviceStates = "dm.devstate.>";
 std::string registry_changed(std::string_view kind);  // dm.registry.changed.<kind>

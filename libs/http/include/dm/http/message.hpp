@@ -5,6 +5,7 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@
 #include "dm/core/result.hpp"
 
 namespace dm::http {
+
+class Stream;  // dm/http/stream.hpp
 
 // Header fields in arrival order (order matters for repeated fields such as Set-Cookie);
 // names compare case-insensitively as RFC 9110 requires.
@@ -74,12 +77,15 @@ struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // Set: the body is this stream instead of `body`, written until it closes (dm/http/stream.hpp).
+  std::shared_ptr<Stream> body_stream;
 
   static Response json(int status, std::string body);  // Content-Type: application/json
   static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
   static Response error(int status, std::string_view detail);  // {"detail": "..."} as FastAPI
   static Response from_error(const dm::Error& e);              // status from errc_http_status, detail = message
   static Response empty(int status = 204);
+  static Response streaming(std::shared_ptr<Stream> stream, std::string content_type);
 };
 
 // Call exactly once, from ANY thread: the server posts the response back to the connection.

@@ -1,0 +1,75 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { getAll } from "./api.js";
+
+// Loading data for a view: data, error and whether it is loading, reload on demand, and
+// answers that arrive after the inputs changed ignored. `deps` are plain values (ids, filters).
+export function useAsync(load, deps) {
+  const key = JSON.stringify(deps);
+  const [state, setState] = useState({ key: null, data: undefined, error: null, busy: false });
+  const latest = useRef(load);
+  const generation = useRef(0);
+  useEffect(() => {
+    latest.current = load;
+  });
+  const fetchFor = useCallback((forKey) => {
+    const mine = ++generation.current;
+    return latest.current().then(
+      (data) => {
+        if (mine === generation.current) setState({ key: forKey, data, error: null, busy: false });
+      },
+      (error) => {
+        if (mine === generation.current) setState((s) => ({ ...s, key: forKey, error, busy: false }));
+      },
+    );
+  }, []);
+  useEffect(() => {
+    fetchFor(key);
+  }, [fetchFor, key]);
+  // `quiet`: keep showing what is there (live refreshes) instead of a loading state.
+  const reload = useCallback(
+    (quiet = false) => {
+      if (!quiet) setState((s) => ({ ...s, busy: true }));
+      return fetchFor(key);
+    },
+    [fetchFor, key],
+  );
+  const setData = useCallback((data) => setState((s) => ({ ...s, data })), []);
+  return { data: state.data, error: state.error, loading: state.key !== key || state.busy, reload, setData };
+}
+
+// Calls `fn` at most once per `ms` (trailing), for bursts of live events that each say
+// "something changed: reload".
+export function useThrottled(fn, ms) {
+  const latest = useRef(fn);
+  const timer = useRef(null);
+  useEffect(() => {
+    latest.current = fn;
+  });
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return useCallback(() => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      latest.current();
+    }, ms);
+  }, [ms]);
+}
+
+// Runs `fn` every `ms` while the page is visible.
+export function useInterval(fn, ms) {
+  const latest = useRef(fn);
+  useEffect(() => {
+    latest.current = fn;
+  });
+  useEffect(() => {
+    const id = setInterval(() => {
+      if (document.visibilityState === "visible") latest.current();
+    }, ms);
+    return () => clearInterval(id);
+  }, [ms]);
+}
+
+// Every definition of a kind ("labels", "functions", …), by name: for pickers and name lookups.
+export function useAll(kind) {
+  return useAsync(() => getAll(`/${kind}`, { sort: "name" }), [kind]);
+}
