@@ -171,6 +171,8 @@ live_pid() { # <pidfile> <name> [<marker>]
 NATS_CONF="$DATA/nats/nats.conf"
 nats_conf_of() { if [ "$NATS_NODES" = 1 ]; then echo "$NATS_CONF"; else echo "$DATA/nats/node-$1/nats.conf"; fi; }
 nats_store_of() { if [ "$NATS_NODES" = 1 ]; then echo "$DATA/nats"; else echo "$DATA/nats/node-$1"; fi; }
+# How up and down name a node in what they print: "nats-server", or "nats-server <i>" in a cluster.
+nats_label_of() { if [ "$NATS_NODES" = 1 ]; then echo "nats-server"; else echo "nats-server $1"; fi; }
 nats_pidfile_of() { if [ "$NATS_NODES" = 1 ]; then echo "$PIDS/nats.pid"; else echo "$PIDS/nats-$1.pid"; fi; }
 nats_port_of() { echo $((NATS_PORT + 10 * ($1 - 1))); }
 nats_http_port_of() { echo $((NATS_HTTP_PORT + 10 * ($1 - 1))); }
