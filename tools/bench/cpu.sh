@@ -10,8 +10,9 @@
 #   RATES=idle tools/bench/cpu.sh               # no load: the stack's CPU per second at rest
 #   tools/bench/cpu.sh --root ../old-checkout  # the same against another checkout's build
 #                                              # (alternate runs with the commit before)
-# Prints one line per rate: uplinks delivered, achieved rate, µs of CPU per uplink in all and
-# per process kind. "max" posts as fast as the stack accepts (a backlog builds and drains).
+# Prints one line per rate: uplinks delivered, achieved rate, µs of CPU per uplink in all, NATS
+# messages in and out and context switches (all the stack's threads) per uplink, and µs of CPU
+# per uplink by process kind. "max" posts as fast as the stack accepts (a backlog builds and drains).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -78,6 +79,21 @@ stack_ticks() {
     awk -v k="$kind" '{ sub(/^.*\) /, ""); print k, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
   done | awk '{ t[$1] += $2 } END { for (k in t) print k, t[k] }' | sort
 }
+# Messages into and out of nats-server, and context switches of the stack's threads.
+nats_msgs() { curl -sf "http://127.0.0.1:$NATS_HTTP_PORT/varz" | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["in_msgs"], v["out_msgs"])'; }
+switches() { # "<kind> <switches>" over every thread of the stack
+  local pid kind
+  for status in /proc/[0-9]*/status; do
+    grep -q "^Cpus_allowed_list:[[:space:]]*$STACK_CPU\$" "$status" 2>/dev/null || continue
+    pid="${status#/proc/}"
+    pid="${pid%/status}"
+    kind="$(cat "/proc/$pid/comm" 2>/dev/null)" || continue
+    case "$kind" in dm-*) ;; nats-server | postgres | mosquitto) ;; *) kind="other" ;; esac
+    for t in /proc/"$pid"/task/*/status; do
+      awk -v k="$kind" '/^(voluntary|nonvoluntary)_ctxt_switches/ { s += $2 } END { print k, s + 0 }' "$t" 2>/dev/null
+    done
+  done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort
+}
 received() { curl -sf "http://127.0.0.1:$SINK_PORT/_sink/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])'; }
 
 # Warm up: caches, connections, V8 workers.
@@ -85,9 +101,11 @@ taskset -c "$LOAD_CPU" "$TOOLS_BUILD/tools/dm-load" --url "$WEBHOOK" --secret "$
   --devices "$DEVICES" >/dev/null
 sleep 3
 HZ="$(getconf CLK_TCK)"
-printf '%-6s %9s %9s %10s  %s\n' rate delivered "per s" "µs/uplink" "by process (µs/uplink)"
+printf '%-6s %9s %9s %10s %6s %6s %6s  %s\n' rate delivered "per s" "µs/uplink" "in" "out" "cs" "by process (µs/uplink)"
 for rate in $RATES; do
   before_sink="$(received)"
+  read -r in0 out0 < <(nats_msgs)
+  cs_before="$(switches)"
   before="$(stack_ticks)"
   t0="$(date +%s.%N)"
   args=(--rate "$rate")
@@ -113,13 +131,22 @@ for rate in $RATES; do
   done
   t1="$(date +%s.%N)"
   after="$(stack_ticks)"
+  read -r in1 out1 < <(nats_msgs)
+  cs_after="$(switches)"
   delivered=$((last - before_sink))
   join -a2 -e0 -o 0,1.2,2.2 <(echo "$before") <(echo "$after") |
-    awk -v n="$delivered" -v hz="$HZ" -v rate="$rate" -v secs="$(echo "$t1 - $t0 - 2" | bc)" '
+    awk -v n="$delivered" -v hz="$HZ" -v rate="$rate" -v secs="$(echo "$t1 - $t0 - 2" | bc)" \
+      -v msgs_in=$((in1 - in0)) -v msgs_out=$((out1 - out0)) \
+      -v cs="$(join -a2 -e0 -o 0,1.2,2.2 <(echo "$cs_before") <(echo "$cs_after") | awk '{ s += $3 - $2 } END { print s }')" '
       { d = ($3 - $2) * 1e6 / hz; total += d; part[$1] = d }
       END {
         line = ""
         for (k in part) if (part[k] > 0) line = line sprintf("%s %.0f  ", k, part[k] / (n ? n : 1))
-        printf "%-6s %9d %9.0f %10.0f  %s\n", rate, n, n / secs, total / (n ? n : 1), line
+        m = n ? n : 1
+        printf "%-6s %9d %9.0f %10.0f %6.1f %6.1f %6.1f  %s\n", rate, n, n / secs, total / m, msgs_in / m, msgs_out / m,
+          cs / m, line
       }'
+  join -a2 -e0 -o 0,1.2,2.2 <(echo "$cs_before") <(echo "$cs_after") |
+    awk -v n="$delivered" '{ if ($3 > $2) line = line sprintf("%s %.1f  ", $1, ($3 - $2) / (n ? n : 1)) }
+      END { printf "%-6s %48s  context switches per uplink: %s\n", "", "", line }'
 done
