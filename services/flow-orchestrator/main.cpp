@@ -43,6 +43,25 @@ OrchestratorConfig read_config(dm::Config& c) {
   return oc;
 }
 
+// Readiness, and the gauges read at each scrape.
+void watch(dm::service::Runtime& rt, const dm::flow_orchestrator::View& view,
+           const dm::flow_orchestrator::Processor& processor) {
+  using dm::Result;
+  rt.add_readiness_check("flow_history", [p = &processor] { return p->health(); });
+  rt.add_readiness_check("registry_view", [v = &view]() -> Result<void> {
+    if (!v->loaded()) return dm::Error(dm::Errc::unavailable, "flows and devices not loaded from the registry yet");
+    return dm::ok();
+  });
+  rt.metrics().on_collect([&rt, v = &view, p = &processor] {
+    auto set = [&rt](const char* name, const char* help, double value) { rt.metrics().gauge(name, help).set(value); };
+    set("dm_orchestrator_lane_queued", "Uplinks waiting in the lanes.", static_cast<double>(p->queued()));
+    set("dm_orchestrator_cached_flows", "Enabled flows in the view.", static_cast<double>(v->flow_count()));
+    set("dm_orchestrator_cached_devices", "Devices in the view.", static_cast<double>(v->device_count()));
+    set("dm_orchestrator_device_reloads", "Device list loads from the registry since start.",
+        static_cast<double>(v->device_reloads()));
+  });
+}
+
 }  // namespace
 
 int main() {
@@ -87,25 +106,7 @@ int main() {
                                                    static_cast<std::size_t>(rt.settings().db_pool_size));
         DM_TRY(rpc->start());
 
-        rt.add_readiness_check("flow_history", [p = processor.get()] { return p->health(); });
-        rt.add_readiness_check("registry_view", [v = view.get()]() -> Result<void> {
-          if (!v->loaded()) return Error(Errc::unavailable, "flows and devices not loaded from the registry yet");
-          return ok();
-        });
-        rt.metrics().on_collect([&rt, v = view.get(), p = processor.get()] {
-          rt.metrics()
-              .gauge("dm_orchestrator_lane_queued", "Uplinks waiting in the lanes.")
-              .set(static_cast<double>(p->queued()));
-          rt.metrics()
-              .gauge("dm_orchestrator_cached_flows", "Enabled flows in the view.")
-              .set(static_cast<double>(v->flow_count()));
-          rt.metrics()
-              .gauge("dm_orchestrator_cached_devices", "Devices in the view.")
-              .set(static_cast<double>(v->device_count()));
-          rt.metrics()
-              .gauge("dm_orchestrator_device_reloads", "Device list loads from the registry since start.")
-              .set(static_cast<double>(v->device_reloads()));
-        });
+        watch(rt, *view, *processor);
         rt.on_shutdown([&] {
           rpc->stop();
           processor->stop();

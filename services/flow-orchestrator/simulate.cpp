@@ -29,6 +29,25 @@ std::string str(const json::Value& o, const char* key) {
   return v && v->IsString() ? std::string(json::view(*v)) : std::string();
 }
 
+// The decoded uplink (an object) and its base64 payload, from whichever shape the body has:
+// `data` as an object is the simple one; a device event has `object` and a base64 `data`.
+std::pair<std::string, std::optional<std::string>> read_decoded(api::BodyReader& r, bool has_event_type) {
+  const json::Value* data = r.raw("data");
+  std::string object = "{}";
+  std::optional<std::string> payload;
+  bool event_shape = r.present("object") || r.present("dedup_id") || has_event_type || (data && data->IsString());
+  if (!event_shape) {
+    if (!data) r.add_error("data", "Field required: the decoded uplink as an object", "missing");
+    if (auto o = r.object_json("data")) object = *o;
+    payload = r.string("payload", {.max = 1u << 20, .nullable = true});
+  } else {
+    if (!r.is_null("object"))
+      if (auto o = r.object_json("object")) object = *o;
+    payload = r.string("data", {.max = 1u << 20, .nullable = true});
+  }
+  return {std::move(object), std::move(payload)};
+}
+
 // The sample's device from the view, or from the registry when the view has not heard of it
 // yet (a device created a moment ago; the view follows change events). Unknown stays null.
 Result<std::shared_ptr<const Device>> find_device(bus::Connection& rpc, const View& view, const std::string& dev_eui,
@@ -261,21 +280,7 @@ SampleRead read_sample(std::string_view text) {
   auto rssi = r.number("rssi", {.nullable = true});
   auto snr = r.number("snr", {.nullable = true});
 
-  // Which shape: `data` as an object is the simple one; a device event has `object` and a
-  // base64 `data`.
-  const json::Value* data = r.raw("data");
-  std::string object = "{}";
-  std::optional<std::string> payload;
-  bool event_shape = r.present("object") || r.present("dedup_id") || event_type || (data && data->IsString());
-  if (!event_shape) {
-    if (!data) r.add_error("data", "Field required: the decoded uplink as an object", "missing");
-    if (auto o = r.object_json("data")) object = *o;
-    payload = r.string("payload", {.max = 1u << 20, .nullable = true});
-  } else {
-    if (!r.is_null("object"))
-      if (auto o = r.object_json("object")) object = *o;
-    payload = r.string("data", {.max = 1u << 20, .nullable = true});
-  }
+  auto [object, payload] = read_decoded(r, event_type.has_value());
   if (!r.ok()) {
     out.error = r.response();
     return out;
