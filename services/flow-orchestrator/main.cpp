@@ -25,7 +25,7 @@ struct OrchestratorConfig {
 
 OrchestratorConfig read_config(dm::Config& c) {
   OrchestratorConfig oc;
-  oc.engine.exec_batch = static_cast<std::size_t>(c.integer("EXEC_BATCH", 64, 1, 1000));
+  oc.engine.walker.exec_batch = static_cast<std::size_t>(c.integer("EXEC_BATCH", 64, 1, 1000));
   oc.processor.fetch_batch = static_cast<int>(c.integer("FETCH_BATCH", 128, 1, 1000));
   oc.processor.lanes = static_cast<int>(c.integer("LANES", 4, 1, 64));
   oc.processor.lane_queue = static_cast<int>(c.integer("LANE_QUEUE", 256, 1, 10000));
@@ -36,7 +36,7 @@ OrchestratorConfig read_config(dm::Config& c) {
   oc.processor.record_linger = c.millis("RECORD_LINGER", std::chrono::milliseconds(20), {}, std::chrono::seconds(5));
   oc.processor.lane_linger = c.millis("LANE_LINGER", std::chrono::milliseconds(15), {}, std::chrono::seconds(1));
   oc.processor.retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 3650));
-  oc.engine.function_timeout_ms = static_cast<int>(c.integer("FUNCTION_TIMEOUT_MS", 1000, 1, 5000));
+  oc.engine.walker.function_timeout_ms = static_cast<int>(c.integer("FUNCTION_TIMEOUT_MS", 1000, 1, 5000));
   oc.reload_interval = c.millis("RELOAD_INTERVAL", std::chrono::minutes(1));
   // The consumer's ack wait (ORCHESTRATOR_ACK_WAIT) is provisioning's (contract::read_stream_settings).
   if (oc.reload_interval < std::chrono::seconds(1)) c.add_problem("ORCHESTRATOR_RELOAD_INTERVAL must be at least 1s");
@@ -96,8 +96,9 @@ int main() {
         auto api = std::make_shared<http::Router>();
         add_history_routes(*api, rt.db());
         add_function_history_routes(*api, rt.db());
-        add_simulate_route(*api, rt.rpc(), *view,
-                           {.function_timeout_ms = cfg.engine.function_timeout_ms, .max_depth = cfg.engine.max_depth});
+        add_simulate_route(
+            *api, rt.rpc(), *view,
+            {.function_timeout_ms = cfg.engine.walker.function_timeout_ms, .max_depth = cfg.engine.walker.max_depth});
         add_replay_route(*api, rt.rpc(), rt.nats(), rt.db(), *view, *engine);
         dead_letters->add_routes(*api, [&rt, &view, &engine](const service::StoredDeadLetter& letter) {
           return retry_uplink({rt.nats(), rt.db(), *view, *engine}, letter);
