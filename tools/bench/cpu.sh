@@ -8,6 +8,7 @@
 #   tools/bench/cpu.sh                        # rates 200 600 1000 max, DURATION=30
 #   RATES="600 max" DURATION=20 tools/bench/cpu.sh
 #   RATES=idle tools/bench/cpu.sh               # no load: the stack's CPU per second at rest
+#   THREADS=1 RATES=200 tools/bench/cpu.sh      # also the 25 threads switching most, per uplink
 #   tools/bench/cpu.sh --root ../old-checkout  # the same against another checkout's build
 #                                              # (alternate runs with the commit before)
 # Prints one line per rate: uplinks delivered, achieved rate, µs of CPU per uplink in all, NATS
@@ -94,6 +95,16 @@ switches() { # "<kind> <switches>" over every thread of the stack
     done
   done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort
 }
+thread_switches() { # "<process>/<thread> <switches>" for every thread of the stack
+  for status in /proc/[0-9]*/status; do
+    grep -q "^Cpus_allowed_list:[[:space:]]*$STACK_CPU\$" "$status" 2>/dev/null || continue
+    local dir="${status%/status}" proc
+    proc="$(cat "$dir/comm" 2>/dev/null)" || continue
+    for t in "$dir"/task/*; do
+      awk -v k="$proc/$(tr ' ' _ <"$t/comm" 2>/dev/null)" '/^(voluntary|nonvoluntary)_ctxt_switches/ { s += $2 } END { print k, s + 0 }' "$t/status" 2>/dev/null
+    done
+  done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort
+}
 received() { curl -sf "http://127.0.0.1:$SINK_PORT/_sink/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])'; }
 
 # Warm up: caches, connections, V8 workers.
@@ -106,6 +117,7 @@ for rate in $RATES; do
   before_sink="$(received)"
   read -r in0 out0 < <(nats_msgs)
   cs_before="$(switches)"
+  [ -n "${THREADS:-}" ] && threads_before="$(thread_switches)"
   before="$(stack_ticks)"
   t0="$(date +%s.%N)"
   args=(--rate "$rate")
@@ -133,6 +145,7 @@ for rate in $RATES; do
   after="$(stack_ticks)"
   read -r in1 out1 < <(nats_msgs)
   cs_after="$(switches)"
+  [ -n "${THREADS:-}" ] && threads_after="$(thread_switches)"
   delivered=$((last - before_sink))
   join -a2 -e0 -o 0,1.2,2.2 <(echo "$before") <(echo "$after") |
     awk -v n="$delivered" -v hz="$HZ" -v rate="$rate" -v secs="$(echo "$t1 - $t0 - 2" | bc)" \
@@ -149,4 +162,8 @@ for rate in $RATES; do
   join -a2 -e0 -o 0,1.2,2.2 <(echo "$cs_before") <(echo "$cs_after") |
     awk -v n="$delivered" '{ if ($3 > $2) line = line sprintf("%s %.1f  ", $1, ($3 - $2) / (n ? n : 1)) }
       END { printf "%-6s %48s  context switches per uplink: %s\n", "", "", line }'
+  if [ -n "${THREADS:-}" ]; then
+    join -a2 -e0 -o 0,1.2,2.2 <(echo "$threads_before") <(echo "$threads_after") |
+      awk -v n="$delivered" '{ printf "%8.2f %s\n", ($3 - $2) / (n ? n : 1), $1 }' | sort -rn | head -25
+  fi
 done
