@@ -12,6 +12,7 @@
 // Encoding rules, the same for every message: a std::optional member the schema lists as
 // required is written as null when empty; one the schema leaves out is omitted when empty.
 #include <concepts>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,5 +28,10 @@ concept MessageText = std::same_as<Text, std::string> || std::same_as<Text, std:
 // reference.
 template <MessageText Text, typename T>
 using List = std::conditional_t<std::is_same_v<Text, std::string>, std::vector<T>, std::span<const T>>;
+
+// An optional member of a reference from the producer's own optional string.
+inline std::optional<std::string_view> view(const std::optional<std::string>& text) {
+  return text ? std::optional<std::string_view>(*text) : std::nullopt;
+}
 
 }  // namespace dm::contract
