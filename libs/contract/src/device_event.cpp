@@ -8,29 +8,21 @@ using detail::Fields;
 using detail::Need;
 using detail::owned;
 
+// The events stay in their stream for days, and an older ingest may have written fewer
+// fields: a nullable field consumers read is null when it is absent (the schema's per-type
+// presence rules, e.g. an uplink's f_cnt, are left to ingest's own tests).
+constexpr Need kAbsentIsNull = Need::optional_nullable;
+
 namespace {
 
-// The fields every uplink carries (present, maybe null), as its consumers read them.
-Result<void> read_uplink(const Fields& f, DeviceEvent& e) {
-  DM_ASSIGN_OR_RETURN(e.f_port, f.integer("f_port", Need::nullable, 0, 255));
-  DM_ASSIGN_OR_RETURN(e.f_cnt, f.integer("f_cnt", Need::nullable, 0, 4294967295LL));
-  DM_ASSIGN_OR_RETURN(auto data, f.text("data", Need::nullable, detail::kBase64));
-  DM_ASSIGN_OR_RETURN(e.object, f.object_text("object", Need::nullable));
-  DM_ASSIGN_OR_RETURN(e.rssi, f.number("rssi", Need::nullable));
-  DM_ASSIGN_OR_RETURN(e.snr, f.number("snr", Need::nullable));
-  DM_ASSIGN_OR_RETURN(e.gateway_count, f.integer("gateway_count", 0));
-  e.data = owned(data);
-  return ok();
-}
-
-// Other events may carry some of them too (ingest writes what ChirpStack sent): read when there.
-Result<void> read_extras(const Fields& f, DeviceEvent& e) {
-  DM_ASSIGN_OR_RETURN(e.f_port, f.integer("f_port", Need::optional_nullable, 0, 255));
-  DM_ASSIGN_OR_RETURN(e.f_cnt, f.integer("f_cnt", Need::optional_nullable, 0, 4294967295LL));
-  DM_ASSIGN_OR_RETURN(auto data, f.text("data", Need::optional_nullable, detail::kBase64));
-  DM_ASSIGN_OR_RETURN(e.object, f.object_text("object", Need::optional_nullable));
-  DM_ASSIGN_OR_RETURN(e.rssi, f.number("rssi", Need::optional_nullable));
-  DM_ASSIGN_OR_RETURN(e.snr, f.number("snr", Need::optional_nullable));
+// The uplink fields, as every event may carry them (ingest writes what ChirpStack sent).
+Result<void> read_radio(const Fields& f, DeviceEvent& e) {
+  DM_ASSIGN_OR_RETURN(e.f_port, f.integer("f_port", kAbsentIsNull, 0, 255));
+  DM_ASSIGN_OR_RETURN(e.f_cnt, f.integer("f_cnt", kAbsentIsNull, 0, 4294967295LL));
+  DM_ASSIGN_OR_RETURN(auto data, f.text("data", kAbsentIsNull, detail::kBase64));
+  DM_ASSIGN_OR_RETURN(e.object, f.object_text("object", kAbsentIsNull));
+  DM_ASSIGN_OR_RETURN(e.rssi, f.number("rssi", kAbsentIsNull));
+  DM_ASSIGN_OR_RETURN(e.snr, f.number("snr", kAbsentIsNull));
   DM_ASSIGN_OR_RETURN(e.gateway_count, f.integer("gateway_count", Need::optional, 0));
   e.data = owned(data);
   return ok();
@@ -47,13 +39,13 @@ Result<DeviceEvent> decode_device_event(std::string_view text) {
   DeviceEvent e;
   DM_ASSIGN_OR_RETURN(e.event_type, f.word<EventType>("event_type"));
   DM_ASSIGN_OR_RETURN(e.dev_eui, f.text("dev_eui", detail::kDevEui));
-  DM_ASSIGN_OR_RETURN(auto device_id, f.text("device_id", Need::nullable, detail::kToken));
+  DM_ASSIGN_OR_RETURN(auto device_id, f.text("device_id", kAbsentIsNull, detail::kToken));
   DM_ASSIGN_OR_RETURN(auto dedup_id, f.text("dedup_id", detail::kNonEmpty));
   if (dedup_id.size() > 200) return f.error("dedup_id", "must have at most 200 characters");
   DM_ASSIGN_OR_RETURN(e.received_at, f.text("received_at", detail::kTimestamp));
-  DM_ASSIGN_OR_RETURN(auto time, f.text("time", Need::nullable, detail::kTimestamp));
-  DM_ASSIGN_OR_RETURN(auto name, f.text("device_name", Need::nullable));
-  DM_TRY(e.event_type == EventType::up ? read_uplink(f, e) : read_extras(f, e));
+  DM_ASSIGN_OR_RETURN(auto time, f.text("time", kAbsentIsNull, detail::kTimestamp));
+  DM_ASSIGN_OR_RETURN(auto name, f.text("device_name", kAbsentIsNull));
+  DM_TRY(read_radio(f, e));
   e.device_id = owned(device_id);
   e.dedup_id = dedup_id;
   e.time = owned(time);

@@ -21,7 +21,7 @@ struct DeviceEvent {
   std::string received_at;          // when ingest accepted the webhook (RFC 3339)
   std::optional<std::string> time;  // the event's own time, if any
   std::optional<std::string> device_name;
-  // Uplinks (present, maybe null, in every up event; absent from the others).
+  // Uplinks (other events may carry some too).
   std::optional<std::int64_t> f_port, f_cnt, gateway_count;
   std::optional<std::string> data;    // FRMPayload, standard base64
   std::optional<std::string> object;  // the payload decoded by ChirpStack's codec: JSON object text
@@ -29,9 +29,10 @@ struct DeviceEvent {
   bool operator==(const DeviceEvent&) const = default;
 };
 
-// Reads the fields above, refusing what the schema refuses of them (and an uplink without
-// one of its fields). The original body, the radio metadata and the other event types' fields
-// are checked as JSON only, not built: they are most of an event's bytes and nobody reads them.
+// Reads the fields above, refusing what the schema refuses of them; a nullable one that is
+// absent reads as null (an event may have been written by an older ingest). The original body,
+// the radio metadata and the other event types' fields are checked as JSON only, not built:
+// they are most of an event's bytes and nobody reads them here.
 Result<DeviceEvent> decode_device_event(std::string_view json);
 
 }  // namespace dm::contract
