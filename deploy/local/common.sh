@@ -12,6 +12,9 @@ PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_DATABASE="${PG_DATABASE:-device_manager}"
 NATS_PORT="${NATS_PORT:-4222}"
 NATS_HTTP_PORT="${NATS_HTTP_PORT:-8222}"
+# 1: one nats-server; 3: a JetStream cluster of three on loopback (streams replicated on all three).
+NATS_NODES="${NATS_NODES:-1}"
+NATS_CLUSTER_PORT="${NATS_CLUSTER_PORT:-6222}"
 PG_PORT="${PG_PORT:-55432}"
 MQTT_PORT="${MQTT_PORT:-1883}"
 API_PORT="${API_PORT:-8000}"
@@ -163,7 +166,23 @@ live_pid() { # <pidfile> <name> [<marker>]
 }
 
 # Identity of each component: program name and marker (see proc_matches).
+# NATS: one node keeps the layout of earlier versions (nats/nats.conf, pids/nats.pid); in a
+# cluster node i has nats/node-i/ and pids/nats-i.pid. Node i listens on the base ports + 10(i-1).
 NATS_CONF="$DATA/nats/nats.conf"
+nats_conf_of() { if [ "$NATS_NODES" = 1 ]; then echo "$NATS_CONF"; else echo "$DATA/nats/node-$1/nats.conf"; fi; }
+nats_store_of() { if [ "$NATS_NODES" = 1 ]; then echo "$DATA/nats"; else echo "$DATA/nats/node-$1"; fi; }
+# How up and down name a node in what they print: "nats-server", or "nats-server <i>" in a cluster.
+nats_label_of() { if [ "$NATS_NODES" = 1 ]; then echo "nats-server"; else echo "nats-server $1"; fi; }
+nats_pidfile_of() { if [ "$NATS_NODES" = 1 ]; then echo "$PIDS/nats.pid"; else echo "$PIDS/nats-$1.pid"; fi; }
+nats_port_of() { echo $((NATS_PORT + 10 * ($1 - 1))); }
+nats_http_port_of() { echo $((NATS_HTTP_PORT + 10 * ($1 - 1))); }
+nats_route_port_of() { echo $((NATS_CLUSTER_PORT + 10 * ($1 - 1))); }
+# Every node, for the clients: they reconnect to a live one by themselves.
+nats_urls() {
+  local i urls=""
+  for ((i = 1; i <= NATS_NODES; i++)); do urls+="${urls:+,}nats://127.0.0.1:$(nats_port_of "$i")"; done
+  echo "$urls"
+}
 MQTT_CONF="$DATA/mosquitto/mosquitto.conf"
 service_marker() { echo "DM_ENV_FILE=$ENVS/$1.env"; } # <instance>
 

@@ -10,7 +10,7 @@
 #include "dm/bus/bus.hpp"
 #include "dm/db/db.hpp"
 #include "dm/http/router.hpp"
-#include "engine.hpp"
+#include "run.hpp"
 
 namespace dm::flow_orchestrator {
 

@@ -25,7 +25,7 @@ struct OrchestratorConfig {
 
 OrchestratorConfig read_config(dm::Config& c) {
   OrchestratorConfig oc;
-  oc.engine.exec_batch = static_cast<std::size_t>(c.integer("EXEC_BATCH", 64, 1, 1000));
+  oc.engine.walker.exec_batch = static_cast<std::size_t>(c.integer("EXEC_BATCH", 64, 1, 1000));
   oc.processor.fetch_batch = static_cast<int>(c.integer("FETCH_BATCH", 128, 1, 1000));
   oc.processor.lanes = static_cast<int>(c.integer("LANES", 4, 1, 64));
   oc.processor.lane_queue = static_cast<int>(c.integer("LANE_QUEUE", 256, 1, 10000));
@@ -36,11 +36,30 @@ OrchestratorConfig read_config(dm::Config& c) {
   oc.processor.record_linger = c.millis("RECORD_LINGER", std::chrono::milliseconds(20), {}, std::chrono::seconds(5));
   oc.processor.lane_linger = c.millis("LANE_LINGER", std::chrono::milliseconds(15), {}, std::chrono::seconds(1));
   oc.processor.retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 3650));
-  oc.engine.function_timeout_ms = static_cast<int>(c.integer("FUNCTION_TIMEOUT_MS", 1000, 1, 5000));
+  oc.engine.walker.function_timeout_ms = static_cast<int>(c.integer("FUNCTION_TIMEOUT_MS", 1000, 1, 5000));
   oc.reload_interval = c.millis("RELOAD_INTERVAL", std::chrono::minutes(1));
   // The consumer's ack wait (ORCHESTRATOR_ACK_WAIT) is provisioning's (contract::read_stream_settings).
   if (oc.reload_interval < std::chrono::seconds(1)) c.add_problem("ORCHESTRATOR_RELOAD_INTERVAL must be at least 1s");
   return oc;
+}
+
+// Readiness, and the gauges read at each scrape.
+void watch(dm::service::Runtime& rt, const dm::flow_orchestrator::View& view,
+           const dm::flow_orchestrator::Processor& processor) {
+  using dm::Result;
+  rt.add_readiness_check("flow_history", [p = &processor] { return p->health(); });
+  rt.add_readiness_check("registry_view", [v = &view]() -> Result<void> {
+    if (!v->loaded()) return dm::Error(dm::Errc::unavailable, "flows and devices not loaded from the registry yet");
+    return dm::ok();
+  });
+  rt.metrics().on_collect([&rt, v = &view, p = &processor] {
+    auto set = [&rt](const char* name, const char* help, double value) { rt.metrics().gauge(name, help).set(value); };
+    set("dm_orchestrator_lane_queued", "Uplinks waiting in the lanes.", static_cast<double>(p->queued()));
+    set("dm_orchestrator_cached_flows", "Enabled flows in the view.", static_cast<double>(v->flow_count()));
+    set("dm_orchestrator_cached_devices", "Devices in the view.", static_cast<double>(v->device_count()));
+    set("dm_orchestrator_device_reloads", "Device list loads from the registry since start.",
+        static_cast<double>(v->device_reloads()));
+  });
 }
 
 }  // namespace
@@ -77,8 +96,9 @@ int main() {
         auto api = std::make_shared<http::Router>();
         add_history_routes(*api, rt.db());
         add_function_history_routes(*api, rt.db());
-        add_simulate_route(*api, rt.rpc(), *view,
-                           {.function_timeout_ms = cfg.engine.function_timeout_ms, .max_depth = cfg.engine.max_depth});
+        add_simulate_route(
+            *api, rt.rpc(), *view,
+            {.function_timeout_ms = cfg.engine.walker.function_timeout_ms, .max_depth = cfg.engine.walker.max_depth});
         add_replay_route(*api, rt.rpc(), rt.nats(), rt.db(), *view, *engine);
         dead_letters->add_routes(*api, [&rt, &view, &engine](const service::StoredDeadLetter& letter) {
           return retry_uplink({rt.nats(), rt.db(), *view, *engine}, letter);
@@ -87,25 +107,7 @@ int main() {
                                                    static_cast<std::size_t>(rt.settings().db_pool_size));
         DM_TRY(rpc->start());
 
-        rt.add_readiness_check("flow_history", [p = processor.get()] { return p->health(); });
-        rt.add_readiness_check("registry_view", [v = view.get()]() -> Result<void> {
-          if (!v->loaded()) return Error(Errc::unavailable, "flows and devices not loaded from the registry yet");
-          return ok();
-        });
-        rt.metrics().on_collect([&rt, v = view.get(), p = processor.get()] {
-          rt.metrics()
-              .gauge("dm_orchestrator_lane_queued", "Uplinks waiting in the lanes.")
-              .set(static_cast<double>(p->queued()));
-          rt.metrics()
-              .gauge("dm_orchestrator_cached_flows", "Enabled flows in the view.")
-              .set(static_cast<double>(v->flow_count()));
-          rt.metrics()
-              .gauge("dm_orchestrator_cached_devices", "Devices in the view.")
-              .set(static_cast<double>(v->device_count()));
-          rt.metrics()
-              .gauge("dm_orchestrator_device_reloads", "Device list loads from the registry since start.")
-              .set(static_cast<double>(v->device_reloads()));
-        });
+        watch(rt, *view, *processor);
         rt.on_shutdown([&] {
           rpc->stop();
           processor->stop();

@@ -222,7 +222,6 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage> messages) {
   ran->messages = std::move(messages);  // the items point into it: it never moves again
   auto& batch = ran->messages;
   auto& items = ran->items;
-  auto& jobs = ran->jobs;
   for (auto it = lane.held.begin(); it != lane.held.end();) {
     if (it->second <= t0)
       it = lane.held.erase(it);
@@ -237,24 +236,34 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage> messages) {
       items[i].retry_reason = "waits for an earlier uplink of its device";
       continue;
     }
-    prepare(items[i], jobs);
+    prepare(items[i], ran->jobs);
   }
-  engine_.run_all(jobs);
+  engine_.run_all(ran->jobs);
   observe_phase("run", std::chrono::steady_clock::now() - t0);
-  for (auto& item : items) {
+  retry_deferred(*ran);
+  hold_back(lane, items, t0);
+  hand_over(std::move(ran));
+}
+
+// An uplink with a deferred run is handed back whole (its recorded runs would be partial).
+void Processor::retry_deferred(Ran& ran) {
+  for (auto& item : ran.items) {
     for (std::size_t j : item.jobs) {
-      if (!jobs[j].deferred) continue;
+      const RunJob& job = ran.jobs[j];
+      if (!job.deferred) continue;
       if (!item.retry) {
-        log::warn(
-            "flow run deferred",
-            {{"flow", jobs[j].run.flow_id}, {"dev_eui", jobs[j].run.dev_eui}, {"error", jobs[j].deferred_reason}});
-        item.retry_reason = jobs[j].deferred_reason;
+        log::warn("flow run deferred",
+                  {{"flow", job.run.flow_id}, {"dev_eui", job.run.dev_eui}, {"error", job.deferred_reason}});
+        item.retry_reason = job.deferred_reason;
       }
       item.retry = true;
     }
   }
-  // One device's order: after an uplink that is handed back, its later uplinks go back too
-  // (their deliveries, if queued, carry the same job ids when they run again).
+}
+
+// One device's order: after an uplink that is handed back, its later uplinks go back too
+// (their deliveries, if queued, carry the same job ids when they run again).
+void Processor::hold_back(Lane& lane, std::vector<Item>& items, std::chrono::steady_clock::time_point t0) {
   std::unordered_set<std::string> held_back;
   for (auto& item : items) {
     const std::string& subject = item.msg->subject();
@@ -267,18 +276,21 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage> messages) {
       if (!item.follows) lane.held.emplace(subject, t0 + options_.retry_delay * 9 / 10);
     }
   }
+}
 
-  // Recording, announcing and acking go to the recorder, so this lane runs its next uplinks
-  // meanwhile. Their delivery jobs are queued already, in order.
+// Recording, announcing and acking go to the recorder, so the lane runs its next uplinks
+// meanwhile. Their delivery jobs are queued already, in order.
+void Processor::hand_over(std::unique_ptr<Ran> ran) {
+  const std::size_t uplinks = ran->messages.size();
   // Bounded like the lanes: at most LANES × LANE_QUEUE uplinks wait to be recorded.
   const auto most = static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue);
   std::unique_lock lock(record_mu_);
-  auto room = [&] { return recording_uplinks_ == 0 || recording_uplinks_ + batch.size() <= most; };
+  auto room = [&] { return recording_uplinks_ == 0 || recording_uplinks_ + uplinks <= most; };
   if (!room()) {
     metrics_.counter("dm_orchestrator_record_full_total", "Times a lane waited for the recorder.").inc();
     record_room_.wait(lock, room);
   }
-  recording_uplinks_ += batch.size();
+  recording_uplinks_ += uplinks;
   to_record_.push_back(std::move(ran));
   has_record_.notify_one();
 }

@@ -78,6 +78,9 @@ class Processor {
   void fetch_loop();
   void lane_loop(Lane& lane);
   void process(Lane& lane, std::vector<bus::JsMessage> messages);
+  void retry_deferred(Ran& ran);
+  void hold_back(Lane& lane, std::vector<Item>& items, std::chrono::steady_clock::time_point t0);
+  void hand_over(std::unique_ptr<Ran> ran);
   void record_loop();
   // Records, dead-letters, announces and acks; false on an outage (then `work` is kept).
   bool record(std::vector<std::unique_ptr<Ran>>& work);

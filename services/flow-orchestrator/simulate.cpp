@@ -1,16 +1,20 @@
 #include "simulate.hpp"
 
+#include <algorithm>
 #include <cctype>
-#include <deque>
+#include <future>
+#include <limits>
 
-#include "dm/core/strings.hpp"
 #include "dm/api/body.hpp"
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/strings.hpp"
 #include "dm/core/time.hpp"
 #include "dm/json/json.hpp"
-#include "engine.hpp"
+#include "json_text.hpp"
 #include "owners.hpp"
+#include "run.hpp"
+#include "walk.hpp"
 
 namespace dm::flow_orchestrator {
 namespace {
@@ -24,9 +28,23 @@ bool is_hex16(const std::string& s) {
   return true;
 }
 
-std::string str(const json::Value& o, const char* key) {
-  const auto* v = json::find(o, key);
-  return v && v->IsString() ? std::string(json::view(*v)) : std::string();
+// The decoded uplink (an object) and its base64 payload, from whichever shape the body has:
+// `data` as an object is the simple one; a device event has `object` and a base64 `data`.
+std::pair<std::string, std::optional<std::string>> read_decoded(api::BodyReader& r, bool has_event_type) {
+  const json::Value* data = r.raw("data");
+  std::string object = "{}";
+  std::optional<std::string> payload;
+  bool event_shape = r.present("object") || r.present("dedup_id") || has_event_type || (data && data->IsString());
+  if (!event_shape) {
+    if (!data) r.add_error("data", "Field required: the decoded uplink as an object", "missing");
+    if (auto o = r.object_json("data")) object = *o;
+    payload = r.string("payload", {.max = 1u << 20, .nullable = true});
+  } else {
+    if (!r.is_null("object"))
+      if (auto o = r.object_json("object")) object = *o;
+    payload = r.string("data", {.max = 1u << 20, .nullable = true});
+  }
+  return {std::move(object), std::move(payload)};
 }
 
 // The sample's device from the view, or from the registry when the view has not heard of it
@@ -50,142 +68,105 @@ Result<std::shared_ptr<const Device>> find_device(bus::Connection& rpc, const Vi
   return device;
 }
 
-// One node of the simulated path, with what it produced.
-struct SimStep {
-  Step step;
-  std::string output = "null";  // JSON
-  std::string logs = "[]";      // JSON array (functions)
-};
-
-struct Walk {
-  std::vector<SimStep> path;
-  int ok = 0, filtered = 0, failed = 0;
-  std::optional<std::string> unavailable;  // the runner could not be asked: the answer is 503
-};
-
-// One function node through the runner's test route (no function history is recorded).
-void run_function(bus::Connection& rpc, const SimulateOptions& options, const Node& node, const std::string& message,
-                  SimStep& s, std::optional<std::string>& next, Walk& walk) {
-  int timeout_ms = std::min(options.function_timeout_ms, 5000);  // the test route's ceiling
-  json::Writer body;
-  body.start_object()
-      .key("input")
-      .raw(message)
-      .key("parameters")
-      .raw(node.parameters)
-      .field("timeout_ms", timeout_ms)
-      .end_object();
-  auto t0 = Clock::now();
-  auto reply = ask_owner(rpc, "function-runner", "POST", "/api/v1/functions/" + node.entity_id + "/test", body.view(),
-                         std::chrono::milliseconds(timeout_ms) + std::chrono::seconds(2));
-  s.step.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  if (!reply) {
-    walk.unavailable = reply.error().message;
-    return;
+// A test-route answer as a result of the runner's batch answer, so the walker reads it as it
+// reads a run's. What the route says of itself (404, another status, a result `unavailable`)
+// is an error of the step here: a simulation shows it rather than waiting for a retry.
+std::string result_of(const OwnerReply& reply, double measured_ms) {
+  json::Writer w;
+  w.start_object();
+  auto doc = json::parse(reply.body, {.max_bytes = 64u << 20, .max_depth = 128});
+  if (reply.status != 200 || !doc || !doc->IsObject()) {
+    std::string error = "function not found";
+    if (reply.status != 404) {
+      error = "function runner answered " + std::to_string(reply.status);
+      if (doc && doc->IsObject() && !string_of(*doc, "detail").empty()) error += ": " + string_of(*doc, "detail");
+    }
+    w.field("status", "error").field("duration_ms", measured_ms);
+    w.key("error").start_object().field("message", error).end_object();
+    return w.end_object().take();
   }
-  s.step.status = "error";
-  if (reply->status == 404) {
-    s.step.error = "function not found";
-    return;
-  }
-  auto doc = json::parse(reply->body, {.max_bytes = 64u << 20, .max_depth = 128});
-  if (reply->status != 200 || !doc || !doc->IsObject()) {
-    s.step.error = "function runner answered " + std::to_string(reply->status);
-    if (doc && doc->IsObject() && !str(*doc, "detail").empty()) *s.step.error += ": " + str(*doc, "detail");
-    return;
-  }
-  std::string status = str(*doc, "status");
-  if (const auto* d = json::find(*doc, "duration_ms"); d && d->IsNumber()) s.step.duration_ms = d->GetDouble();
-  if (const auto* l = json::find(*doc, "logs"); l && l->IsArray()) s.logs = json::to_string(*l);
-  if (const auto* e = json::find(*doc, "error"); e && e->IsObject()) s.step.error = str(*e, "message");
-  const auto* output = json::find(*doc, "output");
-  if (status == "success" && output && output->IsObject()) {
-    s.step.status = "success";
-    s.output = json::to_string(*output);
-    next = s.output;
-  } else if (status == "success" || status == "filtered") {
-    s.step.status = "filtered";
-  } else {
-    s.step.status = status == "timeout" ? "timeout" : "error";
-    if (!s.step.error) s.step.error = "function failed";
-  }
+  std::string status = string_of(*doc, "status");
+  w.field("status", status == "unavailable" ? std::string("error") : status);
+  const auto* d = json::find(*doc, "duration_ms");
+  w.field("duration_ms", d && d->IsNumber() ? d->GetDouble() : measured_ms);
+  for (const char* key : {"output", "logs", "error"})
+    if (const auto* v = json::find(*doc, key)) w.key(key).value(*v);
+  return w.end_object().take();
 }
 
-// Breadth first from the trigger, one node after another (a simulation is not a hot path).
-Walk walk_flow(bus::Connection& rpc, const SimulateOptions& options, const Flow& flow, std::size_t trigger,
-               const std::string& message) {
-  struct Pending {
-    std::size_t node;
-    std::string message;
-    std::size_t depth;
-  };
-  Walk walk;
-  const Node& t = flow.nodes.at(trigger);
-  walk.path.push_back({{t.id, t.type, t.entity_id, "success", 0, std::nullopt}, message, "[]"});
-  std::deque<Pending> queue;
-  for (std::size_t n : t.next) queue.push_back({n, message, 2});
-  while (!queue.empty() && !walk.unavailable) {
-    Pending p = std::move(queue.front());
-    queue.pop_front();
-    const Node& node = flow.nodes.at(p.node);
-    SimStep s{{node.id, node.type, node.entity_id, "error", 0, std::nullopt}, "null", "[]"};
-    std::optional<std::string> next;  // the message for the nodes after this one, if it goes on
-    if (p.depth > options.max_depth) {
-      s.step.error = "depth limit exceeded";
-    } else if (node.type == "function") {
-      run_function(rpc, options, node, p.message, s, next, walk);
-      if (walk.unavailable) break;
-    } else if (node.type == "integration" || node.type == "storage") {
-      s.step.status = "skipped";  // not called in a simulation: here is what it would have received
-      s.output = p.message;
-      next = p.message;
-    } else {
-      s.step.status = "skipped";
-      s.step.error = "not a node that can follow an edge";
-    }
-    if (next) {
-      if (node.next.empty()) ++walk.ok;
-      for (std::size_t n : node.next) queue.push_back({n, *next, p.depth + 1});
-    } else if (s.step.status == "filtered") {
-      ++walk.filtered;
-    } else {
-      ++walk.failed;
-    }
-    walk.path.push_back(std::move(s));
+// Functions through the runner's test route (POST /api/v1/functions/{id}/test), one after
+// another: it records no function history and leaves the function's status alone.
+class TestRouteCalls final : public FunctionCalls {
+ public:
+  TestRouteCalls(bus::Connection& rpc, int function_timeout_ms)
+      : rpc_(rpc), timeout_ms_(std::min(function_timeout_ms, 5000)) {}  // the test route's ceiling
+  // No limit of its own: an input too large for a request is the route's failure (503), as it was.
+  std::size_t max_payload() const override { return std::numeric_limits<std::size_t>::max(); }
+  std::future<std::vector<Result<RunnerReply>>> send(const std::vector<FunctionRequest>& requests) override {
+    std::vector<Result<RunnerReply>> answers;
+    for (const auto& request : requests) answers.push_back(run(request));
+    std::promise<std::vector<Result<RunnerReply>>> done;
+    done.set_value(std::move(answers));
+    return done.get_future();
   }
-  return walk;
-}
+  // Why the runner could not be asked, after the first request that got no answer: the
+  // simulation answers 503 and runs nothing more.
+  const std::optional<std::string>& unavailable() const { return unavailable_; }
 
-std::string result_json(const Flow& flow, const Node& trigger, const std::string& dev_eui, const Walk& walk,
-                        double duration_ms) {
+ private:
+  Result<RunnerReply> run(const FunctionRequest& request) {
+    std::string results;
+    for (const Execution& e : request.executions) {
+      if (unavailable_) return Error(Errc::unavailable, *unavailable_);
+      json::Writer body;
+      body.start_object().key("input").raw(*e.input).key("parameters").raw(e.node->parameters);
+      body.field("timeout_ms", timeout_ms_).end_object();
+      auto t0 = Clock::now();
+      auto reply = ask_owner(rpc_, "function-runner", "POST", "/api/v1/functions/" + e.node->entity_id + "/test",
+                             body.view(), std::chrono::milliseconds(timeout_ms_) + std::chrono::seconds(2));
+      if (!reply) {
+        unavailable_ = reply.error().message;
+        return reply.take_error();
+      }
+      if (!results.empty()) results += ',';
+      results += result_of(*reply, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    return RunnerReply{std::nullopt, "{\"results\":[" + results + "]}"};
+  }
+
+  bus::Connection& rpc_;
+  int timeout_ms_;
+  std::optional<std::string> unavailable_;
+};
+
+// Integrations and storages are not called in a simulation: each step shows what it would
+// have received, and the nodes after it get the same message.
+class SkippedJobs final : public JobQueue {
+ public:
+  std::size_t max_payload() const override { return std::numeric_limits<std::size_t>::max(); }
+  std::vector<Result<Queued>> queue(const std::vector<DeliveryJob>& jobs) override {
+    return std::vector<Result<Queued>>(jobs.size(), Queued::skipped);
+  }
+};
+
+std::string result_json(const Flow& flow, const std::string& dev_eui, const RunJob& job) {
+  const Run& run = job.run;
   json::Writer w;
   w.start_object()
       .field("flow_id", flow.id)
       .field("flow_version", flow.version)
       .field("simulation", true)
-      .field("trigger_node", trigger.id)
-      .key("dev_eui");
-  if (dev_eui.empty())
-    w.null();
-  else
-    w.string(dev_eui);
-  w.field("status", run_status(walk.ok, walk.filtered, walk.failed)).key("path").start_array();
-  for (const auto& s : walk.path) {
-    w.start_object().field("node_id", s.step.node_id).field("type", s.step.type).key("entity_id");
-    if (s.step.entity_id.empty())
-      w.null();
-    else
-      w.string(s.step.entity_id);
-    w.field("status", s.step.status)
-        .field("duration_ms", s.step.duration_ms)
-        .field_or_null("error", s.step.error)
-        .key("output")
-        .raw(s.output)
-        .key("logs")
-        .raw(s.logs)
-        .end_object();
+      .field("trigger_node", run.trigger_node)
+      .field_or_null("dev_eui", null_if_empty(dev_eui))
+      .field("status", run.status)
+      .key("path")
+      .start_array();
+  for (std::size_t i = 0; i < run.path.size(); ++i) {
+    w.start_object();
+    write_step(w, run.path[i]);
+    w.key("output").raw(job.outputs[i].output).key("logs").raw(job.outputs[i].logs).end_object();
   }
-  w.end_array().field("duration_ms", duration_ms).end_object();
+  w.end_array().field("duration_ms", run.duration_ms).end_object();
   return w.take();
 }
 
@@ -221,17 +202,26 @@ http::Response simulate(bus::Connection& rpc, const View& view, const SimulateOp
     (*event)["dev_eui"].SetString(device->dev_eui.c_str(), static_cast<rapidjson::SizeType>(device->dev_eui.size()),
                                   event->GetAllocator());
   }
-  std::string message = build_message(*event, device.get());
-
-  auto t0 = Clock::now();
-  Walk walk = walk_flow(rpc, options, **flow, *trigger, message);
-  if (walk.unavailable) {
-    auto r = http::Response::error(503, "Function runner unavailable: " + *walk.unavailable);
+  Uplink uplink{sample.dev_eui, device ? device->id : sample.device_id, "simulation",
+                build_message(*event, device.get())};
+  std::vector<RunJob> jobs(1);
+  jobs[0].uplink = &uplink;
+  jobs[0].flow = *flow;
+  jobs[0].trigger = *trigger;
+  TestRouteCalls calls(rpc, options.function_timeout_ms);
+  SkippedJobs skipped;
+  walk(jobs,
+       {.function_timeout_ms = options.function_timeout_ms,
+        .max_depth = options.max_depth,
+        .outputs = true,
+        .node_order = true},
+       calls, skipped);
+  if (calls.unavailable()) {
+    auto r = http::Response::error(503, "Function runner unavailable: " + *calls.unavailable());
     r.headers.set("Retry-After", "2");
     return r;
   }
-  double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  return http::Response::json(200, result_json(**flow, (*flow)->nodes[*trigger], sample.dev_eui, walk, ms));
+  return http::Response::json(200, result_json(**flow, sample.dev_eui, jobs[0]));
 }
 
 }  // namespace
@@ -261,21 +251,7 @@ SampleRead read_sample(std::string_view text) {
   auto rssi = r.number("rssi", {.nullable = true});
   auto snr = r.number("snr", {.nullable = true});
 
-  // Which shape: `data` as an object is the simple one; a device event has `object` and a
-  // base64 `data`.
-  const json::Value* data = r.raw("data");
-  std::string object = "{}";
-  std::optional<std::string> payload;
-  bool event_shape = r.present("object") || r.present("dedup_id") || event_type || (data && data->IsString());
-  if (!event_shape) {
-    if (!data) r.add_error("data", "Field required: the decoded uplink as an object", "missing");
-    if (auto o = r.object_json("data")) object = *o;
-    payload = r.string("payload", {.max = 1u << 20, .nullable = true});
-  } else {
-    if (!r.is_null("object"))
-      if (auto o = r.object_json("object")) object = *o;
-    payload = r.string("data", {.max = 1u << 20, .nullable = true});
-  }
+  auto [object, payload] = read_decoded(r, event_type.has_value());
   if (!r.ok()) {
     out.error = r.response();
     return out;

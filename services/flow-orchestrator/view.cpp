@@ -3,27 +3,19 @@
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
+#include "json_text.hpp"
 
 namespace dm::flow_orchestrator {
 namespace {
 
 constexpr json::Limits kLimits{.max_bytes = 256u << 20, .max_depth = 128};
 
-std::string str(const json::Value& o, const char* key) {
-  const auto* v = json::find(o, key);
-  return v && v->IsString() ? std::string(json::view(*v)) : std::string();
-}
-
-}  // namespace
-
-namespace {
-
 // One flow object of the registry's internal view; nullptr when it cannot run (no id or nodes).
 std::shared_ptr<const Flow> read_flow(const json::Value& f) {
   if (!f.IsObject()) return nullptr;
   auto flow = std::make_shared<Flow>();
-  flow->id = str(f, "id");
-  flow->name = str(f, "name");
+  flow->id = string_of(f, "id");
+  flow->name = string_of(f, "name");
   if (const auto* v = json::find(f, "version"); v && v->IsInt64()) flow->version = v->GetInt64();
   const auto* nodes = json::find(f, "nodes");
   const auto* edges = json::find(f, "edges");
@@ -32,9 +24,9 @@ std::shared_ptr<const Flow> read_flow(const json::Value& f) {
   for (const auto& n : nodes->GetArray()) {
     if (!n.IsObject()) continue;
     Node node;
-    node.id = str(n, "id");
-    node.type = str(n, "type");
-    node.entity_id = str(n, "entity_id");
+    node.id = string_of(n, "id");
+    node.type = string_of(n, "type");
+    node.entity_id = string_of(n, "entity_id");
     const auto* p = json::find(n, "parameters");
     node.parameters = p && p->IsObject() ? json::to_string(*p) : "{}";
     index[node.id] = flow->nodes.size();
@@ -43,8 +35,8 @@ std::shared_ptr<const Flow> read_flow(const json::Value& f) {
   if (edges && edges->IsArray()) {
     for (const auto& e : edges->GetArray()) {
       if (!e.IsObject()) continue;
-      auto s = index.find(str(e, "source"));
-      auto t = index.find(str(e, "target"));
+      auto s = index.find(string_of(e, "source"));
+      auto t = index.find(string_of(e, "target"));
       if (s == index.end() || t == index.end()) continue;  // the registry checked the graph
       flow->nodes[s->second].next.push_back(t->second);
     }
@@ -81,13 +73,13 @@ Result<std::vector<Device>> parse_devices(std::string_view text) {
   for (const auto& d : doc.GetArray()) {
     if (!d.IsObject()) continue;
     Device dev;
-    dev.id = str(d, "id");
-    dev.dev_eui = str(d, "dev_eui");
-    dev.name = str(d, "name");
+    dev.id = string_of(d, "id");
+    dev.dev_eui = string_of(d, "dev_eui");
+    dev.name = string_of(d, "name");
     if (const auto* labels = json::find(d, "labels"); labels && labels->IsArray()) {
       dev.labels_json = json::to_string(*labels);
       for (const auto& l : labels->GetArray())
-        if (l.IsObject()) dev.label_ids.push_back(str(l, "id"));
+        if (l.IsObject()) dev.label_ids.push_back(string_of(l, "id"));
     }
     if (!dev.dev_eui.empty()) out.push_back(std::move(dev));
   }
@@ -209,34 +201,22 @@ Result<void> View::reload_devices() {
   return ok();
 }
 
-std::shared_ptr<const Device> View::device(const std::string& dev_eui) const {
-  std::shared_ptr<const std::unordered_map<std::string, std::shared_ptr<const Device>>> map;
-  {
-    std::lock_guard lock(mutex_);
-    map = devices_;
-  }
+std::shared_ptr<const Device> View::find(const std::shared_ptr<const DeviceMap>& map, const std::string& key) {
   if (!map) return nullptr;
-  auto it = map->find(dev_eui);
+  auto it = map->find(key);
   return it == map->end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const Device> View::device(const std::string& dev_eui) const {
+  return find(snapshot(devices_), dev_eui);
 }
 
 std::shared_ptr<const Device> View::device_by_id(const std::string& id) const {
-  std::shared_ptr<const std::unordered_map<std::string, std::shared_ptr<const Device>>> map;
-  {
-    std::lock_guard lock(mutex_);
-    map = devices_by_id_;
-  }
-  if (!map) return nullptr;
-  auto it = map->find(id);
-  return it == map->end() ? nullptr : it->second;
+  return find(snapshot(devices_by_id_), id);
 }
 
 std::vector<Trigger> View::triggers(const std::string& device_id, const std::vector<std::string>& label_ids) const {
-  std::shared_ptr<const std::unordered_map<std::string, std::vector<Trigger>>> index;
-  {
-    std::lock_guard lock(mutex_);
-    index = triggers_;
-  }
+  auto index = snapshot(triggers_);
   std::vector<Trigger> out;
   if (!index) return out;
   auto add = [&](const std::string& key) {

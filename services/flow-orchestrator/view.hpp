@@ -75,11 +75,18 @@ class View {
   std::uint64_t device_reloads() const { return device_reloads_; }
 
  private:
-  struct Snapshot;
   void loop();
   Result<std::string> fetch(const std::string& target);
   Result<void> reload_flows();
   Result<void> reload_devices();
+  using DeviceMap = std::unordered_map<std::string, std::shared_ptr<const Device>>;
+  // Reloads swap the maps whole: a reader copies the pointer under the lock, then reads freely.
+  template <typename T>
+  std::shared_ptr<const T> snapshot(const std::shared_ptr<const T>& current) const {
+    std::lock_guard lock(mutex_);
+    return current;
+  }
+  static std::shared_ptr<const Device> find(const std::shared_ptr<const DeviceMap>& map, const std::string& key);
 
   bus::Connection& rpc_;
   bus::Connection& events_;
@@ -96,8 +103,8 @@ class View {
   std::atomic<std::uint64_t> device_reloads_{0};
   // Swapped whole under mutex_; readers copy the pointer.
   std::shared_ptr<const std::unordered_map<std::string, std::vector<Trigger>>> triggers_;  // "device:<id>"/"label:<id>"
-  std::shared_ptr<const std::unordered_map<std::string, std::shared_ptr<const Device>>> devices_;  // by dev_eui
-  std::shared_ptr<const std::unordered_map<std::string, std::shared_ptr<const Device>>> devices_by_id_;
+  std::shared_ptr<const DeviceMap> devices_;  // by dev_eui
+  std::shared_ptr<const DeviceMap> devices_by_id_;
   std::size_t flow_count_ = 0;
 };
 

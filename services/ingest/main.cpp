@@ -46,7 +46,9 @@ IngestConfig read_config(dm::Config& c) {
   ic.history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(50), {}, std::chrono::seconds(5));
   ic.webhook.recent_ids = static_cast<std::size_t>(c.integer("RECENT_IDS", 200000, 0, 10000000));
   ic.webhook.dedup_window = ic.dedup_window;
-  ic.webhook.publish_timeout = c.millis("PUBLISH_TIMEOUT", std::chrono::seconds(3));
+  // ChirpStack waits 5 s; 4 s leaves room to answer, and covers most stream-leader elections
+  // on a NATS cluster (the bus holds a publish while its stream has no leader).
+  ic.webhook.publish_timeout = c.millis("PUBLISH_TIMEOUT", std::chrono::seconds(4));
   if (ic.webhook.publish_timeout < std::chrono::milliseconds(10))
     c.add_problem("INGEST_PUBLISH_TIMEOUT must be at least 10ms");
   if (ic.link.flush_interval.count() <= 0 || ic.link.offline_check_interval.count() <= 0)

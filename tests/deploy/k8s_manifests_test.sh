@@ -114,7 +114,7 @@ fi
 
 free_ports() { python3 -c '
 import socket
-s=[socket.socket() for _ in range(2)]
+s=[socket.socket() for _ in range(3)]
 [x.bind(("127.0.0.1",0)) for x in s]
 print(" ".join(str(x.getsockname()[1]) for x in s))'; }
 # Sends CONNECT with user/password and PING; prints the server's answer line.
@@ -130,10 +130,15 @@ nats_hello() { # <port> <user> <password>
   echo "$reply"
 }
 if command -v nats-server >/dev/null; then
-  read -r port mport < <(free_ports)
+  read -r port mport rport < <(free_ports)
   mkdir -p "$WORK/nats/data"
   cp "$ROOT/deploy/docker/nats.conf" "$ROOT/deploy/docker/nats-auth.conf" "$WORK/nats/"
-  sed -i "s#store_dir: /data#store_dir: $WORK/nats/data#" "$WORK/nats/nats.conf"
+  # One node of the compose cluster, alone: its routes to nats-2 and nats-3 just stay unresolved.
+  sed -i -e "s#store_dir: /data#store_dir: $WORK/nats/data#" -e "s#listen: 0.0.0.0:6222#listen: 127.0.0.1:$rport#" \
+    "$WORK/nats/nats.conf"
+  # sync_interval arrived in nats-server 2.10 (the compose image); Debian 12 ships 2.9.
+  if [[ "$(nats-server --version)" =~ v2\.[0-9]\. ]]; then sed -i '/sync_interval:/d' "$WORK/nats/nats.conf"; fi
+  export NATS_SERVER_NAME=nats-1
   for v in GATEWAY INGEST REGISTRY ORCHESTRATOR RUNNER DISPATCHER TAP PROVISION; do export "${v}_NATS_PASSWORD=pw-${v,,}-0123"; done
   nats-server -c "$WORK/nats/nats.conf" -a 127.0.0.1 -p "$port" -m "$mport" >"$WORK/nats.log" 2>&1 &
   NATS_PID=$!

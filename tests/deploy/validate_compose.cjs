@@ -24,7 +24,7 @@ if (doc.errors.length) { console.error(`${file}: ${doc.errors.map((e) => e.messa
 const compose = doc.toJS({ maxAliasCount: 1000 });
 const services = compose.services || {};
 const SIX = ['gateway', 'ingest', 'registry', 'flow-orchestrator', 'function-runner', 'integration-dispatcher'];
-const INFRA = ['nats', 'postgres', 'mosquitto'];
+const INFRA = ['nats-1', 'nats-2', 'nats-3', 'postgres', 'mosquitto'];
 for (const s of [...SIX, ...INFRA, 'provision']) if (!services[s]) fail(`service ${s} missing`);
 
 const volumes = new Set(Object.keys(compose.volumes || {}));

@@ -11,6 +11,11 @@ using namespace dm;
 using namespace dm::fault;
 using namespace std::chrono_literals;
 
+const Shape& dm::fault::shape() {
+  static const Shape single;  // one nats-server, one process of each service, 200 uplinks/s
+  return single;
+}
+
 // --- process deaths --------------------------------------------------------------------------------
 
 TEST_CASE("kill -9 of the flow orchestrator under load", "[ci][kill]") {

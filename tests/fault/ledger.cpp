@@ -2,8 +2,10 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
+#include "dm/http/client.hpp"
 #include "dm/http/router.hpp"
 #include "dm/json/json.hpp"
 
@@ -18,6 +20,7 @@ Receiver::Receiver() {
     const json::Value* n = doc && doc->IsObject() ? json::find(*doc, "n") : nullptr;
     if (!n || !n->IsInt64()) return http::Response::json(400, R"({"error":"no n"})");
     std::lock_guard lock(mu_);
+    arrivals_[std::string(req.path)].push_back(Clock::now());
     auto& seen = by_path_[std::string(req.path)][n->GetInt64()];
     ++seen.times;
     if (auto key = req.header("Idempotency-Key")) seen.keys.insert(*key);
@@ -45,6 +48,65 @@ std::size_t Receiver::distinct(const std::string& path) const {
   std::lock_guard lock(mu_);
   auto it = by_path_.find("/" + path);
   return it == by_path_.end() ? 0 : it->second.size();
+}
+
+double Receiver::longest_pause(const std::string& path, Clock::time_point from, Clock::time_point to) const {
+  std::lock_guard lock(mu_);
+  auto it = arrivals_.find("/" + path);
+  Clock::time_point last = from;
+  Clock::duration longest{};
+  if (it != arrivals_.end()) {
+    for (auto t : it->second) {  // in arrival order
+      if (t < from || t > to) continue;
+      longest = std::max(longest, t - last);
+      last = t;
+    }
+  }
+  longest = std::max(longest, to - last);
+  return std::chrono::duration<double>(longest).count();
+}
+
+// --- ReadinessWatch ----------------------------------------------------------------------------
+
+ReadinessWatch::ReadinessWatch(std::vector<std::string> readyz_urls)
+    : urls_(std::move(readyz_urls)), thread_([this] { run(); }) {}
+
+ReadinessWatch::~ReadinessWatch() {
+  running_ = false;
+  thread_.join();
+}
+
+double ReadinessWatch::longest_unready_s() const {
+  std::lock_guard lock(mu_);
+  return longest_;
+}
+
+void ReadinessWatch::run() {
+  const http::ClientOptions quick{.connect_timeout = std::chrono::milliseconds(500),
+                                  .request_timeout = std::chrono::milliseconds(1000)};
+  std::optional<Clock::time_point> unready_since;
+  while (running_) {
+    auto polled = Clock::now();
+    bool all_ready = true;
+    for (const auto& url : urls_) {
+      auto r = http::fetch("GET", url, {}, {}, quick);
+      if (!r || r->status != 200) {
+        all_ready = false;
+        break;
+      }
+    }
+    if (!all_ready && !unready_since) unready_since = polled;
+    if (all_ready && unready_since) {
+      std::lock_guard lock(mu_);
+      longest_ = std::max(longest_, std::chrono::duration<double>(Clock::now() - *unready_since).count());
+      unready_since.reset();
+    }
+    std::this_thread::sleep_until(polled + std::chrono::milliseconds(100));
+  }
+  if (unready_since) {
+    std::lock_guard lock(mu_);
+    longest_ = std::max(longest_, std::chrono::duration<double>(Clock::now() - *unready_since).count());
+  }
 }
 
 std::map<std::int64_t, int> mqtt_seen(const std::string& path) {
@@ -111,13 +173,24 @@ bool Load::post(std::int64_t n, const std::string& object) {
   auto r = client->request("POST", "/api/v1/ingest/chirpstack?event=up", body(n, object),
                            {{"Authorization", "Bearer " + secret_}, {"Content-Type", "application/json"}});
   bool ok = r && r->status >= 200 && r->status < 300;
+  std::lock_guard lock(mu_);
   if (ok) {
-    std::lock_guard lock(mu_);
     acked_.push_back(n);
   } else {
     ++refused_;
+    std::string why = r ? std::to_string(r->status) + " " + r->body : r.error().message;
+    // One line per reason, not per device: drop the subject a publish error names.
+    if (auto at = why.find("publish to '"); at != std::string::npos) {
+      if (auto end = why.find('\'', at + 12); end != std::string::npos) why.erase(at + 11, end - at - 10);
+    }
+    ++refusals_[why];
   }
   return ok;
+}
+
+std::map<std::string, std::size_t> Load::refusals() const {
+  std::lock_guard lock(mu_);
+  return refusals_;
 }
 
 void Load::run(int worker, int workers) {
@@ -154,10 +227,15 @@ bool Report::ok() const {
 }
 
 std::string Report::line() const {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%-20s outage %5.1f s  acked %6zu  LOST %4zu  DUP %3zu  drain %5.1f s (budget %5.1f s)%s",
-                name.c_str(), outage_s, acked, lost, dup, drain_s, budget_s, drained ? "" : "  NOT DRAINED");
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "%-22s outage %5.1f s  acked %6zu  LOST %4zu  DUP %3zu  drain %5.1f s (budget %5.1f s)  unready %4.1f s%s",
+                name.c_str(), outage_s, acked, lost, dup, drain_s, budget_s, unready_s, drained ? "" : "  NOT DRAINED");
   std::string out = buf;
+  if (pause_s >= 0) {
+    std::snprintf(buf, sizeof buf, "  pause %4.1f s", pause_s);
+    out += buf;
+  }
   for (const auto& [history, n] : missing)
     if (n > 0) out += "  missing in " + history + ": " + std::to_string(n);
   for (const auto& note : notes) out += "  [" + note + "]";

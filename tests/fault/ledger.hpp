@@ -39,11 +39,33 @@ class Receiver {
   };
   std::map<std::int64_t, Seen> seen(const std::string& path) const;
   std::size_t distinct(const std::string& path) const;
+  // The longest time within [from, to] with no delivery to /<path> (the edges count as
+  // deliveries): how long the flow of deliveries stopped.
+  double longest_pause(const std::string& path, Clock::time_point from, Clock::time_point to) const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::map<std::int64_t, Seen>> by_path_;
+  std::map<std::string, std::vector<Clock::time_point>> arrivals_;
   std::unique_ptr<http::Server> server_;
+};
+
+// Polls every given /readyz URL ten times a second from construction to destruction and keeps
+// the longest stretch in which some service was not ready (down, or not connected to NATS or
+// PostgreSQL): from the first poll that found one not ready to the first that found all ready.
+class ReadinessWatch {
+ public:
+  explicit ReadinessWatch(std::vector<std::string> readyz_urls);
+  ~ReadinessWatch();
+  double longest_unready_s() const;
+
+ private:
+  void run();
+  std::vector<std::string> urls_;
+  std::atomic<bool> running_{true};
+  mutable std::mutex mu_;
+  double longest_ = 0;
+  std::thread thread_;
 };
 
 // Lines written by `mosquitto_sub -v` (topic, space, payload): the numbers received.
@@ -60,6 +82,8 @@ class Load {
   void stop();
   std::vector<std::int64_t> acked() const;
   std::size_t refused() const { return refused_; }
+  // Why webhooks were refused: "<status> <detail>" → how many.
+  std::map<std::string, std::size_t> refusals() const;
   // Posts one uplink now (outside the steady load) and tells whether it was acknowledged.
   bool post(std::int64_t n, const std::string& object = "{}");
   std::string dedup_id(std::int64_t n) const { return tag_ + "-" + std::to_string(n); }
@@ -78,6 +102,7 @@ class Load {
   std::atomic<std::size_t> refused_{0};
   mutable std::mutex mu_;
   std::vector<std::int64_t> acked_;
+  std::map<std::string, std::size_t> refusals_;
   std::vector<std::thread> threads_;
 };
 
@@ -87,6 +112,8 @@ struct Report {
   std::size_t acked = 0, delivered = 0, lost = 0, dup = 0, refused = 0;
   std::map<std::string, std::size_t> missing;  // history → acknowledged uplinks it lacks
   double outage_s = 0, drain_s = 0, budget_s = 0;
+  double pause_s = -1;    // longest stop in deliveries while the load ran (HTTP cases)
+  double unready_s = 0;   // longest time until every service was ready (connected) again
   bool drained = false;
   std::vector<std::string> notes;
   bool ok() const;

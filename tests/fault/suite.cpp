@@ -15,7 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr double kRate = 200;  // uplinks per second
 constexpr std::int64_t kProbeNumbers = 50'000'000;
 constexpr int kDevices = 20;
 
@@ -32,9 +31,22 @@ testing::Mosquitto& broker() {
   return b;
 }
 
+namespace {
+
+std::vector<std::string> services_of(const Shape& shape) {
+  std::vector<std::string> out{"registry", "gateway", "ingest"};
+  for (const char* worker : {"function-runner", "integration-dispatcher", "flow-orchestrator"}) {
+    out.emplace_back(worker);
+    for (int i = 2; i <= shape.replicas; ++i) out.push_back(std::string(worker) + "#" + std::to_string(i));
+  }
+  return out;
+}
+
+}  // namespace
+
 testing::Stack& stack() {
   static testing::Stack s(
-      {"registry", "gateway", "function-runner", "integration-dispatcher", "ingest", "flow-orchestrator"},
+      services_of(shape()),
       {{"INGEST_SECRET", kSecret},
        {"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},
        {"OUTBOUND_ALLOW", "127.0.0.1"},
@@ -46,7 +58,8 @@ testing::Stack& stack() {
        {"ORCHESTRATOR_MAX_DELIVERIES", "200"},  // no outage here may end in a dead letter
        {"DISPATCHER_RETRY_BASE", "250ms"},
        {"DISPATCHER_RETRY_CAP", "2s"},
-       {"RUNNER_WORKERS", "2"}});
+       {"RUNNER_WORKERS", "2"}},
+      shape().nats_nodes);
   return s;
 }
 
@@ -228,9 +241,13 @@ Report run_case(const std::string& name, const std::function<double()>& fault, b
         std::map<std::string, std::string>{}, mqtt_file);
     std::this_thread::sleep_for(1s);  // subscribed before anything is published
   }
-  Load load(stack(), kSecret, s.euis, name, kRate);
+  Load load(stack(), kSecret, s.euis, name, shape().rate);
   Report r;
   r.name = name;
+  std::vector<std::string> readyz;
+  for (const auto& service : stack().services()) readyz.push_back(stack().url(service) + "/readyz");
+  ReadinessWatch readiness(readyz);
+  auto load_start = Clock::now();
   load.start();
   std::this_thread::sleep_for(3s);
   r.outage_s = fault();
@@ -245,6 +262,8 @@ Report run_case(const std::string& name, const std::function<double()>& fault, b
   // At least 5 s of load after the fault, then everything acknowledged must arrive.
   if (seconds_since(fault_over) < 5) std::this_thread::sleep_for(std::chrono::duration<double>(5 - seconds_since(fault_over)));
   load.stop();
+  if (!mqtt) r.pause_s = receiver().longest_pause(s.tag, load_start + 1s, Clock::now());
+  r.unready_s = readiness.longest_unready_s();
   r.refused = load.refused();
   wait_until(
       [&] {
@@ -255,6 +274,7 @@ Report run_case(const std::string& name, const std::function<double()>& fault, b
   check_histories(s, load, r);
   count_deliveries(s, load, r, mqtt_file);
   if (r.refused) r.notes.push_back(std::to_string(r.refused) + " webhooks refused (not acknowledged)");
+  for (const auto& [why, n] : load.refusals()) std::printf("  refused %zu× %s\n", n, why.c_str());
   if (mqtt) std::remove(mqtt_file.c_str());
   print(r);
   return r;

@@ -2,7 +2,8 @@
 // The fault suite: a whole stack under a steady load of uplinks (webhook → label flow →
 // function → HTTP or MQTT integration, every history recorded), one fault per case, and a
 // ledger of every acknowledged uplink against what reached the receiver and each history
-// (ledger.hpp). Each case prints a line "FAULT <case> acked … LOST … DUP … drain …" and fails
+// (ledger.hpp). Each case prints a line "FAULT <case> acked … LOST … DUP … drain … unready …
+// pause …" and fails
 // on LOST > 0, on DUP > 0, on a history that misses an acknowledged uplink, on a jam (not
 // drained within three budgets), or on a drain slower than the outage (the budget: the outage,
 // at least 15 s). "drain" is the time from the end of the fault until every uplink acknowledged
@@ -10,6 +11,10 @@
 //
 //   build/tests/fault/dm-fault            every case (tools/faults runs this)
 //   build/tests/fault/dm-fault '[ci]'     the fast subset CI runs (ctest: fault_ci_test)
+//   build/tests/fault/dm-fault-cluster    the same on a 3-node NATS cluster with 3 replicas of
+//                                         each worker (tools/faults --cluster; CI: '[ci]')
+// "unready" is the longest time some service was not ready (down, or not connected to NATS or
+// PostgreSQL); "pause" the longest time without a delivery while the load ran.
 // DM_FAULT_REPORT=<file> also appends each case's line to that file.
 #include <functional>
 #include <string>
@@ -21,6 +26,14 @@
 namespace dm::fault {
 
 inline const std::string kSecret = "fault-suite-ingest-secret-01";
+
+// What the stack of an executable looks like; each executable defines shape().
+struct Shape {
+  int nats_nodes = 1;  // 3: a JetStream cluster, streams with 3 replicas
+  int replicas = 1;    // processes of each worker (orchestrator, runner, dispatcher)
+  double rate = 200;   // uplinks per second
+};
+const Shape& shape();
 
 // One stack, broker, receiver and admin API for the whole run (cases use their own devices,
 // flows and receiver path, so they do not see each other's uplinks).
@@ -51,12 +64,14 @@ std::size_t undelivered(const Scenario& s, const std::vector<std::int64_t>& numb
 void count_deliveries(const Scenario& s, const Load& load, Report& r, const std::string& mqtt_file);
 void print(const Report& r);
 
-// Runs the load (200 uplinks/s over 20 devices), applies `fault` after 3 s (it returns once
+// Runs the load (shape().rate uplinks/s over 20 devices), applies `fault` after 3 s (it returns once
 // the fault is over, with the seconds the outage lasted), measures the drain with the load
 // going on, stops it, waits for the rest and checks the histories.
 Report run_case(const std::string& name, const std::function<double()>& fault, bool mqtt = false);
 
 double seconds_since(Clock::time_point t0);
+// Kills (or stops) a service or a replica of one ("flow-orchestrator#2"), starts it again and
+// waits until it is ready; returns the seconds that took.
 double kill_and_restart(const std::string& service);
 double terminate_and_restart(const std::string& service);
 // The function runner's V8 worker processes (its children).

@@ -3,8 +3,11 @@
 # and the six services) on free loopback ports in a temporary data folder, checks every
 # service's /readyz, /healthz and /metrics, checks that a second `up` leaves everything
 # alone, then `down`, and checks that nothing it started is left running or listening.
+# With NATS_NODES=3 the bus is a three-node JetStream cluster: every node must have its two
+# routes, and the streams three replicas with a leader.
 #
 #   DM_BUILD_DIR=build bash tests/integration/local_stack_test.sh
+#   NATS_NODES=3 DM_BUILD_DIR=build bash tests/integration/local_stack_test.sh
 #
 # The data folder is always removed (down --purge), even when a check fails.
 set -euo pipefail
@@ -15,7 +18,9 @@ DOWN="$ROOT/deploy/local/down"
 export DM_BUILD_DIR="${DM_BUILD_DIR:-$ROOT/build}"
 
 SERVICES=(gateway ingest registry flow-orchestrator function-runner integration-dispatcher)
-PORT_VARS=(NATS_PORT NATS_HTTP_PORT PG_PORT MQTT_PORT
+NATS_NODES="${NATS_NODES:-1}"
+export NATS_NODES
+PORT_VARS=(NATS_PORT NATS_HTTP_PORT NATS_CLUSTER_PORT PG_PORT MQTT_PORT
   API_PORT INGEST_PORT REGISTRY_PORT ORCHESTRATOR_PORT RUNNER_PORT DISPATCHER_PORT)
 SERVICE_PORT_VARS=(API_PORT INGEST_PORT REGISTRY_PORT ORCHESTRATOR_PORT RUNNER_PORT DISPATCHER_PORT)
 
@@ -26,16 +31,25 @@ fail() {
 }
 pass() { echo "ok: $*"; }
 
-# Free ports, all distinct: bind them all at once, then release them.
+# Free ports, all distinct: bind them all at once, then release them. Node i of a cluster uses
+# base + 10 × (i − 1), so each base is taken only when those are free too.
 read -r -a ports < <(python3 -c '
 import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
+wanted, nodes = int(sys.argv[1]), int(sys.argv[2])
+held, bases = [], []
+while len(bases) < wanted:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); held.append(s)
+    base = s.getsockname()[1]
+    try:
+        for i in range(1, nodes):
+            t = socket.socket(); t.bind(("127.0.0.1", base + 10 * i)); held.append(t)
+    except OSError:
+        continue
+    bases.append(base)
+print(" ".join(map(str, bases)))
+for s in held:
     s.close()
-' "${#PORT_VARS[@]}")
+' "${#PORT_VARS[@]}" "$NATS_NODES")
 for i in "${!PORT_VARS[@]}"; do export "${PORT_VARS[$i]}=${ports[$i]}"; done
 DM_DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/dm-local-stack-XXXXXX")"
 export DM_DATA_DIR
@@ -89,6 +103,26 @@ for v in "${SERVICE_PORT_VARS[@]}"; do
 done
 code="$(http_code "http://127.0.0.1:$NATS_HTTP_PORT/jsz")"
 if [ "$code" = 200 ]; then pass "NATS JetStream monitoring"; else fail "NATS /jsz answered $code"; fi
+if [ "$NATS_NODES" -gt 1 ]; then
+  for ((i = 0; i < NATS_NODES; i++)); do
+    routes="$(curl -s --max-time 5 "http://127.0.0.1:$((NATS_HTTP_PORT + 10 * i))/routez" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin).get("num_routes", 0))' || echo 0)"
+    if [ "$routes" -ge $((NATS_NODES - 1)) ]; then pass "NATS node $((i + 1)) has $routes routes"; else
+      fail "NATS node $((i + 1)) has $routes routes, expected $((NATS_NODES - 1))"; fi
+  done
+  streams="$(curl -s --max-time 5 "http://127.0.0.1:$NATS_HTTP_PORT/jsz?accounts=true&streams=true&config=true" |
+    python3 -c '
+import json, sys
+for acc in json.load(sys.stdin).get("account_details", []):
+    for st in acc.get("stream_detail", []):
+        cl = st.get("cluster", {})
+        print(st["name"], st["config"]["num_replicas"], "leader" if cl.get("leader") else "no-leader",
+              len(cl.get("replicas", [])) + 1)' || true)"
+  for stream in DM_DEVICE_EVENTS DM_DISPATCH; do
+    if grep -Eq "^$stream $NATS_NODES leader $NATS_NODES$" <<<"$streams"; then pass "$stream: $NATS_NODES replicas, a leader"
+    else fail "$stream is not replicated on $NATS_NODES nodes with a leader: $(grep "^$stream" <<<"$streams")"; fi
+  done
+fi
 
 # --- 3. a second up leaves everything alone -----------------------------------------------
 before="$(cat "$DM_DATA_DIR"/pids/*.pid | sort)"
@@ -98,7 +132,9 @@ if ! out2="$("$UP" 2>&1)"; then
 else
   pass "second up succeeded"
 fi
-for name in nats-server postgres mosquitto "${SERVICES[@]}"; do
+names=(postgres mosquitto "${SERVICES[@]}")
+if [ "$NATS_NODES" = 1 ]; then names+=(nats-server); else for ((i = 1; i <= NATS_NODES; i++)); do names+=("nats-server $i"); done; fi
+for name in "${names[@]}"; do
   if grep -Eq "^$name +already running" <<<"$out2"; then
     pass "second up: $name already running"
   else
@@ -111,13 +147,19 @@ if [ "$before" = "$after" ]; then pass "pids unchanged"; else fail "pid files ch
 
 # --- 4. down ---------------------------------------------------------------------------
 mapfile -t pids < <(cat "$DM_DATA_DIR"/pids/*.pid)
-[ "${#pids[@]}" -eq $((3 + ${#SERVICES[@]})) ] || fail "expected $((3 + ${#SERVICES[@]})) pid files, found ${#pids[@]}"
+expected=$((2 + NATS_NODES + ${#SERVICES[@]}))
+[ "${#pids[@]}" -eq "$expected" ] || fail "expected $expected pid files, found ${#pids[@]}"
 if "$DOWN"; then pass "down succeeded"; else fail "down failed"; fi
 for pid in "${pids[@]}"; do
   if alive "$pid"; then fail "pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)) still running after down"; fi
 done
 for v in "${PORT_VARS[@]}"; do
   if port_open "${!v}"; then fail "port ${!v} ($v) still open after down"; fi
+done
+for ((i = 1; i < NATS_NODES; i++)); do
+  for v in NATS_PORT NATS_HTTP_PORT NATS_CLUSTER_PORT; do
+    if port_open "$((${!v} + 10 * i))"; then fail "port $((${!v} + 10 * i)) (NATS node $((i + 1))) still open after down"; fi
+  done
 done
 left="$(find "$DM_DATA_DIR/pids" -name '*.pid' | wc -l)"
 if [ "$left" = 0 ]; then pass "pid files removed"; else fail "$left pid file(s) left after down"; fi

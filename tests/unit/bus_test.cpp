@@ -771,3 +771,38 @@ TEST_CASE("bus drain finishes in-flight handlers then closes") {
   REQUIRE(conn->request("work", "x", 100ms).error().code == Errc::unavailable);
   REQUIRE_OK(conn->drain(1s));  // again: already closed is fine
 }
+
+// A stream without a leader answers "no responders" (on a cluster: while its Raft group elects
+// one). publish_async holds such a message and sends it again until the ack timeout, so a
+// leader that appears in time turns the publish into an ack, not an error.
+TEST_CASE("bus jetstream publish_async waits out a stream without a leader, within the ack timeout") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto& js = conn->jetstream();
+  std::atomic<int> calls{0};
+  std::atomic<long long> acked_at{-1};
+  std::atomic<int> code{-1};
+  const auto start = Clock::now();
+  js.publish_async("late.a", "x", "late-1", [&](dm::Result<bus::PubAck> r) {
+    if (r.ok()) acked_at = ms_since(start);
+    else code = static_cast<int>(r.error().code);
+    ++calls;
+  });
+  std::this_thread::sleep_for(1s);
+  REQUIRE(calls == 0);  // held, not failed
+  REQUIRE_OK(js.ensure_stream({.name = "LATE", .subjects = {"late.>"}}));
+  REQUIRE(wait_until([&] { return calls == 1; }, 10s));
+  REQUIRE(acked_at >= 1000);
+  REQUIRE(js.stream_state("LATE")->messages == 1);
+
+  // Never a stream: the publish fails once its time is up, as unavailable.
+  calls = 0;
+  const auto again = Clock::now();
+  js.publish_async("nowhere.a", "x", "", [&](dm::Result<bus::PubAck> r) {
+    code = r.ok() ? -2 : static_cast<int>(r.error().code);
+    ++calls;
+  });
+  REQUIRE(wait_until([&] { return calls == 1; }, 15s));
+  REQUIRE(code == static_cast<int>(Errc::unavailable));
+  REQUIRE(ms_since(again) >= 4000);  // the default ack timeout is 5 s
+}

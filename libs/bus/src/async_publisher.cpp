@@ -11,11 +11,15 @@ namespace {
 
 // How long after nats.c's own MaxWait our backstop deadline fires.
 constexpr std::chrono::milliseconds kBackstopGrace{1000};
+// Between sends of a publish that found its stream without a leader.
+constexpr std::chrono::milliseconds kRetryDelay{250};
+
+bool leaderless(const jsPubAckErr* pae) { return pae != nullptr && pae->Err == NATS_NO_RESPONDERS; }
 
 }  // namespace
 
 AsyncPublisher::AsyncPublisher(std::chrono::milliseconds ack_timeout)
-    : ack_timeout_(ack_timeout), timer_([this](std::uint64_t token) { expire(token); }, [this] { fail_all(); }) {}
+    : ack_timeout_(ack_timeout), timer_([this](std::uint64_t token) { on_timer(token); }, [this] { fail_all(); }) {}
 
 AsyncPublisher::~AsyncPublisher() { timer_.stop(); }
 
@@ -41,10 +45,12 @@ void AsyncPublisher::publish(jsCtx* js, std::string_view subject, std::string_vi
       invoke_user("publish_async", done, Error(Errc::unavailable, "jetstream: connection closed"));
       return;
     }
+    js_ = js;
     token = ++next_token_;
     std::optional<Error> failure;
     if (!made) failure = made.take_error();
-    pending_.emplace(token, Pending{std::move(done), msg, std::move(failure)});
+    pending_.emplace(token, Pending{std::move(done), msg, std::move(failure), std::string(msg_id),
+                                    DeadlineTimer::Clock::now() + ack_timeout_});
     if (msg != nullptr) token_of_.emplace(msg, token);
   }
   const auto now = DeadlineTimer::Clock::now();
@@ -54,14 +60,17 @@ void AsyncPublisher::publish(jsCtx* js, std::string_view subject, std::string_vi
   }
   // Registered before publishing: the ack can arrive before js_PublishMsgAsync returns.
   timer_.schedule(now + ack_timeout_ + kBackstopGrace, token);
+  send(token, msg, std::string(msg_id), ack_timeout_, subject);
+}
 
+void AsyncPublisher::send(std::uint64_t token, natsMsg* msg, const std::string& msg_id,
+                          std::chrono::milliseconds max_wait, std::string_view subject) {
   jsPubOptions po;
   jsPubOptions_Init(&po);
-  po.MaxWait = ack_timeout_.count();
-  const std::string id(msg_id);
-  if (!id.empty()) po.MsgId = id.c_str();
+  po.MaxWait = std::max<std::int64_t>(1, max_wait.count());
+  if (!msg_id.empty()) po.MsgId = msg_id.c_str();
   natsMsg* handed = msg;
-  natsStatus s = js_PublishMsgAsync(js, &handed, &po);
+  natsStatus s = js_PublishMsgAsync(js_, &handed, &po);
   if (s == NATS_OK) return;  // the library owns it now (`handed` was cleared)
 
   // Not taken: the library will never report on it, so we fail it ourselves.
@@ -75,11 +84,12 @@ void AsyncPublisher::publish(jsCtx* js, std::string_view subject, std::string_vi
     }
   }
   natsMsg_Destroy(handed);
-  timer_.schedule(now, token);
+  timer_.schedule(DeadlineTimer::Clock::now(), token);
 }
 
 void AsyncPublisher::on_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
   NatsMsgPtr owned(msg);  // the ack handler owns the original message
+  const std::string what = "jetstream: publish to '" + std::string(natsMsg_GetSubject(msg)) + "'";
   std::optional<Pending> p;
   {
     std::lock_guard lock(mu_);
@@ -87,6 +97,14 @@ void AsyncPublisher::on_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
       const std::uint64_t token = it->second;
       token_of_.erase(it);
       if (auto pit = pending_.find(token); pit != pending_.end()) {
+        const auto now = DeadlineTimer::Clock::now();
+        if (pa == nullptr && leaderless(pae) && !closed_ && now + kRetryDelay < pit->second.ack_by) {
+          pit->second.msg = owned.release();  // held: sent again by the timer
+          pit->second.held = true;
+          pit->second.failure = js_error_text(pae->Err, pae->ErrCode, pae->ErrText ? pae->ErrText : "", what);
+          timer_.schedule(now + kRetryDelay, token);
+          return;
+        }
         p = std::move(pit->second);
         pending_.erase(pit);
       }
@@ -99,11 +117,35 @@ void AsyncPublisher::on_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
     invoke_user("publish_async", p->done, PubAck{pa->Stream != nullptr ? pa->Stream : "", pa->Sequence, pa->Duplicate});
     return;
   }
-  const std::string what = "jetstream: publish to '" + std::string(natsMsg_GetSubject(msg)) + "'";
   owned.reset();
   Error err = pae != nullptr ? js_error_text(pae->Err, pae->ErrCode, pae->ErrText != nullptr ? pae->ErrText : "", what)
                              : Error(Errc::internal, what + ": neither ack nor error");
   invoke_user("publish_async", p->done, std::move(err));
+}
+
+void AsyncPublisher::on_timer(std::uint64_t token) {
+  natsMsg* again = nullptr;
+  std::string msg_id, subject;
+  std::chrono::milliseconds left{0};
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(token);
+    if (it == pending_.end()) return;  // done in time
+    Pending& p = it->second;
+    const auto now = DeadlineTimer::Clock::now();
+    if (p.held && !closed_ && now < p.ack_by) {
+      again = p.msg;
+      p.held = false;
+      token_of_.emplace(again, token);
+      msg_id = p.msg_id;
+      subject = natsMsg_GetSubject(again);
+      left = std::chrono::duration_cast<std::chrono::milliseconds>(p.ack_by - now);
+    } else if (!p.held && p.msg != nullptr && now < p.ack_by + kBackstopGrace) {
+      return;  // a retry's timer entry while the message is in flight again: not its deadline yet
+    }
+  }
+  if (again) return send(token, again, msg_id, left, subject);
+  expire(token);
 }
 
 std::optional<AsyncPublisher::Pending> AsyncPublisher::take_token(std::uint64_t token) {
@@ -112,8 +154,10 @@ std::optional<AsyncPublisher::Pending> AsyncPublisher::take_token(std::uint64_t 
   if (it == pending_.end()) return std::nullopt;
   Pending p = std::move(it->second);
   pending_.erase(it);
-  // The message, if any, stays the library's; its late ack will find nothing and just free it.
-  if (p.msg != nullptr) token_of_.erase(p.msg);
+  // In flight, the message stays the library's: its late ack will find nothing and just free it.
+  // Held, it is ours.
+  if (p.held) natsMsg_Destroy(p.msg);
+  else if (p.msg != nullptr) token_of_.erase(p.msg);
   if (pending_.empty()) idle_.notify_all();
   return p;
 }
@@ -134,6 +178,7 @@ void AsyncPublisher::fail_all() {
     idle_.notify_all();
   }
   for (auto& [token, p] : left) {
+    if (p.held) natsMsg_Destroy(p.msg);
     invoke_user("publish_async", p.done, Error(Errc::unavailable, "jetstream: connection closed before the ack"));
   }
 }

@@ -5,6 +5,10 @@
 // it only after removing it from the map, so no live entry can share an address with a new one.
 // nats.c times each publish out itself (jsPubOptions.MaxWait); our own deadline, a little
 // later, is the backstop that guarantees every callback runs exactly once.
+// A stream without a leader answers "no responders": on a cluster, that is the few seconds in
+// which its Raft group elects a new one after a node died. Such a publish is held and sent
+// again (same message, same Nats-Msg-Id, so the stream keeps one copy) every kRetryDelay until
+// the ack timeout runs out, instead of failing at once: callers see a slower ack, not an error.
 #include <nats/nats.h>
 
 #include <chrono>
@@ -14,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -44,17 +49,26 @@ class AsyncPublisher {
  private:
   struct Pending {
     Done done;
-    natsMsg* msg = nullptr;
-    std::optional<Error> failure;  // publish failed locally before anything was sent
+    natsMsg* msg = nullptr;          // the library's while in flight; ours while held
+    std::optional<Error> failure;    // why it failed (locally, or the last "no responders")
+    std::string msg_id;
+    DeadlineTimer::Clock::time_point ack_by;  // the ack timeout; the backstop fires a little later
+    bool held = false;               // waiting to be sent again
   };
 
   void on_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);
+  // Hands `msg` to the library for `token`; fails the token when the library does not take it.
+  void send(std::uint64_t token, natsMsg* msg, const std::string& msg_id, std::chrono::milliseconds max_wait,
+            std::string_view subject);
   std::optional<Pending> take_token(std::uint64_t token);
+  // The timer: sends a held message again, or ends a publish whose time is up.
+  void on_timer(std::uint64_t token);
   void expire(std::uint64_t token);
   void fail_all();
 
   const std::chrono::milliseconds ack_timeout_;
   void* closure_ = nullptr;
+  jsCtx* js_ = nullptr;  // the connection's one context, set by the first publish
   mutable std::mutex mu_;
   std::condition_variable idle_;
   std::unordered_map<std::uint64_t, Pending> pending_;

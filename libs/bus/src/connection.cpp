@@ -3,8 +3,10 @@
 #include <random>
 #include <thread>
 
+#include "dm/core/strings.hpp"
 #include "callbacks.hpp"
 #include "connection_impl.hpp"
+#include "dm/core/strings.hpp"
 #include "nats_message.hpp"
 #include "parts.hpp"
 #include "status.hpp"
@@ -71,7 +73,19 @@ Result<std::unique_ptr<natsOptions, OptionsDeleter>> make_options(const Options&
   if (natsStatus s = natsOptions_Create(&raw); s != NATS_OK) return nats_error(s, "nats: options");
   std::unique_ptr<natsOptions, OptionsDeleter> opts(raw);
   // The URL is not echoed into errors: it may carry credentials.
-  DM_TRY(check(natsOptions_SetURL(raw, o.url.c_str()), "nats: url"));
+  // A cluster is a comma-separated list of its nodes: nats.c takes a list only as servers
+  // (SetURL would read the whole text as one URL); the client then reconnects to any live one.
+  std::vector<std::string> urls;
+  for (auto part : dm::split(o.url, ',')) {
+    if (auto url = dm::trim(part); !url.empty()) urls.emplace_back(url);
+  }
+  if (urls.size() > 1) {
+    std::vector<const char*> servers;
+    for (const auto& u : urls) servers.push_back(u.c_str());
+    DM_TRY(check(natsOptions_SetServers(raw, servers.data(), static_cast<int>(servers.size())), "nats: servers"));
+  } else {
+    DM_TRY(check(natsOptions_SetURL(raw, o.url.c_str()), "nats: url"));
+  }
   if (!o.name.empty()) DM_TRY(check(natsOptions_SetName(raw, o.name.c_str()), "nats: name"));
   if (!o.user.empty()) DM_TRY(check(natsOptions_SetUserInfo(raw, o.user.c_str(), o.password.c_str()), "nats: user"));
   DM_TRY(check(natsOptions_SetTimeout(raw, o.connect_timeout.count()), "nats: connect timeout"));

@@ -23,14 +23,17 @@ std::string as_pg_user(const std::string& cmd) {
 
 }  // namespace
 
-NatsServer::NatsServer() : dir_("dm-nats"), port_(free_port()) {
+NatsServer::NatsServer() : NatsServer(ClusterNode{}) {}
+
+NatsServer::NatsServer(ClusterNode node) : dir_("dm-nats"), port_(free_port()), node_(std::move(node)) {
   // A port found free can be taken by another test's server before ours binds it. The port then
   // answers, but for someone else, and two stacks would share one bus. So a start counts only
-  // when our server's own log says it listens; otherwise try another port.
+  // when our server's own log says it listens; otherwise try other ports.
   for (int attempt = 1; !launch(); ++attempt) {
     if (attempt == 5)
       throw std::runtime_error("nats-server did not start; log:\n" + read_text(dir_.path() + "/nats.log"));
     port_ = free_port();
+    if (!node_.server_name.empty()) node_.route_port = free_port();  // the others find it by gossip
   }
 }
 
@@ -44,9 +47,15 @@ bool NatsServer::launch() {
   const std::string log = dir_.path() + "/nats.log";
   const std::string listening = "Listening for client connections on 127.0.0.1:" + std::to_string(port_);
   const std::size_t before = count_in_file(log, listening);  // the log is appended to across restarts
-  proc_ = std::make_unique<Process>(std::vector<std::string>{"nats-server", "-a", "127.0.0.1", "-p",
-                                                             std::to_string(port_), "-js", "-sd", dir_.path() + "/js"},
-                                    std::map<std::string, std::string>{}, log);
+  std::vector<std::string> argv{"nats-server", "-a", "127.0.0.1", "-p", std::to_string(port_), "-js", "-sd",
+                                dir_.path() + "/js"};
+  if (!node_.server_name.empty()) {
+    std::string routes;
+    for (int p : node_.routes) routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(p);
+    argv.insert(argv.end(), {"-n", node_.server_name, "--cluster_name", node_.cluster_name, "--cluster",
+                             "nats://127.0.0.1:" + std::to_string(node_.route_port), "--routes", routes});
+  }
+  proc_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, log);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline && proc_->running()) {
     if (count_in_file(log, listening) > before) return wait_for_port(port_, std::chrono::seconds(5));
@@ -64,6 +73,27 @@ void NatsServer::stop() {
 void NatsServer::kill9() {
   if (proc_) proc_->kill9();
   proc_.reset();
+}
+
+NatsCluster::NatsCluster(int nodes) {
+  if (nodes <= 1) {
+    nodes_.push_back(std::make_unique<NatsServer>());
+    return;
+  }
+  static int clusters = 0;
+  std::vector<int> routes;
+  for (int i = 0; i < nodes; ++i) routes.push_back(free_port());
+  const std::string name = "dm-test-" + std::to_string(::getpid()) + "-" + std::to_string(++clusters);
+  for (int i = 0; i < nodes; ++i) {
+    nodes_.push_back(std::make_unique<NatsServer>(
+        NatsServer::ClusterNode{"n" + std::to_string(i + 1), name, routes[static_cast<std::size_t>(i)], routes}));
+  }
+}
+
+std::string NatsCluster::urls() const {
+  std::string out;
+  for (const auto& n : nodes_) out += (out.empty() ? "" : ",") + n->url();
+  return out;
 }
 
 PgCluster::PgCluster() : port_(free_port()) {

@@ -15,7 +15,10 @@ const char* kDatabase = "device_manager";
 const char* kPassword = "test-password";  // test clusters only: loopback, temporary
 }  // namespace
 
-std::string Stack::scope_of(const std::string& s) {
+std::string Stack::binary_of(const std::string& service) { return service.substr(0, service.find('#')); }
+
+std::string Stack::scope_of(const std::string& service) {
+  const std::string s = binary_of(service);
   if (s == "gateway") return "GATEWAY";
   if (s == "ingest") return "INGEST";
   if (s == "registry") return "REGISTRY";
@@ -29,16 +32,17 @@ std::string Stack::role_of(const std::string& s) {
   return "dm_" + lower(scope_of(s));
 }
 
-bool Stack::has_database(const std::string& s) { return s != "function-runner"; }
+bool Stack::has_database(const std::string& s) { return binary_of(s) != "function-runner"; }
 
-bool Stack::holds_secret_key(const std::string& s) { return s == "gateway" || s == "registry"; }
+bool Stack::holds_secret_key(const std::string& s) { return binary_of(s) == "gateway" || binary_of(s) == "registry"; }
 
-Stack::Stack(std::vector<std::string> services, std::map<std::string, std::string> env)
-    : nats_(std::make_unique<NatsServer>()),
+Stack::Stack(std::vector<std::string> services, std::map<std::string, std::string> env, int nats_nodes)
+    : nats_(std::make_unique<NatsCluster>(nats_nodes)),
       pg_(std::make_unique<PgCluster>()),
       dir_("dm-stack"),
       extra_env_(std::move(env)),
       secret_key_("test-secret-key-0123456789abcdef0123456789abcdef") {
+  extra_env_.emplace("STREAM_REPLICAS", std::to_string(nats_->size()));  // unless the test set it
   std::string vars;
   for (const char* v : {"gateway", "ingest", "registry", "orchestrator", "dispatcher"}) {
     vars += std::string(" -v ") + v + "_password=" + kPassword;
@@ -72,7 +76,7 @@ std::map<std::string, std::string> Stack::env_for(const std::string& service) co
   const auto& s = services_.at(service);
   std::string scope = scope_of(service);
   std::map<std::string, std::string> env{
-      {"NATS_URL", nats_->url()},
+      {"NATS_URL", nats_->urls()},
       {"LOG_LEVEL", "info"},
       {"DM_ENV_FILE", "/nonexistent"},  // never pick up a developer's .env
   };
@@ -96,7 +100,7 @@ std::string Stack::database_url(const std::string& service) const {
 
 void Stack::start(const std::string& service) {
   auto& s = services_.at(service);
-  std::string bin = binary_dir() + "/services/" + service + "/dm-" + service;
+  std::string bin = binary_dir() + "/services/" + binary_of(service) + "/dm-" + binary_of(service);
   s.process = std::make_unique<Process>(std::vector<std::string>{bin}, env_for(service), s.log_path);
 }
 
@@ -118,10 +122,16 @@ bool Stack::running(const std::string& service) {
 }
 
 void Stack::provision() {
-  std::string env = "env DM_ENV_FILE=/nonexistent NATS_URL=" + nats_->url();
+  std::string env = "env DM_ENV_FILE=/nonexistent NATS_URL=" + nats_->urls();
   for (const auto& [k, v] : extra_env_) env += " '" + k + "=" + v + "'";
-  auto r = run_command(env + " " + binary_dir() + "/tools/dm-provision --wait 10");
+  auto r = run_command(env + " " + binary_dir() + "/tools/dm-provision --wait 30");
   if (r.exit_code != 0) throw std::runtime_error("dm-provision failed: " + r.output);
+}
+
+std::vector<std::string> Stack::services() const {
+  std::vector<std::string> out;
+  for (const auto& [name, s] : services_) out.push_back(name);
+  return out;
 }
 
 int Stack::pid(const std::string& service) {

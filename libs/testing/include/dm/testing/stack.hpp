@@ -1,9 +1,11 @@
 #pragma once
-// A whole Device Manager stack for one test: nats-server and a PostgreSQL cluster on free
-// ports, provisioned with deploy/local/provision.sql (one role and schema per service),
+// A whole Device Manager stack for one test: nats-server (one, or a JetStream cluster of
+// `nats_nodes` with streams replicated on every node) and a PostgreSQL cluster on free ports, provisioned with deploy/local/provision.sql (one role and schema per service),
 // and the requested service binaries started on free ports and waited for (/readyz).
 // Each service gets only the secrets it uses, as in deploy/local/up: SECRET_KEY only the
 // gateway and the registry, a database URL every service but the function runner.
+// A replica of a service is named "<service>#<n>" ("flow-orchestrator#2"): the same binary and
+// settings, its own port and process.
 #include <map>
 #include <memory>
 #include <string>
@@ -17,14 +19,18 @@ class Stack {
  public:
   // `services`: names such as "gateway", "registry". `env` is added to every service's
   // environment (and wins over the defaults).
-  explicit Stack(std::vector<std::string> services, std::map<std::string, std::string> env = {});
+  explicit Stack(std::vector<std::string> services, std::map<std::string, std::string> env = {},
+                 int nats_nodes = 1);
   ~Stack();
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
 
   std::string url(const std::string& service) const;  // http://127.0.0.1:<port>
   int port(const std::string& service) const;
-  NatsServer& nats() { return *nats_; }
+  NatsServer& nats() { return nats_->node(0); }
+  NatsCluster& nats_cluster() { return *nats_; }
+  // Every service this stack runs (replicas included).
+  std::vector<std::string> services() const;
   PgCluster& pg() { return *pg_; }
   std::string database_url(const std::string& service) const;
   const std::string& secret_key() const { return secret_key_; }
@@ -51,6 +57,8 @@ class Stack {
   void provision();
 
   static std::string scope_of(const std::string& service);
+  // "flow-orchestrator" for "flow-orchestrator#2".
+  static std::string binary_of(const std::string& service);
   static std::string role_of(const std::string& service);
   // Whether the service keeps data in PostgreSQL (the function runner does not).
   static bool has_database(const std::string& service);
@@ -65,7 +73,7 @@ class Stack {
   };
   std::map<std::string, std::string> env_for(const std::string& service) const;
 
-  std::unique_ptr<NatsServer> nats_;
+  std::unique_ptr<NatsCluster> nats_;
   std::unique_ptr<PgCluster> pg_;
   TempDir dir_;
   std::map<std::string, std::string> extra_env_;

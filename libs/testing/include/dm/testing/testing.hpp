@@ -66,10 +66,20 @@ CommandResult run_command(const std::string& shell_command);
 // nats-server with JetStream (file storage) on a free port.
 class NatsServer {
  public:
+  // A node of a JetStream cluster: its server name, the cluster's name and route port, and
+  // the route ports of every node (its own included; nats-server skips itself).
+  struct ClusterNode {
+    std::string server_name, cluster_name;
+    int route_port = 0;
+    std::vector<int> routes;
+  };
   NatsServer();
+  explicit NatsServer(ClusterNode node);
   ~NatsServer();
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
+  const std::string& server_name() const { return node_.server_name; }
+  bool running() const { return proc_ != nullptr; }
   void stop();   // graceful
   void kill9();  // abrupt
   void start();  // again, same port and store (after stop/kill9)
@@ -79,7 +89,23 @@ class NatsServer {
 
   TempDir dir_;
   int port_;
+  ClusterNode node_;  // empty server_name: a single server
   std::unique_ptr<Process> proc_;
+};
+
+// n nats-server nodes on loopback, each with JetStream and its own store; with n > 1 they form
+// one cluster (routes between all of them, a cluster name of their own so that no other test's
+// nodes can join) and replicate streams by Raft. n = 1 is a plain single server.
+class NatsCluster {
+ public:
+  explicit NatsCluster(int nodes = 1);
+  int size() const { return static_cast<int>(nodes_.size()); }
+  NatsServer& node(int i) { return *nodes_.at(static_cast<std::size_t>(i)); }
+  // Every node's URL, comma-separated (what a service's NATS_URL takes).
+  std::string urls() const;
+
+ private:
+  std::vector<std::unique_ptr<NatsServer>> nodes_;
 };
 
 // A private PostgreSQL 15 cluster (initdb, trust auth on loopback) on a free port.
