@@ -3,17 +3,11 @@
 #include <condition_variable>
 
 #include "dm/contract/subjects.hpp"
+#include "dm/contract/taps.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
 
 namespace dm::function_runner {
-
-bool is_token(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
-  return true;
-}
 
 std::string merge_params(std::string_view defaults, std::string_view params) {
   if (defaults == "{}" || defaults.empty()) return std::string(params);
@@ -83,7 +77,7 @@ std::map<std::string, Result<CodePtr>> CodeCache::get(const std::map<std::string
       w->got.emplace(id, std::move(r));
       if (--w->left == 0) w->cv.notify_all();
     };
-    if (!is_token(id)) {
+    if (!contract::subject::is_token(id)) {
       finish(Error(Errc::not_found, "function not found"));
       continue;
     }
@@ -120,12 +114,10 @@ void CodeCache::invalidate(const std::string& id) {
 }
 
 Result<std::unique_ptr<bus::Subscription>> CodeCache::follow_changes(bus::Connection& nats) {
-  return nats.subscribe(contract::subject::registry_changed("function"), "", [this](bus::Message&& m) {
-    auto doc = json::parse(m.data);
-    if (!doc || !doc->IsObject()) return;
-    auto id = json::get_string(*doc, "id");
-    if (id) invalidate(std::string(*id));
-  });
+  return nats.subscribe(contract::subject::registry_changed(contract::to_string(contract::RegistryKind::function)), "",
+                        [this](bus::Message&& m) {
+                          if (auto change = contract::decode_registry_change(m.data)) invalidate(change->id);
+                        });
 }
 
 }  // namespace dm::function_runner

@@ -50,6 +50,4 @@ class CodeCache {
 // Parameters merged for one run: the flow node's values over the declared defaults.
 std::string merge_params(std::string_view defaults, std::string_view params);
 
-bool is_token(std::string_view id);
-
 }  // namespace dm::function_runner

@@ -5,6 +5,7 @@
 
 #include "dm/api/body.hpp"
 #include "dm/api/query.hpp"
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/time.hpp"
 #include "dm/json/json.hpp"
@@ -12,15 +13,11 @@
 namespace dm::function_runner {
 namespace {
 
-// One execution of a batch, as read from the request.
+// One execution of a batch: as read from the request (or why it cannot run), and what ran.
 struct Exec {
-  std::string id, function_id, input, params;
-  std::int64_t version = 0;
-  int timeout_ms = 100;
-  std::optional<std::string> flow_id, flow_run_id, node_id, dev_eui;
-  bool replay = false;
-  bool found = false;                  // the registry knows the function
-  std::optional<std::string> invalid;  // why it cannot run
+  contract::ExecRequestItem item;
+  std::int64_t version = 0;  // the version that ran; 0 = none
+  bool found = false;        // the registry knows the function
 };
 
 // Shared by the jobs of one request; the last one to finish sends the reply.
@@ -32,72 +29,20 @@ struct Batch {
   std::atomic<std::size_t> left{0};
 };
 
-std::optional<std::string> opt_str(const json::Value& o, const char* key) {
-  const auto* v = json::find(o, key);
-  return v && v->IsString() ? std::optional<std::string>(std::string(json::view(*v))) : std::nullopt;
-}
-
-Exec read_exec(const json::Value& e, const RunnerLimits& limits) {
-  Exec x;
-  if (!e.IsObject()) {
-    x.invalid = "execution must be an object";
-    return x;
-  }
-  x.id = opt_str(e, "id").value_or("");
-  x.function_id = opt_str(e, "function_id").value_or("");
-  const auto* version = json::find(e, "version");
-  const auto* input = json::find(e, "input");
-  const auto* params = json::find(e, "parameters");
-  const auto* timeout = json::find(e, "timeout_ms");
-  if (x.id.empty())
-    x.invalid = "id is required";
-  else if (!is_token(x.function_id))
-    x.invalid = "function_id must be an id";
-  else if (!version || !version->IsInt64() || version->GetInt64() < 1)
-    x.invalid = "version must be a positive integer";
-  else if (!input || !input->IsObject())
-    x.invalid = "input must be an object";
-  else if (params && !params->IsObject() && !params->IsNull())
-    x.invalid = "parameters must be an object";
-  if (x.invalid) return x;
-  x.version = version->GetInt64();
-  x.input = json::to_string(*input);
-  x.params = params && params->IsObject() ? json::to_string(*params) : "{}";
-  x.timeout_ms = limits.default_timeout_ms;
-  if (timeout && timeout->IsInt64())
-    x.timeout_ms = static_cast<int>(std::clamp<std::int64_t>(timeout->GetInt64(), 1, limits.max_timeout_ms));
-  if (const auto* c = json::find(e, "context"); c && c->IsObject()) {
-    x.flow_id = opt_str(*c, "flow_id");
-    x.flow_run_id = opt_str(*c, "flow_run_id");
-    x.node_id = opt_str(*c, "node_id");
-    x.dev_eui = opt_str(*c, "dev_eui");
-    const auto* replay = json::find(*c, "replay");
-    x.replay = replay && replay->IsBool() && replay->GetBool();
-  }
-  return x;
-}
-
-std::string error_json(const RunResult& r) {
-  json::Writer w;
-  w.start_object().field("message", r.error_message).key("stack");
-  if (r.error_stack.empty())
-    w.null();
-  else
-    w.string(r.error_stack);
-  w.end_object();
-  return w.take();
+// The worker's word for what happened. A worker is not trusted with its results: a word
+// outside the contract is an error.
+contract::ExecStatus exec_status(const RunResult& r) {
+  return contract::parse<contract::ExecStatus>(r.status).value_or(contract::ExecStatus::error);
 }
 
 // Answers dm.fn.exec with every result of the batch, in order. A reply over the server's
 // max_payload travels in parts (bus::Connection::respond; the orchestrator's request_async
 // takes them), so no output is ever replaced for its size here.
 void reply_batch(bus::Connection& conn, Batch& batch) {
-  json::Writer w;
-  w.start_object().key("results").start_array();
+  contract::ExecReplyWriter reply;
   for (std::size_t k = 0; k < batch.execs.size(); ++k)
-    write_result(w, batch.results[k], &batch.execs[k].id, batch.execs[k].version);
-  w.end_array().end_object();
-  if (auto sent = conn.respond(batch.request, w.take(), {{"Content-Type", "application/json"}}); !sent)
+    reply.add(exec_result(batch.results[k], &batch.execs[k].item.id, batch.execs[k].version));
+  if (auto sent = conn.respond(batch.request, reply.take(), {{"Content-Type", "application/json"}}); !sent)
     log::error("dm.fn.exec reply failed", {{"error", sent.error().message}});
 }
 
@@ -108,9 +53,39 @@ void report_status(StatusReporter* status, const Batch& batch) {
   for (std::size_t i = 0; i < batch.execs.size(); ++i) {
     const Exec& x = batch.execs[i];
     const RunResult& r = batch.results[i];
-    if (x.invalid || !x.found || r.is_unavailable()) continue;
-    status->record(x.function_id, r.status == "success" || r.status == "filtered", batch.at);
+    if (!x.found || r.is_unavailable()) continue;
+    auto status_now = exec_status(r);
+    status->record(x.item.execution->function_id,
+                   status_now == contract::ExecStatus::success || status_now == contract::ExecStatus::filtered,
+                   batch.at);
   }
+}
+
+// Why an execution cannot run, as its result; nothing when it can.
+std::optional<RunResult> refusal(const Exec& x, const std::map<std::string, Result<CodePtr>>& codes) {
+  if (!x.item.execution) return RunResult::failure(x.item.execution.error().message);
+  const auto& code = codes.at(x.item.execution->function_id);
+  if (code) return std::nullopt;
+  // Not found is the caller's problem; a registry that cannot be asked is nobody's.
+  if (code.error().code == Errc::not_found) return RunResult::failure("function not found");
+  return RunResult::unavailable("function definition unavailable: " + code.error().message);
+}
+
+// The pool's job for an execution that can run; `x` learns the version that runs (the
+// registry may be ahead of the caller).
+Job flow_job(Exec& x, const CodePtr& fc, const RunnerLimits& limits) {
+  auto& e = *x.item.execution;
+  x.found = true;
+  x.version = fc->version;
+  Job job;
+  job.wire.kind = protocol::JobKind::run;
+  job.wire.key = fc->key();
+  job.wire.input = std::move(e.input);  // the batch is done with it
+  job.wire.params = merge_params(fc->defaults, e.parameters);
+  job.wire.timeout_ms = static_cast<std::uint32_t>(std::min(e.timeout_ms, limits.max_timeout_ms));
+  job.code = fc->code;
+  job.function_id = e.function_id;
+  return job;
 }
 
 // The runner could not run it (shutting down, no worker): nothing about the code; retry.
@@ -132,40 +107,35 @@ http::Response syntax_error(const RunResult& r) {
 
 }  // namespace
 
-void write_result(json::Writer& w, const RunResult& r, const std::string* id, std::int64_t version) {
-  w.start_object();
-  if (id) w.field("id", *id);
-  if (version > 0) w.field("version", version);
-  w.field("status", r.status).key("output");
-  if (r.status == "success" && !r.output.empty())
-    w.raw(r.output);
-  else
-    w.null();
-  w.key("logs").raw(r.logs.empty() ? "[]" : r.logs).key("error");
-  if (r.has_error)
-    w.raw(error_json(r));
-  else
-    w.null();
-  w.field("duration_ms", r.duration_ms).end_object();
+contract::ExecResultRef exec_result(const RunResult& r, const std::string* id, std::int64_t version) {
+  contract::ExecResultRef out{.status = exec_status(r), .logs = r.logs, .duration_ms = r.duration_ms};
+  if (id) out.id = *id;
+  if (version > 0) out.version = version;
+  if (out.status == contract::ExecStatus::success && !r.output.empty()) out.output = r.output;
+  if (r.has_error) {
+    out.error = contract::FnErrorRef{.message = r.error_message};
+    if (!r.error_stack.empty()) out.error->stack = r.error_stack;
+  }
+  return out;
 }
 
 void Runner::handle_exec(bus::Message&& request) {
-  auto doc = json::parse(request.data, {.max_bytes = 256u << 20, .max_depth = 128});
-  const json::Value* list = doc && doc->IsObject() ? json::find(*doc, "executions") : nullptr;
-  if (!list || !list->IsArray() || list->Empty()) {
+  auto items = contract::decode_exec_request(request.data);
+  if (!items) {
     (void)reply_.respond(request, json::detail("body must be {\"executions\": [...]} with at least one execution"),
                          {{"Dm-Status", "400"}, {"Content-Type", "application/json"}});
     return;
   }
   auto batch = std::make_shared<Batch>();
-  batch->execs.reserve(list->Size());
+  batch->execs.reserve(items->size());
   std::map<std::string, std::int64_t> wanted;
-  for (const auto& e : list->GetArray()) {
-    batch->execs.push_back(read_exec(e, limits_));
-    const auto& x = batch->execs.back();
-    if (!x.invalid) wanted[x.function_id] = std::max(wanted[x.function_id], x.version);
+  for (auto& item : *items) {
+    if (item.execution) {
+      auto& version = wanted[item.execution->function_id];
+      version = std::max(version, item.execution->version);
+    }
+    batch->execs.push_back({std::move(item)});
   }
-  doc = json::Document();  // free the request DOM before running
   auto codes = cache_.get(wanted);
   batch->results.resize(batch->execs.size());
   batch->left = batch->execs.size();
@@ -183,29 +153,11 @@ void Runner::handle_exec(bus::Message&& request) {
 
   for (std::size_t i = 0; i < batch->execs.size(); ++i) {
     auto& x = batch->execs[i];
-    if (x.invalid) {
-      finish_one(i, RunResult::failure(*x.invalid));
+    if (auto refused = refusal(x, codes)) {
+      finish_one(i, std::move(*refused));
       continue;
     }
-    auto& code = codes.at(x.function_id);
-    if (!code) {
-      // Not found is the caller's problem; a registry that cannot be asked is nobody's.
-      finish_one(i, code.error().code == Errc::not_found
-                        ? RunResult::failure("function not found")
-                        : RunResult::unavailable("function definition unavailable: " + code.error().message));
-      continue;
-    }
-    const CodePtr& fc = *code;
-    x.found = true;
-    x.version = fc->version;  // what actually runs (the registry may be ahead of the caller)
-    Job job;
-    job.wire.kind = protocol::JobKind::run;
-    job.wire.key = fc->key();
-    job.wire.input = x.input;
-    job.wire.params = merge_params(fc->defaults, x.params);
-    job.wire.timeout_ms = static_cast<std::uint32_t>(x.timeout_ms);
-    job.code = fc->code;
-    job.function_id = x.function_id;
+    Job job = flow_job(x, *codes.at(x.item.execution->function_id), limits_);
     job.done = [finish_one, i](RunResult r) { finish_one(i, std::move(r)); };
     pool_.submit(std::move(job));
   }
@@ -265,9 +217,7 @@ TestInput read_test(const json::Value& body, const RunnerLimits& limits) {
 }
 
 http::Response result_response(const RunResult& r) {
-  json::Writer w;
-  write_result(w, r);
-  return http::Response::json(200, w.take());
+  return http::Response::json(200, contract::encode(exec_result(r)));
 }
 
 // The caller of a test run, as the gateway names it; callers it does not name share one share.
@@ -332,7 +282,7 @@ void Runner::test_saved(const http::Request& req, http::Reply reply) {
   if (body.error) return reply(std::move(*body.error));
   auto t = read_test(body.doc, limits_);
   if (t.error) return reply(std::move(*t.error));
-  if (!is_token(id)) return reply(http::Response::error(404, "Function not found"));
+  if (!contract::subject::is_token(id)) return reply(http::Response::error(404, "Function not found"));
   auto code = cache_.get_one(id);
   if (!code) {
     if (code.error().code == Errc::not_found) return reply(http::Response::error(404, "Function not found"));

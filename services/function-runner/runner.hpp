@@ -6,6 +6,7 @@
 
 #include "code_cache.hpp"
 #include "dm/bus/bus.hpp"
+#include "dm/contract/work.hpp"
 #include "dm/http/router.hpp"
 #include "dm/json/json.hpp"
 #include "pool.hpp"
@@ -52,8 +53,9 @@ class Runner {
   TestGate gate_;
 };
 
-// {"status","output","logs","error","duration_ms"} (with "id" and the version that ran first
-// when given).
-void write_result(json::Writer& w, const RunResult& r, const std::string* id = nullptr, std::int64_t version = 0);
+// A run's result as the contract says it (function-exec-reply; the REST answer to a test run
+// has the same shape without id and version): with "id" and the version that ran when given.
+// It points into `r` and `id`.
+contract::ExecResultRef exec_result(const RunResult& r, const std::string* id = nullptr, std::int64_t version = 0);
 
 }  // namespace dm::function_runner

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <utility>
 
 #include "dm/contract/subjects.hpp"
+#include "dm/core/strings.hpp"
 #include "dm/json/json.hpp"
 
 namespace dm::gateway {
@@ -36,22 +36,6 @@ const Family* find_family(std::string_view name) {
   return nullptr;
 }
 
-// An id is one subject token (proto/README.md): never '.', '*', '>' or whitespace.
-bool is_token(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
-}
-
-bool is_dev_eui(std::string_view id) {
-  return id.size() == 16 && std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isxdigit(c); });
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 Result<Topic> parse_topic(std::string_view entry) {
   const auto colon = entry.find(':');
   const auto name = entry.substr(0, colon);
@@ -67,14 +51,15 @@ Result<Topic> parse_topic(std::string_view entry) {
     t.subject += ".>";
     return t;
   }
-  const auto id = entry.substr(colon + 1);
-  if (family->dev_eui ? !is_dev_eui(id) : !is_token(id)) {
+  // An id is one subject token; a DevEUI is taken in either case, subjects use lower case.
+  const auto id = family->dev_eui ? lower(entry.substr(colon + 1)) : std::string(entry.substr(colon + 1));
+  if (family->dev_eui ? !contract::subject::is_dev_eui(id) : !contract::subject::is_token(id)) {
     return make_error(Errc::invalid_argument,
                       "topic '" + t.family + "': " +
                           (family->dev_eui ? "the id must be a DevEUI (16 hexadecimal digits)"
                                            : "the id must be 1 to 128 letters, digits, '_' or '-'"));
   }
-  t.id = family->dev_eui ? lower(id) : std::string(id);
+  t.id = id;
   t.subject += "." + t.id;
   if (family->suffix) t.subject += ".>";
   return t;

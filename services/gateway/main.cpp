@@ -3,6 +3,7 @@
 
 #include "auth_context.hpp"
 #include "console.hpp"
+#include "dm/contract/caches.hpp"
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
@@ -124,7 +125,8 @@ int main() {
             gateway::AuthContext{*store, *auth, *throttle, *failures, *registrations, *work, auth_settings,
                                  [nats, authenticator] {
                                    authenticator->invalidate();
-                                   if (auto r = nats->publish(kAuthChangedSubject, "{}"); !r) {
+                                   const auto body = contract::encode(contract::AuthChanged{});
+                                   if (auto r = nats->publish(kAuthChangedSubject, body); !r) {
                                      log::warn("could not announce an auth change", {{"error", r.error().message}});
                                    }
                                  }});
@@ -141,7 +143,9 @@ int main() {
           followed.set(static_cast<double>(stats.subjects));
         });
         // A changed account or key may end someone's access: streams end, and their clients
-        // reconnect with whatever credentials still work.
+        // reconnect with whatever credentials still work. Any message on these subjects clears
+        // the caches, whatever its body holds (contract::AuthChanged and CacheInvalidate carry
+        // nothing needed here): clearing too often is safe, missing one is not.
         DM_ASSIGN_OR_RETURN(auth_changes,
                             rt.nats().subscribe(kAuthChangedSubject, "", [authenticator, hub](const bus::Message&) {
                               authenticator->invalidate();

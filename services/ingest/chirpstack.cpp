@@ -9,8 +9,9 @@
 #include <vector>
 
 #include "codec.hpp"
-#include "event.hpp"
+#include "dm/contract/words.hpp"
 #include "dm/core/strings.hpp"
+#include "event.hpp"
 
 namespace dm::ingest {
 
@@ -275,15 +276,21 @@ Result<void> write_rx_info(Writer& w, const Context& c, std::optional<double>& b
   return ok();
 }
 
-Result<void> write_up(Writer& w, const Context& c) {
-  const Reader& b = c.body;
+// DevAddr: hex in v4, base64 of 4 bytes or hex in v3.
+Result<void> write_dev_addr(Writer& w, const Context& c) {
   if (c.v3()) {
-    DM_ASSIGN_OR_RETURN(auto addr, v3_hex_field(b, "devAddr", 4));
+    DM_ASSIGN_OR_RETURN(auto addr, v3_hex_field(c.body, "devAddr", 4));
     w.field_or_null("dev_addr", addr);
   } else {
-    DM_ASSIGN_OR_RETURN(auto addr, b.str("devAddr"));
+    DM_ASSIGN_OR_RETURN(auto addr, c.body.str("devAddr"));
     w.field_or_null("dev_addr", addr ? normalise_hex(*addr) : std::nullopt);
   }
+  return ok();
+}
+
+Result<void> write_up(Writer& w, const Context& c) {
+  const Reader& b = c.body;
+  DM_TRY(write_dev_addr(w, c));
   DM_ASSIGN_OR_RETURN(auto f_port, b.integer("fPort"));
   DM_ASSIGN_OR_RETURN(auto f_cnt, b.integer("fCnt"));
   DM_ASSIGN_OR_RETURN(auto dr, b.integer("dr"));
@@ -468,11 +475,28 @@ Result<void> check_shapes(const Reader& root) {
   return ok();
 }
 
-}  // namespace
-
-bool is_event_type(std::string_view type) {
-  return std::any_of(std::begin(kEventTypes), std::end(kEventTypes), [&](const char* t) { return type == t; });
+// The fields of one event type (the schema's oneOf by event_type).
+Result<void> write_type_fields(Writer& w, const Context& c, contract::EventType type, ParsedEvent& ev) {
+  switch (type) {
+    case contract::EventType::up:
+      return write_up(w, c);
+    case contract::EventType::join:
+      return write_dev_addr(w, c);
+    case contract::EventType::status:
+      return write_status(w, c, ev.battery_level);
+    case contract::EventType::ack:
+      return write_downlink(w, c, false);
+    case contract::EventType::txack:
+      return write_downlink(w, c, true);
+    case contract::EventType::log:
+      return write_log(w, c);
+    case contract::EventType::location:
+      return write_location(w, c);
+  }
+  return ok();
 }
+
+}  // namespace
 
 std::string_view source_format_name(SourceFormat f) {
   switch (f) {
@@ -489,7 +513,7 @@ std::string_view source_format_name(SourceFormat f) {
 Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view event_param, SysTime received) {
   std::string event_type(event_param);
   if (event_type == "error") event_type = "log";  // ChirpStack v3's error event is a log line
-  if (!event_type.empty() && !is_event_type(event_type)) {
+  if (!event_type.empty() && !contract::parse<contract::EventType>(event_type)) {
     // Named back only when it is short, plain text: the query string may hold any bytes.
     bool plain = event_type.size() <= 32 &&
                  std::all_of(event_type.begin(), event_type.end(), [](char ch) { return ch > 0x20 && ch < 0x7F; });
@@ -587,27 +611,8 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
   }
   w.field("source_format", source_format_name(ev.format));
 
-  if (event_type == "up") {
-    DM_TRY(write_up(w, c));
-  } else if (event_type == "join") {
-    if (c.v3()) {
-      DM_ASSIGN_OR_RETURN(auto addr, v3_hex_field(root, "devAddr", 4));
-      w.field_or_null("dev_addr", addr);
-    } else {
-      DM_ASSIGN_OR_RETURN(auto addr, root.str("devAddr"));
-      w.field_or_null("dev_addr", addr ? normalise_hex(*addr) : std::nullopt);
-    }
-  } else if (event_type == "status") {
-    DM_TRY(write_status(w, c, ev.battery_level));
-  } else if (event_type == "ack") {
-    DM_TRY(write_downlink(w, c, false));
-  } else if (event_type == "txack") {
-    DM_TRY(write_downlink(w, c, true));
-  } else if (event_type == "log") {
-    DM_TRY(write_log(w, c));
-  } else if (event_type == "location") {
-    DM_TRY(write_location(w, c));
-  }
+  // A known word: checked above, or inferred from the body.
+  DM_TRY(write_type_fields(w, c, *contract::parse<contract::EventType>(event_type), ev));
   // The body as received: it parsed, so it is one valid JSON value.
   w.key("raw").raw(body);
   w.end_object();

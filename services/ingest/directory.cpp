@@ -6,10 +6,33 @@
 namespace dm::ingest {
 namespace {
 
+using contract::DeviceState;
+
 std::optional<SysTime> later(const std::optional<SysTime>& a, const std::optional<SysTime>& b) {
   if (!a) return b;
   if (!b) return a;
   return *a > *b ? a : b;
+}
+
+// The state ingest decides (online, offline) survives a registry document that does not know
+// it yet; the registry decides maintenance, and a device it has never seen has nothing to keep.
+DeviceState kept_status(DeviceState registry, DeviceState local) {
+  bool keep =
+      registry != DeviceState::maintenance && local != DeviceState::never_seen && local != DeviceState::maintenance;
+  return keep ? local : registry;
+}
+
+// A transition as the tap announces it.
+StateChange change_of(const Device& d, DeviceState state, contract::StateReason reason, SysTime at) {
+  return StateChange{
+      .dev_eui = d.dev_eui,
+      .device_id = d.id,
+      .device_name = d.name,
+      .state = state,
+      .previous_state = d.status,
+      .reason = reason,
+      .last_seen_at = d.last_seen ? std::optional<std::string>(format_rfc3339(*d.last_seen)) : std::nullopt,
+      .at = format_rfc3339(at)};
 }
 
 }  // namespace
@@ -31,35 +54,17 @@ Result<Device> device_from_json(std::string_view doc) {
   d.dev_eui = std::string(eui);
   d.dev_eui = lower(d.dev_eui);
   d.name = std::string(name.value_or(""));
-  d.status = std::string(status.value_or("never_seen"));
+  if (status) {
+    auto known = contract::parse<DeviceState>(*status);
+    if (!known) return Error(Errc::invalid_argument, "device status '" + std::string(*status) + "' is unknown");
+    d.status = *known;
+  }
   d.expected_transmit_time = ett;
   if (seen) {
     if (auto t = parse_rfc3339(*seen)) d.last_seen = *t;
   }
   d.version = version.value_or(0);
   return d;
-}
-
-std::string state_change_json(const StateChange& c) {
-  json::Writer w;
-  w.start_object()
-      .field("dev_eui", c.dev_eui)
-      .field("device_id", c.device_id)
-      .field("device_name", c.device_name)
-      .field("state", c.state);
-  w.key("previous_state");
-  if (c.previous_state.empty())
-    w.null();
-  else
-    w.string(c.previous_state);
-  w.field("reason", c.reason);
-  w.key("last_seen_at");
-  if (c.last_seen)
-    w.string(format_rfc3339(*c.last_seen));
-  else
-    w.null();
-  w.field("at", format_rfc3339(c.at)).end_object();
-  return w.take();
 }
 
 std::string state_batch_json(const std::map<std::string, PendingState>& batch) {
@@ -74,7 +79,7 @@ std::string state_batch_json(const std::map<std::string, PendingState>& batch) {
       w.string(format_rfc3339(*p.last_seen));
     else
       w.null();
-    if (p.status) w.field("status", *p.status);
+    if (p.status) w.field("status", contract::to_string(*p.status));
     if (p.battery_level) w.field("battery_level", *p.battery_level);
     w.end_object();
   }
@@ -100,8 +105,7 @@ Result<std::size_t> Directory::load(std::string_view json_array) {
     // A reload keeps state learned locally that the registry may not have yet.
     if (auto it = old.find(d.dev_eui); it != old.end() && it->second.id == d.id) {
       d.last_seen = later(d.last_seen, it->second.last_seen);
-      if (d.status != "maintenance" && it->second.status != "never_seen" && it->second.status != "maintenance")
-        d.status = it->second.status;
+      d.status = kept_status(d.status, it->second.status);
     }
     eui_of_id_[d.id] = d.dev_eui;
     by_eui_[d.dev_eui] = std::move(d);
@@ -119,8 +123,7 @@ void Directory::upsert(Device d) {
       const Device& old = it->second;
       if (old.version > d.version) return;  // an older answer overtaken by a newer one
       d.last_seen = later(d.last_seen, old.last_seen);
-      // Ingest decides online/offline; the registry decides maintenance.
-      if (d.status != "maintenance" && old.status != "maintenance" && old.status != "never_seen") d.status = old.status;
+      d.status = kept_status(d.status, old.status);
       if (old_eui->second != d.dev_eui) by_eui_.erase(it);
     }
   }
@@ -171,10 +174,10 @@ std::optional<StateChange> Directory::seen(const std::string& dev_eui, SysTime a
   p.last_seen = at;
   p.battery_level = battery;
   std::optional<StateChange> change;
-  if (d.status == "never_seen" || d.status == "offline") {
-    change = StateChange{d.dev_eui, d.id, d.name, "online", d.status, "uplink", d.last_seen, at};
-    d.status = "online";
-    p.status = "online";
+  if (d.status == DeviceState::never_seen || d.status == DeviceState::offline) {
+    change = change_of(d, DeviceState::online, contract::StateReason::uplink, at);
+    d.status = DeviceState::online;
+    p.status = DeviceState::online;
   }
   merge_pending(d.id, p);
   return change;
@@ -185,13 +188,13 @@ std::vector<StateChange> Directory::expire(SysTime now, std::chrono::millisecond
   std::vector<StateChange> out;
   std::lock_guard lock(mu_);
   for (auto& [eui, d] : by_eui_) {
-    if (d.status != "online" || !d.expected_transmit_time || !d.last_seen) continue;
+    if (d.status != DeviceState::online || !d.expected_transmit_time || !d.last_seen) continue;
     auto limit = unit * *d.expected_transmit_time + grace;
     if (now - *d.last_seen <= limit) continue;
-    out.push_back(StateChange{d.dev_eui, d.id, d.name, "offline", "online", "timeout", d.last_seen, now});
-    d.status = "offline";
+    out.push_back(change_of(d, DeviceState::offline, contract::StateReason::timeout, now));
+    d.status = DeviceState::offline;
     PendingState p;
-    p.status = "offline";
+    p.status = DeviceState::offline;
     p.last_seen = d.last_seen;
     merge_pending(d.id, p);
   }

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dm/contract/taps.hpp"
 #include "dm/core/result.hpp"
 #include "dm/core/time.hpp"
 
@@ -23,7 +24,7 @@ struct Device {
   std::string id;
   std::string dev_eui;
   std::string name;
-  std::string status;                                  // never_seen | online | offline | maintenance
+  contract::DeviceState status = contract::DeviceState::never_seen;
   std::optional<std::int64_t> expected_transmit_time;  // minutes; none = never goes offline
   std::optional<SysTime> last_seen;
   std::int64_t version = 0;
@@ -33,23 +34,13 @@ struct Device {
 // last_seen_at, version, ...}).
 Result<Device> device_from_json(std::string_view doc);
 
-// A connectivity change, published on dm.devstate.<dev_eui> (proto/schemas/device-state).
-struct StateChange {
-  std::string dev_eui;
-  std::string device_id;
-  std::string device_name;
-  std::string state;
-  std::string previous_state;
-  std::string reason;  // uplink | timeout
-  std::optional<SysTime> last_seen;
-  SysTime at;
-};
-std::string state_change_json(const StateChange& change);
+// A connectivity change, published on dm.devstate.<dev_eui> (reason uplink or timeout).
+using StateChange = contract::DeviceStateChange;
 
 // What the registry must learn about one device (POST /internal/v1/devices/state).
 struct PendingState {
   std::optional<SysTime> last_seen;
-  std::optional<std::string> status;
+  std::optional<contract::DeviceState> status;
   std::optional<double> battery_level;
 };
 std::string state_batch_json(const std::map<std::string, PendingState>& batch);

@@ -13,9 +13,6 @@
 
 namespace dm::ingest {
 
-inline constexpr const char* kEventTypes[] = {"up", "join", "status", "ack", "txack", "log", "location"};
-bool is_event_type(std::string_view type);
-
 enum class SourceFormat { chirpstack_v4, chirpstack_v3, chirpstack_v3_legacy };
 std::string_view source_format_name(SourceFormat f);
 

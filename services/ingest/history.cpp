@@ -3,6 +3,7 @@
 #include "dm/core/strings.hpp"
 #include "dm/api/query.hpp"
 #include "dm/contract/streams.hpp"
+#include "dm/contract/words.hpp"
 #include "dm/core/log.hpp"
 #include "dm/db/batch.hpp"
 #include "dm/json/json.hpp"
@@ -160,7 +161,8 @@ Result<void> restore_history(db::Pool& db, const service::StoredDeadLetter& lett
 
 namespace {
 
-const std::vector<std::string> kTypes(std::begin(kEventTypes), std::end(kEventTypes));
+const std::vector<std::string> kTypes(contract::Words<contract::EventType>::names.begin(),
+                                      contract::Words<contract::EventType>::names.end());
 
 http::Response history(db::Pool& db, const http::Request& req, std::optional<std::string> device_id) {
   api::QueryReader q(req);

@@ -24,7 +24,7 @@
 
 namespace dm::ingest {
 
-inline constexpr const char* kDeadLetterKind = "device-events";
+inline constexpr auto kDeadLetterKind = contract::DeadLetterKind::device_events;
 
 class HistoryWriter {
  public:

@@ -30,8 +30,10 @@ RegistryLink::RegistryLink(bus::Connection& rpc, bus::Connection& nats, Director
 RegistryLink::~RegistryLink() { stop(); }
 
 Result<void> RegistryLink::start() {
-  DM_ASSIGN_OR_RETURN(changes_,
-                      nats_.subscribe(contract::subject::registry_changed("device"), "", [this](bus::Message&& m) { on_change(m); }));
+  DM_ASSIGN_OR_RETURN(
+      changes_,
+      nats_.subscribe(contract::subject::registry_changed(contract::to_string(contract::RegistryKind::device)), "",
+                      [this](bus::Message&& m) { on_change(m); }));
   thread_ = std::thread([this] { run(); });
   return ok();
 }
@@ -102,13 +104,10 @@ void RegistryLink::push_pending() {
 }
 
 void RegistryLink::on_change(const bus::Message& message) {
-  auto doc = json::parse(message.data);
-  if (!doc || !doc->IsObject()) return;
-  auto id = json::get_string(*doc, "id");
-  auto action = json::get_string(*doc, "action");
-  if (!id || !action) return;
-  std::string device_id(*id);
-  if (*action == "deleted") {
+  auto change = contract::decode_registry_change(message.data);
+  if (!change) return;
+  std::string device_id = std::move(change->id);
+  if (change->action == contract::ChangeAction::deleted) {
     directory_.remove_id(device_id);
     return;
   }
@@ -179,7 +178,7 @@ void RegistryLink::register_device(const std::string& dev_eui, const std::string
 }
 
 void RegistryLink::announce(const StateChange& change) {
-  auto r = nats_.publish(contract::subject::device_state(change.dev_eui), state_change_json(change));
+  auto r = nats_.publish(contract::subject::device_state(change.dev_eui), contract::encode(change));
   if (!r) log::warn("devstate publish failed", {{"dev_eui", change.dev_eui}, {"error", r.error().message}});
 }
 

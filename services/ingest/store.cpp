@@ -1,44 +1,36 @@
 #include "store.hpp"
 
+#include "dm/contract/device_event.hpp"
 #include "dm/core/uuid.hpp"
 #include "dm/json/json.hpp"
 
 namespace dm::ingest {
 namespace {
 
-std::optional<std::string> opt_text(const json::Value& doc, const char* key) {
-  const auto* v = json::find(doc, key);
-  if (v == nullptr || v->IsNull()) return std::nullopt;
-  if (v->IsString()) return std::string(json::view(*v));
-  return json::to_string(*v);
+// A number column's text as the message wrote it (the shortest that reads back the same).
+template <typename Number>
+std::optional<std::string> number_text(const std::optional<Number>& n) {
+  return n ? std::optional<std::string>(json::to_string(json::Value(*n))) : std::nullopt;
 }
 
 }  // namespace
 
 Result<HistoryRow> history_row(std::string_view message, std::uint64_t stream_seq) {
-  // The columns come from the normalised fields; the row keeps the message as it is. The
-  // original body and the radio metadata are most of its bytes and are not needed here.
-  static constexpr std::string_view kUnused[] = {"raw", "rx_info", "tx_info"};
-  auto doc = json::parse(message, {.max_bytes = 4 << 20, .max_depth = 128, .skip_members = kUnused});
-  if (!doc) return doc.take_error();
-  if (!doc->IsObject()) return Error(Errc::invalid_argument, "event is not an object");
+  // The columns come from the normalised fields; the row keeps the message as it is.
+  DM_ASSIGN_OR_RETURN(auto e, contract::decode_device_event(message));
   HistoryRow r;
-  DM_ASSIGN_OR_RETURN(auto type, json::get_string(*doc, "event_type"));
-  DM_ASSIGN_OR_RETURN(auto dedup, json::get_string(*doc, "dedup_id"));
-  DM_ASSIGN_OR_RETURN(auto eui, json::get_string(*doc, "dev_eui"));
-  DM_ASSIGN_OR_RETURN(auto received, json::get_string(*doc, "received_at"));
-  r.event_type = std::string(type);
-  r.dedup_id = std::string(dedup);
-  r.dev_eui = std::string(eui);
-  r.received_at = std::string(received);
-  r.device_id = opt_text(*doc, "device_id");
-  r.time = opt_text(*doc, "time");
-  r.f_port = opt_text(*doc, "f_port");
-  r.f_cnt = opt_text(*doc, "f_cnt");
-  r.rssi = opt_text(*doc, "rssi");
-  r.snr = opt_text(*doc, "snr");
-  r.data = opt_text(*doc, "data");
-  r.object = opt_text(*doc, "object");
+  r.event_type = contract::to_string(e.event_type);
+  r.dedup_id = std::move(e.dedup_id);
+  r.dev_eui = std::move(e.dev_eui);
+  r.received_at = std::move(e.received_at);
+  r.device_id = std::move(e.device_id);
+  r.time = std::move(e.time);
+  r.f_port = number_text(e.f_port);
+  r.f_cnt = number_text(e.f_cnt);
+  r.rssi = number_text(e.rssi);
+  r.snr = number_text(e.snr);
+  r.data = std::move(e.data);
+  r.object = std::move(e.object);
   r.event = std::string(message);
   r.stream_seq = stream_seq;
   return r;

@@ -121,7 +121,7 @@ class Dispatcher {
   Decision decide(const Work& work, Outcome& outcome);
   void expire(const std::shared_ptr<Work>& work, const std::string& why);
   void dead_letter_now(const std::shared_ptr<Work>& work, std::string error);
-  void record(const std::shared_ptr<Work>& work, std::string status, Outcome outcome, int attempt,
+  void record(const std::shared_ptr<Work>& work, contract::DeliveryStatus status, Outcome outcome, int attempt,
               std::optional<std::chrono::milliseconds> delay, bool internal);
   void recorded(const std::shared_ptr<Work>& work, Record& record, std::optional<std::chrono::milliseconds> delay,
                 bool committed);
@@ -155,7 +155,7 @@ class Dispatcher {
 };
 
 // The delivery-result tap (proto/schemas/delivery-result.schema.json).
-std::string delivery_result_json(const Job& job, const std::string& status, int attempt, const Outcome& o,
+std::string delivery_result_json(const Job& job, contract::DeliveryStatus status, int attempt, const Outcome& o,
                                  std::optional<std::chrono::milliseconds> next_in);
 
 }  // namespace dm::dispatcher

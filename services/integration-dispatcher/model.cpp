@@ -41,41 +41,23 @@ bool bool_or(const json::Value& obj, std::string_view key, bool fallback) {
 }  // namespace
 
 Result<Job> parse_job(std::string_view text) {
-  DM_ASSIGN_OR_RETURN(auto doc, json::parse(text, {.max_bytes = 4 << 20, .max_depth = 64}));
-  if (!doc.IsObject()) return make_error(Errc::invalid_argument, "a delivery job is a JSON object");
-  Job job;
-  DM_ASSIGN_OR_RETURN(auto id, json::get_string(doc, "job_id"));
-  DM_ASSIGN_OR_RETURN(auto kind, json::get_string(doc, "kind"));
-  DM_ASSIGN_OR_RETURN(auto target, json::get_string(doc, "target_id"));
-  DM_ASSIGN_OR_RETURN(const json::Value* message, json::get_object(doc, "message"));
-  if (id.empty() || id.size() > 300) return make_error(Errc::invalid_argument, "job_id must have 1 to 300 characters");
+  DM_ASSIGN_OR_RETURN(auto decoded, contract::decode_delivery_job(text));
   // The job id is the key of every row about the job and of the lookups that find them: one
   // PostgreSQL cannot store (a NUL, invalid UTF-8) would make the job unrecordable.
-  if (printable(id) != id) return make_error(Errc::invalid_argument, "job_id must be UTF-8 without control characters");
-  if (kind != "integration" && kind != "storage")
-    return make_error(Errc::invalid_argument, "kind must be integration or storage");
-  job.job_id = id;
-  job.kind = kind;
-  job.target_id = target;
-  job.flow_id = str_or(doc, "flow_id");
-  job.flow_run_id = str_or(doc, "flow_run_id");
-  job.node_id = str_or(doc, "node_id");
-  job.dev_eui = str_or(doc, "dev_eui");
-  job.created_at = str_or(doc, "created_at");
-  if (job.created_at.empty() || !parse_rfc3339(job.created_at)) job.created_at = format_rfc3339(now());
-  job.message = json::to_string(*message);
-  job.raw = std::string(text);
+  if (printable(decoded.job_id) != decoded.job_id)
+    return make_error(Errc::invalid_argument, "job_id must be UTF-8 without control characters");
+  Job job{std::move(decoded), std::string(text)};
   return job;
 }
 
-Result<Target> parse_target(std::string_view kind, std::string_view document) {
+Result<Target> parse_target(contract::JobKind kind, std::string_view document) {
   DM_ASSIGN_OR_RETURN(auto doc, json::parse(document, {.max_bytes = 16 << 20, .max_depth = 64}));
   if (!doc.IsObject()) return make_error(Errc::internal, "registry document is not an object");
   const auto* config = json::find(doc, "config");
   if (!config || !config->IsObject()) return make_error(Errc::internal, "registry document has no config");
   Target t;
   t.id = str_or(doc, "id");
-  t.kind = std::string(kind);
+  t.kind = kind;
   t.type = str_or(doc, "type");
   t.name = str_or(doc, "name");
   t.version = int_or(doc, "version", 0);
@@ -128,7 +110,8 @@ Result<Target> parse_target(std::string_view kind, std::string_view document) {
     t.spec = PostgresStorage{str_or(c, "connection_url"), str_or(c, "table")};
     t.connection_key = std::get<PostgresStorage>(t.spec).connection_url;
   } else {
-    return make_error(Errc::invalid_argument, "unknown " + std::string(kind) + " type '" + t.type + "'");
+    return make_error(Errc::invalid_argument,
+                      "unknown " + std::string(contract::to_string(kind)) + " type '" + t.type + "'");
   }
   return t;
 }

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "dm/contract/work.hpp"
 #include "dm/core/result.hpp"
 #include "dm/core/time.hpp"
 #include "dm/http/outbound.hpp"
@@ -18,19 +19,11 @@
 
 namespace dm::dispatcher {
 
-// proto/schemas/delivery-job.schema.json
-struct Job {
-  std::string job_id;  // idempotency key
-  std::string kind;    // "integration" | "storage"
-  std::string target_id;
-  std::string flow_id;
-  std::string flow_run_id;
-  std::string node_id;
-  std::string dev_eui;
-  std::string message;     // the message object, serialised
-  std::string created_at;  // RFC 3339
-  std::string raw;         // the whole job as received (kept with a dead letter)
+// A delivery job as it arrived (contract::DeliveryJob: job_id is the idempotency key).
+struct Job : contract::DeliveryJob {
+  std::string raw;  // the whole job as received (kept with a dead letter)
 };
+// contract::decode_delivery_job, and a job id PostgreSQL can store (the key of every row).
 Result<Job> parse_job(std::string_view text);
 
 struct HttpTarget {
@@ -66,7 +59,7 @@ using TargetSpec = std::variant<HttpTarget, MqttTarget, InternalStorage, InfluxS
 
 struct Target {
   std::string id;
-  std::string kind;  // integration | storage
+  contract::JobKind kind = contract::JobKind::integration;
   std::string type;  // http | mqtt | internal | influxdb | postgresql
   std::int64_t version = 0;
   std::string name;
@@ -76,7 +69,7 @@ struct Target {
   std::string connection_key;
 };
 // From the registry's /internal/v1/<plural>/{id} document.
-Result<Target> parse_target(std::string_view kind, std::string_view document);
+Result<Target> parse_target(contract::JobKind kind, std::string_view document);
 
 // What one attempt did.
 struct Outcome {

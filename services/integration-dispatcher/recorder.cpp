@@ -8,10 +8,10 @@ namespace dm::dispatcher {
 
 void degrade(Record& r, const Error& refusal) {
   std::string why = "the database refused this record: " + printable(refusal.message, 1024);
-  if (r.store_internal && r.status == "delivered") {
+  if (r.store_internal && r.status == contract::DeliveryStatus::delivered) {
     // Keeping the message was the delivery, and it did not happen: the job becomes a dead
     // letter (retryable once the cause is fixed), never a silent loss.
-    r.status = "dead_lettered";
+    r.status = contract::DeliveryStatus::dead_lettered;
     r.store_internal = false;
     r.outcome.delivered = false;
     r.outcome.error = why;
@@ -125,7 +125,7 @@ std::vector<Record> Recorder::write(std::vector<Record>& batch, std::optional<Er
 bool Recorder::write_degraded(Record& r, const Error& refusal, std::optional<Error>& outage) {
   if (!r.degraded) {
     log::warn("the database refused a delivery record: recording it without its documents",
-              {{"job_id", r.job->job_id}, {"status", r.status}, {"error", refusal.message}});
+              {{"job_id", r.job->job_id}, {"status", contract::to_string(r.status)}, {"error", refusal.message}});
     degrade(r, refusal);
   }
   auto written = write_records(db_, std::span<const Record>(&r, 1));
@@ -135,8 +135,9 @@ bool Recorder::write_degraded(Record& r, const Error& refusal, std::optional<Err
   }
   if (!written) {
     // Nothing smaller is left to write: settled (acked) rather than retried for ever.
-    log::error("the database refused even the reduced delivery record: the job is settled without one",
-               {{"job_id", r.job->job_id}, {"status", r.status}, {"error", written.error().message}});
+    log::error(
+        "the database refused even the reduced delivery record: the job is settled without one",
+        {{"job_id", r.job->job_id}, {"status", contract::to_string(r.status)}, {"error", written.error().message}});
   }
   if (r.done) r.done(r, true);
   return true;

@@ -2,14 +2,15 @@
 // its job (delivered, failed, retrying or dead-lettered), and, once it is recorded, to the
 // job's JetStream message (ack or nak) and the taps.
 #include "dm/contract/subjects.hpp"
+#include "dm/contract/taps.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/uuid.hpp"
-#include "dm/service/dead_letters.hpp"
 #include "work.hpp"
 
 namespace dm::dispatcher {
 
 using std::chrono::milliseconds;
+using Status = contract::DeliveryStatus;
 
 namespace {
 
@@ -57,7 +58,7 @@ void Dispatcher::settle_target(const Work& work, const Outcome& outcome) {
         st.full.reset();
         error = st.last_error;
         log::warn("circuit breaker open", {{"target_id", job.target_id}, {"error", error}});
-        if (job.kind == "integration" && !st.reported_error) {
+        if (job.kind == contract::JobKind::integration && !st.reported_error) {
           st.reported_error = true;
           report = std::make_pair(std::string("error"), std::optional<std::string>(error));
         }
@@ -85,9 +86,9 @@ void Dispatcher::settle_target(const Work& work, const Outcome& outcome) {
 }
 
 Dispatcher::Decision Dispatcher::decide(const Work& work, Outcome& o) {
-  if (o.delivered) return {"delivered", std::nullopt};
-  if (o.permanent) return {"failed", std::nullopt};
-  if (work.attempt >= settings_.max_attempts) return {"dead_lettered", std::nullopt};
+  if (o.delivered) return {Status::delivered, std::nullopt};
+  if (o.permanent) return {Status::failed, std::nullopt};
+  if (work.attempt >= settings_.max_attempts) return {Status::dead_lettered, std::nullopt};
   double j;
   {
     std::lock_guard lock(mutex_);
@@ -98,9 +99,9 @@ Dispatcher::Decision Dispatcher::decide(const Work& work, Outcome& o) {
   if (std::chrono::system_clock::now() + delay >= work.expires) {
     o.error = o.error.value_or("failed") + "; not retried: the job would be older than " +
               duration_text(settings_.max_job_age);
-    return {"dead_lettered", std::nullopt};
+    return {Status::dead_lettered, std::nullopt};
   }
-  return {"retrying", delay};
+  return {Status::retrying, delay};
 }
 
 // A job older than the age limit that cannot be attempted now, or is due for a retry.
@@ -118,17 +119,17 @@ void Dispatcher::expire(const std::shared_ptr<Work>& work, const std::string& wh
 void Dispatcher::dead_letter_now(const std::shared_ptr<Work>& work, std::string error) {
   Outcome o;
   o.error = std::move(error);
-  record(work, "dead_lettered", std::move(o), work->attempt - 1, std::nullopt, false);
+  record(work, Status::dead_lettered, std::move(o), work->attempt - 1, std::nullopt, false);
 }
 
-void Dispatcher::record(const std::shared_ptr<Work>& work, std::string status, Outcome outcome, int attempt,
+void Dispatcher::record(const std::shared_ptr<Work>& work, Status status, Outcome outcome, int attempt,
                         std::optional<milliseconds> delay, bool internal) {
   Record r;
   r.id = uuid_v7();
   r.dead_letter_id = uuid_v7();  // used if the job ends as a dead letter (also after a refusal)
   r.job = work->job;
   r.attempt = attempt;
-  r.status = std::move(status);
+  r.status = status;
   r.store_internal = internal;
   r.outcome = std::move(outcome);
   r.done = [this, work, delay](Record& rec, bool committed) { recorded(work, rec, delay, committed); };
@@ -140,7 +141,7 @@ void Dispatcher::recorded(const std::shared_ptr<Work>& work, Record& rec, std::o
   untrack(*work);
   if (!committed) return;  // the recorder stopped first: JetStream redelivers it after the ack wait
   const Job& job = *work->job;
-  if (rec.status == "retrying") {
+  if (rec.status == Status::retrying) {
     {
       std::lock_guard lock(mutex_);
       handed_back_[work->msg.stream_sequence()] =
@@ -151,43 +152,48 @@ void Dispatcher::recorded(const std::shared_ptr<Work>& work, Record& rec, std::o
   } else {
     (void)work->msg.ack();
     // A dead letter may be retried (same job id): only delivered and failed jobs are final.
-    if (rec.status != "dead_lettered") remember_finished(job.job_id);
-    ++(rec.status == "delivered" ? delivered_ : rec.status == "failed" ? failed_ : dead_);
+    if (rec.status != Status::dead_lettered) remember_finished(job.job_id);
+    ++(rec.status == Status::delivered ? delivered_ : rec.status == Status::failed ? failed_ : dead_);
   }
   // Both taps require an attempt of at least 1; a job that expired before any attempt is
   // announced as its first (its error says why), its rows keep 0.
   int attempt = std::max(1, rec.attempt);
   (void)nats_.publish(contract::subject::delivery(job.target_id),
                       delivery_result_json(job, rec.status, attempt, rec.outcome,
-                                           rec.status == "retrying" ? delay : std::nullopt));
-  if (rec.status == "dead_lettered") {
-    log::warn("dead-lettered", {{"job_id", job.job_id}, {"target_id", job.target_id},
-                                {"error", rec.outcome.error.value_or("")}});
-    service::DeadLetter letter{job.job_id, work->msg.subject(), "", rec.outcome.error.value_or(""), attempt};
-    (void)nats_.publish(contract::subject::dead_letter("deliveries"),
-                        service::dead_letter_event("deliveries", rec.dead_letter_id, letter, format_rfc3339(now())));
+                                           rec.status == Status::retrying ? delay : std::nullopt));
+  if (rec.status == Status::dead_lettered) {
+    log::warn("dead-lettered",
+              {{"job_id", job.job_id}, {"target_id", job.target_id}, {"error", rec.outcome.error.value_or("")}});
+    contract::DeadLetterEvent letter{.kind = contract::DeadLetterKind::deliveries,
+                                     .id = rec.dead_letter_id,
+                                     .key = job.job_id,
+                                     .subject = work->msg.subject(),
+                                     .error = rec.outcome.error.value_or(""),
+                                     .attempts = attempt,
+                                     .at = format_rfc3339(now())};
+    (void)nats_.publish(contract::subject::dead_letter(contract::to_string(letter.kind)), contract::encode(letter));
   }
 }
 
-std::string delivery_result_json(const Job& job, const std::string& status, int attempt, const Outcome& o,
+std::string delivery_result_json(const Job& job, Status status, int attempt, const Outcome& o,
                                  std::optional<milliseconds> next_in) {
-  json::Writer w;
-  w.start_object().field("job_id", job.job_id).field("kind", job.kind).field("target_id", job.target_id);
-  if (!job.flow_id.empty()) w.field("flow_id", job.flow_id);
-  if (!job.flow_run_id.empty()) w.field("flow_run_id", job.flow_run_id);
-  if (!job.node_id.empty()) w.field("node_id", job.node_id);
-  if (job.dev_eui.size() == 16) w.field("dev_eui", job.dev_eui);
-  w.field("status", status).field("attempt", attempt).key("http_status");
-  if (o.http_status)
-    w.integer(*o.http_status);
-  else
-    w.null();
-  w.field_or_null("error", o.error);
-  if (next_in) {
-    w.field("next_attempt_at", format_rfc3339(now() + std::chrono::duration_cast<std::chrono::nanoseconds>(*next_in)));
-  }
-  w.field("duration_ms", o.duration_ms).field("at", format_rfc3339(now())).end_object();
-  return w.take();
+  std::optional<std::string> next_at;
+  if (next_in) next_at = format_rfc3339(now() + std::chrono::duration_cast<std::chrono::nanoseconds>(*next_in));
+  std::string at = format_rfc3339(now());
+  return contract::encode(contract::DeliveryResultRef{.job_id = job.job_id,
+                                                      .kind = job.kind,
+                                                      .target_id = job.target_id,
+                                                      .flow_id = job.flow_id,
+                                                      .flow_run_id = job.flow_run_id,
+                                                      .node_id = job.node_id,
+                                                      .dev_eui = job.dev_eui,
+                                                      .status = status,
+                                                      .attempt = attempt,
+                                                      .http_status = o.http_status,
+                                                      .error = contract::view(o.error),
+                                                      .next_attempt_at = contract::view(next_at),
+                                                      .duration_ms = o.duration_ms,
+                                                      .at = at});
 }
 
 }  // namespace dm::dispatcher

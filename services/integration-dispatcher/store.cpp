@@ -23,7 +23,7 @@ std::string dead_letter_job(const Record& r) {
   json::Writer w;
   w.start_object()
       .field("job_id", j.job_id)
-      .field("kind", j.kind)
+      .field("kind", contract::to_string(j.kind))
       .field("target_id", j.target_id)
       .field("unreadable_job", printable(j.raw, 64 << 10))
       .end_object();
@@ -36,25 +36,27 @@ struct Rows {
 };
 
 Rows rows_of(std::span<const Record> batch) {
+  using Status = contract::DeliveryStatus;
   Rows out;
   for (const auto& r : batch) {
     const Job& j = *r.job;
+    const std::string kind(contract::to_string(j.kind)), status(contract::to_string(r.status));
     const Outcome& o = r.outcome;
     // Errors may quote a remote end (a PostgreSQL storage's server message): text columns take
     // valid UTF-8 only.
     const db::Param error = o.error ? db::Param(to_valid_utf8(*o.error)) : std::nullopt;
     out.idempotent = out.idempotent || r.maybe_written;
-    out.history.push_back({r.id, j.job_id, j.target_id, j.kind, text_or_null(j.flow_id, r.degraded),
-                           text_or_null(j.dev_eui, r.degraded), std::to_string(r.attempt), r.status,
+    out.history.push_back({r.id, j.job_id, j.target_id, kind, text_or_null(j.flow_id, r.degraded),
+                           text_or_null(j.dev_eui, r.degraded), std::to_string(r.attempt), status,
                            o.http_status ? db::Param(std::to_string(*o.http_status)) : std::nullopt, error,
                            std::to_string(o.duration_ms), o.request.empty() ? db::Param() : o.request,
                            o.response.empty() ? db::Param() : o.response});
-    if (r.status != "retrying") out.finals.push_back({j.job_id, j.target_id, j.kind, r.status});
-    if (r.status == "dead_lettered") {
-      out.dead.push_back({r.dead_letter_id, j.job_id, j.target_id, j.kind, dead_letter_job(r), std::to_string(r.attempt),
-                          error});
+    if (r.status != Status::retrying) out.finals.push_back({j.job_id, j.target_id, kind, status});
+    if (r.status == Status::dead_lettered) {
+      out.dead.push_back(
+          {r.dead_letter_id, j.job_id, j.target_id, kind, dead_letter_job(r), std::to_string(r.attempt), error});
     }
-    if (r.store_internal && r.status == "delivered") {
+    if (r.store_internal && r.status == Status::delivered) {
       out.records.push_back({j.job_id, j.target_id, j.dev_eui.empty() ? db::Param() : j.dev_eui,
                              j.flow_id.empty() ? db::Param() : j.flow_id, j.message, j.created_at});
     }

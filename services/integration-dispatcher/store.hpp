@@ -24,8 +24,8 @@ struct Record {
   std::string id;              // the history row
   std::string dead_letter_id;  // the dead letter, when there is one (also in its tap)
   std::shared_ptr<const Job> job;
-  int attempt = 1;     // attempts made, this one included (0: dead-lettered before any)
-  std::string status;  // delivered | retrying | dead_lettered | failed
+  int attempt = 1;  // attempts made, this one included (0: dead-lettered before any)
+  contract::DeliveryStatus status = contract::DeliveryStatus::failed;
   Outcome outcome;
   bool store_internal = false;  // an internal storage keeps the message (delivered only)
   bool maybe_written = false;   // was in a write whose commit is unknown: write idempotently

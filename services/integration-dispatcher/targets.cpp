@@ -1,6 +1,7 @@
 #include "targets.hpp"
 
 #include "dm/contract/subjects.hpp"
+#include "dm/contract/taps.hpp"
 #include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
 
@@ -9,17 +10,15 @@ namespace dm::dispatcher {
 TargetCache::TargetCache(bus::Connection& rpc, bus::Connection& events) : rpc_(rpc), events_(events) {}
 
 Result<void> TargetCache::start() {
-  for (const char* kind : {"integration", "storage"}) {
-    DM_ASSIGN_OR_RETURN(auto sub,
-                        events_.subscribe(contract::subject::registry_changed(kind), "", [this](bus::Message&& m) {
-                          auto doc = json::parse(m.data);
-                          if (!doc || !doc->IsObject()) return;
-                          auto id = json::get_string(*doc, "id");
-                          if (!id) return;
-                          std::lock_guard lock(mutex_);
-                          cache_.erase(std::string(*id));
-                          if (auto v = json::get_int(*doc, "version")) dropped_version_[std::string(*id)] = *v;
-                        }));
+  for (auto kind : {contract::RegistryKind::integration, contract::RegistryKind::storage}) {
+    DM_ASSIGN_OR_RETURN(auto sub, events_.subscribe(contract::subject::registry_changed(contract::to_string(kind)), "",
+                                                    [this](bus::Message&& m) {
+                                                      auto change = contract::decode_registry_change(m.data);
+                                                      if (!change) return;
+                                                      std::lock_guard lock(mutex_);
+                                                      cache_.erase(change->id);
+                                                      dropped_version_[change->id] = change->version;
+                                                    }));
     subs_.push_back(std::move(sub));
   }
   return ok();
@@ -30,18 +29,19 @@ void TargetCache::invalidate(const std::string& id) {
   cache_.erase(id);
 }
 
-Result<std::shared_ptr<const Target>> TargetCache::get(const std::string& kind, const std::string& id) {
+Result<std::shared_ptr<const Target>> TargetCache::get(contract::JobKind kind, const std::string& id) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = cache_.find(id); it != cache_.end()) return it->second;
   }
-  std::string plural = kind == "storage" ? "storages" : "integrations";
+  const std::string what = std::string(contract::to_string(kind));
+  const std::string plural = what + "s";
   bus::Headers headers{{"Dm-Method", "GET"}, {"Dm-Target", "/internal/v1/" + plural + "/" + id}};
   DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kDispatcher), "", std::chrono::seconds(5), headers));
   int status = std::atoi(reply.header("Dm-Status").value_or("0").c_str());
-  if (status == 404) return make_error(Errc::not_found, kind + " " + id + " does not exist");
+  if (status == 404) return make_error(Errc::not_found, what + " " + id + " does not exist");
   if (status != 200)
-    return make_error(Errc::unavailable, "registry answered " + std::to_string(status) + " for " + kind + " " + id);
+    return make_error(Errc::unavailable, "registry answered " + std::to_string(status) + " for " + what + " " + id);
   DM_ASSIGN_OR_RETURN(auto target, parse_target(kind, reply.data));
   auto shared = std::make_shared<const Target>(std::move(target));
   std::lock_guard lock(mutex_);

@@ -17,7 +17,7 @@ class TargetCache {
   Result<void> start();
   // Errc::not_found when the registry does not know it (a permanent failure for a job);
   // unavailable/timeout when the registry cannot be asked.
-  Result<std::shared_ptr<const Target>> get(const std::string& kind, const std::string& id);
+  Result<std::shared_ptr<const Target>> get(contract::JobKind kind, const std::string& id);
   void invalidate(const std::string& id);
   // POST /internal/v1/integrations/{id}/status, fire and forget (logged on failure).
   void report_status(const std::string& id, const std::string& status, const std::optional<std::string>& last_error);

@@ -36,7 +36,7 @@ struct Dispatcher::TargetState {
 };
 
 struct Dispatcher::Decision {
-  std::string status;  // delivered | failed | dead_lettered | retrying
+  contract::DeliveryStatus status;
   std::optional<std::chrono::milliseconds> delay;
 };
 

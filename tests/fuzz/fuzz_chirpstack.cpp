@@ -1,7 +1,8 @@
 // The ChirpStack webhook parser on arbitrary bodies, once inferring the event type and once
 // with a type picked by the input's size. Beyond not crashing: an accepted event is what
 // PostgreSQL, NATS and the registry can take (clean dev_eui, event type and dedup id, a name
-// without control characters, a message that parses back with no NUL and only UTF-8), and a
+// without control characters, a message that parses back with no NUL and only UTF-8 and that
+// libs/contract's device-event decoder reads), and a
 // refusal is invalid_argument or too_large with a clean, non-empty message.
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <string_view>
 
 #include "codec.hpp"
+#include "dm/contract/device_event.hpp"
 #include "dm/json/json.hpp"
 #include "event.hpp"
 #include "fuzz_check.hpp"
@@ -32,7 +34,7 @@ void check(const Result<ingest::ParsedEvent>& r) {
   }
   const auto& ev = *r;
   FUZZ_CHECK(ev.dev_eui.size() == 16 && ev.dev_eui.find_first_not_of("0123456789abcdef") == std::string::npos);
-  FUZZ_CHECK(ingest::is_event_type(ev.event_type));
+  FUZZ_CHECK(contract::parse<contract::EventType>(ev.event_type).has_value());
   FUZZ_CHECK(ingest::valid_dedup_id(ev.dedup_id));  // also what the SHA-256 fallback looks like
   FUZZ_CHECK(clean(ev.device_name));
   for (const std::optional<std::string>& id : {std::optional<std::string>(), std::optional<std::string>("x")}) {
@@ -40,6 +42,7 @@ void check(const Result<ingest::ParsedEvent>& r) {
     auto doc = json::parse(
         message, {.max_bytes = message.size(), .max_depth = 128, .refuse_duplicate_keys = true, .refuse_nul = true});
     FUZZ_CHECK(doc.ok() && doc->IsObject());
+    FUZZ_CHECK(contract::decode_device_event(message).ok());  // what its consumers read
   }
 }
 
@@ -49,6 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view body(reinterpret_cast<const char*>(data), size);
   static const SysTime kReceived = *parse_rfc3339("2026-11-27T10:00:00.5Z");
   check(ingest::parse_chirpstack(body, "", kReceived));
-  check(ingest::parse_chirpstack(body, ingest::kEventTypes[size % std::size(ingest::kEventTypes)], kReceived));
+  const auto& types = contract::Words<contract::EventType>::names;
+  check(ingest::parse_chirpstack(body, types[size % types.size()], kReceived));
   return 0;
 }

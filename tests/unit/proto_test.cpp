@@ -19,71 +19,12 @@
 #include <string>
 #include <vector>
 
-#include "dm/testing/testing.hpp"
+#include "proto_files.hpp"
 
 namespace fs = std::filesystem;
+using namespace dm::testing::proto;
 
 namespace {
-
-fs::path proto_dir() {
-  const char* env = std::getenv("DM_SOURCE_DIR");
-  fs::path root = (env && *env) ? fs::path(env) : fs::path(dm::testing::source_dir());
-  return root / "proto";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Parses a file; on error returns false and describes it in `error`.
-bool parse_file(const fs::path& path, rapidjson::Document& doc, std::string& error) {
-  std::string text = read_file(path);
-  doc.Parse<rapidjson::kParseFullPrecisionFlag>(text.c_str(), text.size());
-  if (doc.HasParseError()) {
-    error = path.string() + ": offset " + std::to_string(doc.GetErrorOffset()) + ": " +
-            rapidjson::GetParseError_En(doc.GetParseError());
-    return false;
-  }
-  return true;
-}
-
-const std::string kSchemaSuffix = ".schema.json";
-
-// Schema names (file name without .schema.json), sorted.
-std::vector<std::string> schema_names() {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(proto_dir() / "schemas")) {
-    std::string file = entry.path().filename().string();
-    if (entry.is_regular_file() && file.size() > kSchemaSuffix.size() &&
-        file.compare(file.size() - kSchemaSuffix.size(), kSchemaSuffix.size(), kSchemaSuffix) == 0) {
-      names.push_back(file.substr(0, file.size() - kSchemaSuffix.size()));
-    }
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-fs::path schema_path(const std::string& name) { return proto_dir() / "schemas" / (name + kSchemaSuffix); }
-
-// The *.json files directly in `dir`, sorted.
-std::vector<fs::path> json_files(const fs::path& dir) {
-  std::vector<fs::path> files;
-  if (!fs::is_directory(dir)) return files;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-std::string pointer_string(const rapidjson::Pointer& p) {
-  rapidjson::StringBuffer sb;
-  p.StringifyUriFragment(sb);
-  return sb.GetString();
-}
 
 // Walks a schema and records every problem RapidJSON would not report itself: keywords it
 // does not implement (it ignores them silently), patterns its regex engine cannot compile
@@ -230,16 +171,6 @@ class SchemaLint {
   std::vector<std::string> problems_;
 };
 
-// Validates a document; on failure describes where and why.
-bool validate(const rapidjson::SchemaDocument& schema, const rapidjson::Document& doc, std::string& why) {
-  rapidjson::SchemaValidator validator(schema);
-  if (doc.Accept(validator)) return true;
-  why = "keyword '" + std::string(validator.GetInvalidSchemaKeyword()) + "' at schema " +
-        pointer_string(validator.GetInvalidSchemaPointer()) + ", document " +
-        pointer_string(validator.GetInvalidDocumentPointer());
-  return false;
-}
-
 std::string trim(const std::string& s) {
   auto b = s.find_first_not_of(" \t");
   if (b == std::string::npos) return {};
@@ -281,7 +212,7 @@ struct CatalogueRow {
 
 // The rows of the table in proto/README.md whose header has "Subject" and "Schema" columns.
 std::vector<CatalogueRow> catalogue() {
-  std::istringstream in(read_file(proto_dir() / "README.md"));
+  std::istringstream in(read_file(dir() / "README.md"));
   std::vector<CatalogueRow> rows;
   std::string line;
   int subject_col = -1, schema_col = -1;
@@ -349,8 +280,8 @@ TEST_CASE("proto: examples validate and counter-examples do not", "[proto]") {
     REQUIRE(parse_file(schema_path(name), sdoc, error));
     rapidjson::SchemaDocument schema(sdoc);
 
-    auto valid = json_files(proto_dir() / "examples" / name);
-    auto invalid = json_files(proto_dir() / "examples" / name / "invalid");
+    auto valid = json_files(dir() / "examples" / name);
+    auto invalid = json_files(dir() / "examples" / name / "invalid");
     CHECK(valid.size() >= 1);
     CHECK(invalid.size() >= 1);
     for (const auto& file : valid) {
@@ -376,7 +307,7 @@ TEST_CASE("proto: examples validate and counter-examples do not", "[proto]") {
 TEST_CASE("proto: every examples folder belongs to a schema", "[proto]") {
   auto names = schema_names();
   std::set<std::string> known(names.begin(), names.end());
-  for (const auto& entry : fs::directory_iterator(proto_dir() / "examples")) {
+  for (const auto& entry : fs::directory_iterator(dir() / "examples")) {
     CAPTURE(entry.path().string());
     CHECK(entry.is_directory());
     CHECK(known.count(entry.path().filename().string()) == 1);

@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "dm/bus/bus.hpp"
+#include "dm/contract/subjects.hpp"
+#include "dm/contract/work.hpp"
 #include "dm/http/client.hpp"
 #include "dm/json/json.hpp"
 #include "dm/testing/stack.hpp"
@@ -69,11 +71,17 @@ double run_once(testing::Stack& stack, bus::Connection& nats, const std::string&
   std::atomic<int> acked{0}, failed{0};
   for (int i = 0; i < jobs; ++i) {
     std::string job_id = "bench-" + id + "-" + std::to_string(i);
-    std::string job =
-        R"({"job_id":")" + job_id + R"(","kind":"integration","target_id":")" + id +
-        R"(","flow_id":"bench","flow_run_id":"r","node_id":"n","dev_eui":"0004a30b001c0530",)"
-        R"("message":{"temperature":21.5,"humidity":40,"dev_eui":"0004a30b001c0530"},"created_at":"2026-11-27T09:00:00Z"})";
-    nats.jetstream().publish_async("dm.work.dispatch." + id, job, job_id, [&](Result<bus::PubAck> r) {
+    std::string job = contract::encode(contract::DeliveryJobRef{
+        .job_id = job_id,
+        .kind = contract::JobKind::integration,
+        .target_id = id,
+        .flow_id = "bench",
+        .flow_run_id = "r",
+        .node_id = "n",
+        .dev_eui = "0004a30b001c0530",
+        .message = R"({"temperature":21.5,"humidity":40,"dev_eui":"0004a30b001c0530"})",
+        .created_at = "2026-11-27T09:00:00Z"});
+    nats.jetstream().publish_async(contract::subject::dispatch(id), job, job_id, [&](Result<bus::PubAck> r) {
       if (r)
         ++acked;
       else

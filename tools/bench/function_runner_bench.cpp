@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "dm/bus/bus.hpp"
+#include "dm/contract/subjects.hpp"
+#include "dm/contract/work.hpp"
 #include "dm/db/db.hpp"
 #include "dm/json/json.hpp"
 #include "dm/testing/api.hpp"
@@ -190,14 +192,13 @@ void bench_nats() {
     int sent = 0, done = 0, failed = 0;
     std::function<void()> send_one;
     auto make = [&](int b) {
-      std::string s = "{\"executions\":[";
+      contract::ExecRequestBuilder request;
       for (int i = 0; i < kBatch; ++i) {
-        if (i) s += ',';
-        s += "{\"id\":\"r" + std::to_string(rep) + "-" + std::to_string(b) + "-" + std::to_string(i) +
-             "\",\"function_id\":\"" + id + "\",\"version\":1,\"input\":" + kInput +
-             ",\"parameters\":{},\"timeout_ms\":100}";
+        std::string exec_id = "r" + std::to_string(rep) + "-" + std::to_string(b) + "-" + std::to_string(i);
+        request.add(contract::encode(contract::ExecutionRef{
+            .id = exec_id, .function_id = id, .version = 1, .input = kInput, .parameters = "{}", .timeout_ms = 100}));
       }
-      return s + "]}";
+      return request.take();
     };
     std::vector<std::string> bodies;
     for (int b = 0; b < kBatches; ++b) bodies.push_back(make(b));
@@ -208,7 +209,7 @@ void bench_nats() {
         if (sent == kBatches) return;
         b = sent++;
       }
-      (*nats)->request_async("dm.fn.exec", bodies[static_cast<std::size_t>(b)], std::chrono::seconds(30),
+      (*nats)->request_async(contract::subject::kFunctionExec, bodies[static_cast<std::size_t>(b)], std::chrono::seconds(30),
                              [&](Result<bus::Message> r) {
                                if (!r) std::fprintf(stderr, "batch failed: %s\n", r.error().message.c_str());
                                send_one();

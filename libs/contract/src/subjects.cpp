@@ -1,5 +1,7 @@
 #include "dm/contract/subjects.hpp"
 
+#include <algorithm>
+
 namespace dm::contract::subject {
 namespace {
 
@@ -52,5 +54,17 @@ std::string_view rpc_caller(std::string_view subject, std::string_view owner) {
 }
 
 std::string inbox_prefix(std::string_view service) { return join("_INBOX.", service); }
+
+bool is_token(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+bool is_dev_eui(std::string_view dev_eui) {
+  return dev_eui.size() == 16 && std::all_of(dev_eui.begin(), dev_eui.end(),
+                                             [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
 
 }  // namespace dm::contract::subject

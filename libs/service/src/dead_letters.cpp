@@ -1,9 +1,11 @@
-#include "dm/contract/subjects.hpp"
 #include "dm/service/dead_letters.hpp"
 
+#include <stdexcept>
 #include <variant>
 
 #include "dm/api/query.hpp"
+#include "dm/contract/subjects.hpp"
+#include "dm/contract/taps.hpp"
 #include "dm/core/encoding.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/text.hpp"
@@ -28,6 +30,11 @@ std::string hex_bytea(std::string_view bytes) {
   return out;
 }
 
+contract::DeadLetterKind kind_named(std::string_view word) {
+  if (auto kind = contract::parse<contract::DeadLetterKind>(word)) return *kind;
+  throw std::invalid_argument("no dead-letter kind is called '" + std::string(word) + "'");
+}
+
 http::Response store_error(const Error& e) {
   log::error("dead letter store failed", {{"error", e.message}});
   return http::Response::error(503, "Dead letters are unavailable");
@@ -35,20 +42,11 @@ http::Response store_error(const Error& e) {
 
 }  // namespace
 
-std::string dead_letter_event(const std::string& kind, const std::string& id, const DeadLetter& d, const std::string& at) {
-  json::Writer w;
-  w.start_object().field("kind", kind).field("id", id).field("key", printable(d.key, 256));
-  w.key("subject");
-  if (d.subject.empty())
-    w.null();
-  else
-    w.string(printable(d.subject, 256));
-  w.field("error", printable(d.error, 4096)).field("attempts", d.attempts).field("at", at).end_object();
-  return w.take();
-}
+DeadLetterBox::DeadLetterBox(db::Pool& db, bus::Connection& nats, contract::DeadLetterKind kind)
+    : db_(db), nats_(nats), kind_(contract::to_string(kind)), event_kind_(kind) {}
 
-DeadLetterBox::DeadLetterBox(db::Pool& db, bus::Connection& nats, std::string kind)
-    : db_(db), nats_(nats), kind_(std::move(kind)) {}
+DeadLetterBox::DeadLetterBox(db::Pool& db, bus::Connection& nats, std::string_view kind)
+    : DeadLetterBox(db, nats, kind_named(kind)) {}
 
 Result<void> DeadLetterBox::add(const std::vector<DeadLetter>& letters) {
   if (letters.empty()) return ok();
@@ -68,10 +66,17 @@ Result<void> DeadLetterBox::add(const std::vector<DeadLetter>& letters) {
                          " attempts = dead_letters.attempts + EXCLUDED.attempts, created_at = now()"));
   auto at = format_rfc3339(now());
   for (std::size_t i = 0; i < letters.size(); ++i) {
-    log::warn("dead-lettered", {{"kind", kind_},
-                                {"key", printable(letters[i].key, 256)},
-                                {"error", printable(letters[i].error, 1024)}});
-    (void)nats_.publish(contract::subject::dead_letter(kind_), dead_letter_event(kind_, ids[i], letters[i], at));
+    log::warn("dead-lettered",
+              {{"kind", kind_}, {"key", printable(letters[i].key, 256)}, {"error", printable(letters[i].error, 1024)}});
+    const DeadLetter& d = letters[i];
+    contract::DeadLetterEvent event{.kind = event_kind_,
+                                    .id = ids[i],
+                                    .key = d.key,
+                                    .subject = d.subject.empty() ? std::nullopt : std::optional<std::string>(d.subject),
+                                    .error = d.error,
+                                    .attempts = d.attempts,
+                                    .at = at};
+    (void)nats_.publish(contract::subject::dead_letter(kind_), contract::encode(event));
   }
   return ok();
 }

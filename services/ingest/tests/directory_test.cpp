@@ -45,15 +45,15 @@ TEST_CASE("directory: online on first event, offline after silence, maintenance 
   REQUIRE(d.load(kList).ok());
   auto change = d.seen("aaaaaaaaaaaaaaa1", at("2026-11-27T10:00:00Z"), 77.0);
   REQUIRE(change);
-  CHECK(change->state == "online");
-  CHECK(change->previous_state == "never_seen");
+  CHECK(change->state == contract::DeviceState::online);
+  CHECK(change->previous_state == contract::DeviceState::never_seen);
   CHECK_FALSE(d.seen("aaaaaaaaaaaaaaa1", at("2026-11-27T10:00:05Z"), std::nullopt));  // already online
   CHECK_FALSE(d.seen("aaaaaaaaaaaaaaa2", at("2026-11-27T10:00:05Z"), std::nullopt));  // maintenance stays
 
   auto pending = d.take_pending();
   REQUIRE(pending.size() == 2);
   const auto& p1 = pending.at("11111111-1111-4111-8111-111111111111");
-  CHECK(p1.status == std::optional<std::string>("online"));
+  CHECK(p1.status == contract::DeviceState::online);
   CHECK(p1.battery_level == std::optional<double>(77.0));
   CHECK(format_rfc3339(*p1.last_seen) == "2026-11-27T10:00:05.000000Z");
   auto body = json::parse(state_batch_json(pending));
@@ -65,9 +65,9 @@ TEST_CASE("directory: online on first event, offline after silence, maintenance 
   CHECK(d.expire(at("2026-11-27T10:09:00Z"), 60s, 0s).empty());
   auto offline = d.expire(at("2026-11-27T10:11:00Z"), 60s, 0s);
   REQUIRE(offline.size() == 1);
-  CHECK(offline[0].state == "offline");
-  CHECK(offline[0].reason == "timeout");
-  auto json_change = json::parse(state_change_json(offline[0]));
+  CHECK(offline[0].state == contract::DeviceState::offline);
+  CHECK(offline[0].reason == contract::StateReason::timeout);
+  auto json_change = json::parse(contract::encode(offline[0]));
   REQUIRE(json_change.ok());
   CHECK(std::string(json::view((*json_change)["previous_state"])) == "online");
   CHECK(d.expire(at("2026-11-27T10:12:00Z"), 60s, 0s).empty());  // announced once
@@ -78,7 +78,7 @@ TEST_CASE("directory: online on first event, offline after silence, maintenance 
   d.seen("aaaaaaaaaaaaaaa1", at("2026-11-27T10:13:00Z"), std::nullopt);
   d.restore_pending(std::move(batch));
   auto merged = d.take_pending();
-  CHECK(merged.at("11111111-1111-4111-8111-111111111111").status == std::optional<std::string>("online"));
+  CHECK(merged.at("11111111-1111-4111-8111-111111111111").status == contract::DeviceState::online);
 }
 
 TEST_CASE("directory: updates keep local state, deletes drop the device") {

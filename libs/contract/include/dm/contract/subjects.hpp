@@ -67,5 +67,11 @@ std::string_view rpc_caller(std::string_view subject, std::string_view owner);
 // Where a service's replies come back: it may subscribe only under its own prefix.
 std::string inbox_prefix(std::string_view service);  // _INBOX.<service>
 
+// The tokens ids and DevEUIs become in subjects ("Subject tokens" in proto/README.md): an id is
+// [A-Za-z0-9_-]{1,128}, never '.', '*', '>' or whitespace, so it is always exactly one token;
+// a DevEUI is 16 lower-case hex digits.
+bool is_token(std::string_view id);
+bool is_dev_eui(std::string_view dev_eui);
+
 }  // namespace subject
 }  // namespace dm::contract

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dm/bus/bus.hpp"
+#include "dm/contract/words.hpp"
 #include "dm/core/result.hpp"
 #include "dm/db/db.hpp"
 #include "dm/http/router.hpp"
@@ -35,19 +36,17 @@ struct StoredDeadLetter {
   int attempts = 0;
 };
 
-// The dm.deadletter.<kind> tap for one stored letter (proto/schemas/dead-letter.schema.json);
-// also for services that keep dead letters in tables of their own (the dispatcher's deliveries).
-std::string dead_letter_event(const std::string& kind, const std::string& id, const DeadLetter& letter,
-                              const std::string& at);
-
 class DeadLetterBox {
  public:
-  // `kind`: a lower-case word naming what the box holds ("device-events", "uplinks").
-  DeadLetterBox(db::Pool& db, bus::Connection& nats, std::string kind);
+  // `kind`: what the box holds, also its REST path and the tap's last token.
+  DeadLetterBox(db::Pool& db, bus::Connection& nats, contract::DeadLetterKind kind);
+  // The kind by its word ("device-events", "uplinks"); a word that names no kind is a bug
+  // (std::invalid_argument at start-up).
+  DeadLetterBox(db::Pool& db, bus::Connection& nats, std::string_view kind);
 
   // Stores the letters in one statement (a letter already there for its key is updated) and
-  // then announces each. An error is an outage: nothing was stored, the caller keeps the
-  // items and tries again later.
+  // then announces each on the tap dm.deadletter.<kind> (contract::DeadLetterEvent). An error
+  // is an outage: nothing was stored, the caller keeps the items and tries again later.
   Result<void> add(const std::vector<DeadLetter>& letters);
 
   // Puts one dead letter back into the pipeline. ok → the dead letter is deleted; an error
@@ -65,7 +64,8 @@ class DeadLetterBox {
  private:
   db::Pool& db_;
   bus::Connection& nats_;
-  std::string kind_;
+  std::string kind_;  // its word
+  contract::DeadLetterKind event_kind_;
 };
 
 }  // namespace dm::service
