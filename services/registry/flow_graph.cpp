@@ -1,7 +1,6 @@
 #include "flow_graph.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <map>
 #include <set>
