@@ -1,18 +1,17 @@
 #include "flow_graph.hpp"
-#include "dm/core/strings.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <map>
 #include <set>
 #include <tuple>
 #include <unordered_map>
 
+#include "dm/core/strings.hpp"
+
 namespace dm::registry {
 namespace {
 
-constexpr std::array<std::string_view, 5> kNodeTypes = {"device", "label", "function", "integration", "storage"};
 constexpr std::size_t kMaxIdBytes = 255;
 
 // Collects errors with locs below `base`.
@@ -22,7 +21,7 @@ class Problems {
   void add(std::vector<std::string> loc, std::string msg, std::string type = "value_error") {
     auto full = base_;
     full.insert(full.end(), loc.begin(), loc.end());
-    errors_.push_back({std::move(full), std::move(msg), std::move(type)});
+    errors_.push_back({.loc = std::move(full), .msg = std::move(msg), .type = std::move(type)});
   }
   std::size_t count() const { return errors_.size(); }
   std::vector<GraphError> take() { return std::move(errors_); }
@@ -39,15 +38,16 @@ const json::Value* member(const json::Value& object, std::string_view key) {
 }
 
 // The data keys that may carry the entity id of a node of `type`, in order of preference.
-std::vector<std::string> entity_keys(const std::string& type) {
-  return {"entityId", "entity_id", type + "Id", type + "_id"};
+std::vector<std::string> entity_keys(Kind type) {
+  const std::string name(word(type));
+  return {"entityId", "entity_id", name + "Id", name + "_id"};
 }
 
 // Reads the node's entity id from `data`; every key that is present must be a UUID and
 // all must agree (an editor that wrote both keeps them in step; if not, which one the
 // user meant is unknowable).
 void read_entity(const json::Value& data, FlowNode& node, const std::string& idx, Problems& p) {
-  for (const auto& key : entity_keys(node.type)) {
+  for (const auto& key : entity_keys(*node.type)) {
     const auto* v = member(data, key);
     if (!v || v->IsNull()) continue;
     if (!v->IsString() || !is_uuid(json::view(*v))) {
@@ -64,9 +64,9 @@ void read_entity(const json::Value& data, FlowNode& node, const std::string& idx
     }
   }
   if (node.entity_id.empty()) {
+    const std::string type(word(*node.type));
     p.add({"nodes", idx, "data", "entityId"},
-          "Field required: the " + node.type + " this node stands for (data.entityId or data." + node.type + "Id)",
-          "missing");
+          "Field required: the " + type + " this node stands for (data.entityId or data." + type + "Id)", "missing");
   }
 }
 
@@ -111,10 +111,11 @@ void read_type(const json::Value& raw, FlowNode& node, const std::string& idx, P
   }
   if (!type || type->IsNull()) {
     p.add({"nodes", idx, "type"}, "Field required", "missing");
-  } else if (!type->IsString() || !is_node_type(json::view(*type))) {
+  } else if (auto kind = type->IsString() ? parse_word<Kind>(json::view(*type)) : std::nullopt;
+             !kind || !is_node_kind(*kind)) {
     p.add({"nodes", idx, "type"}, "Input should be 'device', 'label', 'function', 'integration' or 'storage'", "enum");
   } else {
-    node.type = std::string(json::view(*type));
+    node.type = kind;
   }
 }
 
@@ -213,8 +214,8 @@ void check_ends(const FlowEdge& edge, const FlowNode& target, bool self, std::se
                 const std::string& idx, Problems& p) {
   if (self) {
     p.add({"edges", idx, "target"}, "Edge connects node " + quoted(edge.target) + " to itself");
-  } else if (is_trigger_type(target.type)) {
-    p.add({"edges", idx, "target"}, "Node " + quoted(edge.target) + " is a " + target.type +
+  } else if (target.type && is_trigger_kind(*target.type)) {
+    p.add({"edges", idx, "target"}, "Node " + quoted(edge.target) + " is a " + std::string(word(*target.type)) +
                                         " trigger: uplinks enter the flow there, it cannot have incoming edges");
   } else if (!seen.emplace(edge.source, edge.target, edge.source_handle.value_or(""), edge.target_handle.value_or(""))
                   .second) {
@@ -346,12 +347,6 @@ bool read_list(const json::Value& list, const char* name, std::size_t max, Probl
 
 }  // namespace
 
-bool is_node_type(std::string_view type) {
-  return std::find(kNodeTypes.begin(), kNodeTypes.end(), type) != kNodeTypes.end();
-}
-
-bool is_trigger_type(std::string_view type) { return type == "device" || type == "label"; }
-
 GraphCheck check_graph(const json::Value& nodes, const json::Value& edges, const std::vector<std::string>& base) {
   GraphCheck out;
   Problems p(base);
@@ -381,7 +376,7 @@ GraphCheck check_graph(const json::Value& nodes, const json::Value& edges, const
 void write_normalised(json::Writer& w, const FlowGraph& graph) {
   w.key("nodes").start_array();
   for (const auto& n : graph.nodes) {
-    w.start_object().field("id", n.id).field("type", n.type).field("entity_id", n.entity_id);
+    w.start_object().field("id", n.id).field("type", word(*n.type)).field("entity_id", n.entity_id);
     w.key("parameters").raw(n.parameters_json.empty() ? std::string_view("{}") : n.parameters_json);
     w.field("label", n.label).end_object();
   }

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "dm/json/json.hpp"
+#include "domain.hpp"
 
 namespace dm::registry {
 
@@ -54,7 +55,7 @@ struct GraphError {
 struct FlowNode {
   std::size_t index = 0;  // position in the submitted list
   std::string id;
-  std::string type;             // device | label | function | integration | storage
+  std::optional<Kind> type;     // one of the five node kinds; unset when missing or unknown
   std::string entity_id;        // a UUID, lowercase
   std::string entity_key;       // the data key the id came from ("entityId", "deviceId", ...)
   std::string label;            // data.label or ""
@@ -86,8 +87,8 @@ struct GraphCheck {
 GraphCheck check_graph(const json::Value& nodes, const json::Value& edges,
                        const std::vector<std::string>& base = {"body"});
 
-bool is_node_type(std::string_view type);
-bool is_trigger_type(std::string_view type);  // device, label
+// Whether a node's type was read: one of the five kinds a node may stand for.
+inline bool is_node_type(std::optional<Kind> type) { return type && is_node_kind(*type); }
 
 // The orchestrator's view of a valid graph:
 //   "nodes": [{"id","type","entity_id","parameters","label"}], "edges": [{"id","source","target"}]

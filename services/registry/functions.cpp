@@ -1,24 +1,19 @@
 // /api/v1/functions: CRUD of user JavaScript functions and their declared parameters.
 // Running them (and checking their syntax) is the function-runner's job.
-#include <algorithm>
-#include <cstdlib>
 #include <set>
 
-#include "common.hpp"
 #include "dm/contract/subjects.hpp"
-#include "dm/api/body.hpp"
-#include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/strings.hpp"
 #include "dm/core/time.hpp"
+#include "resource.hpp"
+#include "routes.hpp"
 
 namespace dm::registry {
 namespace {
 
-std::optional<http::Response> check_code(const std::string& code);  // asks the function-runner
-
 constexpr std::size_t kMaxCodeBytes = 256 * 1024;
 constexpr std::size_t kMaxParameters = 100;
-const std::vector<std::string> kStatuses = {"inactive", "success", "error"};
 const std::vector<std::string> kParamTypes = {"string", "number", "integer", "boolean", "object", "array"};
 // Fields a client may send back unchanged from a GET; they are ignored, not rejected.
 const std::vector<std::string> kKnown = {"name",    "description", "code",        "parameters", "id",
@@ -26,8 +21,8 @@ const std::vector<std::string> kKnown = {"name",    "description", "code",      
 const std::vector<std::string> kParamKeys = {"name", "type", "description", "required", "default"};
 
 struct FunctionInput {
-  ColumnValues values;              // column → text value (cast in SQL)
-  std::optional<std::string> code;  // apart: it drives the version
+  store::Columns columns;
+  std::optional<std::string> code;  // apart: checked by the runner, and it drives the version
   std::string name;
 };
 
@@ -45,7 +40,8 @@ bool matches_type(const json::Value& v, std::string_view type) {
 void read_parameter(const json::Value& item, const std::string& index, std::set<std::string>& names,
                     std::vector<api::FieldError>& errors, json::Writer& out) {
   if (!item.IsObject()) {
-    errors.push_back({{"body", "parameters", index}, "Input should be a valid dictionary", "dict_type"});
+    errors.push_back(
+        {.loc = {"body", "parameters", index}, .msg = "Input should be a valid dictionary", .type = "dict_type"});
     return;
   }
   api::BodyReader p(item, {"body", "parameters", index});
@@ -78,11 +74,11 @@ void read_parameter(const json::Value& item, const std::string& index, std::set<
 // The parameters list normalised to JSON, or nullopt after recording errors.
 std::optional<std::string> read_parameters(const json::Value& list, std::vector<api::FieldError>& errors) {
   if (!list.IsArray()) {
-    errors.push_back({{"body", "parameters"}, "Input should be a valid list", "list_type"});
+    errors.push_back({.loc = {"body", "parameters"}, .msg = "Input should be a valid list", .type = "list_type"});
     return std::nullopt;
   }
   if (list.Size() > kMaxParameters) {
-    errors.push_back({{"body", "parameters"}, "List should have at most 100 items", "too_long"});
+    errors.push_back({.loc = {"body", "parameters"}, .msg = "List should have at most 100 items", .type = "too_long"});
     return std::nullopt;
   }
   std::size_t before = errors.size();
@@ -99,7 +95,7 @@ std::optional<std::string> read_parameters(const json::Value& list, std::vector<
 std::optional<http::Response> read_function(const json::Value& body, bool create, FunctionInput& in) {
   api::BodyReader r(body);
   r.forbid_unknown(kKnown);
-  read_name_and_description(r, create, 255, in.values, in.name);
+  read_name_and_description(r, create, 255, in.columns, in.name);
   if (auto v = r.string("code", {.required = create, .min = 1})) {
     // Bytes, not characters: the limit protects storage and the runner's compiler.
     if (v->size() > kMaxCodeBytes)
@@ -109,7 +105,7 @@ std::optional<http::Response> read_function(const json::Value& body, bool create
   }
   std::vector<api::FieldError> nested;
   if (const auto* params = r.raw("parameters")) {
-    if (auto normalised = read_parameters(*params, nested)) in.values.columns.emplace_back("parameters", *normalised);
+    if (auto normalised = read_parameters(*params, nested)) in.columns.set("parameters", *normalised);
   }
   if (r.ok() && nested.empty()) return std::nullopt;
   auto errors = r.errors();
@@ -117,107 +113,27 @@ std::optional<http::Response> read_function(const json::Value& body, bool create
   return api::validation_error(errors);
 }
 
-std::string conflict(const FunctionInput& in) { return "A function named '" + in.name + "' already exists"; }
-
-std::string cast_of(const std::string& column) { return column == "parameters" ? "::jsonb" : ""; }
-
 http::Response list_functions(Context& ctx, const http::Request& req) {
   api::QueryReader q(req);
   auto page = q.paging();
   auto sort = q.sort({"name", "status", "version", "created_at", "updated_at", "last_run_at"}, {"name", false});
-  auto status = q.choice("status", kStatuses);
-  auto text = q.string("search");
+  store::FunctionFilter filter{.status = parse_choice<FunctionStatus>(q.choice("status", words<FunctionStatus>())),
+                               .text = q.string("search")};
   if (!q.ok()) return q.response();
-  db::Params params{status, text ? db::Param("%" + *text + "%") : std::nullopt};
-  const std::string where =
-      " WHERE ($1::text IS NULL OR v.status = $1)"
-      " AND ($2::text IS NULL OR v.name ILIKE $2 OR v.description ILIKE $2)";
-  return list_page(ctx, "function_docs", where, std::move(params), sort, page);
-}
-
-const Resource& function_resource() {
-  // `revision` counts every change; `version` only code changes (what the runner caches by).
-  static const Resource r{"functions",          "function_docs", "function", "Function",
-                          "/api/v1/functions/", cast_of,         "revision"};
-  return r;
-}
-
-http::Response create_function(Context& ctx, const http::Request& req) {
-  auto body = api::parse_body(req);
-  if (body.error) return *body.error;
-  FunctionInput in;
-  if (auto bad = read_function(body.doc, true, in)) return *bad;
-  if (auto bad = check_code(*in.code)) return *bad;
-  in.values.columns.emplace_back("code", *in.code);
-  return create_row(ctx, function_resource(), in.values, conflict(in));
-}
-
-http::Response get_function(Context& ctx, const http::Request& req) {
-  return get_doc(ctx, "function_docs", req.params.at("id"), "Function");
-}
-
-http::Response update_function(Context& ctx, const http::Request& req) {
-  const auto& id = req.params.at("id");
-  if (!api::is_uuid(id)) return not_found("Function");
-  auto body = api::parse_body(req);
-  if (body.error) return *body.error;
-  FunctionInput in;
-  if (auto bad = read_function(body.doc, false, in)) return *bad;
-  if (in.code) {
-    if (auto bad = check_code(*in.code)) return *bad;
-  }
-  db::Params params{id};
-  std::string sets = in.values.set_sql(params, cast_of);
-  if (in.code) {
-    // Both right-hand sides see the old row: the version moves only if the text differs.
-    params.push_back(*in.code);
-    auto n = std::to_string(params.size());
-    sets += ", version = version + (code IS DISTINCT FROM $" + n + ")::int, code = $" + n;
-  }
-  return update_row(ctx, function_resource(), id, sets, params, conflict(in));
-}
-
-http::Response delete_function(Context& ctx, const http::Request& req) {
-  return delete_row(ctx, function_resource(), req.params.at("id"));
-}
-
-// --- Added for the function-runner (issue 6): syntax check on save, status from runs. ---
-
-// The compile check uses the service's request/reply connection (wiring().rpc); a
-// connection of its own, opened on first use, serves when none was wired (tools, tests). The runner answers
-// POST /internal/v1/compile on dm.rpc.function-runner.
-bus::Connection* runner_link() {
-  if (wiring().rpc) return wiring().rpc;
-  static std::shared_ptr<bus::Connection> conn = [] {
-    // The same keys the Runtime reads (scoped first), from the environment.
-    auto env = [](const char* scoped, const char* plain) {
-      const char* v = std::getenv(scoped);
-      if (!v || !*v) v = std::getenv(plain);
-      return std::string(v ? v : "");
-    };
-    bus::Options o;
-    if (auto url = env("REGISTRY_NATS_URL", "NATS_URL"); !url.empty()) o.url = url;
-    o.user = env("REGISTRY_NATS_USER", "NATS_USER");
-    o.password = env("REGISTRY_NATS_PASSWORD", "NATS_PASSWORD");
-    o.name = "registry-compile-check";
-    o.send_asap = true;
-    auto c = bus::Connection::connect(o);
-    return c ? std::move(c).value() : std::shared_ptr<bus::Connection>();
-  }();
-  return conn.get();
+  return list_page(ctx, store::functions_matching(filter), sort, page);
 }
 
 // A 422 (with line and column, as the runner reports them) when the code does not compile;
-// nullopt when it does, or when no runner answers (the code is then saved unchecked).
-std::optional<http::Response> check_code(const std::string& code) {
-  auto* link = runner_link();
-  if (!link) {
+// nullopt when it does, or when no runner answers (the code is then saved unchecked). The
+// runner answers POST /internal/v1/compile on dm.rpc.function-runner.
+std::optional<http::Response> check_code(Context& ctx, const std::string& code) {
+  if (!ctx.runner) {
     log::warn("function code saved unchecked: no NATS connection for the compile check");
     return std::nullopt;
   }
   json::Writer w;
   w.start_object().field("code", code).end_object();
-  auto reply = link->request(
+  auto reply = ctx.runner->request(
       contract::subject::rpc(contract::kRunner, contract::kRegistry), w.view(), std::chrono::seconds(3),
       {{"Dm-Method", "POST"}, {"Dm-Target", "/internal/v1/compile"}, {"Content-Type", "application/json"}});
   if (!reply) {
@@ -230,45 +146,68 @@ std::optional<http::Response> check_code(const std::string& code) {
   return std::nullopt;
 }
 
+http::Response create_function(Context& ctx, const http::Request& req) {
+  auto body = api::parse_body(req);
+  if (body.error) return *body.error;
+  FunctionInput in;
+  if (auto bad = read_function(body.doc, true, in)) return *bad;
+  if (auto bad = check_code(ctx, *in.code)) return *bad;
+  in.columns.set("code", *in.code);
+  return create_row(ctx, Kind::function, in.columns, name_conflict(Kind::function, in.name));
+}
+
+http::Response update_function(Context& ctx, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!is_uuid(id)) return not_found(Kind::function);
+  auto body = api::parse_body(req);
+  if (body.error) return *body.error;
+  FunctionInput in;
+  if (auto bad = read_function(body.doc, false, in)) return *bad;
+  if (in.code) {
+    if (auto bad = check_code(ctx, *in.code)) return *bad;
+    in.columns.set("code", *in.code);  // last: the store moves the version only if it differs
+  }
+  return update_row(ctx, Kind::function, id, in.columns, name_conflict(Kind::function, in.name));
+}
+
+// One of the runner's reports: the run; nullopt when it names no function here (an id that
+// is not a UUID: nothing to update); an error when it is not {id, status: success|error,
+// last_run_at}.
+Result<std::optional<store::FunctionRun>> read_run(const json::Value& item) {
+  const Error wrong(Errc::invalid_argument, "Expected {id: uuid, status: success|error, last_run_at: RFC 3339}");
+  if (!item.IsObject()) return wrong;
+  auto id = json::get_string(item, "id");
+  if (id && !is_uuid(*id)) return std::optional<store::FunctionRun>{};
+  auto status = json::get_string(item, "status");
+  auto at = json::get_string(item, "last_run_at");
+  auto when = at ? parse_rfc3339(*at) : Result<SysTime>(wrong);
+  auto run_status = status ? parse_word<FunctionStatus>(*status) : std::nullopt;
+  if (!id || !when || !run_status || *run_status == FunctionStatus::inactive) return wrong;
+  return std::optional<store::FunctionRun>(
+      store::FunctionRun{.id = std::string(*id), .status = *run_status, .at = format_rfc3339(*when)});
+}
+
 // POST /internal/v1/functions/status: [{id, status, last_run_at}] from the runner, so a
 // function's status follows its last run. Older reports never overwrite newer ones; no
 // change event (status is not part of the definition caches hold).
 http::Response update_statuses(Context& ctx, const http::Request& req) {
   auto doc = json::parse(req.body, {.max_bytes = 4u << 20});
   if (!doc || !doc->IsArray()) return api::validation_error({"body"}, "Input should be a valid list", "list_type");
-  std::string ids = "{", statuses = "{", ats = "{";
+  std::vector<store::FunctionRun> runs;
   std::vector<api::FieldError> errors;
-  rapidjson::SizeType i = 0;
-  for (const auto& item : doc->GetArray()) {
-    const std::string index = std::to_string(i++);
-    auto id =
-        item.IsObject() ? json::get_string(item, "id") : Result<std::string_view>(Error(Errc::invalid_argument, ""));
-    auto status = item.IsObject() ? json::get_string(item, "status")
-                                  : Result<std::string_view>(Error(Errc::invalid_argument, ""));
-    auto at = item.IsObject() ? json::get_string(item, "last_run_at")
-                              : Result<std::string_view>(Error(Errc::invalid_argument, ""));
-    auto when = at ? parse_rfc3339(*at) : Result<SysTime>(Error(Errc::invalid_argument, ""));
-    if (id && !api::is_uuid(*id)) continue;  // names no function here: nothing to update
-    if (!id || !status || (*status != "success" && *status != "error") || !when) {
-      errors.push_back(
-          {{"body", index}, "Expected {id: uuid, status: success|error, last_run_at: RFC 3339}", "value_error"});
-      continue;
-    }
-    const char* sep = ids.size() > 1 ? "," : "";
-    ids += sep + std::string("\"") + std::string(*id) + "\"";
-    statuses += sep + std::string("\"") + std::string(*status) + "\"";
-    ats += sep + std::string("\"") + format_rfc3339(*when) + "\"";
+  for (rapidjson::SizeType i = 0; i < doc->Size(); ++i) {
+    auto run = read_run((*doc)[i]);
+    if (!run)
+      errors.push_back({.loc = {"body", std::to_string(i)}, .msg = run.error().message, .type = "value_error"});
+    else if (*run)
+      runs.push_back(std::move(**run));
   }
   if (!errors.empty()) return api::validation_error(errors);
-  auto rows = ctx.db.exec(
-      "UPDATE functions f SET status = u.status, last_run_at = u.at"
-      " FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, status, at)"
-      " WHERE f.id = u.id AND (f.last_run_at IS NULL OR f.last_run_at <= u.at)",
-      {ids + "}", statuses + "}", ats + "}"});
-  if (!rows) return store_error(rows.error());
+  auto updated = store::record_function_runs(ctx.db, runs);
+  if (!updated) return store_error(updated.error());
   // Not a definition change (no event), but cached reads show the status.
-  if (rows->affected() > 0) ctx.events.invalidate_reads();
-  return http::Response::json(200, "{\"updated\":" + std::to_string(rows->affected()) + "}");
+  if (*updated > 0) ctx.events.invalidate_reads();
+  return http::Response::json(200, "{\"updated\":" + std::to_string(*updated) + "}");
 }
 
 }  // namespace
@@ -276,16 +215,16 @@ http::Response update_statuses(Context& ctx, const http::Request& req) {
 void add_function_routes(http::Router& router, Context& ctx) {
   router.add_sync("GET", "/api/v1/functions", [&ctx](const http::Request& req) { return list_functions(ctx, req); });
   router.add_sync("POST", "/api/v1/functions", [&ctx](const http::Request& req) { return create_function(ctx, req); });
-  router.add_sync("GET", "/api/v1/functions/{id}", [&ctx](const http::Request& req) { return get_function(ctx, req); });
+  auto get = [&ctx](const http::Request& req) { return get_doc(ctx, Kind::function, req.params.at("id")); };
+  router.add_sync("GET", "/api/v1/functions/{id}", get);
   // The same for the runner's code cache (a route of its own, so that the runner may read
   // functions and nothing else).
-  router.add_sync("GET", "/internal/v1/functions/{id}",
-                  [&ctx](const http::Request& req) { return get_function(ctx, req); });
+  router.add_sync("GET", "/internal/v1/functions/{id}", get);
   auto update = [&ctx](const http::Request& req) { return update_function(ctx, req); };
   router.add_sync("PUT", "/api/v1/functions/{id}", update);
   router.add_sync("PATCH", "/api/v1/functions/{id}", update);
   router.add_sync("DELETE", "/api/v1/functions/{id}",
-                  [&ctx](const http::Request& req) { return delete_function(ctx, req); });
+                  [&ctx](const http::Request& req) { return delete_row(ctx, Kind::function, req.params.at("id")); });
   router.add_sync("POST", "/internal/v1/functions/status",
                   [&ctx](const http::Request& req) { return update_statuses(ctx, req); });
 }

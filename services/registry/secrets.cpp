@@ -93,9 +93,9 @@ Result<void> seal_value(Sealing& s, const SecretField& secret, const std::string
   if (value == kMask) {
     auto kept = previous_sealed(s.previous, secret.path);
     if (!kept) {
-      s.problems.push_back({secret.path, kKeepWithoutStored});
+      s.problems.push_back({.path = secret.path, .message = kKeepWithoutStored});
     } else if (!s.same_destination) {
-      s.problems.push_back({secret.path, kRetargeted});
+      s.problems.push_back({.path = secret.path, .message = kRetargeted});
     } else {
       set_string(s.stored, secret.path, *kept);  // unchanged ciphertext
       set_string(s.shown, secret.path, kMask);
@@ -114,13 +114,13 @@ Result<void> seal_url(Sealing& s, const SecretField& secret, std::string value) 
   if (!http::url_has_secrets(value)) return ok();  // already in both documents as it is
   if (has_masked_part(value)) {
     if (s.previous && !s.same_destination) {
-      s.problems.push_back({secret.path, kRetargeted});
+      s.problems.push_back({.path = secret.path, .message = kRetargeted});
       return ok();
     }
     DM_ASSIGN_OR_RETURN(auto old, previous_url(s.previous, secret.path, s.box));
     auto restored = http::unmask_url(value, old.value_or(""));
     if (!restored) {
-      s.problems.push_back({secret.path, restored.error().message});
+      s.problems.push_back({.path = secret.path, .message = restored.error().message});
       return ok();
     }
     if (old == *restored) {
@@ -213,7 +213,12 @@ Result<SealedConfig> seal_config(const json::Value& plain, const std::vector<Sec
   stored.CopyFrom(plain, stored.GetAllocator());
   json::Document shown;
   shown.CopyFrom(plain, shown.GetAllocator());
-  Sealing sealing{stored, shown, previous, same_destination, box, problems};
+  Sealing sealing{.stored = stored,
+                  .shown = shown,
+                  .previous = previous,
+                  .same_destination = same_destination,
+                  .box = box,
+                  .problems = problems};
   for (const auto& secret : secrets) {
     const auto* v = find_path(plain, secret.path);
     if (!v || !v->IsString() || v->GetStringLength() == 0) continue;  // null or empty: nothing to hide
@@ -224,7 +229,7 @@ Result<SealedConfig> seal_config(const json::Value& plain, const std::vector<Sec
       DM_TRY(seal_value(sealing, secret, value));
     }
   }
-  return SealedConfig{json::to_string(stored), json::to_string(shown)};
+  return SealedConfig{.stored = json::to_string(stored), .shown = json::to_string(shown)};
 }
 
 Result<SealedConfig> reseal_config(const json::Value& stored_config, const std::vector<SecretField>& secrets,
@@ -252,7 +257,7 @@ Result<SealedConfig> reseal_config(const json::Value& stored_config, const std::
     }
     set_string(shown, secret.path, secret.url ? http::mask_url(plain) : std::string(kMask));
   }
-  return SealedConfig{json::to_string(stored), json::to_string(shown)};
+  return SealedConfig{.stored = json::to_string(stored), .shown = json::to_string(shown)};
 }
 
 Result<std::string> open_config(const json::Value& stored, const std::vector<SecretField>& secrets,

@@ -12,7 +12,8 @@ std::string eui(int n) {
 }
 }  // namespace
 
-TEST_CASE("devices: create, get, list, update, delete") {
+// Create, get, list, update and delete as every kind does them: crud_test.cpp.
+TEST_CASE("devices: dev_eui and region are normalised, defaults, status filter") {
   Api api;
   std::string e = eui(1);
   std::string upper = e;
@@ -28,28 +29,14 @@ TEST_CASE("devices: create, get, list, update, delete") {
   REQUIRE(created["metadata"]["room"] == "A");
   REQUIRE(created["labels"].IsArray());
 
-  auto got = api.get("/api/v1/devices/" + id);
-  REQUIRE(got.status == 200);
-  REQUIRE(got.str("name") == "Sensor 1");
-
-  auto list = api.get("/api/v1/devices?limit=1000");
-  REQUIRE(list.status == 200);
-  REQUIRE(list.json.IsArray());
-  REQUIRE(list.headers.get("X-Total-Count"));
-
   auto patched = api.patch("/api/v1/devices/" + id, R"({"name":"Renamed","status":"maintenance"})");
   REQUIRE(patched.status == 200);
   REQUIRE(patched.str("name") == "Renamed");
   REQUIRE(patched.str("dev_eui") == e);
-  REQUIRE(patched["version"].GetInt() == 2);
 
   auto filtered = api.get("/api/v1/devices?status=maintenance&search=Renamed");
   REQUIRE(filtered.status == 200);
   REQUIRE(filtered.json.Size() >= 1);
-
-  REQUIRE(api.del("/api/v1/devices/" + id).status == 204);
-  REQUIRE(api.get("/api/v1/devices/" + id).status == 404);
-  REQUIRE(api.del("/api/v1/devices/" + id).status == 404);
 }
 
 TEST_CASE("devices: bad input is refused and changes nothing") {
@@ -86,10 +73,6 @@ TEST_CASE("devices: bad input is refused and changes nothing") {
       api.post("/api/v1/devices",
                R"({"dev_eui":")" + eui(2) + R"(","name":"x","label_ids":["00000000-0000-0000-0000-000000000000"]})");
   REQUIRE(bad_label.status == 422);
-
-  REQUIRE(api.get("/api/v1/devices/not-a-uuid").status == 404);
-  REQUIRE(api.get("/api/v1/devices/00000000-0000-0000-0000-000000000000").status == 404);
-  REQUIRE(api.get("/api/v1/devices?limit=5000").status == 422);
   REQUIRE(api.get("/api/v1/devices?status=sleeping").status == 422);
 
   auto after = api.get("/api/v1/devices?limit=1");
@@ -146,14 +129,13 @@ TEST_CASE("devices: duplicate dev_eui in any case is a conflict") {
   REQUIRE(dup.str("detail").find(e) != std::string::npos);
 }
 
-TEST_CASE("labels: CRUD, membership and device label sets") {
+TEST_CASE("labels: device count, membership and device label sets") {
   Api api;
   std::string name = unique("trackers");
   auto label = api.post("/api/v1/labels", R"({"name":")" + name + R"(","color":"#ff0000"})");
   REQUIRE(label.status == 201);
   std::string lid = label.str("id");
   REQUIRE(label["device_count"].GetInt() == 0);
-  REQUIRE(api.post("/api/v1/labels", R"({"name":")" + name + R"("})").status == 409);
 
   auto dev = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(4) + R"(","name":"tracker"})");
   std::string did = dev.str("id");
@@ -177,12 +159,6 @@ TEST_CASE("labels: CRUD, membership and device label sets") {
   REQUIRE(api.del("/api/v1/labels/" + lid + "/devices/" + did).status == 204);
   REQUIRE(api.del("/api/v1/labels/" + lid + "/devices/" + did).status == 404);
   REQUIRE(api.post("/api/v1/labels/" + lid + "/devices/00000000-0000-0000-0000-000000000000", "").status == 404);
-
-  auto renamed = api.put("/api/v1/labels/" + lid, R"({"description":"moving things"})");
-  REQUIRE(renamed.status == 200);
-  REQUIRE(renamed.str("name") == name);
-  REQUIRE(api.del("/api/v1/labels/" + lid).status == 204);
-  REQUIRE(api.get("/api/v1/labels/" + lid).status == 404);
 }
 
 TEST_CASE("unknown routes and methods answer in FastAPI's shape") {

@@ -1,5 +1,5 @@
-// Unit tests of the pure flow-graph rules (no stack needed: compiled with the source).
-#include "../flow_graph.cpp"
+// Unit tests of the pure flow-graph rules (no stack needed: they link dm_registry_logic).
+#include "flow_graph.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -63,7 +63,7 @@ TEST_CASE("flow graph: a valid graph in our format is read completely") {
       "[" + edge("e1", "d", "f") + "," + edge("e2", "f", "i") + "]");
   REQUIRE(c.errors.empty());
   REQUIRE(c.graph.nodes.size() == 3);
-  CHECK(c.graph.nodes[1].type == "function");
+  CHECK(c.graph.nodes[1].type == dm::registry::Kind::function);
   CHECK(c.graph.nodes[1].entity_id == kFn);
   CHECK(c.graph.nodes[1].label == "f");
   CHECK(c.graph.nodes[1].parameters_json == "{}");
@@ -96,7 +96,7 @@ TEST_CASE("flow graph: React Flow nodes with type-named ids, snake_case and extr
   REQUIRE(c.errors.empty());
   CHECK(c.graph.nodes[0].entity_id == kDev);  // lowercased
   CHECK(c.graph.nodes[0].entity_key == "deviceId");
-  CHECK(c.graph.nodes[1].type == "function");  // from data.nodeType
+  CHECK(c.graph.nodes[1].type == dm::registry::Kind::function);  // from data.nodeType
   CHECK(c.graph.nodes[1].parameters_json == R"({"threshold":30})");
   CHECK(c.graph.nodes[2].entity_id == kLabel);
   CHECK(c.graph.nodes[3].entity_key == "entity_id");

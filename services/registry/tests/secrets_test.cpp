@@ -1,5 +1,5 @@
 // The sealing of stored secrets, without a stack: crypto, masking, and config handling.
-#include "../secrets.cpp"  // NOLINT: a unit test of one translation unit, linked without the service
+#include "secrets.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -28,14 +28,14 @@ Reply create(Api& api, const std::string& name, const std::string& type, const s
 
 }  // namespace
 
-TEST_CASE("storages: internal, influxdb and postgresql CRUD with secrets masked and sealed") {
+// Create, get, list, update and delete as every kind does them: crud_test.cpp.
+TEST_CASE("storages: internal, influxdb and postgresql configs with secrets masked and sealed") {
   Api api;
   std::string prefix = unique("store");
 
   auto internal = api.post("/api/v1/storages", R"({"name":")" + prefix + R"(-internal","type":"internal"})");
   REQUIRE(internal.status == 201);
   REQUIRE(internal["config"]["retention_days"].IsNull());
-  REQUIRE(internal.headers.get("Location").value_or("") == "/api/v1/storages/" + internal.str("id"));
   auto kept = create(api, prefix + "-kept", "internal", R"({"retention_days":30})");
   REQUIRE(kept.status == 201);
   REQUIRE(kept["config"]["retention_days"].GetInt() == 30);
@@ -80,9 +80,6 @@ TEST_CASE("storages: internal, influxdb and postgresql CRUD with secrets masked 
   REQUIRE(list.body.find("pa55") == std::string::npos);
   REQUIRE(list.body.find("t0ken") == std::string::npos);
   REQUIRE(total(api.get("/api/v1/storages?type=influxdb&search=" + prefix)) == 2);
-  auto sorted = api.get("/api/v1/storages?search=" + prefix + "&sort=-name&limit=1");
-  REQUIRE(sorted.json.Size() == 1);
-  REQUIRE(sorted.json[0]["name"] == (prefix + "-pg").c_str());
 
   // The masked URL sent back unchanged keeps the very same ciphertext.
   auto table_only = api.patch("/api/v1/storages/" + pg_id,
@@ -102,11 +99,6 @@ TEST_CASE("storages: internal, influxdb and postgresql CRUD with secrets masked 
   REQUIRE(retyped.status == 200);
   REQUIRE(retyped.str("type") == "internal");
   REQUIRE(stored(influx_id).find("enc:v1:") == std::string::npos);
-
-  for (const auto* r : {&internal, &kept, &influx1}) REQUIRE(api.del("/api/v1/storages/" + r->str("id")).status == 204);
-  REQUIRE(api.del("/api/v1/storages/" + pg_id).status == 204);
-  REQUIRE(api.get("/api/v1/storages/" + pg_id).status == 404);
-  REQUIRE(api.del("/api/v1/storages/" + pg_id).status == 404);
 }
 
 TEST_CASE("storages: the mask keeps the token's ciphertext") {
@@ -123,17 +115,6 @@ TEST_CASE("storages: the mask keeps the token's ciphertext") {
                             R"("fields":{"v":"v"}}})");
   REQUIRE(replaced.status == 200);
   REQUIRE(stored_field(id, "{token}") != sealed);
-}
-
-TEST_CASE("storages: duplicate names are conflicts") {
-  Api api;
-  std::string name = unique("dup-store");
-  REQUIRE(create(api, name, "internal", "{}").status == 201);
-  auto before = count_storages(api);
-  auto dup = create(api, name, "internal", "{}");
-  REQUIRE(dup.status == 409);
-  REQUIRE(dup.str("detail") == "A storage named '" + name + "' already exists");
-  REQUIRE(count_storages(api) == before);
 }
 
 TEST_CASE("storages: bad input is refused and changes nothing") {
@@ -202,30 +183,10 @@ TEST_CASE("storages: bad input is refused and changes nothing") {
   refused(put(R"({"type":"postgresql","config":{"connection_url":"postgresql://u:********@h/db","table":"t"}})"),
           "connection_url");
   REQUIRE(put(R"({"name":)").status == 422);
-  REQUIRE(api.get("/api/v1/storages/not-a-uuid").status == 404);
-  REQUIRE(api.put("/api/v1/storages/not-a-uuid", "{}").status == 404);
-  REQUIRE(api.del("/api/v1/storages/not-a-uuid").status == 404);
-  REQUIRE(api.get("/api/v1/storages/00000000-0000-0000-0000-000000000000").status == 404);
   REQUIRE(api.get("/api/v1/storages?type=s3").status == 422);
   REQUIRE(api.get("/api/v1/storages?sort=config").status == 422);
 
   REQUIRE(api.get("/api/v1/storages/" + id).body == original.body);
   REQUIRE(stored(id) == at_rest);
   REQUIRE(count_storages(api) == before);
-}
-
-TEST_CASE("storages: an enabled flow that uses a storage prevents its deletion") {
-  Api api;
-  auto created = create(api, unique("used-store"), "internal", "{}");
-  std::string id = created.str("id");
-  std::string flow = unique("flow-using-storage");
-  sql("WITH f AS (INSERT INTO registry.flows (name, enabled) VALUES ('" + flow +
-      "', true) RETURNING id) "
-      "INSERT INTO registry.flow_refs (flow_id, node_id, kind, entity_id) SELECT id, 'n1', 'storage', '" +
-      id + "' FROM f");
-  auto refused = api.del("/api/v1/storages/" + id);
-  REQUIRE(refused.status == 409);
-  REQUIRE(refused.str("detail").find(flow) != std::string::npos);
-  sql("UPDATE registry.flows SET enabled = false WHERE name = '" + flow + "'");
-  REQUIRE(api.del("/api/v1/storages/" + id).status == 204);
 }

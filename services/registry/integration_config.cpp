@@ -1,11 +1,11 @@
-// /api/v1/integrations: HTTP and MQTT delivery targets (the CRUD is config_resource.cpp's).
+// Integration configs: HTTP and MQTT delivery targets (the CRUD is config_resource.cpp's).
 // Secrets: MQTT password and client_key; every HTTP header value but those of harmless headers, and
 // the URL's credential-like query values (dm/http/secrets.hpp).
 #include <algorithm>
 #include <cctype>
 #include <set>
 
-#include "config_resource.hpp"
+#include "config_types.hpp"
 #include "dm/core/strings.hpp"
 #include "dm/http/secrets.hpp"
 
@@ -41,11 +41,7 @@ std::optional<std::string> read_pem(api::BodyReader& r, std::string_view field) 
   return v;
 }
 
-void write_nullable(json::Writer& w, std::string_view key, const std::optional<std::string>& v) {
-  w.field_or_null(key, v);
-}
-
-std::optional<std::vector<std::pair<std::string, std::string>>> read_headers(api::BodyReader& r) {
+std::optional<StringMap> read_headers(api::BodyReader& r) {
   auto headers = read_string_map(r, "headers", 8192);
   if (!headers) return headers;
   std::set<std::string> seen;
@@ -68,11 +64,12 @@ std::optional<std::vector<std::pair<std::string, std::string>>> read_headers(api
   return headers;
 }
 
-std::optional<std::string> read_http(const json::Value& config, std::vector<api::FieldError>& errors) {
+std::optional<std::string> read_http(const json::Value& config, const http::OutboundPolicy& outbound,
+                                     std::vector<api::FieldError>& errors) {
   api::BodyReader r(config, {"body", "config"});
   r.forbid_unknown(kHttpKeys);
   auto url = r.string("url", {.required = true, .min = 1, .max = 2048});
-  if (url) check_http_url(r, "url", *url);
+  if (url) check_http_url(r, "url", *url, outbound);
   std::string method = "POST";
   if (r.present("method")) {
     // Methods are case-sensitive in HTTP, but a lower-case "post" can only mean one thing.
@@ -92,9 +89,9 @@ std::optional<std::string> read_http(const json::Value& config, std::vector<api:
   if (!r.ok()) return std::nullopt;
   json::Writer w;
   w.start_object().field("url", *url).field("method", method);
-  write_string_map(w, "headers", headers.value_or(std::vector<std::pair<std::string, std::string>>{}));
+  write_string_map(w, "headers", headers.value_or(StringMap{}));
   w.field("timeout_ms", timeout.value_or(10000)).field("verify_tls", verify_tls.value_or(true));
-  write_nullable(w, "ca_cert", ca_cert);
+  w.field_or_null("ca_cert", ca_cert);
   w.end_object();
   return w.take();
 }
@@ -127,7 +124,8 @@ void check_topic(api::BodyReader& r, const std::string& topic) {
   }
 }
 
-std::optional<std::string> read_mqtt(const json::Value& config, std::vector<api::FieldError>& errors) {
+std::optional<std::string> read_mqtt(const json::Value& config, const http::OutboundPolicy& outbound,
+                                     std::vector<api::FieldError>& errors) {
   api::BodyReader r(config, {"body", "config"});
   r.forbid_unknown(kMqttKeys);
   auto host = r.string("host", {.required = true, .min = 1, .max = 253});
@@ -136,7 +134,7 @@ std::optional<std::string> read_mqtt(const json::Value& config, std::vector<api:
   auto use_tls = r.boolean("use_tls").value_or(false);
   if (host && r.ok()) {
     // A broker is a destination like any other: the same guard as HTTP URLs, at save too.
-    check_outbound(r, "host", http::check_outbound_host(outbound_policy(), *host, port.value_or(use_tls ? 8883 : 1883)));
+    check_outbound(r, "host", http::check_outbound_host(outbound, *host, port.value_or(use_tls ? 8883 : 1883)));
   }
   auto topic = r.string("topic", {.required = true, .min = 1, .max = 1024});
   if (topic) check_topic(r, *topic);
@@ -164,26 +162,15 @@ std::optional<std::string> read_mqtt(const json::Value& config, std::vector<api:
   if (!r.ok()) return std::nullopt;
   json::Writer w;
   w.start_object().field("host", *host).field("port", port.value_or(use_tls ? 8883 : 1883)).field("topic", *topic);
-  write_nullable(w, "username", username);
-  write_nullable(w, "password", password);
+  w.field_or_null("username", username);
+  w.field_or_null("password", password);
   w.field("qos", qos.value_or(1)).field("retain", retain.value_or(false)).field("use_tls", use_tls);
-  write_nullable(w, "ca_cert", ca_cert);
-  write_nullable(w, "client_cert", client_cert);
-  write_nullable(w, "client_key", client_key);
-  write_nullable(w, "client_id", client_id);
+  w.field_or_null("ca_cert", ca_cert);
+  w.field_or_null("client_cert", client_cert);
+  w.field_or_null("client_key", client_key);
+  w.field_or_null("client_id", client_id);
   w.end_object();
   return w.take();
-}
-
-std::vector<SecretField> integration_secrets(std::string_view type, const json::Value& config) {
-  if (type == "mqtt") return {{{"password"}}, {{"client_key"}}};
-  std::vector<SecretField> out = {{{"url"}, true}};
-  const auto* headers = json::find(config, "headers");
-  if (!headers || !headers->IsObject()) return out;
-  for (const auto& m : headers->GetObject()) {
-    if (!http::is_harmless_header(json::view(m.name))) out.push_back({{"headers", std::string(json::view(m.name))}});
-  }
-  return out;
 }
 
 std::string text_of(const json::Value& config, const char* key) {
@@ -192,39 +179,35 @@ std::string text_of(const json::Value& config, const char* key) {
   return v->IsString() ? std::string(json::view(*v)) : json::to_string(*v);
 }
 
+}  // namespace
+
+std::optional<std::string> read_integration_config(ConfigType type, const json::Value& config,
+                                                   const http::OutboundPolicy& outbound,
+                                                   std::vector<api::FieldError>& errors) {
+  return type == ConfigType::mqtt ? read_mqtt(config, outbound, errors) : read_http(config, outbound, errors);
+}
+
+std::vector<SecretField> integration_secrets(ConfigType type, const json::Value& config) {
+  if (type == ConfigType::mqtt) return {{.path = {"password"}}, {.path = {"client_key"}}};
+  std::vector<SecretField> out = {{.path = {"url"}, .url = true}};
+  const auto* headers = json::find(config, "headers");
+  if (!headers || !headers->IsObject()) return out;
+  for (const auto& m : headers->GetObject()) {
+    if (!http::is_harmless_header(json::view(m.name)))
+      out.push_back({.path = {"headers", std::string(json::view(m.name))}});
+  }
+  return out;
+}
+
 // What a secret would be sent to: HTTP scheme, host, port and path; MQTT host and port; and
 // the TLS settings that decide who can read it on the way (verify_tls, use_tls, ca_cert).
-std::string integration_destination(std::string_view type, const json::Value& config) {
-  if (type == "mqtt") {
-    std::string host = text_of(config, "host");
-    host = lower(host);
-    return "mqtt " + host + " " + text_of(config, "port") + " tls " + text_of(config, "use_tls") + " " +
-           text_of(config, "ca_cert");
+std::string integration_destination(ConfigType type, const json::Value& config) {
+  if (type == ConfigType::mqtt) {
+    return "mqtt " + lower(text_of(config, "host")) + " " + text_of(config, "port") + " tls " +
+           text_of(config, "use_tls") + " " + text_of(config, "ca_cert");
   }
   return "http " + http_destination(text_of(config, "url")) + " verify " + text_of(config, "verify_tls") + " " +
          text_of(config, "ca_cert");
-}
-
-}  // namespace
-
-void add_integration_routes(http::Router& router, Context& ctx) {
-  auto spec = std::make_shared<ConfigResourceSpec>();
-  spec->kind = "integration";
-  spec->what = "Integration";
-  spec->a_what = "An integration";
-  spec->table = "integrations";
-  spec->view = "integration_docs";
-  spec->plural = "integrations";
-  spec->types = {"http", "mqtt"};
-  // Written by the dispatcher as deliveries succeed or fail; read-only here.
-  spec->statuses = {"active", "error", "paused"};
-  spec->read_only = {"id", "status", "last_error", "version", "created_at", "updated_at"};
-  spec->read_config = [](std::string_view type, const json::Value& config, std::vector<api::FieldError>& errors) {
-    return type == "mqtt" ? read_mqtt(config, errors) : read_http(config, errors);
-  };
-  spec->secrets_of = integration_secrets;
-  spec->destination_of = integration_destination;
-  add_config_resource_routes(router, ctx, std::move(spec));
 }
 
 }  // namespace dm::registry

@@ -1,17 +1,15 @@
-// /api/v1/storages: where flows keep messages — the internal store, InfluxDB, or a
+// Storage configs: where flows keep messages — the internal store, InfluxDB, or a
 // PostgreSQL table (the CRUD is config_resource.cpp's). Secrets: the InfluxDB token and
 // password, and the URLs when they hold credentials (sealed whole, shown with those parts
 // masked: dm/http/secrets.hpp). Both URLs pass the outbound guard at save; a PostgreSQL URL
 // may name its server only in its authority (http::postgres_target).
 #include <cctype>
 
-#include "config_resource.hpp"
+#include "config_types.hpp"
 #include "dm/http/secrets.hpp"
 
 namespace dm::registry {
 namespace {
-
-using StringMap = std::vector<std::pair<std::string, std::string>>;
 
 const std::vector<std::string> kInternalKeys = {"retention_days"};
 const std::vector<std::string> kInfluxKeys = {"url",      "database",    "org",  "bucket", "token",    "username",
@@ -58,11 +56,12 @@ void check_influx_auth(api::BodyReader& r, const std::optional<std::string>& tok
   }
 }
 
-std::optional<std::string> read_influxdb(const json::Value& config, std::vector<api::FieldError>& errors) {
+std::optional<std::string> read_influxdb(const json::Value& config, const http::OutboundPolicy& outbound,
+                                         std::vector<api::FieldError>& errors) {
   api::BodyReader r(config, {"body", "config"});
   r.forbid_unknown(kInfluxKeys);
   auto url = r.string("url", {.required = true, .min = 1, .max = 2048});
-  if (url) check_http_url(r, "url", *url);
+  if (url) check_http_url(r, "url", *url, outbound);
   auto database = r.string("database", {.min = 1, .max = 255, .nullable = true});
   auto org = r.string("org", {.min = 1, .max = 255, .nullable = true});
   auto bucket = r.string("bucket", {.min = 1, .max = 255, .nullable = true});
@@ -109,7 +108,8 @@ bool is_table_name(const std::string& name) {
   return true;
 }
 
-std::optional<std::string> read_postgresql(const json::Value& config, std::vector<api::FieldError>& errors) {
+std::optional<std::string> read_postgresql(const json::Value& config, const http::OutboundPolicy& outbound,
+                                           std::vector<api::FieldError>& errors) {
   api::BodyReader r(config, {"body", "config"});
   r.forbid_unknown(kPostgresKeys);
   auto url = r.string("connection_url", {.required = true, .min = 1, .max = 2048});
@@ -117,7 +117,7 @@ std::optional<std::string> read_postgresql(const json::Value& config, std::vecto
               url->find(' ') != std::string::npos)) {
     r.add_error("connection_url", "Input should be a postgresql://user:password@host:port/database URL", "url_parsing");
   } else if (url) {
-    check_outbound(r, "connection_url", http::check_postgres_url(outbound_policy(), *url));
+    check_outbound(r, "connection_url", http::check_postgres_url(outbound, *url));
   }
   auto table = r.string("table", {.required = true, .min = 1, .max = 127});
   if (table && !is_table_name(*table)) {
@@ -131,41 +131,30 @@ std::optional<std::string> read_postgresql(const json::Value& config, std::vecto
   return w.take();
 }
 
-std::vector<SecretField> storage_secrets(std::string_view type, const json::Value& /*config*/) {
-  if (type == "influxdb") return {{{"token"}}, {{"password"}}, {{"url"}, true}};
-  if (type == "postgresql") return {{{"connection_url"}, true}};
+}  // namespace
+
+std::optional<std::string> read_storage_config(ConfigType type, const json::Value& config,
+                                               const http::OutboundPolicy& outbound,
+                                               std::vector<api::FieldError>& errors) {
+  if (type == ConfigType::influxdb) return read_influxdb(config, outbound, errors);
+  if (type == ConfigType::postgresql) return read_postgresql(config, outbound, errors);
+  return read_internal(config, errors);
+}
+
+std::vector<SecretField> storage_secrets(ConfigType type, const json::Value& /*config*/) {
+  if (type == ConfigType::influxdb)
+    return {{.path = {"token"}}, {.path = {"password"}}, {.path = {"url"}, .url = true}};
+  if (type == ConfigType::postgresql) return {{.path = {"connection_url"}, .url = true}};
   return {};
 }
 
 // A storage's secrets go to its whole URL (secret parts masked, so a masked password compares
 // equal to the stored one): any other change of the URL is another destination.
-std::string storage_destination(std::string_view type, const json::Value& config) {
-  const char* key = type == "postgresql" ? "connection_url" : "url";
+std::string storage_destination(ConfigType type, const json::Value& config) {
+  const char* key = type == ConfigType::postgresql ? "connection_url" : "url";
   const auto* url = json::find(config, key);
-  if (!url || !url->IsString()) return std::string(type);
-  return std::string(type) + " " + http::mask_url(json::view(*url));
-}
-
-}  // namespace
-
-void add_storage_routes(http::Router& router, Context& ctx) {
-  auto spec = std::make_shared<ConfigResourceSpec>();
-  spec->kind = "storage";
-  spec->what = "Storage";
-  spec->a_what = "A storage";
-  spec->table = "storages";
-  spec->view = "storage_docs";
-  spec->plural = "storages";
-  spec->types = {"internal", "influxdb", "postgresql"};
-  spec->read_only = {"id", "version", "created_at", "updated_at"};
-  spec->read_config = [](std::string_view type, const json::Value& config, std::vector<api::FieldError>& errors) {
-    if (type == "influxdb") return read_influxdb(config, errors);
-    if (type == "postgresql") return read_postgresql(config, errors);
-    return read_internal(config, errors);
-  };
-  spec->secrets_of = storage_secrets;
-  spec->destination_of = storage_destination;
-  add_config_resource_routes(router, ctx, std::move(spec));
+  if (!url || !url->IsString()) return std::string(word(type));
+  return std::string(word(type)) + " " + http::mask_url(json::view(*url));
 }
 
 }  // namespace dm::registry
