@@ -123,6 +123,19 @@ def main():
     for s in SERVICES:
         if not re.search(rf"/dm-{re.escape(s)}(\s|$)", copied):
             fail(f"runtime stage does not COPY dm-{s}")
+    # The console the gateway serves at /: built in the builder, copied and named in the runtime.
+    if not any("build.mjs" in i for i in st[0][1] if i.upper().startswith("RUN ")):
+        fail("builder stage does not build the console (web/build.mjs)")
+    console_env = [i for i in runtime if i.upper().startswith("ENV ") and "GATEWAY_CONSOLE_DIR=" in i]
+    if not console_env:
+        fail("runtime stage does not set GATEWAY_CONSOLE_DIR")
+    else:
+        folder = re.search(r"GATEWAY_CONSOLE_DIR=(\S+)", console_env[-1]).group(1)
+        if not re.search(rf"\s{re.escape(folder)}/?(\s|$)", copied):
+            fail(f"runtime stage does not COPY the console to {folder}")
+    ignored = os.path.join(SRC, ".dockerignore")
+    if not os.path.isfile(ignored) or "web/node_modules" not in open(ignored, encoding="utf-8").read():
+        fail(".dockerignore must keep web/node_modules (this machine's packages) out of the build")
     users = [i.split()[1] for i in runtime if i.upper().startswith("USER ")]
     if not users or not re.match(r"^[1-9][0-9]*(:[1-9][0-9]*)?$", users[-1]):
         fail(f"runtime stage must end as a numeric non-root USER (got {users})")
