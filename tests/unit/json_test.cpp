@@ -188,6 +188,12 @@ TEST_CASE("json can refuse duplicate keys, naming the key and the object") {
           "duplicate key 'k' in the object at 'x[1]' (offset 31)");
   // the same key in other objects, and a key equal to a value, are fine
   REQUIRE(parse(R"({"a":{"a":"a"},"b":[{"a":1},{"a":2}],"c":{"a":{"a":1}}})", strict).ok());
+  // objects with many keys (past the scanned few), and frames reused by sibling objects
+  std::string many = "{";
+  for (int i = 0; i < 100; ++i) many += "\"k" + std::to_string(i) + "\":{\"k1\":1},";
+  REQUIRE(parse(many + "\"z\":0}", strict).ok());
+  REQUIRE(parse(many + "\"k99\":0}", strict).error().message.find("duplicate key 'k99' in the top-level") == 0);
+  REQUIRE(parse(many + "\"k0\":0}", strict).error().message.find("duplicate key 'k0' in the top-level") == 0);
   // the key is shown clean and short
   auto odd = parse("{\"\\u0007" + std::string(100, 'k') + "\":1,\"\\u0007" + std::string(100, 'k') + "\":1}", strict);
   REQUIRE(odd.error().message.find("duplicate key '\\u0007kkk") == 0);

@@ -9,6 +9,7 @@
 #   RATES="600 max" DURATION=20 tools/bench/cpu.sh
 #   RATES=idle tools/bench/cpu.sh               # no load: the stack's CPU per second at rest
 #   THREADS=1 RATES=200 tools/bench/cpu.sh      # also the 25 threads switching most, per uplink
+#   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL transactions and row writes per uplink
 #   tools/bench/cpu.sh --root ../old-checkout  # the same against another checkout's build
 #                                              # (alternate runs with the commit before)
 # Prints one line per rate: uplinks delivered, achieved rate, µs of CPU per uplink in all, NATS
@@ -105,6 +106,13 @@ thread_switches() { # "<process>/<thread> <switches>" for every thread of the st
     done
   done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort
 }
+pg_stats() { # "<what> <count>": commits of the database, rows written per table
+  PGPASSWORD="$(sed -n 's/^POSTGRES_PASSWORD=//p' "$DM_DATA_DIR/secrets/postgres.env")" \
+    psql -X -A -t -F ' ' -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "${PG_DATABASE:-device_manager}" -c "
+      SELECT 'commits', xact_commit FROM pg_stat_database WHERE datname = current_database()
+      UNION ALL SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables" |
+    sort
+}
 received() { curl -sf "http://127.0.0.1:$SINK_PORT/_sink/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])'; }
 
 # Warm up: caches, connections, V8 workers.
@@ -118,6 +126,7 @@ for rate in $RATES; do
   read -r in0 out0 < <(nats_msgs)
   cs_before="$(switches)"
   [ -n "${THREADS:-}" ] && threads_before="$(thread_switches)"
+  [ -n "${PGSTATS:-}" ] && pg_before="$(pg_stats)"
   before="$(stack_ticks)"
   t0="$(date +%s.%N)"
   args=(--rate "$rate")
@@ -146,6 +155,7 @@ for rate in $RATES; do
   read -r in1 out1 < <(nats_msgs)
   cs_after="$(switches)"
   [ -n "${THREADS:-}" ] && threads_after="$(thread_switches)"
+  [ -n "${PGSTATS:-}" ] && sleep 1 && pg_after="$(pg_stats)"  # the statistics collector lags a little
   delivered=$((last - before_sink))
   join -a2 -e0 -o 0,1.2,2.2 <(echo "$before") <(echo "$after") |
     awk -v n="$delivered" -v hz="$HZ" -v rate="$rate" -v secs="$(echo "$t1 - $t0 - 2" | bc)" \
@@ -162,6 +172,10 @@ for rate in $RATES; do
   join -a2 -e0 -o 0,1.2,2.2 <(echo "$cs_before") <(echo "$cs_after") |
     awk -v n="$delivered" '{ if ($3 > $2) line = line sprintf("%s %.1f  ", $1, ($3 - $2) / (n ? n : 1)) }
       END { printf "%-6s %48s  context switches per uplink: %s\n", "", "", line }'
+  if [ -n "${PGSTATS:-}" ]; then
+    join -a2 -e0 -o 0,1.2,2.2 <(echo "$pg_before") <(echo "$pg_after") |
+      awk -v n="$delivered" '$3 > $2 { printf "%8.2f %s per uplink\n", ($3 - $2) / (n ? n : 1), $1 }' | sort -rn
+  fi
   if [ -n "${THREADS:-}" ]; then
     join -a2 -e0 -o 0,1.2,2.2 <(echo "$threads_before") <(echo "$threads_after") |
       awk -v n="$delivered" '{ printf "%8.2f %s\n", ($3 - $2) / (n ? n : 1), $1 }' | sort -rn | head -25

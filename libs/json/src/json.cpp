@@ -99,7 +99,7 @@ class Builder {
   // when the path is not kept.
   std::string lexing() const {
     if (!track_) return {};
-    return !frames_.empty() && frames_.back().object && !frames_.back().has_key ? "a key of " + object_at()
+    return open_ > 0 && top().object && !top().has_key ? "a key of " + object_at()
                                                                                 : value_at();
   }
 
@@ -178,14 +178,33 @@ class Builder {
   }
 
  private:
-  // One open object or array, kept only when tracking.
+  // One open object or array, kept only when tracking. Frames are reused as the parse goes
+  // up and down (`open_` of them are open): a webhook has a dozen objects and sixty keys, and
+  // allocating a set per object cost ingest more than the rest of the parse.
   struct Frame {
     bool object = false;
-    bool has_key = false;                  // object: a key was read, its value is pending or open
-    std::size_t index = 0;                 // array: the element being read
-    std::string key;                       // object: the current member
-    std::unordered_set<std::string> keys;  // object, refusing duplicates: the keys so far
+    bool has_key = false;           // object: a key was read, its value is pending or open
+    std::size_t index = 0;          // array: the element being read
+    std::string key;                // object: the current member
+    std::vector<std::string> keys;  // object, refusing duplicates: the first kSmall keys, scanned
+    std::unordered_set<std::string> many;  // all the keys, once there are more than kSmall
   };
+  static constexpr std::size_t kSmall = 32;
+  Frame& top() { return frames_[open_ - 1]; }
+  const Frame& top() const { return frames_[open_ - 1]; }
+  // False when `key` was seen before in the frame's object.
+  static bool first_time(Frame& f, std::string_view key) {
+    if (f.many.empty()) {
+      for (const auto& k : f.keys)
+        if (k == key) return false;
+      if (f.keys.size() < kSmall) {
+        f.keys.emplace_back(key);
+        return true;
+      }
+      f.many.insert(f.keys.begin(), f.keys.end());
+    }
+    return f.many.emplace(key).second;
+  }
 
   bool skipped(std::string_view key) const {
     for (auto k : skip_)
@@ -205,13 +224,21 @@ class Builder {
   }
   bool enter(bool object) {
     if (++depth_ > max_) return fail("JSON nesting deeper than " + std::to_string(max_) + " levels");
-    if (track_) frames_.push_back(Frame{.object = object});
+    if (track_) {
+      if (open_ == frames_.size()) frames_.emplace_back();
+      Frame& f = frames_[open_++];
+      f.object = object;
+      f.has_key = false;
+      f.index = 0;
+      f.keys.clear();
+      f.many.clear();
+    }
     return true;
   }
   // Closes an object or array; true when it belonged to a dropped value.
   bool leave() {
     --depth_;
-    if (track_) frames_.pop_back();
+    if (track_) --open_;
     if (!skipping_) return false;
     if (depth_ == 1) skipping_ = false;  // the dropped value ends here
     return true;
@@ -219,8 +246,8 @@ class Builder {
   // A value is complete: the enclosing array moves to its next element, the enclosing
   // object waits for its next key.
   void done() {
-    if (!track_ || frames_.empty()) return;
-    Frame& f = frames_.back();
+    if (!track_ || open_ == 0) return;
+    Frame& f = top();
     if (f.object)
       f.has_key = false;
     else
@@ -228,8 +255,8 @@ class Builder {
   }
   bool note_key(std::string_view key) {
     if (!track_) return true;
-    Frame& f = frames_.back();
-    if (refuse_duplicates_ && !f.keys.emplace(key).second)
+    Frame& f = top();
+    if (refuse_duplicates_ && !first_time(f, key))
       return fail("duplicate key '" + printable(key) + "' in " + object_at());
     f.key.assign(key);
     f.has_key = true;
@@ -248,7 +275,8 @@ class Builder {
   // The member path of the value being read: deviceInfo.tags.site, rxInfo[0].rssi.
   std::string path() const {
     std::string out;
-    for (const auto& f : frames_) {
+    for (std::size_t i = 0; i < open_; ++i) {
+      const Frame& f = frames_[i];
       if (!f.object) {
         out += "[" + std::to_string(f.index) + "]";
       } else if (f.has_key) {
@@ -277,7 +305,8 @@ class Builder {
   bool refuse_nul_, refuse_duplicates_, track_;
   bool skipping_ = false;
   rapidjson::SizeType skipped_members_ = 0;
-  std::vector<Frame> frames_;
+  std::vector<Frame> frames_;  // frames_[0, open_) are open
+  std::size_t open_ = 0;
   std::string failure_;
 };
 
