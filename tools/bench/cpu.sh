@@ -10,6 +10,7 @@
 #   RATES=idle tools/bench/cpu.sh               # no load: the stack's CPU per second at rest
 #   THREADS=1 RATES=200 tools/bench/cpu.sh      # also the 25 threads switching most, per uplink
 #   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL transactions and row writes per uplink
+#   CONNS=1 RATES=200 tools/bench/cpu.sh        # also NATS messages per uplink by client connection
 #   tools/bench/cpu.sh --root ../old-checkout  # the same against another checkout's build
 #                                              # (alternate runs with the commit before)
 # Prints one line per rate: uplinks delivered, achieved rate, µs of CPU per uplink in all, NATS
@@ -113,6 +114,13 @@ pg_stats() { # "<what> <count>": commits of the database, rows written per table
       UNION ALL SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables" |
     sort
 }
+nats_conns() { # "<connection name> <msgs from it> <msgs to it>" (connz counts as the server sees them)
+  curl -sf "http://127.0.0.1:$NATS_HTTP_PORT/connz?limit=1024" | python3 -c '
+import json, sys
+for c in json.load(sys.stdin)["connections"]:
+    print((c.get("name") or "?").split("@")[0] + (c.get("name", "").endswith("/rpc") and "/rpc" or ""), c["in_msgs"], c["out_msgs"])' |
+    awk '{ i[$1] += $2; o[$1] += $3 } END { for (k in i) print k, i[k], o[k] }' | sort
+}
 received() { curl -sf "http://127.0.0.1:$SINK_PORT/_sink/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])'; }
 
 # Warm up: caches, connections, V8 workers.
@@ -127,6 +135,7 @@ for rate in $RATES; do
   cs_before="$(switches)"
   [ -n "${THREADS:-}" ] && threads_before="$(thread_switches)"
   [ -n "${PGSTATS:-}" ] && pg_before="$(pg_stats)"
+  [ -n "${CONNS:-}" ] && conns_before="$(nats_conns)"
   before="$(stack_ticks)"
   t0="$(date +%s.%N)"
   args=(--rate "$rate")
@@ -156,6 +165,7 @@ for rate in $RATES; do
   cs_after="$(switches)"
   [ -n "${THREADS:-}" ] && threads_after="$(thread_switches)"
   [ -n "${PGSTATS:-}" ] && sleep 1 && pg_after="$(pg_stats)"  # the statistics collector lags a little
+  [ -n "${CONNS:-}" ] && conns_after="$(nats_conns)"
   delivered=$((last - before_sink))
   join -a2 -e0 -o 0,1.2,2.2 <(echo "$before") <(echo "$after") |
     awk -v n="$delivered" -v hz="$HZ" -v rate="$rate" -v secs="$(echo "$t1 - $t0 - 2" | bc)" \
@@ -172,6 +182,11 @@ for rate in $RATES; do
   join -a2 -e0 -o 0,1.2,2.2 <(echo "$cs_before") <(echo "$cs_after") |
     awk -v n="$delivered" '{ if ($3 > $2) line = line sprintf("%s %.1f  ", $1, ($3 - $2) / (n ? n : 1)) }
       END { printf "%-6s %48s  context switches per uplink: %s\n", "", "", line }'
+  if [ -n "${CONNS:-}" ]; then
+    join -a2 -e0 -o 0,1.2,1.3,2.2,2.3 <(echo "$conns_before") <(echo "$conns_after") |
+      awk -v n="$delivered" '{ d = n ? n : 1; if ($4 > $2 || $5 > $3) printf "%8.2f in %6.2f out  %s\n", ($4 - $2) / d, ($5 - $3) / d, $1 }' |
+      sort -rn
+  fi
   if [ -n "${PGSTATS:-}" ]; then
     join -a2 -e0 -o 0,1.2,2.2 <(echo "$pg_before") <(echo "$pg_after") |
       awk -v n="$delivered" '$3 > $2 { printf "%8.2f %s per uplink\n", ($3 - $2) / (n ? n : 1), $1 }' | sort -rn
