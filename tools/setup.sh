@@ -24,6 +24,7 @@ APT_PACKAGES=(
   procps iproute2 chromium wrk
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
   clang-14 libclang-rt-14-dev  # tools/fuzz: clang++-14 with libFuzzer
+  clang-format clang-tidy       # tools/lint (ctest -L lint): the tree's format and checks
 )
 
 # kubectl renders the Kubernetes manifests (tests/deploy). A kubectl already on PATH (any

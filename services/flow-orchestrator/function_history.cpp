@@ -7,10 +7,10 @@
 namespace dm::flow_orchestrator {
 
 const std::vector<std::string>& function_run_columns() {
-  static const std::vector<std::string> columns = {
+  static const std::vector<std::string> kColumns = {
       "run_id",  "function_id", "version", "flow_id", "flow_run_id", "node_id", "dev_eui",    "replay",
       "status",  "input",       "output",  "logs",    "error",       "duration_ms", "created_at"};
-  return columns;
+  return kColumns;
 }
 
 std::vector<db::Params> function_run_rows(const std::vector<const Run*>& runs) {

@@ -62,7 +62,7 @@ std::string replay_key(const std::string& flow_id, const std::string& dedup_id, 
 
 std::string new_replay_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* kHex = "0123456789abcdef";
+  constexpr const char* kHex = "0123456789abcdef";
   std::string out;
   for (int half = 0; half < 2; ++half) {
     auto v = rng();

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
         pool_options.heap_mb = static_cast<std::size_t>(c.integer("HEAP_MB", 64, 8, 4096));
         pool_options.memory_mb = static_cast<std::size_t>(c.integer("WORKER_MEMORY_MB", 1024, 0, 65536));
         pool_options.max_output_bytes =
-            static_cast<std::size_t>(c.integer("MAX_OUTPUT_BYTES", 256 * 1024, 1024, 1024 * 1024));
+            static_cast<std::size_t>(c.integer("MAX_OUTPUT_BYTES", 256 * 1024LL, 1024, 1024 * 1024LL));
         pool_options.quarantine_strikes = static_cast<int>(c.integer("QUARANTINE_STRIKES", 3, 1, 1000));
         pool_options.quarantine_for = std::chrono::seconds(c.integer("QUARANTINE_SECONDS", 60, 1, 86400));
         pool_options.worker_user = c.str("WORKER_USER", "nobody");

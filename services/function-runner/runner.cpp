@@ -232,12 +232,12 @@ http::Response too_many_tests(const TestGate& gate) {
 }
 }  // namespace
 
-void Runner::run_test(const http::Request& req, Job job, bool syntax_errors_are_422, http::Reply reply) {
+void Runner::run_test(const http::Request& req, Job job, bool syntax_errors_are_422, const http::Reply& reply) {
   job.test = true;
   // std::function needs a copyable callable: the job travels behind a shared_ptr.
   auto shared = std::make_shared<Job>(std::move(job));
-  bool admitted = gate_.admit(caller_of(req), [this, shared, syntax_errors_are_422, reply](TestGate::Finished finished) {
-    shared->done = [reply, finished, syntax_errors_are_422](RunResult r) {
+  bool admitted = gate_.admit(caller_of(req), [this, shared, syntax_errors_are_422, reply](const TestGate::Finished& finished) {
+    shared->done = [reply, finished, syntax_errors_are_422](const RunResult& r) {
       if (r.is_unavailable())
         reply(unavailable_response(r));
       else if (syntax_errors_are_422 && r.line > 0)
@@ -273,7 +273,7 @@ void Runner::test_inline(const http::Request& req, http::Reply reply) {
   job.wire.timeout_ms = static_cast<std::uint32_t>(t.timeout_ms);
   job.code = text;
   job.function_id = job.wire.key;
-  run_test(req, std::move(job), true, std::move(reply));
+  run_test(req, std::move(job), true, reply);
 }
 
 void Runner::test_saved(const http::Request& req, http::Reply reply) {
@@ -296,7 +296,7 @@ void Runner::test_saved(const http::Request& req, http::Reply reply) {
   job.wire.timeout_ms = static_cast<std::uint32_t>(t.timeout_ms);
   job.code = (*code)->code;
   job.function_id = id;
-  run_test(req, std::move(job), false, std::move(reply));
+  run_test(req, std::move(job), false, reply);
 }
 
 void Runner::add_routes(http::Router& router) {

@@ -43,7 +43,7 @@ class Runner {
   void test_inline(const http::Request& req, http::Reply reply);
   void test_saved(const http::Request& req, http::Reply reply);
   // Runs a test job within the caller's fair share (429 beyond it) and answers `reply`.
-  void run_test(const http::Request& req, Job job, bool syntax_errors_are_422, http::Reply reply);
+  void run_test(const http::Request& req, Job job, bool syntax_errors_are_422, const http::Reply& reply);
 
   WorkerPool& pool_;
   CodeCache& cache_;

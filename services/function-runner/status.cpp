@@ -51,7 +51,7 @@ void StatusReporter::loop() {
     // Best effort: a lost update is repaired by the next run of the function.
     rpc_.request_async(
         contract::subject::rpc(contract::kRegistry, contract::kRunner), w.take(), std::chrono::seconds(5),
-        [](Result<bus::Message> r) {
+        [](const Result<bus::Message>& r) {
           if (!r) log::debug("function status update not delivered", {{"error", r.error().message}});
         },
         headers);

@@ -20,8 +20,8 @@ constexpr std::size_t kMaxQueued = 256;
 
 // Unknown users are checked against this hash, so they cost the same time as known ones.
 const std::string& dummy_hash() {
-  static const std::string hash = hash_password(random_bytes(16));
-  return hash;
+  static const std::string kHash = hash_password(random_bytes(16));
+  return kHash;
 }
 
 bool valid_email(std::string_view e) {
@@ -242,7 +242,7 @@ std::string client_address(const http::Request& req, const std::vector<std::stri
 void add_blocking(http::Router& router, AuthContext& ctx, const char* method, const char* path,
                   std::function<http::Response(const http::Request&)> handler) {
   auto h = std::make_shared<std::function<http::Response(const http::Request&)>>(std::move(handler));
-  router.add(method, path, [&ctx, h](const http::Request& req, http::Reply reply) {
+  router.add(method, path, [&ctx, h](const http::Request& req, const http::Reply& reply) {
     // A flood of logins (~0.2 s of CPU each) must not queue for minutes or block this
     // HTTP thread on a full queue: refuse early instead.
     if (ctx.work.queued() > kMaxQueued) {

@@ -55,7 +55,7 @@ struct Bundle {
 };
 
 const char* content_type_of(const std::string& ext) {
-  static const std::map<std::string, const char*> types = {
+  static const std::map<std::string, const char*> kTypes = {
       {".js", "text/javascript; charset=utf-8"},
       {".css", "text/css; charset=utf-8"},
       {".svg", "image/svg+xml"},
@@ -63,8 +63,8 @@ const char* content_type_of(const std::string& ext) {
       {".woff2", "font/woff2"},
       {".json", "application/json"},
   };
-  auto it = types.find(ext);
-  return it == types.end() ? nullptr : it->second;
+  auto it = kTypes.find(ext);
+  return it == kTypes.end() ? nullptr : it->second;
 }
 
 // Names the build writes: letters, digits, '.', '_' and '-', not starting with a dot.

@@ -10,7 +10,7 @@
 namespace dm::gateway {
 namespace {
 
-const char* kPage = R"html(<!doctype html>
+constexpr const char* kPage = R"html(<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -27,7 +27,7 @@ const char* kPage = R"html(<!doctype html>
 )html";
 
 // Kept out of the page so a Content-Security-Policy without 'unsafe-inline' works.
-const char* kInit = R"js(window.ui = SwaggerUIBundle({
+constexpr const char* kInit = R"js(window.ui = SwaggerUIBundle({
   url: "/api/v1/openapi.json",
   dom_id: "#swagger-ui",
   deepLinking: true,

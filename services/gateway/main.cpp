@@ -73,7 +73,7 @@ int main() {
         // The key signs tokens and derives the key that encrypts stored secrets.
         auth_settings.secret_key = service::read_secret_key(config);
         auth_settings.token_lifetime =
-            std::chrono::minutes(config.integer("ACCESS_TOKEN_EXPIRE_MINUTES", 60, 1, 60 * 24 * 30));
+            std::chrono::minutes(config.integer("ACCESS_TOKEN_EXPIRE_MINUTES", 60, 1, 60LL * 24 * 30));
         auth_settings.allow_registration = config.boolean("ALLOW_REGISTRATION", true);
         auth_settings.default_role =
             *gateway::parse_role(config.one_of("DEFAULT_USER_ROLE", "viewer", {"viewer", "editor", "admin"}));

@@ -103,7 +103,7 @@ std::vector<RouteSpec> device_routes() {
 }
 
 const std::vector<RouteSpec>& route_table() {
-  static const std::vector<RouteSpec> table = [] {
+  static const std::vector<RouteSpec> kTable = [] {
     std::vector<RouteSpec> all;
     for (auto part : {device_routes, function_routes, integration_routes, flow_routes, auth_routes,
                       dead_letter_routes, event_routes}) {
@@ -112,7 +112,7 @@ const std::vector<RouteSpec>& route_table() {
     }
     return all;
   }();
-  return table;
+  return kTable;
 }
 
 const char* access_name(Access a) {

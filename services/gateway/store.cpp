@@ -2,10 +2,10 @@
 
 namespace dm::gateway {
 namespace {
-const char* kUserDoc =
+constexpr const char* kUserDoc =
     "json_build_object('id', id, 'email', email, 'username', username, 'role', role, 'is_active', is_active, "
     "'created_at', created_at, 'updated_at', updated_at)";
-const char* kKeyDoc =
+constexpr const char* kKeyDoc =
     "json_build_object('id', id, 'user_id', user_id, 'name', name, 'role', role, 'prefix', prefix, "
     "'expires_at', expires_at, 'revoked_at', revoked_at, 'created_at', created_at)";
 

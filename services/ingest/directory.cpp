@@ -215,13 +215,13 @@ std::map<std::string, PendingState> Directory::take_pending() {
   return out;
 }
 
-void Directory::restore_pending(std::map<std::string, PendingState> batch) {
+void Directory::restore_pending(const std::map<std::string, PendingState>& batch) {
   std::lock_guard lock(mu_);
-  for (auto& [id, p] : batch) {
+  for (const auto& [id, p] : batch) {
     if (!eui_of_id_.contains(id)) continue;  // deleted meanwhile
     auto it = pending_.find(id);
     if (it == pending_.end()) {
-      pending_.emplace(id, std::move(p));
+      pending_.emplace(id, p);
       continue;
     }
     // What arrived since the failed push is newer: keep it, fill in the rest.

@@ -74,7 +74,7 @@ class Directory {
   // The state updates collected since the last call (to push to the registry)...
   std::map<std::string, PendingState> take_pending();
   // ...and handing them back when the push failed (newer values win).
-  void restore_pending(std::map<std::string, PendingState> batch);
+  void restore_pending(const std::map<std::string, PendingState>& batch);
 
   std::size_t size() const;
   bool loaded() const;

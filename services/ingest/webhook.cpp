@@ -69,7 +69,7 @@ http::Response accepted(const ParsedEvent& event, const std::optional<std::strin
   return http::Response::json(200, w.take());
 }
 
-void publish(const std::shared_ptr<State>& st, ParsedEvent ev, std::optional<std::string> device_id,
+void publish(const std::shared_ptr<State>& st, ParsedEvent ev, const std::optional<std::string>& device_id,
              http::Reply reply) {
   std::string msg_id = ev.msg_id();
   auto event = std::make_shared<ParsedEvent>(std::move(ev));
@@ -188,7 +188,7 @@ bool authorized(const http::Request& request, const std::string& secret) {
 }
 
 void add_webhook_route(std::initializer_list<http::Router*> routers, bus::Connection& nats, Directory& directory,
-                       RegistryLink& link, metrics::Registry& metrics, WebhookOptions options) {
+                       RegistryLink& link, metrics::Registry& metrics, const WebhookOptions& options) {
   auto counter = [&metrics](const char* result) -> metrics::Counter& {
     return metrics.counter("dm_ingest_webhooks_total", "ChirpStack webhooks by result.",
                            std::string("result=\"") + result + "\"");

@@ -29,6 +29,6 @@ bool authorized(const http::Request& request, const std::string& secret);
 // POST /api/v1/ingest/chirpstack on each of `routers` (ingest's own port, where ChirpStack
 // posts, and the RPC router the gateway forwards to), sharing one state.
 void add_webhook_route(std::initializer_list<http::Router*> routers, bus::Connection& nats, Directory& directory,
-                       RegistryLink& link, metrics::Registry& metrics, WebhookOptions options);
+                       RegistryLink& link, metrics::Registry& metrics, const WebhookOptions& options);
 
 }  // namespace dm::ingest

@@ -27,7 +27,8 @@ constexpr milliseconds kHeldAlready{2000};
 
 }  // namespace
 
-void Attempter::attempt(const Target& target, const Job& job, int attempt, std::function<void(Outcome, bool)> done) {
+void Attempter::attempt(const Target& target, const Job& job, int attempt,
+                        const std::function<void(Outcome, bool)>& done) {
   if (std::holds_alternative<HttpTarget>(target.spec)) {
     return http_.deliver(target, job, attempt, [done](Outcome o) { done(std::move(o), false); });
   }
@@ -47,7 +48,7 @@ void Attempter::attempt(const Target& target, const Job& job, int attempt, std::
 
 Dispatcher::Dispatcher(Settings settings, bus::Connection& nats, db::Pool& db, TargetCache& targets,
                        Attempter& attempter, Recorder& recorder)
-    : settings_(std::move(settings)),
+    : settings_(settings),
       nats_(nats),
       db_(db),
       targets_(targets),

@@ -59,7 +59,8 @@ class Attempter {
  public:
   Attempter(HttpSender& http, MqttSender& mqtt, StorageWriter& storages)
       : http_(http), mqtt_(mqtt), storages_(storages) {}
-  void attempt(const Target& target, const Job& job, int attempt, std::function<void(Outcome, bool internal)> done);
+  void attempt(const Target& target, const Job& job, int attempt,
+               const std::function<void(Outcome, bool internal)>& done);
   void sweep() { mqtt_.sweep(); }
 
  private:

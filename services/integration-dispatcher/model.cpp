@@ -15,7 +15,7 @@ namespace {
 
 std::string str_or(const json::Value& obj, std::string_view key, std::string fallback = {}) {
   const auto* v = json::find(obj, key);
-  return v && v->IsString() ? std::string(json::view(*v)) : fallback;
+  return v && v->IsString() ? std::string(json::view(*v)) : std::move(fallback);
 }
 
 std::vector<std::pair<std::string, std::string>> string_map(const json::Value& obj, std::string_view key) {
@@ -204,12 +204,10 @@ std::string query_from_message(std::string_view target, const json::Value& messa
       value = std::string(json::view(m.value));
     else if (m.value.IsBool())
       value = m.value.GetBool() ? "true" : "false";
-    else if (m.value.IsNumber())
-      value = json::to_string(m.value);
     else if (m.value.IsNull())
       continue;
     else
-      value = json::to_string(m.value);  // nested values travel as JSON text
+      value = json::to_string(m.value);  // numbers as written; nested values travel as JSON text
     out += first ? '?' : '&';
     first = false;
     out += http::percent_encode(json::view(m.name)) + "=" + http::percent_encode(value);

@@ -213,21 +213,19 @@ void MqttSender::publish(const Target& target, const Job& job, std::function<voi
     o.request = std::move(request);
     return done(std::move(o));
   }
-  bool already = false;
   {
     std::lock_guard lock(session->mutex);
-    if (session->early.erase(mid))
-      already = true;
-    else
+    if (!session->early.erase(mid)) {
       session->pending[mid] = {std::move(done), started, std::move(request)};
+      return;
+    }
   }
-  if (already) {
-    Outcome o;
-    o.delivered = true;
-    o.request = std::move(request);
-    o.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-    done(std::move(o));
-  }
+  // The broker's acknowledgement came before the message was noted as pending.
+  Outcome o;
+  o.delivered = true;
+  o.request = std::move(request);
+  o.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  done(std::move(o));
 }
 
 void MqttSender::sweep() {

@@ -10,7 +10,7 @@
 namespace dm::dispatcher {
 namespace {
 
-const char* kSummary =
+constexpr const char* kSummary =
     "json_build_object('id', h.id, 'job_id', h.job_id, 'integration_id', h.target_id, 'flow_id', h.flow_id, "
     "'dev_eui', h.dev_eui, 'attempt', h.attempt, 'status', h.status, 'http_status', h.http_status, 'error', h.error, "
     "'duration_ms', h.duration_ms, 'created_at', h.created_at)";

@@ -93,7 +93,7 @@ void StorageWriter::write_influx(const Target& target, const Job& job, HttpSende
     url = base + "/write?db=" + http::percent_encode(s.database) + "&precision=" + p;
     if (!s.username.empty()) {
       // Basic auth keeps the password out of the URL (and so out of history).
-      static const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      constexpr const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
       std::string in = s.username + ":" + s.password, out;
       int val = 0, bits = -6;
       for (unsigned char c : in) {

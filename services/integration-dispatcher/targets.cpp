@@ -60,7 +60,7 @@ void TargetCache::report_status(const std::string& id, const std::string& status
                        {"Content-Type", "application/json"}};
   rpc_.request_async(
       contract::subject::rpc(contract::kRegistry, contract::kDispatcher), w.take(), std::chrono::seconds(5),
-      [id](Result<bus::Message> r) {
+      [id](const Result<bus::Message>& r) {
         if (!r) log::warn("reporting integration status failed", {{"id", id}, {"error", r.error().message}});
       },
       headers);

@@ -12,7 +12,7 @@
 namespace dm::registry {
 namespace {
 
-constexpr std::size_t kMaxCodeBytes = 256 * 1024;
+constexpr std::size_t kMaxCodeBytes = std::size_t{256} * 1024;
 constexpr std::size_t kMaxParameters = 100;
 const std::vector<std::string> kParamTypes = {"string", "number", "integer", "boolean", "object", "array"};
 // Fields a client may send back unchanged from a GET; they are ignored, not rejected.

@@ -19,7 +19,7 @@ const std::vector<std::string> kMethods = {"POST", "PUT", "PATCH", "GET"};
 const std::vector<std::string> kTopicPlaceholders = {"dev_eui", "device_name", "flow_id"};
 // Set by the dispatcher's HTTP client for each request; a fixed value would break framing.
 const std::vector<std::string> kManagedHeaders = {"content-length", "transfer-encoding", "connection", "upgrade"};
-constexpr std::size_t kMaxPem = 64 * 1024;
+constexpr std::size_t kMaxPem = std::size_t{64} * 1024;
 
 bool is_token(std::string_view name) {  // RFC 9110 field-name
   static const std::string kExtra = "!#$%&'*+-.^_`|~";
@@ -134,7 +134,7 @@ std::optional<std::string> read_mqtt(const json::Value& config, const http::Outb
   auto use_tls = r.boolean("use_tls").value_or(false);
   if (host && r.ok()) {
     // A broker is a destination like any other: the same guard as HTTP URLs, at save too.
-    check_outbound(r, "host", http::check_outbound_host(outbound, *host, port.value_or(use_tls ? 8883 : 1883)));
+    check_outbound(r, "host", http::check_outbound_host(outbound, *host, static_cast<int>(port.value_or(use_tls ? 8883 : 1883))));
   }
   auto topic = r.string("topic", {.required = true, .min = 1, .max = 1024});
   if (topic) check_topic(r, *topic);

@@ -20,7 +20,7 @@ constexpr std::string_view kPrefix = "enc:v1:";
 constexpr std::size_t kNonceBytes = 12;
 constexpr std::size_t kTagBytes = 16;
 
-Error crypto_error(std::string what) { return make_error(Errc::internal, "secret " + what); }
+Error crypto_error(const std::string& what) { return make_error(Errc::internal, "secret " + what); }
 
 struct CipherCtxFree {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
@@ -56,8 +56,8 @@ std::optional<std::string> previous_sealed(const json::Value* previous, const Js
   return std::string(json::view(*v));
 }
 
-const char* kKeepWithoutStored = "'********' keeps the stored secret, but none is stored here: send the secret itself";
-const char* kRetargeted =
+constexpr const char* kKeepWithoutStored = "'********' keeps the stored secret, but none is stored here: send the secret itself";
+constexpr const char* kRetargeted =
     "the destination changed, so this secret must be sent again: '********' keeps a stored secret only for the "
     "destination it was given for";
 

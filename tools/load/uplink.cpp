@@ -17,10 +17,10 @@ std::string dev_eui_for(std::uint32_t device_index, const std::string& prefix) {
 std::string make_uplink(std::uint64_t sequence, std::uint32_t device_index, const std::string& prefix,
                         double temperature) {
   // A process-unique salt keeps deduplicationIds unique across load-tool runs too.
-  static const std::uint64_t salt = std::random_device{}() * 0x9e3779b97f4a7c15ULL;
+  static const std::uint64_t kSalt = std::random_device{}() * 0x9e3779b97f4a7c15ULL;
   char dedup[40];
-  std::snprintf(dedup, sizeof dedup, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(salt >> 32),
-                static_cast<unsigned>(salt & 0xffff), static_cast<unsigned>((salt >> 16) & 0xfff),
+  std::snprintf(dedup, sizeof dedup, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(kSalt >> 32),
+                static_cast<unsigned>(kSalt & 0xffff), static_cast<unsigned>((kSalt >> 16) & 0xfff),
                 static_cast<unsigned>(device_index & 0xfff), static_cast<unsigned long long>(sequence));
   std::string eui = dev_eui_for(device_index, prefix);
   char body[1400];

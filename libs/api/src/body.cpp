@@ -99,7 +99,7 @@ std::vector<std::string> BodyReader::loc(std::string_view field) const {
   return l;
 }
 
-void BodyReader::add_error(std::string field, std::string msg, std::string type) {
+void BodyReader::add_error(const std::string& field, std::string msg, std::string type) {
   errors_.push_back({loc(field), std::move(msg), std::move(type)});
 }
 

@@ -45,8 +45,8 @@ JsMessage::JsMessage(JsMessage&&) noexcept = default;
 JsMessage& JsMessage::operator=(JsMessage&&) noexcept = default;
 
 const std::string& JsMessage::subject() const {
-  static const std::string empty;
-  return impl_ ? impl_->subject : empty;
+  static const std::string kEmpty;
+  return impl_ ? impl_->subject : kEmpty;
 }
 
 std::string_view JsMessage::data() const {

@@ -9,7 +9,7 @@ namespace dm::contract {
 namespace {
 
 const std::map<std::string_view, std::vector<RpcRule>>& all_rules() {
-  static const std::map<std::string_view, std::vector<RpcRule>> rules = {
+  static const std::map<std::string_view, std::vector<RpcRule>> kRules = {
       {kRegistry,
        {
            {"", "/api", {kGateway}},
@@ -35,7 +35,7 @@ const std::map<std::string_view, std::vector<RpcRule>>& all_rules() {
        }},
       {kDispatcher, {{"", "/api", {kGateway}}}},
   };
-  return rules;
+  return kRules;
 }
 
 // `prefix` is `path` or a parent of it.
@@ -47,9 +47,9 @@ bool under(std::string_view path, std::string_view prefix) {
 }  // namespace
 
 const std::vector<RpcRule>& rpc_rules(std::string_view owner) {
-  static const std::vector<RpcRule> none;
+  static const std::vector<RpcRule> kNone;
   auto it = all_rules().find(owner);
-  return it == all_rules().end() ? none : it->second;
+  return it == all_rules().end() ? kNone : it->second;
 }
 
 bool rpc_allowed(std::string_view owner, std::string_view caller, std::string_view method, std::string_view path) {

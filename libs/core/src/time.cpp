@@ -78,14 +78,14 @@ Result<SysTime> parse_rfc3339(std::string_view s) {
     int oh, om;
     if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(s, pos + 4, 2, om))
       return bad();
-    offset_sec = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
+    offset_sec = (oh * 3600LL + om * 60LL) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
     return bad();
   }
   if (pos != s.size()) return bad();
-  long long secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
-                   mi * 60 + se - offset_sec;
+  long long secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600LL +
+                   mi * 60LL + se - offset_sec;
   // SysTime counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11. A time outside would
   // overflow (found by fuzzing the webhook's "time"), so it is refused like any bad text.
   constexpr long long kNs = 1'000'000'000LL;

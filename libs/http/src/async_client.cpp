@@ -86,7 +86,8 @@ AsyncClient::~AsyncClient() {
 }
 
 void AsyncClient::request(const std::string& pool_key, const std::string& options_key, const ClientOptions& options,
-                          std::string_view method, std::string_view url, std::string body, Headers headers, Done done) {
+                          std::string_view method, std::string_view url, const std::string& body, const Headers& headers,
+                          Done done) {
   auto parsed = parse_url(url);
   if (!parsed) return done(parsed.take_error());
   auto taken = impl_->take(pool_key, options_key, *parsed, options);
@@ -100,7 +101,8 @@ void AsyncClient::request(const std::string& pool_key, const std::string& option
   auto* impl = impl_.get();
   asio::co_spawn(
       impl->ioc,
-      [impl, pool_key, origin, c = std::move(connection), r = std::move(req).value(),
+      // origin = origin: a structured binding is captured by an init-capture (clang).
+      [impl, pool_key, origin = origin, c = std::move(connection), r = std::move(req).value(),
        done = std::move(done)]() mutable -> asio::awaitable<void> {
         auto result = co_await detail::send(*c, *origin, r);
         impl->give_back(pool_key, origin, std::move(c));

@@ -48,12 +48,12 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
   std::string full = m.prefix;
   if (target.empty() || target.front() != '/') full.push_back('/');
   full += target;
-  DM_ASSIGN_OR_RETURN(auto req, detail::build_request(*m.origin, method, std::move(full), body, headers));
+  DM_ASSIGN_OR_RETURN(auto req, detail::build_request(*m.origin, method, full, body, headers));
   std::optional<Result<ClientResponse>> result;
   m.ioc.restart();
   boost::asio::co_spawn(
       m.ioc, [&]() -> boost::asio::awaitable<void> { result = co_await detail::send(m.connection, *m.origin, req); },
-      [&result](std::exception_ptr e) {
+      [&result](const std::exception_ptr& e) {
         if (e && !result) result = make_error(Errc::internal, "HTTP client failure");
       });
   m.ioc.run();

@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 bool is_ip_literal(const std::string& host) {
   beast::error_code ec;
@@ -66,7 +66,7 @@ asio::awaitable<Result<std::vector<tcp::endpoint>>> resolve(const asio::any_io_e
     timer->async_wait([resolver](const beast::error_code& e) {
       if (!e) resolver->cancel();
     });
-    auto [rec, results] = co_await resolver->async_resolve(url.host, std::to_string(url.port), use_tuple);
+    auto [rec, results] = co_await resolver->async_resolve(url.host, std::to_string(url.port), kUseTuple);
     timer->cancel();
     if (rec == asio::error::operation_aborted) {
       co_return make_error(Errc::timeout, "resolving " + url.host + " timed out after " +
@@ -110,7 +110,7 @@ asio::awaitable<Result<void>> connect(Connection& c, const Origin& o) {
     stream = &*c.plain;
   }
   stream->expires_at(deadline);
-  auto [ec, ep] = co_await stream->async_connect(*endpoints, use_tuple);
+  auto [ec, ep] = co_await stream->async_connect(*endpoints, kUseTuple);
   (void)ep;
   if (ec) {
     c.close();
@@ -136,7 +136,7 @@ asio::awaitable<Result<void>> connect(Connection& c, const Origin& o) {
         X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
       }
     }
-    auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, use_tuple);
+    auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, kUseTuple);
     if (hec) {
       long verify = SSL_get_verify_result(handle);
       bool verify_failed = verify != X509_V_OK ||
@@ -179,7 +179,7 @@ asio::awaitable<Result<ClientResponse>> exchange(Connection& c, Stream& stream, 
   };
 
   lowest(c).expires_after(opt.request_timeout);  // one deadline for writing and reading
-  auto [wec, written] = co_await bhttp::async_write(stream, req, use_tuple);
+  auto [wec, written] = co_await bhttp::async_write(stream, req, kUseTuple);
   (void)written;
   if (wec) {
     if (wec == beast::error::timeout) co_return timed_out();
@@ -192,7 +192,7 @@ asio::awaitable<Result<ClientResponse>> exchange(Connection& c, Stream& stream, 
   parser.body_limit(static_cast<std::uint64_t>(opt.max_response_body));
   parser.header_limit(64 << 10);
   if (head) parser.skip(true);  // a HEAD answer has Content-Length but no body
-  auto [ec, read] = co_await bhttp::async_read(stream, c.buffer, parser, use_tuple);
+  auto [ec, read] = co_await bhttp::async_read(stream, c.buffer, parser, kUseTuple);
   (void)read;
   if (ec == ssl::error::stream_truncated && parser.is_header_done() && parser.need_eof()) {
     // A body delimited by the close, ended without TLS close_notify: complete as far as HTTP goes.
@@ -263,7 +263,7 @@ void Connection::close() {
   buffer.clear();
 }
 
-Result<OutRequest> build_request(const Origin& origin, std::string_view method, std::string target,
+Result<OutRequest> build_request(const Origin& origin, std::string_view method, const std::string& target,
                                  std::string_view body, const Headers& headers) {
   if (method.empty() || has_forbidden_chars(method)) {
     return make_error(Errc::invalid_argument, "invalid HTTP method '" + std::string(method) + "'");

@@ -53,7 +53,7 @@ struct Connection {
 
 // The request line and headers for `origin`; Host, User-Agent and Content-Length are set
 // unless given. Errors: invalid_argument (method, target or a header with forbidden characters).
-Result<OutRequest> build_request(const Origin& origin, std::string_view method, std::string target,
+Result<OutRequest> build_request(const Origin& origin, std::string_view method, const std::string& target,
                                  std::string_view body, const Headers& headers);
 
 // Sends `request` over `c` (connecting first when it is not connected) and reads the answer;

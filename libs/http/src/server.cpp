@@ -44,7 +44,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 using Clock = std::chrono::steady_clock;
 
@@ -163,7 +163,7 @@ asio::awaitable<void> watch_peer(std::shared_ptr<Session> s, std::shared_ptr<Rep
   std::array<char, 512> sink{};
   for (;;) {
     // The socket itself, not the tcp_stream: its write timeouts must not end this read.
-    auto [ec, n] = co_await s->stream.socket().async_read_some(asio::buffer(sink), use_tuple);
+    auto [ec, n] = co_await s->stream.socket().async_read_some(asio::buffer(sink), kUseTuple);
     if (ec) break;
   }
   *gone = true;
@@ -237,13 +237,13 @@ struct Server::Impl {
 
 asio::awaitable<void> Server::Impl::accept_loop() {
   for (;;) {
-    auto [ec, accepted] = co_await acceptor.async_accept(asio::make_strand(ioc), use_tuple);
+    auto [ec, accepted] = co_await acceptor.async_accept(asio::make_strand(ioc), kUseTuple);
     if (stopping.load() || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of file descriptors and the like: back off instead of spinning.
       log::warn("http accept failed", {{"error", ec.message()}});
       asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
-      co_await pause.async_wait(use_tuple);
+      co_await pause.async_wait(kUseTuple);
       continue;
     }
     tcp::socket socket(std::move(accepted));
@@ -286,7 +286,7 @@ asio::awaitable<void> Server::Impl::fail(Session& s, int status, std::string det
   auto out = to_beast(Response::error(status, detail), 11, false, false);
   s.stream.expires_after(opt.read_timeout);
   requests.fetch_add(1);
-  auto [ec, n] = co_await bhttp::async_write(s.stream, out, use_tuple);
+  auto [ec, n] = co_await bhttp::async_write(s.stream, out, kUseTuple);
   if (ec) co_return;
   s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   // Lingering close: drop what the client is still sending (the rest of an oversized body) so
@@ -295,7 +295,7 @@ asio::awaitable<void> Server::Impl::fail(Session& s, int status, std::string det
   std::size_t drained = 0;
   const std::size_t max_drain = std::max<std::size_t>(opt.body_limit * 4, 16 << 20);
   while (drained < max_drain && !stopping.load()) {
-    auto [rec, got] = co_await s.stream.async_read_some(s.buffer.prepare(64 << 10), use_tuple);
+    auto [rec, got] = co_await s.stream.async_read_some(s.buffer.prepare(64 << 10), kUseTuple);
     if (rec) break;
     drained += got;
   }
@@ -306,7 +306,7 @@ asio::awaitable<bool> Server::Impl::send_chunks(Session& s, const std::deque<std
   buffers.reserve(chunks.size());
   for (const auto& c : chunks) buffers.emplace_back(asio::buffer(c));
   s.stream.expires_after(opt.idle_timeout);  // a client that stops reading is dropped
-  auto [ec, n] = co_await asio::async_write(s.stream, buffers, use_tuple);
+  auto [ec, n] = co_await asio::async_write(s.stream, buffers, kUseTuple);
   s.stream.expires_never();
   co_return !ec;
 }
@@ -339,7 +339,7 @@ asio::awaitable<void> Server::Impl::serve_stream(std::shared_ptr<Session> s, Res
   bhttp::response_serializer<bhttp::empty_body> serializer(out);
   s->stream.expires_after(opt.idle_timeout);
   requests.fetch_add(1);
-  auto [hec, hn] = co_await bhttp::async_write_header(s->stream, serializer, use_tuple);
+  auto [hec, hn] = co_await bhttp::async_write_header(s->stream, serializer, kUseTuple);
   s->stream.expires_never();
   beast::error_code ignored;
   if (hec || head) {
@@ -385,7 +385,7 @@ asio::awaitable<void> Server::Impl::serve_stream(std::shared_ptr<Session> s, Res
       continue;
     }
     wake->timer.expires_at(std::min(last_sent + so.keepalive, end_at));
-    co_await wake->timer.async_wait(use_tuple);
+    co_await wake->timer.async_wait(kUseTuple);
   }
   s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   s->stream.close();
@@ -413,7 +413,7 @@ asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
     if (s->buffer.size() == 0) {
       s->idle = true;
       s->stream.expires_after(first ? opt.read_timeout : opt.idle_timeout);
-      auto [ec, n] = co_await s->stream.async_read_some(s->buffer.prepare(8192), use_tuple);
+      auto [ec, n] = co_await s->stream.async_read_some(s->buffer.prepare(8192), kUseTuple);
       s->idle = false;
       if (ec) co_return;  // closed by the peer, idle timeout, or stop(): nothing to answer
       s->buffer.commit(n);
@@ -426,16 +426,16 @@ asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(opt.header_limit, UINT32_MAX)));
     parser.body_limit(static_cast<std::uint64_t>(opt.body_limit));
-    auto [hec, hn] = co_await bhttp::async_read_header(s->stream, s->buffer, parser, use_tuple);
+    auto [hec, hn] = co_await bhttp::async_read_header(s->stream, s->buffer, parser, kUseTuple);
     beast::error_code ec = hec;
     if (!ec && !parser.is_done()) {
       // curl and others wait for this before sending a body over 1 KiB.
       const auto& h = parser.get();
       if (h.version() >= 11 && iequals(h[bhttp::field::expect], "100-continue")) {
-        auto [wec, wn] = co_await asio::async_write(s->stream, asio::buffer(kContinue), use_tuple);
+        auto [wec, wn] = co_await asio::async_write(s->stream, asio::buffer(kContinue), kUseTuple);
         if (wec) co_return;
       }
-      auto [bec, bn] = co_await bhttp::async_read(s->stream, s->buffer, parser, use_tuple);
+      auto [bec, bn] = co_await bhttp::async_read(s->stream, s->buffer, parser, kUseTuple);
       ec = bec;
     }
     if (ec) {
@@ -473,7 +473,7 @@ asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
       }
       core->end_dispatch();
     }
-    if (!slot->response) co_await slot->timer.async_wait(use_tuple);
+    if (!slot->response) co_await slot->timer.async_wait(kUseTuple);
     s->slot.reset();
     if (!slot->response) co_return;  // stop() gave up waiting for the handler
     Response res = std::move(*slot->response);
@@ -486,7 +486,7 @@ asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
     keep_alive = out.keep_alive();
     s->stream.expires_after(opt.idle_timeout);
     requests.fetch_add(1);  // before the write: the client may read the answer before we resume
-    auto [wec, wn] = co_await bhttp::async_write(s->stream, out, use_tuple);
+    auto [wec, wn] = co_await bhttp::async_write(s->stream, out, kUseTuple);
     if (wec) co_return;
     if (!keep_alive) {
       s->stream.socket().shutdown(tcp::socket::shutdown_send, wec);

@@ -46,7 +46,7 @@ struct RpcServer::State {
     origin->reply = std::move(msg.reply);
     origin->headers = std::move(msg.headers);
     auto* conn = &nats;
-    auto answer = [conn, origin](http::Response res) {
+    auto answer = [conn, origin](const http::Response& res) {
       bus::Headers headers;
       headers.push_back({"Dm-Status", std::to_string(res.status)});
       for (const auto& [k, v] : res.headers) {

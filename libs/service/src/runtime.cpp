@@ -109,8 +109,8 @@ Result<void> Runtime::connect() {
   po.schema = spec_.schema;
   po.application_name = "dm-" + spec_.name;
   DM_ASSIGN_OR_RETURN(db_, db::Pool::open(po));
-  static const std::vector<db::Migration> none;
-  const auto& migrations = spec_.migrations ? *spec_.migrations : none;
+  static const std::vector<db::Migration> kNone;
+  const auto& migrations = spec_.migrations ? *spec_.migrations : kNone;
   DM_ASSIGN_OR_RETURN(int applied,
                       retry_until(deadline, "postgresql", [&] { return db::migrate(*db_, spec_.schema, migrations); }));
   log::info("migrations applied",
@@ -142,7 +142,7 @@ void Runtime::add_health_routes() {
   });
 }
 
-int Runtime::main(std::function<void(Config&)> configure, std::function<Result<void>(Runtime&)> setup) {
+int Runtime::main(const std::function<void(Config&)>& configure, const std::function<Result<void>(Runtime&)>& setup) {
   Shutdown::install();
   log::init(spec_.name, log::Level::info);
   if (auto r = load_settings(configure); !r) {

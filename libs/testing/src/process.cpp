@@ -85,7 +85,8 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env, const std::string& log_path) {
+Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
+                 const std::string& log_path) {
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {

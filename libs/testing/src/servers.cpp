@@ -13,7 +13,7 @@
 namespace dm::testing {
 namespace {
 
-const char* kPgBin = "/usr/lib/postgresql/15/bin";
+constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin";
 
 // As root, PostgreSQL must run as another user; otherwise as ourselves.
 std::string as_pg_user(const std::string& cmd) {

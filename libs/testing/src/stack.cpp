@@ -11,8 +11,8 @@
 
 namespace dm::testing {
 namespace {
-const char* kDatabase = "device_manager";
-const char* kPassword = "test-password";  // test clusters only: loopback, temporary
+constexpr const char* kDatabase = "device_manager";
+constexpr const char* kPassword = "test-password";  // test clusters only: loopback, temporary
 }  // namespace
 
 std::string Stack::binary_of(const std::string& service) { return service.substr(0, service.find('#')); }
@@ -36,7 +36,7 @@ bool Stack::has_database(const std::string& s) { return binary_of(s) != "functio
 
 bool Stack::holds_secret_key(const std::string& s) { return binary_of(s) == "gateway" || binary_of(s) == "registry"; }
 
-Stack::Stack(std::vector<std::string> services, std::map<std::string, std::string> env, int nats_nodes)
+Stack::Stack(const std::vector<std::string>& services, std::map<std::string, std::string> env, int nats_nodes)
     : nats_(std::make_unique<NatsCluster>(nats_nodes)),
       pg_(std::make_unique<PgCluster>()),
       dir_("dm-stack"),

@@ -93,7 +93,7 @@ class BodyReader {
   bool is_null(std::string_view name) const;
   // Records extra_forbidden for every member not in `known`.
   void forbid_unknown(const std::vector<std::string>& known);
-  void add_error(std::string field, std::string msg, std::string type = "value_error");
+  void add_error(const std::string& field, std::string msg, std::string type = "value_error");
   // Adds an error with an explicit location below the base.
   void add_error_at(std::vector<std::string> loc, std::string msg, std::string type = "value_error");
 

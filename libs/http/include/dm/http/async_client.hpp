@@ -32,7 +32,8 @@ class AsyncClient {
   // configuration drops the old ones. `options` apply to connections opened for this request.
   // `done` runs once, on the I/O thread (keep it short), or inline for a malformed request.
   void request(const std::string& pool_key, const std::string& options_key, const ClientOptions& options,
-               std::string_view method, std::string_view url, std::string body, Headers headers, Done done);
+               std::string_view method, std::string_view url, const std::string& body, const Headers& headers,
+               Done done);
 
   // Connections opened so far (keep-alive tells in tests).
   std::size_t connections_opened() const;

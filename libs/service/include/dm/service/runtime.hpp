@@ -63,7 +63,7 @@ class Runtime {
   // `configure` reads the service's own keys (recording problems in the Config) before
   // validation; `setup` wires routes and subscriptions once everything is connected.
   // Returns the process exit code.
-  int main(std::function<void(Config&)> configure, std::function<Result<void>(Runtime&)> setup);
+  int main(const std::function<void(Config&)>& configure, const std::function<Result<void>(Runtime&)>& setup);
 
   const Spec& spec() const { return spec_; }
   const Settings& settings() const { return settings_; }

@@ -19,7 +19,7 @@ class Stack {
  public:
   // `services`: names such as "gateway", "registry". `env` is added to every service's
   // environment (and wins over the defaults).
-  explicit Stack(std::vector<std::string> services, std::map<std::string, std::string> env = {},
+  explicit Stack(const std::vector<std::string>& services, std::map<std::string, std::string> env = {},
                  int nats_nodes = 1);
   ~Stack();
   Stack(const Stack&) = delete;

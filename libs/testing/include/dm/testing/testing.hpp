@@ -38,7 +38,8 @@ class TempDir {
 class Process {
  public:
   // argv[0] is looked up in PATH. stdout/stderr go to `log_path` if given.
-  Process(std::vector<std::string> argv, std::map<std::string, std::string> env = {}, const std::string& log_path = {});
+  Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env = {},
+          const std::string& log_path = {});
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
