@@ -12,6 +12,7 @@ import { DataTable } from "../../components/DataTable.jsx";
 import { Field } from "../../components/Field.jsx";
 import { Link } from "../../components/Link.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
+import { NewButton } from "../../components/NewButton.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
 import { Pager } from "../../components/Pager.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
@@ -79,11 +80,7 @@ export function DeviceList() {
     <>
       <PageHeader title="Devices" sub={<StatusSummary counts={counts.data} onPick={(s) => go({ status: s })} />}>
         <LiveBadge state={live} />
-        {canEdit(me) && (
-          <Link to="/devices/new" className="button primary">
-            Add device
-          </Link>
-        )}
+        {canEdit(me) && <NewButton to="/devices/new">Add device</NewButton>}
       </PageHeader>
       <form
         className="filters"
