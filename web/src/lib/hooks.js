@@ -85,3 +85,23 @@ export function usePage(path, limit, { filters: initial = {}, deps = [] } = {}) 
   const filter = useCallback((name, value) => setState((s) => ({ filters: { ...s.filters, [name]: value }, skip: 0 })), []);
   return { ...page, skip, limit, filters, setSkip, filter };
 }
+
+// Something a form or a button starts: `busy` while it runs (the button is disabled), and the
+// error it ended with kept to show until the next start. `act(fn)` runs `fn` (async); a
+// failure is kept in `error`, not thrown.
+export function useAction() {
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const act = useCallback(async (fn) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (x) {
+      setError(x);
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { error, setError, busy, act };
+}
