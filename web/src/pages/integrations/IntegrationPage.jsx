@@ -4,7 +4,7 @@ import { useState } from "react";
 import { del, get, post, put } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
 import { duration } from "../../lib/format.js";
-import { useAsync } from "../../lib/hooks.js";
+import { useAction, useAsync } from "../../lib/hooks.js";
 import { navigate } from "../../lib/router.js";
 import { ConfirmButton } from "../../components/ConfirmButton.jsx";
 import { HttpExchange } from "../../components/HttpExchange.jsx";
@@ -43,8 +43,7 @@ export function IntegrationPage({ id }) {
   const isNew = id === "new";
   const integration = useAsync(() => (isNew ? Promise.resolve(null) : get(`/integrations/${id}`)), [id]);
   const [test, setTest] = useState(null);
-  const [testError, setTestError] = useState(null);
-  const [testing, setTesting] = useState(false);
+  const { error: testError, busy: testing, act } = useAction();
 
   if (isNew) {
     return (
@@ -63,17 +62,7 @@ export function IntegrationPage({ id }) {
   if (integration.error && !integration.data) return <ErrorNotice error={integration.error} onRetry={integration.reload} />;
   if (!integration.data) return <Loading />;
   const i = integration.data;
-  async function runTest() {
-    setTesting(true);
-    setTestError(null);
-    try {
-      setTest(await post(`/integrations/${i.id}/test`));
-    } catch (x) {
-      setTestError(x);
-    } finally {
-      setTesting(false);
-    }
-  }
+  const runTest = () => act(async () => setTest(await post(`/integrations/${i.id}/test`)));
   return (
     <>
       <PageHeader title={i.name} sub={<span className="mono">{target(i)}</span>}>
