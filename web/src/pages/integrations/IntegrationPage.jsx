@@ -9,7 +9,7 @@ import { navigate } from "../../lib/router.js";
 import { ConfirmButton } from "../../components/ConfirmButton.jsx";
 import { HttpExchange } from "../../components/HttpExchange.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
-import { ErrorNotice, Loading } from "../../components/States.jsx";
+import { ErrorNotice, Pending } from "../../components/States.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
 import { Tabs } from "../../components/Tabs.jsx";
 import { useToast } from "../../components/Toasts.jsx";
@@ -59,8 +59,7 @@ export function IntegrationPage({ id }) {
       </>
     );
   }
-  if (integration.error && !integration.data) return <ErrorNotice error={integration.error} onRetry={integration.reload} />;
-  if (!integration.data) return <Loading />;
+  if (!integration.data) return <Pending load={integration} />;
   const i = integration.data;
   const runTest = () => act(async () => setTest(await post(`/integrations/${i.id}/test`)));
   return (

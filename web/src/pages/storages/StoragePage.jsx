@@ -7,7 +7,7 @@ import { navigate } from "../../lib/router.js";
 import { ConfirmButton } from "../../components/ConfirmButton.jsx";
 import { PagedTable } from "../../components/PagedTable.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
-import { ErrorNotice, Loading } from "../../components/States.jsx";
+import { Pending } from "../../components/States.jsx";
 import { Tabs } from "../../components/Tabs.jsx";
 import { useToast } from "../../components/Toasts.jsx";
 import { StorageForm } from "./StorageForm.jsx";
@@ -48,8 +48,7 @@ export function StoragePage({ id }) {
       </>
     );
   }
-  if (storage.error && !storage.data) return <ErrorNotice error={storage.error} onRetry={storage.reload} />;
-  if (!storage.data) return <Loading />;
+  if (!storage.data) return <Pending load={storage} />;
   const s = storage.data;
   const settings = {
     id: "settings",
