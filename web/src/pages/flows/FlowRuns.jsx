@@ -4,8 +4,8 @@ import { useEffect } from "react";
 import { post, query, request } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
 import { dateTime, duration } from "../../lib/format.js";
-import { usePage, useThrottled } from "../../lib/hooks.js";
-import { useLive } from "../../lib/live.js";
+import { usePage } from "../../lib/hooks.js";
+import { useLiveReload } from "../../lib/live.js";
 import { navigate, useLocation, withQuery } from "../../lib/router.js";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
 import { FilterSelect, PagedTable } from "../../components/PagedTable.jsx";
@@ -36,8 +36,7 @@ export function FlowRuns({ flow, nameOf, onSelect }) {
   const location = useLocation();
   const selected = location.query.run;
   const runs = usePage(`/flows/${flow.id}/history`, LIMIT, { filters: { status: "" } });
-  const refresh = useThrottled(() => runs.reload(true), 500);
-  const live = useLive(`flows:${flow.id}`, refresh);
+  const live = useLiveReload(`flows:${flow.id}`, runs);
   const run = runs.data?.data.find((r) => r.id === selected);
   useEffect(() => onSelect(run ? run.path : null), [run, onSelect]);
   const columns = [

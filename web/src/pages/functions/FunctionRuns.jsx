@@ -1,8 +1,8 @@
 // A function's executions in flows (recorded with their runs), newest first and live.
 import { useState } from "react";
 import { dateTime, duration } from "../../lib/format.js";
-import { usePage, useThrottled } from "../../lib/hooks.js";
-import { useLive } from "../../lib/live.js";
+import { usePage } from "../../lib/hooks.js";
+import { useLiveReload } from "../../lib/live.js";
 import { JsonView } from "../../components/JsonView.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
 import { PagedTable } from "../../components/PagedTable.jsx";
@@ -13,8 +13,7 @@ const LIMIT = 20;
 export function FunctionRuns({ fn }) {
   const [open, setOpen] = useState(null);
   const runs = usePage(`/functions/${fn.id}/history`, LIMIT);
-  const refresh = useThrottled(() => runs.reload(true), 500);
-  const live = useLive(`functions:${fn.id}`, refresh);
+  const live = useLiveReload(`functions:${fn.id}`, runs);
   const run = runs.data?.data.find((r) => r.id === open);
   return (
     <>

@@ -3,8 +3,8 @@
 import { useState } from "react";
 import { get } from "../../lib/api.js";
 import { dateTime, duration } from "../../lib/format.js";
-import { useAsync, usePage, useThrottled } from "../../lib/hooks.js";
-import { useLive } from "../../lib/live.js";
+import { useAsync, usePage } from "../../lib/hooks.js";
+import { useLiveReload } from "../../lib/live.js";
 import { HttpExchange } from "../../components/HttpExchange.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
 import { FilterSelect, PagedTable } from "../../components/PagedTable.jsx";
@@ -38,8 +38,7 @@ function Delivery({ integration, id }) {
 export function Deliveries({ integration }) {
   const [open, setOpen] = useState(null);
   const list = usePage(`/integrations/${integration.id}/history`, LIMIT, { filters: { status: "" } });
-  const refresh = useThrottled(() => list.reload(true), 500);
-  const live = useLive(`deliveries:${integration.id}`, refresh);
+  const live = useLiveReload(`deliveries:${integration.id}`, list);
   return (
     <>
       <div className="filters">
