@@ -38,3 +38,9 @@ export function ErrorNotice({ error, onRetry }) {
     </div>
   );
 }
+
+// What a page shows while the item it loads (a useAsync result) is not there: why it failed,
+// with a retry, or that it is loading.
+export function Pending({ load }) {
+  return load.error ? <ErrorNotice error={load.error} onRetry={load.reload} /> : <Loading />;
+}

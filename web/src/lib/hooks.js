@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { getAll } from "./api.js";
+import { getAll, query, request } from "./api.js";
 
 // Loading data for a view: data, error and whether it is loading, reload on demand, and
 // answers that arrive after the inputs changed ignored. `deps` are plain values (ids, filters).
@@ -72,4 +72,36 @@ export function useInterval(fn, ms) {
 // Every definition of a kind ("labels", "functions", …), by name: for pickers and name lookups.
 export function useAll(kind) {
   return useAsync(() => getAll(`/${kind}`, { sort: "name" }), [kind]);
+}
+
+// One page of a list the API answers with its total ({data, total}): `limit` entries from
+// `skip`, narrowed by `filters` (their initial values; "" for any). A new filter value shows the
+// first page again; `deps` reload the page (a version bumped by live events). Gives what
+// useAsync gives, plus skip, limit, filters, setSkip and filter(name, value).
+export function usePage(path, limit, { filters: initial = {}, deps = [] } = {}) {
+  const [{ filters, skip }, setState] = useState({ filters: initial, skip: 0 });
+  const page = useAsync(() => request("GET", `${path}${query({ ...filters, skip, limit })}`), [path, filters, skip, ...deps]);
+  const setSkip = useCallback((to) => setState((s) => ({ ...s, skip: to })), []);
+  const filter = useCallback((name, value) => setState((s) => ({ filters: { ...s.filters, [name]: value }, skip: 0 })), []);
+  return { ...page, skip, limit, filters, setSkip, filter };
+}
+
+// Something a form or a button starts: `busy` while it runs (the button is disabled), and the
+// error it ended with kept to show until the next start. `act(fn)` runs `fn` (async); a
+// failure is kept in `error`, not thrown.
+export function useAction() {
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const act = useCallback(async (fn) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (x) {
+      setError(x);
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { error, setError, busy, act };
 }

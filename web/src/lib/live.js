@@ -4,6 +4,7 @@
 // and every (re)connection starts with a `ready` event after which pages reload what they show.
 import { useEffect, useRef, useState } from "react";
 import { API, authHeaders } from "./api.js";
+import { useThrottled } from "./hooks.js";
 import { setToken } from "./session.js";
 import { createSseParser } from "./sse.js";
 
@@ -84,4 +85,11 @@ export function useLive(topics, onEvent) {
     return openLiveStream(topics, (name, data) => handler.current(name, data), setState);
   }, [topics]);
   return state;
+}
+
+// Reloads `load` (a useAsync or usePage result) quietly on the events of `topics`, at most once
+// per 500 ms, so that a burst of changes costs one request; returns the connection state.
+export function useLiveReload(topics, load) {
+  const refresh = useThrottled(() => load.reload(true), 500);
+  return useLive(topics, refresh);
 }

@@ -2,17 +2,17 @@
 // store, uplinks whose flows could not run, and deliveries out of attempts (per integration).
 // Live: a new dead letter shows up without a reload.
 import { useState } from "react";
-import { del, get, getAll, post, query, request } from "../../lib/api.js";
+import { del, get, getAll, post } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
 import { dateTime } from "../../lib/format.js";
-import { useAsync, useThrottled } from "../../lib/hooks.js";
+import { useAsync, usePage, useThrottled } from "../../lib/hooks.js";
 import { useLive } from "../../lib/live.js";
 import { DataTable } from "../../components/DataTable.jsx";
 import { JsonView } from "../../components/JsonView.jsx";
 import { Link } from "../../components/Link.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
+import { PagedTable } from "../../components/PagedTable.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
-import { Pager } from "../../components/Pager.jsx";
 import { ErrorNotice, Loading } from "../../components/States.jsx";
 import { useToast } from "../../components/Toasts.jsx";
 
@@ -38,9 +38,8 @@ function Payload({ kind, id }) {
 function KindList({ kind, title, about, version, onChanged }) {
   const me = useMe();
   const toast = useToast();
-  const [skip, setSkip] = useState(0);
   const [open, setOpen] = useState(null);
-  const list = useAsync(() => request("GET", `/dead-letters/${kind}${query({ skip, limit: LIMIT })}`), [kind, skip, version]);
+  const list = usePage(`/dead-letters/${kind}`, LIMIT, { deps: [version] });
   const act = (promise, what) =>
     promise.then(
       (r) => {
@@ -83,18 +82,14 @@ function KindList({ kind, title, about, version, onChanged }) {
         )}
       </div>
       <p className="hint">{about}</p>
-      <DataTable
+      <PagedTable
+        page={list}
         label={title}
         columns={columns}
-        rows={list.data?.data}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
         empty="None."
         selected={open}
         onRowClick={(d) => setOpen(open === d.id ? null : d.id)}
       />
-      <Pager skip={skip} limit={LIMIT} total={list.data?.total} onChange={setSkip} />
       {open && <Payload kind={kind} id={open} />}
     </section>
   );

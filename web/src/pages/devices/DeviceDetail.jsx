@@ -10,7 +10,7 @@ import { navigate } from "../../lib/router.js";
 import { ConfirmButton } from "../../components/ConfirmButton.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
-import { ErrorNotice, Loading } from "../../components/States.jsx";
+import { Pending } from "../../components/States.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
 import { Tabs } from "../../components/Tabs.jsx";
 import { useToast } from "../../components/Toasts.jsx";
@@ -66,8 +66,7 @@ export function DeviceDetail({ id }) {
     }
   });
 
-  if (device.error && !device.data) return <ErrorNotice error={device.error} onRetry={device.reload} />;
-  if (!device.data) return <Loading />;
+  if (!device.data) return <Pending load={device} />;
   const d = device.data;
   return (
     <>

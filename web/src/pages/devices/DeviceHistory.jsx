@@ -4,11 +4,10 @@ import { lazy, Suspense, useMemo, useState } from "react";
 import { post, query, request } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
 import { dateTime, numericPaths } from "../../lib/format.js";
-import { useAsync } from "../../lib/hooks.js";
-import { DataTable } from "../../components/DataTable.jsx";
+import { useAsync, usePage } from "../../lib/hooks.js";
 import { Field } from "../../components/Field.jsx";
 import { JsonView } from "../../components/JsonView.jsx";
-import { Pager } from "../../components/Pager.jsx";
+import { FilterSelect, PagedTable } from "../../components/PagedTable.jsx";
 import { Loading } from "../../components/States.jsx";
 import { useToast } from "../../components/Toasts.jsx";
 
@@ -71,13 +70,8 @@ function FieldChart({ device, version }) {
 
 export function DeviceHistory({ device, version }) {
   const me = useMe();
-  const [skip, setSkip] = useState(0);
-  const [type, setType] = useState("");
   const [open, setOpen] = useState(null);
-  const list = useAsync(
-    () => request("GET", `/devices/${device.id}/history${query({ event_type: type, skip, limit: LIMIT })}`),
-    [device.id, type, skip, version],
-  );
+  const list = usePage(`/devices/${device.id}/history`, LIMIT, { filters: { event_type: "" }, deps: [version] });
   const columns = [
     { key: "received_at", label: "Received", render: (e) => dateTime(e.received_at) },
     { key: "event_type", label: "Event" },
@@ -95,27 +89,16 @@ export function DeviceHistory({ device, version }) {
     <>
       <FieldChart device={device} version={version} />
       <div className="filters">
-        <Field label="Event type">
-          <select value={type} onChange={(e) => { setType(e.target.value); setSkip(0); }}>
-            <option value="">All</option>
-            {["up", "join", "status", "ack", "txack", "log", "location"].map((t) => (
-              <option key={t}>{t}</option>
-            ))}
-          </select>
-        </Field>
+        <FilterSelect page={list} name="event_type" label="Event type" any="All" values={["up", "join", "status", "ack", "txack", "log", "location"]} />
       </div>
-      <DataTable
+      <PagedTable
+        page={list}
         label="Event history"
         columns={columns}
-        rows={list.data?.data}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
         empty="No events yet: they appear here as the device sends them."
         onRowClick={(e) => setOpen(open === e.id ? null : e.id)}
         selected={open}
       />
-      <Pager skip={skip} limit={LIMIT} total={list.data?.total} onChange={setSkip} />
       {entry && (
         <section aria-label="Event details">
           <h2>Event {entry.dedup_id}</h2>

@@ -8,12 +8,12 @@ import { ago, dateTime } from "../../lib/format.js";
 import { useAll, useAsync, useInterval, useThrottled } from "../../lib/hooks.js";
 import { useLive } from "../../lib/live.js";
 import { navigate, useLocation, withQuery } from "../../lib/router.js";
-import { DataTable } from "../../components/DataTable.jsx";
 import { Field } from "../../components/Field.jsx";
 import { Link } from "../../components/Link.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
+import { NewButton } from "../../components/NewButton.jsx";
+import { PagedTable } from "../../components/PagedTable.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
-import { Pager } from "../../components/Pager.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
 import { StatusSummary } from "./StatusSummary.jsx";
 
@@ -79,11 +79,7 @@ export function DeviceList() {
     <>
       <PageHeader title="Devices" sub={<StatusSummary counts={counts.data} onPick={(s) => go({ status: s })} />}>
         <LiveBadge state={live} />
-        {canEdit(me) && (
-          <Link to="/devices/new" className="button primary">
-            Add device
-          </Link>
-        )}
+        {canEdit(me) && <NewButton to="/devices/new">Add device</NewButton>}
       </PageHeader>
       <form
         className="filters"
@@ -117,13 +113,11 @@ export function DeviceList() {
         </Field>
         <button type="submit">Search</button>
       </form>
-      <DataTable
+      <PagedTable
+        // The page and the filters live in the address (shareable, kept on back): not usePage.
+        page={{ ...list, skip, limit: LIMIT, setSkip: (s) => go({ skip: s || "" }) }}
         label="Devices"
         columns={columns}
-        rows={list.data?.data}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
         rowClass={(d) => changed.has(d.id) && "changed"}
         empty={
           search || status || label ? (
@@ -141,7 +135,6 @@ export function DeviceList() {
           )
         }
       />
-      <Pager skip={skip} limit={LIMIT} total={list.data?.total} onChange={(s) => go({ skip: s || "" })} />
     </>
   );
 }

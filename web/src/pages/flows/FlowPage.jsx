@@ -19,7 +19,7 @@ import { useAll, useAsync } from "../../lib/hooks.js";
 import { navigate } from "../../lib/router.js";
 import { ConfirmButton } from "../../components/ConfirmButton.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
-import { ErrorNotice, Loading } from "../../components/States.jsx";
+import { ErrorNotice, Pending } from "../../components/States.jsx";
 import { Tabs } from "../../components/Tabs.jsx";
 import { useToast } from "../../components/Toasts.jsx";
 import { FlowNode } from "./FlowNode.jsx";
@@ -246,8 +246,7 @@ function Editor({ flow, onSaved }) {
 
 export default function FlowPage({ id }) {
   const flow = useAsync(() => get(`/flows/${id}`), [id]);
-  if (flow.error && !flow.data) return <ErrorNotice error={flow.error} onRetry={flow.reload} />;
-  if (!flow.data) return <Loading />;
+  if (!flow.data) return <Pending load={flow} />;
   return (
     <ReactFlowProvider>
       <Editor key={flow.data.version} flow={flow.data} onSaved={flow.setData} />

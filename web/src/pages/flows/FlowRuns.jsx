@@ -1,16 +1,14 @@
 // The flow's runs, newest first and live: select one to see its path here and on the canvas;
 // replay the uplink a run came from through the device's current flows.
-import { useEffect, useState } from "react";
+import { useEffect } from "react";
 import { post, query, request } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
 import { dateTime, duration } from "../../lib/format.js";
-import { useAsync, useThrottled } from "../../lib/hooks.js";
-import { useLive } from "../../lib/live.js";
+import { usePage } from "../../lib/hooks.js";
+import { useLiveReload } from "../../lib/live.js";
 import { navigate, useLocation, withQuery } from "../../lib/router.js";
-import { DataTable } from "../../components/DataTable.jsx";
-import { Field } from "../../components/Field.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
-import { Pager } from "../../components/Pager.jsx";
+import { FilterSelect, PagedTable } from "../../components/PagedTable.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
 import { useToast } from "../../components/Toasts.jsx";
 import { StepTable } from "./StepTable.jsx";
@@ -36,15 +34,9 @@ export function FlowRuns({ flow, nameOf, onSelect }) {
   const me = useMe();
   const toast = useToast();
   const location = useLocation();
-  const [skip, setSkip] = useState(0);
-  const [status, setStatus] = useState("");
   const selected = location.query.run;
-  const runs = useAsync(
-    () => request("GET", `/flows/${flow.id}/history${query({ status, skip, limit: LIMIT })}`),
-    [flow.id, status, skip],
-  );
-  const refresh = useThrottled(() => runs.reload(true), 500);
-  const live = useLive(`flows:${flow.id}`, refresh);
+  const runs = usePage(`/flows/${flow.id}/history`, LIMIT, { filters: { status: "" } });
+  const live = useLiveReload(`flows:${flow.id}`, runs);
   const run = runs.data?.data.find((r) => r.id === selected);
   useEffect(() => onSelect(run ? run.path : null), [run, onSelect]);
   const columns = [
@@ -78,28 +70,17 @@ export function FlowRuns({ flow, nameOf, onSelect }) {
   return (
     <div className="runs">
       <div className="filters">
-        <Field label="Status">
-          <select value={status} onChange={(e) => { setStatus(e.target.value); setSkip(0); }}>
-            <option value="">Any</option>
-            {["success", "partial_success", "error", "filtered"].map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </Field>
+        <FilterSelect page={runs} name="status" label="Status" values={["success", "partial_success", "error", "filtered"]} />
         <LiveBadge state={live} />
       </div>
-      <DataTable
+      <PagedTable
+        page={runs}
         label="Runs"
         columns={columns}
-        rows={runs.data?.data}
-        loading={runs.loading}
-        error={runs.error}
-        onRetry={runs.reload}
         empty="No runs yet: they appear here live as uplinks come through an enabled flow."
         selected={selected}
         onRowClick={(r) => navigate(withQuery(location, { run: selected === r.id ? "" : r.id }), { replace: true })}
       />
-      <Pager skip={skip} limit={LIMIT} total={runs.data?.total} onChange={setSkip} />
       {run && (
         <section aria-label="Run path">
           <h3>

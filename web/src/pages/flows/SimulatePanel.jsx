@@ -3,6 +3,7 @@
 import { useState } from "react";
 import { post } from "../../lib/api.js";
 import { duration } from "../../lib/format.js";
+import { useAction } from "../../lib/hooks.js";
 import { Field } from "../../components/Field.jsx";
 import { ErrorNotice } from "../../components/States.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
@@ -18,28 +19,22 @@ function sampleFor(flow, devices) {
 export function SimulatePanel({ flow, devices, dirty, nameOf, onResult }) {
   const [text, setText] = useState(() => sampleFor(flow, devices));
   const [result, setResult] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  async function run(e) {
+  const { error, setError, busy, act } = useAction();
+  function run(e) {
     e.preventDefault();
-    setError(null);
     let sample;
     try {
       sample = JSON.parse(text);
     } catch (x) {
+      // Said at once, without a busy moment: nothing was sent.
       setError(new Error(`The sample is not JSON: ${x.message}`));
       return;
     }
-    setBusy(true);
-    try {
+    act(async () => {
       const r = await post(`/flows/${flow.id}/simulate`, sample);
       setResult(r);
       onResult(r.path);
-    } catch (x) {
-      setError(x);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <div className="simulate">

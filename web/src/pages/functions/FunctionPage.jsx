@@ -8,7 +8,7 @@ import { navigate } from "../../lib/router.js";
 import { ConfirmButton } from "../../components/ConfirmButton.jsx";
 import { Field } from "../../components/Field.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
-import { ErrorNotice, Loading } from "../../components/States.jsx";
+import { ErrorNotice, Pending } from "../../components/States.jsx";
 import { Tabs } from "../../components/Tabs.jsx";
 import { useToast } from "../../components/Toasts.jsx";
 import { CodeEditor } from "./CodeEditor.jsx";
@@ -104,7 +104,6 @@ function Editor({ fn, onSaved }) {
 export default function FunctionPage({ id }) {
   const isNew = id === "new";
   const fn = useAsync(() => (isNew ? Promise.resolve({ name: "", description: "", code: TEMPLATE, parameters: [] }) : get(`/functions/${id}`)), [id]);
-  if (fn.error && !fn.data) return <ErrorNotice error={fn.error} onRetry={fn.reload} />;
-  if (!fn.data) return <Loading />;
+  if (!fn.data) return <Pending load={fn} />;
   return <Editor key={fn.data.version ?? "new"} fn={fn.data} onSaved={fn.setData} />;
 }

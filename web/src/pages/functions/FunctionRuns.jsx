@@ -1,28 +1,25 @@
 // A function's executions in flows (recorded with their runs), newest first and live.
 import { useState } from "react";
-import { query, request } from "../../lib/api.js";
 import { dateTime, duration } from "../../lib/format.js";
-import { useAsync, useThrottled } from "../../lib/hooks.js";
-import { useLive } from "../../lib/live.js";
-import { DataTable } from "../../components/DataTable.jsx";
+import { usePage } from "../../lib/hooks.js";
+import { useLiveReload } from "../../lib/live.js";
 import { JsonView } from "../../components/JsonView.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
-import { Pager } from "../../components/Pager.jsx";
+import { PagedTable } from "../../components/PagedTable.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
 
 const LIMIT = 20;
 
 export function FunctionRuns({ fn }) {
-  const [skip, setSkip] = useState(0);
   const [open, setOpen] = useState(null);
-  const runs = useAsync(() => request("GET", `/functions/${fn.id}/history${query({ skip, limit: LIMIT })}`), [fn.id, skip]);
-  const refresh = useThrottled(() => runs.reload(true), 500);
-  const live = useLive(`functions:${fn.id}`, refresh);
+  const runs = usePage(`/functions/${fn.id}/history`, LIMIT);
+  const live = useLiveReload(`functions:${fn.id}`, runs);
   const run = runs.data?.data.find((r) => r.id === open);
   return (
     <>
       <LiveBadge state={live} />
-      <DataTable
+      <PagedTable
+        page={runs}
         label="Function runs"
         columns={[
           { key: "created_at", label: "When", render: (r) => dateTime(r.created_at) },
@@ -32,15 +29,10 @@ export function FunctionRuns({ fn }) {
           { key: "duration_ms", label: "Took", render: (r) => duration(r.duration_ms) },
           { key: "error", label: "Error", render: (r) => r.error?.message || "" },
         ]}
-        rows={runs.data?.data}
-        loading={runs.loading}
-        error={runs.error}
-        onRetry={runs.reload}
         empty="No runs yet: flows record each execution here (tests are not recorded)."
         selected={open}
         onRowClick={(r) => setOpen(open === r.id ? null : r.id)}
       />
-      <Pager skip={skip} limit={LIMIT} total={runs.data?.total} onChange={setSkip} />
       {run && (
         <section className="grid-2" aria-label="Run details">
           <div>

@@ -4,6 +4,7 @@
 import { useState } from "react";
 import { post } from "../../lib/api.js";
 import { duration } from "../../lib/format.js";
+import { useAction } from "../../lib/hooks.js";
 import { Field } from "../../components/Field.jsx";
 import { JsonView } from "../../components/JsonView.jsx";
 import { ErrorNotice } from "../../components/States.jsx";
@@ -27,21 +28,18 @@ export function TestPanel({ fn, code, parameters, saved }) {
   const [input, setInput] = useState(JSON.stringify(SAMPLE, null, 2));
   const [params, setParams] = useState(JSON.stringify(defaults(parameters), null, 2));
   const [result, setResult] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  async function run(e) {
+  const { error, busy, act } = useAction();
+  function run(e) {
     e.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      const body = { input: parse(input, "The input"), parameters: parse(params, "The parameters") };
-      setResult(saved ? await post(`/functions/${fn.id}/test`, body) : await post("/functions/test", { ...body, code }));
-    } catch (x) {
-      setResult(null);
-      setError(x);
-    } finally {
-      setBusy(false);
-    }
+    act(async () => {
+      try {
+        const body = { input: parse(input, "The input"), parameters: parse(params, "The parameters") };
+        setResult(saved ? await post(`/functions/${fn.id}/test`, body) : await post("/functions/test", { ...body, code }));
+      } catch (x) {
+        setResult(null); // no earlier result beside this error
+        throw x;
+      }
+    });
   }
   return (
     <div className="test-panel">

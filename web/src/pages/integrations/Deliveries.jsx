@@ -1,15 +1,13 @@
 // An integration's delivery attempts, newest first and live; one opened shows the request sent
 // and the response received, with every attempt of its job.
 import { useState } from "react";
-import { get, query, request } from "../../lib/api.js";
+import { get } from "../../lib/api.js";
 import { dateTime, duration } from "../../lib/format.js";
-import { useAsync, useThrottled } from "../../lib/hooks.js";
-import { useLive } from "../../lib/live.js";
-import { DataTable } from "../../components/DataTable.jsx";
-import { Field } from "../../components/Field.jsx";
+import { useAsync, usePage } from "../../lib/hooks.js";
+import { useLiveReload } from "../../lib/live.js";
 import { HttpExchange } from "../../components/HttpExchange.jsx";
 import { LiveBadge } from "../../components/LiveBadge.jsx";
-import { Pager } from "../../components/Pager.jsx";
+import { FilterSelect, PagedTable } from "../../components/PagedTable.jsx";
 import { ErrorNotice, Loading } from "../../components/States.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
 
@@ -38,29 +36,17 @@ function Delivery({ integration, id }) {
 }
 
 export function Deliveries({ integration }) {
-  const [skip, setSkip] = useState(0);
-  const [status, setStatus] = useState("");
   const [open, setOpen] = useState(null);
-  const list = useAsync(
-    () => request("GET", `/integrations/${integration.id}/history${query({ status, skip, limit: LIMIT })}`),
-    [integration.id, status, skip],
-  );
-  const refresh = useThrottled(() => list.reload(true), 500);
-  const live = useLive(`deliveries:${integration.id}`, refresh);
+  const list = usePage(`/integrations/${integration.id}/history`, LIMIT, { filters: { status: "" } });
+  const live = useLiveReload(`deliveries:${integration.id}`, list);
   return (
     <>
       <div className="filters">
-        <Field label="Status">
-          <select value={status} onChange={(e) => { setStatus(e.target.value); setSkip(0); }}>
-            <option value="">Any</option>
-            {["delivered", "retrying", "failed", "dead_lettered"].map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </Field>
+        <FilterSelect page={list} name="status" label="Status" values={["delivered", "retrying", "failed", "dead_lettered"]} />
         <LiveBadge state={live} />
       </div>
-      <DataTable
+      <PagedTable
+        page={list}
         label="Deliveries"
         columns={[
           { key: "created_at", label: "When", render: (d) => dateTime(d.created_at) },
@@ -71,15 +57,10 @@ export function Deliveries({ integration }) {
           { key: "duration_ms", label: "Took", render: (d) => duration(d.duration_ms) },
           { key: "error", label: "Error", className: "clip", render: (d) => d.error || "" },
         ]}
-        rows={list.data?.data}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
         empty="No deliveries yet: they appear here live as flows deliver."
         selected={open}
         onRowClick={(d) => setOpen(open === d.id ? null : d.id)}
       />
-      <Pager skip={skip} limit={LIMIT} total={list.data?.total} onChange={setSkip} />
       {open && <Delivery integration={integration} id={open} />}
     </>
   );

@@ -2,8 +2,8 @@
 import { get, post } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
 import { dateTime } from "../../lib/format.js";
-import { useAsync, useThrottled } from "../../lib/hooks.js";
-import { useLive } from "../../lib/live.js";
+import { useAsync } from "../../lib/hooks.js";
+import { useLiveReload } from "../../lib/live.js";
 import { DataTable } from "../../components/DataTable.jsx";
 import { useToast } from "../../components/Toasts.jsx";
 
@@ -11,8 +11,7 @@ export function DeliveryDeadLetters({ integration }) {
   const me = useMe();
   const toast = useToast();
   const list = useAsync(() => get(`/integrations/${integration.id}/dead-letters?limit=1000`), [integration.id]);
-  const refresh = useThrottled(() => list.reload(true), 500);
-  useLive("deadletters:deliveries", refresh);
+  useLiveReload("deadletters:deliveries", list);
   const retry = (path, what) =>
     post(path).then(
       (r) => {

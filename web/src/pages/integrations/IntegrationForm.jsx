@@ -3,10 +3,9 @@
 // URL, host or TLS settings the API answers 422 naming each secret to type again, shown here on
 // its field.
 import { useState } from "react";
-import { fieldError } from "../../lib/api.js";
 import { Field } from "../../components/Field.jsx";
 import { fromPairs, KeyValueEditor, MASK, toPairs } from "../../components/KeyValueEditor.jsx";
-import { ErrorNotice } from "../../components/States.jsx";
+import { SettingsForm } from "../../components/SettingsForm.jsx";
 
 const SECRET_HINT = "Stored secret, shown masked: leave it to keep it, or type a new one. A new destination needs it typed again.";
 const HTTP = { url: "", method: "POST", timeout_ms: 10000, verify_tls: true, ca_cert: null };
@@ -99,67 +98,42 @@ function MqttFields({ config, set, err, disabled }) {
 }
 
 export function IntegrationForm({ integration, onSubmit, disabled, submitLabel }) {
-  const [name, setName] = useState(integration?.name || "");
-  const [description, setDescription] = useState(integration?.description || "");
   const [type, setType] = useState(integration?.type || "http");
   const [config, setConfig] = useState(() => ({ ...(type === "http" ? HTTP : MQTT), ...(integration?.config || {}) }));
   const [headers, setHeaders] = useState(() => toPairs(integration?.config?.headers));
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const set = (k, v) => setConfig((c) => ({ ...c, [k]: v }));
-  const err = (k) => fieldError(error, `config.${k}`);
-
-  async function submit(e) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    const full = type === "http" ? { ...config, headers: fromPairs(headers) } : config;
-    try {
-      await onSubmit({ name, description, type, config: full });
-    } catch (x) {
-      setError(x);
-    } finally {
-      setBusy(false);
-    }
-  }
-
+  const typeField = (
+    <Field label="Type" hint={integration ? "A new type needs its whole configuration" : undefined}>
+      <select
+        disabled={disabled}
+        value={type}
+        onChange={(e) => {
+          setType(e.target.value);
+          setConfig(e.target.value === "http" ? HTTP : MQTT);
+          setHeaders([]);
+        }}
+      >
+        <option value="http">HTTP</option>
+        <option value="mqtt">MQTT</option>
+      </select>
+    </Field>
+  );
   return (
-    <form className="form" onSubmit={submit} aria-label="Integration settings">
-      <div className="grid-2">
-        <Field label="Name" error={fieldError(error, "name")}>
-          <input required disabled={disabled} value={name} onChange={(e) => setName(e.target.value)} />
-        </Field>
-        <Field label="Type" hint={integration ? "A new type needs its whole configuration" : undefined}>
-          <select
-            disabled={disabled}
-            value={type}
-            onChange={(e) => {
-              setType(e.target.value);
-              setConfig(e.target.value === "http" ? HTTP : MQTT);
-              setHeaders([]);
-            }}
-          >
-            <option value="http">HTTP</option>
-            <option value="mqtt">MQTT</option>
-          </select>
-        </Field>
-      </div>
-      <Field label="Description">
-        <input disabled={disabled} value={description} onChange={(e) => setDescription(e.target.value)} />
-      </Field>
-      {type === "http" ? (
-        <HttpFields config={config} headers={headers} set={set} setHeaders={setHeaders} err={err} disabled={disabled} />
-      ) : (
-        <MqttFields config={config} set={set} err={err} disabled={disabled} />
-      )}
-      <ErrorNotice error={error} />
-      {!disabled && (
-        <div className="buttons">
-          <button type="submit" className="primary" disabled={busy}>
-            {submitLabel}
-          </button>
-        </div>
-      )}
-    </form>
+    <SettingsForm
+      label="Integration settings"
+      definition={integration}
+      disabled={disabled}
+      submitLabel={submitLabel}
+      typeField={typeField}
+      onSubmit={(common) => onSubmit({ ...common, type, config: type === "http" ? { ...config, headers: fromPairs(headers) } : config })}
+    >
+      {(err) =>
+        type === "http" ? (
+          <HttpFields config={config} headers={headers} set={set} setHeaders={setHeaders} err={err} disabled={disabled} />
+        ) : (
+          <MqttFields config={config} set={set} err={err} disabled={disabled} />
+        )
+      }
+    </SettingsForm>
   );
 }

@@ -4,12 +4,12 @@ import { useState } from "react";
 import { del, get, post, put } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
 import { duration } from "../../lib/format.js";
-import { useAsync } from "../../lib/hooks.js";
+import { useAction, useAsync } from "../../lib/hooks.js";
 import { navigate } from "../../lib/router.js";
 import { ConfirmButton } from "../../components/ConfirmButton.jsx";
 import { HttpExchange } from "../../components/HttpExchange.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
-import { ErrorNotice, Loading } from "../../components/States.jsx";
+import { ErrorNotice, Pending } from "../../components/States.jsx";
 import { StatusBadge } from "../../components/StatusBadge.jsx";
 import { Tabs } from "../../components/Tabs.jsx";
 import { useToast } from "../../components/Toasts.jsx";
@@ -43,8 +43,7 @@ export function IntegrationPage({ id }) {
   const isNew = id === "new";
   const integration = useAsync(() => (isNew ? Promise.resolve(null) : get(`/integrations/${id}`)), [id]);
   const [test, setTest] = useState(null);
-  const [testError, setTestError] = useState(null);
-  const [testing, setTesting] = useState(false);
+  const { error: testError, busy: testing, act } = useAction();
 
   if (isNew) {
     return (
@@ -60,20 +59,9 @@ export function IntegrationPage({ id }) {
       </>
     );
   }
-  if (integration.error && !integration.data) return <ErrorNotice error={integration.error} onRetry={integration.reload} />;
-  if (!integration.data) return <Loading />;
+  if (!integration.data) return <Pending load={integration} />;
   const i = integration.data;
-  async function runTest() {
-    setTesting(true);
-    setTestError(null);
-    try {
-      setTest(await post(`/integrations/${i.id}/test`));
-    } catch (x) {
-      setTestError(x);
-    } finally {
-      setTesting(false);
-    }
-  }
+  const runTest = () => act(async () => setTest(await post(`/integrations/${i.id}/test`)));
   return (
     <>
       <PageHeader title={i.name} sub={<span className="mono">{target(i)}</span>}>

@@ -2,10 +2,9 @@
 // (********) and keep their stored values while the URL stays the same; otherwise the API's
 // 422 names each secret to type again, shown on its field.
 import { useState } from "react";
-import { fieldError } from "../../lib/api.js";
 import { Field } from "../../components/Field.jsx";
 import { fromPairs, KeyValueEditor, MASK, toPairs } from "../../components/KeyValueEditor.jsx";
-import { ErrorNotice } from "../../components/States.jsx";
+import { SettingsForm } from "../../components/SettingsForm.jsx";
 
 const SECRET_HINT = "Stored secret, shown masked: leave it to keep it; a new URL needs it typed again.";
 const DEFAULTS = {
@@ -63,72 +62,49 @@ function InfluxFields({ config, set, tags, setTags, fields, setFields, err, disa
 }
 
 export function StorageForm({ storage, onSubmit, disabled, submitLabel }) {
-  const [name, setName] = useState(storage?.name || "");
-  const [description, setDescription] = useState(storage?.description || "");
   const [type, setType] = useState(storage?.type || "internal");
   const [config, setConfig] = useState(() => ({ ...DEFAULTS[type], ...(storage?.config || {}) }));
   const [tags, setTags] = useState(() => toPairs(storage?.config?.tags));
   const [fields, setFields] = useState(() => toPairs(storage?.config?.fields));
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const set = (k, v) => setConfig((c) => ({ ...c, [k]: v }));
-  const err = (k) => fieldError(error, `config.${k}`);
-
-  async function submit(e) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    const full = type === "influxdb" ? { ...config, tags: fromPairs(tags), fields: fromPairs(fields) } : config;
-    try {
-      await onSubmit({ name, description, type, config: full });
-    } catch (x) {
-      setError(x);
-    } finally {
-      setBusy(false);
-    }
-  }
-
+  const typeField = (
+    <Field label="Type">
+      <select disabled={disabled} value={type} onChange={(e) => { setType(e.target.value); setConfig(DEFAULTS[e.target.value]); }}>
+        <option value="internal">Internal</option>
+        <option value="influxdb">InfluxDB</option>
+        <option value="postgresql">PostgreSQL</option>
+      </select>
+    </Field>
+  );
   return (
-    <form className="form" onSubmit={submit} aria-label="Storage settings">
-      <div className="grid-2">
-        <Field label="Name" error={fieldError(error, "name")}>
-          <input required disabled={disabled} value={name} onChange={(e) => setName(e.target.value)} />
-        </Field>
-        <Field label="Type">
-          <select disabled={disabled} value={type} onChange={(e) => { setType(e.target.value); setConfig(DEFAULTS[e.target.value]); }}>
-            <option value="internal">Internal</option>
-            <option value="influxdb">InfluxDB</option>
-            <option value="postgresql">PostgreSQL</option>
-          </select>
-        </Field>
-      </div>
-      <Field label="Description">
-        <input disabled={disabled} value={description} onChange={(e) => setDescription(e.target.value)} />
-      </Field>
-      {type === "internal" && (
-        <Field label="Keep records for (days)" hint="Empty: keep them" error={err("retention_days")}>
-          <input type="number" min="1" disabled={disabled} value={config.retention_days ?? ""} onChange={(e) => set("retention_days", e.target.value ? Number(e.target.value) : null)} />
-        </Field>
+    <SettingsForm
+      label="Storage settings"
+      definition={storage}
+      disabled={disabled}
+      submitLabel={submitLabel}
+      typeField={typeField}
+      onSubmit={(common) => onSubmit({ ...common, type, config: type === "influxdb" ? { ...config, tags: fromPairs(tags), fields: fromPairs(fields) } : config })}
+    >
+      {(err) => (
+        <>
+          {type === "internal" && (
+            <Field label="Keep records for (days)" hint="Empty: keep them" error={err("retention_days")}>
+              <input type="number" min="1" disabled={disabled} value={config.retention_days ?? ""} onChange={(e) => set("retention_days", e.target.value ? Number(e.target.value) : null)} />
+            </Field>
+          )}
+          {type === "influxdb" && <InfluxFields config={config} set={set} tags={tags} setTags={setTags} fields={fields} setFields={setFields} err={err} disabled={disabled} />}
+          {type === "postgresql" && (
+            <div className="grid-2">
+              <Field label="Connection URL" hint={config.connection_url?.includes(MASK) ? SECRET_HINT : "postgresql://user:password@host:5432/database"} error={err("connection_url")}>
+                <Text required disabled={disabled} value={config.connection_url} onChange={(v) => set("connection_url", v)} />
+              </Field>
+              <Field label="Table" hint="table or schema.table" error={err("table")}>
+                <Text required disabled={disabled} value={config.table} onChange={(v) => set("table", v)} />
+              </Field>
+            </div>
+          )}
+        </>
       )}
-      {type === "influxdb" && <InfluxFields config={config} set={set} tags={tags} setTags={setTags} fields={fields} setFields={setFields} err={err} disabled={disabled} />}
-      {type === "postgresql" && (
-        <div className="grid-2">
-          <Field label="Connection URL" hint={config.connection_url?.includes(MASK) ? SECRET_HINT : "postgresql://user:password@host:5432/database"} error={err("connection_url")}>
-            <Text required disabled={disabled} value={config.connection_url} onChange={(v) => set("connection_url", v)} />
-          </Field>
-          <Field label="Table" hint="table or schema.table" error={err("table")}>
-            <Text required disabled={disabled} value={config.table} onChange={(v) => set("table", v)} />
-          </Field>
-        </div>
-      )}
-      <ErrorNotice error={error} />
-      {!disabled && (
-        <div className="buttons">
-          <button type="submit" className="primary" disabled={busy}>
-            {submitLabel}
-          </button>
-        </div>
-      )}
-    </form>
+    </SettingsForm>
   );
 }

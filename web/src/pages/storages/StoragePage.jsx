@@ -1,39 +1,30 @@
 // One storage (or a new one): its settings and, for an internal storage, the records it keeps.
-import { useState } from "react";
-import { del, get, post, put, query, request } from "../../lib/api.js";
+import { del, get, post, put } from "../../lib/api.js";
 import { canEdit, useMe } from "../../lib/auth.js";
 import { dateTime } from "../../lib/format.js";
-import { useAsync } from "../../lib/hooks.js";
+import { useAsync, usePage } from "../../lib/hooks.js";
 import { navigate } from "../../lib/router.js";
 import { ConfirmButton } from "../../components/ConfirmButton.jsx";
-import { DataTable } from "../../components/DataTable.jsx";
+import { PagedTable } from "../../components/PagedTable.jsx";
 import { PageHeader } from "../../components/PageHeader.jsx";
-import { Pager } from "../../components/Pager.jsx";
-import { ErrorNotice, Loading } from "../../components/States.jsx";
+import { Pending } from "../../components/States.jsx";
 import { Tabs } from "../../components/Tabs.jsx";
 import { useToast } from "../../components/Toasts.jsx";
 import { StorageForm } from "./StorageForm.jsx";
 
 function Records({ storage }) {
-  const [skip, setSkip] = useState(0);
-  const list = useAsync(() => request("GET", `/storages/${storage.id}/records${query({ skip, limit: 25 })}`), [storage.id, skip]);
+  const list = usePage(`/storages/${storage.id}/records`, 25);
   return (
-    <>
-      <DataTable
-        label="Records"
-        columns={[
-          { key: "time", label: "Time", render: (r) => dateTime(r.time) },
-          { key: "dev_eui", label: "Device", className: "mono" },
-          { key: "data", label: "Data", className: "clip mono", render: (r) => JSON.stringify(r.data) },
-        ]}
-        rows={list.data?.data}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
-        empty="No records yet."
-      />
-      <Pager skip={skip} limit={25} total={list.data?.total} onChange={setSkip} />
-    </>
+    <PagedTable
+      page={list}
+      label="Records"
+      columns={[
+        { key: "time", label: "Time", render: (r) => dateTime(r.time) },
+        { key: "dev_eui", label: "Device", className: "mono" },
+        { key: "data", label: "Data", className: "clip mono", render: (r) => JSON.stringify(r.data) },
+      ]}
+      empty="No records yet."
+    />
   );
 }
 
@@ -57,8 +48,7 @@ export function StoragePage({ id }) {
       </>
     );
   }
-  if (storage.error && !storage.data) return <ErrorNotice error={storage.error} onRetry={storage.reload} />;
-  if (!storage.data) return <Loading />;
+  if (!storage.data) return <Pending load={storage} />;
   const s = storage.data;
   const settings = {
     id: "settings",
