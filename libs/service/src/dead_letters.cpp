@@ -233,7 +233,8 @@ void DeadLetterBox::add_routes(http::Router& router, Retry retry) {
     (*done ? c.retried : c.failed)++;
     return retry_result(c, *done ? 0 : 1);
   });
-  router.add_sync("POST", base + "/retry", [this, retry](const http::Request&) { return retry_all(db_, kind_, retry); });
+  router.add_sync("POST", base + "/retry",
+                  [this, retry](const http::Request&) { return retry_all(db_, kind_, retry); });
 }
 
 }  // namespace dm::service
