@@ -113,8 +113,7 @@ int main(int argc, char** argv) {
                                                      [&](bus::Message&& m) { runner->handle_exec(std::move(m)); }));
         auto api = std::make_shared<http::Router>();
         runner->add_routes(*api);
-        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "function-runner", api, kRpcConcurrency);
-        DM_TRY(rpc->start());
+        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api, kRpcConcurrency));
         rt.on_shutdown([&] {
           rpc->stop();
           // Executions already received are run and answered before the pool goes.

@@ -121,9 +121,7 @@ int main() {
         dead_letters->add_routes(*api, [&db = rt.db()](const service::StoredDeadLetter& letter) {
           return ingest::restore_history(db, letter);
         });
-        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "ingest", api,
-                                                   static_cast<std::size_t>(rt.settings().db_pool_size));
-        DM_TRY(rpc->start());
+        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api));
 
         watch_health(rt, *writer, *directory);
         rt.on_shutdown([&] {

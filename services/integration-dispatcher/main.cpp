@@ -117,9 +117,7 @@ int main() {
         dispatcher::add_dead_letter_routes(*api, *route_ctx);
         dispatcher::add_test_route(*api, *route_ctx);
         dispatcher::add_record_routes(*api, *route_ctx);
-        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "integration-dispatcher", api,
-                                                   static_cast<std::size_t>(rt.settings().db_pool_size));
-        DM_TRY(rpc->start());
+        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api));
         DM_TRY(engine->start());
         add_outcome_metrics(rt.metrics(), *engine, *recorder);
         rt.on_shutdown([&] {
