@@ -103,9 +103,7 @@ int main() {
         dead_letters->add_routes(*api, [&rt, &view, &engine](const service::StoredDeadLetter& letter) {
           return retry_uplink({rt.nats(), rt.db(), *view, *engine}, letter);
         });
-        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "flow-orchestrator", api,
-                                                   static_cast<std::size_t>(rt.settings().db_pool_size));
-        DM_TRY(rpc->start());
+        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api));
 
         watch(rt, *view, *processor);
         rt.on_shutdown([&] {

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <numeric>
 
+#include "dm/contract/work.hpp"
 #include "json_text.hpp"
 
 namespace dm::flow_orchestrator {
@@ -16,44 +17,37 @@ std::size_t room_in(std::size_t max_payload) {
   return max_payload > kEnvelopeMargin ? max_payload - kEnvelopeMargin : 0;
 }
 
+// The contract's execution of a function node, with where it comes from.
 std::string execution_json(const Node& node, const Run& run, const std::string& message, int timeout_ms) {
-  json::Writer w;
-  w.start_object()
-      .field("id", run.run_key + ":" + node.id)
-      .field("function_id", node.entity_id)
-      .field("version", std::int64_t{1})  // the runner runs its newest cached version at or above it
-      .key("input")
-      .raw(message)
-      .key("parameters")
-      .raw(node.parameters)
-      .field("timeout_ms", timeout_ms);
-  w.key("context")
-      .start_object()
-      .field("flow_id", run.flow_id)
-      .field("flow_run_id", run.run_key)
-      .field("node_id", node.id)
-      .field("dev_eui", run.dev_eui)
-      .field("replay", run.replay)
-      .end_object()
-      .end_object();
-  return w.take();
+  const std::string id = run.run_key + ":" + node.id;
+  return contract::encode(contract::ExecutionRef{
+      .id = id,
+      .function_id = node.entity_id,
+      .version = 1,  // the runner runs its newest cached version at or above it
+      .input = message,
+      .parameters = node.parameters,
+      .timeout_ms = timeout_ms,
+      .context = contract::BasicExecContext<std::string_view>{.flow_id = run.flow_id,
+                                                              .flow_run_id = run.run_key,
+                                                              .node_id = node.id,
+                                                              .dev_eui = run.dev_eui,
+                                                              .replay = run.replay}});
 }
 
+// The contract's delivery job for an integration or storage node (the only kinds queued).
 std::string delivery_job_json(const Node& node, const Run& run, const std::string& message, SysTime now) {
-  json::Writer w;
-  w.start_object()
-      .field("job_id", run.run_key + ":" + node.id)
-      .field("kind", node.type)
-      .field("target_id", node.entity_id)
-      .field("flow_id", run.flow_id)
-      .field("flow_run_id", run.run_key)
-      .field("node_id", node.id)
-      .field("dev_eui", run.dev_eui)
-      .key("message")
-      .raw(message)
-      .field("created_at", format_rfc3339(now))
-      .end_object();
-  return w.take();
+  const std::string job_id = run.run_key + ":" + node.id;
+  const std::string created_at = format_rfc3339(now);
+  return contract::encode(contract::DeliveryJobRef{
+      .job_id = job_id,
+      .kind = node.type == "storage" ? contract::JobKind::storage : contract::JobKind::integration,
+      .target_id = node.entity_id,
+      .flow_id = run.flow_id,
+      .flow_run_id = run.run_key,
+      .node_id = node.id,
+      .dev_eui = run.dev_eui,
+      .message = message,
+      .created_at = created_at});
 }
 
 }  // namespace

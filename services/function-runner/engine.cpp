@@ -384,6 +384,93 @@ struct Engine::Impl {
       if (tc.StackTrace(ctx).ToLocal(&stack) && stack->IsString()) r.error_stack = utf8(stack);
     }
   }
+
+  // Calls the loaded function on `input` and `params`. False when it threw, was stopped, or
+  // its answer is refused: `r` then says why, or fill_error will.
+  bool call(v8::Local<v8::Context> ctx, Fn& fn, v8::TryCatch& tc, std::string_view input, std::string_view params,
+            RunResult& r) {
+    v8::Local<v8::Value> in, pa, entry, result;
+    if (!v8::JSON::Parse(ctx, str(input)).ToLocal(&in)) return false;
+    if (params == "{}")
+      pa = v8::Object::New(isolate);
+    else if (!v8::JSON::Parse(ctx, str(params)).ToLocal(&pa))
+      return false;
+    if (!fn.factory.Get(isolate)->Call(ctx, v8::Undefined(isolate), 0, nullptr).ToLocal(&entry)) return false;
+    if (!entry->IsFunction()) {
+      r = RunResult::failure(
+          "no function to call: declare decodeUplink, processData, process, decoder, or one function");
+      return false;
+    }
+    v8::Local<v8::Value> args[] = {in, pa};
+    if (!entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 2, args).ToLocal(&result)) return false;
+    if (result->IsPromise() && !settle(tc, result, r)) return false;
+    return take_output(ctx, result, r);
+  }
+
+  // A returned promise must settle in the microtasks that follow the call: there is nothing
+  // else to wait for. `result` becomes its value.
+  bool settle(v8::TryCatch& tc, v8::Local<v8::Value>& result, RunResult& r) {
+    isolate->PerformMicrotaskCheckpoint();
+    auto p = result.As<v8::Promise>();
+    if (tc.HasCaught() || tc.HasTerminated()) return false;
+    if (p->State() == v8::Promise::kRejected) {
+      r = RunResult::failure(utf8(p->Result()));
+      return false;
+    }
+    if (p->State() == v8::Promise::kPending) {
+      r = RunResult::failure("the returned promise did not settle (there are no timers or I/O here)");
+      return false;
+    }
+    result = p->Result();
+    return true;
+  }
+
+  // The function's answer as JSON text within the output cap (anything but an object is
+  // wrapped as {"data": ...}); null, undefined and false filter the message out.
+  bool take_output(v8::Local<v8::Context> ctx, v8::Local<v8::Value> result, RunResult& r) {
+    if (result->IsNullOrUndefined() || result->IsFalse()) {
+      r.status = "filtered";
+      return true;
+    }
+    if (!result->IsObject() || result->IsArray() || result->IsFunction()) {
+      v8::Local<v8::Object> wrap = v8::Object::New(isolate);
+      if (wrap->Set(ctx, str("data"), result).IsNothing()) return false;
+      result = wrap;
+    }
+    v8::Local<v8::String> json;
+    if (!v8::JSON::Stringify(ctx, result).ToLocal(&json)) return false;
+    // UTF-16 length is a lower bound of the UTF-8 size: refuse early without converting.
+    const std::size_t cap = limits.caps.output_bytes;
+    if (static_cast<std::size_t>(json->Length()) <= cap) r.output = utf8_of(json);
+    if (r.output.empty() || r.output.size() > cap) {
+      auto size = r.output.empty() ? static_cast<std::size_t>(json->Utf8Length(isolate)) : r.output.size();
+      r = output_too_large(size, limits.caps);
+      return false;
+    }
+    r.status = "success";
+    return true;
+  }
+
+  // After a run that the watchdog or the heap limit stopped: the timeout is reported, the
+  // termination cancelled and what a heap bomb left behind collected, so the isolate serves
+  // the next run.
+  void recover(bool ok, std::chrono::milliseconds timeout, RunResult& r) {
+    const bool fired = disarm();
+    if (fired || heap_exceeded) {
+      if (!ok && !heap_exceeded) {  // the watchdog stopped it: report a timeout whatever V8 said
+        r = RunResult::failure("timed out after " + std::to_string(timeout.count()) + " ms");
+        r.status = "timeout";
+      }
+      isolate->CancelTerminateExecution();
+    }
+    if (heap_exceeded) {
+      // Restore the configured limit, then collect what the bomb left behind.
+      isolate->RemoveNearHeapLimitCallback(&Impl::near_heap_limit, limits.heap_bytes);
+      isolate->AddNearHeapLimitCallback(&Impl::near_heap_limit, this);
+      isolate->LowMemoryNotification();
+      heap_exceeded = false;
+    }
+  }
 };
 
 Engine::Engine(EngineLimits limits) : impl_(std::make_unique<Impl>()) {
@@ -477,75 +564,9 @@ RunResult Engine::run(const std::string& key, std::string_view input, std::strin
   RunResult r;
   const auto start = Clock::now();
   im.arm(timeout);
-  bool ok = false;
-  do {
-    v8::Local<v8::Value> in, pa, entry, result;
-    if (!v8::JSON::Parse(ctx, im.str(input)).ToLocal(&in)) break;
-    if (params == "{}")
-      pa = v8::Object::New(iso);
-    else if (!v8::JSON::Parse(ctx, im.str(params)).ToLocal(&pa))
-      break;
-    if (!it->second.factory.Get(iso)->Call(ctx, v8::Undefined(iso), 0, nullptr).ToLocal(&entry)) break;
-    if (!entry->IsFunction()) {
-      r = RunResult::failure(
-          "no function to call: declare decodeUplink, processData, process, decoder, or one function");
-      break;
-    }
-    v8::Local<v8::Value> args[] = {in, pa};
-    if (!entry.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 2, args).ToLocal(&result)) break;
-    if (result->IsPromise()) {
-      iso->PerformMicrotaskCheckpoint();
-      auto p = result.As<v8::Promise>();
-      if (tc.HasCaught() || tc.HasTerminated()) break;
-      if (p->State() == v8::Promise::kRejected) {
-        r = RunResult::failure(im.utf8(p->Result()));
-        break;
-      }
-      if (p->State() == v8::Promise::kPending) {
-        r = RunResult::failure("the returned promise did not settle (there are no timers or I/O here)");
-        break;
-      }
-      result = p->Result();
-    }
-    if (result->IsNullOrUndefined() || result->IsFalse()) {
-      r.status = "filtered";
-      ok = true;
-      break;
-    }
-    if (!result->IsObject() || result->IsArray() || result->IsFunction()) {
-      v8::Local<v8::Object> wrap = v8::Object::New(iso);
-      if (wrap->Set(ctx, im.str("data"), result).IsNothing()) break;
-      result = wrap;
-    }
-    v8::Local<v8::String> json;
-    if (!v8::JSON::Stringify(ctx, result).ToLocal(&json)) break;
-    // UTF-16 length is a lower bound of the UTF-8 size: refuse early without converting.
-    const std::size_t cap = im.limits.caps.output_bytes;
-    if (static_cast<std::size_t>(json->Length()) <= cap) r.output = im.utf8_of(json);
-    if (r.output.empty() || r.output.size() > cap) {
-      auto size = r.output.empty() ? static_cast<std::size_t>(json->Utf8Length(iso)) : r.output.size();
-      r = output_too_large(size, im.limits.caps);
-      break;
-    }
-    r.status = "success";
-    ok = true;
-  } while (false);
+  const bool ok = im.call(ctx, it->second, tc, input, params, r);
   if (!ok && !r.has_error) im.fill_error(ctx, tc, false, timeout, r);
-  const bool fired = im.disarm();
-  if (fired || im.heap_exceeded) {
-    if (!ok && !im.heap_exceeded) {  // the watchdog stopped it: report a timeout whatever V8 said
-      r = RunResult::failure("timed out after " + std::to_string(timeout.count()) + " ms");
-      r.status = "timeout";
-    }
-    iso->CancelTerminateExecution();
-  }
-  if (im.heap_exceeded) {
-    // Restore the configured limit, then collect what the bomb left behind.
-    iso->RemoveNearHeapLimitCallback(&Impl::near_heap_limit, im.limits.heap_bytes);
-    iso->AddNearHeapLimitCallback(&Impl::near_heap_limit, &im);
-    iso->LowMemoryNotification();
-    im.heap_exceeded = false;
-  }
+  im.recover(ok, timeout, r);
   r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   im.logs += ']';
   r.logs = im.logs;

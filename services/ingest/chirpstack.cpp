@@ -127,6 +127,19 @@ class WrittenKeys {
   std::unordered_set<std::string> big_;
 };
 
+void copy_snake(Writer& w, const Value& v);
+
+// One member of a sub-message under its snake_case key, unless that key is written already.
+void copy_member(Writer& w, WrittenKeys& written, std::string_view key, const Value& value) {
+  std::string snake = snake_case(key);
+  if (!written.add(snake)) return;
+  w.key(snake);
+  if (key == "metadata")
+    w.value(value);
+  else
+    copy_snake(w, value);
+}
+
 // Copies a ChirpStack sub-message with snake_case keys. `context` blobs are opaque gateway
 // state (useless downstream, often the largest field) and are dropped; `metadata` maps are
 // user/vendor keys and stay verbatim.
@@ -137,13 +150,7 @@ void copy_snake(Writer& w, const Value& v) {
     for (const auto& m : v.GetObject()) {
       std::string_view key = json::view(m.name);
       if (key == "context") continue;
-      std::string snake = snake_case(key);
-      if (!written.add(snake)) continue;
-      w.key(snake);
-      if (key == "metadata")
-        w.value(m.value);
-      else
-        copy_snake(w, m.value);
+      copy_member(w, written, key, m.value);
     }
     w.end_object();
   } else if (v.IsArray()) {
@@ -261,18 +268,22 @@ Result<void> write_rx_info(Writer& w, const Context& c, std::optional<double>& b
         if (key == "gatewayId" || key == "gatewayID" || key == "uplinkID" || key == "loRaSNR" || key == "context")
           continue;
         if (key == "location" && m.value.IsObject() && m.value.ObjectEmpty()) continue;  // unset message
-        std::string snake = snake_case(key);
-        if (!written.add(snake)) continue;
-        w.key(snake);
-        if (key == "metadata")
-          w.value(m.value);
-        else
-          copy_snake(w, m.value);
+        copy_member(w, written, key, m.value);
       }
       w.end_object();
     }
   }
   w.end_array();
+  return ok();
+}
+
+Result<void> write_tx_info(Writer& w, const Reader& b) {
+  DM_ASSIGN_OR_RETURN(const Value* tx, b.object("txInfo"));
+  w.key("tx_info");
+  if (tx != nullptr)
+    copy_snake(w, *tx);
+  else
+    w.null();
   return ok();
 }
 
@@ -330,13 +341,7 @@ Result<void> write_up(Writer& w, const Context& c) {
   w.field_or_null("rssi", rssi);
   w.field_or_null("snr", snr);
   w.field("gateway_count", count);
-  DM_ASSIGN_OR_RETURN(const Value* tx, b.object("txInfo"));
-  w.key("tx_info");
-  if (tx != nullptr)
-    copy_snake(w, *tx);
-  else
-    w.null();
-  return ok();
+  return write_tx_info(w, b);
 }
 
 Result<void> write_status(Writer& w, const Context& c, std::optional<double>& battery) {
@@ -374,13 +379,7 @@ Result<void> write_downlink(Writer& w, const Context& c, bool tx_ack) {
     DM_ASSIGN_OR_RETURN(auto gw, b.label("gatewayId"));
     w.field_or_null("gateway_id", gw);
   }
-  DM_ASSIGN_OR_RETURN(const Value* tx, b.object("txInfo"));
-  w.key("tx_info");
-  if (tx != nullptr)
-    copy_snake(w, *tx);
-  else
-    w.null();
-  return ok();
+  return write_tx_info(w, b);
 }
 
 Result<void> write_log(Writer& w, const Context& c) {
@@ -496,6 +495,102 @@ Result<void> write_type_fields(Writer& w, const Context& c, contract::EventType 
   return ok();
 }
 
+// The ?event= word, if any, as a contract event type ("error", v3's log event, becomes "log").
+Result<std::string> event_type_param(std::string_view event_param) {
+  std::string event_type(event_param);
+  if (event_type == "error") event_type = "log";  // ChirpStack v3's error event is a log line
+  if (!event_type.empty() && !contract::parse<contract::EventType>(event_type)) {
+    // Named back only when it is short, plain text: the query string may hold any bytes.
+    bool plain = event_type.size() <= 32 &&
+                 std::all_of(event_type.begin(), event_type.end(), [](char ch) { return ch > 0x20 && ch < 0x7F; });
+    return bad("unknown event type" + (plain ? " '" + event_type + "'" : std::string()) +
+               ": expected up, join, status, ack, txack, log or location");
+  }
+  return event_type;
+}
+
+// The device's EUI, and from how it is written which format the body is in: v4 has
+// deviceInfo.devEui; v3 has devEUI, as base64 (protobuf JSON) or hex (legacy JSON).
+Result<void> read_dev_eui(const Reader& root, const Value* device_info, ParsedEvent& ev) {
+  if (device_info != nullptr) {
+    ev.format = SourceFormat::chirpstack_v4;
+    Reader di(*device_info, "deviceInfo");
+    DM_ASSIGN_OR_RETURN(auto eui, di.str("devEui"));
+    if (!eui) return bad("field 'deviceInfo.devEui' is required");
+    auto norm = normalise_dev_eui(*eui);
+    if (!norm) return bad("field 'deviceInfo.devEui' must be 16 hexadecimal digits");
+    ev.dev_eui = *norm;
+    return ok();
+  }
+  DM_ASSIGN_OR_RETURN(auto eui, root.str("devEUI"));
+  if (!eui) return bad("devEui is required: field 'deviceInfo.devEui' (ChirpStack v4) or 'devEUI' (v3) is missing");
+  if (auto hex = normalise_dev_eui(*eui)) {
+    ev.format = SourceFormat::chirpstack_v3_legacy;
+    ev.dev_eui = *hex;
+    return ok();
+  }
+  auto bytes = base64_decode(*eui);
+  if (!bytes || bytes->size() != 8) return bad("field 'devEUI' must be 16 hex digits or base64 of 8 bytes");
+  ev.format = SourceFormat::chirpstack_v3;
+  ev.dev_eui = hex_encode(*bytes);
+  return ok();
+}
+
+Result<void> read_dedup_id(const Reader& root, std::string_view body, ParsedEvent& ev) {
+  DM_ASSIGN_OR_RETURN(auto dedup, root.str("deduplicationId"));
+  // Protobuf JSON omits an unset id, so an empty one is unset too: the body's hash keys it.
+  if (dedup && !dedup->empty() && !valid_dedup_id(*dedup))
+    return bad("field 'deduplicationId' must be at most " + std::to_string(kMaxDedupId) +
+               " characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'");
+  ev.dedup_id = dedup && !dedup->empty() ? std::string(*dedup) : sha256_hex(body);
+  return ok();
+}
+
+// Time, application, device and profile of a v3 body: top-level fields, no tenant.
+Result<void> write_v3_source(Writer& w, const Reader& root, ParsedEvent& ev) {
+  DM_ASSIGN_OR_RETURN(auto t, time_field(root, "publishedAt"));
+  w.field_or_null("time", t);
+  w.key("tenant_id").null().key("tenant_name").null();
+  const Value* app = root.get("applicationID");
+  if (app != nullptr && app->IsString()) DM_TRY(no_control("applicationID", json::view(*app)));
+  w.key("application_id");
+  if (app == nullptr)
+    w.null();
+  else if (app->IsString())
+    w.value(*app);
+  else
+    w.string(json::to_string(*app));
+  DM_ASSIGN_OR_RETURN(auto app_name, root.label("applicationName"));
+  w.field_or_null("application_name", app_name);
+  DM_ASSIGN_OR_RETURN(auto name, root.label("deviceName"));
+  w.field_or_null("device_name", name);
+  if (name) ev.device_name = std::string(*name);
+  DM_ASSIGN_OR_RETURN(auto profile_id, root.label("deviceProfileID"));
+  DM_ASSIGN_OR_RETURN(auto profile_name, root.label("deviceProfileName"));
+  w.field_or_null("device_profile_id", profile_id);
+  w.field_or_null("device_profile_name", profile_name);
+  return write_tags(w, root);
+}
+
+// The same of a v4 body: in deviceInfo.
+Result<void> write_v4_source(Writer& w, const Reader& root, const Value& device_info, ParsedEvent& ev) {
+  DM_ASSIGN_OR_RETURN(auto t, time_field(root, "time"));
+  w.field_or_null("time", t);
+  Reader di(device_info, "deviceInfo");
+  for (auto [from, to] : {std::pair{"tenantId", "tenant_id"},
+                          {"tenantName", "tenant_name"},
+                          {"applicationId", "application_id"},
+                          {"applicationName", "application_name"},
+                          {"deviceName", "device_name"},
+                          {"deviceProfileId", "device_profile_id"},
+                          {"deviceProfileName", "device_profile_name"}}) {
+    DM_ASSIGN_OR_RETURN(auto s, di.label(from));
+    w.field_or_null(to, s);
+    if (s && std::string_view(from) == "deviceName") ev.device_name = std::string(*s);
+  }
+  return write_tags(w, di);
+}
+
 }  // namespace
 
 std::string_view source_format_name(SourceFormat f) {
@@ -511,15 +606,7 @@ std::string_view source_format_name(SourceFormat f) {
 }
 
 Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view event_param, SysTime received) {
-  std::string event_type(event_param);
-  if (event_type == "error") event_type = "log";  // ChirpStack v3's error event is a log line
-  if (!event_type.empty() && !contract::parse<contract::EventType>(event_type)) {
-    // Named back only when it is short, plain text: the query string may hold any bytes.
-    bool plain = event_type.size() <= 32 &&
-                 std::all_of(event_type.begin(), event_type.end(), [](char ch) { return ch > 0x20 && ch < 0x7F; });
-    return bad("unknown event type" + (plain ? " '" + event_type + "'" : std::string()) +
-               ": expected up, join, status, ack, txack, log or location");
-  }
+  DM_ASSIGN_OR_RETURN(std::string event_type, event_type_param(event_param));
   // Syntax, invalid UTF-8, NUL characters, duplicate keys: the message says what and where.
   auto doc = json::parse(body, kBodyLimits);
   if (!doc) return doc.take_error();
@@ -528,27 +615,7 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
 
   ParsedEvent ev;
   DM_ASSIGN_OR_RETURN(const Value* device_info, root.object("deviceInfo"));
-  if (device_info != nullptr) {
-    ev.format = SourceFormat::chirpstack_v4;
-    Reader di(*device_info, "deviceInfo");
-    DM_ASSIGN_OR_RETURN(auto eui, di.str("devEui"));
-    if (!eui) return bad("field 'deviceInfo.devEui' is required");
-    auto norm = normalise_dev_eui(*eui);
-    if (!norm) return bad("field 'deviceInfo.devEui' must be 16 hexadecimal digits");
-    ev.dev_eui = *norm;
-  } else {
-    DM_ASSIGN_OR_RETURN(auto eui, root.str("devEUI"));
-    if (!eui) return bad("devEui is required: field 'deviceInfo.devEui' (ChirpStack v4) or 'devEUI' (v3) is missing");
-    if (auto hex = normalise_dev_eui(*eui)) {
-      ev.format = SourceFormat::chirpstack_v3_legacy;
-      ev.dev_eui = *hex;
-    } else {
-      auto bytes = base64_decode(*eui);
-      if (!bytes || bytes->size() != 8) return bad("field 'devEUI' must be 16 hex digits or base64 of 8 bytes");
-      ev.format = SourceFormat::chirpstack_v3;
-      ev.dev_eui = hex_encode(*bytes);
-    }
-  }
+  DM_TRY(read_dev_eui(root, device_info, ev));
   DM_TRY(check_shapes(root));
   Context c{*doc, root, ev.format, body};
   if (event_type.empty()) {
@@ -556,13 +623,7 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
     if (event_type.empty()) return bad("cannot infer the event type from the body: pass ?event=<type>");
   }
   ev.event_type = event_type;
-
-  DM_ASSIGN_OR_RETURN(auto dedup, root.str("deduplicationId"));
-  // Protobuf JSON omits an unset id, so an empty one is unset too: the body's hash keys it.
-  if (dedup && !dedup->empty() && !valid_dedup_id(*dedup))
-    return bad("field 'deduplicationId' must be at most " + std::to_string(kMaxDedupId) +
-               " characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'");
-  ev.dedup_id = dedup && !dedup->empty() ? std::string(*dedup) : sha256_hex(body);
+  DM_TRY(read_dedup_id(root, body, ev));
   ev.received_at = format_rfc3339(received);
 
   Writer w;
@@ -570,44 +631,9 @@ Result<ParsedEvent> parse_chirpstack(std::string_view body, std::string_view eve
   w.field("event_type", ev.event_type).field("dev_eui", ev.dev_eui).field("dedup_id", ev.dedup_id);
   w.field("received_at", ev.received_at);
   if (c.v3()) {
-    DM_ASSIGN_OR_RETURN(auto t, time_field(root, "publishedAt"));
-    w.field_or_null("time", t);
-    w.key("tenant_id").null().key("tenant_name").null();
-    const Value* app = root.get("applicationID");
-    if (app != nullptr && app->IsString()) DM_TRY(no_control("applicationID", json::view(*app)));
-    w.key("application_id");
-    if (app == nullptr)
-      w.null();
-    else if (app->IsString())
-      w.value(*app);
-    else
-      w.string(json::to_string(*app));
-    DM_ASSIGN_OR_RETURN(auto app_name, root.label("applicationName"));
-    w.field_or_null("application_name", app_name);
-    DM_ASSIGN_OR_RETURN(auto name, root.label("deviceName"));
-    w.field_or_null("device_name", name);
-    if (name) ev.device_name = std::string(*name);
-    DM_ASSIGN_OR_RETURN(auto profile_id, root.label("deviceProfileID"));
-    DM_ASSIGN_OR_RETURN(auto profile_name, root.label("deviceProfileName"));
-    w.field_or_null("device_profile_id", profile_id);
-    w.field_or_null("device_profile_name", profile_name);
-    DM_TRY(write_tags(w, root));
+    DM_TRY(write_v3_source(w, root, ev));
   } else {
-    DM_ASSIGN_OR_RETURN(auto t, time_field(root, "time"));
-    w.field_or_null("time", t);
-    Reader di(*device_info, "deviceInfo");
-    for (auto [from, to] : {std::pair{"tenantId", "tenant_id"},
-                            {"tenantName", "tenant_name"},
-                            {"applicationId", "application_id"},
-                            {"applicationName", "application_name"},
-                            {"deviceName", "device_name"},
-                            {"deviceProfileId", "device_profile_id"},
-                            {"deviceProfileName", "device_profile_name"}}) {
-      DM_ASSIGN_OR_RETURN(auto s, di.label(from));
-      w.field_or_null(to, s);
-      if (s && std::string_view(from) == "deviceName") ev.device_name = std::string(*s);
-    }
-    DM_TRY(write_tags(w, di));
+    DM_TRY(write_v4_source(w, root, *device_info, ev));
   }
   w.field("source_format", source_format_name(ev.format));
 

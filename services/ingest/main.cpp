@@ -57,6 +57,28 @@ IngestConfig read_config(dm::Config& c) {
   return ic;
 }
 
+const char* policy_name(dm::ingest::UnknownPolicy policy) {
+  using dm::ingest::UnknownPolicy;
+  return policy == UnknownPolicy::reject ? "reject" : policy == UnknownPolicy::record ? "record" : "register";
+}
+
+// /readyz: history is being written and the device list has come from the registry;
+// /metrics: the size of that list.
+void watch_health(dm::service::Runtime& rt, const dm::ingest::HistoryWriter& writer,
+                  const dm::ingest::Directory& directory) {
+  using namespace dm;
+  rt.add_readiness_check("device_history", [w = &writer] { return w->health(); });
+  rt.add_readiness_check("device_cache", [d = &directory]() -> Result<void> {
+    if (!d->loaded()) return Error(Errc::unavailable, "device list not loaded from the registry yet");
+    return ok();
+  });
+  rt.metrics().on_collect([&rt, d = &directory] {
+    rt.metrics()
+        .gauge("dm_ingest_cached_devices", "Devices in the dev_eui cache.")
+        .set(static_cast<double>(d->size()));
+  });
+}
+
 }  // namespace
 
 int main() {
@@ -99,30 +121,15 @@ int main() {
         dead_letters->add_routes(*api, [&db = rt.db()](const service::StoredDeadLetter& letter) {
           return ingest::restore_history(db, letter);
         });
-        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "ingest", api,
-                                                   static_cast<std::size_t>(rt.settings().db_pool_size));
-        DM_TRY(rpc->start());
+        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api));
 
-        rt.add_readiness_check("device_history", [w = writer.get()] { return w->health(); });
-        rt.add_readiness_check("device_cache", [d = directory.get()]() -> Result<void> {
-          if (!d->loaded()) return Error(Errc::unavailable, "device list not loaded from the registry yet");
-          return ok();
-        });
-        rt.metrics().on_collect([&rt, d = directory.get()] {
-          rt.metrics()
-              .gauge("dm_ingest_cached_devices", "Devices in the dev_eui cache.")
-              .set(static_cast<double>(d->size()));
-        });
+        watch_health(rt, *writer, *directory);
         rt.on_shutdown([&] {
           rpc->stop();
           writer->stop();
           link->stop();
         });
-        log::info("ingest ready",
-                  {{"unknown_device_policy",
-                    std::string(cfg.webhook.unknown_policy == ingest::UnknownPolicy::reject   ? "reject"
-                                : cfg.webhook.unknown_policy == ingest::UnknownPolicy::record ? "record"
-                                                                                              : "register")}});
+        log::info("ingest ready", {{"unknown_device_policy", std::string(policy_name(cfg.webhook.unknown_policy))}});
         return ok();
       });
 }

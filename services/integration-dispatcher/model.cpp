@@ -38,6 +38,56 @@ bool bool_or(const json::Value& obj, std::string_view key, bool fallback) {
   return v && v->IsBool() ? v->GetBool() : fallback;
 }
 
+// Each read_* fills the target's spec from its config and names the connection it needs:
+// targets with the same connection_key share one.
+void read_http(const json::Value& c, Target& t) {
+  HttpTarget h;
+  h.url = str_or(c, "url");
+  h.method = str_or(c, "method", "POST");
+  h.headers = string_map(c, "headers");
+  h.timeout = std::chrono::milliseconds(int_or(c, "timeout_ms", 10000));
+  h.verify_tls = bool_or(c, "verify_tls", true);
+  h.ca_cert = str_or(c, "ca_cert");
+  t.connection_key = h.url + "|" + (h.verify_tls ? "v" : "n") + "|" + h.ca_cert;
+  t.spec = std::move(h);
+}
+
+void read_mqtt(const json::Value& c, Target& t) {
+  MqttTarget m;
+  m.host = str_or(c, "host");
+  m.use_tls = bool_or(c, "use_tls", false);
+  m.port = static_cast<int>(int_or(c, "port", m.use_tls ? 8883 : 1883));
+  m.topic = str_or(c, "topic");
+  m.username = str_or(c, "username");
+  m.password = str_or(c, "password");
+  m.qos = static_cast<int>(int_or(c, "qos", 1));
+  m.retain = bool_or(c, "retain", false);
+  m.ca_cert = str_or(c, "ca_cert");
+  m.client_cert = str_or(c, "client_cert");
+  m.client_key = str_or(c, "client_key");
+  m.client_id = str_or(c, "client_id");
+  t.connection_key = m.host + ":" + std::to_string(m.port) + "|" + m.username + "|" + m.password + "|" +
+                     (m.use_tls ? "tls" : "") + m.ca_cert + m.client_cert + m.client_key + "|" + m.client_id;
+  t.spec = std::move(m);
+}
+
+void read_influx(const json::Value& c, Target& t) {
+  InfluxStorage s;
+  s.url = str_or(c, "url");
+  s.database = str_or(c, "database");
+  s.org = str_or(c, "org");
+  s.bucket = str_or(c, "bucket");
+  s.token = str_or(c, "token");
+  s.username = str_or(c, "username");
+  s.password = str_or(c, "password");
+  s.measurement = str_or(c, "measurement");
+  s.precision = str_or(c, "precision", "ms");
+  s.tags = string_map(c, "tags");
+  s.fields = string_map(c, "fields");
+  t.connection_key = s.url;
+  t.spec = std::move(s);
+}
+
 }  // namespace
 
 Result<Job> parse_job(std::string_view text) {
@@ -63,49 +113,13 @@ Result<Target> parse_target(contract::JobKind kind, std::string_view document) {
   t.version = int_or(doc, "version", 0);
   const auto& c = *config;
   if (t.type == "http") {
-    HttpTarget h;
-    h.url = str_or(c, "url");
-    h.method = str_or(c, "method", "POST");
-    h.headers = string_map(c, "headers");
-    h.timeout = std::chrono::milliseconds(int_or(c, "timeout_ms", 10000));
-    h.verify_tls = bool_or(c, "verify_tls", true);
-    h.ca_cert = str_or(c, "ca_cert");
-    t.connection_key = h.url + "|" + (h.verify_tls ? "v" : "n") + "|" + h.ca_cert;
-    t.spec = std::move(h);
+    read_http(c, t);
   } else if (t.type == "mqtt") {
-    MqttTarget m;
-    m.host = str_or(c, "host");
-    m.use_tls = bool_or(c, "use_tls", false);
-    m.port = static_cast<int>(int_or(c, "port", m.use_tls ? 8883 : 1883));
-    m.topic = str_or(c, "topic");
-    m.username = str_or(c, "username");
-    m.password = str_or(c, "password");
-    m.qos = static_cast<int>(int_or(c, "qos", 1));
-    m.retain = bool_or(c, "retain", false);
-    m.ca_cert = str_or(c, "ca_cert");
-    m.client_cert = str_or(c, "client_cert");
-    m.client_key = str_or(c, "client_key");
-    m.client_id = str_or(c, "client_id");
-    t.connection_key = m.host + ":" + std::to_string(m.port) + "|" + m.username + "|" + m.password + "|" +
-                       (m.use_tls ? "tls" : "") + m.ca_cert + m.client_cert + m.client_key + "|" + m.client_id;
-    t.spec = std::move(m);
+    read_mqtt(c, t);
   } else if (t.type == "internal") {
     t.spec = InternalStorage{};
   } else if (t.type == "influxdb") {
-    InfluxStorage s;
-    s.url = str_or(c, "url");
-    s.database = str_or(c, "database");
-    s.org = str_or(c, "org");
-    s.bucket = str_or(c, "bucket");
-    s.token = str_or(c, "token");
-    s.username = str_or(c, "username");
-    s.password = str_or(c, "password");
-    s.measurement = str_or(c, "measurement");
-    s.precision = str_or(c, "precision", "ms");
-    s.tags = string_map(c, "tags");
-    s.fields = string_map(c, "fields");
-    t.connection_key = s.url;
-    t.spec = std::move(s);
+    read_influx(c, t);
   } else if (t.type == "postgresql") {
     t.spec = PostgresStorage{str_or(c, "connection_url"), str_or(c, "table")};
     t.connection_key = std::get<PostgresStorage>(t.spec).connection_url;

@@ -93,6 +93,49 @@ struct MqttSender::Session {
     o.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - p.started).count();
     p.done(std::move(o));
   }
+
+  // A client for `client_id` with the target's settings, and the callbacks that keep
+  // `connected`, `last_error` and the pending publishes up to date. False: no client.
+  bool create(const std::string& client_id, const MqttTarget& m) {
+    mosq = mosquitto_new(client_id.c_str(), true, this);
+    if (!mosq) return false;
+    mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_max_inflight_messages_set(mosq, 1000);
+    mosquitto_reconnect_delay_set(mosq, 1, 5, true);  // a restarted broker is found again within seconds
+    if (!m.username.empty())
+      mosquitto_username_pw_set(mosq, m.username.c_str(), m.password.empty() ? nullptr : m.password.c_str());
+    mosquitto_connect_callback_set(mosq, [](mosquitto*, void* obj, int rc) {
+      auto* s = static_cast<Session*>(obj);
+      s->connected = rc == 0;
+      if (rc == 0 && s->peer) s->peer->accepted();
+      if (rc != 0) {
+        std::lock_guard lock(s->mutex);
+        s->last_error = std::string("broker refused the connection: ") + mosquitto_connack_string(rc);
+      }
+    });
+    mosquitto_disconnect_callback_set(mosq, [](mosquitto*, void* obj, int) {
+      auto* s = static_cast<Session*>(obj);
+      s->connected = false;
+      {
+        std::lock_guard lock(s->mutex);
+        s->last_error = "connection to the broker lost";
+      }
+      s->fail_all("connection to the broker lost before it acknowledged");
+    });
+    mosquitto_publish_callback_set(mosq,
+                                   [](mosquitto*, void* obj, int mid) { static_cast<Session*>(obj)->acked(mid); });
+    return true;
+  }
+
+  // Our own TLS context: libmosquitto would check the certificate against the address we
+  // connect to, not the broker's name.
+  Result<void> use_tls(const MqttTarget& m) {
+    peer = std::make_unique<TlsPeer>(m.host);
+    DM_ASSIGN_OR_RETURN(tls, mqtt_tls_context(m, peer.get()));
+    mosquitto_int_option(mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+    mosquitto_void_option(mosq, MOSQ_OPT_SSL_CTX, tls.get());
+    return ok();
+  }
 };
 
 MqttSender::MqttSender(http::OutboundPolicy policy, std::chrono::milliseconds ack_timeout)
@@ -127,51 +170,20 @@ std::shared_ptr<MqttSender::Session> MqttSender::session_for(const Target& targe
   session->connection_key = target.connection_key;
   std::string client_id =
       m.client_id.empty() ? "dm-dispatcher-" + target.id.substr(0, 8) + "-" + std::to_string(::getpid()) : m.client_id;
-  session->mosq = mosquitto_new(client_id.c_str(), true, session.get());
-  if (!session->mosq) {
+  if (!session->create(client_id, m)) {
     refused.error = "cannot create an MQTT client";
     sessions_.erase(target.id);
     return nullptr;
   }
-  auto* mosq = session->mosq;
-  mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-  mosquitto_max_inflight_messages_set(mosq, 1000);
-  mosquitto_reconnect_delay_set(mosq, 1, 5, true);  // a restarted broker is found again within seconds
-  if (!m.username.empty())
-    mosquitto_username_pw_set(mosq, m.username.c_str(), m.password.empty() ? nullptr : m.password.c_str());
-  mosquitto_connect_callback_set(mosq, [](mosquitto*, void* obj, int rc) {
-    auto* s = static_cast<Session*>(obj);
-    s->connected = rc == 0;
-    if (rc == 0 && s->peer) s->peer->accepted();
-    if (rc != 0) {
-      std::lock_guard lock(s->mutex);
-      s->last_error = std::string("broker refused the connection: ") + mosquitto_connack_string(rc);
-    }
-  });
-  mosquitto_disconnect_callback_set(mosq, [](mosquitto*, void* obj, int) {
-    auto* s = static_cast<Session*>(obj);
-    s->connected = false;
-    {
-      std::lock_guard lock(s->mutex);
-      s->last_error = "connection to the broker lost";
-    }
-    s->fail_all("connection to the broker lost before it acknowledged");
-  });
-  mosquitto_publish_callback_set(mosq, [](mosquitto*, void* obj, int mid) { static_cast<Session*>(obj)->acked(mid); });
   if (m.use_tls) {
-    // Our own context: libmosquitto would check the certificate against the address below.
-    session->peer = std::make_unique<TlsPeer>(m.host);
-    auto tls = mqtt_tls_context(m, session->peer.get());
-    if (!tls) {
+    if (auto tls = session->use_tls(m); !tls) {
       refused.error = tls.error().message;
       refused.permanent = true;
       sessions_.erase(target.id);
       return nullptr;
     }
-    session->tls = std::move(tls).value();
-    mosquitto_int_option(mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
-    mosquitto_void_option(mosq, MOSQ_OPT_SSL_CTX, session->tls.get());
   }
+  auto* mosq = session->mosq;
   // To the address the guard checked, never the name: it could resolve elsewhere by now.
   mosquitto_connect_async(mosq, checked->front().text().c_str(), m.port, 30);
   mosquitto_loop_start(mosq);

@@ -28,6 +28,22 @@ http::Response db_error(const Error& e) {
 
 http::Response not_found(const char* what) { return http::Response::error(404, std::string(what) + " not found"); }
 
+// One page of a filtered list: the total of `from_where` (its parameters are $1..$n) in
+// X-Total-Count, and the page's `columns` in `order`.
+http::Response page_of(RouteContext& ctx, const std::string& columns, const std::string& from_where,
+                       const std::string& order, db::Params params, const api::Paging& page) {
+  auto count = ctx.db.exec("SELECT count(*) FROM " + from_where, params);
+  if (!count) return db_error(count.error());
+  const auto n = params.size();
+  params.push_back(std::to_string(page.limit));
+  params.push_back(std::to_string(page.skip));
+  auto rows = ctx.db.exec("SELECT " + columns + " FROM " + from_where + " ORDER BY " + order + " LIMIT $" +
+                              std::to_string(n + 1) + " OFFSET $" + std::to_string(n + 2),
+                          params);
+  if (!rows) return db_error(rows.error());
+  return list(*rows, count->get_int(0, 0));
+}
+
 http::Response history(RouteContext& ctx, const http::Request& req, std::optional<std::string> target) {
   if (target && !api::is_uuid(*target)) return not_found("Integration");
   api::QueryReader q(req);
@@ -42,16 +58,7 @@ http::Response history(RouteContext& ctx, const http::Request& req, std::optiona
       "h.status = $2)"
       " AND ($3::timestamptz IS NULL OR h.created_at >= $3::timestamptz)"
       " AND ($4::timestamptz IS NULL OR h.created_at < $4::timestamptz)";
-  db::Params params{target, status, from, to};
-  auto count = ctx.db.exec("SELECT count(*) FROM history h" + where, params);
-  if (!count) return db_error(count.error());
-  params.push_back(std::to_string(page.limit));
-  params.push_back(std::to_string(page.skip));
-  auto rows = ctx.db.exec(std::string("SELECT ") + kSummary + " FROM history h" + where +
-                              " ORDER BY h.created_at DESC, h.id LIMIT $5 OFFSET $6",
-                          params);
-  if (!rows) return db_error(rows.error());
-  return list(*rows, count->get_int(0, 0));
+  return page_of(ctx, kSummary, "history h" + where, "h.created_at DESC, h.id", {target, status, from, to}, page);
 }
 
 http::Response history_item(RouteContext& ctx, const http::Request& req) {
@@ -228,18 +235,10 @@ http::Response records(RouteContext& ctx, const http::Request& req) {
       " WHERE storage_id = $1::uuid AND ($2::text IS NULL OR dev_eui = lower($2))"
       " AND ($3::timestamptz IS NULL OR received_at >= $3::timestamptz)"
       " AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz)";
-  db::Params params{id, dev_eui, from, to};
-  auto count = ctx.db.exec("SELECT count(*) FROM records" + where, params);
-  if (!count) return db_error(count.error());
-  params.push_back(std::to_string(page.limit));
-  params.push_back(std::to_string(page.skip));
-  auto rows = ctx.db.exec(
-      "SELECT json_build_object('id', id::text, 'storage_id', storage_id, 'job_id', job_id, 'dev_eui', dev_eui, "
-      "'flow_id', flow_id, 'time', received_at, 'data', data, 'stored_at', stored_at) FROM records" +
-          where + " ORDER BY received_at DESC, id DESC LIMIT $5 OFFSET $6",
-      params);
-  if (!rows) return db_error(rows.error());
-  return list(*rows, count->get_int(0, 0));
+  return page_of(ctx,
+                 "json_build_object('id', id::text, 'storage_id', storage_id, 'job_id', job_id, 'dev_eui', dev_eui, "
+                 "'flow_id', flow_id, 'time', received_at, 'data', data, 'stored_at', stored_at)",
+                 "records" + where, "received_at DESC, id DESC", {id, dev_eui, from, to}, page);
 }
 
 }  // namespace

@@ -65,9 +65,7 @@ int main() {
         registry::add_storage_routes(*api, *ctx);
         registry::add_flow_routes(*api, *ctx);
         registry::add_search_routes(*api, *ctx);
-        rpc = std::make_unique<service::RpcServer>(rt.rpc(), "registry", api,
-                                                   static_cast<std::size_t>(rt.settings().db_pool_size));
-        DM_TRY(rpc->start());
+        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api));
         rt.on_shutdown([&] { rpc->stop(); });
         return ok();
       });

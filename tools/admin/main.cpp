@@ -9,6 +9,8 @@
 // gateway's migrations are applied first, so this works on a fresh database. Running it
 // again for an existing email or username says so and changes nothing (exit status 0).
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "crypto.hpp"
@@ -27,29 +29,38 @@ int usage() {
                "environment: GATEWAY_DATABASE_URL or DATABASE_URL\n";
   return 2;
 }
-}  // namespace
+struct NewAdmin {
+  std::string email, username, password;
+};
 
-int main(int argc, char** argv) {
-  using namespace dm;
-  if (argc < 4 || argc > 5 || std::string(argv[1]) != "create-admin") return usage();
-  std::string email = argv[2];
-  std::string username = argv[3];
-  std::string password;
+// From the arguments and, without a password among them, standard input; nullopt (said on
+// stderr) for anything unusable.
+std::optional<NewAdmin> read_arguments(int argc, char** argv) {
+  if (argc < 4 || argc > 5 || std::string(argv[1]) != "create-admin") {
+    usage();
+    return std::nullopt;
+  }
+  NewAdmin a{argv[2], argv[3], {}};
   if (argc == 5) {
-    password = argv[4];
-  } else if (!std::getline(std::cin, password)) {
+    a.password = argv[4];
+  } else if (!std::getline(std::cin, a.password)) {
     std::cerr << "dm-admin: no password given on standard input\n";
-    return 2;
+    return std::nullopt;
   }
-  if (password.size() < 10) {
+  if (a.password.size() < 10) {
     std::cerr << "dm-admin: the password must be at least 10 characters long\n";
-    return 2;
+    return std::nullopt;
   }
-  if (email.find('@') == std::string::npos || username.size() < 3 || username.find('@') != std::string::npos) {
+  if (a.email.find('@') == std::string::npos || a.username.size() < 3 || a.username.find('@') != std::string::npos) {
     std::cerr << "dm-admin: expected an email address and a username of at least 3 characters (without '@')\n";
-    return 2;
+    return std::nullopt;
   }
+  return a;
+}
 
+// The gateway's database with its migrations applied. 0, or the exit status (said on stderr).
+int open_database(std::unique_ptr<dm::db::Pool>& pool) {
+  using namespace dm;
   Config config("GATEWAY");
   if (auto r = config.load_env_file(config.str("DM_ENV_FILE", ".env")); !r) {
     std::cerr << "dm-admin: " << r.error().message << "\n";
@@ -60,17 +71,25 @@ int main(int argc, char** argv) {
     std::cerr << "dm-admin: set GATEWAY_DATABASE_URL (or DATABASE_URL)\n";
     return 2;
   }
-  auto pool = db::Pool::open({.url = url, .size = 1, .schema = "gateway", .application_name = "dm-admin"});
-  if (!pool) {
-    std::cerr << "dm-admin: " << pool.error().message << "\n";
+  auto opened = db::Pool::open({.url = url, .size = 1, .schema = "gateway", .application_name = "dm-admin"});
+  if (!opened) {
+    std::cerr << "dm-admin: " << opened.error().message << "\n";
     return 1;
   }
-  if (auto m = db::migrate(**pool, "gateway", gateway::migrations()); !m) {
+  pool = std::move(opened).value();
+  if (auto m = db::migrate(*pool, "gateway", gateway::migrations()); !m) {
     std::cerr << "dm-admin: cannot prepare the database: " << m.error().message << "\n";
     return 1;
   }
-  gateway::Store store(**pool);
-  for (const auto& who : {email, username}) {
+  return 0;
+}
+
+// Creates the account unless its email or username is taken (then nothing changes, and
+// that is no failure). The exit status.
+int create_admin(dm::db::Pool& pool, const NewAdmin& a) {
+  using namespace dm;
+  gateway::Store store(pool);
+  for (const auto& who : {a.email, a.username}) {
     auto existing = store.find_login(who);
     if (!existing) {
       std::cerr << "dm-admin: " << existing.error().message << "\n";
@@ -81,7 +100,7 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  auto doc = store.create_user(email, username, gateway::hash_password(password), gateway::Role::admin);
+  auto doc = store.create_user(a.email, a.username, gateway::hash_password(a.password), gateway::Role::admin);
   if (!doc) {
     if (doc.error().code == Errc::conflict) {
       std::cout << "A user with this email or username already exists; nothing changed.\n";
@@ -90,6 +109,16 @@ int main(int argc, char** argv) {
     std::cerr << "dm-admin: " << doc.error().message << "\n";
     return 1;
   }
-  std::cout << "Created admin user " << username << " <" << email << ">\n";
+  std::cout << "Created admin user " << a.username << " <" << a.email << ">\n";
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto admin = read_arguments(argc, argv);
+  if (!admin) return 2;
+  std::unique_ptr<dm::db::Pool> pool;
+  if (int status = open_database(pool); status != 0) return status;
+  return create_admin(*pool, *admin);
 }

@@ -107,66 +107,80 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct BenchOptions {
   int jobs = 50000, runs = 3, sink_delay_ms = 0, sink_threads = 0;
   std::string mode = "both";
   std::map<std::string, std::string> env{{"OUTBOUND_ALLOW", "127.0.0.1"}, {"LOG_LEVEL", "warning"}};
+};
+
+BenchOptions parse_args(int argc, char** argv) {
+  BenchOptions o;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--jobs")
-      jobs = std::atoi(v.c_str());
+      o.jobs = std::atoi(v.c_str());
     else if (k == "--runs")
-      runs = std::atoi(v.c_str());
+      o.runs = std::atoi(v.c_str());
     else if (k == "--mode")
-      mode = v;
+      o.mode = v;
     else if (k == "--sink-delay-ms")
-      sink_delay_ms = std::atoi(v.c_str());
+      o.sink_delay_ms = std::atoi(v.c_str());
     else if (k == "--sink-threads")
-      sink_threads = std::atoi(v.c_str());
+      o.sink_threads = std::atoi(v.c_str());
     else if (k == "--env" && v.find('=') != std::string::npos)
-      env[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
+      o.env[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
   }
-  testing::Stack stack({"registry", "integration-dispatcher"}, env);
+  return o;
+}
+
+// Deliveries to dm-sink, which reports how many requests it held at once and duplicates.
+void bench_http(testing::Stack& stack, bus::Connection& nats, const BenchOptions& o) {
+  int port = testing::free_port();
+  int sink_threads = o.sink_threads > 0 ? o.sink_threads : o.sink_delay_ms > 0 ? 256 : 1;
+  testing::Process sink({testing::binary_dir() + "/tools/dm-sink", "--host", "127.0.0.1", "--port",
+                         std::to_string(port), "--threads", std::to_string(sink_threads), "--delay-ms",
+                         std::to_string(o.sink_delay_ms)});
+  testing::wait_for_port(port, std::chrono::seconds(10));
+  std::vector<double> rates;
+  std::string sink_url = "http://127.0.0.1:" + std::to_string(port);
+  for (int r = 1; r <= o.runs; ++r) {
+    (void)http::fetch("POST", sink_url + "/_sink/reset");
+    rates.push_back(run_once(stack, nats, R"({"url":")" + sink_url + R"(/in"})", "http", o.jobs, r));
+    if (auto s = http::fetch("GET", sink_url + "/_sink/stats"); s.ok()) {
+      auto doc = json::parse(s->body);
+      if (doc.ok() && doc->IsObject())
+        std::printf("  receiver: at most %lld requests at once, %lld duplicates\n",
+                    static_cast<long long>((*doc)["max_in_flight"].GetInt64()),
+                    static_cast<long long>((*doc)["duplicates"].GetInt64()));
+    }
+  }
+  std::printf("HTTP median: %.0f deliveries/s (%d runs of %d jobs, keep-alive, history recorded, receiver "
+              "answering after %d ms)\n",
+              median(rates), o.runs, o.jobs, o.sink_delay_ms);
+}
+
+// QoS 1 publishes to a local mosquitto.
+void bench_mqtt(testing::Stack& stack, bus::Connection& nats, const BenchOptions& o) {
+  testing::Mosquitto broker;
+  std::vector<double> rates;
+  for (int r = 1; r <= o.runs; ++r) {
+    rates.push_back(run_once(
+        stack, nats,
+        R"({"host":"127.0.0.1","port":)" + std::to_string(broker.port()) + R"(,"topic":"bench/{dev_eui}","qos":1})",
+        "mqtt", o.jobs, r));
+  }
+  std::printf("MQTT QoS 1 median: %.0f publishes/s (%d runs of %d jobs, broker acks, history recorded)\n",
+              median(rates), o.runs, o.jobs);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  BenchOptions o = parse_args(argc, argv);
+  testing::Stack stack({"registry", "integration-dispatcher"}, o.env);
   auto conn = bus::Connection::connect({.url = stack.nats().url(), .name = "dispatcher-bench"});
   if (!conn) return 1;
-  auto& nats = **conn;
-  if (mode == "http" || mode == "both") {
-    int port = testing::free_port();
-    if (sink_threads <= 0) sink_threads = sink_delay_ms > 0 ? 256 : 1;
-    testing::Process sink({testing::binary_dir() + "/tools/dm-sink", "--host", "127.0.0.1", "--port",
-                           std::to_string(port), "--threads", std::to_string(sink_threads), "--delay-ms",
-                           std::to_string(sink_delay_ms)});
-    testing::wait_for_port(port, std::chrono::seconds(10));
-    std::vector<double> rates;
-    std::string sink_url = "http://127.0.0.1:" + std::to_string(port);
-    for (int r = 1; r <= runs; ++r) {
-      (void)http::fetch("POST", sink_url + "/_sink/reset");
-      rates.push_back(run_once(stack, nats, R"({"url":")" + sink_url + R"(/in"})", "http", jobs, r));
-      if (auto s = http::fetch("GET", sink_url + "/_sink/stats"); s.ok()) {
-        auto doc = json::parse(s->body);
-        if (doc.ok() && doc->IsObject())
-          std::printf("  receiver: at most %lld requests at once, %lld duplicates\n",
-                      static_cast<long long>((*doc)["max_in_flight"].GetInt64()),
-                      static_cast<long long>((*doc)["duplicates"].GetInt64()));
-      }
-    }
-    std::printf("HTTP median: %.0f deliveries/s (%d runs of %d jobs, keep-alive, history recorded, receiver "
-                "answering after %d ms)\n",
-                median(rates), runs, jobs, sink_delay_ms);
-  }
-  if (mode == "mqtt" || mode == "both") {
-    testing::Mosquitto broker;
-    std::vector<double> rates;
-    for (int r = 1; r <= runs; ++r) {
-      rates.push_back(run_once(
-          stack, nats,
-          R"({"host":"127.0.0.1","port":)" + std::to_string(broker.port()) + R"(,"topic":"bench/{dev_eui}","qos":1})",
-          "mqtt", jobs, r));
-    }
-    std::printf("MQTT QoS 1 median: %.0f publishes/s (%d runs of %d jobs, broker acks, history recorded)\n",
-                median(rates), runs, jobs);
-  }
+  if (o.mode == "http" || o.mode == "both") bench_http(stack, **conn, o);
+  if (o.mode == "mqtt" || o.mode == "both") bench_mqtt(stack, **conn, o);
   return 0;
 }

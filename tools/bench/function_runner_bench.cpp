@@ -18,6 +18,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -162,6 +163,77 @@ void bench_pool() {
       median(rates), median(cpu_rates));
 }
 
+// A function with the example code, created through the registry's API; its id.
+std::optional<std::string> create_function(bus::Connection& nats) {
+  json::Writer body;
+  body.start_object().field("name", "bench").field("code", kExample).end_object();
+  auto created = nats.request(
+      "dm.rpc.registry.gateway", body.view(), std::chrono::seconds(5),
+      {{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/functions"}, {"Content-Type", "application/json"}});
+  if (!created) {
+    std::fprintf(stderr, "create failed\n");
+    return std::nullopt;
+  }
+  auto doc = json::parse(created->data);
+  return std::string(json::view((*doc)["id"]));
+}
+
+// Request bodies of `batches` batches of `batch` executions each, with ids unique to the rep.
+std::vector<std::string> exec_batches(const std::string& id, int rep, int batch, int batches) {
+  std::vector<std::string> bodies;
+  for (int b = 0; b < batches; ++b) {
+    contract::ExecRequestBuilder request;
+    for (int i = 0; i < batch; ++i) {
+      std::string exec_id = "r" + std::to_string(rep) + "-" + std::to_string(b) + "-" + std::to_string(i);
+      request.add(contract::encode(contract::ExecutionRef{
+          .id = exec_id, .function_id = id, .version = 1, .input = kInput, .parameters = "{}", .timeout_ms = 100}));
+    }
+    bodies.push_back(request.take());
+  }
+  return bodies;
+}
+
+// Sends every body as one exec request, `in_flight` outstanding at a time; the seconds until
+// all were answered.
+double send_batches(bus::Connection& nats, const std::vector<std::string>& bodies, int in_flight) {
+  const int batches = static_cast<int>(bodies.size());
+  std::mutex m;
+  std::condition_variable cv;
+  int sent = 0, done = 0, failed = 0;
+  std::function<void()> send_one = [&] {
+    int b;
+    {
+      std::lock_guard lock(m);
+      if (sent == batches) return;
+      b = sent++;
+    }
+    nats.request_async(contract::subject::kFunctionExec, bodies[static_cast<std::size_t>(b)], std::chrono::seconds(30),
+                       [&](Result<bus::Message> r) {
+                         if (!r) std::fprintf(stderr, "batch failed: %s\n", r.error().message.c_str());
+                         send_one();
+                         {
+                           std::lock_guard lock(m);
+                           ++done;
+                           if (!r) ++failed;
+                         }
+                         cv.notify_all();
+                       });
+  };
+  auto t = Clock::now();
+  for (int i = 0; i < in_flight; ++i) send_one();
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return done == batches; });
+  double secs = std::chrono::duration<double>(Clock::now() - t).count();
+  lock.unlock();
+  while (true) {  // callbacks still unwinding must not outlive send_one
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::lock_guard g(m);
+    if (done == batches) break;
+  }
+  if (failed) std::fprintf(stderr, "%d batches failed\n", failed);
+  return secs;
+}
+
 void bench_nats() {
   const char* workers = std::getenv("BENCH_WORKERS");  // worker processes of the runner (default 1)
   std::string n_workers = workers && *workers ? workers : "1";
@@ -170,14 +242,8 @@ void bench_nats() {
   o.url = stack.nats().url();
   auto nats = bus::Connection::connect(o);
   if (!nats) return;
-  json::Writer body;
-  body.start_object().field("name", "bench").field("code", kExample).end_object();
-  auto created = (*nats)->request(
-      "dm.rpc.registry.gateway", body.view(), std::chrono::seconds(5),
-      {{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/functions"}, {"Content-Type", "application/json"}});
-  if (!created) return (void)std::fprintf(stderr, "create failed\n");
-  auto doc = json::parse(created->data);
-  std::string id(json::view((*doc)["id"]));
+  auto id = create_function(**nats);
+  if (!id) return;
   auto env_int = [](const char* name, int fallback) {
     const char* v = std::getenv(name);
     return v && *v ? std::atoi(v) : fallback;
@@ -185,54 +251,9 @@ void bench_nats() {
   // BENCH_BATCH executions per request, BENCH_IN_FLIGHT requests outstanding.
   const int kBatch = env_int("BENCH_BATCH", 500), kInFlight = env_int("BENCH_IN_FLIGHT", 4);
   const int kBatches = 50000 / kBatch;
-  std::vector<double> rates, recorded_rates;
+  std::vector<double> rates;
   for (int rep = 0; rep < 5; ++rep) {
-    std::mutex m;
-    std::condition_variable cv;
-    int sent = 0, done = 0, failed = 0;
-    std::function<void()> send_one;
-    auto make = [&](int b) {
-      contract::ExecRequestBuilder request;
-      for (int i = 0; i < kBatch; ++i) {
-        std::string exec_id = "r" + std::to_string(rep) + "-" + std::to_string(b) + "-" + std::to_string(i);
-        request.add(contract::encode(contract::ExecutionRef{
-            .id = exec_id, .function_id = id, .version = 1, .input = kInput, .parameters = "{}", .timeout_ms = 100}));
-      }
-      return request.take();
-    };
-    std::vector<std::string> bodies;
-    for (int b = 0; b < kBatches; ++b) bodies.push_back(make(b));
-    send_one = [&] {
-      int b;
-      {
-        std::lock_guard lock(m);
-        if (sent == kBatches) return;
-        b = sent++;
-      }
-      (*nats)->request_async(contract::subject::kFunctionExec, bodies[static_cast<std::size_t>(b)], std::chrono::seconds(30),
-                             [&](Result<bus::Message> r) {
-                               if (!r) std::fprintf(stderr, "batch failed: %s\n", r.error().message.c_str());
-                               send_one();
-                               {
-                                 std::lock_guard lock(m);
-                                 ++done;
-                                 if (!r) ++failed;
-                               }
-                               cv.notify_all();
-                             });
-    };
-    auto t = Clock::now();
-    for (int i = 0; i < kInFlight; ++i) send_one();
-    std::unique_lock lock(m);
-    cv.wait(lock, [&] { return done == kBatches; });
-    double secs = std::chrono::duration<double>(Clock::now() - t).count();
-    lock.unlock();
-    while (true) {  // callbacks still unwinding must not outlive send_one
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      std::lock_guard g(m);
-      if (done == kBatches) break;
-    }
-    if (failed) std::fprintf(stderr, "%d batches failed\n", failed);
+    double secs = send_batches(**nats, exec_batches(*id, rep, kBatch, kBatches), kInFlight);
     std::fprintf(stderr, "rep %d: answered in %.2f s\n", rep, secs);
     rates.push_back(kBatch * kBatches / secs);
   }

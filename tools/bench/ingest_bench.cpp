@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,10 +94,9 @@ double wrk_rate(const std::string& cmd) {
   return pos == std::string::npos ? 0 : std::atof(r.output.c_str() + pos + 13);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Args a;
+// Options as "--name value" pairs, and the flags --wrk and --no-history; false (said on
+// stderr) for an unknown option.
+bool parse_args(int argc, char** argv, Args& a) {
   for (int i = 1; i < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--wrk" || k == "--no-history") {
@@ -120,39 +120,104 @@ int main(int argc, char** argv) {
       a.http_threads = static_cast<int>(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      return 2;
+      return false;
     }
   }
+  return true;
+}
+
+// The devices dm-load posts for, registered through the registry's API over NATS.
+bool register_devices(dm::bus::Connection& nats, int devices) {
+  for (int i = 0; i < devices; ++i) {
+    std::string eui = dm::tools::dev_eui_for(static_cast<std::uint32_t>(i), "70b3d5");
+    std::string body = R"({"dev_eui":")" + eui + R"(","name":"bench-)" + std::to_string(i) + R"("})";
+    auto r = nats.request("dm.rpc.registry.gateway", body, std::chrono::seconds(5),
+                          {{"Dm-Method", "POST"},
+                           {"Dm-Target", "/api/v1/devices"},
+                           {"Content-Type", "application/json"},
+                           {"Dm-Role", "admin"}});
+    if (!r || r->header("Dm-Status") != std::optional<std::string>("201")) {
+      std::fprintf(stderr, "device registration failed: %s\n", r ? r->data.c_str() : r.error().message.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// What the runs share: the commands that load ingest, and how to wait between runs.
+struct Bench {
+  const Args& a;
+  std::string load_cmd;  // dm-load flat out, JSON output
+  std::string wrk_cmd;
+  std::function<void()> settle;  // nothing with --no-history
+};
+
+// Accepted events per second of each flat-out run.
+std::vector<double> flat_out_runs(const Bench& b) {
+  std::vector<double> flat;
+  for (int i = 0; i < b.a.runs; ++i) {
+    if (b.a.wrk) {
+      flat.push_back(wrk_rate(b.wrk_cmd));
+      std::printf("flat out (wrk) run %d: %.0f/s\n", i + 1, flat.back());
+      std::fflush(stdout);
+      b.settle();
+      continue;
+    }
+    auto r = load(b.load_cmd);
+    std::printf("flat out  run %d: %s\n", i + 1, r.raw.c_str());
+    std::fflush(stdout);
+    flat.push_back(r.ok_rate);
+    b.settle();
+  }
+  return flat;
+}
+
+struct FixedRuns {
+  std::vector<double> rate, p50, p99;
+};
+
+FixedRuns fixed_rate_runs(const Bench& b) {
+  FixedRuns f;
+  for (int i = 0; i < b.a.runs; ++i) {
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.0f", b.a.rate);
+    auto r = load(b.load_cmd + " --rate " + rate);
+    std::printf("%s/s run %d: %s\n", rate, i + 1, r.raw.c_str());
+    f.rate.push_back(r.ok_rate);
+    f.p50.push_back(r.p50);
+    f.p99.push_back(r.p99);
+    b.settle();
+  }
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  if (!parse_args(argc, argv, a)) return 2;
   const std::string secret = "bench-secret-0123456789abcdef";
   dm::testing::Stack stack(
       {"registry", "ingest"},
       {{"INGEST_SECRET", secret}, {"LOG_LEVEL", "warning"}, {"INGEST_HTTP_THREADS", std::to_string(a.http_threads)}});
-  // The devices dm-load posts for, registered through the registry's API over NATS.
   dm::bus::Options o;
   o.url = stack.nats().url();
   auto nats = dm::bus::Connection::connect(o);
   if (!nats) return 1;
-  for (int i = 0; i < a.devices; ++i) {
-    std::string eui = dm::tools::dev_eui_for(static_cast<std::uint32_t>(i), "70b3d5");
-    std::string body = R"({"dev_eui":")" + eui + R"(","name":"bench-)" + std::to_string(i) + R"("})";
-    auto r = (*nats)->request("dm.rpc.registry.gateway", body, std::chrono::seconds(5),
-                              {{"Dm-Method", "POST"},
-                               {"Dm-Target", "/api/v1/devices"},
-                               {"Content-Type", "application/json"},
-                               {"Dm-Role", "admin"}});
-    if (!r || r->header("Dm-Status") != std::optional<std::string>("201")) {
-      std::fprintf(stderr, "device registration failed: %s\n", r ? r->data.c_str() : r.error().message.c_str());
-      return 1;
-    }
-  }
+  if (!register_devices(**nats, a.devices)) return 1;
   std::this_thread::sleep_for(std::chrono::seconds(1));  // change events reach ingest's cache
 
-  std::string base =
-      dm::testing::binary_dir() + "/tools/dm-load --url 'http://127.0.0.1:" + std::to_string(stack.port("ingest")) +
-      "/api/v1/ingest/chirpstack?event=up' --secret " + secret + " --devices " + std::to_string(a.devices) +
-      " --duration " + std::to_string(a.duration) + " --connections " + std::to_string(a.connections) + " --json";
+  const std::string webhook =
+      "'http://127.0.0.1:" + std::to_string(stack.port("ingest")) + "/api/v1/ingest/chirpstack?event=up'";
+  Bench b{.a = a,
+          .load_cmd = dm::testing::binary_dir() + "/tools/dm-load --url " + webhook + " --secret " + secret +
+                      " --devices " + std::to_string(a.devices) + " --duration " + std::to_string(a.duration) +
+                      " --connections " + std::to_string(a.connections) + " --json",
+          .wrk_cmd = "INGEST_SECRET=" + secret + " DEVICES=" + std::to_string(a.devices) + " wrk -t2 -c" +
+                     std::to_string(a.connections) + " -d" + std::to_string(static_cast<int>(a.duration)) + "s -s " +
+                     dm::testing::source_dir() + "/tools/bench/ingest_wrk.lua " + webhook};
   // Warm-up: connections, stream files, the history writer's first batches.
-  (void)load(base + " --requests 20000");
+  (void)load(b.load_cmd + " --requests 20000");
   const std::string ingest_url = stack.url("ingest");
   settle(**nats, ingest_url);
   if (a.no_history) {
@@ -160,45 +225,17 @@ int main(int argc, char** argv) {
     stack.pg().stop();
     std::printf("  (PostgreSQL stopped: no history writes during the runs)\n");
   }
-  auto settle_if = [&] {
+  b.settle = [&] {
     if (!a.no_history) settle(**nats, ingest_url);
   };
 
-  std::vector<double> flat, fixed_p99, fixed_p50, fixed_rate;
-  for (int i = 0; i < a.runs; ++i) {
-    if (a.wrk) {
-      std::string cmd = "INGEST_SECRET=" + secret + " DEVICES=" + std::to_string(a.devices) + " wrk -t2 -c" +
-                        std::to_string(a.connections) + " -d" + std::to_string(static_cast<int>(a.duration)) + "s -s " +
-                        dm::testing::source_dir() +
-                        "/tools/bench/ingest_wrk.lua 'http://127.0.0.1:" + std::to_string(stack.port("ingest")) +
-                        "/api/v1/ingest/chirpstack?event=up'";
-      flat.push_back(wrk_rate(cmd));
-      std::printf("flat out (wrk) run %d: %.0f/s\n", i + 1, flat.back());
-      std::fflush(stdout);
-      settle_if();
-      continue;
-    }
-    auto r = load(base);
-    std::printf("flat out  run %d: %s\n", i + 1, r.raw.c_str());
-    std::fflush(stdout);
-    flat.push_back(r.ok_rate);
-    settle_if();
-  }
-  for (int i = 0; i < a.runs; ++i) {
-    char rate[32];
-    std::snprintf(rate, sizeof rate, "%.0f", a.rate);
-    auto r = load(base + " --rate " + rate);
-    std::printf("%s/s run %d: %s\n", rate, i + 1, r.raw.c_str());
-    fixed_rate.push_back(r.ok_rate);
-    fixed_p50.push_back(r.p50);
-    fixed_p99.push_back(r.p99);
-    settle_if();
-  }
+  auto flat = flat_out_runs(b);
+  auto fixed = fixed_rate_runs(b);
   std::printf("\nmedian of %d runs (%d connections, %d devices, %d HTTP thread(s)):\n", a.runs, a.connections,
               a.devices, a.http_threads);
   std::printf("  durable accepts flat out: %.0f events/s\n", median(flat));
-  std::printf("  at %.0f events/s: achieved %.0f/s, p50 %.2f ms, p99 %.2f ms\n", a.rate, median(fixed_rate),
-              median(fixed_p50), median(fixed_p99));
+  std::printf("  at %.0f events/s: achieved %.0f/s, p50 %.2f ms, p99 %.2f ms\n", a.rate, median(fixed.rate),
+              median(fixed.p50), median(fixed.p99));
   auto state = (*nats)->jetstream().stream_state("DM_DEVICE_EVENTS");
   if (state)
     std::printf("  stream DM_DEVICE_EVENTS: %llu messages\n", static_cast<unsigned long long>(state->messages));

@@ -87,86 +87,89 @@ double percentile(std::vector<double>& v, double p) {
   return v[idx];
 }
 
-}  // namespace
+using Clock = std::chrono::steady_clock;
 
-int main(int argc, char** argv) {
-  Args args = parse(argc, argv);
-  auto url = dm::http::parse_url(args.url);
-  if (!url) {
-    std::fprintf(stderr, "dm-load: %s\n", url.error().message.c_str());
-    return 2;
-  }
-  std::string origin = url->scheme + "://" + url->host + ":" + std::to_string(url->port);
+Clock::duration to_duration(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+// What every connection shares: where to post, until when, and the sequence numbering uplinks.
+struct Run {
+  const Args& args;
+  std::string origin;
+  dm::http::Url url;
   dm::http::Headers headers;
-  headers.set("Content-Type", "application/json");
-  if (!args.secret.empty()) headers.set("Authorization", "Bearer " + args.secret);
-
+  Clock::time_point start, end;
   std::atomic<std::uint64_t> sequence{0};
-  std::vector<WorkerResult> results(static_cast<size_t>(args.connections));
-  auto start = std::chrono::steady_clock::now();
-  auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                         std::chrono::duration<double>(args.duration));
-  std::vector<std::thread> threads;
-  for (int w = 0; w < args.connections; ++w) {
-    threads.emplace_back([&, w] {
-      auto& res = results[static_cast<size_t>(w)];
-      auto client = dm::http::Client::create(origin, {});
-      if (!client) {
-        res.last_error = client.error().message;
-        return;
-      }
-      // Each connection sends its share of the rate on its own schedule.
-      const double interval = args.rate > 0 ? static_cast<double>(args.connections) / args.rate : 0;
-      auto next = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                              std::chrono::duration<double>(interval * w / args.connections));
-      while (true) {
-        auto now = std::chrono::steady_clock::now();
-        if (now >= end) break;
-        std::uint64_t seq = sequence.fetch_add(1);
-        if (args.max_requests && seq >= args.max_requests) break;
-        if (interval > 0) {
-          if (next > now) std::this_thread::sleep_until(next);
-        } else {
-          next = now;
-        }
-        auto scheduled = next;
-        auto body = dm::tools::make_uplink(seq, static_cast<std::uint32_t>(seq % args.devices), args.prefix,
-                                           15.0 + static_cast<double>(seq % 300) / 10.0);
-        auto r = (*client)->request("POST", url->target, body, headers);
-        auto done = std::chrono::steady_clock::now();
-        res.latencies_ms.push_back(std::chrono::duration<double, std::milli>(done - scheduled).count());
-        if (r) {
-          res.statuses[r->status]++;
-        } else {
-          res.statuses[0]++;
-          res.last_error = r.error().message;
-        }
-        if (interval > 0)
-          next +=
-              std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+};
 
-  std::vector<double> all;
+// One connection's requests until the end, the request limit, or a client it cannot create.
+void run_connection(Run& run, int w, WorkerResult& res) {
+  const Args& args = run.args;
+  auto client = dm::http::Client::create(run.origin, {});
+  if (!client) {
+    res.last_error = client.error().message;
+    return;
+  }
+  // Each connection sends its share of the rate on its own schedule.
+  const double interval = args.rate > 0 ? static_cast<double>(args.connections) / args.rate : 0;
+  auto next = run.start + to_duration(interval * w / args.connections);
+  while (true) {
+    auto now = Clock::now();
+    if (now >= run.end) break;
+    std::uint64_t seq = run.sequence.fetch_add(1);
+    if (args.max_requests && seq >= args.max_requests) break;
+    if (interval > 0) {
+      if (next > now) std::this_thread::sleep_until(next);
+    } else {
+      next = now;
+    }
+    auto scheduled = next;
+    auto body = dm::tools::make_uplink(seq, static_cast<std::uint32_t>(seq % args.devices), args.prefix,
+                                       15.0 + static_cast<double>(seq % 300) / 10.0);
+    auto r = (*client)->request("POST", run.url.target, body, run.headers);
+    auto done = Clock::now();
+    res.latencies_ms.push_back(std::chrono::duration<double, std::milli>(done - scheduled).count());
+    if (r) {
+      res.statuses[r->status]++;
+    } else {
+      res.statuses[0]++;
+      res.last_error = r.error().message;
+    }
+    if (interval > 0) next += to_duration(interval);
+  }
+}
+
+// Every connection's results together; `ok` counts the 2xx answers.
+struct Totals {
+  std::vector<double> latencies_ms;
   std::map<int, std::uint64_t> statuses;
   std::string last_error;
-  for (auto& r : results) {
-    all.insert(all.end(), r.latencies_ms.begin(), r.latencies_ms.end());
-    for (auto [s, n] : r.statuses) statuses[s] += n;
-    if (!r.last_error.empty()) last_error = r.last_error;
-  }
   std::uint64_t ok = 0;
-  for (auto [s, n] : statuses)
-    if (s >= 200 && s < 300) ok += n;
+};
+
+Totals merge(const std::vector<WorkerResult>& results) {
+  Totals t;
+  for (const auto& r : results) {
+    t.latencies_ms.insert(t.latencies_ms.end(), r.latencies_ms.begin(), r.latencies_ms.end());
+    for (auto [s, n] : r.statuses) t.statuses[s] += n;
+    if (!r.last_error.empty()) t.last_error = r.last_error;
+  }
+  for (auto [s, n] : t.statuses)
+    if (s >= 200 && s < 300) t.ok += n;
+  return t;
+}
+
+// Rate, latency percentiles and status counts, as one JSON line or as text.
+void report(Totals& t, double elapsed, bool json) {
+  auto& all = t.latencies_ms;
+  const auto ok = t.ok;
   double p50 = percentile(all, 50), p90 = percentile(all, 90), p99 = percentile(all, 99);
   double max = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
   std::string codes;
-  for (auto [s, n] : statuses)
+  for (auto [s, n] : t.statuses)
     codes += (codes.empty() ? "" : ",") + std::string("\"") + std::to_string(s) + "\":" + std::to_string(n);
-  if (args.json) {
+  if (json) {
     std::printf(
         "{\"requests\":%zu,\"ok\":%llu,\"seconds\":%.3f,\"rate\":%.1f,\"ok_rate\":%.1f,\"p50_ms\":%.3f,"
         "\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"status\":{%s}}\n",
@@ -179,6 +182,32 @@ int main(int argc, char** argv) {
     std::printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", p50, p90, p99, max);
     std::printf("status: {%s}\n", codes.c_str());
   }
-  if (!last_error.empty()) std::fprintf(stderr, "last transport error: %s\n", last_error.c_str());
-  return ok > 0 ? 0 : 1;
+  if (!t.last_error.empty()) std::fprintf(stderr, "last transport error: %s\n", t.last_error.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args = parse(argc, argv);
+  auto url = dm::http::parse_url(args.url);
+  if (!url) {
+    std::fprintf(stderr, "dm-load: %s\n", url.error().message.c_str());
+    return 2;
+  }
+  Run run{.args = args, .origin = url->scheme + "://" + url->host + ":" + std::to_string(url->port), .url = *url};
+  run.headers.set("Content-Type", "application/json");
+  if (!args.secret.empty()) run.headers.set("Authorization", "Bearer " + args.secret);
+
+  std::vector<WorkerResult> results(static_cast<size_t>(args.connections));
+  run.start = Clock::now();
+  run.end = run.start + to_duration(args.duration);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < args.connections; ++w)
+    threads.emplace_back([&run, &results, w] { run_connection(run, w, results[static_cast<size_t>(w)]); });
+  for (auto& t : threads) t.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - run.start).count();
+
+  Totals totals = merge(results);
+  report(totals, elapsed, args.json);
+  return totals.ok > 0 ? 0 : 1;
 }

@@ -40,15 +40,8 @@ struct State {
   std::string last_body;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  dm::Shutdown::install();
-  dm::http::ServerOptions opts;
-  opts.host = "127.0.0.1";
-  opts.port = 9000;
-  opts.body_limit = 8 << 20;
-  auto state = std::make_shared<State>();
+// Options as "--name value" pairs; false (said on stderr) for an unknown one.
+bool parse_args(int argc, char** argv, dm::http::ServerOptions& opts, State& state) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--port")
@@ -56,20 +49,24 @@ int main(int argc, char** argv) {
     else if (k == "--host")
       opts.host = v;
     else if (k == "--fail-first")
-      state->fail_first = std::atoll(v.c_str());
+      state.fail_first = std::atoll(v.c_str());
     else if (k == "--fail-status")
-      state->fail_status = std::atoi(v.c_str());
+      state.fail_status = std::atoi(v.c_str());
     else if (k == "--delay-ms")
-      state->delay_ms = std::atoi(v.c_str());
+      state.delay_ms = std::atoi(v.c_str());
     else if (k == "--threads")
       opts.threads = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      return 2;
+      return false;
     }
   }
-  auto router = std::make_shared<dm::http::Router>();
-  router->add_sync("GET", "/_sink/stats", [state](const dm::http::Request&) {
+  return true;
+}
+
+// /_sink/...: the counts, and what tests and benchmarks change between runs.
+void add_control_routes(dm::http::Router& router, const std::shared_ptr<State>& state) {
+  router.add_sync("GET", "/_sink/stats", [state](const dm::http::Request&) {
     std::lock_guard lock(state->mutex);
     dm::json::Writer w;
     w.start_object()
@@ -83,7 +80,7 @@ int main(int argc, char** argv) {
         .end_object();
     return dm::http::Response::json(200, w.take());
   });
-  router->add_sync("POST", "/_sink/reset", [state](const dm::http::Request&) {
+  router.add_sync("POST", "/_sink/reset", [state](const dm::http::Request&) {
     std::lock_guard lock(state->mutex);
     state->received = 0;
     state->failed = 0;
@@ -92,39 +89,60 @@ int main(int argc, char** argv) {
     state->max_in_flight = 0;
     return dm::http::Response::json(200, "{}");
   });
-  router->add_sync("POST", "/_sink/max-in-flight/reset", [state](const dm::http::Request&) {
+  router.add_sync("POST", "/_sink/max-in-flight/reset", [state](const dm::http::Request&) {
     state->max_in_flight = state->in_flight.load();
     return dm::http::Response::json(200, "{}");
   });
-  router->add_sync("POST", "/_sink/fail/{n}", [state](const dm::http::Request& req) {
+  router.add_sync("POST", "/_sink/fail/{n}", [state](const dm::http::Request& req) {
     state->fail_first = std::atoll(req.params.at("n").c_str());
     return dm::http::Response::json(200, "{}");
   });
-  auto handle = [state](const dm::http::Request& req) {
-    if (state->delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(state->delay_ms));
-    if (state->fail_first.fetch_sub(1) > 0) {
-      state->failed++;
-      return dm::http::Response::json(state->fail_status, R"({"error":"injected failure"})");
-    }
-    state->received++;
-    auto key = req.header("Idempotency-Key");
-    std::lock_guard lock(state->mutex);
-    if (key && !state->keys.insert(*key).second) state->duplicates++;
-    state->last_body = req.body.substr(0, 4096);
-    return dm::http::Response::json(200, R"({"ok":true})");
-  };
-  auto receive = [state, handle](const dm::http::Request& req) {
+}
+
+// One delivery: after the delay, an injected failure or 200, counted either way.
+dm::http::Response handle(State& state, const dm::http::Request& req) {
+  if (state.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(state.delay_ms));
+  if (state.fail_first.fetch_sub(1) > 0) {
+    state.failed++;
+    return dm::http::Response::json(state.fail_status, R"({"error":"injected failure"})");
+  }
+  state.received++;
+  auto key = req.header("Idempotency-Key");
+  std::lock_guard lock(state.mutex);
+  if (key && !state.keys.insert(*key).second) state.duplicates++;
+  state.last_body = req.body.substr(0, 4096);
+  return dm::http::Response::json(200, R"({"ok":true})");
+}
+
+// Every other path up to three segments deep receives deliveries.
+void add_receive_routes(dm::http::Router& router, const std::shared_ptr<State>& state) {
+  auto receive = [state](const dm::http::Request& req) {
     auto now = ++state->in_flight;
     for (auto seen = state->max_in_flight.load(); now > seen && !state->max_in_flight.compare_exchange_weak(seen, now);) {
     }
-    auto res = handle(req);
+    auto res = handle(*state, req);
     --state->in_flight;
     return res;
   };
   for (const char* m : {"GET", "POST", "PUT", "PATCH"}) {
-    router->add_sync(m, "/", receive);
-    for (const char* p : {"/{a}", "/{a}/{b}", "/{a}/{b}/{c}"}) router->add_sync(m, p, receive);
+    router.add_sync(m, "/", receive);
+    for (const char* p : {"/{a}", "/{a}/{b}", "/{a}/{b}/{c}"}) router.add_sync(m, p, receive);
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  dm::Shutdown::install();
+  dm::http::ServerOptions opts;
+  opts.host = "127.0.0.1";
+  opts.port = 9000;
+  opts.body_limit = 8 << 20;
+  auto state = std::make_shared<State>();
+  if (!parse_args(argc, argv, opts, *state)) return 2;
+  auto router = std::make_shared<dm::http::Router>();
+  add_control_routes(*router, state);
+  add_receive_routes(*router, state);
   dm::http::Server server(opts, router);
   if (auto r = server.start(); !r) {
     std::fprintf(stderr, "dm-sink: %s\n", r.error().message.c_str());

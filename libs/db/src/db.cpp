@@ -385,50 +385,49 @@ void append_copy_value(std::string& out, const Param& value) {
   out.append(run, end);
 }
 
-}  // namespace
-
-Result<std::size_t> Session::copy_in(std::string_view table, const std::vector<std::string>& columns,
-                                     const std::vector<Params>& rows) {
-  if (columns.empty()) return fail(Error(Errc::invalid_argument, "copy_in: no columns"));
-  // Check everything before COPY starts: aborting a COPY half-way costs a round trip
-  // and leaves a confusing server error.
+// Everything is checked before COPY starts: aborting a COPY half-way costs a round trip
+// and leaves a confusing server error.
+Result<void> check_copy_rows(const std::vector<std::string>& columns, const std::vector<Params>& rows) {
+  if (columns.empty()) return Error(Errc::invalid_argument, "copy_in: no columns");
   for (std::size_t r = 0; r < rows.size(); ++r) {
     if (rows[r].size() != columns.size())
-      return fail(Error(Errc::invalid_argument, "copy_in: row " + std::to_string(r) + " has " +
-                                                    std::to_string(rows[r].size()) + " values for " +
-                                                    std::to_string(columns.size()) + " columns"));
+      return Error(Errc::invalid_argument, "copy_in: row " + std::to_string(r) + " has " +
+                                               std::to_string(rows[r].size()) + " values for " +
+                                               std::to_string(columns.size()) + " columns");
     for (const auto& v : rows[r]) {
       if (v && has_nul(*v))
-        return fail(Error(Errc::invalid_argument, "copy_in: row " + std::to_string(r) + " contains a NUL byte"));
+        return Error(Errc::invalid_argument, "copy_in: row " + std::to_string(r) + " contains a NUL byte");
     }
   }
-  if (rows.empty()) return std::size_t{0};
+  return {};
+}
 
+// Sends COPY ... FROM STDIN and waits until the server takes data.
+Result<void> start_copy(PGconn* conn, std::string_view table, const std::vector<std::string>& columns) {
   std::string sql = "COPY " + quote_qualified(table) + " (";
   for (std::size_t i = 0; i < columns.size(); ++i) sql += (i ? ", " : "") + quote_identifier(columns[i]);
   sql += ") FROM STDIN";
-  if (has_nul(sql)) return fail(Error(Errc::invalid_argument, "copy_in: NUL byte in a table or column name"));
+  if (has_nul(sql)) return Error(Errc::invalid_argument, "copy_in: NUL byte in a table or column name");
 
-  PGconn* conn = conn_.get();
   if (!PQsendQuery(conn, sql.c_str())) {
-    if (PQstatus(conn) != CONNECTION_OK) return fail(connection_error(conn, "PostgreSQL connection lost"));
-    return fail(Error(Errc::internal, "cannot send COPY: " + one_line(PQerrorMessage(conn))));
+    if (PQstatus(conn) != CONNECTION_OK) return connection_error(conn, "PostgreSQL connection lost");
+    return Error(Errc::internal, "cannot send COPY: " + one_line(PQerrorMessage(conn)));
   }
-  {
-    auto ready = wait_ready(conn, std::nullopt);
-    if (!ready.ok()) return fail(ready.take_error());
-  }
+  DM_TRY(wait_ready(conn, std::nullopt));
   detail::ResultPtr start(PQgetResult(conn));
   if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) {
     Error e = error_from(conn, start.get());
     // Drain what follows the failed COPY so the connection is reusable.
     while (detail::ResultPtr rest{PQgetResult(conn)}) {
     }
-    return fail(std::move(e));
+    return e;
   }
-  start.reset();
+  return {};
+}
 
-  // Send in chunks of about 64 KiB: bounded memory, few calls.
+// The rows in COPY's text format, sent in chunks of about 64 KiB (bounded memory, few
+// calls), then the end of the data. False when the connection failed.
+bool send_copy_rows(PGconn* conn, const std::vector<Params>& rows) {
   std::string buf;
   buf.reserve(1 << 16);
   auto flush = [&]() -> bool {
@@ -447,7 +446,18 @@ Result<std::size_t> Session::copy_in(std::string_view table, const std::vector<s
     if (buf.size() >= (1 << 16) && !(sent = flush())) break;
   }
   if (sent) sent = flush();
-  if (!sent || PQputCopyEnd(conn, nullptr) != 1) return fail(connection_error(conn, "COPY failed"));
+  return sent && PQputCopyEnd(conn, nullptr) == 1;
+}
+
+}  // namespace
+
+Result<std::size_t> Session::copy_in(std::string_view table, const std::vector<std::string>& columns,
+                                     const std::vector<Params>& rows) {
+  if (auto checked = check_copy_rows(columns, rows); !checked.ok()) return fail(checked.take_error());
+  if (rows.empty()) return std::size_t{0};
+  PGconn* conn = conn_.get();
+  if (auto started = start_copy(conn, table, columns); !started.ok()) return fail(started.take_error());
+  if (!send_copy_rows(conn, rows)) return fail(connection_error(conn, "COPY failed"));
   auto res = collect(conn, std::nullopt);
   if (!res.ok()) return fail(res.take_error());
   return Rows(std::move(res).value()).affected();

@@ -92,6 +92,45 @@ asio::awaitable<Result<std::vector<tcp::endpoint>>> resolve(const asio::any_io_e
   co_return approved;
 }
 
+// SNI and, when verifying, the name or address the certificate must be for.
+void set_tls_peer(SSL* handle, const std::string& host, bool verify) {
+  if (!is_ip_literal(host)) SSL_set_tlsext_host_name(handle, host.c_str());  // SNI is for names only (RFC 6066)
+  if (!verify) return;
+  // Name checks by OpenSSL itself, so a mismatch shows up in the verify result with a reason.
+  X509_VERIFY_PARAM* param = SSL_get0_param(handle);
+  if (is_ip_literal(host)) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+  }
+}
+
+// The TLS handshake on a connected c.tls; a failure closes the connection and says whether
+// it timed out, the certificate was refused, or something else went wrong.
+asio::awaitable<Result<void>> handshake(Connection& c, const Origin& o) {
+  const auto& origin = o.host_header;
+  SSL* handle = c.tls->native_handle();
+  set_tls_peer(handle, o.url.host, o.options.verify_tls);
+  auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, kUseTuple);
+  if (!hec) co_return ok();
+  long verify = SSL_get_verify_result(handle);
+  bool verify_failed = verify != X509_V_OK ||
+                       (hec.category() == asio::error::get_ssl_category() &&
+                        ERR_GET_REASON(static_cast<unsigned long>(hec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED);
+  std::string reason = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : hec.message();
+  bool timed_out = hec == beast::error::timeout;
+  c.close();
+  if (timed_out) {
+    const auto timeout_ms = std::to_string(o.options.connect_timeout.count());
+    co_return make_error(Errc::timeout, "TLS handshake with " + origin + " timed out after " + timeout_ms + " ms");
+  }
+  if (verify_failed && o.options.verify_tls) {
+    co_return make_error(Errc::forbidden, "TLS certificate verification failed for " + origin + ": " + reason);
+  }
+  co_return make_error(Errc::unavailable, "TLS handshake with " + origin + " failed: " + reason);
+}
+
 asio::awaitable<Result<void>> connect(Connection& c, const Origin& o) {
   c.close();
   const auto deadline = Clock::now() + o.options.connect_timeout;
@@ -123,36 +162,8 @@ asio::awaitable<Result<void>> connect(Connection& c, const Origin& o) {
   stream->socket().set_option(tcp::no_delay(true), ignored);
 
   if (c.tls) {
-    SSL* handle = c.tls->native_handle();
-    const auto& host = o.url.host;
-    if (!is_ip_literal(host)) SSL_set_tlsext_host_name(handle, host.c_str());  // SNI is for names only (RFC 6066)
-    if (o.options.verify_tls) {
-      // Name checks by OpenSSL itself, so a mismatch shows up in the verify result with a reason.
-      X509_VERIFY_PARAM* param = SSL_get0_param(handle);
-      if (is_ip_literal(host)) {
-        X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
-      } else {
-        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
-      }
-    }
-    auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, kUseTuple);
-    if (hec) {
-      long verify = SSL_get_verify_result(handle);
-      bool verify_failed = verify != X509_V_OK ||
-                           (hec.category() == asio::error::get_ssl_category() &&
-                            ERR_GET_REASON(static_cast<unsigned long>(hec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED);
-      std::string reason = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : hec.message();
-      bool timed_out = hec == beast::error::timeout;
-      c.close();
-      if (timed_out) {
-        co_return make_error(Errc::timeout, "TLS handshake with " + origin + " timed out after " + timeout_ms + " ms");
-      }
-      if (verify_failed && o.options.verify_tls) {
-        co_return make_error(Errc::forbidden, "TLS certificate verification failed for " + origin + ": " + reason);
-      }
-      co_return make_error(Errc::unavailable, "TLS handshake with " + origin + " failed: " + reason);
-    }
+    auto shaken = co_await handshake(c, o);
+    if (!shaken) co_return shaken.take_error();
   }
   ++c.opened;
   co_return ok();

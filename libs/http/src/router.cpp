@@ -103,6 +103,71 @@ bool more_specific(const Entry& a, const Entry& b) {
   return a.segments.size() > b.segments.size();
 }
 
+// Segments of the raw path are decoded one by one so an encoded '/' stays inside its segment.
+std::vector<std::string> path_segments(const Request& request) {
+  std::string_view raw = request.target;
+  bool encoded = !raw.empty() && raw.front() == '/';
+  // A hand-built request or an absolute-form target: use the path, decoded already.
+  raw = encoded ? raw.substr(0, raw.find_first_of("?#")) : std::string_view(request.path);
+  std::vector<std::string> segs;
+  for (auto s : split_path(raw)) segs.push_back(encoded ? percent_decode(s) : std::string(s));
+  return segs;
+}
+
+// The most specific route for the method (HEAD falls back to GET), and every method the
+// path has a route for (for 405's Allow).
+struct Match {
+  const Entry* entry = nullptr;
+  std::map<std::string, std::string> params;
+  std::set<std::string> allowed;
+};
+
+Match find_route(const std::vector<Entry>& entries, const std::string& method, const std::vector<std::string>& segs) {
+  Match best, best_get;
+  std::map<std::string, std::string> params;
+  for (const auto& e : entries) {
+    if (!match(e, segs, params)) continue;
+    best.allowed.insert(e.method);
+    if (e.method == method) {
+      if (!best.entry || more_specific(e, *best.entry)) {
+        best.entry = &e;
+        best.params = params;
+      }
+    } else if (method == "HEAD" && e.method == "GET") {
+      if (!best_get.entry || more_specific(e, *best_get.entry)) {
+        best_get.entry = &e;
+        best_get.params = params;
+      }
+    }
+  }
+  if (!best.entry && best_get.entry) {
+    best.entry = best_get.entry;
+    best.params = std::move(best_get.params);
+  }
+  return best;
+}
+
+// The route's handler with its parameters set on the request; 404 or 405 without one.
+Handler terminal_for(Match& found, Request& request) {
+  if (found.entry) {
+    request.params = std::move(found.params);
+    request.route = found.entry->pattern;
+    return [best = found.entry](const Request& r, Reply rep) { best->handler(r, std::move(rep)); };
+  }
+  request.params.clear();
+  request.route.clear();
+  if (found.allowed.empty()) return [](const Request&, Reply rep) { rep(Response::error(404, "Not Found")); };
+  auto& allowed = found.allowed;
+  if (allowed.count("GET")) allowed.insert("HEAD");
+  std::string allow;
+  for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+  return [allow](const Request&, Reply rep) {
+    Response r = Response::error(405, "Method Not Allowed");
+    r.headers.set("Allow", allow);
+    rep(std::move(r));
+  };
+}
+
 }  // namespace
 
 struct Router::Impl {
@@ -142,63 +207,8 @@ void Router::dispatch(Request& request, Reply reply) const {
     if (!done->exchange(true)) reply(std::move(r));
   };
 
-  // Segments of the raw path are decoded one by one so an encoded '/' stays inside its segment.
-  std::string_view raw = request.target;
-  bool encoded = !raw.empty() && raw.front() == '/';
-  // A hand-built request or an absolute-form target: use the path, decoded already.
-  raw = encoded ? raw.substr(0, raw.find_first_of("?#")) : std::string_view(request.path);
-  std::vector<std::string> segs;
-  for (auto s : split_path(raw)) segs.push_back(encoded ? percent_decode(s) : std::string(s));
-
-  const Entry* best = nullptr;
-  const Entry* best_get = nullptr;  // HEAD falls back to GET
-  std::map<std::string, std::string> params;
-  std::map<std::string, std::string> best_params;
-  std::map<std::string, std::string> best_get_params;
-  std::set<std::string> allowed;
-  for (const auto& e : impl_->entries) {
-    if (!match(e, segs, params)) continue;
-    allowed.insert(e.method);
-    if (e.method == request.method) {
-      if (!best || more_specific(e, *best)) {
-        best = &e;
-        best_params = params;
-      }
-    } else if (request.method == "HEAD" && e.method == "GET") {
-      if (!best_get || more_specific(e, *best_get)) {
-        best_get = &e;
-        best_get_params = params;
-      }
-    }
-  }
-  if (!best && best_get) {
-    best = best_get;
-    best_params = std::move(best_get_params);
-  }
-
-  Handler terminal;
-  if (best) {
-    request.params = std::move(best_params);
-    request.route = best->pattern;
-    terminal = [best](const Request& r, Reply rep) { best->handler(r, std::move(rep)); };
-  } else {
-    request.params.clear();
-    request.route.clear();
-    if (allowed.empty()) {
-      terminal = [](const Request&, Reply rep) { rep(Response::error(404, "Not Found")); };
-    } else {
-      if (allowed.count("GET")) allowed.insert("HEAD");
-      std::string allow;
-      for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
-      terminal = [allow](const Request&, Reply rep) {
-        Response r = Response::error(405, "Method Not Allowed");
-        r.headers.set("Allow", allow);
-        rep(std::move(r));
-      };
-    }
-  }
-
-  Handler chain = std::move(terminal);
+  Match found = find_route(impl_->entries, request.method, path_segments(request));
+  Handler chain = terminal_for(found, request);
   for (auto it = impl_->middleware.rbegin(); it != impl_->middleware.rend(); ++it) {
     chain = [m = &*it, next = std::move(chain)](const Request& r, Reply rep) { (*m)(r, std::move(rep), next); };
   }

@@ -174,6 +174,20 @@ bool is_http_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
 }
 
+using BeastRequest = bhttp::request<bhttp::string_body>;
+
+// The router's view of a request Beast has read.
+Request to_request(BeastRequest&& msg, const std::string& remote_address) {
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  for (const auto& field : msg) req.headers.add(std::string(field.name_string()), std::string(field.value()));
+  req.body = std::move(msg.body());
+  req.remote_address = remote_address;
+  parse_target(req);
+  return req;
+}
+
 void log_coroutine_exception(std::exception_ptr e) {
   if (!e) return;
   try {
@@ -194,7 +208,12 @@ struct Server::Impl {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> run_session(std::shared_ptr<Session> s);
   asio::awaitable<void> fail(Session& s, int status, std::string detail);
+  asio::awaitable<bool> await_request(Session& s, bool first);
+  asio::awaitable<std::optional<BeastRequest>> read_request(Session& s);
+  asio::awaitable<std::optional<Response>> handle(Session& s, Request& req);
   asio::awaitable<void> serve_stream(std::shared_ptr<Session> s, Response res, unsigned version, bool head);
+  asio::awaitable<bool> write_stream_head(Session& s, const Response& res, unsigned version, bool head);
+  asio::awaitable<void> pump_stream(std::shared_ptr<Session> s, std::shared_ptr<Stream> stream);
   asio::awaitable<bool> send_chunks(Session& s, const std::deque<std::string>& chunks);
   bhttp::response<bhttp::string_body> to_beast(Response res, unsigned version, bool head, bool keep_alive);
 
@@ -311,24 +330,9 @@ asio::awaitable<bool> Server::Impl::send_chunks(Session& s, const std::deque<std
   co_return !ec;
 }
 
-// The head without a length (the body ends with the connection), then the stream's chunks as
-// they come, keep-alives while it is quiet, until it closes, overflows, outlives max_duration,
-// the client leaves or the server stops.
-asio::awaitable<void> Server::Impl::serve_stream(std::shared_ptr<Session> s, Response res, unsigned version,
-                                                 bool head) {
-  auto stream = std::move(res.body_stream);
-  // Tells the stream's owner however this coroutine ends, even when its frame dies with the
-  // io_context at stop().
-  struct End {
-    Stream* stream;
-    ~End() {
-      try {
-        stream->ended();
-      } catch (...) {  // a destructor must not throw; the owner's callback is its own business
-      }
-    }
-  } end{stream.get()};
-
+// The head without a length (the body ends with the connection). False when no body is to
+// follow: the write failed, or the request was HEAD (the connection is then half-closed).
+asio::awaitable<bool> Server::Impl::write_stream_head(Session& s, const Response& res, unsigned version, bool head) {
   bool keep_alive = false;
   bhttp::response<bhttp::empty_body> out;
   out.version(version);
@@ -337,16 +341,21 @@ asio::awaitable<void> Server::Impl::serve_stream(std::shared_ptr<Session> s, Res
   if (!res.headers.contains("Server")) out.set(bhttp::field::server, opt.server_name);
   out.keep_alive(false);
   bhttp::response_serializer<bhttp::empty_body> serializer(out);
-  s->stream.expires_after(opt.idle_timeout);
+  s.stream.expires_after(opt.idle_timeout);
   requests.fetch_add(1);
-  auto [hec, hn] = co_await bhttp::async_write_header(s->stream, serializer, kUseTuple);
-  s->stream.expires_never();
-  beast::error_code ignored;
+  auto [hec, hn] = co_await bhttp::async_write_header(s.stream, serializer, kUseTuple);
+  s.stream.expires_never();
   if (hec || head) {
-    s->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    co_return;
+    beast::error_code ignored;
+    s.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_return false;
   }
+  co_return true;
+}
 
+// The stream's chunks as they come, keep-alives while it is quiet, until it closes, overflows,
+// outlives max_duration, the client leaves or the server stops.
+asio::awaitable<void> Server::Impl::pump_stream(std::shared_ptr<Session> s, std::shared_ptr<Stream> stream) {
   s->streaming = true;
   // Its timer is what the loop waits on: the stream's writes and the client's departure cancel it.
   auto wake = std::make_shared<ReplySlot>(s->stream.get_executor());
@@ -387,8 +396,102 @@ asio::awaitable<void> Server::Impl::serve_stream(std::shared_ptr<Session> s, Res
     wake->timer.expires_at(std::min(last_sent + so.keepalive, end_at));
     co_await wake->timer.async_wait(kUseTuple);
   }
+  beast::error_code ignored;
   s->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   s->stream.close();
+}
+
+// A response whose body is a Stream: its head, then its chunks until it ends.
+asio::awaitable<void> Server::Impl::serve_stream(std::shared_ptr<Session> s, Response res, unsigned version,
+                                                 bool head) {
+  auto stream = std::move(res.body_stream);
+  // Tells the stream's owner however this coroutine ends, even when its frame dies with the
+  // io_context at stop().
+  struct End {
+    Stream* stream;
+    ~End() {
+      try {
+        stream->ended();
+      } catch (...) {  // a destructor must not throw; the owner's callback is its own business
+      }
+    }
+  } end{stream.get()};
+
+  if (!co_await write_stream_head(*s, res, version, head)) co_return;
+  co_await pump_stream(s, stream);
+}
+
+// Waits for the first byte of the next request unless the buffer holds it already. False when
+// the connection is done: the server is stopping, or the peer closed, or it was idle too long.
+asio::awaitable<bool> Server::Impl::await_request(Session& s, bool first) {
+  // Checked on the strand before going idle, so stop() either sees us idle or we see it.
+  if (stopping.load()) co_return false;
+  if (s.buffer.size() == 0) {
+    s.idle = true;
+    s.stream.expires_after(first ? opt.read_timeout : opt.idle_timeout);
+    auto [ec, n] = co_await s.stream.async_read_some(s.buffer.prepare(8192), kUseTuple);
+    s.idle = false;
+    if (ec) co_return false;  // closed by the peer, idle timeout, or stop(): nothing to answer
+    s.buffer.commit(n);
+  }
+  s.idle = false;
+  co_return true;
+}
+
+// One whole request within read_timeout and the header and body limits. A request that breaks
+// them is answered here; nullopt then, and on timeouts and broken connections (closed without
+// an answer).
+asio::awaitable<std::optional<BeastRequest>> Server::Impl::read_request(Session& s) {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  // The whole request, from its first byte, must arrive within read_timeout.
+  s.stream.expires_after(opt.read_timeout);
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(opt.header_limit, UINT32_MAX)));
+  parser.body_limit(static_cast<std::uint64_t>(opt.body_limit));
+  auto [hec, hn] = co_await bhttp::async_read_header(s.stream, s.buffer, parser, kUseTuple);
+  beast::error_code ec = hec;
+  if (!ec && !parser.is_done()) {
+    // curl and others wait for this before sending a body over 1 KiB.
+    const auto& h = parser.get();
+    if (h.version() >= 11 && iequals(h[bhttp::field::expect], "100-continue")) {
+      auto [wec, wn] = co_await asio::async_write(s.stream, asio::buffer(kContinue), kUseTuple);
+      if (wec) co_return std::nullopt;
+    }
+    auto [bec, bn] = co_await bhttp::async_read(s.stream, s.buffer, parser, kUseTuple);
+    ec = bec;
+  }
+  if (ec) {
+    if (ec == bhttp::error::body_limit) {
+      co_await fail(s, 413, "Request body too large: limit is " + std::to_string(opt.body_limit) + " bytes");
+    } else if (ec == bhttp::error::header_limit) {
+      co_await fail(s, 431, "Request header fields too large");
+    } else if (is_http_error(ec) && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+      co_await fail(s, 400, "Bad Request: " + ec.message());
+    }
+    co_return std::nullopt;  // timeouts and broken connections are closed without an answer
+  }
+  co_return parser.release();
+}
+
+// Hands the request to the router and waits on the strand for its reply. nullopt: stop() gave
+// up waiting for the handler.
+asio::awaitable<std::optional<Response>> Server::Impl::handle(Session& s, Request& req) {
+  s.stream.expires_never();  // handlers take as long as they take; stop() bounds it
+  auto slot = std::make_shared<ReplySlot>(s.stream.get_executor());
+  s.slot = slot;
+  {
+    auto core = std::make_shared<ReplyCore>(gate, &ioc, slot);
+    try {
+      router->dispatch(req, [core](Response r) { core->deliver(std::move(r)); });
+    } catch (...) {  // dispatch catches handler exceptions; this is for allocation failures
+      core->deliver(Response::error(500, "Internal Server Error"));
+    }
+    core->end_dispatch();
+  }
+  if (!slot->response) co_await slot->timer.async_wait(kUseTuple);
+  s.slot.reset();
+  if (!slot->response) co_return std::nullopt;
+  co_return std::move(*slot->response);
 }
 
 asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
@@ -405,84 +508,22 @@ asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
     }
   } leave{this, s.get()};
 
-  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  bool first = true;
-  for (;;) {
-    // Checked on the strand before going idle, so stop() either sees us idle or we see it.
-    if (stopping.load()) co_return;
-    if (s->buffer.size() == 0) {
-      s->idle = true;
-      s->stream.expires_after(first ? opt.read_timeout : opt.idle_timeout);
-      auto [ec, n] = co_await s->stream.async_read_some(s->buffer.prepare(8192), kUseTuple);
-      s->idle = false;
-      if (ec) co_return;  // closed by the peer, idle timeout, or stop(): nothing to answer
-      s->buffer.commit(n);
-    }
-    s->idle = false;
-    first = false;
+  for (bool first = true;; first = false) {
+    if (!co_await await_request(*s, first)) co_return;
+    auto msg = co_await read_request(*s);
+    if (!msg) co_return;
+    unsigned version = msg->version() == 10 ? 10 : 11;
+    bool head = msg->method() == bhttp::verb::head;
+    bool keep_alive = msg->keep_alive();
+    Request req = to_request(std::move(*msg), s->remote);
 
-    // The whole request, from its first byte, must arrive within read_timeout.
-    s->stream.expires_after(opt.read_timeout);
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(opt.header_limit, UINT32_MAX)));
-    parser.body_limit(static_cast<std::uint64_t>(opt.body_limit));
-    auto [hec, hn] = co_await bhttp::async_read_header(s->stream, s->buffer, parser, kUseTuple);
-    beast::error_code ec = hec;
-    if (!ec && !parser.is_done()) {
-      // curl and others wait for this before sending a body over 1 KiB.
-      const auto& h = parser.get();
-      if (h.version() >= 11 && iequals(h[bhttp::field::expect], "100-continue")) {
-        auto [wec, wn] = co_await asio::async_write(s->stream, asio::buffer(kContinue), kUseTuple);
-        if (wec) co_return;
-      }
-      auto [bec, bn] = co_await bhttp::async_read(s->stream, s->buffer, parser, kUseTuple);
-      ec = bec;
-    }
-    if (ec) {
-      if (ec == bhttp::error::body_limit) {
-        co_await fail(*s, 413, "Request body too large: limit is " + std::to_string(opt.body_limit) + " bytes");
-      } else if (ec == bhttp::error::header_limit) {
-        co_await fail(*s, 431, "Request header fields too large");
-      } else if (is_http_error(ec) && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-        co_await fail(*s, 400, "Bad Request: " + ec.message());
-      }
-      co_return;  // timeouts and broken connections are closed without an answer
-    }
-
-    auto msg = parser.release();
-    unsigned version = msg.version() == 10 ? 10 : 11;
-    bool head = msg.method() == bhttp::verb::head;
-    bool keep_alive = msg.keep_alive();
-    Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    for (const auto& field : msg) req.headers.add(std::string(field.name_string()), std::string(field.value()));
-    req.body = std::move(msg.body());
-    req.remote_address = s->remote;
-    parse_target(req);
-
-    s->stream.expires_never();  // handlers take as long as they take; stop() bounds it
-    auto slot = std::make_shared<ReplySlot>(s->stream.get_executor());
-    s->slot = slot;
-    {
-      auto core = std::make_shared<ReplyCore>(gate, &ioc, slot);
-      try {
-        router->dispatch(req, [core](Response r) { core->deliver(std::move(r)); });
-      } catch (...) {  // dispatch catches handler exceptions; this is for allocation failures
-        core->deliver(Response::error(500, "Internal Server Error"));
-      }
-      core->end_dispatch();
-    }
-    if (!slot->response) co_await slot->timer.async_wait(kUseTuple);
-    s->slot.reset();
-    if (!slot->response) co_return;  // stop() gave up waiting for the handler
-    Response res = std::move(*slot->response);
-    if (res.body_stream) {
-      co_await serve_stream(s, std::move(res), version, head);
+    auto res = co_await handle(*s, req);
+    if (!res) co_return;
+    if (res->body_stream) {
+      co_await serve_stream(s, std::move(*res), version, head);
       co_return;
     }
-
-    auto out = to_beast(std::move(res), version, head, keep_alive && !stopping.load());
+    auto out = to_beast(std::move(*res), version, head, keep_alive && !stopping.load());
     keep_alive = out.keep_alive();
     s->stream.expires_after(opt.idle_timeout);
     requests.fetch_add(1);  // before the write: the client may read the answer before we resume

@@ -153,56 +153,79 @@ http::Response retry_result(const RetryCount& c, std::int64_t remaining) {
   return http::Response::json(200, w.take());
 }
 
+// GET <base>: one page of the kind's letters, newest first, with X-Total-Count.
+http::Response list_letters(db::Pool& db, const std::string& kind, const http::Request& req) {
+  api::QueryReader q(req);
+  auto page = q.paging();
+  if (!q.ok()) return q.response();
+  auto count = db.exec("SELECT count(*) FROM dead_letters WHERE kind = $1", {kind});
+  if (!count) return store_error(count.error());
+  auto rows = db.exec(std::string("SELECT ") + kColumns +
+                          " FROM dead_letters WHERE kind = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+                      {kind, std::to_string(page.limit), std::to_string(page.skip)});
+  if (!rows) return store_error(rows.error());
+  json::Writer w;
+  w.start_array();
+  for (std::size_t i = 0; i < rows->size(); ++i) write_letter(w, kind, *rows, i, false);
+  w.end_array();
+  auto r = http::Response::json(200, w.take());
+  r.headers.set("X-Total-Count", std::to_string(count->get_int(0, 0)));
+  return r;
+}
+
+// One dead letter by the id in the path: its row, or the answer to give instead.
+std::variant<db::Rows, http::Response> find_letter(db::Pool& db, const std::string& kind, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
+  auto rows = db.exec(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE kind = $1 AND id = $2::uuid",
+                      {kind, id});
+  if (!rows) return store_error(rows.error());
+  if (rows->empty()) return http::Response::error(404, "Dead letter not found");
+  return std::move(rows).value();
+}
+
+http::Response discard_letter(db::Pool& db, const std::string& kind, const http::Request& req) {
+  const auto& id = req.params.at("id");
+  if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
+  auto rows = db.exec("DELETE FROM dead_letters WHERE kind = $1 AND id = $2::uuid", {kind, id});
+  if (!rows) return store_error(rows.error());
+  if (rows->affected() == 0) return http::Response::error(404, "Dead letter not found");
+  log::info("dead letter discarded", {{"kind", kind}, {"id", id}});
+  return http::Response::empty(204);
+}
+
+// POST <base>/retry: the oldest kRetryAllAtOnce letters, and how many are left.
+http::Response retry_all(db::Pool& db, const std::string& kind, const DeadLetterBox::Retry& retry) {
+  auto rows = db.exec(std::string("SELECT ") + kColumns +
+                          " FROM dead_letters WHERE kind = $1 ORDER BY created_at, id LIMIT $2",
+                      {kind, std::to_string(kRetryAllAtOnce)});
+  if (!rows) return store_error(rows.error());
+  RetryCount c;
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    auto done = retry_one(db, stored(*rows, i), retry);
+    if (!done) return store_error(done.error());
+    (*done ? c.retried : c.failed)++;
+  }
+  auto left = db.exec("SELECT count(*) FROM dead_letters WHERE kind = $1", {kind});
+  return retry_result(c, left ? left->get_int(0, 0) : -1);
+}
+
 }  // namespace
 
 void DeadLetterBox::add_routes(http::Router& router, Retry retry) {
   const std::string base = "/api/v1/dead-letters/" + kind_;
-  router.add_sync("GET", base, [this](const http::Request& req) {
-    api::QueryReader q(req);
-    auto page = q.paging();
-    if (!q.ok()) return q.response();
-    auto count = db_.exec("SELECT count(*) FROM dead_letters WHERE kind = $1", {kind_});
-    if (!count) return store_error(count.error());
-    auto rows = db_.exec(std::string("SELECT ") + kColumns +
-                             " FROM dead_letters WHERE kind = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
-                         {kind_, std::to_string(page.limit), std::to_string(page.skip)});
-    if (!rows) return store_error(rows.error());
-    json::Writer w;
-    w.start_array();
-    for (std::size_t i = 0; i < rows->size(); ++i) write_letter(w, kind_, *rows, i, false);
-    w.end_array();
-    auto r = http::Response::json(200, w.take());
-    r.headers.set("X-Total-Count", std::to_string(count->get_int(0, 0)));
-    return r;
-  });
-  // One dead letter by the id in the path: its row, or the answer to give instead.
-  auto one = [this](const http::Request& req) -> std::variant<db::Rows, http::Response> {
-    const auto& id = req.params.at("id");
-    if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
-    auto rows = db_.exec(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE kind = $1 AND id = $2::uuid",
-                         {kind_, id});
-    if (!rows) return store_error(rows.error());
-    if (rows->empty()) return http::Response::error(404, "Dead letter not found");
-    return std::move(rows).value();
-  };
-  router.add_sync("GET", base + "/{id}", [this, one](const http::Request& req) {
-    auto found = one(req);
+  router.add_sync("GET", base, [this](const http::Request& req) { return list_letters(db_, kind_, req); });
+  router.add_sync("GET", base + "/{id}", [this](const http::Request& req) {
+    auto found = find_letter(db_, kind_, req);
     if (auto* answer = std::get_if<http::Response>(&found)) return std::move(*answer);
     json::Writer w;
     write_letter(w, kind_, std::get<db::Rows>(found), 0, true);
     return http::Response::json(200, w.take());
   });
-  router.add_sync("DELETE", base + "/{id}", [this](const http::Request& req) {
-    const auto& id = req.params.at("id");
-    if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
-    auto rows = db_.exec("DELETE FROM dead_letters WHERE kind = $1 AND id = $2::uuid", {kind_, id});
-    if (!rows) return store_error(rows.error());
-    if (rows->affected() == 0) return http::Response::error(404, "Dead letter not found");
-    log::info("dead letter discarded", {{"kind", kind_}, {"id", id}});
-    return http::Response::empty(204);
-  });
-  router.add_sync("POST", base + "/{id}/retry", [this, retry, one](const http::Request& req) {
-    auto found = one(req);
+  router.add_sync("DELETE", base + "/{id}",
+                  [this](const http::Request& req) { return discard_letter(db_, kind_, req); });
+  router.add_sync("POST", base + "/{id}/retry", [this, retry](const http::Request& req) {
+    auto found = find_letter(db_, kind_, req);
     if (auto* answer = std::get_if<http::Response>(&found)) return std::move(*answer);
     RetryCount c;
     auto done = retry_one(db_, stored(std::get<db::Rows>(found), 0), retry);
@@ -210,20 +233,8 @@ void DeadLetterBox::add_routes(http::Router& router, Retry retry) {
     (*done ? c.retried : c.failed)++;
     return retry_result(c, *done ? 0 : 1);
   });
-  router.add_sync("POST", base + "/retry", [this, retry](const http::Request&) {
-    auto rows = db_.exec(std::string("SELECT ") + kColumns +
-                             " FROM dead_letters WHERE kind = $1 ORDER BY created_at, id LIMIT $2",
-                         {kind_, std::to_string(kRetryAllAtOnce)});
-    if (!rows) return store_error(rows.error());
-    RetryCount c;
-    for (std::size_t i = 0; i < rows->size(); ++i) {
-      auto done = retry_one(db_, stored(*rows, i), retry);
-      if (!done) return store_error(done.error());
-      (*done ? c.retried : c.failed)++;
-    }
-    auto left = db_.exec("SELECT count(*) FROM dead_letters WHERE kind = $1", {kind_});
-    return retry_result(c, left ? left->get_int(0, 0) : -1);
-  });
+  router.add_sync("POST", base + "/retry",
+                  [this, retry](const http::Request&) { return retry_all(db_, kind_, retry); });
 }
 
 }  // namespace dm::service

@@ -5,6 +5,7 @@
 #include "dm/contract/rpc.hpp"
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
+#include "dm/service/runtime.hpp"
 
 namespace dm::service {
 
@@ -139,6 +140,14 @@ void forward_rpc(bus::Connection& nats, std::string_view owner, std::string_view
         reply(std::move(res));
       },
       headers);
+}
+
+Result<std::unique_ptr<RpcServer>> serve_rpc(Runtime& rt, std::shared_ptr<const http::Router> router,
+                                             std::size_t workers) {
+  if (workers == 0) workers = static_cast<std::size_t>(rt.settings().db_pool_size);
+  auto server = std::make_unique<RpcServer>(rt.rpc(), rt.spec().name, std::move(router), workers);
+  DM_TRY(server->start());
+  return server;
 }
 
 }  // namespace dm::service

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iterator>
 #include <map>
@@ -101,6 +102,24 @@ struct Answer {
     return j;
   }
 };
+
+// Sends `signal` to a one-worker pool's worker while it runs kSlow (after `meanwhile` has
+// queued more work, if given): the slow run's answer and the pid that got the signal.
+struct Signalled {
+  RunResult slow;
+  int pid;
+};
+Signalled signal_busy_worker(WorkerPool& p, int signal, const std::function<void()>& meanwhile = {}) {
+  CHECK(p.run(run_job("echo", kEcho, R"({"n":0})")).status == "success");
+  const int pid = p.pids().at(0);
+  REQUIRE(pid > 0);  // kill(-1) would kill every process we may signal
+  Answer slow;
+  p.submit(slow.with(run_job("slow", kSlow, R"({"n":1})", 3000)));
+  REQUIRE(busy(pid));  // the slow function is running now
+  if (meanwhile) meanwhile();
+  REQUIRE(::kill(pid, signal) == 0);
+  return {slow.future.get(), pid};
+}
 }  // namespace
 
 TEST_CASE("a function that crashes its worker is convicted only on a fresh worker, then quarantined") {
@@ -166,15 +185,9 @@ TEST_CASE("kill -9 of a busy worker running a healthy function: it runs again, n
   auto pool = WorkerPool::start(options(1));
   REQUIRE(pool.ok());
   auto& p = **pool;
-  CHECK(p.run(run_job("echo", kEcho, R"({"n":0})")).status == "success");
-  const int pid = p.pids().at(0);
-  REQUIRE(pid > 0);
-  Answer slow, queued;
-  p.submit(slow.with(run_job("slow", kSlow, R"({"n":1})", 3000)));
-  REQUIRE(busy(pid));  // the slow function is running now
-  p.submit(queued.with(run_job("echo", kEcho, R"({"n":2})")));
-  REQUIRE(::kill(pid, SIGKILL) == 0);
-  auto r = slow.future.get();
+  Answer queued;
+  auto [r, pid] =
+      signal_busy_worker(p, SIGKILL, [&] { p.submit(queued.with(run_job("echo", kEcho, R"({"n":2})"))); });
   INFO(r.error_message);
   CHECK(r.status == "success");
   CHECK(r.output == R"({"ok":1})");
@@ -190,16 +203,9 @@ TEST_CASE("kill -9 of a busy worker running a healthy function: it runs again, n
 TEST_CASE("a worker that dies as if it crashed while running a healthy function: suspect, cleared on a fresh worker") {
   auto pool = WorkerPool::start(options(1));
   REQUIRE(pool.ok());
-  auto& p = **pool;
-  CHECK(p.run(run_job("echo", kEcho, R"({"n":0})")).status == "success");
-  const int pid = p.pids().at(0);
-  REQUIRE(pid > 0);
-  Answer slow;
-  p.submit(slow.with(run_job("slow", kSlow, R"({"n":1})", 3000)));
-  REQUIRE(busy(pid));
   // SIGABRT is what a V8 abort looks like: the running job is suspected, not convicted.
-  REQUIRE(::kill(pid, SIGABRT) == 0);
-  auto r = slow.future.get();
+  auto& p = **pool;
+  auto r = signal_busy_worker(p, SIGABRT).slow;
   INFO(r.error_message);
   CHECK(r.status == "success");
   auto st = p.stats();
@@ -212,16 +218,9 @@ TEST_CASE("a worker that dies as if it crashed while running a healthy function:
 TEST_CASE("a worker killed by SIGSYS (a system call outside the sandbox's filter) is a crash like a V8 abort") {
   auto pool = WorkerPool::start(options(1));
   REQUIRE(pool.ok());
-  auto& p = **pool;
-  CHECK(p.run(run_job("echo", kEcho, R"({"n":0})")).status == "success");
-  const int pid = p.pids().at(0);
-  REQUIRE(pid > 0);
-  Answer slow;
-  p.submit(slow.with(run_job("slow", kSlow, R"({"n":1})", 3000)));
-  REQUIRE(busy(pid));
   // The filter's kill is SIGSYS: the running job is suspected, run alone again, cleared.
-  REQUIRE(::kill(pid, SIGSYS) == 0);
-  auto r = slow.future.get();
+  auto& p = **pool;
+  auto r = signal_busy_worker(p, SIGSYS).slow;
   INFO(r.error_message);
   CHECK(r.status == "success");
   auto st = p.stats();

@@ -9,7 +9,7 @@
 #include "codec.hpp"
 #include "dm/contract/device_event.hpp"
 #include "event.hpp"
-#include "proto_files.hpp"  // tests/unit: proto/ and its schemas
+#include "proto_files.hpp"  // tests/proto: proto/ and its schemas
 
 using namespace dm;
 using namespace dm::ingest;

@@ -42,6 +42,14 @@ class RpcServer {
   std::shared_ptr<State> state_;
 };
 
+class Runtime;
+
+// Starts serving `router` over NATS as the runtime's service (Spec::name) with `workers`
+// threads; 0: one per database connection, since each request may wait for one. The caller
+// stops it at shutdown, before what its routes use.
+Result<std::unique_ptr<RpcServer>> serve_rpc(Runtime& rt, std::shared_ptr<const http::Router> router,
+                                             std::size_t workers = 0);
+
 // Turns a NATS RPC message from `caller` into the http::Request an owner's router expects.
 http::Request request_from_rpc(const bus::Message& message, std::string_view caller);
 
