@@ -28,8 +28,8 @@ Result<std::vector<std::string>> run_now(const DirectRun& ctx, const Uplink& upl
     job.uplink = &uplink;
     job.flow = t.flow;
     job.trigger = t.node;
-    job.key = replay_id.empty() ? run_key(t.flow->id, uplink.dedup_id)
-                                : replay_key(t.flow->id, uplink.dedup_id, replay_id);
+    job.key =
+        replay_id.empty() ? run_key(t.flow->id, uplink.dedup_id) : replay_key(t.flow->id, uplink.dedup_id, replay_id);
     job.replay = !replay_id.empty();
     if (done.count(job.key)) continue;
     keys.push_back(job.key);

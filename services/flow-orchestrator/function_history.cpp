@@ -7,9 +7,9 @@
 namespace dm::flow_orchestrator {
 
 const std::vector<std::string>& function_run_columns() {
-  static const std::vector<std::string> kColumns = {
-      "run_id",  "function_id", "version", "flow_id", "flow_run_id", "node_id", "dev_eui",    "replay",
-      "status",  "input",       "output",  "logs",    "error",       "duration_ms", "created_at"};
+  static const std::vector<std::string> kColumns = {"run_id",  "function_id", "version", "flow_id",     "flow_run_id",
+                                                    "node_id", "dev_eui",     "replay",  "status",      "input",
+                                                    "output",  "logs",        "error",   "duration_ms", "created_at"};
   return kColumns;
 }
 
@@ -17,8 +17,8 @@ std::vector<db::Params> function_run_rows(const std::vector<const Run*>& runs) {
   std::vector<db::Params> rows;
   for (const Run* r : runs) {
     for (const auto& f : r->functions) {
-      rows.push_back({f.run_id, f.function_id, std::to_string(f.version), r->flow_id, r->run_key, f.node_id,
-                      r->dev_eui, r->replay ? "true" : "false", f.status, f.input, f.output, f.logs, f.error,
+      rows.push_back({f.run_id, f.function_id, std::to_string(f.version), r->flow_id, r->run_key, f.node_id, r->dev_eui,
+                      r->replay ? "true" : "false", f.status, f.input, f.output, f.logs, f.error,
                       std::to_string(f.duration_ms), r->at});
     }
   }
@@ -88,7 +88,8 @@ http::Response history(db::Pool& db, const http::Request& req, const std::string
 }  // namespace
 
 void add_function_history_routes(http::Router& router, db::Pool& db) {
-  router.add_sync("GET", "/api/v1/functions/history", [&db](const http::Request& r) { return history(db, r, nullptr); });
+  router.add_sync("GET", "/api/v1/functions/history",
+                  [&db](const http::Request& r) { return history(db, r, nullptr); });
   router.add_sync("GET", "/api/v1/functions/{id}/history",
                   [&db](const http::Request& r) { return history(db, r, &r.params.at("id")); });
 }

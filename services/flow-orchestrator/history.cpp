@@ -1,7 +1,7 @@
 #include "history.hpp"
 
-#include "dm/contract/subjects.hpp"
 #include "dm/api/query.hpp"
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/uuid.hpp"
 #include "dm/json/json.hpp"
@@ -91,7 +91,8 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs) {
 
 void announce_runs(bus::Connection& nats, const std::vector<const Run*>& runs) {
   for (const Run* r : runs) {
-    for (const auto& f : r->functions) (void)nats.publish(contract::subject::function_run(f.function_id), function_run_json(*r, f));
+    for (const auto& f : r->functions)
+      (void)nats.publish(contract::subject::function_run(f.function_id), function_run_json(*r, f));
     if (auto p = nats.publish(contract::subject::flow_completed(r->flow_id), completed_json(*r)); !p)
       log::warn("flow-completed event not published", {{"flow", r->flow_id}, {"error", p.error().message}});
   }

@@ -1,8 +1,8 @@
 // dm-flow-orchestrator: wiring only. See README.md beside this file for what the service owns.
+#include "direct_run.hpp"
 #include "dm/core/log.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
-#include "direct_run.hpp"
 #include "engine.hpp"
 #include "function_history.hpp"
 #include "history.hpp"
@@ -81,38 +81,37 @@ int main() {
   std::unique_ptr<service::DeadLetterBox> dead_letters;
   std::unique_ptr<Processor> processor;
   std::unique_ptr<service::RpcServer> rpc;
-  return runtime.main(
-      [&](Config& config) { cfg = read_config(config); },
-      [&](service::Runtime& rt) -> Result<void> {
-        view = std::make_unique<View>(rt.rpc(), rt.nats(), cfg.reload_interval);
-        DM_TRY(view->start());
-        engine = std::make_unique<Engine>(rt.rpc(), rt.nats(), cfg.engine);
-        dead_letters = std::make_unique<service::DeadLetterBox>(rt.db(), rt.nats(), kDeadLetterKind);
-        processor = std::make_unique<Processor>(cfg.processor, rt.nats(), rt.db(), *view, *engine, *dead_letters,
-                                                rt.metrics());
-        DM_TRY(processor->start());
+  return runtime.main([&](Config& config) { cfg = read_config(config); },
+                      [&](service::Runtime& rt) -> Result<void> {
+                        view = std::make_unique<View>(rt.rpc(), rt.nats(), cfg.reload_interval);
+                        DM_TRY(view->start());
+                        engine = std::make_unique<Engine>(rt.rpc(), rt.nats(), cfg.engine);
+                        dead_letters = std::make_unique<service::DeadLetterBox>(rt.db(), rt.nats(), kDeadLetterKind);
+                        processor = std::make_unique<Processor>(cfg.processor, rt.nats(), rt.db(), *view, *engine,
+                                                                *dead_letters, rt.metrics());
+                        DM_TRY(processor->start());
 
-        // History routes are served over NATS to the gateway, not on the orchestrator's port.
-        auto api = std::make_shared<http::Router>();
-        add_history_routes(*api, rt.db());
-        add_function_history_routes(*api, rt.db());
-        add_simulate_route(
-            *api, rt.rpc(), *view,
-            {.function_timeout_ms = cfg.engine.walker.function_timeout_ms, .max_depth = cfg.engine.walker.max_depth});
-        add_replay_route(*api, rt.rpc(), rt.nats(), rt.db(), *view, *engine);
-        dead_letters->add_routes(*api, [&rt, &view, &engine](const service::StoredDeadLetter& letter) {
-          return retry_uplink({rt.nats(), rt.db(), *view, *engine}, letter);
-        });
-        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api));
+                        // History routes are served over NATS to the gateway, not on the orchestrator's port.
+                        auto api = std::make_shared<http::Router>();
+                        add_history_routes(*api, rt.db());
+                        add_function_history_routes(*api, rt.db());
+                        add_simulate_route(*api, rt.rpc(), *view,
+                                           {.function_timeout_ms = cfg.engine.walker.function_timeout_ms,
+                                            .max_depth = cfg.engine.walker.max_depth});
+                        add_replay_route(*api, rt.rpc(), rt.nats(), rt.db(), *view, *engine);
+                        dead_letters->add_routes(*api, [&rt, &view, &engine](const service::StoredDeadLetter& letter) {
+                          return retry_uplink({rt.nats(), rt.db(), *view, *engine}, letter);
+                        });
+                        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api));
 
-        watch(rt, *view, *processor);
-        rt.on_shutdown([&] {
-          rpc->stop();
-          processor->stop();
-          view->stop();
-        });
-        log::info("flow-orchestrator ready",
-                  {{"fetch_batch", cfg.processor.fetch_batch}, {"lanes", cfg.processor.lanes}});
-        return ok();
-      });
+                        watch(rt, *view, *processor);
+                        rt.on_shutdown([&] {
+                          rpc->stop();
+                          processor->stop();
+                          view->stop();
+                        });
+                        log::info("flow-orchestrator ready",
+                                  {{"fetch_batch", cfg.processor.fetch_batch}, {"lanes", cfg.processor.lanes}});
+                        return ok();
+                      });
 }

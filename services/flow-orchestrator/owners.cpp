@@ -1,7 +1,8 @@
 #include "owners.hpp"
-#include "dm/contract/subjects.hpp"
 
 #include <cstdlib>
+
+#include "dm/contract/subjects.hpp"
 
 namespace dm::flow_orchestrator {
 

@@ -9,8 +9,8 @@
 #include "dm/contract/streams.hpp"
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
-#include "dm/service/consumer.hpp"
 #include "dm/db/batch.hpp"
+#include "dm/service/consumer.hpp"
 #include "history.hpp"
 
 namespace dm::flow_orchestrator {
@@ -18,10 +18,10 @@ namespace dm::flow_orchestrator {
 struct Processor::Item {
   bus::JsMessage* msg = nullptr;
   std::optional<Uplink> uplink;
-  std::vector<std::size_t> jobs;  // indexes into the batch's RunJobs
-  bool retry = false;             // flows could not run: hand the uplink back
-  bool follows = false;           // handed back only to stay behind an earlier uplink of its device
-  std::string retry_reason;       // why it is handed back (kept with it if it gives up)
+  std::vector<std::size_t> jobs;    // indexes into the batch's RunJobs
+  bool retry = false;               // flows could not run: hand the uplink back
+  bool follows = false;             // handed back only to stay behind an earlier uplink of its device
+  std::string retry_reason;         // why it is handed back (kept with it if it gives up)
   std::optional<std::string> dead;  // leaves the pipeline as a dead letter, for this reason
 };
 
@@ -39,7 +39,6 @@ std::chrono::milliseconds retry_delay(int delivered, std::chrono::milliseconds f
   for (int i = 1; i < delivered && delay < cap; ++i) delay *= 2;
   return std::min(delay, cap);
 }
-
 
 // A lane batch whose flows ran and whose deliveries are queued, waiting to be recorded and acked.
 struct Processor::Ran {
@@ -72,9 +71,9 @@ Processor::~Processor() { stop(); }
 Result<void> Processor::start() {
   // The stream and the consumer (an uplink is never dropped by the server: we decide when it
   // is done) are provisioning's (contract::consumers); start-up waits for them a while.
-  DM_ASSIGN_OR_RETURN(consumer_, service::bind_consumer(nats_.jetstream(), contract::kDeviceEventsStream,
-                                                        contract::kUplinkConsumer, contract::subject::kUplinks,
-                                                        std::chrono::minutes(2)));
+  DM_ASSIGN_OR_RETURN(
+      consumer_, service::bind_consumer(nats_.jetstream(), contract::kDeviceEventsStream, contract::kUplinkConsumer,
+                                        contract::subject::kUplinks, std::chrono::minutes(2)));
   running_ = true;
   for (int i = 0; i < options_.lanes; ++i) lanes_.push_back(std::make_unique<Lane>());
   recorder_ = std::thread([this] { record_loop(); });
@@ -361,8 +360,8 @@ bool Processor::write_runs_of(std::vector<std::unique_ptr<Ran>>& work, std::vect
           owners.push_back(&item);
         }
   auto result = db::write_isolating(runs.size(), [&](std::size_t first, std::size_t last) {
-    return write_runs(db_, std::vector<const Run*>(runs.begin() + static_cast<long>(first),
-                                                   runs.begin() + static_cast<long>(last)));
+    return write_runs(
+        db_, std::vector<const Run*>(runs.begin() + static_cast<long>(first), runs.begin() + static_cast<long>(last)));
   });
   for (std::size_t i = 0; i < runs.size(); ++i) {
     if (result.fate[i] == db::RowFate::written) written.push_back(runs[i]);
@@ -379,10 +378,9 @@ bool Processor::bury(std::vector<std::unique_ptr<Ran>>& work) {
   for (auto& ran : work)
     for (auto& item : ran->items)
       if (item.dead) {
-        std::string key = item.uplink ? "up:" + item.uplink->dedup_id
-                                      : "seq:" + std::to_string(item.msg->stream_sequence());
-        letters.push_back(
-            {key, item.msg->subject(), std::string(item.msg->data()), *item.dead, item.msg->delivered()});
+        std::string key =
+            item.uplink ? "up:" + item.uplink->dedup_id : "seq:" + std::to_string(item.msg->stream_sequence());
+        letters.push_back({key, item.msg->subject(), std::string(item.msg->data()), *item.dead, item.msg->delivered()});
       }
   if (letters.empty()) return true;
   if (auto added = dead_.add(letters); !added) {

@@ -2,10 +2,10 @@
 
 #include <random>
 
+#include "direct_run.hpp"
 #include "dm/api/query.hpp"
 #include "dm/core/log.hpp"
 #include "dm/json/json.hpp"
-#include "direct_run.hpp"
 #include "history.hpp"
 #include "owners.hpp"
 

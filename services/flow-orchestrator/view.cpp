@@ -157,9 +157,9 @@ void View::loop() {
 }
 
 Result<std::string> View::fetch(const std::string& target) {
-  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kOrchestrator), "",
-                                                            std::chrono::seconds(10),
-                                               {{"Dm-Method", "GET"}, {"Dm-Target", target}}));
+  DM_ASSIGN_OR_RETURN(auto reply,
+                      rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kOrchestrator), "",
+                                   std::chrono::seconds(10), {{"Dm-Method", "GET"}, {"Dm-Target", target}}));
   auto status = reply.header("Dm-Status");
   if (status && *status != "200") return Error(Errc::unavailable, "registry answered " + *status + " to " + target);
   return std::move(reply.data);

@@ -103,7 +103,7 @@ class View {
   std::atomic<std::uint64_t> device_reloads_{0};
   // Swapped whole under mutex_; readers copy the pointer.
   std::shared_ptr<const std::unordered_map<std::string, std::vector<Trigger>>> triggers_;  // "device:<id>"/"label:<id>"
-  std::shared_ptr<const DeviceMap> devices_;  // by dev_eui
+  std::shared_ptr<const DeviceMap> devices_;                                               // by dev_eui
   std::shared_ptr<const DeviceMap> devices_by_id_;
   std::size_t flow_count_ = 0;
 };

@@ -20,18 +20,18 @@ std::size_t room_in(std::size_t max_payload) {
 // The contract's execution of a function node, with where it comes from.
 std::string execution_json(const Node& node, const Run& run, const std::string& message, int timeout_ms) {
   const std::string id = run.run_key + ":" + node.id;
-  return contract::encode(contract::ExecutionRef{
-      .id = id,
-      .function_id = node.entity_id,
-      .version = 1,  // the runner runs its newest cached version at or above it
-      .input = message,
-      .parameters = node.parameters,
-      .timeout_ms = timeout_ms,
-      .context = contract::BasicExecContext<std::string_view>{.flow_id = run.flow_id,
-                                                              .flow_run_id = run.run_key,
-                                                              .node_id = node.id,
-                                                              .dev_eui = run.dev_eui,
-                                                              .replay = run.replay}});
+  return contract::encode(
+      contract::ExecutionRef{.id = id,
+                             .function_id = node.entity_id,
+                             .version = 1,  // the runner runs its newest cached version at or above it
+                             .input = message,
+                             .parameters = node.parameters,
+                             .timeout_ms = timeout_ms,
+                             .context = contract::BasicExecContext<std::string_view>{.flow_id = run.flow_id,
+                                                                                     .flow_run_id = run.run_key,
+                                                                                     .node_id = node.id,
+                                                                                     .dev_eui = run.dev_eui,
+                                                                                     .replay = run.replay}});
 }
 
 // The contract's delivery job for an integration or storage node (the only kinds queued).

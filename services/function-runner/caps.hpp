@@ -10,11 +10,11 @@
 namespace dm::function_runner {
 
 struct ResultCaps {
-  std::size_t output_bytes = 256u << 10;  // JSON of the returned message (RUNNER_MAX_OUTPUT_BYTES)
-  std::size_t error_bytes = 4u << 10;     // error message
-  std::size_t stack_bytes = 16u << 10;    // stack trace
-  std::size_t log_bytes = 64u << 10;      // the whole logs JSON array
-  std::size_t log_entries = 100;          // console calls kept per run
+  std::size_t output_bytes = 256u << 10;   // JSON of the returned message (RUNNER_MAX_OUTPUT_BYTES)
+  std::size_t error_bytes = 4u << 10;      // error message
+  std::size_t stack_bytes = 16u << 10;     // stack trace
+  std::size_t log_bytes = 64u << 10;       // the whole logs JSON array
+  std::size_t log_entries = 100;           // console calls kept per run
   std::size_t log_entry_bytes = 4u << 10;  // one console call's text
 };
 

@@ -78,7 +78,8 @@ struct WorkerPool::Impl {
   std::atomic<bool> lane_ready{false};  // a test run waits
 
   explicit Impl(PoolOptions o)
-      : options(std::move(o)), quarantine(options.quarantine_strikes, options.quarantine_window, options.quarantine_for) {
+      : options(std::move(o)),
+        quarantine(options.quarantine_strikes, options.quarantine_window, options.quarantine_for) {
     spec.binary = options.binary;
     spec.heap_mb = options.heap_mb;
     spec.memory_mb = options.memory_mb;
@@ -475,8 +476,6 @@ std::vector<int> WorkerPool::pids() const {
   return out;
 }
 
-bool WorkerPool::quarantined(const std::string& function_id) const {
-  return impl_->quarantine.contains(function_id);
-}
+bool WorkerPool::quarantined(const std::string& function_id) const { return impl_->quarantine.contains(function_id); }
 
 }  // namespace dm::function_runner

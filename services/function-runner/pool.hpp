@@ -41,7 +41,7 @@ struct PoolOptions {
   int quarantine_strikes = 3;                 // proven crashes within the window that quarantine a function
   std::chrono::seconds quarantine_window{60};
   std::chrono::seconds quarantine_for{60};
-  int max_attempts = 5;                         // frames a job may lose before it is answered unavailable
+  int max_attempts = 5;                            // frames a job may lose before it is answered unavailable
   std::chrono::milliseconds drain_timeout{10000};  // on shutdown, queued jobs still run this long
   // Who the workers run as when the runner runs as root (sandbox.hpp: a name, "uid" or
   // "uid:gid"); ignored otherwise (they keep the runner's own, unprivileged, user).

@@ -9,8 +9,8 @@ struct RunResult {
   // unavailable: the runner could not run it, for reasons that are not the function's (shutting
   // down, no worker could be started, workers kept dying from outside): retry later; not recorded.
   std::string status = "error";
-  std::string output;            // JSON object text when status is success, else empty
-  std::string logs = "[]";       // JSON array of {level, message}
+  std::string output;       // JSON object text when status is success, else empty
+  std::string logs = "[]";  // JSON array of {level, message}
   bool has_error = false;
   std::string error_message;
   std::string error_stack;  // empty = null

@@ -224,9 +224,9 @@ http::Response result_response(const RunResult& r) {
 std::string caller_of(const http::Request& req) { return req.header("Dm-User-Id").value_or("anonymous"); }
 
 http::Response too_many_tests(const TestGate& gate) {
-  auto res = http::Response::error(
-      429, "Too many test runs at once for this caller: at most " + std::to_string(gate.concurrency()) + " run and " +
-               std::to_string(gate.queue()) + " wait; try again when one has finished");
+  auto res = http::Response::error(429, "Too many test runs at once for this caller: at most " +
+                                            std::to_string(gate.concurrency()) + " run and " +
+                                            std::to_string(gate.queue()) + " wait; try again when one has finished");
   res.headers.set("Retry-After", "1");
   return res;
 }
@@ -236,18 +236,19 @@ void Runner::run_test(const http::Request& req, Job job, bool syntax_errors_are_
   job.test = true;
   // std::function needs a copyable callable: the job travels behind a shared_ptr.
   auto shared = std::make_shared<Job>(std::move(job));
-  bool admitted = gate_.admit(caller_of(req), [this, shared, syntax_errors_are_422, reply](const TestGate::Finished& finished) {
-    shared->done = [reply, finished, syntax_errors_are_422](const RunResult& r) {
-      if (r.is_unavailable())
-        reply(unavailable_response(r));
-      else if (syntax_errors_are_422 && r.line > 0)
-        reply(syntax_error(r));
-      else
-        reply(result_response(r));
-      finished();
-    };
-    pool_.submit(std::move(*shared));
-  });
+  bool admitted =
+      gate_.admit(caller_of(req), [this, shared, syntax_errors_are_422, reply](const TestGate::Finished& finished) {
+        shared->done = [reply, finished, syntax_errors_are_422](const RunResult& r) {
+          if (r.is_unavailable())
+            reply(unavailable_response(r));
+          else if (syntax_errors_are_422 && r.line > 0)
+            reply(syntax_error(r));
+          else
+            reply(result_response(r));
+          finished();
+        };
+        pool_.submit(std::move(*shared));
+      });
   if (!admitted) reply(too_many_tests(gate_));
 }
 

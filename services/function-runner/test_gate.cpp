@@ -1,6 +1,5 @@
 #include "test_gate.hpp"
 
-
 namespace dm::function_runner {
 
 bool TestGate::admit(const std::string& caller, Start start) {

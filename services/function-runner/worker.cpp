@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <optional>
 
 #include "dm/core/log.hpp"

@@ -26,7 +26,7 @@ struct WorkerSpec {
   std::size_t memory_mb = 1024;  // RLIMIT_DATA (0 = none)
   std::size_t max_output_bytes = 256u << 10;
   std::chrono::milliseconds start_timeout{10000};  // until the worker says it is ready
-  std::optional<WorkerUser> user;  // who the worker becomes when the supervisor runs as root
+  std::optional<WorkerUser> user;                  // who the worker becomes when the supervisor runs as root
 };
 
 // How a worker ended, as far as blame goes.

@@ -5,9 +5,9 @@
 
 #include "auth_context.hpp"
 #include "crypto.hpp"
-#include "dm/core/strings.hpp"
 #include "dm/api/body.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/strings.hpp"
 #include "token.hpp"
 
 namespace dm::gateway {
@@ -94,7 +94,11 @@ std::variant<LoginInput, http::Response> read_login(const http::Request& req) {
 http::Response token_answer(AuthContext& ctx, const std::string& user_id, const UserState& state) {
   auto iat =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  Claims c{user_id, state.role, base64url_encode(random_bytes(16)), iat, iat + ctx.settings.token_lifetime.count(),
+  Claims c{user_id,
+           state.role,
+           base64url_encode(random_bytes(16)),
+           iat,
+           iat + ctx.settings.token_lifetime.count(),
            state.credential_version};
   json::Writer w;
   w.start_object()

@@ -69,8 +69,8 @@ GatewayConfig read_config(Config& config) {
   gc.events.stream.keepalive = config.millis("EVENTS_KEEPALIVE", std::chrono::seconds(15),
                                              std::chrono::milliseconds(100), std::chrono::hours(1));
   // 0: streams live until the client leaves (or an account changes).
-  gc.events.stream.max_duration = config.millis("EVENTS_MAX_AGE", std::chrono::minutes(5),
-                                                std::chrono::milliseconds(0), std::chrono::hours(24));
+  gc.events.stream.max_duration =
+      config.millis("EVENTS_MAX_AGE", std::chrono::minutes(5), std::chrono::milliseconds(0), std::chrono::hours(24));
   // Per client address: failed authentications per 5 minutes, registrations per hour.
   gc.failure_limit = static_cast<int>(config.integer("AUTH_FAILURE_LIMIT", 200, 0, 1000000));
   gc.registration_limit = static_cast<int>(config.integer("REGISTRATION_LIMIT", 10, 0, 1000000));
@@ -116,15 +116,14 @@ void start_auth(service::Runtime& rt, const GatewayConfig& cfg, Gateway& gw) {
   gw.work = std::make_unique<ThreadPool>(static_cast<std::size_t>(std::max(1, rt.settings().db_pool_size)), 4096);
   auto* nats = &rt.nats();
   auto* authenticator = gw.auth.get();
-  gw.ctx = std::make_unique<gateway::AuthContext>(
-      gateway::AuthContext{*gw.store, *gw.auth, *gw.throttle, *gw.failures, *gw.registrations, *gw.work, cfg.auth,
-                           [nats, authenticator] {
-                             authenticator->invalidate();
-                             const auto body = contract::encode(contract::AuthChanged{});
-                             if (auto r = nats->publish(kAuthChangedSubject, body); !r) {
-                               log::warn("could not announce an auth change", {{"error", r.error().message}});
-                             }
-                           }});
+  gw.ctx = std::make_unique<gateway::AuthContext>(gateway::AuthContext{
+      *gw.store, *gw.auth, *gw.throttle, *gw.failures, *gw.registrations, *gw.work, cfg.auth, [nats, authenticator] {
+        authenticator->invalidate();
+        const auto body = contract::encode(contract::AuthChanged{});
+        if (auto r = nats->publish(kAuthChangedSubject, body); !r) {
+          log::warn("could not announce an auth change", {{"error", r.error().message}});
+        }
+      }});
 }
 
 // The live-events hub and its figures for /metrics, refreshed when scraped.
@@ -203,28 +202,27 @@ int main() {
   });
   GatewayConfig cfg;
   Gateway gw;
-  return runtime.main(
-      [&](Config& config) { cfg = read_config(config); },
-      [&](service::Runtime& rt) -> Result<void> {
-        auto& router = rt.router();
-        strip_principal_headers(router);
-        start_auth(rt, cfg, gw);
-        start_events(rt, cfg, gw);
-        DM_TRY(follow_invalidations(rt, cfg, gw));
-        gateway::use_access_control(router, *gw.ctx);
-        gateway::add_account_routes(router, *gw.ctx);
-        gateway::add_api_key_routes(router, *gw.ctx);
-        gateway::add_user_routes(router, *gw.ctx);
-        forward_to_services(rt, *gw.registry_reads, cfg.rpc_timeout);
-        gateway::add_docs_routes(router, cfg.docs_dir, gateway::build_openapi("/"));
-        gateway::add_event_routes(router, *gw.events);
-        gateway::add_console_routes(router, cfg.console_dir);
-        rt.on_shutdown([&] {
-          gw.auth_changes.reset();
-          gw.registry_changes.reset();
-          gw.events.reset();  // the HTTP server has stopped: no stream is left to end
-          gw.work->stop();
-        });
-        return ok();
-      });
+  return runtime.main([&](Config& config) { cfg = read_config(config); },
+                      [&](service::Runtime& rt) -> Result<void> {
+                        auto& router = rt.router();
+                        strip_principal_headers(router);
+                        start_auth(rt, cfg, gw);
+                        start_events(rt, cfg, gw);
+                        DM_TRY(follow_invalidations(rt, cfg, gw));
+                        gateway::use_access_control(router, *gw.ctx);
+                        gateway::add_account_routes(router, *gw.ctx);
+                        gateway::add_api_key_routes(router, *gw.ctx);
+                        gateway::add_user_routes(router, *gw.ctx);
+                        forward_to_services(rt, *gw.registry_reads, cfg.rpc_timeout);
+                        gateway::add_docs_routes(router, cfg.docs_dir, gateway::build_openapi("/"));
+                        gateway::add_event_routes(router, *gw.events);
+                        gateway::add_console_routes(router, cfg.console_dir);
+                        rt.on_shutdown([&] {
+                          gw.auth_changes.reset();
+                          gw.registry_changes.reset();
+                          gw.events.reset();  // the HTTP server has stopped: no stream is left to end
+                          gw.work->stop();
+                        });
+                        return ok();
+                      });
 }

@@ -104,8 +104,7 @@ void responses(json::Writer& w, const RouteSpec& r, bool has_path_params) {
     response(w, 403, "Not allowed for this role", "Error");
   }
   if (r.access != Access::public_ || std::string_view(r.service) == "gateway") {
-    response(w, 429, "Too many failed authentications (or registrations) from this address; see Retry-After",
-             "Error");
+    response(w, 429, "Too many failed authentications (or registrations) from this address; see Retry-After", "Error");
   }
   if (has_path_params) response(w, 404, "Not found", "Error");
   if (std::string(r.method) != "GET" && std::string(r.method) != "DELETE") response(w, 409, "Conflict", "Error");

@@ -12,7 +12,9 @@ RegistryReads::RegistryReads(std::chrono::milliseconds ttl)
 
 void RegistryReads::forward(bus::Connection& rpc, const http::Request& request, std::chrono::milliseconds timeout,
                             http::Reply reply, const std::vector<std::string>& pass_headers) {
-  if (!enabled_) return service::forward_rpc(rpc, contract::kRegistry, contract::kGateway, request, timeout, std::move(reply), pass_headers);
+  if (!enabled_)
+    return service::forward_rpc(rpc, contract::kRegistry, contract::kGateway, request, timeout, std::move(reply),
+                                pass_headers);
   if (request.method != "GET") {
     service::forward_rpc(
         rpc, contract::kRegistry, contract::kGateway, request, timeout,

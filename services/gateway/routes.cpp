@@ -105,8 +105,8 @@ std::vector<RouteSpec> device_routes() {
 const std::vector<RouteSpec>& route_table() {
   static const std::vector<RouteSpec> kTable = [] {
     std::vector<RouteSpec> all;
-    for (auto part : {device_routes, function_routes, integration_routes, flow_routes, auth_routes,
-                      dead_letter_routes, event_routes}) {
+    for (auto part : {device_routes, function_routes, integration_routes, flow_routes, auth_routes, dead_letter_routes,
+                      event_routes}) {
       auto routes = part();
       all.insert(all.end(), routes.begin(), routes.end());
     }

@@ -24,8 +24,16 @@ std::vector<RouteSpec> dead_letter_routes() {
   std::vector<RouteSpec> out;
   for (const auto& k : kKinds) {
     std::string base = std::string("/api/v1/dead-letters/") + k.kind;
-    out.push_back({"GET", keep(base), k.service, "dead-letters", keep(std::string("Dead letters: ") + k.what),
-                   A::viewer, nullptr, "StoredDeadLetter[]", 200, {kSkip, kLimit}});
+    out.push_back({"GET",
+                   keep(base),
+                   k.service,
+                   "dead-letters",
+                   keep(std::string("Dead letters: ") + k.what),
+                   A::viewer,
+                   nullptr,
+                   "StoredDeadLetter[]",
+                   200,
+                   {kSkip, kLimit}});
     out.push_back({"GET", keep(base + "/{id}"), k.service, "dead-letters",
                    "One dead letter with its payload (as text when it is UTF-8, always in base64)", A::viewer, nullptr,
                    "StoredDeadLetter"});

@@ -1,10 +1,10 @@
 #include "history.hpp"
 
-#include "dm/core/strings.hpp"
 #include "dm/api/query.hpp"
 #include "dm/contract/streams.hpp"
 #include "dm/contract/words.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/strings.hpp"
 #include "dm/db/batch.hpp"
 #include "dm/json/json.hpp"
 #include "event.hpp"
@@ -15,7 +15,7 @@ namespace dm::ingest {
 // One fetched message on its way into the history.
 struct HistoryWriter::Item {
   bus::JsMessage msg;
-  std::optional<HistoryRow> row;  // empty: no device event, dead-lettered as it is
+  std::optional<HistoryRow> row;       // empty: no device event, dead-lettered as it is
   std::optional<std::string> refused;  // why it cannot be stored: dead-letter it
 };
 
@@ -27,7 +27,8 @@ HistoryWriter::HistoryWriter(bus::Connection& nats, db::Pool& db, service::DeadL
       batch_(batch),
       linger_(linger),
       written_(metrics.counter("dm_ingest_history_rows_total", "History rows written.")),
-      failed_(metrics.counter("dm_ingest_history_failures_total", "History writes that failed for an outage (retried).")),
+      failed_(
+          metrics.counter("dm_ingest_history_failures_total", "History writes that failed for an outage (retried).")),
       dead_lettered_(metrics.counter("dm_ingest_history_dead_letters_total",
                                      "Events that could not be stored in the history (dead-lettered).")) {}
 

@@ -73,9 +73,7 @@ void watch_health(dm::service::Runtime& rt, const dm::ingest::HistoryWriter& wri
     return ok();
   });
   rt.metrics().on_collect([&rt, d = &directory] {
-    rt.metrics()
-        .gauge("dm_ingest_cached_devices", "Devices in the dev_eui cache.")
-        .set(static_cast<double>(d->size()));
+    rt.metrics().gauge("dm_ingest_cached_devices", "Devices in the dev_eui cache.").set(static_cast<double>(d->size()));
   });
 }
 

@@ -82,8 +82,8 @@ void RegistryLink::run() {
 }
 
 Result<void> RegistryLink::reload() {
-  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kIngest), "", std::chrono::seconds(10),
-                                               rpc_headers("GET", "/internal/v1/devices")));
+  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kIngest), "",
+                                               std::chrono::seconds(10), rpc_headers("GET", "/internal/v1/devices")));
   if (rpc_status(reply) != 200)
     return Error(Errc::unavailable, "registry answered " + std::to_string(rpc_status(reply)));
   DM_ASSIGN_OR_RETURN(auto n, directory_.load(reply.data));
@@ -94,13 +94,13 @@ Result<void> RegistryLink::reload() {
 void RegistryLink::push_pending() {
   auto batch = directory_.take_pending();
   if (batch.empty()) return;
-  auto reply = rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kIngest), state_batch_json(batch), std::chrono::seconds(5),
-                            rpc_headers("POST", "/internal/v1/devices/state"));
+  auto reply = rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kIngest), state_batch_json(batch),
+                            std::chrono::seconds(5), rpc_headers("POST", "/internal/v1/devices/state"));
   if (reply && rpc_status(*reply) == 200) return;
   std::string why = reply ? "status " + std::to_string(rpc_status(*reply)) + ": " + reply->data : reply.error().message;
   log::warn("device state push failed, will retry", {{"devices", batch.size()}, {"error", why}});
   // A 422 means a bad batch that retrying cannot fix; anything else is the registry being away.
-  if (!reply || rpc_status(*reply) != 422) directory_.restore_pending(std::move(batch));
+  if (!reply || rpc_status(*reply) != 422) directory_.restore_pending(batch);
 }
 
 void RegistryLink::on_change(const bus::Message& message) {

@@ -48,12 +48,7 @@ void Attempter::attempt(const Target& target, const Job& job, int attempt,
 
 Dispatcher::Dispatcher(Settings settings, bus::Connection& nats, db::Pool& db, TargetCache& targets,
                        Attempter& attempter, Recorder& recorder)
-    : settings_(settings),
-      nats_(nats),
-      db_(db),
-      targets_(targets),
-      attempter_(attempter),
-      recorder_(recorder) {}
+    : settings_(settings), nats_(nats), db_(db), targets_(targets), attempter_(attempter), recorder_(recorder) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -90,8 +85,7 @@ void Dispatcher::stop() {
   // sent again by the replica that gets it next. Bounded by the longest attempt timeout.
   auto deadline = SteadyClock::now() + kStopWait;
   while (pending_.load() > 0 && SteadyClock::now() < deadline) std::this_thread::sleep_for(milliseconds(20));
-  if (pending_.load() > 0)
-    log::warn("stopping with jobs held", {{"jobs", static_cast<std::int64_t>(pending_.load())}});
+  if (pending_.load() > 0) log::warn("stopping with jobs held", {{"jobs", static_cast<std::int64_t>(pending_.load())}});
   if (workers_) workers_->stop();
   // Unsubscribe now: a pull subscription left open holds up the connection's drain.
   consumer_.reset();

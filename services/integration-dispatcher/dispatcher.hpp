@@ -30,13 +30,12 @@
 
 namespace dm::dispatcher {
 
-
 struct Settings {
   int max_attempts = 5;
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds retry_cap{60000};
   int breaker_threshold = 5;
-  std::chrono::milliseconds breaker_cooldown{10000};      // the longest cool-down
+  std::chrono::milliseconds breaker_cooldown{10000};       // the longest cool-down
   std::chrono::milliseconds breaker_first_cooldown{1000};  // the first, doubling up to the longest
   int workers = 16;
   int http_concurrency = 8;        // attempts in flight per HTTP target at first, and at least

@@ -57,8 +57,8 @@ std::string describe_request(const std::string& method, const std::string& url, 
 }
 
 void HttpSender::send(const std::string& pool_key, const std::string& connection_key, const HttpTarget& target,
-                      const std::string& method, const std::string& url, const std::string& body, http::Headers headers,
-                      Done done) {
+                      const std::string& method, const std::string& url, const std::string& body,
+                      const http::Headers& headers, Done done) {
   auto started = std::chrono::steady_clock::now();
   auto request = describe_request(method, url, headers, body);
   http::ClientOptions options;
@@ -70,7 +70,7 @@ void HttpSender::send(const std::string& pool_key, const std::string& connection
   options.outbound = policy_;  // connect only to approved addresses; redirects are never followed
   options.truncate_body = true;
   client_.request(
-      pool_key, connection_key, options, method, url, body, std::move(headers),
+      pool_key, connection_key, options, method, url, body, headers,
       [started, request = std::move(request), done = std::move(done)](Result<http::ClientResponse> r) mutable {
         Outcome out;
         out.request = std::move(request);
@@ -105,7 +105,7 @@ void HttpSender::deliver(const Target& target, const Job& job, int attempt, Done
     body = job.message;
     if (!headers.contains("Content-Type")) headers.set("Content-Type", "application/json");
   }
-  send(target.id, target.connection_key, h, h.method, url, body, std::move(headers), std::move(done));
+  send(target.id, target.connection_key, h, h.method, url, body, headers, std::move(done));
 }
 
 }  // namespace dm::dispatcher

@@ -24,7 +24,7 @@ class HttpSender {
   // integration's timeouts. `pool_key` groups connections (target id); a changed
   // `connection_key` (the integration was edited) drops the old ones.
   void send(const std::string& pool_key, const std::string& connection_key, const HttpTarget& target,
-            const std::string& method, const std::string& url, const std::string& body, http::Headers headers,
+            const std::string& method, const std::string& url, const std::string& body, const http::Headers& headers,
             Done done);
   // An HTTP integration delivering `job`: JSON body (GET: the message as query parameters),
   // Idempotency-Key = job id.

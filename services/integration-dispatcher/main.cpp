@@ -44,8 +44,8 @@ DispatcherConfig read_config(Config& c) {
       c.millis("MAX_JOB_AGE", std::chrono::minutes(15), std::chrono::seconds(1), std::chrono::hours(24 * 7));
   settings.history_retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 36500));
   dc.recording.max_batch = static_cast<std::size_t>(c.integer("HISTORY_BATCH", 1000, 1, 20000));
-  dc.recording.linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(20), std::chrono::milliseconds(1),
-                                 std::chrono::seconds(5));
+  dc.recording.linger =
+      c.millis("HISTORY_LINGER", std::chrono::milliseconds(20), std::chrono::milliseconds(1), std::chrono::seconds(5));
   auto allow = http::OutboundPolicy::parse(c.str("OUTBOUND_ALLOW", ""));
   if (allow)
     dc.policy = std::move(allow).value();
@@ -96,36 +96,35 @@ int main() {
   std::unique_ptr<dispatcher::Dispatcher> engine;
   std::unique_ptr<dispatcher::RouteContext> route_ctx;
   std::unique_ptr<service::RpcServer> rpc;
-  return runtime.main(
-      [&](Config& c) { cfg = read_config(c); },
-      [&](service::Runtime& rt) -> Result<void> {
-        targets = std::make_unique<dispatcher::TargetCache>(rt.rpc(), rt.nats());
-        DM_TRY(targets->start());
-        http_sender = std::make_unique<dispatcher::HttpSender>(
-            cfg.policy, static_cast<std::size_t>(cfg.settings.http_max_concurrency));
-        mqtt_sender = std::make_unique<dispatcher::MqttSender>(cfg.policy);
-        storages = std::make_unique<dispatcher::StorageWriter>(*http_sender);
-        attempter = std::make_unique<dispatcher::Attempter>(*http_sender, *mqtt_sender, *storages);
-        recorder = std::make_unique<dispatcher::Recorder>(rt.db(), cfg.recording);
-        rt.add_readiness_check("recorder", [&] { return recorder->health(); });
-        engine = std::make_unique<dispatcher::Dispatcher>(cfg.settings, rt.nats(), rt.db(), *targets, *attempter,
-                                                          *recorder);
-        route_ctx = std::make_unique<dispatcher::RouteContext>(
-            dispatcher::RouteContext{rt.db(), rt.nats(), *targets, *attempter});
-        auto api = std::make_shared<http::Router>();
-        dispatcher::add_history_routes(*api, *route_ctx);
-        dispatcher::add_dead_letter_routes(*api, *route_ctx);
-        dispatcher::add_test_route(*api, *route_ctx);
-        dispatcher::add_record_routes(*api, *route_ctx);
-        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api));
-        DM_TRY(engine->start());
-        add_outcome_metrics(rt.metrics(), *engine, *recorder);
-        rt.on_shutdown([&] {
-          rpc->stop();
-          engine->stop();
-          recorder->stop();  // what was attempted is recorded (and acked) before NATS drains
-          mqtt_sender->stop();
-        });
-        return ok();
-      });
+  return runtime.main([&](Config& c) { cfg = read_config(c); },
+                      [&](service::Runtime& rt) -> Result<void> {
+                        targets = std::make_unique<dispatcher::TargetCache>(rt.rpc(), rt.nats());
+                        DM_TRY(targets->start());
+                        http_sender = std::make_unique<dispatcher::HttpSender>(
+                            cfg.policy, static_cast<std::size_t>(cfg.settings.http_max_concurrency));
+                        mqtt_sender = std::make_unique<dispatcher::MqttSender>(cfg.policy);
+                        storages = std::make_unique<dispatcher::StorageWriter>(*http_sender);
+                        attempter = std::make_unique<dispatcher::Attempter>(*http_sender, *mqtt_sender, *storages);
+                        recorder = std::make_unique<dispatcher::Recorder>(rt.db(), cfg.recording);
+                        rt.add_readiness_check("recorder", [&] { return recorder->health(); });
+                        engine = std::make_unique<dispatcher::Dispatcher>(cfg.settings, rt.nats(), rt.db(), *targets,
+                                                                          *attempter, *recorder);
+                        route_ctx = std::make_unique<dispatcher::RouteContext>(
+                            dispatcher::RouteContext{rt.db(), rt.nats(), *targets, *attempter});
+                        auto api = std::make_shared<http::Router>();
+                        dispatcher::add_history_routes(*api, *route_ctx);
+                        dispatcher::add_dead_letter_routes(*api, *route_ctx);
+                        dispatcher::add_test_route(*api, *route_ctx);
+                        dispatcher::add_record_routes(*api, *route_ctx);
+                        DM_ASSIGN_OR_RETURN(rpc, service::serve_rpc(rt, api));
+                        DM_TRY(engine->start());
+                        add_outcome_metrics(rt.metrics(), *engine, *recorder);
+                        rt.on_shutdown([&] {
+                          rpc->stop();
+                          engine->stop();
+                          recorder->stop();  // what was attempted is recorded (and acked) before NATS drains
+                          mqtt_sender->stop();
+                        });
+                        return ok();
+                      });
 }

@@ -95,7 +95,8 @@ Result<TlsContext> mqtt_tls_context(const MqttTarget& m, TlsPeer* peer) {
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION);
   if (m.ca_cert.empty()) {
-    if (SSL_CTX_set_default_verify_paths(c) != 1) return Error(Errc::internal, "cannot load the system CA certificates");
+    if (SSL_CTX_set_default_verify_paths(c) != 1)
+      return Error(Errc::internal, "cannot load the system CA certificates");
   } else {
     DM_TRY(trust(c, m.ca_cert));
   }

@@ -44,7 +44,7 @@ class CircuitBreaker {
   int threshold_;
   SteadyClock::duration cooldown_, first_cooldown_;
   SteadyClock::duration current_{};  // this open period's cool-down
-  int failures_ = 0;  // consecutive
+  int failures_ = 0;                 // consecutive
   bool open_ = false;
   SteadyClock::time_point until_{};  // end of the cool-down
   bool probing_ = false;
@@ -113,8 +113,8 @@ class HandBackSchedule {
   SteadyClock::time_point measured_at_{};
   SteadyClock::time_point last_finish_{};
   bool last_saturated_ = false;
-  SteadyClock::duration busy_{};  // time between finishes with jobs waiting, not measured yet
-  int busy_count_ = 0;            // finishes in that time
+  SteadyClock::duration busy_{};              // time between finishes with jobs waiting, not measured yet
+  int busy_count_ = 0;                        // finishes in that time
   SteadyClock::time_point lined_up_until_{};  // when the jobs already handed back are expected to fit
 };
 

@@ -25,8 +25,7 @@ void degrade(Record& r, const Error& refusal) {
   r.degraded = true;
 }
 
-Recorder::Recorder(db::Pool& db, RecorderOptions options)
-    : db_(db), options_(options), thread_([this] { run(); }) {}
+Recorder::Recorder(db::Pool& db, RecorderOptions options) : db_(db), options_(options), thread_([this] { run(); }) {}
 
 Recorder::~Recorder() { stop(); }
 
@@ -179,8 +178,8 @@ void Recorder::recovered() {
   std::lock_guard lock(mutex_);
   if (!outage_) return;
   auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(now() - outage_since_);
-  log::info("recording deliveries again",
-            {{"after_ms", static_cast<std::int64_t>(lasted.count())}, {"waiting", static_cast<std::int64_t>(queue_.size())}});
+  log::info("recording deliveries again", {{"after_ms", static_cast<std::int64_t>(lasted.count())},
+                                           {"waiting", static_cast<std::int64_t>(queue_.size())}});
   outage_.reset();
   stalled_ = false;
   backoff_ = std::chrono::milliseconds(0);

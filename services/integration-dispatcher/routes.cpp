@@ -100,8 +100,8 @@ http::Response retry(RouteContext& ctx, const std::string& target, std::optional
       DM_TRY(s.exec("DELETE FROM deliveries WHERE job_id = $1", {job_id}));
       // A fresh message id: the original is still inside the stream's duplicate window, maybe.
       std::string msg_id = "retry:" + dl + ":" + std::to_string(unix_micros(now()));
-      DM_TRY(
-          ctx.nats.jetstream().publish(contract::subject::dispatch(target), row.get(0, 1), msg_id, std::chrono::seconds(5)));
+      DM_TRY(ctx.nats.jetstream().publish(contract::subject::dispatch(target), row.get(0, 1), msg_id,
+                                          std::chrono::seconds(5)));
       return true;
     });
     if (r && *r)

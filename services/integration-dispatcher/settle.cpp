@@ -80,7 +80,8 @@ void Dispatcher::settle_target(const Work& work, const Outcome& outcome) {
   milliseconds back = settings_.breaker_cooldown;
   {
     std::lock_guard lock(mutex_);
-    back = std::chrono::duration_cast<milliseconds>(states_[job.target_id]->breaker.wait(std::chrono::steady_clock::now()));
+    back = std::chrono::duration_cast<milliseconds>(
+        states_[job.target_id]->breaker.wait(std::chrono::steady_clock::now()));
   }
   for (auto& w : handed_back) hand_back(w, back + milliseconds(50), "circuit breaker open: " + error);
 }

@@ -1,7 +1,7 @@
 #include "storage_writer.hpp"
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "dm/core/log.hpp"
@@ -119,9 +119,8 @@ void StorageWriter::write_influx(const Target& target, const Job& job, HttpSende
   http_.send(target.id, target.connection_key, h, "POST", url, *line, std::move(headers), std::move(done));
 }
 
-Result<std::shared_ptr<StorageWriter::PgTarget>> StorageWriter::pg_target(const std::string& target_id,
-                                                                          const std::string& url,
-                                                                          const std::vector<http::IpAddress>& approved) {
+Result<std::shared_ptr<StorageWriter::PgTarget>> StorageWriter::pg_target(
+    const std::string& target_id, const std::string& url, const std::vector<http::IpAddress>& approved) {
   std::lock_guard lock(mutex_);
   auto& slot = pg_[target_id];
   auto still_approved = [&](const std::string& address) {

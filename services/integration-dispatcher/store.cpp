@@ -5,8 +5,8 @@
 namespace dm::dispatcher {
 namespace {
 
-const std::vector<std::string> kHistoryColumns = {"id",     "job_id",      "target_id",   "kind",   "flow_id",
-                                                  "dev_eui", "attempt",    "status",      "http_status", "error",
+const std::vector<std::string> kHistoryColumns = {"id",          "job_id",  "target_id", "kind",        "flow_id",
+                                                  "dev_eui",     "attempt", "status",    "http_status", "error",
                                                   "duration_ms", "request", "response"};
 
 db::Param text_or_null(const std::string& s, bool degraded) {

@@ -37,7 +37,8 @@ Result<std::shared_ptr<const Target>> TargetCache::get(contract::JobKind kind, c
   const std::string what = std::string(contract::to_string(kind));
   const std::string plural = what + "s";
   bus::Headers headers{{"Dm-Method", "GET"}, {"Dm-Target", "/internal/v1/" + plural + "/" + id}};
-  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kDispatcher), "", std::chrono::seconds(5), headers));
+  DM_ASSIGN_OR_RETURN(auto reply, rpc_.request(contract::subject::rpc(contract::kRegistry, contract::kDispatcher), "",
+                                               std::chrono::seconds(5), headers));
   int status = std::atoi(reply.header("Dm-Status").value_or("0").c_str());
   if (status == 404) return make_error(Errc::not_found, what + " " + id + " does not exist");
   if (status != 200)

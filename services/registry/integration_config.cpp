@@ -134,7 +134,8 @@ std::optional<std::string> read_mqtt(const json::Value& config, const http::Outb
   auto use_tls = r.boolean("use_tls").value_or(false);
   if (host && r.ok()) {
     // A broker is a destination like any other: the same guard as HTTP URLs, at save too.
-    check_outbound(r, "host", http::check_outbound_host(outbound, *host, static_cast<int>(port.value_or(use_tls ? 8883 : 1883))));
+    check_outbound(r, "host",
+                   http::check_outbound_host(outbound, *host, static_cast<int>(port.value_or(use_tls ? 8883 : 1883))));
   }
   auto topic = r.string("topic", {.required = true, .min = 1, .max = 1024});
   if (topic) check_topic(r, *topic);

@@ -56,7 +56,8 @@ std::optional<std::string> previous_sealed(const json::Value* previous, const Js
   return std::string(json::view(*v));
 }
 
-constexpr const char* kKeepWithoutStored = "'********' keeps the stored secret, but none is stored here: send the secret itself";
+constexpr const char* kKeepWithoutStored =
+    "'********' keeps the stored secret, but none is stored here: send the secret itself";
 constexpr const char* kRetargeted =
     "the destination changed, so this secret must be sent again: '********' keeps a stored secret only for the "
     "destination it was given for";

@@ -58,8 +58,8 @@ TEST_CASE("kill -9 of the gateway under load", "[kill]") {
 TEST_CASE("SIGTERM of every service under load, one after another", "[term]") {
   require_ok(run_case("sigterm-each", [] {
     auto t0 = Clock::now();
-    for (const char* s : {"ingest", "flow-orchestrator", "function-runner", "integration-dispatcher", "registry",
-                          "gateway"}) {
+    for (const char* s :
+         {"ingest", "flow-orchestrator", "function-runner", "integration-dispatcher", "registry", "gateway"}) {
       terminate_and_restart(s);
       std::this_thread::sleep_for(1s);
     }

@@ -127,7 +127,10 @@ std::map<std::int64_t, int> mqtt_seen(const std::string& path) {
 
 Load::Load(const testing::Stack& stack, std::string secret, std::vector<std::string> dev_euis, std::string tag,
            double rate)
-    : url_(stack.url("ingest")), secret_(std::move(secret)), tag_(std::move(tag)), euis_(std::move(dev_euis)),
+    : url_(stack.url("ingest")),
+      secret_(std::move(secret)),
+      tag_(std::move(tag)),
+      euis_(std::move(dev_euis)),
       rate_(rate) {}
 
 Load::~Load() { stop(); }
@@ -154,7 +157,8 @@ std::vector<std::int64_t> Load::acked() const {
 
 std::string Load::body(std::int64_t n, const std::string& object) const {
   const std::string& eui = euis_[static_cast<std::size_t>(n) % euis_.size()];
-  return R"({"deduplicationId":")" + dedup_id(n) + R"(","time":"2026-12-04T10:00:00Z",)"
+  return R"({"deduplicationId":")" + dedup_id(n) +
+         R"(","time":"2026-12-04T10:00:00Z",)"
          R"("deviceInfo":{"tenantId":"t","tenantName":"T","applicationId":"a","applicationName":"A",)"
          R"("deviceProfileId":"p","deviceProfileName":"P","deviceName":"fault","devEui":")" +
          eui + R"(","tags":{}},"devAddr":"00189440","dr":5,"fCnt":)" + std::to_string(n) +
@@ -228,9 +232,10 @@ bool Report::ok() const {
 
 std::string Report::line() const {
   char buf[320];
-  std::snprintf(buf, sizeof buf,
-                "%-22s outage %5.1f s  acked %6zu  LOST %4zu  DUP %3zu  drain %5.1f s (budget %5.1f s)  unready %4.1f s%s",
-                name.c_str(), outage_s, acked, lost, dup, drain_s, budget_s, unready_s, drained ? "" : "  NOT DRAINED");
+  std::snprintf(
+      buf, sizeof buf,
+      "%-22s outage %5.1f s  acked %6zu  LOST %4zu  DUP %3zu  drain %5.1f s (budget %5.1f s)  unready %4.1f s%s",
+      name.c_str(), outage_s, acked, lost, dup, drain_s, budget_s, unready_s, drained ? "" : "  NOT DRAINED");
   std::string out = buf;
   if (pause_s >= 0) {
     std::snprintf(buf, sizeof buf, "  pause %4.1f s", pause_s);
@@ -266,7 +271,8 @@ testing::ApiReply Api::call(const std::string& method, const std::string& target
 
 std::string Api::create(const std::string& path, const std::string& body) {
   auto r = call("POST", path, body);
-  if (r.status != 201) throw std::runtime_error("POST " + path + " answered " + std::to_string(r.status) + ": " + r.body);
+  if (r.status != 201)
+    throw std::runtime_error("POST " + path + " answered " + std::to_string(r.status) + ": " + r.body);
   return r.str("id");
 }
 
@@ -275,7 +281,8 @@ std::vector<std::string> Api::all(const std::string& target, const char* field) 
   const char* sep = target.find('?') == std::string::npos ? "?" : "&";
   for (std::size_t skip = 0;; skip += 1000) {
     auto r = call("GET", target + sep + "limit=1000&skip=" + std::to_string(skip));
-    if (r.status != 200 || !r.json.IsArray()) throw std::runtime_error("GET " + target + ": " + std::to_string(r.status));
+    if (r.status != 200 || !r.json.IsArray())
+      throw std::runtime_error("GET " + target + ": " + std::to_string(r.status));
     for (const auto& item : r.json.GetArray()) {
       const auto* v = json::find(item, field);
       if (v && v->IsString()) out.emplace_back(json::view(*v));

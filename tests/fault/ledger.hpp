@@ -112,8 +112,8 @@ struct Report {
   std::size_t acked = 0, delivered = 0, lost = 0, dup = 0, refused = 0;
   std::map<std::string, std::size_t> missing;  // history → acknowledged uplinks it lacks
   double outage_s = 0, drain_s = 0, budget_s = 0;
-  double pause_s = -1;    // longest stop in deliveries while the load ran (HTTP cases)
-  double unready_s = 0;   // longest time until every service was ready (connected) again
+  double pause_s = -1;   // longest stop in deliveries while the load ran (HTTP cases)
+  double unready_s = 0;  // longest time until every service was ready (connected) again
   bool drained = false;
   std::vector<std::string> notes;
   bool ok() const;

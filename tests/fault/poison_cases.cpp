@@ -26,8 +26,8 @@ Posted post_raw(const std::string& body, const std::string& content_type = "appl
 
 std::string uplink_with(const std::string& eui, const std::string& dedup, const std::string& name,
                         const std::string& extra = "") {
-  return R"({"deduplicationId":")" + dedup + R"(","time":"2026-12-04T10:00:00Z","deviceInfo":{"deviceName":")" +
-         name + R"(","devEui":")" + eui + R"(","tags":{}},"fCnt":1,"fPort":2,"data":"AQID","object":{}})" + extra;
+  return R"({"deduplicationId":")" + dedup + R"(","time":"2026-12-04T10:00:00Z","deviceInfo":{"deviceName":")" + name +
+         R"(","devEui":")" + eui + R"(","tags":{}},"fCnt":1,"fPort":2,"data":"AQID","object":{}})" + extra;
 }
 
 // The inputs the issue names, and their close relatives.
@@ -39,8 +39,8 @@ std::vector<std::pair<std::string, std::string>> named_poison(const std::string&
       {"control character in deviceName", uplink_with(eui, "ctl-name", "a\\u0007b")},
       {"deduplicationId with spaces and slashes", uplink_with(eui, "a b/c", "x")},
       {"deduplicationId of 300 characters", uplink_with(eui, std::string(300, 'a'), "x")},
-      {"duplicate keys", R"({"deduplicationId":"dup-keys","deduplicationId":"other","deviceInfo":{"devEui":")" + eui +
-                             R"("},"fCnt":1})"},
+      {"duplicate keys",
+       R"({"deduplicationId":"dup-keys","deduplicationId":"other","deviceInfo":{"devEui":")" + eui + R"("},"fCnt":1})"},
       {"tags not an object", R"({"deduplicationId":"tags","deviceInfo":{"devEui":")" + eui + R"(","tags":[1,2]}})"},
       {"deviceInfo not an object", R"({"deduplicationId":"devinfo","deviceInfo":"x"})"},
       {"truncated JSON", valid.substr(0, valid.size() / 2)},
@@ -77,7 +77,8 @@ std::vector<std::string> generated_poison(const std::string& eui, int count) {
 
 }  // namespace
 
-TEST_CASE("poison inputs are refused or dead-lettered, and 1000 healthy uplinks around them all arrive", "[ci][poison]") {
+TEST_CASE("poison inputs are refused or dead-lettered, and 1000 healthy uplinks around them all arrive",
+          "[ci][poison]") {
   Scenario s = make_scenario("poison");
   Load load(stack(), kSecret, s.euis, "poison", 200);
   Report r;

@@ -45,21 +45,20 @@ std::vector<std::string> services_of(const Shape& shape) {
 }  // namespace
 
 testing::Stack& stack() {
-  static testing::Stack s(
-      services_of(shape()),
-      {{"INGEST_SECRET", kSecret},
-       {"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},
-       {"OUTBOUND_ALLOW", "127.0.0.1"},
-       // What a killed or stopped process held comes back after 5 s instead of a minute.
-       {"ORCHESTRATOR_ACK_WAIT", "5s"},
-       {"DISPATCHER_ACK_WAIT", "5s"},
-       {"ORCHESTRATOR_RETRY_DELAY", "250ms"},
-       {"ORCHESTRATOR_MAX_RETRY_DELAY", "2s"},
-       {"ORCHESTRATOR_MAX_DELIVERIES", "200"},  // no outage here may end in a dead letter
-       {"DISPATCHER_RETRY_BASE", "250ms"},
-       {"DISPATCHER_RETRY_CAP", "2s"},
-       {"RUNNER_WORKERS", "2"}},
-      shape().nats_nodes);
+  static testing::Stack s(services_of(shape()),
+                          {{"INGEST_SECRET", kSecret},
+                           {"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},
+                           {"OUTBOUND_ALLOW", "127.0.0.1"},
+                           // What a killed or stopped process held comes back after 5 s instead of a minute.
+                           {"ORCHESTRATOR_ACK_WAIT", "5s"},
+                           {"DISPATCHER_ACK_WAIT", "5s"},
+                           {"ORCHESTRATOR_RETRY_DELAY", "250ms"},
+                           {"ORCHESTRATOR_MAX_RETRY_DELAY", "2s"},
+                           {"ORCHESTRATOR_MAX_DELIVERIES", "200"},  // no outage here may end in a dead letter
+                           {"DISPATCHER_RETRY_BASE", "250ms"},
+                           {"DISPATCHER_RETRY_CAP", "2s"},
+                           {"RUNNER_WORKERS", "2"}},
+                          shape().nats_nodes);
   return s;
 }
 
@@ -98,23 +97,25 @@ Scenario make_scenario(const std::string& tag, bool mqtt) {
   s.label = a.create("/api/v1/labels", R"({"name":)" + quoted("fault-" + tag) + "}");
   for (int i = 0; i < kDevices; ++i) {
     s.euis.push_back(hex_eui(tag, i));
-    s.devices.push_back(a.create("/api/v1/devices", R"({"dev_eui":")" + s.euis.back() + R"(","name":")" + tag +
-                                                        "-" + std::to_string(i) + "\"}"));
+    s.devices.push_back(a.create("/api/v1/devices", R"({"dev_eui":")" + s.euis.back() + R"(","name":")" + tag + "-" +
+                                                        std::to_string(i) + "\"}"));
     auto added = a.call("POST", "/api/v1/labels/" + s.label + "/devices/" + s.devices.back());
     if (added.status != 200) throw std::runtime_error("label: " + added.body);
   }
-  s.function = a.create("/api/v1/functions", R"({"name":)" + quoted("fault-" + tag) + R"(,"code":)" + quoted(kFunction) + "}");
+  s.function =
+      a.create("/api/v1/functions", R"({"name":)" + quoted("fault-" + tag) + R"(,"code":)" + quoted(kFunction) + "}");
   std::string config = mqtt ? R"({"host":"127.0.0.1","port":)" + std::to_string(broker().port()) +
                                   R"(,"topic":"fault/)" + tag + R"(/{dev_eui}","qos":1})"
                             : R"({"url":")" + receiver().url(tag) + "\"}";
   s.integration = a.create("/api/v1/integrations", R"({"name":)" + quoted("fault-" + tag) + R"(,"type":")" +
                                                        (mqtt ? "mqtt" : "http") + R"(","config":)" + config + "}");
-  s.flow = a.create("/api/v1/flows", R"({"name":)" + quoted("fault-" + tag) +
-                                         R"(,"enabled":true,"nodes":[{"id":"t","type":"label","data":{"entityId":")" +
-                                         s.label + R"("}},{"id":"f","type":"function","data":{"entityId":")" +
-                                         s.function + R"("}},{"id":"i","type":"integration","data":{"entityId":")" +
-                                         s.integration + R"("}}],"edges":[{"id":"e1","source":"t","target":"f"},)"
-                                         R"({"id":"e2","source":"f","target":"i"}]})");
+  s.flow =
+      a.create("/api/v1/flows", R"({"name":)" + quoted("fault-" + tag) +
+                                    R"(,"enabled":true,"nodes":[{"id":"t","type":"label","data":{"entityId":")" +
+                                    s.label + R"("}},{"id":"f","type":"function","data":{"entityId":")" + s.function +
+                                    R"("}},{"id":"i","type":"integration","data":{"entityId":")" + s.integration +
+                                    R"("}}],"edges":[{"id":"e1","source":"t","target":"f"},)"
+                                    R"({"id":"e2","source":"f","target":"i"}]})");
   // The orchestrator learns of the new flow and devices from the registry's change events.
   // Its numbers stay clear of the load's, which the receiver counts on the same path.
   Load probe(stack(), kSecret, s.euis, tag + "probe", 1);
@@ -163,8 +164,8 @@ void check_histories(const Scenario& s, const Load& load, Report& r, std::chrono
        [&] { return numbers(load, api().all("/api/v1/functions/" + s.function + "/history", "flow_run_id")); }},
       {"deliveries",
        [&] {
-         return numbers(load, api().all("/api/v1/integrations/" + s.integration + "/history?status=delivered", "job_id"),
-                        ':');
+         return numbers(
+             load, api().all("/api/v1/integrations/" + s.integration + "/history?status=delivered", "job_id"), ':');
        }},
   };
   for (auto& [name, read] : histories) {
@@ -203,8 +204,10 @@ void count_deliveries(const Scenario& s, const Load& load, Report& r, const std:
     auto seen = mqtt_seen(mqtt_file);
     for (auto n : acked) {
       auto it = seen.find(n);
-      if (it == seen.end()) ++r.lost;
-      else ++r.delivered;
+      if (it == seen.end())
+        ++r.lost;
+      else
+        ++r.delivered;
     }
     return;
   }
@@ -260,7 +263,8 @@ Report run_case(const std::string& name, const std::function<double()>& fault, b
                          std::chrono::milliseconds(static_cast<long>(r.budget_s * 3000)), 100ms);
   r.drain_s = seconds_since(fault_over);
   // At least 5 s of load after the fault, then everything acknowledged must arrive.
-  if (seconds_since(fault_over) < 5) std::this_thread::sleep_for(std::chrono::duration<double>(5 - seconds_since(fault_over)));
+  if (seconds_since(fault_over) < 5)
+    std::this_thread::sleep_for(std::chrono::duration<double>(5 - seconds_since(fault_over)));
   load.stop();
   if (!mqtt) r.pause_s = receiver().longest_pause(s.tag, load_start + 1s, Clock::now());
   r.unready_s = readiness.longest_unready_s();

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "ledger.hpp"
 #include "dm/testing/testing.hpp"
+#include "ledger.hpp"
 
 namespace dm::fault {
 

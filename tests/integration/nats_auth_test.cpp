@@ -28,8 +28,8 @@ struct LocalInfra {
           " NATS_HTTP_PORT=" + std::to_string(dm::testing::free_port()) +
           " PG_PORT=" + std::to_string(dm::testing::free_port()) +
           " MQTT_PORT=" + std::to_string(dm::testing::free_port());
-    for (const char* port : {"API_PORT", "INGEST_PORT", "REGISTRY_PORT", "ORCHESTRATOR_PORT", "RUNNER_PORT",
-                             "DISPATCHER_PORT"})
+    for (const char* port :
+         {"API_PORT", "INGEST_PORT", "REGISTRY_PORT", "ORCHESTRATOR_PORT", "RUNNER_PORT", "DISPATCHER_PORT"})
       env += std::string(" ") + port + "=" + std::to_string(dm::testing::free_port());
     auto r = dm::testing::run_command("env " + env + " " + dm::testing::source_dir() + "/deploy/local/up");
     INFO(r.output);
@@ -95,8 +95,7 @@ LocalInfra& infra() {
 // One RPC request as `conn`'s user to `owner`, sent on `subject` (the caller's own, or one it
 // tries to pose on).
 dm::Result<dm::bus::Message> rpc(dm::bus::Connection& conn, const std::string& subject, const std::string& method,
-                                 const std::string& target, const std::string& body = {},
-                                 dm::bus::Headers extra = {}) {
+                                 const std::string& target, const std::string& body = {}, dm::bus::Headers extra = {}) {
   dm::bus::Headers h{{"Dm-Method", method}, {"Dm-Target", target}, {"Content-Type", "application/json"}};
   for (auto& e : extra) h.push_back(std::move(e));
   return conn.request(subject, body, 5s, h);
@@ -186,13 +185,12 @@ TEST_CASE("identity on the bus: callers are who their subject says, and reach on
                    {{"Dm-Role", "admin"}, {"Dm-User-Id", "00000000-0000-0000-0000-000000000001"}});
   CHECK(status_of(label) == "403");
   // On the gateway's subject it cannot even send: NATS refuses the publish (no answer).
-  auto posing = rpc(*runner, "dm.rpc.registry.gateway", "POST", "/api/v1/labels", R"({"name":"evil"})",
-                    {{"Dm-Role", "admin"}});
+  auto posing =
+      rpc(*runner, "dm.rpc.registry.gateway", "POST", "/api/v1/labels", R"({"name":"evil"})", {{"Dm-Role", "admin"}});
   CHECK_FALSE(posing.ok());
   // Decrypted secrets: the dispatcher's route alone.
   CHECK(status_of(rpc(*ingest, "dm.rpc.registry.ingest", "GET", "/internal/v1/integrations/" + id)) == "403");
-  CHECK(status_of(rpc(*runner, "dm.rpc.registry.function-runner", "GET", "/internal/v1/integrations/" + id)) ==
-        "403");
+  CHECK(status_of(rpc(*runner, "dm.rpc.registry.function-runner", "GET", "/internal/v1/integrations/" + id)) == "403");
   auto secret = rpc(*dispatcher, "dm.rpc.registry.integration-dispatcher", "GET", "/internal/v1/integrations/" + id);
   REQUIRE(status_of(secret) == "200");
   CHECK(secret->data.find("top-secret-token") != std::string::npos);
@@ -217,7 +215,8 @@ TEST_CASE("identity on the bus: callers are who their subject says, and reach on
   CHECK(overheard == 0);
   // Nor can a service forge a reply into another's inbox.
   std::atomic<int> forged{0};
-  auto own = dispatcher->subscribe("_INBOX.integration-dispatcher.forged", "", [&forged](dm::bus::Message&&) { ++forged; });
+  auto own =
+      dispatcher->subscribe("_INBOX.integration-dispatcher.forged", "", [&forged](dm::bus::Message&&) { ++forged; });
   (void)dispatcher->flush(2s);
   (void)ingest->publish("_INBOX.integration-dispatcher.forged", "{}");
   (void)ingest->flush(2s);

@@ -71,16 +71,16 @@ double run_once(testing::Stack& stack, bus::Connection& nats, const std::string&
   std::atomic<int> acked{0}, failed{0};
   for (int i = 0; i < jobs; ++i) {
     std::string job_id = "bench-" + id + "-" + std::to_string(i);
-    std::string job = contract::encode(contract::DeliveryJobRef{
-        .job_id = job_id,
-        .kind = contract::JobKind::integration,
-        .target_id = id,
-        .flow_id = "bench",
-        .flow_run_id = "r",
-        .node_id = "n",
-        .dev_eui = "0004a30b001c0530",
-        .message = R"({"temperature":21.5,"humidity":40,"dev_eui":"0004a30b001c0530"})",
-        .created_at = "2026-11-27T09:00:00Z"});
+    std::string job = contract::encode(
+        contract::DeliveryJobRef{.job_id = job_id,
+                                 .kind = contract::JobKind::integration,
+                                 .target_id = id,
+                                 .flow_id = "bench",
+                                 .flow_run_id = "r",
+                                 .node_id = "n",
+                                 .dev_eui = "0004a30b001c0530",
+                                 .message = R"({"temperature":21.5,"humidity":40,"dev_eui":"0004a30b001c0530"})",
+                                 .created_at = "2026-11-27T09:00:00Z"});
     nats.jetstream().publish_async(contract::subject::dispatch(id), job, job_id, [&](Result<bus::PubAck> r) {
       if (r)
         ++acked;
@@ -154,9 +154,10 @@ void bench_http(testing::Stack& stack, bus::Connection& nats, const BenchOptions
                     static_cast<long long>((*doc)["duplicates"].GetInt64()));
     }
   }
-  std::printf("HTTP median: %.0f deliveries/s (%d runs of %d jobs, keep-alive, history recorded, receiver "
-              "answering after %d ms)\n",
-              median(rates), o.runs, o.jobs, o.sink_delay_ms);
+  std::printf(
+      "HTTP median: %.0f deliveries/s (%d runs of %d jobs, keep-alive, history recorded, receiver "
+      "answering after %d ms)\n",
+      median(rates), o.runs, o.jobs, o.sink_delay_ms);
 }
 
 // QoS 1 publishes to a local mosquitto.

@@ -167,9 +167,9 @@ void bench_pool() {
 std::optional<std::string> create_function(bus::Connection& nats) {
   json::Writer body;
   body.start_object().field("name", "bench").field("code", kExample).end_object();
-  auto created = nats.request(
-      "dm.rpc.registry.gateway", body.view(), std::chrono::seconds(5),
-      {{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/functions"}, {"Content-Type", "application/json"}});
+  auto created =
+      nats.request("dm.rpc.registry.gateway", body.view(), std::chrono::seconds(5),
+                   {{"Dm-Method", "POST"}, {"Dm-Target", "/api/v1/functions"}, {"Content-Type", "application/json"}});
   if (!created) {
     std::fprintf(stderr, "create failed\n");
     return std::nullopt;

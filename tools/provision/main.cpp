@@ -33,9 +33,10 @@ Result<void> ensure_dispatch_stream(bus::JetStream& js, const bus::StreamConfig&
     auto pending = js.consumer_state(want.name, contract::kDispatchConsumer);
     bool idle = !pending ? pending.error().code == Errc::not_found : pending->pending + pending->ack_pending == 0;
     if (!idle) {
-      log::warn("DM_DISPATCH keeps its limits retention for now: its consumer still has jobs to deliver. Run "
-                "dm-provision again once they are delivered (or stop the flow orchestrators first)",
-                {{"pending", static_cast<std::int64_t>(pending->pending + pending->ack_pending)}});
+      log::warn(
+          "DM_DISPATCH keeps its limits retention for now: its consumer still has jobs to deliver. Run "
+          "dm-provision again once they are delivered (or stop the flow orchestrators first)",
+          {{"pending", static_cast<std::int64_t>(pending->pending + pending->ack_pending)}});
       return ok();
     }
     log::info("DM_DISPATCH made anew as a work queue (it had limits retention and nothing pending)");

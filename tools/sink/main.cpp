@@ -118,7 +118,8 @@ dm::http::Response handle(State& state, const dm::http::Request& req) {
 void add_receive_routes(dm::http::Router& router, const std::shared_ptr<State>& state) {
   auto receive = [state](const dm::http::Request& req) {
     auto now = ++state->in_flight;
-    for (auto seen = state->max_in_flight.load(); now > seen && !state->max_in_flight.compare_exchange_weak(seen, now);) {
+    for (auto seen = state->max_in_flight.load();
+         now > seen && !state->max_in_flight.compare_exchange_weak(seen, now);) {
     }
     auto res = handle(*state, req);
     --state->in_flight;

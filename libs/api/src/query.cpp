@@ -1,9 +1,9 @@
-#include "dm/core/strings.hpp"
 #include "dm/api/query.hpp"
 
 #include <algorithm>
 #include <cctype>
 
+#include "dm/core/strings.hpp"
 #include "dm/core/time.hpp"
 
 namespace dm::api {

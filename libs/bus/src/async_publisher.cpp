@@ -156,8 +156,10 @@ std::optional<AsyncPublisher::Pending> AsyncPublisher::take_token(std::uint64_t 
   pending_.erase(it);
   // In flight, the message stays the library's: its late ack will find nothing and just free it.
   // Held, it is ours.
-  if (p.held) natsMsg_Destroy(p.msg);
-  else if (p.msg != nullptr) token_of_.erase(p.msg);
+  if (p.held)
+    natsMsg_Destroy(p.msg);
+  else if (p.msg != nullptr)
+    token_of_.erase(p.msg);
   if (pending_.empty()) idle_.notify_all();
   return p;
 }

@@ -49,11 +49,11 @@ class AsyncPublisher {
  private:
   struct Pending {
     Done done;
-    natsMsg* msg = nullptr;          // the library's while in flight; ours while held
-    std::optional<Error> failure;    // why it failed (locally, or the last "no responders")
+    natsMsg* msg = nullptr;        // the library's while in flight; ours while held
+    std::optional<Error> failure;  // why it failed (locally, or the last "no responders")
     std::string msg_id;
     DeadlineTimer::Clock::time_point ack_by;  // the ack timeout; the backstop fires a little later
-    bool held = false;               // waiting to be sent again
+    bool held = false;                        // waiting to be sent again
   };
 
   void on_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);

@@ -3,7 +3,6 @@
 #include <random>
 #include <thread>
 
-#include "dm/core/strings.hpp"
 #include "callbacks.hpp"
 #include "connection_impl.hpp"
 #include "dm/core/strings.hpp"

@@ -65,8 +65,8 @@ std::optional<std::string> JsMessage::header(std::string_view key) const {
 std::uint64_t JsMessage::stream_sequence() const { return impl_ ? impl_->stream_sequence : 0; }
 int JsMessage::delivered() const { return impl_ ? impl_->delivered : 0; }
 std::chrono::system_clock::time_point JsMessage::stored_at() const {
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(impl_ ? impl_->stored_ns : 0)));
+  return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::nanoseconds(impl_ ? impl_->stored_ns : 0)));
 }
 
 Result<void> JsMessage::ack() {

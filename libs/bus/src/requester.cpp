@@ -55,8 +55,7 @@ void Requester::request(std::string_view subject, std::string_view data, std::ch
   auto msg = make_nats_msg(subject, prefix_ + std::to_string(token), data, headers);
   Result<void> sent = msg ? check(natsMsgHeader_Set(msg->get(), parts::kAcceptHeader, "1"), "nats: header")
                           : Result<void>(msg.take_error());
-  if (sent)
-    sent = check(natsConnection_PublishMsg(nc_, msg->get()), "nats: request to '" + std::string(subject) + "'");
+  if (sent) sent = check(natsConnection_PublishMsg(nc_, msg->get()), "nats: request to '" + std::string(subject) + "'");
   if (sent) return;
   {
     std::lock_guard lock(mu_);

@@ -42,7 +42,7 @@ class Requester : public std::enable_shared_from_this<Requester> {
   struct Pending {
     Done done;
     std::string subject;
-    std::optional<Error> failure;            // set when the request failed before any reply could come
+    std::optional<Error> failure;             // set when the request failed before any reply could come
     std::optional<parts::Assembly> assembly;  // a reply coming in parts, so far
   };
 

@@ -784,8 +784,10 @@ TEST_CASE("bus jetstream publish_async waits out a stream without a leader, with
   std::atomic<int> code{-1};
   const auto start = Clock::now();
   js.publish_async("late.a", "x", "late-1", [&](dm::Result<bus::PubAck> r) {
-    if (r.ok()) acked_at = ms_since(start);
-    else code = static_cast<int>(r.error().code);
+    if (r.ok())
+      acked_at = ms_since(start);
+    else
+      code = static_cast<int>(r.error().code);
     ++calls;
   });
   std::this_thread::sleep_for(1s);

@@ -60,14 +60,19 @@ std::vector<ConsumerDef> consumers(const StreamSettings& s) {
   // max_deliver unlimited everywhere: the consumers decide when a message is done (dead
   // letters with their reason), the server never drops one silently.
   std::vector<ConsumerDef> out;
+  out.push_back(
+      {kDeviceEventsStream,
+       {.durable = kHistoryConsumer, .ack_wait = s.history_ack_wait, .max_deliver = -1, .max_ack_pending = 20000}});
   out.push_back({kDeviceEventsStream,
-                 {.durable = kHistoryConsumer, .ack_wait = s.history_ack_wait, .max_deliver = -1,
+                 {.durable = kUplinkConsumer,
+                  .filter_subject = subject::kUplinks,
+                  .ack_wait = s.uplink_ack_wait,
+                  .max_deliver = -1,
                   .max_ack_pending = 20000}});
-  out.push_back({kDeviceEventsStream,
-                 {.durable = kUplinkConsumer, .filter_subject = subject::kUplinks, .ack_wait = s.uplink_ack_wait,
-                  .max_deliver = -1, .max_ack_pending = 20000}});
   out.push_back({kDispatchStream,
-                 {.durable = kDispatchConsumer, .ack_wait = s.dispatch_ack_wait, .max_deliver = -1,
+                 {.durable = kDispatchConsumer,
+                  .ack_wait = s.dispatch_ack_wait,
+                  .max_deliver = -1,
                   .max_ack_pending = s.dispatch_max_ack_pending}});
   return out;
 }

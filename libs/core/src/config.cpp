@@ -1,10 +1,11 @@
-#include "dm/core/strings.hpp"
 #include "dm/core/config.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+
+#include "dm/core/strings.hpp"
 
 namespace dm {
 namespace {

@@ -3,9 +3,9 @@
 #include <fstream>
 
 #include "dm/core/config.hpp"
+#include "dm/core/encoding.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/result.hpp"
-#include "dm/core/encoding.hpp"
 #include "dm/core/strings.hpp"
 #include "dm/core/text.hpp"
 #include "dm/core/time.hpp"
@@ -171,7 +171,9 @@ TEST_CASE("text: UTF-8 validation, printable escapes and truncation on a charact
   REQUIRE_FALSE(dm::valid_utf8("\xed\xa0\x80"));      // a surrogate
   REQUIRE_FALSE(dm::valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
   REQUIRE_FALSE(dm::valid_utf8("cut \xe6\x9d"));      // incomplete at the end
-  REQUIRE(dm::printable(std::string("a\0b\xff\n\x7f" "é", 8)) == "a\\x00b\\xff\\x0a\\x7fé");
+  REQUIRE(dm::printable(std::string("a\0b\xff\n\x7f"
+                                    "é",
+                                    8)) == "a\\x00b\\xff\\x0a\\x7fé");
   REQUIRE(dm::printable(std::string(100, 'x'), 10) == std::string(10, 'x') + "…");
   REQUIRE(dm::truncate_utf8("short", 10) == "short");
   // "é" is two bytes: a cut after its first byte backs up before it.
@@ -182,8 +184,8 @@ TEST_CASE("text: any bytes made valid UTF-8, cut on a character boundary") {
   const std::string fffd = "\xEF\xBF\xBD";
   REQUIRE(dm::to_valid_utf8("Grüße, 東京, 🚀") == "Grüße, 東京, 🚀");
   REQUIRE(dm::to_valid_utf8("bad \xff\xfe!") == "bad " + fffd + fffd + "!");
-  REQUIRE(dm::to_valid_utf8("\xed\xa0\x80") == fffd + fffd + fffd);  // a surrogate, byte by byte
-  REQUIRE(dm::to_valid_utf8("cut \xe6\x9d") == "cut " + fffd + fffd);   // incomplete at the end
+  REQUIRE(dm::to_valid_utf8("\xed\xa0\x80") == fffd + fffd + fffd);    // a surrogate, byte by byte
+  REQUIRE(dm::to_valid_utf8("cut \xe6\x9d") == "cut " + fffd + fffd);  // incomplete at the end
   REQUIRE(dm::to_valid_utf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
   // A cut never splits a character, and a replacement counts its three bytes.
   REQUIRE(dm::to_valid_utf8("aé" + std::string(10, 'z'), 2) == "a");
@@ -202,14 +204,14 @@ TEST_CASE("encodings: base64 both alphabets, strict base64url, hex, sha256") {
   CHECK(dm::base64_encode("fo") == "Zm8=");
   CHECK(dm::base64_encode("foo") == "Zm9v");
   CHECK(dm::base64_decode("Zm8=") == std::optional<std::string>("fo"));
-  CHECK(dm::base64_decode("Zm8") == std::optional<std::string>("fo"));  // padding optional
+  CHECK(dm::base64_decode("Zm8") == std::optional<std::string>("fo"));        // padding optional
   CHECK(dm::base64_decode("-_8") == std::optional<std::string>("\xfb\xff"));  // URL-safe too
   CHECK_FALSE(dm::base64_decode("Zm8*"));
   CHECK_FALSE(dm::base64_decode("Zm8=="));  // a wrong total length
   CHECK(dm::base64url_encode("\xfb\xff") == "-_8");
   CHECK(dm::base64url_decode("-_8") == std::optional<std::string>("\xfb\xff"));
-  CHECK_FALSE(dm::base64url_decode("+/8"));   // the standard alphabet is not URL-safe
-  CHECK_FALSE(dm::base64url_decode("-_9"));   // unused bits set: another encoding of the same bytes
+  CHECK_FALSE(dm::base64url_decode("+/8"));  // the standard alphabet is not URL-safe
+  CHECK_FALSE(dm::base64url_decode("-_9"));  // unused bits set: another encoding of the same bytes
   CHECK(dm::hex_encode("\x01\xab") == "01ab");
   CHECK(dm::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -64,9 +64,10 @@ struct SchemaLock {
       : key{"dm.migrate:" + schema},
         // READ COMMITTED so the re-check after the lock sees what another replica committed
         // while we waited; no statement_timeout so waiting behind a slow migration is fine.
-        setup("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = 0; "
-              "SET LOCAL search_path TO " +
-              quote_identifier(schema)) {}
+        setup(
+            "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; SET LOCAL statement_timeout = 0; "
+            "SET LOCAL search_path TO " +
+            quote_identifier(schema)) {}
 
   Result<void> take(Session& s) const {
     DM_TRY(s.exec_script(setup));

@@ -86,8 +86,8 @@ AsyncClient::~AsyncClient() {
 }
 
 void AsyncClient::request(const std::string& pool_key, const std::string& options_key, const ClientOptions& options,
-                          std::string_view method, std::string_view url, const std::string& body, const Headers& headers,
-                          Done done) {
+                          std::string_view method, std::string_view url, const std::string& body,
+                          const Headers& headers, Done done) {
   auto parsed = parse_url(url);
   if (!parsed) return done(parsed.take_error());
   auto taken = impl_->take(pool_key, options_key, *parsed, options);

@@ -1,5 +1,4 @@
 // The outbound address guard: pure address arithmetic plus getaddrinfo, no Beast.
-#include "dm/core/strings.hpp"
 #include "dm/http/outbound.hpp"
 
 #include <arpa/inet.h>
@@ -10,6 +9,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "dm/core/strings.hpp"
 #include "dm/http/client.hpp"
 #include "dm/http/message.hpp"
 
@@ -76,7 +76,7 @@ Embedding embedding_of(const IpAddress& ip) {
   auto zero = [&](int from, int to) {
     return std::all_of(b.begin() + from, b.begin() + to, [](auto x) { return x == 0; });
   };
-  if (zero(0, 10) && b[10] == 0xff && b[11] == 0xff) return Embedding::mapped;                  // ::ffff:0:0/96
+  if (zero(0, 10) && b[10] == 0xff && b[11] == 0xff) return Embedding::mapped;                   // ::ffff:0:0/96
   if (zero(0, 8) && b[8] == 0xff && b[9] == 0xff && zero(10, 12)) return Embedding::translated;  // ::ffff:0:0:0/96
   if (zero(0, 12)) return Embedding::compatible;                                                 // ::/96
   if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && zero(4, 12)) return Embedding::nat64;
@@ -303,11 +303,26 @@ Error bad_pg(std::string_view why) {
 // Query parameters that neither name the server nor make libpq read local files.
 bool harmless_pg_parameter(std::string_view key) {
   static const char* const kAllowed[] = {
-      "application_name", "channel_binding",   "client_encoding",         "connect_timeout",
-      "dbname",           "fallback_application_name", "gssencmode",     "keepalives",
-      "keepalives_count", "keepalives_idle",   "keepalives_interval",     "options",
-      "password",         "ssl_max_protocol_version", "ssl_min_protocol_version", "sslcompression",
-      "sslmode",          "sslsni",            "target_session_attrs",    "tcp_user_timeout",
+      "application_name",
+      "channel_binding",
+      "client_encoding",
+      "connect_timeout",
+      "dbname",
+      "fallback_application_name",
+      "gssencmode",
+      "keepalives",
+      "keepalives_count",
+      "keepalives_idle",
+      "keepalives_interval",
+      "options",
+      "password",
+      "ssl_max_protocol_version",
+      "ssl_min_protocol_version",
+      "sslcompression",
+      "sslmode",
+      "sslsni",
+      "target_session_attrs",
+      "tcp_user_timeout",
       "user",
   };
   return std::any_of(std::begin(kAllowed), std::end(kAllowed), [&](const char* k) { return key == k; });

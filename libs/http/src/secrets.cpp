@@ -1,10 +1,10 @@
 // The one rule for what is secret in a destination's headers and URLs (see secrets.hpp).
-#include "dm/core/strings.hpp"
 #include "dm/http/secrets.hpp"
 
 #include <algorithm>
 #include <cctype>
 
+#include "dm/core/strings.hpp"
 #include "dm/http/message.hpp"
 
 namespace dm::http {
@@ -82,7 +82,8 @@ bool is_credential_name(std::string_view name) {
   for (const char* exact : {"p", "pw", "code"}) {
     if (n == exact) return true;
   }
-  for (const char* part : {"token", "key", "secret", "pass", "pwd", "sig", "auth", "cred", "session", "jwt", "private"}) {
+  for (const char* part :
+       {"token", "key", "secret", "pass", "pwd", "sig", "auth", "cred", "session", "jwt", "private"}) {
     if (n.find(part) != std::string::npos) return true;
   }
   return false;

@@ -21,9 +21,28 @@ TEST_CASE("secrets: header values are secrets unless the header is known to be h
 }
 
 TEST_CASE("secrets: credential-like parameter names") {
-  for (const char* name : {"token", "access_token", "API_KEY", "apikey", "key", "secret", "client_secret", "password",
-                           "passwd", "pwd", "sig", "signature", "X-Amz-Signature", "X-Amz-Credential", "auth",
-                           "authToken", "session_id", "jwt", "private", "p", "pw", "code"}) {
+  for (const char* name : {"token",
+                           "access_token",
+                           "API_KEY",
+                           "apikey",
+                           "key",
+                           "secret",
+                           "client_secret",
+                           "password",
+                           "passwd",
+                           "pwd",
+                           "sig",
+                           "signature",
+                           "X-Amz-Signature",
+                           "X-Amz-Credential",
+                           "auth",
+                           "authToken",
+                           "session_id",
+                           "jwt",
+                           "private",
+                           "p",
+                           "pw",
+                           "code"}) {
     INFO(name);
     CHECK(is_credential_name(name));
   }
@@ -41,7 +60,8 @@ TEST_CASE("secrets: URLs are masked in their userinfo and credential-like query 
   const Case cases[] = {
       {"https://example.com/hook", "https://example.com/hook"},
       {"https://example.com/hook?token=abc&x=1", "https://example.com/hook?token=********&x=1"},
-      {"https://example.com/in?a=1&Api-Key=k1&sig=s2#frag", "https://example.com/in?a=1&Api-Key=********&sig=********#frag"},
+      {"https://example.com/in?a=1&Api-Key=k1&sig=s2#frag",
+       "https://example.com/in?a=1&Api-Key=********&sig=********#frag"},
       {"https://example.com/in?%74oken=abc", "https://example.com/in?%74oken=********"},
       {"https://example.com/in?token=&token", "https://example.com/in?token=&token"},
       {"http://influx:8086/write?db=x&u=writer&p=pa55", "http://influx:8086/write?db=x&u=writer&p=********"},

@@ -99,8 +99,7 @@ class Builder {
   // when the path is not kept.
   std::string lexing() const {
     if (!track_) return {};
-    return open_ > 0 && top().object && !top().has_key ? "a key of " + object_at()
-                                                                                : value_at();
+    return open_ > 0 && top().object && !top().has_key ? "a key of " + object_at() : value_at();
   }
 
   // RapidJSON's handler interface names these; NOLINTNEXTLINE is not enough for a block.
@@ -186,10 +185,10 @@ class Builder {
   // allocating a set per object cost ingest more than the rest of the parse.
   struct Frame {
     bool object = false;
-    bool has_key = false;           // object: a key was read, its value is pending or open
-    std::size_t index = 0;          // array: the element being read
-    std::string key;                // object: the current member
-    std::vector<std::string> keys;  // object, refusing duplicates: the first kSmall keys, scanned
+    bool has_key = false;                  // object: a key was read, its value is pending or open
+    std::size_t index = 0;                 // array: the element being read
+    std::string key;                       // object: the current member
+    std::vector<std::string> keys;         // object, refusing duplicates: the first kSmall keys, scanned
     std::unordered_set<std::string> many;  // all the keys, once there are more than kSmall
   };
   static constexpr std::size_t kSmall = 32;

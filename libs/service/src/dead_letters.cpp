@@ -177,8 +177,8 @@ http::Response list_letters(db::Pool& db, const std::string& kind, const http::R
 std::variant<db::Rows, http::Response> find_letter(db::Pool& db, const std::string& kind, const http::Request& req) {
   const auto& id = req.params.at("id");
   if (!api::is_uuid(id)) return http::Response::error(404, "Dead letter not found");
-  auto rows = db.exec(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE kind = $1 AND id = $2::uuid",
-                      {kind, id});
+  auto rows =
+      db.exec(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE kind = $1 AND id = $2::uuid", {kind, id});
   if (!rows) return store_error(rows.error());
   if (rows->empty()) return http::Response::error(404, "Dead letter not found");
   return std::move(rows).value();
@@ -196,9 +196,9 @@ http::Response discard_letter(db::Pool& db, const std::string& kind, const http:
 
 // POST <base>/retry: the oldest kRetryAllAtOnce letters, and how many are left.
 http::Response retry_all(db::Pool& db, const std::string& kind, const DeadLetterBox::Retry& retry) {
-  auto rows = db.exec(std::string("SELECT ") + kColumns +
-                          " FROM dead_letters WHERE kind = $1 ORDER BY created_at, id LIMIT $2",
-                      {kind, std::to_string(kRetryAllAtOnce)});
+  auto rows =
+      db.exec(std::string("SELECT ") + kColumns + " FROM dead_letters WHERE kind = $1 ORDER BY created_at, id LIMIT $2",
+              {kind, std::to_string(kRetryAllAtOnce)});
   if (!rows) return store_error(rows.error());
   RetryCount c;
   for (std::size_t i = 0; i < rows->size(); ++i) {
@@ -212,7 +212,7 @@ http::Response retry_all(db::Pool& db, const std::string& kind, const DeadLetter
 
 }  // namespace
 
-void DeadLetterBox::add_routes(http::Router& router, Retry retry) {
+void DeadLetterBox::add_routes(http::Router& router, const Retry& retry) {
   const std::string base = "/api/v1/dead-letters/" + kind_;
   router.add_sync("GET", base, [this](const http::Request& req) { return list_letters(db_, kind_, req); });
   router.add_sync("GET", base + "/{id}", [this](const http::Request& req) {

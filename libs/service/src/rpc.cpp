@@ -62,9 +62,8 @@ struct RpcServer::State {
     };
     if (!contract::rpc_allowed(service, req.caller, req.method, req.path)) {
       log::warn("rpc refused", {{"caller", req.caller}, {"method", req.method}, {"path", req.path}});
-      return answer(http::Response::error(
-          403, (req.caller.empty() ? std::string("an unnamed caller") : req.caller) + " may not call " + req.method +
-                   " " + req.path + " of " + service));
+      return answer(http::Response::error(403, (req.caller.empty() ? std::string("an unnamed caller") : req.caller) +
+                                                   " may not call " + req.method + " " + req.path + " of " + service));
     }
     router->dispatch(req, std::move(answer));
   }
@@ -81,12 +80,12 @@ Result<void> RpcServer::start() {
   DM_ASSIGN_OR_RETURN(state_->sub,
                       state_->nats.subscribe(contract::subject::rpc_served(state_->service), state_->service,
                                              [weak](bus::Message&& msg) {
-                        if (msg.reply.empty()) return;  // nobody to answer
-                        auto st = weak.lock();
-                        if (!st) return;
-                        auto shared = std::make_shared<bus::Message>(std::move(msg));
-                        st->pool.submit([st, shared] { st->handle(std::move(*shared)); });
-                      }));
+                                               if (msg.reply.empty()) return;  // nobody to answer
+                                               auto st = weak.lock();
+                                               if (!st) return;
+                                               auto shared = std::make_shared<bus::Message>(std::move(msg));
+                                               st->pool.submit([st, shared] { st->handle(std::move(*shared)); });
+                                             }));
   return ok();
 }
 
@@ -99,9 +98,8 @@ void RpcServer::stop() {
   state_->pool.stop();
 }
 
-void forward_rpc(bus::Connection& nats, std::string_view owner, std::string_view caller,
-                 const http::Request& request, std::chrono::milliseconds timeout, http::Reply reply,
-                 const std::vector<std::string>& pass_headers) {
+void forward_rpc(bus::Connection& nats, std::string_view owner, std::string_view caller, const http::Request& request,
+                 std::chrono::milliseconds timeout, http::Reply reply, const std::vector<std::string>& pass_headers) {
   bus::Headers headers;
   headers.reserve(5);
   headers.push_back({"Dm-Method", request.method});

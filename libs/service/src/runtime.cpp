@@ -1,10 +1,10 @@
-#include "dm/contract/subjects.hpp"
 #include "dm/service/runtime.hpp"
 
 #include <unistd.h>
 
 #include <thread>
 
+#include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/shutdown.hpp"
 #include "dm/http/server.hpp"

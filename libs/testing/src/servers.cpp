@@ -47,11 +47,12 @@ bool NatsServer::launch() {
   const std::string log = dir_.path() + "/nats.log";
   const std::string listening = "Listening for client connections on 127.0.0.1:" + std::to_string(port_);
   const std::size_t before = count_in_file(log, listening);  // the log is appended to across restarts
-  std::vector<std::string> argv{"nats-server", "-a", "127.0.0.1", "-p", std::to_string(port_), "-js", "-sd",
-                                dir_.path() + "/js"};
+  std::vector<std::string> argv{"nats-server",         "-a",  "127.0.0.1", "-p",
+                                std::to_string(port_), "-js", "-sd",       dir_.path() + "/js"};
   if (!node_.server_name.empty()) {
     std::string routes;
-    for (int p : node_.routes) routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(p);
+    for (int p : node_.routes)
+      routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(p);
     argv.insert(argv.end(), {"-n", node_.server_name, "--cluster_name", node_.cluster_name, "--cluster",
                              "nats://127.0.0.1:" + std::to_string(node_.route_port), "--routes", routes});
   }

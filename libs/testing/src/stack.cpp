@@ -1,13 +1,13 @@
 #include "dm/testing/stack.hpp"
 
-#include "dm/core/strings.hpp"
-
 #include <signal.h>
 
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "dm/core/strings.hpp"
 
 namespace dm::testing {
 namespace {
@@ -28,9 +28,7 @@ std::string Stack::scope_of(const std::string& service) {
   throw std::runtime_error("unknown service " + s);
 }
 
-std::string Stack::role_of(const std::string& s) {
-  return "dm_" + lower(scope_of(s));
-}
+std::string Stack::role_of(const std::string& s) { return "dm_" + lower(scope_of(s)); }
 
 bool Stack::has_database(const std::string& s) { return binary_of(s) != "function-runner"; }
 

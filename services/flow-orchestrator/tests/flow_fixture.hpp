@@ -34,7 +34,7 @@ inline testing::Stack& stack() {
        {"DISPATCHER_RETRY_BASE", "200ms"},
        {"ORCHESTRATOR_RETRY_DELAY", "200ms"},
        {"ORCHESTRATOR_MAX_RETRY_DELAY", "1s"},
-       {"ORCHESTRATOR_MAX_DELIVERIES", "16"},  // an uplink that cannot run gives up after ~14 s
+       {"ORCHESTRATOR_MAX_DELIVERIES", "16"},         // an uplink that cannot run gives up after ~14 s
        {"ORCHESTRATOR_LANES", "4"},                   // lane_of(eui, 4) in the tests
        {"ORCHESTRATOR_FUNCTION_TIMEOUT_MS", "3000"},  // a 1.2 s function stays well inside it
        {"RUNNER_WORKERS", "4"},                       // a slow function leaves workers for others

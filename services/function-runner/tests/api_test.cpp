@@ -94,8 +94,8 @@ std::shared_future<Result<bus::Message>> test_run_as(const std::string& user, co
                        {"Content-Type", "application/json"},
                        {"Dm-User-Id", user}};
   nats()->request_async(
-      "dm.rpc.function-runner.gateway", body, 30s, [promise](Result<bus::Message> r) { promise->set_value(std::move(r)); },
-      headers);
+      "dm.rpc.function-runner.gateway", body, 30s,
+      [promise](Result<bus::Message> r) { promise->set_value(std::move(r)); }, headers);
   return promise->get_future().share();
 }
 
@@ -223,9 +223,8 @@ TEST_CASE("a malformed batch is refused without running anything") {
 TEST_CASE("a batch reply larger than NATS's max payload arrives whole, in parts") {
   Api api(runner_stack(), As::admin);
   auto id = create_function(api, "function f(m){ return {s: String(m.n).repeat(700000)}; }");
-  auto reply =
-      ask("dm.fn.exec", "{\"executions\":[" + execution("big-1-" + id, id, R"({"n":1})") + "," +
-                            execution("big-2-" + id, id, R"({"n":2})") + "]}");
+  auto reply = ask("dm.fn.exec", "{\"executions\":[" + execution("big-1-" + id, id, R"({"n":1})") + "," +
+                                     execution("big-2-" + id, id, R"({"n":2})") + "]}");
   INFO((reply.ok() ? std::string() : reply.error().message));
   REQUIRE(reply.ok());
   CHECK(reply->data.size() > 1400000);

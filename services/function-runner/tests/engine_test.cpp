@@ -2,11 +2,11 @@
 // allocation) need a worker process: see pool_test.cpp.
 #include "engine.hpp"
 
-#include "dm/core/text.hpp"
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
+
+#include "dm/core/text.hpp"
 
 using namespace dm::function_runner;
 using namespace std::chrono_literals;
@@ -213,7 +213,8 @@ TEST_CASE("text from user code is valid UTF-8 even with lone surrogates") {
   CHECK(dm::valid_utf8(r.logs));
   CHECK(dm::valid_utf8(r.error_message));
   CHECK(dm::valid_utf8(r.error_stack));
-  CHECK(r.logs.find("a\xEF\xBF\xBD" "b") != std::string::npos);  // U+FFFD
+  CHECK(r.logs.find("a\xEF\xBF\xBD"
+                    "b") != std::string::npos);  // U+FFFD
 }
 
 TEST_CASE("cap_result enforces the caps on what a worker sends back") {

@@ -91,7 +91,8 @@ const char* kPass = "function f(m){ return m; }";
 // time. (A bomb that grows step by step, like new Array(1e9).fill(1), is usually stopped by the
 // near-heap-limit callback as "memory limit exceeded"; whether V8 aborts first depends on timing.)
 const char* kBomb =
-    "function f(m){ const a = 'x'.repeat(2**29 - 24), b = 'y'.repeat(2**29 - 24); return {n: a.indexOf('z') + b.indexOf('z')}; }";
+    "function f(m){ const a = 'x'.repeat(2**29 - 24), b = 'y'.repeat(2**29 - 24); return {n: a.indexOf('z') + "
+    "b.indexOf('z')}; }";
 const char* kSlow = "function f(m){ const end = Date.now() + 1500; while (Date.now() < end) {} return {ok: m.n}; }";
 
 struct Answer {
@@ -137,9 +138,9 @@ TEST_CASE("a function that crashes its worker is convicted only on a fresh worke
   CHECK(b.error_message.find("crashed its worker") != std::string::npos);
   CHECK(after.future.get().output == R"({"n":2})");
   auto st = p.stats();
-  CHECK(st.crashes == 2);   // once in the frame, once alone on a fresh worker
-  CHECK(st.suspects == 1);  // suspected the first time...
-  CHECK(st.proven == 1);    // ...proven the second
+  CHECK(st.crashes == 2);              // once in the frame, once alone on a fresh worker
+  CHECK(st.suspects == 1);             // suspected the first time...
+  CHECK(st.proven == 1);               // ...proven the second
   CHECK_FALSE(p.quarantined("bomb"));  // one strike of the two it takes here
 
   // Second proof → quarantined; others unaffected.
@@ -186,8 +187,7 @@ TEST_CASE("kill -9 of a busy worker running a healthy function: it runs again, n
   REQUIRE(pool.ok());
   auto& p = **pool;
   Answer queued;
-  auto [r, pid] =
-      signal_busy_worker(p, SIGKILL, [&] { p.submit(queued.with(run_job("echo", kEcho, R"({"n":2})"))); });
+  auto [r, pid] = signal_busy_worker(p, SIGKILL, [&] { p.submit(queued.with(run_job("echo", kEcho, R"({"n":2})"))); });
   INFO(r.error_message);
   CHECK(r.status == "success");
   CHECK(r.output == R"({"ok":1})");

@@ -6,6 +6,8 @@
 //
 // User JavaScript cannot reach any of this anyway: it sees no host object, file, socket or
 // process API (engine_test's escape probes); these are the walls behind that one.
+#include "sandbox.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -22,7 +24,6 @@
 
 #include "dm/testing/testing.hpp"
 #include "pool.hpp"
-#include "sandbox.hpp"
 #include "worker_process.hpp"
 
 using namespace dm::function_runner;
@@ -232,7 +233,8 @@ TEST_CASE("heavy functions run correctly under the filter, without a single work
       {"arrays",
        "function f(m){ const a = Array.from({length: 1000000}, (_, i) => (i * 7919) % 1000003); "
        "a.sort((x, y) => x - y); const t = new Float64Array(1000000); for (let i = 0; i < t.length; i++) t[i] = i; "
-       "const sum = t.reduce((s, v) => s + v, 0); const keys = new Map(); for (let i = 0; i < 100000; i++) keys.set('k' + i, i); "
+       "const sum = t.reduce((s, v) => s + v, 0); const keys = new Map(); for (let i = 0; i < 100000; i++) "
+       "keys.set('k' + i, i); "
        "return {first: a[0], sorted: a[1] <= a[2], sum, map: keys.size, big: String(2n ** 100n)}; }",
        R"({"first":0,"sorted":true,"sum":499999500000,"map":100000,"big":"1267650600228229401496703205376"})"},
       {"dates",
@@ -288,9 +290,9 @@ TEST_CASE("a V8 abort under the filter is still a crash, proven on a fresh worke
   auto pool = WorkerPool::start(o);
   REQUIRE(pool.ok());
   auto& p = **pool;
-  auto r = p.run(run_job(
-      "bomb",
-      "function f(m){ const a = 'x'.repeat(2**29 - 24), b = 'y'.repeat(2**29 - 24); return {n: a.indexOf('z') + b.indexOf('z')}; }"));
+  auto r = p.run(run_job("bomb",
+                         "function f(m){ const a = 'x'.repeat(2**29 - 24), b = 'y'.repeat(2**29 - 24); return {n: "
+                         "a.indexOf('z') + b.indexOf('z')}; }"));
   CHECK(r.error_message.find("crashed its worker") != std::string::npos);
   CHECK(p.stats().proven == 1);
   CHECK(p.run(run_job("echo", "function f(m){ return m; }")).status == "success");

@@ -206,20 +206,21 @@ TEST_CASE("forged, expired and malformed credentials are 401 on every protected 
       {"expired", {{"Authorization", "Bearer " + sign(hs256, payload("access", now - 1), key)}}},
       {"wrong type of token", {{"Authorization", "Bearer " + sign(hs256, payload("refresh", now + 600), key)}}},
       {"unknown subject",
-       {{"Authorization", "Bearer " + sign(hs256,
-                                           payload("access", now + 600, "admin", R"(,"ver":1)",
-                                                   "00000000-0000-0000-0000-000000000000"),
-                                           key)}}},
+       {{"Authorization",
+         "Bearer " + sign(hs256,
+                          payload("access", now + 600, "admin", R"(,"ver":1)", "00000000-0000-0000-0000-000000000000"),
+                          key)}}},
       // Validly signed, but naming no user: 401, never 503 (the id must not reach SQL).
       {"subject not a UUID",
        {{"Authorization",
          "Bearer " + sign(hs256, payload("access", now + 600, "admin", R"(,"ver":1)", "admin"), key)}}},
       {"subject of a UUID's length, not a UUID",
-       {{"Authorization", "Bearer " + sign(hs256,
-                                           payload("access", now + 600, "admin", R"(,"ver":1)",
-                                                   "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"),
-                                           key)}}},
-      {"no credential version", {{"Authorization", "Bearer " + sign(hs256, payload("access", now + 600, "admin", ""), key)}}},
+       {{"Authorization",
+         "Bearer " + sign(hs256,
+                          payload("access", now + 600, "admin", R"(,"ver":1)", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"),
+                          key)}}},
+      {"no credential version",
+       {{"Authorization", "Bearer " + sign(hs256, payload("access", now + 600, "admin", ""), key)}}},
       {"old credential version",
        {{"Authorization", "Bearer " + sign(hs256, payload("access", now + 600, "admin", R"(,"ver":0)"), key)}}},
       {"credential version as text",
@@ -397,8 +398,7 @@ TEST_CASE("changing one's password ends every earlier token; a wrong current pas
                      {{"Authorization", "Bearer " + token}, {"X-Forwarded-For", address}});
   };
 
-  CHECK(anon.post("/api/v1/auth/password", R"({"current_password":"x","new_password":"y-long-enough"})").status ==
-        401);
+  CHECK(anon.post("/api/v1/auth/password", R"({"current_password":"x","new_password":"y-long-enough"})").status == 401);
   auto weak = change(t1, R"({"current_password":"first-password-1","new_password":"short"})");
   CHECK(weak.status == 422);
   CHECK(weak.has_error_for("new_password"));
@@ -428,8 +428,9 @@ TEST_CASE("changing one's password ends every earlier token; a wrong current pas
   // here all from one fresh address).
   int refused = 0;
   for (int i = 0; i < 12; ++i) {
-    auto r = change(t3, R"({"current_password":"guess-)" + std::to_string(i) + R"(","new_password":"third-password-3"})",
-                    "10.79.0.2");
+    auto r =
+        change(t3, R"({"current_password":"guess-)" + std::to_string(i) + R"(","new_password":"third-password-3"})",
+               "10.79.0.2");
     if (r.status == 429) {
       ++refused;
       CHECK(std::stoi(r.headers.get("Retry-After").value_or("0")) > 0);

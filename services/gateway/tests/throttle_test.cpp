@@ -110,7 +110,9 @@ Tally flood(Api& api, const std::string& address, int n) {
   return t;
 }
 
-double key_lookups() { return dm::testing::metric_value(throttle_stack(), "gateway", "dm_gateway_api_key_lookups_total"); }
+double key_lookups() {
+  return dm::testing::metric_value(throttle_stack(), "gateway", "dm_gateway_api_key_lookups_total");
+}
 }  // namespace
 
 TEST_CASE("10,000 unauthenticated requests from one address meet 429s; nobody else is slowed") {

@@ -126,7 +126,8 @@ TEST_CASE("events PostgreSQL refuses become dead letters; the rest of their batc
   for (int i = 0; i < 5; ++i) REQUIRE(hook.post(uplink(eui, "before" + std::to_string(i), i + 1)).status == 200);
   auto& js = (*conn)->jetstream();
   REQUIRE(js.publish("dm.device." + eui + ".up", event("nul\\u0000id", "x"), "poison-1", std::chrono::seconds(2)).ok());
-  REQUIRE(js.publish("dm.device." + eui + ".up", event("bad-utf8", "\xff\xfe"), "poison-2", std::chrono::seconds(2)).ok());
+  REQUIRE(
+      js.publish("dm.device." + eui + ".up", event("bad-utf8", "\xff\xfe"), "poison-2", std::chrono::seconds(2)).ok());
   for (int i = 0; i < 5; ++i) REQUIRE(hook.post(uplink(eui, "after" + std::to_string(i), i + 10)).status == 200);
 
   REQUIRE(eventually(

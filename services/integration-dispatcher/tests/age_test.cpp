@@ -1,10 +1,11 @@
 // Jobs do not wait for ever: behind a breaker that stays open far longer than MAX_JOB_AGE (4 s
 // here, the cool-down is a minute) jobs are dead-lettered at about their age limit and
 // announced; an old limits-retention DM_DISPATCH becomes a work queue once nothing is pending.
-#define DM_DISPATCH_STACK_ENV                                                                                  \
+#define DM_DISPATCH_STACK_ENV                                                                                       \
   {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "2"}, {"DISPATCHER_BREAKER_COOLDOWN", "60s"}, \
-      {"DISPATCHER_BREAKER_FIRST_COOLDOWN", "60s"},                                                              \
-      { "DISPATCHER_MAX_JOB_AGE", "4s" }
+      {"DISPATCHER_BREAKER_FIRST_COOLDOWN", "60s"}, {                                                               \
+    "DISPATCHER_MAX_JOB_AGE", "4s"                                                                                  \
+  }
 #include "dispatch_fixture.hpp"
 
 using namespace dm;

@@ -1,9 +1,10 @@
 // A target's pace: the circuit breaker probes a target that is down one attempt at a time and
 // charges jobs only the attempts that failed; attempts in flight grow for a target that keeps
 // up; delivered jobs leave DM_DISPATCH (work-queue retention).
-#define DM_DISPATCH_STACK_ENV                                                                                  \
-  {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "3"}, {"DISPATCHER_BREAKER_COOLDOWN", "1s"}, \
-      { "DISPATCHER_TARGET_QUEUE", "2000" }
+#define DM_DISPATCH_STACK_ENV                                                                                        \
+  {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "3"}, {"DISPATCHER_BREAKER_COOLDOWN", "1s"}, { \
+    "DISPATCHER_TARGET_QUEUE", "2000"                                                                                \
+  }
 #include "dispatch_fixture.hpp"
 
 using namespace dm;

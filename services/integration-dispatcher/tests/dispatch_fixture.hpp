@@ -37,9 +37,7 @@ inline std::map<std::string, std::string> stack_env() {
   std::map<std::string, std::string> env = {
       {"REGISTRY_OUTBOUND_ALLOW", "127.0.0.0/8"},  // the registry lets loopback through...
       {"DISPATCHER_OUTBOUND_ALLOW", "127.0.0.1"},  // ...the dispatcher only 127.0.0.1
-      {"DISPATCHER_RETRY_BASE", "200ms"},
-      {"DISPATCHER_RETRY_CAP", "2s"},
-      {"DISPATCHER_ACK_WAIT", "3s"},
+      {"DISPATCHER_RETRY_BASE", "200ms"},         {"DISPATCHER_RETRY_CAP", "2s"}, {"DISPATCHER_ACK_WAIT", "3s"},
       {"DISPATCHER_TARGET_QUEUE", "20"}};
   for (const auto& [key, value] : std::map<std::string, std::string>{DM_DISPATCH_STACK_ENV}) env[key] = value;
   return env;

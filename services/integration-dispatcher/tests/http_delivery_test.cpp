@@ -160,7 +160,8 @@ TEST_CASE("history and /test answers show no header value that is not harmless, 
   auto check = [](const json::Value& request) {
     std::string text = json::to_string(request);
     INFO(text);
-    for (const char* secret : {"hub-secret", "custom-secret", "url-token"}) CHECK(text.find(secret) == std::string::npos);
+    for (const char* secret : {"hub-secret", "custom-secret", "url-token"})
+      CHECK(text.find(secret) == std::string::npos);
     CHECK(std::string(json::view(request["headers"]["X-Hub-Signature"])) == "********");
     CHECK(std::string(json::view(request["headers"]["X-Custom"])) == "********");
     CHECK(std::string(json::view(request["headers"]["X-Request-Id"])) == "rid-1");  // harmless: shown
@@ -184,9 +185,10 @@ TEST_CASE("history and /test answers show no header value that is not harmless, 
 
 TEST_CASE("a response that is not UTF-8 and a request body cut inside a character are recorded with their row") {
   const std::string body = "bad \xff\xfe bytes \xc3";  // ends inside a character too
-  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Api-Token: resp-secret\r\n"
-                               "Set-Cookie: sid=cookie-secret\r\nConnection: close\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string response =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Api-Token: resp-secret\r\n"
+      "Set-Cookie: sid=cookie-secret\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   Listener remote("127.0.0.1", [&](int fd) { answer_with(fd, response); });
   auto id = create("integrations", "http", R"({"url":"http://127.0.0.1:)" + std::to_string(remote.port()) + R"(/in"})");
   // A message whose 64 KiB cut in history falls inside its "é" (bytes 65535 and 65536).

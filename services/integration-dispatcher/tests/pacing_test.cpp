@@ -82,7 +82,8 @@ struct ModelTarget {
   int capacity;
   std::chrono::microseconds base;
   std::chrono::microseconds latency(int in_flight) const {
-    return std::chrono::microseconds(base.count() * std::max(1, in_flight) / std::min(capacity, std::max(1, in_flight)));
+    return std::chrono::microseconds(base.count() * std::max(1, in_flight) /
+                                     std::min(capacity, std::max(1, in_flight)));
   }
 };
 

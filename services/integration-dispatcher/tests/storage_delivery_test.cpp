@@ -58,7 +58,8 @@ TEST_CASE("a PostgreSQL storage writes JSONB rows to an external table") {
 
 // The storage's history row for one job: "status|error".
 std::string storage_outcome(const std::string& job_id) {
-  return sql_value("SELECT status || '|' || coalesce(error, '') FROM dispatcher.history WHERE job_id = '" + job_id + "'");
+  return sql_value("SELECT status || '|' || coalesce(error, '') FROM dispatcher.history WHERE job_id = '" + job_id +
+                   "'");
 }
 
 TEST_CASE("a PostgreSQL storage whose server is a refused address is never connected to") {
@@ -90,7 +91,8 @@ TEST_CASE("a PostgreSQL storage named by host name stores through the address th
   auto id = create("storages", "postgresql", R"({"connection_url":")" + url + R"(","table":"public.readings"})");
   publish_job("pg-named-1", "storage", id, R"({"temperature":7.5})");
   REQUIRE(eventually([&] {
-    auto r = stack().pg().psql("named_store", "SELECT data->>'temperature' FROM public.readings WHERE job_id = 'pg-named-1'");
+    auto r = stack().pg().psql("named_store",
+                               "SELECT data->>'temperature' FROM public.readings WHERE job_id = 'pg-named-1'");
     return r.exit_code == 0 && r.output.find("7.5") != std::string::npos;
   }));
   CHECK(storage_outcome("pg-named-1") == "delivered|");

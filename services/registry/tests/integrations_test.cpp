@@ -339,8 +339,8 @@ dm::testing::Stack& delivery_stack() {
 
 std::string hook_config(int port, const std::string& auth, const std::string& signature, const std::string& token) {
   return R"({"url":"http://127.0.0.1:)" + std::to_string(port) + "/hook?token=" + token +
-         R"(","headers":{"Authorization":")" + auth + R"(","Authentication":")" + auth +
-         R"(","X-Hub-Signature":")" + signature + R"(","Content-Type":"application/json"}})";
+         R"(","headers":{"Authorization":")" + auth + R"(","Authentication":")" + auth + R"(","X-Hub-Signature":")" +
+         signature + R"(","Content-Type":"application/json"}})";
 }
 }  // namespace
 
@@ -348,11 +348,11 @@ TEST_CASE("security: an editor cannot re-point an admin's HTTP integration and h
   dm::test::Listener admins_target, attackers;
   Api admin(delivery_stack());
   Api editor(delivery_stack(), As::editor);
-  auto made = admin.post("/api/v1/integrations",
-                         R"({"name":")" + unique("admins-hook") + R"(","type":"http","config":)" +
-                             hook_config(admins_target.port(), "Bearer admin-secret-4711", "sha256=admin-sig-4711",
-                                         "admin-token-4711") +
-                             "}");
+  auto made = admin.post(
+      "/api/v1/integrations",
+      R"({"name":")" + unique("admins-hook") + R"(","type":"http","config":)" +
+          hook_config(admins_target.port(), "Bearer admin-secret-4711", "sha256=admin-sig-4711", "admin-token-4711") +
+          "}");
   REQUIRE(made.status == 201);
   std::string id = made.str("id");
   std::string path = "/api/v1/integrations/" + id;
@@ -399,9 +399,9 @@ TEST_CASE("security: an editor cannot re-point an admin's HTTP integration and h
   CHECK(internal.json["config"]["headers"]["Authorization"] == "Bearer admin-secret-4711");
 
   // With secrets of their own, the editor may point it anywhere allowed: the admin's are gone.
-  auto own = editor.put(path, R"({"config":)" +
-                                  hook_config(attackers.port(), "Bearer editor-own", "sha256=editor-own", "editor-own") +
-                                  "}");
+  auto own =
+      editor.put(path, R"({"config":)" +
+                           hook_config(attackers.port(), "Bearer editor-own", "sha256=editor-own", "editor-own") + "}");
   REQUIRE(own.status == 200);
   REQUIRE(editor.post(path + "/test", "").status == 200);
   CHECK(attackers.connections() == 1);
@@ -467,10 +467,11 @@ TEST_CASE("security: every header value but harmless ones, and URL credentials, 
   Api admin;
   Api viewer(As::viewer);
   auto made = admin.post("/api/v1/integrations",
-                         R"({"name":")" + unique("masked") + R"(","type":"http","config":)"
-                         R"({"url":"https://93.184.216.34/in?api_key=q-4711&tenant=acme",)"
-                         R"("headers":{"Authentication":"a-4711","X-Hub-Signature":"s-4711","X-Tenant":"t-4711",)"
-                         R"("User-Agent":"dm/1","Accept":"application/json"}}})");
+                         R"({"name":")" + unique("masked") +
+                             R"(","type":"http","config":)"
+                             R"({"url":"https://93.184.216.34/in?api_key=q-4711&tenant=acme",)"
+                             R"("headers":{"Authentication":"a-4711","X-Hub-Signature":"s-4711","X-Tenant":"t-4711",)"
+                             R"("User-Agent":"dm/1","Accept":"application/json"}}})");
   REQUIRE(made.status == 201);
   std::string id = made.str("id");
   CHECK(made.body.find("4711") == std::string::npos);
@@ -529,9 +530,9 @@ TEST_CASE("security: integrations stored before the rule are sealed and masked w
 TEST_CASE("security: MQTT brokers and storage URLs pass the outbound guard when saved") {
   Api editor(As::editor);
   auto mqtt = [&](const std::string& host) {
-    return editor.post("/api/v1/integrations", R"({"name":")" + unique("mqtt-guard") +
-                                                   R"(","type":"mqtt","config":{"host":")" + host +
-                                                   R"(","topic":"t"}})");
+    return editor.post(
+        "/api/v1/integrations",
+        R"({"name":")" + unique("mqtt-guard") + R"(","type":"mqtt","config":{"host":")" + host + R"(","topic":"t"}})");
   };
   for (const char* host : {"127.0.0.1", "localhost", "[::1]", "::ffff:7f00:1", "[::ffff:0:7f00:1]", "169.254.169.254",
                            "10.0.0.1", "203.0.113.5", "100.64.0.1", "0.0.0.0", "[fd00::1]"}) {
@@ -569,8 +570,8 @@ TEST_CASE("security: MQTT brokers and storage URLs pass the outbound guard when 
   CHECK(pg("postgresql://u:p@93.184.216.34:5432/db?sslmode=require").status == 201);
   for (const char* url : {"http://127.0.0.1:8086", "http://[::ffff:7f00:1]:8086", "http://198.51.100.1:8086"}) {
     INFO(url);
-    auto r = storage("influxdb", R"({"url":")" + std::string(url) +
-                                     R"(","database":"d","measurement":"m","fields":{"v":"v"}})");
+    auto r = storage("influxdb",
+                     R"({"url":")" + std::string(url) + R"(","database":"d","measurement":"m","fields":{"v":"v"}})");
     CHECK(r.status == 422);
     CHECK(r.has_error_for("url"));
   }

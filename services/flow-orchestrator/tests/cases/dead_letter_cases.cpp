@@ -17,8 +17,7 @@ std::vector<std::string> dead_letters_with(const std::string& part) {
   REQUIRE(r.status == 200);
   std::vector<std::string> ids;
   for (const auto& d : r.json.GetArray())
-    if (std::string(json::view(d["error"])).find(part) != std::string::npos)
-      ids.emplace_back(json::view(d["id"]));
+    if (std::string(json::view(d["error"])).find(part) != std::string::npos) ids.emplace_back(json::view(d["id"]));
   return ids;
 }
 
@@ -49,7 +48,8 @@ TEST_CASE("poison uplinks become dead letters and the device's other uplinks sti
   // A NUL in the dedup id: the run key cannot be stored. Only the function flow is hit by
   // it here (a delivery job id with a NUL could not even be queued).
   std::string event = R"({"event_type":"up","dev_eui":")" + eui + R"(","device_id":")" + device +
-                      R"(","dedup_id":"nul\u0000)" + eui + R"(","received_at":"2026-11-27T10:00:00Z",)"
+                      R"(","dedup_id":"nul\u0000)" + eui +
+                      R"(","received_at":"2026-11-27T10:00:00Z",)"
                       R"("object":{"t":2},"data":"AQ=="})";
   publish_raw(subject, event, unique("nul"));
   REQUIRE(post_uplink(uplink(eui, unique("ok") + "-" + eui, 3, R"({"t":3})")).status < 300);
@@ -76,8 +76,9 @@ TEST_CASE("an uplink that cannot run within its deliveries becomes a dead letter
   auto device = create_device(eui);
   auto fn = create_function(kPassThrough);
   auto integration = create_http_integration(sink.url());
-  auto flow = create_flow({{"t", "device", device, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
-                          {{"t", "f"}, {"f", "i"}});
+  auto flow =
+      create_flow({{"t", "device", device, ""}, {"f", "function", fn, ""}, {"i", "integration", integration, ""}},
+                  {{"t", "f"}, {"f", "i"}});
   REQUIRE(view_has_flows());
 
   stack().stop("function-runner");

@@ -14,14 +14,14 @@ namespace dm::contract {
 
 inline constexpr const char* kDeviceEventsStream = "DM_DEVICE_EVENTS";
 inline constexpr const char* kDispatchStream = "DM_DISPATCH";
-inline constexpr const char* kHistoryConsumer = "ingest-history";     // every device event → ingest's history
-inline constexpr const char* kUplinkConsumer = "flow-orchestrator";   // uplinks → flows
+inline constexpr const char* kHistoryConsumer = "ingest-history";           // every device event → ingest's history
+inline constexpr const char* kUplinkConsumer = "flow-orchestrator";         // uplinks → flows
 inline constexpr const char* kDispatchConsumer = "integration-dispatcher";  // delivery jobs
 
 // What an operator may set; keys in brackets (one .env serves provisioning and the services).
 struct StreamSettings {
-  int replicas = 1;                                           // STREAM_REPLICAS: 1, or 3 on a 3-node cluster
-  std::chrono::milliseconds dedup_window{std::chrono::minutes(2)};  // INGEST_DEDUP_WINDOW
+  int replicas = 1;                                                      // STREAM_REPLICAS: 1, or 3 on a 3-node cluster
+  std::chrono::milliseconds dedup_window{std::chrono::minutes(2)};       // INGEST_DEDUP_WINDOW
   std::chrono::milliseconds events_max_age{std::chrono::hours(24 * 7)};  // INGEST_STREAM_MAX_AGE
   std::int64_t events_max_bytes = 10LL << 30;                            // INGEST_STREAM_MAX_BYTES
   std::chrono::milliseconds dispatch_max_age{std::chrono::hours(24 * 7)};  // DISPATCHER_STREAM_MAX_AGE

@@ -18,8 +18,7 @@ inline constexpr std::string_view kRegistry = "registry";
 inline constexpr std::string_view kOrchestrator = "flow-orchestrator";
 inline constexpr std::string_view kRunner = "function-runner";
 inline constexpr std::string_view kDispatcher = "integration-dispatcher";
-inline constexpr std::string_view kServices[] = {kGateway,      kIngest, kRegistry,
-                                                 kOrchestrator, kRunner, kDispatcher};
+inline constexpr std::string_view kServices[] = {kGateway, kIngest, kRegistry, kOrchestrator, kRunner, kDispatcher};
 
 namespace subject {
 
@@ -31,14 +30,14 @@ inline constexpr const char* kUplinks = "dm.device.*.up";
 std::string_view dev_eui_of(std::string_view subject);
 
 // Taps. Each family is "<prefix>.<id>": a subscriber follows "<prefix>.>" or one id.
-inline constexpr const char* kDeviceEventPrefix = "dm.device";      // .<dev_eui>.<event> (also the stream)
-inline constexpr const char* kDeviceStatePrefix = "dm.devstate";    // .<dev_eui>
-inline constexpr const char* kFlowCompletedPrefix = "dm.flow.completed";  // .<flow_id>
-inline constexpr const char* kFunctionRunPrefix = "dm.function.run";      // .<function_id>
-inline constexpr const char* kDeliveryPrefix = "dm.delivery";             // .<target_id>
-inline constexpr const char* kDeadLetterPrefix = "dm.deadletter";         // .<kind>
+inline constexpr const char* kDeviceEventPrefix = "dm.device";                // .<dev_eui>.<event> (also the stream)
+inline constexpr const char* kDeviceStatePrefix = "dm.devstate";              // .<dev_eui>
+inline constexpr const char* kFlowCompletedPrefix = "dm.flow.completed";      // .<flow_id>
+inline constexpr const char* kFunctionRunPrefix = "dm.function.run";          // .<function_id>
+inline constexpr const char* kDeliveryPrefix = "dm.delivery";                 // .<target_id>
+inline constexpr const char* kDeadLetterPrefix = "dm.deadletter";             // .<kind>
 inline constexpr const char* kRegistryChangedPrefix = "dm.registry.changed";  // .<kind>
-std::string device_state(std::string_view dev_eui);  // dm.devstate.<dev_eui>
+std::string device_state(std::string_view dev_eui);                           // dm.devstate.<dev_eui>
 inline constexpr const char* kDeviceStates = "dm.devstate.>";
 std::string registry_changed(std::string_view kind);  // dm.registry.changed.<kind>
 inline constexpr const char* kRegistryChanges = "dm.registry.changed.>";

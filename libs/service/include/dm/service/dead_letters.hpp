@@ -57,7 +57,7 @@ class DeadLetterBox {
   // POST   /api/v1/dead-letters/<kind>/{id}/retry      retry one
   // POST   /api/v1/dead-letters/<kind>/retry           retry all (at most 1000 per call)
   // DELETE /api/v1/dead-letters/<kind>/{id}            discard one
-  void add_routes(http::Router& router, Retry retry);
+  void add_routes(http::Router& router, const Retry& retry);
 
   const std::string& kind() const { return kind_; }
 

@@ -57,8 +57,8 @@ http::Request request_from_rpc(const bus::Message& message, std::string_view cal
 // response, or 503 when no replica answers, or 504 on timeout.
 // `pass_headers` names client headers the owner needs verbatim (e.g. the webhook's own
 // Authorization secret); by default none are forwarded, so user credentials stay at the gateway.
-void forward_rpc(bus::Connection& nats, std::string_view owner, std::string_view caller,
-                 const http::Request& request, std::chrono::milliseconds timeout, http::Reply reply,
+void forward_rpc(bus::Connection& nats, std::string_view owner, std::string_view caller, const http::Request& request,
+                 std::chrono::milliseconds timeout, http::Reply reply,
                  const std::vector<std::string>& pass_headers = {});
 
 }  // namespace dm::service

@@ -1,11 +1,10 @@
 #pragma once
 // A whole Device Manager stack for one test: nats-server (one, or a JetStream cluster of
-// `nats_nodes` with streams replicated on every node) and a PostgreSQL cluster on free ports, provisioned with deploy/local/provision.sql (one role and schema per service),
-// and the requested service binaries started on free ports and waited for (/readyz).
-// Each service gets only the secrets it uses, as in deploy/local/up: SECRET_KEY only the
-// gateway and the registry, a database URL every service but the function runner.
-// A replica of a service is named "<service>#<n>" ("flow-orchestrator#2"): the same binary and
-// settings, its own port and process.
+// `nats_nodes` with streams replicated on every node) and a PostgreSQL cluster on free ports, provisioned with
+// deploy/local/provision.sql (one role and schema per service), and the requested service binaries started on free
+// ports and waited for (/readyz). Each service gets only the secrets it uses, as in deploy/local/up: SECRET_KEY only
+// the gateway and the registry, a database URL every service but the function runner. A replica of a service is named
+// "<service>#<n>" ("flow-orchestrator#2"): the same binary and settings, its own port and process.
 #include <map>
 #include <memory>
 #include <string>
