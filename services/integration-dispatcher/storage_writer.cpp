@@ -116,7 +116,7 @@ void StorageWriter::write_influx(const Target& target, const Job& job, HttpSende
   HttpTarget h;
   h.url = url;
   h.timeout = std::chrono::milliseconds(10000);
-  http_.send(target.id, target.connection_key, h, "POST", url, *line, std::move(headers), std::move(done));
+  http_.send(target.id, target.connection_key, h, "POST", url, *line, headers, std::move(done));
 }
 
 Result<std::shared_ptr<StorageWriter::PgTarget>> StorageWriter::pg_target(

@@ -93,6 +93,10 @@ const char* kPass = "function f(m){ return m; }";
 const char* kBomb =
     "function f(m){ const a = 'x'.repeat(2**29 - 24), b = 'y'.repeat(2**29 - 24); return {n: a.indexOf('z') + "
     "b.indexOf('z')}; }";
+// The bomb's time budget: building its strings until V8 aborts took over a second on a loaded
+// machine, and with 1 s the watchdog sometimes ended it first ("timeout" instead of the crash
+// under test: a flake). 5 s is the most an execution may ask for.
+Job bomb_job() { return run_job("bomb", kBomb, "{}", 5000); }
 const char* kSlow = "function f(m){ const end = Date.now() + 1500; while (Date.now() < end) {} return {ok: m.n}; }";
 
 struct Answer {
@@ -131,7 +135,7 @@ TEST_CASE("a function that crashes its worker is convicted only on a fresh worke
 
   // The bomb and a neighbour in the same frame: the neighbour still gets its answer.
   Answer bomb, after;
-  p.submit(bomb.with(run_job("bomb", kBomb)));
+  p.submit(bomb.with(bomb_job()));
   p.submit(after.with(run_job("echo", kEcho, R"({"n":2})")));
   auto b = bomb.future.get();
   CHECK(b.status == "error");
@@ -144,10 +148,10 @@ TEST_CASE("a function that crashes its worker is convicted only on a fresh worke
   CHECK_FALSE(p.quarantined("bomb"));  // one strike of the two it takes here
 
   // Second proof → quarantined; others unaffected.
-  CHECK(p.run(run_job("bomb", kBomb)).error_message.find("crashed its worker") != std::string::npos);
+  CHECK(p.run(bomb_job()).error_message.find("crashed its worker") != std::string::npos);
   CHECK(p.stats().proven == 2);
   CHECK(p.quarantined("bomb"));
-  auto q = p.run(run_job("bomb", kBomb));
+  auto q = p.run(bomb_job());
   CHECK(q.error_message.find("quarantined") != std::string::npos);
   CHECK(p.stats().crashes == 4);  // the quarantined run reached no worker
   CHECK_FALSE(p.quarantined("echo"));
