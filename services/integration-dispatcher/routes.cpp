@@ -6,17 +6,20 @@
 #include "dm/contract/subjects.hpp"
 #include "dm/contract/words.hpp"
 #include "dm/core/log.hpp"
+#include "read_store.hpp"
 
 namespace dm::dispatcher {
 namespace {
 
-constexpr const char* kSummary =
-    "json_build_object('id', h.id, 'job_id', h.job_id, 'integration_id', h.target_id, 'flow_id', h.flow_id, "
-    "'dev_eui', h.dev_eui, 'attempt', h.attempt, 'status', h.status, 'http_status', h.http_status, 'error', h.error, "
-    "'duration_ms', h.duration_ms, 'created_at', h.created_at)";
-
-http::Response list(const db::Rows& rows, std::int64_t total) {
-  auto res = http::Response::json(200, json_array(rows));
+// A page as the lists answer it: a JSON array, and the total in X-Total-Count.
+http::Response list(const std::vector<std::string>& items, std::int64_t total) {
+  std::string body = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) body += ',';
+    body += items[i];
+  }
+  body += ']';
+  auto res = http::Response::json(200, std::move(body));
   res.headers.set("X-Total-Count", std::to_string(total));
   return res;
 }
@@ -28,22 +31,6 @@ http::Response db_error(const Error& e) {
 
 http::Response not_found(const char* what) { return http::Response::error(404, std::string(what) + " not found"); }
 
-// One page of a filtered list: the total of `from_where` (its parameters are $1..$n) in
-// X-Total-Count, and the page's `columns` in `order`.
-http::Response page_of(RouteContext& ctx, const std::string& columns, const std::string& from_where,
-                       const std::string& order, db::Params params, const api::Paging& page) {
-  auto count = ctx.db.exec("SELECT count(*) FROM " + from_where, params);
-  if (!count) return db_error(count.error());
-  const auto n = params.size();
-  params.push_back(std::to_string(page.limit));
-  params.push_back(std::to_string(page.skip));
-  auto rows = ctx.db.exec("SELECT " + columns + " FROM " + from_where + " ORDER BY " + order + " LIMIT $" +
-                              std::to_string(n + 1) + " OFFSET $" + std::to_string(n + 2),
-                          params);
-  if (!rows) return db_error(rows.error());
-  return list(*rows, count->get_int(0, 0));
-}
-
 http::Response history(RouteContext& ctx, const http::Request& req, std::optional<std::string> target) {
   if (target && !api::is_uuid(*target)) return not_found("Integration");
   api::QueryReader q(req);
@@ -53,56 +40,35 @@ http::Response history(RouteContext& ctx, const http::Request& req, std::optiona
   auto from = q.time("from");
   auto to = q.time("to");
   if (!q.ok()) return q.response();
-  std::string where =
-      " WHERE h.kind = 'integration' AND ($1::uuid IS NULL OR h.target_id = $1::uuid) AND ($2::text IS NULL OR "
-      "h.status = $2)"
-      " AND ($3::timestamptz IS NULL OR h.created_at >= $3::timestamptz)"
-      " AND ($4::timestamptz IS NULL OR h.created_at < $4::timestamptz)";
-  return page_of(ctx, kSummary, "history h" + where, "h.created_at DESC, h.id", {target, status, from, to}, page);
+  auto rows = history_page(ctx.db, target, status, from, to, page);
+  if (!rows) return db_error(rows.error());
+  return list(rows->items, rows->total);
 }
 
 http::Response history_item(RouteContext& ctx, const http::Request& req) {
   const auto& id = req.params.at("id");
   const auto& hid = req.params.at("history_id");
   if (!api::is_uuid(id) || !api::is_uuid(hid)) return not_found("Delivery");
-  auto rows =
-      ctx.db.exec(std::string("SELECT (") + kSummary +
-                      "::jsonb || jsonb_build_object('request', h.request, 'response', h.response, 'attempts', "
-                      "(SELECT coalesce(jsonb_agg(" +
-                      kSummary +
-                      " ORDER BY a.attempt, a.created_at), '[]'::jsonb) "
-                      "FROM history a WHERE a.job_id = h.job_id AND a.target_id = h.target_id)))::text "
-                      "FROM history h WHERE h.id = $1::uuid AND h.target_id = $2::uuid AND h.kind = 'integration'",
-                  {hid, id});
-  if (!rows) return db_error(rows.error());
-  if (rows->empty()) return not_found("Delivery");
-  return http::Response::json(200, std::string(rows->get(0, 0)));
+  auto item = dispatcher::history_item(ctx.db, id, hid);
+  if (!item) return db_error(item.error());
+  if (!*item) return not_found("Delivery");
+  return http::Response::json(200, std::move(**item));
 }
 
 // Republishes dead-lettered jobs and forgets them, in one transaction per job: a failed
 // publish keeps the dead letter.
 http::Response retry(RouteContext& ctx, const std::string& target, std::optional<std::string> one) {
   if (!api::is_uuid(target) || (one && !api::is_uuid(*one))) return not_found(one ? "Dead letter" : "Integration");
-  auto ids = ctx.db.exec(
-      "SELECT id FROM dead_letters WHERE target_id = $1::uuid AND ($2::uuid IS NULL OR id = $2::uuid) "
-      "ORDER BY created_at LIMIT 10000",
-      {target, one});
+  auto ids = dead_letter_ids(ctx.db, target, one);
   if (!ids) return db_error(ids.error());
   if (one && ids->empty()) return not_found("Dead letter");
   std::int64_t retried = 0, failed = 0;
-  for (std::size_t i = 0; i < ids->size(); ++i) {
-    std::string dl(ids->get(i, 0));
-    auto r = ctx.db.transaction([&](db::Session& s) -> Result<bool> {
-      DM_ASSIGN_OR_RETURN(auto row,
-                          s.exec("DELETE FROM dead_letters WHERE id = $1::uuid RETURNING job_id, job::text", {dl}));
-      if (row.empty()) return false;  // retried meanwhile
-      std::string job_id(row.get(0, 0));
-      DM_TRY(s.exec("DELETE FROM deliveries WHERE job_id = $1", {job_id}));
+  for (const auto& dl : *ids) {
+    auto r = requeue_dead_letter(ctx.db, dl, [&](const std::string& job) -> Result<void> {
       // A fresh message id: the original is still inside the stream's duplicate window, maybe.
       std::string msg_id = "retry:" + dl + ":" + std::to_string(unix_micros(now()));
-      DM_TRY(ctx.nats.jetstream().publish(contract::subject::dispatch(target), row.get(0, 1), msg_id,
-                                          std::chrono::seconds(5)));
-      return true;
+      DM_TRY(ctx.nats.jetstream().publish(contract::subject::dispatch(target), job, msg_id, std::chrono::seconds(5)));
+      return ok();
     });
     if (r && *r)
       ++retried;
@@ -142,23 +108,13 @@ http::Response dead_letters(RouteContext& ctx, const http::Request& req) {
   api::QueryReader q(req);
   auto page = q.paging();
   if (!q.ok()) return q.response();
-  auto count = ctx.db.exec("SELECT count(*) FROM dead_letters WHERE target_id = $1::uuid", {id});
-  if (!count) return db_error(count.error());
-  auto rows = ctx.db.exec(
-      "SELECT json_build_object('id', id, 'job_id', job_id, 'integration_id', target_id, 'attempts', attempts, "
-      "'last_error', last_error, 'created_at', created_at)::text, job::text FROM dead_letters "
-      "WHERE target_id = $1::uuid ORDER BY created_at, id LIMIT $2 OFFSET $3",
-      {id, std::to_string(page.limit), std::to_string(page.skip)});
-  if (!rows) return db_error(rows.error());
-  std::string body = "[";
-  for (std::size_t i = 0; i < rows->size(); ++i) {
-    if (i) body += ',';
-    body += dead_letter_item(rows->get(i, 0), rows->get(i, 1));
-  }
-  body += ']';
-  auto res = http::Response::json(200, std::move(body));
-  res.headers.set("X-Total-Count", std::to_string(count->get_int(0, 0)));
-  return res;
+  std::int64_t total = 0;
+  auto letters = dead_letter_page(ctx.db, id, page, total);
+  if (!letters) return db_error(letters.error());
+  std::vector<std::string> items;
+  items.reserve(letters->size());
+  for (const auto& l : *letters) items.push_back(dead_letter_item(l.columns, l.job));
+  return list(items, total);
 }
 
 // A job as a flow would queue it, for the test route.
@@ -231,14 +187,9 @@ http::Response records(RouteContext& ctx, const http::Request& req) {
   auto to = q.time("to");
   auto dev_eui = q.string("dev_eui", 16);
   if (!q.ok()) return q.response();
-  std::string where =
-      " WHERE storage_id = $1::uuid AND ($2::text IS NULL OR dev_eui = lower($2))"
-      " AND ($3::timestamptz IS NULL OR received_at >= $3::timestamptz)"
-      " AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz)";
-  return page_of(ctx,
-                 "json_build_object('id', id::text, 'storage_id', storage_id, 'job_id', job_id, 'dev_eui', dev_eui, "
-                 "'flow_id', flow_id, 'time', received_at, 'data', data, 'stored_at', stored_at)",
-                 "records" + where, "received_at DESC, id DESC", {id, dev_eui, from, to}, page);
+  auto rows = records_page(ctx.db, id, dev_eui, from, to, page);
+  if (!rows) return db_error(rows.error());
+  return list(rows->items, rows->total);
 }
 
 }  // namespace
