@@ -81,6 +81,18 @@ Result<std::pair<std::string, std::int64_t>> query_history(db::Pool& pool, const
   return std::pair<std::string, std::int64_t>(std::string(page.get(0, 0)), total.get_int(0, 0));
 }
 
+Result<std::optional<std::string>> history_entry(db::Pool& pool, const std::string& device_id,
+                                                 const std::string& history_id) {
+  DM_ASSIGN_OR_RETURN(
+      auto rows,
+      pool.exec("SELECT json_build_object('id', id, 'event_type', event_type, 'dev_eui', dev_eui, 'device_id', "
+                "device_id, 'dedup_id', dedup_id, 'event', event)::text FROM device_events WHERE id = $1::uuid AND "
+                "device_id = $2::uuid",
+                {history_id, device_id}));
+  if (rows.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(rows.get(0, 0)));
+}
+
 Result<db::Rows> query_unknown(db::Pool& pool, std::int64_t limit) {
   return pool.exec(
       "SELECT dev_eui, to_json(min(received_at))#>>'{}', to_json(max(received_at))#>>'{}', count(*),"

@@ -34,6 +34,11 @@ struct HistoryQuery {
 };
 // A JSON array (newest first) and the total count of matching rows.
 Result<std::pair<std::string, std::int64_t>> query_history(db::Pool& pool, const HistoryQuery& q);
+// One stored event of a device, as the orchestrator's replay asks for it: {id, event_type,
+// dev_eui, device_id, dedup_id, event} as JSON text (`event` is the normalised message);
+// nullopt when the device has no such entry.
+Result<std::optional<std::string>> history_entry(db::Pool& pool, const std::string& device_id,
+                                                 const std::string& history_id);
 // Unknown dev_euis with first/last seen and event counts, most recent first.
 Result<db::Rows> query_unknown(db::Pool& pool, std::int64_t limit);
 

@@ -17,8 +17,8 @@ std::vector<std::string> first_column(const db::Rows& rows) {
 
 // One page of a filtered list: the total of `from_where` (its parameters are $1..$n), and the
 // page's `columns` (one JSON object as text) in `order`.
-Result<Page> page_of(db::Pool& db, const std::string& columns, const std::string& from_where,
-                     const std::string& order, db::Params params, const api::Paging& page) {
+Result<Page> page_of(db::Pool& db, const std::string& columns, const std::string& from_where, const std::string& order,
+                     db::Params params, const api::Paging& page) {
   DM_ASSIGN_OR_RETURN(auto count, db.exec("SELECT count(*) FROM " + from_where, params));
   const auto n = params.size();
   params.push_back(std::to_string(page.limit));
@@ -93,8 +93,8 @@ Result<bool> requeue_dead_letter(db::Pool& db, const std::string& id,
   });
 }
 
-Result<Page> records_page(db::Pool& db, const std::string& storage, const Opt& dev_eui, const Opt& from,
-                          const Opt& to, const api::Paging& page) {
+Result<Page> records_page(db::Pool& db, const std::string& storage, const Opt& dev_eui, const Opt& from, const Opt& to,
+                          const api::Paging& page) {
   const std::string where =
       " WHERE storage_id = $1::uuid AND ($2::text IS NULL OR dev_eui = lower($2))"
       " AND ($3::timestamptz IS NULL OR received_at >= $3::timestamptz)"

@@ -43,7 +43,7 @@ Result<bool> requeue_dead_letter(db::Pool& db, const std::string& id,
                                  const std::function<Result<void>(const std::string& job)>& requeue);
 
 // An internal storage's records, newest first.
-Result<Page> records_page(db::Pool& db, const std::string& storage, const Opt& dev_eui, const Opt& from,
-                          const Opt& to, const api::Paging& page);
+Result<Page> records_page(db::Pool& db, const std::string& storage, const Opt& dev_eui, const Opt& from, const Opt& to,
+                          const api::Paging& page);
 
 }  // namespace dm::dispatcher
