@@ -9,6 +9,7 @@
 #include "dm/contract/streams.hpp"
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/thread_pool.hpp"
 #include "dm/db/batch.hpp"
 #include "dm/service/consumer.hpp"
 #include "history.hpp"
@@ -76,9 +77,19 @@ Result<void> Processor::start() {
                                         contract::subject::kUplinks, std::chrono::minutes(2)));
   running_ = true;
   for (int i = 0; i < options_.lanes; ++i) lanes_.push_back(std::make_unique<Lane>());
-  recorder_ = std::thread([this] { record_loop(); });
-  for (auto& lane : lanes_) lane->thread = std::thread([this, l = lane.get()] { lane_loop(*l); });
-  fetcher_ = std::thread([this] { fetch_loop(); });
+  recorder_ = std::thread([this] {
+    name_this_thread("recorder");
+    record_loop();
+  });
+  for (auto& lane : lanes_)
+    lane->thread = std::thread([this, l = lane.get()] {
+      name_this_thread("lane");
+      lane_loop(*l);
+    });
+  fetcher_ = std::thread([this] {
+    name_this_thread("fetcher");
+    fetch_loop();
+  });
   return ok();
 }
 

@@ -2,6 +2,7 @@
 
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/thread_pool.hpp"
 #include "dm/json/json.hpp"
 #include "json_text.hpp"
 
@@ -104,7 +105,10 @@ Result<void> View::start() {
       return;
     wake_.notify_all();
   }));
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("view");
+    loop();
+  });
   return ok();
 }
 

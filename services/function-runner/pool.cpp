@@ -14,6 +14,7 @@
 
 #include "caps.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/thread_pool.hpp"
 #include "quarantine.hpp"
 #include "worker_process.hpp"
 
@@ -422,7 +423,11 @@ Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options) {
     impl->slots.push_back(std::move(slot));
   }
   auto* raw = impl.get();
-  for (auto& s : raw->slots) s->thread = std::thread([raw, slot = s.get()] { raw->loop(*slot); });
+  for (auto& s : raw->slots)
+    s->thread = std::thread([raw, slot = s.get()] {
+      name_this_thread("worker-slot");
+      raw->loop(*slot);
+    });
   return std::unique_ptr<WorkerPool>(new WorkerPool(std::move(impl)));
 }
 

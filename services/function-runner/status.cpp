@@ -2,13 +2,17 @@
 
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/thread_pool.hpp"
 #include "dm/json/json.hpp"
 
 namespace dm::function_runner {
 
 StatusReporter::StatusReporter(bus::Connection& rpc, std::chrono::milliseconds interval)
     : rpc_(rpc), interval_(interval) {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("status");
+    loop();
+  });
 }
 
 StatusReporter::~StatusReporter() {

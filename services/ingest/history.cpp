@@ -5,6 +5,7 @@
 #include "dm/contract/words.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/strings.hpp"
+#include "dm/core/thread_pool.hpp"
 #include "dm/db/batch.hpp"
 #include "dm/json/json.hpp"
 #include "event.hpp"
@@ -35,7 +36,10 @@ HistoryWriter::HistoryWriter(bus::Connection& nats, db::Pool& db, service::DeadL
 HistoryWriter::~HistoryWriter() { stop(); }
 
 Result<void> HistoryWriter::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("history");
+    run();
+  });
   return ok();
 }
 

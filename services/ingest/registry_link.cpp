@@ -2,6 +2,7 @@
 
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/thread_pool.hpp"
 #include "dm/json/json.hpp"
 #include "dm/service/rpc.hpp"
 
@@ -34,7 +35,10 @@ Result<void> RegistryLink::start() {
       changes_,
       nats_.subscribe(contract::subject::registry_changed(contract::to_string(contract::RegistryKind::device)), "",
                       [this](bus::Message&& m) { on_change(m); }));
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("registry-link");
+    run();
+  });
   return ok();
 }
 

@@ -5,6 +5,7 @@
 #include "dm/api/query.hpp"
 #include "dm/contract/streams.hpp"
 #include "dm/core/log.hpp"
+#include "dm/core/thread_pool.hpp"
 #include "dm/service/consumer.hpp"
 #include "work.hpp"
 
@@ -59,7 +60,10 @@ Result<void> Dispatcher::start() {
                                                         contract::kDispatchConsumer, "", std::chrono::minutes(2)));
   workers_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(settings_.workers), 1 << 20);
   running_ = true;
-  fetcher_ = std::thread([this] { fetch_loop(); });
+  fetcher_ = std::thread([this] {
+    name_this_thread("fetcher");
+    fetch_loop();
+  });
   return ok();
 }
 

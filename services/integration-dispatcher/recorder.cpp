@@ -2,6 +2,7 @@
 
 #include "dm/core/log.hpp"
 #include "dm/core/text.hpp"
+#include "dm/core/thread_pool.hpp"
 #include "dm/db/batch.hpp"
 
 namespace dm::dispatcher {
@@ -25,7 +26,11 @@ void degrade(Record& r, const Error& refusal) {
   r.degraded = true;
 }
 
-Recorder::Recorder(db::Pool& db, RecorderOptions options) : db_(db), options_(options), thread_([this] { run(); }) {}
+Recorder::Recorder(db::Pool& db, RecorderOptions options)
+    : db_(db), options_(options), thread_([this] {
+        name_this_thread("recorder");
+        run();
+      }) {}
 
 Recorder::~Recorder() { stop(); }
 

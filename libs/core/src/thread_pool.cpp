@@ -1,11 +1,25 @@
 #include "dm/core/thread_pool.hpp"
 
+#include <pthread.h>
+
+#include <cstring>
+#include <string>
+
 #include "dm/core/log.hpp"
 
 namespace dm {
 
+void name_this_thread(const char* name) {
+  const std::string cut(name, strnlen(name, 15));  // the kernel keeps 15 characters and a NUL
+  pthread_setname_np(pthread_self(), cut.c_str());
+}
+
 ThreadPool::ThreadPool(std::size_t threads, std::size_t max_queue) : max_queue_(max_queue ? max_queue : 1) {
-  for (std::size_t i = 0; i < (threads ? threads : 1); ++i) threads_.emplace_back([this] { run(); });
+  for (std::size_t i = 0; i < (threads ? threads : 1); ++i)
+    threads_.emplace_back([this] {
+      name_this_thread("pool");
+      run();
+    });
 }
 
 ThreadPool::~ThreadPool() { stop(); }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "dm/core/thread_pool.hpp"
 #include "exchange.hpp"
 
 namespace dm::http {
@@ -75,7 +76,10 @@ struct AsyncClient::Impl {
 };
 
 AsyncClient::AsyncClient(std::size_t max_idle_per_pool) : impl_(std::make_unique<Impl>(max_idle_per_pool)) {
-  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+  impl_->thread = std::thread([this] {
+    name_this_thread("http-client");
+    impl_->ioc.run();
+  });
 }
 
 AsyncClient::~AsyncClient() {

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "dm/core/log.hpp"
+#include "dm/core/thread_pool.hpp"
 #include "dm/http/stream.hpp"
 
 namespace dm::http {
@@ -581,6 +582,7 @@ Result<void> Server::start() {
   m.started = true;
   for (int i = 0; i < std::max(1, m.opt.threads); ++i) {
     m.threads.emplace_back([&m] {
+      name_this_thread("http");
       for (;;) {
         try {
           m.ioc.run();

@@ -11,6 +11,10 @@
 
 namespace dm {
 
+// Names the calling thread (at most 15 characters, the rest cut) as top -H, /proc and the
+// CPU benchmark (tools/bench/cpu.sh THREADS=1) show it.
+void name_this_thread(const char* name);
+
 class ThreadPool {
  public:
   ThreadPool(std::size_t threads, std::size_t max_queue);
