@@ -26,7 +26,7 @@ Result<Page> page_of(db::Pool& db, const std::string& columns, const std::string
   DM_ASSIGN_OR_RETURN(auto rows, db.exec("SELECT (" + columns + ")::text FROM " + from_where + " ORDER BY " + order +
                                              " LIMIT $" + std::to_string(n + 1) + " OFFSET $" + std::to_string(n + 2),
                                          params));
-  return Page{first_column(rows), count.get_int(0, 0)};
+  return Page{std::move(rows), count.get_int(0, 0)};
 }
 
 }  // namespace
@@ -56,20 +56,18 @@ Result<std::optional<std::string>> history_item(db::Pool& db, const std::string&
   return std::optional<std::string>(std::string(rows.get(0, 0)));
 }
 
-Result<std::vector<StoredLetter>> dead_letter_page(db::Pool& db, const std::string& target, const api::Paging& page,
-                                                   std::int64_t& total) {
+Result<LetterPage> dead_letter_page(db::Pool& db, const std::string& target, const api::Paging& page) {
   DM_ASSIGN_OR_RETURN(auto count, db.exec("SELECT count(*) FROM dead_letters WHERE target_id = $1::uuid", {target}));
-  total = count.get_int(0, 0);
+  LetterPage out{.total = count.get_int(0, 0)};
   DM_ASSIGN_OR_RETURN(
       auto rows,
       db.exec("SELECT json_build_object('id', id, 'job_id', job_id, 'integration_id', target_id, 'attempts', attempts, "
               "'last_error', last_error, 'created_at', created_at)::text, job::text FROM dead_letters "
               "WHERE target_id = $1::uuid ORDER BY created_at, id LIMIT $2 OFFSET $3",
               {target, std::to_string(page.limit), std::to_string(page.skip)}));
-  std::vector<StoredLetter> out;
-  out.reserve(rows.size());
+  out.letters.reserve(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i)
-    out.push_back({std::string(rows.get(i, 0)), std::string(rows.get(i, 1))});
+    out.letters.push_back({std::string(rows.get(i, 0)), std::string(rows.get(i, 1))});
   return out;
 }
 

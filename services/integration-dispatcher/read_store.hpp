@@ -15,9 +15,10 @@ namespace dm::dispatcher {
 
 using Opt = std::optional<std::string>;
 
-// One page of a list: each row's JSON object as text, and how many rows match in all.
+// One page of a list: each row's JSON object (as text, in column 0), and how many rows match
+// in all.
 struct Page {
-  std::vector<std::string> items;
+  db::Rows rows;
   std::int64_t total = 0;
 };
 
@@ -33,8 +34,11 @@ struct StoredLetter {
   std::string columns;
   std::string job;
 };
-Result<std::vector<StoredLetter>> dead_letter_page(db::Pool& db, const std::string& target, const api::Paging& page,
-                                                   std::int64_t& total);
+struct LetterPage {
+  std::vector<StoredLetter> letters;
+  std::int64_t total = 0;
+};
+Result<LetterPage> dead_letter_page(db::Pool& db, const std::string& target, const api::Paging& page);
 // The ids of the target's dead letters (or of the one named), oldest first.
 Result<std::vector<std::string>> dead_letter_ids(db::Pool& db, const std::string& target, const Opt& one);
 // Takes a dead letter out with its job's final state, and hands the job to `requeue` in the

@@ -12,14 +12,8 @@ namespace dm::dispatcher {
 namespace {
 
 // A page as the lists answer it: a JSON array, and the total in X-Total-Count.
-http::Response list(const std::vector<std::string>& items, std::int64_t total) {
-  std::string body = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) body += ',';
-    body += items[i];
-  }
-  body += ']';
-  auto res = http::Response::json(200, std::move(body));
+http::Response list(std::string array, std::int64_t total) {
+  auto res = http::Response::json(200, std::move(array));
   res.headers.set("X-Total-Count", std::to_string(total));
   return res;
 }
@@ -42,7 +36,7 @@ http::Response history(RouteContext& ctx, const http::Request& req, std::optiona
   if (!q.ok()) return q.response();
   auto rows = history_page(ctx.db, target, status, from, to, page);
   if (!rows) return db_error(rows.error());
-  return list(rows->items, rows->total);
+  return list(db::json_array(rows->rows), rows->total);
 }
 
 http::Response history_item(RouteContext& ctx, const http::Request& req) {
@@ -108,13 +102,14 @@ http::Response dead_letters(RouteContext& ctx, const http::Request& req) {
   api::QueryReader q(req);
   auto page = q.paging();
   if (!q.ok()) return q.response();
-  std::int64_t total = 0;
-  auto letters = dead_letter_page(ctx.db, id, page, total);
+  auto letters = dead_letter_page(ctx.db, id, page);
   if (!letters) return db_error(letters.error());
-  std::vector<std::string> items;
-  items.reserve(letters->size());
-  for (const auto& l : *letters) items.push_back(dead_letter_item(l.columns, l.job));
-  return list(items, total);
+  std::string array = "[";
+  for (const auto& l : letters->letters) {
+    if (array.size() > 1) array += ',';
+    array += dead_letter_item(l.columns, l.job);
+  }
+  return list(array + "]", letters->total);
 }
 
 // A job as a flow would queue it, for the test route.
@@ -189,7 +184,7 @@ http::Response records(RouteContext& ctx, const http::Request& req) {
   if (!q.ok()) return q.response();
   auto rows = records_page(ctx.db, id, dev_eui, from, to, page);
   if (!rows) return db_error(rows.error());
-  return list(rows->items, rows->total);
+  return list(db::json_array(rows->rows), rows->total);
 }
 
 }  // namespace
