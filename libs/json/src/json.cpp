@@ -181,8 +181,8 @@ class Builder {
 
  private:
   // One open object or array, kept only when tracking. Frames are reused as the parse goes
-  // up and down (`open_` of them are open): a webhook has a dozen objects and sixty keys, and
-  // allocating a set per object cost ingest more than the rest of the parse.
+  // up and down (`open_` of them are open), and a few keys are scanned rather than hashed: a
+  // webhook has a dozen objects and sixty keys, each once allocated a set of its own.
   struct Frame {
     bool object = false;
     bool has_key = false;                  // object: a key was read, its value is pending or open
