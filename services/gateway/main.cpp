@@ -5,6 +5,7 @@
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/strings.hpp"
+#include "dm/core/uuid.hpp"
 #include "dm/service/rpc.hpp"
 #include "dm/service/runtime.hpp"
 #include "docs.hpp"
@@ -79,6 +80,8 @@ GatewayConfig read_config(Config& config) {
 
 // What setup builds and shutdown takes apart; it lives as long as main().
 struct Gateway {
+  // Names this replica in its announcements, so it can tell its own apart.
+  std::string origin = "gateway-" + uuid_v7();
   std::unique_ptr<gateway::EventHub> events;
   std::unique_ptr<gateway::Store> store;
   std::unique_ptr<gateway::Authenticator> auth;
@@ -116,14 +119,19 @@ void start_auth(service::Runtime& rt, const GatewayConfig& cfg, Gateway& gw) {
   gw.work = std::make_unique<ThreadPool>(static_cast<std::size_t>(std::max(1, rt.settings().db_pool_size)), 4096);
   auto* nats = &rt.nats();
   auto* authenticator = gw.auth.get();
-  gw.ctx = std::make_unique<gateway::AuthContext>(gateway::AuthContext{
-      *gw.store, *gw.auth, *gw.throttle, *gw.failures, *gw.registrations, *gw.work, cfg.auth, [nats, authenticator] {
-        authenticator->invalidate();
-        const auto body = contract::encode(contract::AuthChanged{});
-        if (auto r = nats->publish(kAuthChangedSubject, body); !r) {
-          log::warn("could not announce an auth change", {{"error", r.error().message}});
-        }
-      }});
+  auto* hub = gw.events.get();
+  // This replica acts on its own change before the request is answered (a revoked key's
+  // streams have ended when the revocation returns); the others act on the announcement.
+  gw.ctx = std::make_unique<gateway::AuthContext>(
+      gateway::AuthContext{*gw.store, *gw.auth, *gw.throttle, *gw.failures, *gw.registrations, *gw.work, cfg.auth,
+                           [nats, authenticator, hub, origin = gw.origin] {
+                             authenticator->invalidate();
+                             hub->close_all();
+                             const auto body = contract::encode(contract::AuthChanged{.origin = origin});
+                             if (auto r = nats->publish(kAuthChangedSubject, body); !r) {
+                               log::warn("could not announce an auth change", {{"error", r.error().message}});
+                             }
+                           }});
 }
 
 // The live-events hub and its figures for /metrics, refreshed when scraped.
@@ -144,16 +152,19 @@ void start_events(service::Runtime& rt, const GatewayConfig& cfg, Gateway& gw) {
 
 // A changed account or key may end someone's access: streams end, and their clients
 // reconnect with whatever credentials still work. Any message on these subjects clears
-// the caches, whatever its body holds (contract::AuthChanged and CacheInvalidate carry
-// nothing needed here): clearing too often is safe, missing one is not.
+// the caches, whatever else its body holds: clearing too often is safe, missing one is not.
+// The one exception is this replica's own announcement, acted on already (start_auth).
 Result<void> follow_invalidations(service::Runtime& rt, const GatewayConfig& cfg, Gateway& gw) {
   auto* authenticator = gw.auth.get();
   auto* hub = gw.events.get();
-  DM_ASSIGN_OR_RETURN(gw.auth_changes,
-                      rt.nats().subscribe(kAuthChangedSubject, "", [authenticator, hub](const bus::Message&) {
-                        authenticator->invalidate();
-                        hub->close_all();
-                      }));
+  DM_ASSIGN_OR_RETURN(
+      gw.auth_changes,
+      rt.nats().subscribe(kAuthChangedSubject, "", [authenticator, hub, origin = gw.origin](const bus::Message& m) {
+        // Its own announcement comes back late: acting again would end streams opened since.
+        if (auto change = contract::decode_auth_changed(m.data); change && change->origin == origin) return;
+        authenticator->invalidate();
+        hub->close_all();
+      }));
   gw.registry_reads = std::make_unique<gateway::RegistryReads>(cfg.read_cache_ttl);
   auto* reads = gw.registry_reads.get();
   DM_ASSIGN_OR_RETURN(gw.registry_changes, rt.nats().subscribe(kRegistryInvalidateSubject, "",
@@ -206,8 +217,8 @@ int main() {
                       [&](service::Runtime& rt) -> Result<void> {
                         auto& router = rt.router();
                         strip_principal_headers(router);
-                        start_auth(rt, cfg, gw);
                         start_events(rt, cfg, gw);
+                        start_auth(rt, cfg, gw);
                         DM_TRY(follow_invalidations(rt, cfg, gw));
                         gateway::use_access_control(router, *gw.ctx);
                         gateway::add_account_routes(router, *gw.ctx);

@@ -440,6 +440,7 @@ TEST_CASE("encoders: the registry's change and cache events, the gateway's crede
   CHECK(encode(CacheInvalidate{}) == "{}");
   CHECK(encode(AuthChanged{}) == "{}");
   CHECK(encode(AuthChanged{"u-1"}) == R"({"user_id":"u-1"})");
+  CHECK(encode(AuthChanged{"u-1", "g-1"}) == R"({"user_id":"u-1","origin":"g-1"})");
   CHECK(decode_cache_invalidate("{}").ok());
   CHECK_FALSE(decode_cache_invalidate("[]").ok());
   CHECK_FALSE(decode_auth_changed(R"({"user_id":7})").ok());

@@ -14,6 +14,9 @@ namespace dm::contract {
 // A user or API key changed: gateway replicas clear their credential caches. Nothing secret.
 struct AuthChanged {
   std::optional<std::string> user_id;  // the user concerned, when known; omitted when empty
+  // The gateway replica that made the change. It acted on it before answering, so it skips its
+  // own announcement: acting again would end streams opened since.
+  std::optional<std::string> origin;
   bool operator==(const AuthChanged&) const = default;
 };
 std::string encode(const AuthChanged& change);
