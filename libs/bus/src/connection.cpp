@@ -149,7 +149,8 @@ Result<std::shared_ptr<Connection>> Connection::connect(const Options& options) 
   natsStatus s = natsConnection_Connect(&impl->nc, opts.get());
   // NATS_NOT_YET_CONNECTED: no server yet; the library keeps trying in the background.
   if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) return nats_error(s, "nats: connect");
-  DM_ASSIGN_OR_RETURN(impl->jetstream, make_jetstream(impl->nc, options.jetstream_timeout, &impl->js));
+  DM_ASSIGN_OR_RETURN(impl->jetstream,
+                      make_jetstream(impl->nc, options.jetstream_timeout, impl->inbox_prefix, &impl->js));
   return std::shared_ptr<Connection>(new Connection(std::move(impl)));
 }
 

@@ -28,9 +28,10 @@ void JetStream::Impl::close() {
 }
 
 Result<std::unique_ptr<JetStream>> make_jetstream(natsConnection* nc, std::chrono::milliseconds timeout,
-                                                  JetStream::Impl** impl_out) {
+                                                  std::string inbox_prefix, JetStream::Impl** impl_out) {
   auto impl = std::make_unique<JetStream::Impl>();
   impl->nc = nc;
+  impl->inbox_prefix = std::move(inbox_prefix);
   impl->async = std::make_shared<AsyncPublisher>(timeout);
   impl->async->set_closure(ClosureRegistry<AsyncPublisher>::add(impl->async));
 
@@ -197,28 +198,33 @@ Result<std::unique_ptr<PullConsumer>> JetStream::pull_subscribe(std::string_view
                                                                 std::string_view filter_subject) {
   const std::string stream_name(stream);
   const std::string durable_name(durable);
-  const std::string filter(filter_subject);
   const std::string what = "jetstream: pull subscribe '" + stream_name + "/" + durable_name + "'";
-  auto subscribe = [&](natsSubscription** sub, jsErrCode* code) {
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = stream_name.c_str();
-    so.Consumer = durable_name.c_str();  // bind: never create (or later delete) it from here
-    return js_PullSubscribe(sub, impl_->js, filter.empty() ? nullptr : filter.c_str(), durable_name.c_str(), nullptr,
-                            &so, code);
-  };
-  natsSubscription* sub = nullptr;
+  // Only binds: consumers are made by provisioning (contract::consumers, dm-provision), never
+  // here, since a service's NATS user may not create them.
+  jsConsumerInfo* ci = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s = subscribe(&sub, &code);
-  // Consumers are made by provisioning (contract::consumers, dm-provision), never here: a
-  // service's NATS user may not create them.
+  natsStatus s = js_GetConsumerInfo(&ci, impl_->js, stream_name.c_str(), durable_name.c_str(), nullptr, &code);
   if (s == NATS_NOT_FOUND || code == JSConsumerNotFoundErr || code == JSStreamNotFoundErr)
     return Error(Errc::not_found, what + ": the consumer does not exist (run provisioning: dm-provision)");
   if (s != NATS_OK) return js_error(s, code, what);
+  const std::string deliver = ci->Config->DeliverSubject != nullptr ? ci->Config->DeliverSubject : "";
+  const std::string filter = ci->Config->FilterSubject != nullptr ? ci->Config->FilterSubject : "";
+  jsConsumerInfo_Destroy(ci);
+  if (!deliver.empty()) return Error(Errc::invalid_argument, what + ": it is a push consumer");
+  if (!filter_subject.empty() && filter != filter_subject)
+    return Error(Errc::invalid_argument,
+                 what + ": it filters '" + filter + "', not '" + std::string(filter_subject) + "'");
+
   auto impl = std::make_unique<PullConsumer::Impl>();
-  impl->handle = std::make_shared<PullHandle>();
-  impl->handle->sub = sub;
   impl->name = stream_name + "/" + durable_name;
+  impl->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + stream_name + "." + durable_name;
+  DM_ASSIGN_OR_RETURN(impl->inbox, unique_inbox(impl_->inbox_prefix));
+  impl->handle = std::make_shared<PullHandle>();
+  impl->handle->nc = impl_->nc;
+  s = natsConnection_SubscribeSync(&impl->handle->sub, impl_->nc, (impl->inbox + "*").c_str());
+  if (s != NATS_OK) return nats_error(s, what);
+  // The outstanding requests bound what can queue here; dropping would only delay redelivery.
+  natsSubscription_SetPendingLimits(impl->handle->sub, -1, -1);
   return std::make_unique<PullConsumer>(std::move(impl));
 }
 

@@ -1,5 +1,8 @@
+#include <charconv>
 #include <string>
+#include <vector>
 
+#include "dm/core/strings.hpp"
 #include "jetstream_impl.hpp"
 #include "nats_message.hpp"
 #include "status.hpp"
@@ -8,34 +11,60 @@ namespace dm::bus {
 
 struct JsMessage::Impl {
   natsMsg* msg = nullptr;
-  std::shared_ptr<PullHandle> handle;  // acks travel through the message's subscription
+  std::shared_ptr<PullHandle> handle;  // the connection the acks are published on
   std::string subject;
+  std::string reply;  // $JS.ACK.…: where acks go, and the metadata
   std::uint64_t stream_sequence = 0;
   int delivered = 0;
   std::int64_t stored_ns = 0;  // since the epoch
+  bool settled = false;        // acked, naked or termed: later ones are no-ops, as in nats.c
 
-  Impl(natsMsg* m, std::shared_ptr<PullHandle> h) : msg(m), handle(std::move(h)), subject(natsMsg_GetSubject(m)) {
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-      stream_sequence = meta->Sequence.Stream;
-      delivered = static_cast<int>(meta->NumDelivered);
-      stored_ns = meta->Timestamp;
-      jsMsgMetaData_Destroy(meta);
-    }
+  Impl(natsMsg* m, std::shared_ptr<PullHandle> h)
+      : msg(m), handle(std::move(h)), subject(natsMsg_GetSubject(m)), reply(natsMsg_GetReply(m)) {
+    parse_metadata();
   }
   ~Impl() { natsMsg_Destroy(msg); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
+
+  // "$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time ns>.<pending>",
+  // or the newer form with a domain and an account hash after "$JS.ACK." and a random token at
+  // the end (12 tokens or more).
+  void parse_metadata() {
+    const auto tokens = split(reply, '.');
+    std::size_t at = 0;
+    if (tokens.size() == 9) {
+      at = 4;
+    } else if (tokens.size() >= 12) {
+      at = 6;
+    } else {
+      return;
+    }
+    auto number = [&](std::size_t i) {
+      std::uint64_t v = 0;
+      std::from_chars(tokens[i].data(), tokens[i].data() + tokens[i].size(), v);
+      return v;
+    };
+    delivered = static_cast<int>(number(at));
+    stream_sequence = number(at + 1);
+    stored_ns = static_cast<std::int64_t>(number(at + 3));
+  }
+
+  // Publishes `body` to the reply subject; a settling one only once.
+  Result<void> send(std::string_view body, bool settles, std::string_view what) {
+    if (settled) return ok();
+    if (natsStatus s = natsConnection_Publish(handle->nc, reply.c_str(), body.data(), static_cast<int>(body.size()));
+        s != NATS_OK) {
+      return nats_error(s, "jetstream: " + std::string(what) + " of a message on '" + subject + "'");
+    }
+    settled = settles;
+    return ok();
+  }
 };
 
 namespace {
 
 Result<void> moved_from() { return Error(Errc::internal, "jetstream: use of a moved-from JsMessage"); }
-
-Result<void> ack_result(natsStatus s, std::string_view what, const std::string& subject) {
-  if (s == NATS_OK) return ok();
-  return nats_error(s, "jetstream: " + std::string(what) + " of a message on '" + subject + "'");
-}
 
 }  // namespace
 
@@ -69,60 +98,46 @@ std::chrono::system_clock::time_point JsMessage::stored_at() const {
       std::chrono::nanoseconds(impl_ ? impl_->stored_ns : 0)));
 }
 
+JsMessage make_js_message(natsMsg* msg, std::shared_ptr<PullHandle> handle) {
+  return JsMessage(std::make_unique<JsMessage::Impl>(msg, std::move(handle)));
+}
+
 Result<void> JsMessage::ack() {
   if (!impl_) return moved_from();
-  return ack_result(natsMsg_Ack(impl_->msg, nullptr), "ack", impl_->subject);
+  return impl_->send("+ACK", true, "ack");
 }
 
 Result<void> JsMessage::ack_sync() {
   if (!impl_) return moved_from();
-  jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s = natsMsg_AckSync(impl_->msg, nullptr, &code);
-  if (s == NATS_OK) return ok();
-  return js_error(s, code, "jetstream: ack of a message on '" + impl_->subject + "'");
+  if (impl_->settled) return ok();
+  // An ack with a reply: the server answers once it has recorded it.
+  natsMsg* answer = nullptr;
+  natsStatus s = natsConnection_RequestString(&answer, impl_->handle->nc, impl_->reply.c_str(), "+ACK", 5000);
+  natsMsg_Destroy(answer);
+  if (s != NATS_OK) return nats_error(s, "jetstream: ack of a message on '" + impl_->subject + "'");
+  impl_->settled = true;
+  return ok();
 }
 
 Result<void> JsMessage::nak() {
   if (!impl_) return moved_from();
-  return ack_result(natsMsg_Nak(impl_->msg, nullptr), "nak", impl_->subject);
+  return impl_->send("-NAK", true, "nak");
 }
 
 Result<void> JsMessage::nak(std::chrono::milliseconds delay) {
   if (!impl_) return moved_from();
-  return ack_result(natsMsg_NakWithDelay(impl_->msg, delay.count(), nullptr), "nak", impl_->subject);
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count();
+  return impl_->send("-NAK {\"delay\":" + std::to_string(nanos) + "}", true, "nak");
 }
 
 Result<void> JsMessage::term() {
   if (!impl_) return moved_from();
-  return ack_result(natsMsg_Term(impl_->msg, nullptr), "term", impl_->subject);
+  return impl_->send("+TERM", true, "term");
 }
 
 Result<void> JsMessage::in_progress() {
   if (!impl_) return moved_from();
-  return ack_result(natsMsg_InProgress(impl_->msg, nullptr), "in-progress", impl_->subject);
-}
-
-PullConsumer::PullConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-PullConsumer::~PullConsumer() = default;
-
-Result<std::vector<JsMessage>> PullConsumer::fetch(int batch, std::chrono::milliseconds timeout) {
-  if (batch <= 0) return Error(Errc::invalid_argument, "jetstream: fetch batch must be positive");
-  if (timeout.count() <= 0) return Error(Errc::invalid_argument, "jetstream: fetch timeout must be positive");
-  natsMsgList list{nullptr, 0};
-  jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s = natsSubscription_Fetch(&list, impl_->handle->sub, batch, timeout.count(), &code);
-  std::vector<JsMessage> out;
-  // A timeout only means fewer messages than asked for, possibly none.
-  if (s == NATS_OK || s == NATS_TIMEOUT) {
-    out.reserve(static_cast<std::size_t>(list.Count));
-    for (int i = 0; i < list.Count; ++i) {
-      out.emplace_back(std::make_unique<JsMessage::Impl>(list.Msgs[i], impl_->handle));
-      list.Msgs[i] = nullptr;  // now owned by the JsMessage
-    }
-  }
-  if (list.Msgs != nullptr) natsMsgList_Destroy(&list);
-  if (s == NATS_OK || s == NATS_TIMEOUT) return out;
-  return js_error(s, code, "jetstream: fetch from '" + impl_->name + "'");
+  return impl_->send("+WPI", false, "in-progress");
 }
 
 }  // namespace dm::bus

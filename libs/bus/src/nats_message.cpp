@@ -69,4 +69,14 @@ std::optional<std::string> header_of(natsMsg* msg, std::string_view key) {
   return std::string(value);
 }
 
+Result<std::string> unique_inbox(std::string_view prefix) {
+  // natsInbox_Create gives "_INBOX.<nuid>": the unique token goes under the given prefix.
+  natsInbox* inbox = nullptr;
+  if (natsStatus s = natsInbox_Create(&inbox); s != NATS_OK) return nats_error(s, "nats: create inbox");
+  std::string_view made(inbox);
+  std::string out = std::string(prefix) + std::string(made.substr(made.rfind('.'))) + ".";
+  natsInbox_Destroy(inbox);
+  return out;
+}
+
 }  // namespace dm::bus

@@ -26,4 +26,8 @@ Message to_message(natsMsg* msg);
 
 std::optional<std::string> header_of(natsMsg* msg, std::string_view key);
 
+// "<prefix>.<nuid>.": a reply subject family of our own under this connection's inbox prefix
+// (the one its NATS user may subscribe to); callers append a token and subscribe to "…*".
+Result<std::string> unique_inbox(std::string_view prefix);
+
 }  // namespace dm::bus

@@ -70,12 +70,7 @@ Result<void> Requester::ensure_subscribed() {
   std::lock_guard lock(mu_);
   if (sub_ != nullptr) return ok();
   if (closed_) return Error(Errc::unavailable, "nats: connection closed");
-  // natsInbox_Create gives "_INBOX.<nuid>": the unique token goes under this connection's prefix.
-  natsInbox* inbox = nullptr;
-  if (natsStatus s = natsInbox_Create(&inbox); s != NATS_OK) return nats_error(s, "nats: create inbox");
-  std::string_view made(inbox);
-  std::string prefix = inbox_prefix_ + std::string(made.substr(made.rfind('.'))) + ".";
-  natsInbox_Destroy(inbox);
+  DM_ASSIGN_OR_RETURN(auto prefix, unique_inbox(inbox_prefix_));
 
   auto* holder = new Holder(shared_from_this());
   natsSubscription* sub = nullptr;

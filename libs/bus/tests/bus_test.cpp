@@ -617,6 +617,98 @@ TEST_CASE("bus jetstream fetch on an empty stream returns empty after the timeou
   REQUIRE((*consumer)->fetch(0, 1s).error().code == Errc::invalid_argument);
 }
 
+TEST_CASE("bus jetstream pull consumer keeps a request open: a message arrives as it is stored") {
+  dm::testing::NatsServer server;
+  auto conn = connect(server);
+  auto& js = conn->jetstream();
+  REQUIRE_OK(js.ensure_stream({.name = "LIVE", .subjects = {"live.>"}}));
+  REQUIRE_OK(js.ensure_consumer("LIVE", {.durable = "live", .ack_wait = 30s}));
+  auto consumer = js.pull_subscribe("LIVE", "live", "");
+  REQUIRE_OK(consumer);
+  REQUIRE((*consumer)->fetch(8, 100ms)->empty());  // the request is open now
+
+  // A fetch waiting for up to 8 returns with the one that came, at once, not at its timeout.
+  std::thread later([&] {
+    std::this_thread::sleep_for(200ms);
+    REQUIRE_OK(js.publish("live.a", "1", "", 2s));
+  });
+  const auto start = Clock::now();
+  auto one = (*consumer)->fetch(8, 5s);
+  later.join();
+  REQUIRE_OK(one);
+  REQUIRE(one->size() == 1);
+  REQUIRE(ms_since(start) < 2000);
+  REQUIRE_OK(one->front().ack());
+
+  // Many small fetches: every message once, in order.
+  for (int i = 0; i < 20; ++i) REQUIRE_OK(js.publish("live.b", std::to_string(i), "", 2s));
+  std::vector<std::string> seen;
+  REQUIRE(wait_until(
+      [&] {
+        auto got = (*consumer)->fetch(3, 200ms);
+        REQUIRE_OK(got);
+        REQUIRE(got->size() <= 3);
+        for (auto& m : *got) {
+          seen.emplace_back(m.data());
+          REQUIRE_OK(m.ack());
+        }
+        return seen.size() >= 20;
+      },
+      5s));
+  REQUIRE(seen.size() == 20);
+  for (int i = 0; i < 20; ++i) REQUIRE(seen[static_cast<std::size_t>(i)] == std::to_string(i));
+
+  // The server restarts and forgets the open requests: the consumer asks again by itself once
+  // they are past their expiry (same batch: nothing else would make it ask).
+  server.stop();
+  server.start();
+  REQUIRE(wait_until([&] { return conn->connected(); }, 10s));
+  REQUIRE(wait_until([&] { return js.publish("live.c", "after", "", 1s).ok(); }, 10s));
+  std::vector<bus::JsMessage> after;
+  REQUIRE(wait_until(
+      [&] {
+        auto got = (*consumer)->fetch(3, 200ms);
+        if (got) {
+          for (auto& m : *got) after.push_back(std::move(m));
+        }
+        return !after.empty();
+      },
+      10s));
+  REQUIRE(after.front().data() == "after");
+  REQUIRE_OK(after.front().ack_sync());
+
+  // What arrived but was never handed out goes back when the consumer goes, long before the
+  // 30 s ack wait: the next consumer gets it as a second delivery.
+  REQUIRE((*consumer)->fetch(4, 100ms)->empty());  // 4 owed now
+  for (int i = 0; i < 4; ++i) REQUIRE_OK(js.publish("live.d", std::to_string(i), "", 2s));
+  std::vector<bus::JsMessage> first;
+  REQUIRE(wait_until(
+      [&] {
+        auto got = (*consumer)->fetch(1, 200ms);
+        REQUIRE_OK(got);
+        for (auto& m : *got) first.push_back(std::move(m));
+        return !first.empty();
+      },
+      5s));
+  REQUIRE_OK(first.front().ack_sync());
+  // The other 3 were sent to this process meanwhile (delivered, not acked).
+  REQUIRE(wait_until([&] { return js.consumer_state("LIVE", "live")->ack_pending == 3; }, 5s));
+  consumer->reset();
+  auto next = js.pull_subscribe("LIVE", "live", "");
+  REQUIRE_OK(next);
+  std::vector<bus::JsMessage> rest;
+  REQUIRE(wait_until(
+      [&] {
+        auto got = (*next)->fetch(8, 200ms);
+        REQUIRE_OK(got);
+        for (auto& m : *got) rest.push_back(std::move(m));
+        return rest.size() >= 3;
+      },
+      5s));
+  REQUIRE(rest.size() == 3);
+  for (auto& m : rest) REQUIRE(m.delivered() == 2);
+}
+
 TEST_CASE("bus jetstream DiscardNew rejects publishes to a full stream") {
   dm::testing::NatsServer server;
   auto conn = connect(server);
