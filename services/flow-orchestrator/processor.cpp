@@ -26,15 +26,6 @@ struct Processor::Item {
   std::optional<std::string> dead;  // leaves the pipeline as a dead letter, for this reason
 };
 
-std::size_t lane_of(std::string_view dev_eui, std::size_t lanes) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (char c : dev_eui) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return lanes == 0 ? 0 : static_cast<std::size_t>(h % lanes);
-}
-
 std::chrono::milliseconds retry_delay(int delivered, std::chrono::milliseconds first, std::chrono::milliseconds cap) {
   auto delay = first;
   for (int i = 1; i < delivered && delay < cap; ++i) delay *= 2;
@@ -49,22 +40,14 @@ struct Processor::Ran {
   std::chrono::steady_clock::time_point started;
 };
 
-struct Processor::Lane {
-  std::mutex mu;
-  std::condition_variable has_work;  // the lane waits for uplinks
-  std::condition_variable has_room;  // the fetcher waits for room
-  std::deque<bus::JsMessage> queue;
-  std::thread thread;
-  // Devices (by subject) whose uplink was handed back for a retry: their later uplinks follow
-  // it back until it is due again, so they do not overtake it. Only the lane's thread uses it.
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> held;
-};
-
 Processor::Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& db, View& view, Engine& engine,
                      service::DeadLetterBox& dead, metrics::Registry& metrics)
     : options_(options), nats_(nats), db_(db), view_(view), engine_(engine), dead_(dead), metrics_(metrics) {
   if (options_.lanes < 1) options_.lanes = 1;
   if (options_.lane_queue < 1) options_.lane_queue = 1;
+  batches_ = std::make_unique<Batches<bus::JsMessage>>(
+      static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue),
+      static_cast<std::size_t>(std::max(options_.fetch_batch, 1)), options_.lane_linger);
 }
 
 Processor::~Processor() { stop(); }
@@ -76,15 +59,14 @@ Result<void> Processor::start() {
       consumer_, service::bind_consumer(nats_.jetstream(), contract::kDeviceEventsStream, contract::kUplinkConsumer,
                                         contract::subject::kUplinks, std::chrono::minutes(2)));
   running_ = true;
-  for (int i = 0; i < options_.lanes; ++i) lanes_.push_back(std::make_unique<Lane>());
   recorder_ = std::thread([this] {
     name_this_thread("recorder");
     record_loop();
   });
-  for (auto& lane : lanes_)
-    lane->thread = std::thread([this, l = lane.get()] {
+  for (int i = 0; i < options_.lanes; ++i)
+    workers_.emplace_back([this] {
       name_this_thread("lane");
-      lane_loop(*l);
+      lane_loop();
     });
   fetcher_ = std::thread([this] {
     name_this_thread("fetcher");
@@ -95,14 +77,12 @@ Result<void> Processor::start() {
 
 void Processor::stop() {
   if (!running_.exchange(false)) return;
-  for (auto& lane : lanes_) {
-    std::lock_guard lock(lane->mu);  // no wakeup is lost between a waiter's check and its wait
-    lane->has_work.notify_all();
-    lane->has_room.notify_all();
-  }
+  batches_->stop();
   if (fetcher_.joinable()) fetcher_.join();
-  for (auto& lane : lanes_)
-    if (lane->thread.joinable()) lane->thread.join();
+  for (auto& worker : workers_)
+    if (worker.joinable()) worker.join();
+  // Uplinks still queued go back now instead of after ACK_WAIT.
+  for (auto& m : batches_->drain()) (void)m.nak();
   // The lanes handed over their last batches: record and ack them before unsubscribing.
   {
     std::lock_guard lock(record_mu_);
@@ -114,17 +94,9 @@ void Processor::stop() {
   consumer_.reset();
 }
 
-std::size_t Processor::queued() const {
-  std::size_t n = 0;
-  for (const auto& lane : lanes_) {
-    std::lock_guard lock(lane->mu);
-    n += lane->queue.size();
-  }
-  return n;
-}
+std::size_t Processor::queued() const { return batches_->size(); }
 
 void Processor::fetch_loop() {
-  const auto capacity = static_cast<std::size_t>(options_.lane_queue);
   while (running_) {
     housekeeping();
     // Without the registry view every uplink would match nothing: wait instead of recording that.
@@ -141,52 +113,30 @@ void Processor::fetch_loop() {
       continue;
     }
     for (auto& m : *batch) {
-      Lane& lane = *lanes_[lane_of(contract::subject::dev_eui_of(m.subject()), lanes_.size())];
-      std::unique_lock lock(lane.mu);
-      if (lane.queue.size() >= capacity) {
-        // Backpressure: a lane that cannot keep up stops the fetching instead of growing memory.
-        metrics_.counter("dm_orchestrator_lane_full_total", "Times the fetcher waited for room in a lane.").inc();
-        lane.has_room.wait(lock, [&] { return !running_ || lane.queue.size() < capacity; });
+      // Backpressure: when the lanes cannot keep up the fetching stops instead of growing memory.
+      switch (batches_->push(m)) {
+        case Batches<bus::JsMessage>::Pushed::queued:
+          break;
+        case Batches<bus::JsMessage>::Pushed::waited:
+          metrics_.counter("dm_orchestrator_lane_full_total", "Times the fetcher waited for room in the lanes.").inc();
+          break;
+        case Batches<bus::JsMessage>::Pushed::stopping:
+          (void)m.nak();  // stopping: let it go back at once
+          break;
       }
-      if (!running_) {
-        lock.unlock();
-        (void)m.nak();  // stopping: let it go back at once
-        continue;
-      }
-      lane.queue.push_back(std::move(m));
-      lane.has_work.notify_one();
     }
   }
 }
 
-void Processor::lane_loop(Lane& lane) {
-  const auto most = static_cast<std::size_t>(options_.fetch_batch);
+void Processor::lane_loop() {
   while (true) {
-    std::vector<bus::JsMessage> batch;
-    {
-      std::unique_lock lock(lane.mu);
-      lane.has_work.wait(lock, [&] { return !running_ || !lane.queue.empty(); });
-      if (!running_) break;
-      // A moment for more uplinks to join: each batch costs a runner request and its wakeups
-      // whatever its size, so under steady load fewer, larger batches save CPU.
-      if (options_.lane_linger.count() > 0 && lane.queue.size() < most)
-        lane.has_work.wait_for(lock, options_.lane_linger, [&] { return !running_ || lane.queue.size() >= most; });
-      if (!running_) break;
-      while (!lane.queue.empty() && batch.size() < most) {
-        batch.push_back(std::move(lane.queue.front()));
-        lane.queue.pop_front();
-      }
-      lane.has_room.notify_all();
-    }
-    process(lane, std::move(batch));
+    auto batch = batches_->take();
+    if (batch.empty()) return;  // stopping
+    std::unordered_set<std::string> devices;
+    for (const auto& m : batch) devices.insert(m.subject());
+    process(std::move(batch));
+    batches_->done(devices);  // after hand_over: the recorder keeps the device's order too
   }
-  // Stopping: uplinks still queued here go back now instead of after ACK_WAIT.
-  std::deque<bus::JsMessage> left;
-  {
-    std::lock_guard lock(lane.mu);
-    left.swap(lane.queue);
-  }
-  for (auto& m : left) (void)m.nak();
 }
 
 // Reads the uplink and adds a RunJob per matching flow not recorded yet.
@@ -225,23 +175,17 @@ void Processor::prepare(Item& item, std::vector<RunJob>& jobs) {
   }
 }
 
-void Processor::process(Lane& lane, std::vector<bus::JsMessage> messages) {
+void Processor::process(std::vector<bus::JsMessage> messages) {
   auto t0 = std::chrono::steady_clock::now();
   auto ran = std::make_unique<Ran>();
   ran->started = t0;
   ran->messages = std::move(messages);  // the items point into it: it never moves again
   auto& batch = ran->messages;
   auto& items = ran->items;
-  for (auto it = lane.held.begin(); it != lane.held.end();) {
-    if (it->second <= t0)
-      it = lane.held.erase(it);
-    else
-      ++it;
-  }
   items.resize(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     items[i].msg = &batch[i];
-    if (lane.held.count(batch[i].subject())) {
+    if (is_held(batch[i].subject(), t0)) {
       items[i].retry = items[i].follows = true;  // an earlier uplink of this device is due first
       items[i].retry_reason = "waits for an earlier uplink of its device";
       continue;
@@ -251,7 +195,7 @@ void Processor::process(Lane& lane, std::vector<bus::JsMessage> messages) {
   engine_.run_all(ran->jobs);
   observe_phase("run", std::chrono::steady_clock::now() - t0);
   retry_deferred(*ran);
-  hold_back(lane, items, t0);
+  hold_back(items, t0);
   hand_over(std::move(ran));
 }
 
@@ -273,7 +217,18 @@ void Processor::retry_deferred(Ran& ran) {
 
 // One device's order: after an uplink that is handed back, its later uplinks go back too
 // (their deliveries, if queued, carry the same job ids when they run again).
-void Processor::hold_back(Lane& lane, std::vector<Item>& items, std::chrono::steady_clock::time_point t0) {
+bool Processor::is_held(const std::string& subject, std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(held_mu_);
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (it->second <= now)
+      it = held_.erase(it);
+    else
+      ++it;
+  }
+  return held_.count(subject) > 0;
+}
+
+void Processor::hold_back(std::vector<Item>& items, std::chrono::steady_clock::time_point t0) {
   std::unordered_set<std::string> held_back;
   for (auto& item : items) {
     const std::string& subject = item.msg->subject();
@@ -283,7 +238,10 @@ void Processor::hold_back(Lane& lane, std::vector<Item>& items, std::chrono::ste
     } else if (item.retry) {
       held_back.insert(subject);
       // Until just before it is redelivered, this device's next uplinks follow it back.
-      if (!item.follows) lane.held.emplace(subject, t0 + options_.retry_delay * 9 / 10);
+      if (!item.follows) {
+        std::lock_guard lock(held_mu_);
+        held_.emplace(subject, t0 + options_.retry_delay * 9 / 10);
+      }
     }
   }
 }

@@ -1,14 +1,15 @@
 #pragma once
 // The uplink consumer: a durable pull consumer `flow-orchestrator` on DM_DEVICE_EVENTS
-// (filter dm.device.*.up), shared by every replica. One fetcher thread hands each uplink to a
-// lane chosen by its DevEUI (lane_of), so one device's uplinks always go through the same lane
-// in arrival order; lanes run independently, so a slow function only delays its own lane.
-// A lane waits up to LANE_LINGER for more uplinks, takes what is queued (up to FETCH_BATCH) and
-// runs it through its flows together (Engine::run_all), then hands the batch to the recorder
-// and goes on with its next uplinks. The recorder writes whatever the lanes handed it in one
-// statement, publishes flow-completed events and acks (bounded: a lane waits while
-// LANES × LANE_QUEUE uplinks wait to be recorded). Lane queues are bounded: the fetcher waits
-// when one is full.
+// (filter dm.device.*.up), shared by every replica. One fetcher thread queues the uplinks;
+// LANES worker threads (the lanes) take them in batches (batches.hpp): one lane at a time
+// collects, waiting up to LANE_LINGER for more uplinks and taking what is queued (up to
+// FETCH_BATCH) of devices that have no batch running, so one device's uplinks run in arrival
+// order and never in two lanes at once, and a slow function holds up only the lane running it.
+// A lane runs its batch through its flows together (Engine::run_all), hands it to the recorder
+// and collects again. The recorder writes whatever the lanes handed it in one statement,
+// publishes flow-completed events and acks (bounded: a lane waits while LANES × LANE_QUEUE
+// uplinks wait to be recorded). The queue is bounded too (LANES × LANE_QUEUE): the fetcher
+// waits when it is full.
 //
 // Nothing accepted jams the lanes:
 // - An uplink whose flows could not run (runner or JetStream unavailable) is nakked with a
@@ -27,8 +28,10 @@
 #include <mutex>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "batches.hpp"
 #include "dm/bus/bus.hpp"
 #include "dm/core/outage.hpp"
 #include "dm/db/db.hpp"
@@ -44,19 +47,17 @@ inline constexpr const char* kDeadLetterKind = "uplinks";
 struct ProcessorOptions {
   int fetch_batch = 128;                        // uplinks per fetch, and at most per lane batch
   int lanes = 4;                                // batches in flight at once, each for its own devices
-  int lane_queue = 256;                         // uplinks waiting per lane before the fetcher waits
+  int lane_queue = 256;                         // × lanes: uplinks queued before the fetcher waits
   std::chrono::milliseconds retry_delay{2000};  // first nak delay when the flows could not run; doubles
   std::chrono::milliseconds max_retry_delay{60000};
   int max_deliveries = 20;  // an uplink handed back this often becomes a dead letter
   // The recorder waits this long after a transaction before the next, so that a steady flow
   // is written in fewer, larger transactions (only the acks wait; deliveries are queued).
   std::chrono::milliseconds record_linger{20};
-  std::chrono::milliseconds lane_linger{15};  // a lane's wait for more uplinks before it runs a batch
+  std::chrono::milliseconds lane_linger{15};  // the collecting lane's wait for more uplinks
   int retention_days = 30;
 };
 
-// The lane of a DevEUI: FNV-1a, stable across builds and replicas (tests rely on it).
-std::size_t lane_of(std::string_view dev_eui, std::size_t lanes);
 // The nak delay after the `delivered`-th delivery: first, doubling, at most cap.
 std::chrono::milliseconds retry_delay(int delivered, std::chrono::milliseconds first, std::chrono::milliseconds cap);
 
@@ -73,13 +74,13 @@ class Processor {
 
  private:
   struct Item;
-  struct Lane;
   struct Ran;
   void fetch_loop();
-  void lane_loop(Lane& lane);
-  void process(Lane& lane, std::vector<bus::JsMessage> messages);
+  void lane_loop();
+  void process(std::vector<bus::JsMessage> messages);
   void retry_deferred(Ran& ran);
-  void hold_back(Lane& lane, std::vector<Item>& items, std::chrono::steady_clock::time_point t0);
+  bool is_held(const std::string& subject, std::chrono::steady_clock::time_point now);
+  void hold_back(std::vector<Item>& items, std::chrono::steady_clock::time_point t0);
   void hand_over(std::unique_ptr<Ran> ran);
   void record_loop();
   // Records, dead-letters, announces and acks; false on an outage (then `work` is kept).
@@ -102,7 +103,12 @@ class Processor {
   metrics::Registry& metrics_;
   Outage outage_{"flow history"};
   std::unique_ptr<bus::PullConsumer> consumer_;
-  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::unique_ptr<Batches<bus::JsMessage>> batches_;
+  std::vector<std::thread> workers_;  // the lanes: each runs one batch at a time
+  // Devices (by subject) whose uplink was handed back for a retry: their later uplinks follow
+  // it back until it is due again, so they do not overtake it.
+  std::mutex held_mu_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> held_;
   std::thread fetcher_;
   std::thread recorder_;
   std::mutex record_mu_;

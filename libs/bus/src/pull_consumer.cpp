@@ -50,8 +50,10 @@ PullConsumer::Impl::~Impl() {
     for (; pending > 0; --pending) {
       natsMsg* msg = nullptr;
       if (natsSubscription_NextMsg(&msg, handle->sub, 1) != NATS_OK) break;
-      if (is_user_message(msg)) (void)make_js_message(msg, handle).nak();
-      else natsMsg_Destroy(msg);
+      if (is_user_message(msg))
+        (void)make_js_message(msg, handle).nak();
+      else
+        natsMsg_Destroy(msg);
     }
   }
   natsSubscription_Unsubscribe(handle->sub);

@@ -1,7 +1,9 @@
 // Pure parts of the orchestrator: reading the registry's view, the function input message,
 // run status rules, the flow-completed event, lanes, simulate bodies and replay keys.
 #include <catch2/catch.hpp>
+#include <thread>
 
+#include "batches.hpp"
 #include "dm/json/json.hpp"
 #include "engine.hpp"
 #include "processor.hpp"
@@ -102,19 +104,70 @@ TEST_CASE("the flow-completed event has the schema's fields") {
   CHECK((*doc)["replay"].IsBool());
 }
 
-TEST_CASE("lanes: a device always maps to the same lane, devices spread over all lanes") {
-  CHECK(lane_of("0004a30b001c0530", 4) == lane_of("0004a30b001c0530", 4));
-  CHECK(lane_of("0004a30b001c0530", 1) == 0);
-  CHECK(lane_of("0004a30b001c0530", 0) == 0);
-  // FNV-1a is fixed: every replica (and the tests) computes the same lane.
-  CHECK(lane_of("", 1000) == 1469598103934665603ull % 1000);
-  std::vector<int> used(4);
-  for (int i = 0; i < 400; ++i) {
-    char eui[17];
-    std::snprintf(eui, sizeof eui, "70b3d5%010x", i);
-    ++used[lane_of(eui, 4)];
+namespace {
+struct FakeUplink {
+  std::string device;
+  int n = 0;
+  const std::string& subject() const { return device; }
+};
+std::vector<int> numbers(const std::vector<FakeUplink>& batch) {
+  std::vector<int> out;
+  for (const auto& u : batch) out.push_back(u.n);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("batches: one batch takes all that waits; a running device's uplinks wait, in order") {
+  using namespace std::chrono_literals;
+  Batches<FakeUplink> b(100, 3, 0ms);
+  for (auto [device, n] : std::vector<std::pair<const char*, int>>{{"a", 1}, {"b", 2}, {"a", 3}, {"c", 4}, {"d", 5}}) {
+    FakeUplink u{device, n};
+    CHECK(b.push(u) == Batches<FakeUplink>::Pushed::queued);
   }
-  for (int n : used) CHECK(n > 50);  // roughly even: 100 each
+  // At most 3, in arrival order; a's second uplink goes with its first.
+  auto first = b.take();
+  CHECK(numbers(first) == std::vector<int>{1, 2, 3});
+  CHECK(b.size() == 2);
+  FakeUplink late{"a", 6};
+  b.push(late);
+  // a is running: its later uplink waits, the others go.
+  auto second = b.take();
+  CHECK(numbers(second) == std::vector<int>{4, 5});
+  // Only a's remains and a is running: a collector waits until a's batch is done.
+  std::vector<FakeUplink> third;
+  std::thread collector([&] { third = b.take(); });
+  std::this_thread::sleep_for(50ms);
+  CHECK(third.empty());
+  b.done({"a", "b"});
+  collector.join();
+  CHECK(numbers(third) == std::vector<int>{6});
+  b.stop();
+  CHECK(b.take().empty());
+  FakeUplink refused{"e", 7};
+  CHECK(b.push(refused) == Batches<FakeUplink>::Pushed::stopping);
+  CHECK(refused.n == 7);  // left as it was, to be handed back
+}
+
+TEST_CASE("batches: the collector lingers for more, and a full queue holds the fetcher back") {
+  using namespace std::chrono_literals;
+  Batches<FakeUplink> b(2, 10, 200ms);
+  std::thread fetcher([&] {
+    for (int n = 1; n <= 3; ++n) {
+      FakeUplink u{"dev" + std::to_string(n), n};
+      auto how = b.push(u);
+      if (n == 3) CHECK(how == Batches<FakeUplink>::Pushed::waited);  // 2 queued: waits for room
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto first = b.take();  // lingers: both of the first two arrive within it
+  CHECK(numbers(first) == std::vector<int>{1, 2});
+  CHECK(std::chrono::steady_clock::now() - start >= 150ms);
+  fetcher.join();
+  b.done({"dev1", "dev2"});
+  CHECK(numbers(b.take()) == std::vector<int>{3});
+  b.stop();
+  CHECK(b.drain().empty());
 }
 
 TEST_CASE("one flow from GET /internal/v1/flows/{id}, enabled or not") {

@@ -1,7 +1,6 @@
-// Per-device lanes: a slow function holds up only its own lane, and one device's uplinks are
-// processed in arrival order.
+// Lanes: a slow function holds up only the lane running it, and one device's uplinks are
+// processed in arrival order (never in two lanes at once).
 #include "flow_fixture.hpp"
-#include "processor.hpp"
 
 using namespace dm;
 using namespace dm::test;
@@ -33,9 +32,7 @@ std::string fast_function_beside(const std::string& slow_fn) {
 }  // namespace
 
 TEST_CASE("a slow function on one device does not hold up another device; each keeps its order") {
-  // Two devices in different lanes, by the orchestrator's own partition (4 lanes in the fixture).
-  std::string slow_eui = new_eui(), fast_eui = new_eui();
-  while (flow_orchestrator::lane_of(fast_eui, 4) == flow_orchestrator::lane_of(slow_eui, 4)) fast_eui = new_eui();
+  const std::string slow_eui = new_eui(), fast_eui = new_eui();
   auto slow_device = create_device(slow_eui);
   auto fast_device = create_device(fast_eui);
   auto slow_fn = create_function(kSlow);
@@ -48,8 +45,8 @@ TEST_CASE("a slow function on one device does not hold up another device; each k
   for (int i = 1; i <= 3; ++i) {
     slow_ids.push_back(unique("slow") + "-" + slow_eui);
     REQUIRE(post_uplink(uplink(slow_eui, slow_ids.back(), i, R"({"n":1})")).status < 300);
-    // The first goes alone (past the lane's linger), so the others queue behind it in the lane
-    // instead of joining its batch and taking the runner's other worker too.
+    // The first goes alone (past the linger), so the others wait for its device instead of
+    // joining its batch and taking the runner's other worker too.
     if (i == 1) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the slow lane is busy now
