@@ -47,7 +47,8 @@ Processor::Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& 
   if (options_.lane_queue < 1) options_.lane_queue = 1;
   batches_ = std::make_unique<Batches<bus::JsMessage>>(
       static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue),
-      static_cast<std::size_t>(std::max(options_.fetch_batch, 1)), options_.lane_linger);
+      static_cast<std::size_t>(std::max(options_.fetch_batch, 1)), options_.lane_linger,
+      static_cast<std::size_t>(options_.lanes));
 }
 
 Processor::~Processor() { stop(); }
@@ -131,11 +132,9 @@ void Processor::fetch_loop() {
 void Processor::lane_loop() {
   while (true) {
     auto batch = batches_->take();
-    if (batch.empty()) return;  // stopping
-    std::unordered_set<std::string> devices;
-    for (const auto& m : batch) devices.insert(m.subject());
-    process(std::move(batch));
-    batches_->done(devices);  // after hand_over: the recorder keeps the device's order too
+    if (batch.messages.empty()) return;  // stopping
+    process(std::move(batch.messages));
+    batches_->done(batch.claim);  // after hand_over: the recorder keeps the device's order too
   }
 }
 

@@ -1,6 +1,7 @@
 // Pure parts of the orchestrator: reading the registry's view, the function input message,
 // run status rules, the flow-completed event, lanes, simulate bodies and replay keys.
 #include <catch2/catch.hpp>
+#include <set>
 #include <thread>
 
 #include "batches.hpp"
@@ -110,9 +111,10 @@ struct FakeUplink {
   int n = 0;
   const std::string& subject() const { return device; }
 };
-std::vector<int> numbers(const std::vector<FakeUplink>& batch) {
+using FakeBatches = Batches<FakeUplink>;
+std::vector<int> numbers(const FakeBatches::Batch& batch) {
   std::vector<int> out;
-  for (const auto& u : batch) out.push_back(u.n);
+  for (const auto& u : batch.messages) out.push_back(u.n);
   return out;
 }
 }  // namespace
@@ -134,18 +136,46 @@ TEST_CASE("batches: one batch takes all that waits; a running device's uplinks w
   auto second = b.take();
   CHECK(numbers(second) == std::vector<int>{4, 5});
   // Only a's remains and a is running: a collector waits until a's batch is done.
-  std::vector<FakeUplink> third;
+  FakeBatches::Batch third;
   std::thread collector([&] { third = b.take(); });
   std::this_thread::sleep_for(50ms);
-  CHECK(third.empty());
-  b.done({"a", "b"});
+  CHECK(third.messages.empty());
+  CHECK(first.claim.devices == std::unordered_set<std::string>{"a", "b"});
+  b.done(first.claim);
   collector.join();
   CHECK(numbers(third) == std::vector<int>{6});
   b.stop();
-  CHECK(b.take().empty());
+  CHECK(b.take().messages.empty());
   FakeUplink refused{"e", 7};
   CHECK(b.push(refused) == Batches<FakeUplink>::Pushed::stopping);
   CHECK(refused.n == 7);  // left as it was, to be handed back
+}
+
+TEST_CASE("batches: under load each batch takes one group of devices, so the lanes share a small fleet") {
+  using namespace std::chrono_literals;
+  FakeBatches b(1000, 8, 0ms, 4);
+  // 4 devices, 8 uplinks each, interleaved: a full batch's worth is queued.
+  const std::vector<std::string> devices = {"d0", "d1", "d2", "d3"};
+  int n = 0;
+  for (int round = 0; round < 8; ++round)
+    for (const auto& d : devices) {
+      FakeUplink u{d, ++n};
+      b.push(u);
+    }
+  std::vector<FakeBatches::Batch> running;
+  std::set<std::size_t> groups;
+  while (b.size() >= 8 && running.size() < 4) {
+    auto batch = b.take();
+    REQUIRE(!batch.messages.empty());
+    // One group per batch, never one held by another loaded batch.
+    REQUIRE(batch.claim.group != FakeBatches::kNoGroup);
+    CHECK(groups.insert(batch.claim.group).second);
+    for (const auto& u : batch.messages) CHECK(group_of(u.device, 4) == batch.claim.group);
+    running.push_back(std::move(batch));
+  }
+  CHECK(running.size() >= 2);  // not one batch holding the whole fleet
+  for (auto& batch : running) b.done(batch.claim);
+  b.stop();
 }
 
 TEST_CASE("batches: the collector lingers for more, and a full queue holds the fetcher back") {
@@ -164,7 +194,7 @@ TEST_CASE("batches: the collector lingers for more, and a full queue holds the f
   CHECK(numbers(first) == std::vector<int>{1, 2});
   CHECK(std::chrono::steady_clock::now() - start >= 150ms);
   fetcher.join();
-  b.done({"dev1", "dev2"});
+  b.done(first.claim);
   CHECK(numbers(b.take()) == std::vector<int>{3});
   b.stop();
   CHECK(b.drain().empty());
