@@ -51,6 +51,22 @@ long long ms_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
+// Fetches `batch` at a time until at least `n` messages came or `timeout` passed. A failed
+// fetch counts as none (a server restarting in between).
+std::vector<bus::JsMessage> fetch_until(bus::PullConsumer& consumer, std::size_t n, int batch,
+                                        std::chrono::milliseconds timeout = 5s) {
+  std::vector<bus::JsMessage> got;
+  wait_until(
+      [&] {
+        if (auto more = consumer.fetch(batch, 200ms)) {
+          for (auto& m : *more) got.push_back(std::move(m));
+        }
+        return got.size() >= n;
+      },
+      timeout);
+  return got;
+}
+
 // Handlers run on library threads: collect there, assert on the test thread.
 struct Inbox {
   std::mutex mu;
@@ -540,15 +556,7 @@ TEST_CASE("bus jetstream pull consumer: ack, nak with delay, term") {
 
   auto consumer = js.pull_subscribe("JOBS", "worker", "jobs.>");
   REQUIRE_OK(consumer);
-  std::vector<bus::JsMessage> got;
-  REQUIRE(wait_until(
-      [&] {
-        auto batch = (*consumer)->fetch(10, 500ms);
-        REQUIRE_OK(batch);
-        for (auto& m : *batch) got.push_back(std::move(m));
-        return got.size() >= 3;
-      },
-      5s));
+  auto got = fetch_until(**consumer, 3, 10);
   REQUIRE(got.size() == 3);
   REQUIRE(got[0].subject() == "jobs.a");
   REQUIRE(got[0].data() == "1");
@@ -562,15 +570,7 @@ TEST_CASE("bus jetstream pull consumer: ack, nak with delay, term") {
   REQUIRE_OK(got[1].nak(300ms));
   REQUIRE_OK(got[2].term());
 
-  std::vector<bus::JsMessage> again;
-  REQUIRE(wait_until(
-      [&] {
-        auto batch = (*consumer)->fetch(10, 500ms);
-        REQUIRE_OK(batch);
-        for (auto& m : *batch) again.push_back(std::move(m));
-        return !again.empty();
-      },
-      5s));
+  auto again = fetch_until(**consumer, 1, 10);
   REQUIRE(ms_since(nak_at) >= 250);
   REQUIRE(again.size() == 1);
   REQUIRE(again[0].data() == "2");
@@ -664,16 +664,8 @@ TEST_CASE("bus jetstream pull consumer keeps a request open: a message arrives a
   server.start();
   REQUIRE(wait_until([&] { return conn->connected(); }, 10s));
   REQUIRE(wait_until([&] { return js.publish("live.c", "after", "", 1s).ok(); }, 10s));
-  std::vector<bus::JsMessage> after;
-  REQUIRE(wait_until(
-      [&] {
-        auto got = (*consumer)->fetch(3, 200ms);
-        if (got) {
-          for (auto& m : *got) after.push_back(std::move(m));
-        }
-        return !after.empty();
-      },
-      10s));
+  auto after = fetch_until(**consumer, 1, 3, 10s);
+  REQUIRE(after.size() == 1);
   REQUIRE(after.front().data() == "after");
   REQUIRE_OK(after.front().ack_sync());
 
@@ -681,30 +673,15 @@ TEST_CASE("bus jetstream pull consumer keeps a request open: a message arrives a
   // 30 s ack wait: the next consumer gets it as a second delivery.
   REQUIRE((*consumer)->fetch(4, 100ms)->empty());  // 4 owed now
   for (int i = 0; i < 4; ++i) REQUIRE_OK(js.publish("live.d", std::to_string(i), "", 2s));
-  std::vector<bus::JsMessage> first;
-  REQUIRE(wait_until(
-      [&] {
-        auto got = (*consumer)->fetch(1, 200ms);
-        REQUIRE_OK(got);
-        for (auto& m : *got) first.push_back(std::move(m));
-        return !first.empty();
-      },
-      5s));
+  auto first = fetch_until(**consumer, 1, 1);
+  REQUIRE(first.size() == 1);
   REQUIRE_OK(first.front().ack_sync());
   // The other 3 were sent to this process meanwhile (delivered, not acked).
   REQUIRE(wait_until([&] { return js.consumer_state("LIVE", "live")->ack_pending == 3; }, 5s));
   consumer->reset();
   auto next = js.pull_subscribe("LIVE", "live", "");
   REQUIRE_OK(next);
-  std::vector<bus::JsMessage> rest;
-  REQUIRE(wait_until(
-      [&] {
-        auto got = (*next)->fetch(8, 200ms);
-        REQUIRE_OK(got);
-        for (auto& m : *got) rest.push_back(std::move(m));
-        return rest.size() >= 3;
-      },
-      5s));
+  auto rest = fetch_until(**next, 3, 8);
   REQUIRE(rest.size() == 3);
   for (auto& m : rest) REQUIRE(m.delivered() == 2);
 }
