@@ -35,7 +35,7 @@ inline testing::Stack& stack() {
        {"ORCHESTRATOR_RETRY_DELAY", "200ms"},
        {"ORCHESTRATOR_MAX_RETRY_DELAY", "1s"},
        {"ORCHESTRATOR_MAX_DELIVERIES", "16"},         // an uplink that cannot run gives up after ~14 s
-       {"ORCHESTRATOR_LANES", "4"},                   // lane_of(eui, 4) in the tests
+       {"ORCHESTRATOR_LANES", "4"},                   // batches in flight at once
        {"ORCHESTRATOR_FUNCTION_TIMEOUT_MS", "3000"},  // a 1.2 s function stays well inside it
        {"RUNNER_WORKERS", "4"},                       // a slow function leaves workers for others
        {"ORCHESTRATOR_ACK_WAIT", "5s"}});             // uplinks a killed orchestrator held come back soon
