@@ -65,12 +65,7 @@ struct LocalInfra {
 };
 
 bool eventually_connected(dm::bus::Connection& c, std::chrono::milliseconds within) {
-  auto deadline = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (c.connected()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return c.connected();
+  return dm::testing::eventually([&] { return c.connected(); }, within);
 }
 
 struct Inbox {

@@ -26,15 +26,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-template <typename Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using dm::testing::eventually;
 
 std::shared_ptr<bus::Connection> connect(const dm::testing::NatsServer& server, bool send_asap = false) {
   bus::Options options;
@@ -43,7 +35,7 @@ std::shared_ptr<bus::Connection> connect(const dm::testing::NatsServer& server, 
   options.send_asap = send_asap;
   auto conn = bus::Connection::connect(options);
   REQUIRE_OK(conn);
-  REQUIRE(wait_until([&] { return (*conn)->connected(); }, 5s));
+  REQUIRE(eventually([&] { return (*conn)->connected(); }, 5s));
   return *conn;
 }
 
@@ -56,7 +48,7 @@ long long ms_since(Clock::time_point start) {
 std::vector<bus::JsMessage> fetch_until(bus::PullConsumer& consumer, std::size_t n, int batch,
                                         std::chrono::milliseconds timeout = 5s) {
   std::vector<bus::JsMessage> got;
-  wait_until(
+  eventually(
       [&] {
         if (auto more = consumer.fetch(batch, 200ms)) {
           for (auto& m : *more) got.push_back(std::move(m));
@@ -105,7 +97,7 @@ TEST_CASE("bus publishes and subscribes with headers") {
   REQUIRE_OK(conn->publish("dev.telemetry", "hello", {{"X-Id", "42"}, {"X-Multi", "a"}, {"X-Multi", "b"}}));
   REQUIRE_OK(conn->publish("dev.telemetry", std::string("\0bin", 4)));
   REQUIRE_OK(conn->flush(2s));
-  REQUIRE(wait_until([&] { return inbox.size() == 2; }, 5s));
+  REQUIRE(eventually([&] { return inbox.size() == 2; }, 5s));
 
   std::lock_guard lock(inbox.mu);
   const auto& m = inbox.messages[0];
@@ -136,7 +128,7 @@ TEST_CASE("bus subscription destructor stops delivery and drain delivers what ar
   REQUIRE_OK(conn->flush(2s));
   REQUIRE_OK(conn->publish("a", "1"));
   REQUIRE_OK(conn->flush(2s));
-  REQUIRE(wait_until([&] { return got == 1; }, 5s));
+  REQUIRE(eventually([&] { return got == 1; }, 5s));
   sub->reset();
   REQUIRE_OK(conn->publish("a", "2"));
   REQUIRE_OK(conn->flush(2s));
@@ -152,7 +144,7 @@ TEST_CASE("bus subscription destructor stops delivery and drain delivers what ar
   REQUIRE_OK(conn->flush(2s));
   for (int i = 0; i < 5; ++i) REQUIRE_OK(conn->publish("b", "x"));
   REQUIRE_OK(conn->flush(2s));
-  REQUIRE(wait_until([&] { return slow >= 1; }, 5s));
+  REQUIRE(eventually([&] { return slow >= 1; }, 5s));
   REQUIRE_OK((*drained)->drain(5s));
   REQUIRE(slow == 5);
 
@@ -172,7 +164,7 @@ TEST_CASE("bus subscription destructor stops delivery and drain delivers what ar
   }
   REQUIRE_OK(conn->flush(2s));
   REQUIRE_OK(conn->publish("c", "x"));
-  REQUIRE(wait_until([&] { return dropped.load(); }, 5s));
+  REQUIRE(eventually([&] { return dropped.load(); }, 5s));
 }
 
 TEST_CASE("bus queue group splits messages between subscribers") {
@@ -187,7 +179,7 @@ TEST_CASE("bus queue group splits messages between subscribers") {
   REQUIRE_OK(conn->flush(2s));
   for (int i = 0; i < 200; ++i) REQUIRE_OK(conn->publish("jobs", std::to_string(i)));
   REQUIRE_OK(conn->flush(2s));
-  REQUIRE(wait_until([&] { return a + b == 200; }, 5s));
+  REQUIRE(eventually([&] { return a + b == 200; }, 5s));
   std::this_thread::sleep_for(50ms);
   REQUIRE(a + b == 200);  // each message to exactly one member
   REQUIRE(a > 0);
@@ -250,7 +242,7 @@ TEST_CASE("bus request_async: 1000 concurrent requests each get their own reply"
                         },
                         {{"X-Id", body}});
   }
-  REQUIRE(wait_until([&] { return done == kCount; }, 20s));
+  REQUIRE(eventually([&] { return done == kCount; }, 20s));
   std::this_thread::sleep_for(100ms);
   INFO((errors.empty() ? std::string() : errors.front()));
   REQUIRE(done == kCount);  // exactly once each
@@ -273,7 +265,7 @@ TEST_CASE("bus request_async times out and reports no responders") {
     elapsed = ms_since(start);
     ++calls;
   });
-  REQUIRE(wait_until([&] { return calls == 1; }, 5s));
+  REQUIRE(eventually([&] { return calls == 1; }, 5s));
   REQUIRE(code == static_cast<int>(Errc::timeout));
   REQUIRE(elapsed >= 150);
   REQUIRE(elapsed < 2000);
@@ -284,7 +276,7 @@ TEST_CASE("bus request_async times out and reports no responders") {
     nobody_code = r.ok() ? -2 : static_cast<int>(r.error().code);
     ++nobody_calls;
   });
-  REQUIRE(wait_until([&] { return nobody_calls == 1; }, 2s));
+  REQUIRE(eventually([&] { return nobody_calls == 1; }, 2s));
   REQUIRE(nobody_code == static_cast<int>(Errc::unavailable));
   std::this_thread::sleep_for(300ms);
   REQUIRE(calls == 1);
@@ -336,7 +328,7 @@ TEST_CASE("bus request_async: a reply over max_payload travels in parts and arri
     got = std::move(r);
     ++calls;
   });
-  REQUIRE(wait_until([&] { return calls == 1; }, 15s));
+  REQUIRE(eventually([&] { return calls == 1; }, 15s));
   REQUIRE(respond_failures == 0);
   REQUIRE_OK(got);
   REQUIRE(got->data.size() == body.size());
@@ -363,7 +355,7 @@ TEST_CASE("bus a plain request to a reply over max_payload fails clearly instead
   auto reply = conn->request("svc.big", "x", 500ms);
   REQUIRE_FALSE(reply.ok());
   REQUIRE(reply.error().code == Errc::timeout);
-  REQUIRE(wait_until(
+  REQUIRE(eventually(
       [&] {
         std::lock_guard lock(mu);
         return respond_error.has_value();
@@ -394,7 +386,7 @@ TEST_CASE("bus reply parts arriving after the timeout are dropped; a part out of
     code = r.ok() ? -2 : static_cast<int>(r.error().code);
     ++calls;
   });
-  REQUIRE(wait_until([&] { return calls == 1; }, 5s));
+  REQUIRE(eventually([&] { return calls == 1; }, 5s));
   REQUIRE(code == static_cast<int>(Errc::timeout));
   bus::Message late;
   {
@@ -411,7 +403,7 @@ TEST_CASE("bus reply parts arriving after the timeout are dropped; a part out of
   conn->request_async("svc.echo", "ping", 5s, [&](dm::Result<bus::Message> r) {
     if (r && r->data == "re:ping") ++echoed;
   });
-  REQUIRE(wait_until([&] { return echoed == 1; }, 5s));
+  REQUIRE(eventually([&] { return echoed == 1; }, 5s));
   REQUIRE(calls == 1);
 
   // A second part with no first one: the request fails at once instead of waiting.
@@ -421,7 +413,7 @@ TEST_CASE("bus reply parts arriving after the timeout are dropped; a part out of
     code2 = r.ok() ? -2 : static_cast<int>(r.error().code);
     ++calls2;
   });
-  REQUIRE(wait_until(
+  REQUIRE(eventually(
       [&] {
         std::lock_guard lock(mu);
         return held.size() == 2;
@@ -432,7 +424,7 @@ TEST_CASE("bus reply parts arriving after the timeout are dropped; a part out of
     late = held[1];
   }
   REQUIRE_OK(responder->publish(late.reply, "two", {{"Dm-Part", "2"}, {"Dm-Parts", "2"}}));
-  REQUIRE(wait_until([&] { return calls2 == 1; }, 5s));
+  REQUIRE(eventually([&] { return calls2 == 1; }, 5s));
   REQUIRE(code2 == static_cast<int>(Errc::internal));
 }
 
@@ -449,7 +441,7 @@ TEST_CASE("bus connection may be released from its own callback and outlived by 
     raw->request_async("svc.echo", "x", 2s,
                        [conn = std::move(conn), &called](dm::Result<bus::Message> r) mutable { called = r.ok(); });
   }
-  REQUIRE(wait_until([&] { return called.load(); }, 5s));
+  REQUIRE(eventually([&] { return called.load(); }, 5s));
 
   // A subscription and a fetched message may outlive their connection.
   auto conn = connect(server);
@@ -527,7 +519,7 @@ TEST_CASE("bus jetstream publish_async acks 10000 messages") {
                        ++done;
                      });
   }
-  REQUIRE(wait_until([&] { return done == kCount; }, 30s));
+  REQUIRE(eventually([&] { return done == kCount; }, 30s));
   WARN("publish_async of " << kCount << " took " << ms_since(start) << " ms");
   std::this_thread::sleep_for(50ms);
   std::lock_guard lock(mu);
@@ -643,7 +635,7 @@ TEST_CASE("bus jetstream pull consumer keeps a request open: a message arrives a
   // Many small fetches: every message once, in order.
   for (int i = 0; i < 20; ++i) REQUIRE_OK(js.publish("live.b", std::to_string(i), "", 2s));
   std::vector<std::string> seen;
-  REQUIRE(wait_until(
+  REQUIRE(eventually(
       [&] {
         auto got = (*consumer)->fetch(3, 200ms);
         REQUIRE_OK(got);
@@ -662,8 +654,8 @@ TEST_CASE("bus jetstream pull consumer keeps a request open: a message arrives a
   // they are past their expiry (same batch: nothing else would make it ask).
   server.stop();
   server.start();
-  REQUIRE(wait_until([&] { return conn->connected(); }, 10s));
-  REQUIRE(wait_until([&] { return js.publish("live.c", "after", "", 1s).ok(); }, 10s));
+  REQUIRE(eventually([&] { return conn->connected(); }, 10s));
+  REQUIRE(eventually([&] { return js.publish("live.c", "after", "", 1s).ok(); }, 10s));
   auto after = fetch_until(**consumer, 1, 3, 10s);
   REQUIRE(after.size() == 1);
   REQUIRE(after.front().data() == "after");
@@ -677,7 +669,7 @@ TEST_CASE("bus jetstream pull consumer keeps a request open: a message arrives a
   REQUIRE(first.size() == 1);
   REQUIRE_OK(first.front().ack_sync());
   // The other 3 were sent to this process meanwhile (delivered, not acked).
-  REQUIRE(wait_until([&] { return js.consumer_state("LIVE", "live")->ack_pending == 3; }, 5s));
+  REQUIRE(eventually([&] { return js.consumer_state("LIVE", "live")->ack_pending == 3; }, 5s));
   consumer->reset();
   auto next = js.pull_subscribe("LIVE", "live", "");
   REQUIRE_OK(next);
@@ -702,7 +694,7 @@ TEST_CASE("bus jetstream DiscardNew rejects publishes to a full stream") {
     code = r.ok() ? -2 : static_cast<int>(r.error().code);
     ++calls;
   });
-  REQUIRE(wait_until([&] { return calls == 1; }, 10s));
+  REQUIRE(eventually([&] { return calls == 1; }, 10s));
   REQUIRE(code == static_cast<int>(Errc::unavailable));
   REQUIRE(js.stream_state("ONE")->messages == 1);
 }
@@ -749,7 +741,7 @@ TEST_CASE("bus connection survives a server restart without reconnecting by hand
   REQUIRE_OK(quick);
 
   server.stop();
-  REQUIRE(wait_until([&] { return !conn->connected(); }, 5s));
+  REQUIRE(eventually([&] { return !conn->connected(); }, 5s));
   // An async publish nobody acks still gets its callback, once.
   std::atomic<int> calls{0};
   std::atomic<int> code{-1};
@@ -758,7 +750,7 @@ TEST_CASE("bus connection survives a server restart without reconnecting by hand
     code = r.ok() ? -2 : static_cast<int>(r.error().code);
     ++calls;
   });
-  REQUIRE(wait_until([&] { return calls == 1; }, 5s));
+  REQUIRE(eventually([&] { return calls == 1; }, 5s));
   REQUIRE((code == static_cast<int>(Errc::timeout) || code == static_cast<int>(Errc::unavailable)));
   REQUIRE(ms_since(start) < 2500);
 
@@ -770,10 +762,10 @@ TEST_CASE("bus connection survives a server restart without reconnecting by hand
   REQUIRE((req.error().code == Errc::unavailable || req.error().code == Errc::timeout));
 
   server.start();
-  REQUIRE(wait_until([&] { return conn->connected() && responder->connected(); }, 10s));
+  REQUIRE(eventually([&] { return conn->connected() && responder->connected(); }, 10s));
   // JetStream needs a moment after the server is back to recover its streams.
   dm::Result<bus::PubAck> after = dm::Error(Errc::internal, "not tried");
-  REQUIRE(wait_until(
+  REQUIRE(eventually(
       [&] {
         after = js.publish("r.a", "after", "", 1s);
         return after.ok();
@@ -781,7 +773,7 @@ TEST_CASE("bus connection survives a server restart without reconnecting by hand
       10s));
   REQUIRE(after->sequence >= 2);
   dm::Result<bus::Message> back = dm::Error(Errc::internal, "not tried");
-  REQUIRE(wait_until(
+  REQUIRE(eventually(
       [&] {
         back = conn->request("svc.echo", "again", 1s);
         return back.ok();
@@ -804,7 +796,7 @@ TEST_CASE("bus connect succeeds before the server is up and connects when it com
   auto early = (*conn)->request("svc.echo", "x", 200ms);
   REQUIRE_FALSE(early.ok());
   server.start();
-  REQUIRE(wait_until([&] { return (*conn)->connected(); }, 10s));
+  REQUIRE(eventually([&] { return (*conn)->connected(); }, 10s));
   auto echo = echo_responder(**conn, "svc.echo");
   REQUIRE_OK((*conn)->request("svc.echo", "x", 2s));
 }
@@ -822,7 +814,7 @@ TEST_CASE("bus drain finishes in-flight handlers then closes") {
   REQUIRE_OK(conn->flush(2s));
   for (int i = 0; i < 5; ++i) REQUIRE_OK(publisher->publish("work", "x"));
   REQUIRE_OK(publisher->flush(2s));
-  REQUIRE(wait_until([&] { return handled >= 1; }, 5s));
+  REQUIRE(eventually([&] { return handled >= 1; }, 5s));
 
   // Async publishes in flight are settled before the close.
   auto& js = conn->jetstream();
@@ -862,7 +854,7 @@ TEST_CASE("bus jetstream publish_async waits out a stream without a leader, with
   std::this_thread::sleep_for(1s);
   REQUIRE(calls == 0);  // held, not failed
   REQUIRE_OK(js.ensure_stream({.name = "LATE", .subjects = {"late.>"}}));
-  REQUIRE(wait_until([&] { return calls == 1; }, 10s));
+  REQUIRE(eventually([&] { return calls == 1; }, 10s));
   REQUIRE(acked_at >= 1000);
   REQUIRE(js.stream_state("LATE")->messages == 1);
 
@@ -873,7 +865,7 @@ TEST_CASE("bus jetstream publish_async waits out a stream without a leader, with
     code = r.ok() ? -2 : static_cast<int>(r.error().code);
     ++calls;
   });
-  REQUIRE(wait_until([&] { return calls == 1; }, 15s));
+  REQUIRE(eventually([&] { return calls == 1; }, 15s));
   REQUIRE(code == static_cast<int>(Errc::unavailable));
   REQUIRE(ms_since(again) >= 4000);  // the default ack timeout is 5 s
 }

@@ -1,9 +1,4 @@
 // Streamed responses (dm/http/stream.hpp) through the real server, read over plain sockets.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -15,63 +10,15 @@
 #include "dm/http/router.hpp"
 #include "dm/http/server.hpp"
 #include "dm/http/stream.hpp"
+#include "dm/testing/raw_connection.hpp"
 
 using namespace dm::http;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+using Conn = dm::testing::RawConnection;
+
 namespace {
-
-// One client connection: sends a request, then reads what comes with a deadline.
-class Conn {
- public:
-  Conn(int port, const std::string& request) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    timeval tv{0, 50 * 1000};  // short reads, so the deadlines below are what bounds a wait
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
-  }
-  ~Conn() { close(); }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  // Reads until `text` has arrived (true), the server closed (false) or the deadline.
-  bool read_until(const std::string& text, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = Clock::now() + timeout;
-    while (received_.find(text) == std::string::npos) {
-      if (closed_ || Clock::now() > deadline) return false;
-      pump();
-    }
-    return true;
-  }
-  // Reads until the server closes the connection (true) or the deadline (false).
-  bool read_until_closed(std::chrono::milliseconds timeout = 5s) {
-    auto deadline = Clock::now() + timeout;
-    while (!closed_ && Clock::now() < deadline) pump();
-    return closed_;
-  }
-  const std::string& received() const { return received_; }
-
- private:
-  void pump() {
-    char buf[4096];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n > 0)
-      received_.append(buf, static_cast<std::size_t>(n));
-    else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-      closed_ = true;
-  }
-  int fd_ = -1;
-  std::string received_;
-  bool closed_ = false;
-};
 
 // A route that answers every GET /events with a new stream, kept here for the test to write to.
 struct Streams {

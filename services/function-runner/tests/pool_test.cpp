@@ -52,15 +52,7 @@ Job run_job(const std::string& fid, const std::string& code, const std::string& 
   return j;
 }
 
-template <typename Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using dm::testing::eventually;
 
 // CPU time (clock ticks) a process has used: a worker running a busy loop is the one whose
 // count grows; an idle worker's stays put.
@@ -82,7 +74,7 @@ long cpu_ticks(int pid) {
 // Waits until the worker `pid` is visibly running JavaScript (20 ticks ≈ 200 ms of CPU).
 bool busy(int pid) {
   const long start = cpu_ticks(pid);
-  return wait_until([&] { return cpu_ticks(pid) >= start + 20; }, 10s);
+  return eventually([&] { return cpu_ticks(pid) >= start + 20; }, 10s);
 }
 
 const char* kEcho = "function f(m){ return {n: m.n}; }";
@@ -262,13 +254,13 @@ TEST_CASE("5 kills in a few seconds during a stream of pass-through runs lose no
   for (int k = 0; k < 5; ++k) {
     // Between kills, the pool must have made progress (so each kill hits running work).
     const int seen = answered.load();
-    REQUIRE(wait_until([&] { return answered >= seen + 150; }, 20s));
+    REQUIRE(eventually([&] { return answered >= seen + 150; }, 20s));
     const int pid = p.pids().at(static_cast<std::size_t>(k % 2));
     if (pid > 0) ::kill(pid, SIGKILL);
   }
   const auto kills_took = Clock::now() - start;
   producer.join();
-  REQUIRE(wait_until([&] { return answered == kRuns; }, 60s));
+  REQUIRE(eventually([&] { return answered == kRuns; }, 60s));
   INFO((wrong.empty() ? std::string() : wrong.front()));
   CHECK(right == kRuns);
   CHECK(kills_took < 15s);
@@ -302,7 +294,7 @@ TEST_CASE("test runs yield to flow work in the queue, but a backlog does not sta
   REQUIRE(busy(pid));
   p.submit(job("test", kPass, true));  // waits: the worker has flow work queued behind `slow`
   for (int i = 1; i <= 3; ++i) p.submit(job("flow" + std::to_string(i), kPass, false));
-  REQUIRE(wait_until(
+  REQUIRE(eventually(
       [&] {
         std::lock_guard lock(mu);
         return order.size() == 5;
@@ -326,7 +318,7 @@ TEST_CASE("test runs yield to flow work in the queue, but a backlog does not sta
     }
   });
   producer.join();
-  REQUIRE(wait_until(
+  REQUIRE(eventually(
       [&] {
         std::lock_guard lock(mu);
         return order.size() == kFlows + 1;
@@ -384,7 +376,7 @@ TEST_CASE("a worker that cannot be restarted: its jobs are unavailable, not erro
   CHECK(p.stats().proven == 0);
 
   std::filesystem::create_symlink(runner_binary(), link);
-  CHECK(wait_until([&] { return p.run(run_job("echo", kEcho, R"({"n":3})")).status == "success"; }, 20s));
+  CHECK(eventually([&] { return p.run(run_job("echo", kEcho, R"({"n":3})")).status == "success"; }, 20s));
 }
 
 TEST_CASE("many functions run concurrently across workers") {

@@ -1,11 +1,6 @@
 // The console's two gateway modules on a real gateway: the static bundle at / (cache headers,
 // gzip, the page shown before a build, a rebuild picked up without a restart) and the live
 // events at /api/v1/events (authentication, topics, taps from NATS, caps, ends).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +8,7 @@
 
 #include "api_fixture.hpp"
 #include "dm/bus/connection.hpp"
+#include "dm/testing/raw_connection.hpp"
 
 using dm::test::Api;
 using dm::test::As;
@@ -43,49 +39,10 @@ Fixture& fixture() {
 }
 
 // A GET read as it arrives (the streams never end by themselves).
-class Reader {
+class Reader : public dm::testing::RawConnection {
  public:
-  Reader(int port, const std::string& target, const std::string& token) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    timeval tv{0, 100 * 1000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n";
-    REQUIRE(::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
-  }
-  ~Reader() { ::close(fd_); }
-  bool read_until(const std::string& text, std::chrono::milliseconds timeout = 10s) {
-    auto deadline = Clock::now() + timeout;
-    while (got_.find(text) == std::string::npos) {
-      if (closed_ || Clock::now() > deadline) return false;
-      pump();
-    }
-    return true;
-  }
-  bool read_until_closed(std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    while (!closed_ && Clock::now() < deadline) pump();
-    return closed_;
-  }
-  const std::string& got() const { return got_; }
-
- private:
-  void pump() {
-    char buf[4096];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n > 0)
-      got_.append(buf, static_cast<std::size_t>(n));
-    else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-      closed_ = true;
-  }
-  int fd_;
-  std::string got_;
-  bool closed_ = false;
+  Reader(int port, const std::string& target, const std::string& token)
+      : RawConnection(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n") {}
 };
 
 std::string token(As who) { return dm::test::token_for(fixture().stack, who); }
@@ -160,8 +117,8 @@ TEST_CASE("events: taps arrive live; caps per user; streams end on an account ch
   const int port = f.stack.port("gateway");
   auto a = std::make_unique<Reader>(port, "/api/v1/events?topics=devstate,flows:f-1", viewer);
   REQUIRE(a->read_until("event: ready\ndata: {\"topics\":[\"devstate\",\"flows:f-1\"]}"));
-  CHECK(a->got().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
-  CHECK(a->got().find("Content-Type: text/event-stream") != std::string::npos);
+  CHECK(a->received().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(a->received().find("Content-Type: text/event-stream") != std::string::npos);
 
   auto nats = dm::bus::Connection::connect({.url = f.stack.nats().url()});
   REQUIRE(nats.ok());
@@ -173,7 +130,7 @@ TEST_CASE("events: taps arrive live; caps per user; streams end on an account ch
   REQUIRE(
       a->read_until("event: devstate\ndata: {\"subject\":\"dm.devstate.0011223344556677\",\"data\":{\"dev_eui\":"
                     "\"0011223344556677\",\"state\":\"online\"}}"));
-  CHECK(a->got().find("f-2") == std::string::npos);
+  CHECK(a->received().find("f-2") == std::string::npos);
   REQUIRE(a->read_until(": keep-alive"));  // EVENTS_KEEPALIVE=1s while quiet
 
   // Two streams per user here: the third is refused.
@@ -181,8 +138,8 @@ TEST_CASE("events: taps arrive live; caps per user; streams end on an account ch
   REQUIRE(b.read_until("event: ready"));
   Reader c(port, "/api/v1/events?topics=devstate", viewer);
   REQUIRE(c.read_until("Too many live event streams for this user"));
-  CHECK(c.got().rfind("HTTP/1.1 429", 0) == 0);
-  CHECK(c.got().find("Retry-After: 10") != std::string::npos);
+  CHECK(c.received().rfind("HTTP/1.1 429", 0) == 0);
+  CHECK(c.received().find("Retry-After: 10") != std::string::npos);
   // Another user is not affected.
   Reader d(port, "/api/v1/events?topics=devstate", token(As::editor));
   REQUIRE(d.read_until("event: ready"));

@@ -121,16 +121,7 @@ class Api {
   std::string auth_;
 };
 
-// Polls `probe` until it returns true or the timeout passes.
-template <typename F>
-bool eventually(F probe, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (probe()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return probe();
-}
+using dm::testing::eventually;
 
 // Unique 16-hex-digit DevEUIs per test run.
 inline std::string new_eui() {

@@ -1,6 +1,6 @@
 #pragma once
-// Test helpers on top of NATS: collect what is published on a subject, and wait for a
-// condition. Header-only so libs/testing itself needs no NATS; tests that include it link dm::bus.
+// Test helpers on top of NATS: collect what is published on a subject (waiting with
+// testing.hpp's eventually). Header-only so libs/testing itself needs no NATS; tests that include it link dm::bus.
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -9,19 +9,9 @@
 #include <vector>
 
 #include "dm/bus/bus.hpp"
+#include "dm/testing/testing.hpp"
 
 namespace dm::testing {
-
-// Polls until pred() holds or the timeout passes; returns pred()'s last value.
-template <typename F>
-bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
-}
 
 // Subscribes on construction (flushed, so nothing published afterwards is missed) and keeps
 // every message it receives.

@@ -9,9 +9,21 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace dm::testing {
+
+// Polls until pred() holds or the timeout passes; returns pred()'s last value.
+template <typename F>
+bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read, close).
 int free_port();
