@@ -60,9 +60,9 @@ struct PullConsumer::Impl {
   std::string inbox;             // "<inbox prefix>.<nuid>.": a request's reply subject adds its id
   std::deque<Request> requests;  // oldest first: the server serves waiting requests in order
   std::uint64_t next_id = 1;
-  int credits = 0;  // sum of `remaining`
 
   ~Impl();
+  int owed() const;  // messages the open requests may still bring (at most a few requests)
   Result<void> top_up(int batch);
   void forget_expired(Clock::time_point now);
   void spend_one();

@@ -59,8 +59,14 @@ PullConsumer::Impl::~Impl() {
   natsSubscription_Unsubscribe(handle->sub);
 }
 
+int PullConsumer::Impl::owed() const {
+  int n = 0;
+  for (const auto& r : requests) n += r.remaining;
+  return n;
+}
+
 Result<void> PullConsumer::Impl::top_up(int batch) {
-  while (credits < batch) {
+  while (owed() < batch) {
     const std::uint64_t id = next_id++;
     const auto expires = std::chrono::duration_cast<std::chrono::nanoseconds>(kRequestLife).count();
     const std::string body = "{\"batch\":" + std::to_string(batch) + ",\"expires\":" + std::to_string(expires) + "}";
@@ -71,23 +77,18 @@ Result<void> PullConsumer::Impl::top_up(int batch) {
       return nats_error(s, "jetstream: pull request to '" + name + "'");
     }
     requests.push_back({id, batch, Clock::now() + kRequestLife + kGrace});
-    credits += batch;
   }
   return ok();
 }
 
 void PullConsumer::Impl::forget_expired(Clock::time_point now) {
-  while (!requests.empty() && requests.front().forget_at <= now) {
-    credits -= requests.front().remaining;
-    requests.pop_front();
-  }
+  while (!requests.empty() && requests.front().forget_at <= now) requests.pop_front();
 }
 
 void PullConsumer::Impl::spend_one() {
   // Waiting requests are served oldest first. A message for one already forgotten (its
   // status lost) is charged to the next: the books only decide when to ask for more.
   if (requests.empty()) return;
-  --credits;
   if (--requests.front().remaining == 0) requests.pop_front();
 }
 
@@ -101,12 +102,7 @@ Result<void> PullConsumer::Impl::on_status(natsMsg* msg) {
   std::uint64_t id = 0;
   const auto token = subject.substr(subject.rfind('.') + 1);
   std::from_chars(token.data(), token.data() + token.size(), id);
-  for (auto it = requests.begin(); it != requests.end(); ++it) {
-    if (it->id != id) continue;
-    credits -= it->remaining;
-    requests.erase(it);
-    break;
-  }
+  std::erase_if(requests, [id](const Request& r) { return r.id == id; });
   if (code.starts_with("404") || code.starts_with("408")) return ok();  // nothing stored / expired
   const char* description = nullptr;
   natsMsgHeader_Get(msg, "Description", &description);
