@@ -17,7 +17,7 @@ using Clock = std::chrono::steady_clock;
 RawConnection::RawConnection(int port, const std::string& request) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd_ < 0) throw std::runtime_error("raw connection: no socket");
-  timeval tv{0, 50 * 1000};
+  timeval tv{0, 50000};  // 50 ms reads
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
