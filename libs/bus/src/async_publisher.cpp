@@ -9,8 +9,6 @@
 namespace dm::bus {
 namespace {
 
-// How long after nats.c's own MaxWait our backstop deadline fires.
-constexpr std::chrono::milliseconds kBackstopGrace{1000};
 // Between sends of a publish that found its stream without a leader.
 constexpr std::chrono::milliseconds kRetryDelay{250};
 
@@ -59,15 +57,14 @@ void AsyncPublisher::publish(jsCtx* js, std::string_view subject, std::string_vi
     return;
   }
   // Registered before publishing: the ack can arrive before js_PublishMsgAsync returns.
-  timer_.schedule(now + ack_timeout_ + kBackstopGrace, token);
-  send(token, msg, std::string(msg_id), ack_timeout_, subject);
+  timer_.schedule(now + ack_timeout_, token);
+  send(token, msg, std::string(msg_id), subject);
 }
 
-void AsyncPublisher::send(std::uint64_t token, natsMsg* msg, const std::string& msg_id,
-                          std::chrono::milliseconds max_wait, std::string_view subject) {
+void AsyncPublisher::send(std::uint64_t token, natsMsg* msg, const std::string& msg_id, std::string_view subject) {
   jsPubOptions po;
   jsPubOptions_Init(&po);
-  po.MaxWait = std::max<std::int64_t>(1, max_wait.count());
+  // No MaxWait: see the header. Our timer is the only deadline.
   if (!msg_id.empty()) po.MsgId = msg_id.c_str();
   natsMsg* handed = msg;
   natsStatus s = js_PublishMsgAsync(js_, &handed, &po);
@@ -126,7 +123,7 @@ void AsyncPublisher::on_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
 void AsyncPublisher::on_timer(std::uint64_t token) {
   natsMsg* again = nullptr;
   std::string msg_id, subject;
-  std::chrono::milliseconds left{0};
+  bool lost = false;
   {
     std::lock_guard lock(mu_);
     auto it = pending_.find(token);
@@ -139,13 +136,36 @@ void AsyncPublisher::on_timer(std::uint64_t token) {
       token_of_.emplace(again, token);
       msg_id = p.msg_id;
       subject = natsMsg_GetSubject(again);
-      left = std::chrono::duration_cast<std::chrono::milliseconds>(p.ack_by - now);
-    } else if (!p.held && p.msg != nullptr && now < p.ack_by + kBackstopGrace) {
-      return;  // a retry's timer entry while the message is in flight again: not its deadline yet
+    } else if (!p.held && p.msg != nullptr) {
+      if (now < p.ack_by) return;  // a retry's timer entry while the message is in flight again
+      lost = true;                   // sent, and no ack in time: nats.c still holds it
     }
   }
-  if (again) return send(token, again, msg_id, left, subject);
+  if (again) return send(token, again, msg_id, subject);
   expire(token);
+  if (lost) reclaim();
+}
+
+void AsyncPublisher::reclaim() {
+  natsMsgList list{};
+  if (js_PublishAsyncGetPendingList(&list, js_) != NATS_OK) return;  // NATS_NOT_FOUND: nothing held
+  const auto now = DeadlineTimer::Clock::now();
+  {
+    std::lock_guard lock(mu_);
+    for (int i = 0; i < list.Count; ++i) {
+      natsMsg* msg = list.Msgs[i];
+      auto it = token_of_.find(msg);
+      if (it == token_of_.end()) continue;  // its publish has ended: freed with the list below
+      const std::uint64_t token = it->second;
+      token_of_.erase(it);
+      list.Msgs[i] = nullptr;  // ours again: held and sent again by the timer
+      Pending& p = pending_.at(token);
+      p.msg = msg;
+      p.held = true;
+      timer_.schedule(now, token);
+    }
+  }
+  natsMsgList_Destroy(&list);
 }
 
 std::optional<AsyncPublisher::Pending> AsyncPublisher::take_token(std::uint64_t token) {

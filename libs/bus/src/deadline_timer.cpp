@@ -3,6 +3,16 @@
 #include "callbacks.hpp"
 
 namespace dm::bus {
+namespace {
+
+DeadlineTimer::Clock::time_point round_up(DeadlineTimer::Clock::time_point when) {
+  const auto grain = std::chrono::duration_cast<DeadlineTimer::Clock::duration>(DeadlineTimer::kGrain);
+  const auto since = when.time_since_epoch();
+  const auto rem = since % grain;
+  return rem == DeadlineTimer::Clock::duration::zero() ? when : when + (grain - rem);
+}
+
+}  // namespace
 
 DeadlineTimer::DeadlineTimer(std::function<void(std::uint64_t)> on_expire, std::function<void()> on_stop)
     : on_expire_(std::move(on_expire)), on_stop_(std::move(on_stop)), thread_([this] { run(); }) {}
@@ -10,6 +20,7 @@ DeadlineTimer::DeadlineTimer(std::function<void(std::uint64_t)> on_expire, std::
 DeadlineTimer::~DeadlineTimer() { stop(); }
 
 void DeadlineTimer::schedule(Clock::time_point when, std::uint64_t token) {
+  if (when > Clock::now()) when = round_up(when);
   bool wake = false;
   {
     std::lock_guard lock(mu_);

@@ -2,6 +2,10 @@
 // One thread and one min-heap of (deadline, token) for many outstanding operations, instead
 // of a thread or an OS timer per request. Tokens are never cancelled: the owner ignores the
 // expiry of a token it has already completed, which keeps scheduling O(log n) and lock-light.
+// Future deadlines are rounded up to a kGrain boundary, so tokens scheduled close together
+// share one wake-up: without it the thread woke once per publish or request (twice at 200
+// uplinks/s of every service's CPU budget) only to find the token long answered. A deadline
+// fires up to kGrain late; what is due now (`when` in the past) is never delayed.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -16,6 +20,7 @@ namespace dm::bus {
 class DeadlineTimer {
  public:
   using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kGrain{50};
 
   // on_expire(token) runs on the timer thread, without the timer's lock held.
   // on_stop runs once on the timer thread as it exits, so owners can fail what is left

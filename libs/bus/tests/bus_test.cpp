@@ -655,7 +655,9 @@ TEST_CASE("bus jetstream pull consumer keeps a request open: a message arrives a
   server.stop();
   server.start();
   REQUIRE(eventually([&] { return conn->connected(); }, 10s));
-  REQUIRE(eventually([&] { return js.publish("live.c", "after", "", 1s).ok(); }, 10s));
+  // With an id: a try that timed out after the stream took it must not leave a second copy
+  // (it would show up below as a first delivery among the redelivered ones).
+  REQUIRE(eventually([&] { return js.publish("live.c", "after", "after-1", 1s).ok(); }, 10s));
   auto after = fetch_until(**consumer, 1, 3, 10s);
   REQUIRE(after.size() == 1);
   REQUIRE(after.front().data() == "after");
@@ -868,4 +870,53 @@ TEST_CASE("bus jetstream publish_async waits out a stream without a leader, with
   REQUIRE(eventually([&] { return calls == 1; }, 15s));
   REQUIRE(code == static_cast<int>(Errc::unavailable));
   REQUIRE(ms_since(again) >= 4000);  // the default ack timeout is 5 s
+}
+
+// nats.c keeps each async publish until its ack; we give it no deadline of its own (MaxWait
+// costs a timer, a message and two wake-ups per publish). When an ack is lost, the publish
+// fails as a timeout and what nats.c still holds beside it is taken back and sent again, so
+// nothing is left in nats.c's map for good. Here two core subscribers stand in for streams:
+// one never answers, the other answers a message only from its second copy on.
+TEST_CASE("bus jetstream publish_async: a lost ack times out, and what was in flight beside it is sent again") {
+  dm::testing::NatsServer server;
+  bus::Options options;
+  options.url = server.url();
+  options.name = "bus-test";
+  options.jetstream_timeout = 1000ms;
+  auto made = bus::Connection::connect(options);
+  REQUIRE_OK(made);
+  auto conn = *made;
+  REQUIRE(eventually([&] { return conn->connected(); }, 5s));
+
+  auto silent = conn->subscribe("lost.a", "", [](bus::Message&&) {});
+  REQUIRE_OK(silent);
+  std::mutex mu;
+  std::vector<std::string> copies;  // Nats-Msg-Id of each copy that reached "second.a"
+  auto second = conn->subscribe("second.a", "", [&](bus::Message&& m) {
+    std::lock_guard lock(mu);
+    copies.push_back(m.header("Nats-Msg-Id").value_or(""));
+    if (copies.size() >= 2) (void)conn->respond(m, R"({"stream":"FAKE","seq":7})");
+  });
+  REQUIRE_OK(second);
+  REQUIRE_OK(conn->flush(2s));
+
+  std::atomic<int> lost_code{-1};
+  std::atomic<std::uint64_t> second_seq{0};
+  std::atomic<int> calls{0};
+  const auto start = Clock::now();
+  conn->jetstream().publish_async("lost.a", "x", "lost-1", [&](dm::Result<bus::PubAck> r) {
+    lost_code = r.ok() ? -2 : static_cast<int>(r.error().code);
+    ++calls;
+  });
+  std::this_thread::sleep_for(400ms);
+  conn->jetstream().publish_async("second.a", "y", "second-1", [&](dm::Result<bus::PubAck> r) {
+    if (r.ok()) second_seq = r->sequence;
+    ++calls;
+  });
+  REQUIRE(eventually([&] { return calls == 2; }, 5s));
+  REQUIRE(lost_code == static_cast<int>(Errc::timeout));
+  REQUIRE(ms_since(start) >= 1000);
+  REQUIRE(second_seq == 7);  // acked from its second copy, sent when the first publish's ack was lost
+  std::lock_guard lock(mu);
+  REQUIRE(copies == std::vector<std::string>{"second-1", "second-1"});
 }
