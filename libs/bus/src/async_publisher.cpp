@@ -26,7 +26,7 @@ void AsyncPublisher::ack_handler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr
   if (auto self = ClosureRegistry<AsyncPublisher>::find(closure)) {
     self->on_ack(msg, pa, pae);
   } else {
-    natsMsg_Destroy(msg);  // the handler owns the message, even after we are gone
+    destroy_nats_msg(msg);  // the handler owns the message, even after we are gone
   }
 }
 
@@ -39,7 +39,7 @@ void AsyncPublisher::publish(jsCtx* js, std::string_view subject, std::string_vi
     std::lock_guard lock(mu_);
     if (closed_) {
       // Only reachable while the Connection is being torn down: the timer is gone.
-      natsMsg_Destroy(msg);
+      destroy_nats_msg(msg);
       invoke_user("publish_async", done, Error(Errc::unavailable, "jetstream: connection closed"));
       return;
     }
@@ -80,7 +80,7 @@ void AsyncPublisher::send(std::uint64_t token, natsMsg* msg, const std::string& 
       it->second.failure = std::move(err);
     }
   }
-  natsMsg_Destroy(handed);
+  destroy_nats_msg(handed);
   timer_.schedule(DeadlineTimer::Clock::now(), token);
 }
 
@@ -177,7 +177,7 @@ std::optional<AsyncPublisher::Pending> AsyncPublisher::take_token(std::uint64_t 
   // In flight, the message stays the library's: its late ack will find nothing and just free it.
   // Held, it is ours.
   if (p.held)
-    natsMsg_Destroy(p.msg);
+    destroy_nats_msg(p.msg);
   else if (p.msg != nullptr)
     token_of_.erase(p.msg);
   if (pending_.empty()) idle_.notify_all();
@@ -200,7 +200,7 @@ void AsyncPublisher::fail_all() {
     idle_.notify_all();
   }
   for (auto& [token, p] : left) {
-    if (p.held) natsMsg_Destroy(p.msg);
+    if (p.held) destroy_nats_msg(p.msg);
     invoke_user("publish_async", p.done, Error(Errc::unavailable, "jetstream: connection closed before the ack"));
   }
 }

@@ -23,7 +23,7 @@ struct JsMessage::Impl {
       : msg(m), handle(std::move(h)), subject(natsMsg_GetSubject(m)), reply(natsMsg_GetReply(m)) {
     parse_metadata();
   }
-  ~Impl() { natsMsg_Destroy(msg); }
+  ~Impl() { destroy_nats_msg(msg); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
@@ -113,7 +113,7 @@ Result<void> JsMessage::ack_sync() {
   // An ack with a reply: the server answers once it has recorded it.
   natsMsg* answer = nullptr;
   natsStatus s = natsConnection_RequestString(&answer, impl_->handle->nc, impl_->reply.c_str(), "+ACK", 5000);
-  natsMsg_Destroy(answer);
+  destroy_nats_msg(answer);
   if (s != NATS_OK) return nats_error(s, "jetstream: ack of a message on '" + impl_->subject + "'");
   impl_->settled = true;
   return ok();

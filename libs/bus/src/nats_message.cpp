@@ -1,11 +1,51 @@
 #include "nats_message.hpp"
 
+#include <dlfcn.h>
+
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 
 #include "status.hpp"
 
 namespace dm::bus {
+namespace {
+
+// nats.c's natsGCItem (src/gc.h), the first member of its natsMsg.
+struct GcItem {
+  void* next;
+  void (*free_cb)(void*);
+};
+
+}  // namespace
+
+bool frees_inline() {
+  static const bool known = [] {
+    void* free_fn = dlsym(RTLD_DEFAULT, "natsMsg_free");
+    natsMsg* probe = nullptr;
+    // nats_Open starts the collector that natsMsg_Destroy may hand the probe to (a no-op when
+    // a connection opened the library already).
+    if (free_fn == nullptr || nats_Open(-1) != NATS_OK ||
+        natsMsg_Create(&probe, "probe", nullptr, nullptr, 0) != NATS_OK)
+      return false;
+    GcItem item{};
+    std::memcpy(&item, probe, sizeof item);
+    natsMsg_Destroy(probe);
+    return item.next == nullptr && reinterpret_cast<void*>(item.free_cb) == free_fn;
+  }();
+  return known;
+}
+
+void destroy_nats_msg(natsMsg* msg) {
+  if (msg == nullptr) return;
+  if (frees_inline()) {
+    GcItem item{};
+    std::memcpy(&item, msg, sizeof item);
+    item.free_cb = nullptr;
+    std::memcpy(static_cast<void*>(msg), &item, sizeof item);
+  }
+  natsMsg_Destroy(msg);
+}
 
 std::optional<std::string> Message::header(std::string_view key) const {
   for (const auto& h : headers) {

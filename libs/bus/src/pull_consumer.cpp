@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "jetstream_impl.hpp"
+#include "nats_message.hpp"
 #include "status.hpp"
 
 namespace dm::bus {
@@ -53,7 +54,7 @@ PullConsumer::Impl::~Impl() {
       if (is_user_message(msg))
         (void)make_js_message(msg, handle).nak();
       else
-        natsMsg_Destroy(msg);
+        destroy_nats_msg(msg);
     }
   }
   natsSubscription_Unsubscribe(handle->sub);
@@ -149,7 +150,7 @@ Result<std::vector<JsMessage>> PullConsumer::fetch(int batch, std::chrono::milli
       continue;
     }
     auto refused = in.on_status(msg);
-    natsMsg_Destroy(msg);
+    destroy_nats_msg(msg);
     if (!refused && out.empty()) return refused.error();
   }
   return out;

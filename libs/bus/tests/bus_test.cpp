@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dm/testing/testing.hpp"
+#include "nats_message.hpp"
 
 using dm::Errc;
 using namespace std::chrono_literals;
@@ -919,4 +920,15 @@ TEST_CASE("bus jetstream publish_async: a lost ack times out, and what was in fl
   REQUIRE(second_seq == 7);  // acked from its second copy, sent when the first publish's ack was lost
   std::lock_guard lock(mu);
   REQUIRE(copies == std::vector<std::string>{"second-1", "second-1"});
+}
+
+// destroy_nats_msg frees a message on the caller's thread instead of waking nats.c's garbage
+// collector; it relies on the library's message layout, checked at run time. A nats.c whose
+// layout differs still works (the collector frees), but this fails so the cost is noticed.
+TEST_CASE("bus nats.c's message layout is the one destroy_nats_msg expects") {
+  REQUIRE(bus::frees_inline());
+  auto msg = bus::make_nats_msg("a.b", "", "payload", {{"K", "v"}});
+  REQUIRE_OK(msg);
+  msg->reset();  // freed at once (under ASan a bad layout would show here)
+  REQUIRE(*msg == nullptr);
 }
