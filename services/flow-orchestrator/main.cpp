@@ -33,7 +33,7 @@ OrchestratorConfig read_config(dm::Config& c) {
   oc.processor.max_retry_delay =
       c.millis("MAX_RETRY_DELAY", std::chrono::minutes(1), std::chrono::milliseconds(1), std::chrono::hours(1));
   oc.processor.max_deliveries = static_cast<int>(c.integer("MAX_DELIVERIES", 20, 2, 1000));
-  oc.processor.record_linger = c.millis("RECORD_LINGER", std::chrono::milliseconds(20), {}, std::chrono::seconds(5));
+  oc.processor.record_linger = c.millis("RECORD_LINGER", std::chrono::milliseconds(100), {}, std::chrono::seconds(5));
   oc.processor.lane_linger = c.millis("LANE_LINGER", std::chrono::milliseconds(15), {}, std::chrono::seconds(1));
   oc.processor.retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 3650));
   oc.engine.walker.function_timeout_ms = static_cast<int>(c.integer("FUNCTION_TIMEOUT_MS", 1000, 1, 5000));

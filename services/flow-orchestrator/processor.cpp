@@ -245,12 +245,16 @@ void Processor::hold_back(std::vector<Item>& items, std::chrono::steady_clock::t
   }
 }
 
+// Bounded like the lanes: at most LANES × LANE_QUEUE uplinks wait to be recorded.
+std::size_t Processor::record_room() const {
+  return static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue);
+}
+
 // Recording, announcing and acking go to the recorder, so the lane runs its next uplinks
 // meanwhile. Their delivery jobs are queued already, in order.
 void Processor::hand_over(std::unique_ptr<Ran> ran) {
   const std::size_t uplinks = ran->messages.size();
-  // Bounded like the lanes: at most LANES × LANE_QUEUE uplinks wait to be recorded.
-  const auto most = static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue);
+  const auto most = record_room();
   std::unique_lock lock(record_mu_);
   auto room = [&] { return recording_uplinks_ == 0 || recording_uplinks_ + uplinks <= most; };
   if (!room()) {
@@ -292,7 +296,11 @@ void Processor::record_loop() {
     std::unique_lock lock(record_mu_);
     for (const auto& ran : work) recording_uplinks_ -= ran->messages.size();
     record_room_.notify_all();
-    has_record_.wait_for(lock, options_.record_linger, [&] { return recorder_stop_; });
+    // A commit costs PostgreSQL far more than a row, and nobody waits for the history but the
+    // acks: at low rates linger long so the trickle becomes a few transactions; under load stop
+    // lingering once half the room is taken, before the lanes would have to wait.
+    has_record_.wait_for(lock, options_.record_linger,
+                         [&] { return recorder_stop_ || recording_uplinks_ >= record_room() / 2; });
   }
 }
 

@@ -53,7 +53,7 @@ struct ProcessorOptions {
   int max_deliveries = 20;  // an uplink handed back this often becomes a dead letter
   // The recorder waits this long after a transaction before the next, so that a steady flow
   // is written in fewer, larger transactions (only the acks wait; deliveries are queued).
-  std::chrono::milliseconds record_linger{20};
+  std::chrono::milliseconds record_linger{100};
   std::chrono::milliseconds lane_linger{15};  // the collecting lane's wait for more uplinks
   int retention_days = 30;
 };
@@ -82,6 +82,7 @@ class Processor {
   bool is_held(const std::string& subject, std::chrono::steady_clock::time_point now);
   void hold_back(std::vector<Item>& items, std::chrono::steady_clock::time_point t0);
   void hand_over(std::unique_ptr<Ran> ran);
+  std::size_t record_room() const;
   void record_loop();
   // Records, dead-letters, announces and acks; false on an outage (then `work` is kept).
   bool record(std::vector<std::unique_ptr<Ran>>& work);

@@ -20,7 +20,7 @@ struct IngestConfig {
   std::chrono::milliseconds unknown_ttl{10000};
   std::chrono::milliseconds dedup_window{120000};
   int history_batch = 500;
-  std::chrono::milliseconds history_linger{50};
+  std::chrono::milliseconds history_linger{100};
 };
 
 IngestConfig read_config(dm::Config& c) {
@@ -43,7 +43,7 @@ IngestConfig read_config(dm::Config& c) {
   ic.unknown_ttl = c.millis("UNKNOWN_CACHE_TTL", std::chrono::seconds(10));
   ic.dedup_window = c.millis("DEDUP_WINDOW", std::chrono::minutes(2));
   ic.history_batch = static_cast<int>(c.integer("HISTORY_BATCH", 500, 1, 5000));
-  ic.history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(50), {}, std::chrono::seconds(5));
+  ic.history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(100), {}, std::chrono::seconds(5));
   ic.webhook.recent_ids = static_cast<std::size_t>(c.integer("RECENT_IDS", 200000, 0, 10000000));
   ic.webhook.dedup_window = ic.dedup_window;
   // ChirpStack waits 5 s; 4 s leaves room to answer, and covers most stream-leader elections

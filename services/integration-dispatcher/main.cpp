@@ -45,7 +45,7 @@ DispatcherConfig read_config(Config& c) {
   settings.history_retention_days = static_cast<int>(c.integer("HISTORY_RETENTION_DAYS", 30, 1, 36500));
   dc.recording.max_batch = static_cast<std::size_t>(c.integer("HISTORY_BATCH", 1000, 1, 20000));
   dc.recording.linger =
-      c.millis("HISTORY_LINGER", std::chrono::milliseconds(20), std::chrono::milliseconds(1), std::chrono::seconds(5));
+      c.millis("HISTORY_LINGER", std::chrono::milliseconds(100), std::chrono::milliseconds(1), std::chrono::seconds(5));
   auto allow = http::OutboundPolicy::parse(c.str("OUTBOUND_ALLOW", ""));
   if (allow)
     dc.policy = std::move(allow).value();

@@ -27,7 +27,7 @@ namespace dm::dispatcher {
 
 struct RecorderOptions {
   std::size_t max_batch = 1000;
-  std::chrono::milliseconds linger{20};  // how long a short batch may fill before it is written
+  std::chrono::milliseconds linger{100};  // how long a short batch may fill before it is written
   std::chrono::milliseconds retry_first{250};
   std::chrono::milliseconds retry_max{5000};
 };
