@@ -19,7 +19,7 @@ StreamSettings read_stream_settings(Config& c) {
   StreamSettings s;
   s.replicas = static_cast<int>(c.integer("STREAM_REPLICAS", 1, 1, 5));
   if (s.replicas != 1 && s.replicas != 3 && s.replicas != 5) c.add_problem("STREAM_REPLICAS must be 1, 3 or 5");
-  s.dedup_window = c.millis("INGEST_DEDUP_WINDOW", minutes(2), seconds(1), hours(24));
+  s.dedup_window = c.millis("STREAM_DEDUP_WINDOW", minutes(2), seconds(10), hours(24));
   s.events_max_age = c.millis("INGEST_STREAM_MAX_AGE", hours(24 * 7), minutes(1), hours(24 * 365));
   s.events_max_bytes = c.integer("INGEST_STREAM_MAX_BYTES", 10LL << 30, 1 << 20, 1LL << 50);
   s.dispatch_max_age = c.millis("DISPATCHER_STREAM_MAX_AGE", hours(24 * 7), minutes(1), hours(24 * 365));
@@ -49,7 +49,7 @@ bus::StreamConfig dispatch_stream(const StreamSettings& s) {
   c.subjects = {subject::kDispatchAll};
   c.max_age = whole_seconds(s.dispatch_max_age);
   c.max_bytes = s.dispatch_max_bytes;
-  c.duplicate_window = std::chrono::minutes(2);
+  c.duplicate_window = whole_seconds(s.dedup_window);
   c.discard_new = true;  // the orchestrator's publish fails: the uplink is retried later
   c.replicas = s.replicas;
   c.retention = bus::Retention::work_queue;
