@@ -138,7 +138,7 @@ void AsyncPublisher::on_timer(std::uint64_t token) {
       subject = natsMsg_GetSubject(again);
     } else if (!p.held && p.msg != nullptr) {
       if (now < p.ack_by) return;  // a retry's timer entry while the message is in flight again
-      lost = true;                   // sent, and no ack in time: nats.c still holds it
+      lost = true;                 // sent, and no ack in time: nats.c still holds it
     }
   }
   if (again) return send(token, again, msg_id, subject);

@@ -20,7 +20,7 @@ struct GcItem {
 }  // namespace
 
 bool frees_inline() {
-  static const bool known = [] {
+  static const bool kKnown = [] {
     void* free_fn = dlsym(RTLD_DEFAULT, "natsMsg_free");
     natsMsg* probe = nullptr;
     // nats_Open starts the collector that natsMsg_Destroy may hand the probe to (a no-op when
@@ -33,7 +33,7 @@ bool frees_inline() {
     natsMsg_Destroy(probe);
     return item.next == nullptr && reinterpret_cast<void*>(item.free_cb) == free_fn;
   }();
-  return known;
+  return kKnown;
 }
 
 void destroy_nats_msg(natsMsg* msg) {

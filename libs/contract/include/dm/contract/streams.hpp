@@ -20,15 +20,15 @@ inline constexpr const char* kDispatchConsumer = "integration-dispatcher";  // d
 
 // What an operator may set; keys in brackets (one .env serves provisioning and the services).
 struct StreamSettings {
-  int replicas = 1;                                                      // STREAM_REPLICAS: 1, or 3 on a 3-node cluster
+  int replicas = 1;  // STREAM_REPLICAS: 1, or 3 on a 3-node cluster
   // How long both streams remember Nats-Msg-Ids (STREAM_DEDUP_WINDOW). nats-server keeps every
   // id of the window in memory, so its memory grows with rate × window (at 5,000 uplinks/s, 20 s
   // instead of 2 min took its PSS from ≈ 320 to ≈ 220 MB). It is also what keeps a job published
   // twice (an uplink redelivered after its ack wait) from being delivered twice: the dispatcher
   // checks its history only for redelivered messages, so keep it above ORCHESTRATOR_ACK_WAIT.
   std::chrono::milliseconds dedup_window{std::chrono::minutes(2)};
-  std::chrono::milliseconds events_max_age{std::chrono::hours(24 * 7)};  // INGEST_STREAM_MAX_AGE
-  std::int64_t events_max_bytes = 10LL << 30;                            // INGEST_STREAM_MAX_BYTES
+  std::chrono::milliseconds events_max_age{std::chrono::hours(24 * 7)};    // INGEST_STREAM_MAX_AGE
+  std::int64_t events_max_bytes = 10LL << 30;                              // INGEST_STREAM_MAX_BYTES
   std::chrono::milliseconds dispatch_max_age{std::chrono::hours(24 * 7)};  // DISPATCHER_STREAM_MAX_AGE
   std::int64_t dispatch_max_bytes = 1LL << 30;                             // DISPATCHER_STREAM_MAX_BYTES
   std::chrono::milliseconds history_ack_wait{std::chrono::seconds(30)};    // INGEST_HISTORY_ACK_WAIT
