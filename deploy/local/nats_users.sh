@@ -63,7 +63,7 @@ nats_publish_of() {
   case "$1" in
     gateway) printf '%s\n' 'dm.gateway.auth.changed' ;;
     ingest)
-      printf '%s\n' 'dm.device.>' 'dm.devstate.>' 'dm.deadletter.device-events'
+      printf '%s\n' 'dm.events.>' 'dm.device.>' 'dm.devstate.>' 'dm.deadletter.device-events'
       nats_consumer_subjects DM_DEVICE_EVENTS ingest-history
       ;;
     registry) printf '%s\n' 'dm.registry.changed.>' 'dm.registry.invalidate' ;;

@@ -17,7 +17,7 @@
 namespace dm::flow_orchestrator {
 
 struct Processor::Item {
-  bus::JsMessage* msg = nullptr;
+  service::EventPart* msg = nullptr;
   std::optional<Uplink> uplink;
   std::vector<std::size_t> jobs;    // indexes into the batch's RunJobs
   bool retry = false;               // flows could not run: hand the uplink back
@@ -34,7 +34,7 @@ std::chrono::milliseconds retry_delay(int delivered, std::chrono::milliseconds f
 
 // A lane batch whose flows ran and whose deliveries are queued, waiting to be recorded and acked.
 struct Processor::Ran {
-  std::vector<bus::JsMessage> messages;
+  std::vector<service::EventPart> messages;
   std::vector<Item> items;  // items[i].msg is &messages[i]
   std::vector<RunJob> jobs;
   std::chrono::steady_clock::time_point started;
@@ -45,7 +45,7 @@ Processor::Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& 
     : options_(options), nats_(nats), db_(db), view_(view), engine_(engine), dead_(dead), metrics_(metrics) {
   if (options_.lanes < 1) options_.lanes = 1;
   if (options_.lane_queue < 1) options_.lane_queue = 1;
-  batches_ = std::make_unique<Batches<bus::JsMessage>>(
+  batches_ = std::make_unique<Batches<service::EventPart>>(
       static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue),
       static_cast<std::size_t>(std::max(options_.fetch_batch, 1)), options_.lane_linger,
       static_cast<std::size_t>(options_.lanes));
@@ -58,7 +58,7 @@ Result<void> Processor::start() {
   // is done) are provisioning's (contract::consumers); start-up waits for them a while.
   DM_ASSIGN_OR_RETURN(
       consumer_, service::bind_consumer(nats_.jetstream(), contract::kDeviceEventsStream, contract::kUplinkConsumer,
-                                        contract::subject::kUplinks, std::chrono::minutes(2)));
+                                        contract::subject::kUplinkBatches, std::chrono::minutes(2)));
   running_ = true;
   recorder_ = std::thread([this] {
     name_this_thread("recorder");
@@ -113,15 +113,18 @@ void Processor::fetch_loop() {
       }
       continue;
     }
-    for (auto& m : *batch) {
+    std::vector<service::EventPart> uplinks;
+    for (auto& m : *batch)
+      for (auto& part : service::unpack_events(std::move(m))) uplinks.push_back(std::move(part));
+    for (auto& m : uplinks) {
       // Backpressure: when the lanes cannot keep up the fetching stops instead of growing memory.
       switch (batches_->push(m)) {
-        case Batches<bus::JsMessage>::Pushed::queued:
+        case Batches<service::EventPart>::Pushed::queued:
           break;
-        case Batches<bus::JsMessage>::Pushed::waited:
+        case Batches<service::EventPart>::Pushed::waited:
           metrics_.counter("dm_orchestrator_lane_full_total", "Times the fetcher waited for room in the lanes.").inc();
           break;
-        case Batches<bus::JsMessage>::Pushed::stopping:
+        case Batches<service::EventPart>::Pushed::stopping:
           (void)m.nak();  // stopping: let it go back at once
           break;
       }
@@ -174,7 +177,7 @@ void Processor::prepare(Item& item, std::vector<RunJob>& jobs) {
   }
 }
 
-void Processor::process(std::vector<bus::JsMessage> messages) {
+void Processor::process(std::vector<service::EventPart> messages) {
   auto t0 = std::chrono::steady_clock::now();
   auto ran = std::make_unique<Ran>();
   ran->started = t0;
@@ -355,7 +358,7 @@ bool Processor::bury(std::vector<std::unique_ptr<Ran>>& work) {
     for (auto& item : ran->items)
       if (item.dead) {
         std::string key =
-            item.uplink ? "up:" + item.uplink->dedup_id : "seq:" + std::to_string(item.msg->stream_sequence());
+            item.uplink ? "up:" + item.uplink->dedup_id : "seq:" + std::to_string(item.msg->stream_sequence()) + ":" + std::to_string(item.msg->index());
         letters.push_back({key, item.msg->subject(), std::string(item.msg->data()), *item.dead, item.msg->delivered()});
       }
   if (letters.empty()) return true;

@@ -8,6 +8,7 @@
 #include "dm/core/thread_pool.hpp"
 #include "dm/db/batch.hpp"
 #include "dm/json/json.hpp"
+#include "dm/service/event_parts.hpp"
 #include "event.hpp"
 #include "store.hpp"
 
@@ -15,7 +16,7 @@ namespace dm::ingest {
 
 // One fetched message on its way into the history.
 struct HistoryWriter::Item {
-  bus::JsMessage msg;
+  service::EventPart msg;
   std::optional<HistoryRow> row;       // empty: no device event, dead-lettered as it is
   std::optional<std::string> refused;  // why it cannot be stored: dead-letter it
 };
@@ -67,12 +68,15 @@ void HistoryWriter::run() {
     }
     if (msgs->empty()) continue;
     auto fetched = msgs->size();
-    write(*msgs);
+    std::vector<service::EventPart> events;
+    for (auto& m : *msgs)
+      for (auto& part : service::unpack_events(std::move(m))) events.push_back(std::move(part));
+    write(events);
     if (fetched < static_cast<std::size_t>(batch_) && !stopping_) std::this_thread::sleep_for(linger_);
   }
 }
 
-void HistoryWriter::write(std::vector<bus::JsMessage>& batch) {
+void HistoryWriter::write(std::vector<service::EventPart>& batch) {
   std::vector<Item> items;
   items.reserve(batch.size());
   for (auto& m : batch) {
@@ -135,7 +139,8 @@ bool HistoryWriter::bury(std::vector<Item>& items) {
   std::vector<service::DeadLetter> letters;
   for (const auto& item : items) {
     std::string key = item.row ? item.row->event_type + ":" + item.row->dedup_id
-                               : "seq:" + std::to_string(item.msg.stream_sequence());
+                               : "seq:" + std::to_string(item.msg.stream_sequence()) + ":" +
+                                     std::to_string(item.msg.index());
     letters.push_back({key, item.msg.subject(), std::string(item.msg.data()), *item.refused, item.msg.delivered()});
   }
   auto added = dead_.add(letters);

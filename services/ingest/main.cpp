@@ -46,6 +46,8 @@ IngestConfig read_config(dm::Config& c) {
   ic.history_linger = c.millis("HISTORY_LINGER", std::chrono::milliseconds(100), {}, std::chrono::seconds(5));
   ic.webhook.recent_ids = static_cast<std::size_t>(c.integer("RECENT_IDS", 200000, 0, 10000000));
   ic.webhook.dedup_window = ic.dedup_window;
+  ic.webhook.batch.linger = c.millis("BATCH_LINGER", std::chrono::milliseconds(10), {}, std::chrono::seconds(1));
+  ic.webhook.batch.max_events = static_cast<std::size_t>(c.integer("BATCH_MAX", 256, 1, 10000));
   // ChirpStack waits 5 s; 4 s leaves room to answer, and covers most stream-leader elections
   // on a NATS cluster (the bus holds a publish while its stream has no leader).
   ic.webhook.publish_timeout = c.millis("PUBLISH_TIMEOUT", std::chrono::seconds(4));

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "batcher.hpp"
 #include "deadlines.hpp"
 #include "dm/api/body.hpp"
 #include "dm/core/log.hpp"
@@ -33,6 +34,7 @@ struct State {
   Counters counters;
   RecentIds recent;
   Deadlines deadlines;
+  EventBatcher batcher;  // last: destroyed first, while the rest is still there for its answers
 };
 
 bool equal_constant_time(std::string_view given, const std::string& secret) {
@@ -82,8 +84,10 @@ void publish(const std::shared_ptr<State>& st, ParsedEvent ev, const std::option
     return reply(accepted(*event, device_id, true, 0));
   }
   if (seen == RecentIds::Seen::pending) return;  // answered when the first copy's publish ends
-  st->nats.jetstream().publish_async(
-      event->subject(), to_message(*event, device_id), msg_id,
+  // Repeats are caught above (RecentIds), not by the stream: it stores batches, whose ids are
+  // their own, and the consumers are idempotent on the event's dedup id.
+  st->batcher.add(
+      event->event_type, event->subject(), to_message(*event, device_id),
       [st, event, device_id, msg_id, reply = std::move(reply)](Result<bus::PubAck> ack) {
         st->recent.finish(msg_id, ack.ok());
         if (!ack) {
@@ -91,17 +95,13 @@ void publish(const std::shared_ptr<State>& st, ParsedEvent ev, const std::option
           log::warn("event not stored", {{"dev_eui", event->dev_eui}, {"error", ack.error().message}});
           return reply(unavailable("event not stored: " + ack.error().message));
         }
-        if (ack->duplicate) {
-          st->counters.duplicates.inc();
-        } else {
-          st->counters.accepted.inc();
-          if (device_id) {
-            auto at = parse_rfc3339(event->received_at);
-            if (auto change = st->directory.seen(event->dev_eui, at ? *at : dm::now(), event->battery_level))
-              st->link.announce(*change);
-          }
+        st->counters.accepted.inc();
+        if (device_id) {
+          auto at = parse_rfc3339(event->received_at);
+          if (auto change = st->directory.seen(event->dev_eui, at ? *at : dm::now(), event->battery_level))
+            st->link.announce(*change);
         }
-        reply(accepted(*event, device_id, ack->duplicate, ack->sequence));
+        reply(accepted(*event, device_id, false, ack->sequence));
       });
 }
 
@@ -197,7 +197,7 @@ void add_webhook_route(std::initializer_list<http::Router*> routers, bus::Connec
                                              Counters{counter("accepted"), counter("duplicate"), counter("rejected"),
                                                       counter("unavailable"), counter("unknown_device")},
                                              RecentIds(options.recent_ids, options.dedup_window),
-                                             Deadlines(options.publish_timeout)});
+                                             Deadlines(options.publish_timeout), EventBatcher(nats, options.batch)});
   for (auto* router : routers)
     router->add("POST", "/api/v1/ingest/chirpstack",
                 [st](const http::Request& req, http::Reply reply) { handle(st, req, std::move(reply)); });

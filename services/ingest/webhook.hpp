@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 
+#include "batcher.hpp"
 #include "directory.hpp"
 #include "dm/bus/bus.hpp"
 #include "dm/http/router.hpp"
@@ -21,6 +22,7 @@ struct WebhookOptions {
   std::size_t recent_ids = 200000;                  // ids remembered to keep repeats off the taps
   std::chrono::milliseconds dedup_window{120000};   // how long they are remembered
   std::chrono::milliseconds publish_timeout{3000};  // 503 after this (ChirpStack waits 5 s)
+  BatchOptions batch;                               // how events are grouped into stream messages
 };
 
 // Constant-time check of `Authorization: Bearer <secret>` or `X-API-Key: <secret>`.

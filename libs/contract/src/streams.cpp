@@ -34,7 +34,7 @@ StreamSettings read_stream_settings(Config& c) {
 bus::StreamConfig device_events_stream(const StreamSettings& s) {
   bus::StreamConfig c;
   c.name = kDeviceEventsStream;
-  c.subjects = {subject::kDeviceEvents};
+  c.subjects = {subject::kEventBatches};
   c.max_age = whole_seconds(s.events_max_age);
   c.max_bytes = s.events_max_bytes;
   c.duplicate_window = whole_seconds(s.dedup_window);
@@ -65,7 +65,7 @@ std::vector<ConsumerDef> consumers(const StreamSettings& s) {
        {.durable = kHistoryConsumer, .ack_wait = s.history_ack_wait, .max_deliver = -1, .max_ack_pending = 20000}});
   out.push_back({kDeviceEventsStream,
                  {.durable = kUplinkConsumer,
-                  .filter_subject = subject::kUplinks,
+                  .filter_subject = subject::kUplinkBatches,
                   .ack_wait = s.uplink_ack_wait,
                   .max_deliver = -1,
                   .max_ack_pending = 20000}});

@@ -21,6 +21,8 @@ std::string device_event(std::string_view dev_eui, std::string_view event) {
   return s;
 }
 
+std::string event_batch(std::string_view event) { return join("dm.events.", event); }
+
 std::string_view dev_eui_of(std::string_view subject) {
   constexpr std::string_view kPrefix = "dm.device.";
   if (subject.substr(0, kPrefix.size()) != kPrefix) return subject;

@@ -22,6 +22,7 @@ TEST_CASE("subjects: shapes and tokens") {
   CHECK(subject::dev_eui_of("dm.device.0004a30b001c0530.up") == "0004a30b001c0530");
   CHECK(subject::dev_eui_of("other") == "other");
   CHECK(subject::dispatch("t-1") == "dm.work.dispatch.t-1");
+  CHECK(subject::event_batch("up") == "dm.events.up");
   CHECK(subject::dead_letter("uplinks") == "dm.deadletter.uplinks");
   CHECK(subject::rpc(kRegistry, kIngest) == "dm.rpc.registry.ingest");
   CHECK(subject::rpc_served(kRegistry) == "dm.rpc.registry.*");
@@ -42,12 +43,13 @@ TEST_CASE("streams: discard-new limits, a work queue for jobs, consumers that ne
   auto jobs = dispatch_stream(s);
   CHECK(events.replicas == 3);
   CHECK(events.discard_new);
+  CHECK(events.subjects == std::vector<std::string>{subject::kEventBatches});
   CHECK(jobs.retention == dm::bus::Retention::work_queue);
   CHECK(jobs.max_bytes == 1LL << 30);
   auto all = consumers(s);
   REQUIRE(all.size() == 3);
   for (const auto& def : all) CHECK(def.config.max_deliver == -1);
-  CHECK(all[1].config.filter_subject == subject::kUplinks);
+  CHECK(all[1].config.filter_subject == subject::kUplinkBatches);
   CHECK(all[1].config.ack_wait == std::chrono::seconds(5));
   dm::Config bad;
   bad.set("STREAM_REPLICAS", "2");
@@ -513,6 +515,37 @@ TEST_CASE("decoders: device events give what consumers read and skip the rest") 
   auto raw_text = proto::read_file(proto::dir() / "examples/device-event/join.json");
   raw_text.replace(raw_text.find("\"raw\": {"), 8, "\"raw\": {\"x\": [[[1]]], ");
   CHECK(decode_device_event(raw_text).ok());
+}
+
+TEST_CASE("device-event batches: each event kept byte for byte, found again without parsing it") {
+  // An event holds the webhook body as received: newlines, tabs and all.
+  const std::string pretty = "{\n\t\"raw\": {\"a\": 1}\n}";
+  EventBatchWriter batch;
+  batch.add("dm.device.0000000000000001.up", pretty);
+  batch.add("dm.device.0000000000000002.up", R"({"n":2})");
+  batch.add("dm.device.0000000000000003.up", "");
+  CHECK(batch.count() == 3);
+  auto body = batch.take();
+  CHECK(batch.count() == 0);
+  CHECK(batch.size() == 0);
+  auto entries = read_event_batch(body);
+  REQUIRE(entries.size() == 3);
+  CHECK(entries[0].subject == "dm.device.0000000000000001.up");
+  CHECK(entries[0].event == pretty);
+  CHECK(entries[1].subject == "dm.device.0000000000000002.up");
+  CHECK(entries[1].event == R"({"n":2})");
+  CHECK(entries[2].event.empty());
+  CHECK(read_event_batch("").empty());
+  // What does not read as a batch from some point on is one last entry, kept whole for its
+  // consumer to dead-letter: a header without a length, a length past the end.
+  auto odd = read_event_batch("a 2\n{}\nno length here\n{}\n");
+  REQUIRE(odd.size() == 2);
+  CHECK(odd[0].event == "{}");
+  CHECK(odd[1].subject.empty());
+  CHECK(odd[1].event == "no length here\n{}\n");
+  auto cut = read_event_batch("a 20\n{}\n");
+  REQUIRE(cut.size() == 1);
+  CHECK(cut[0].subject.empty());
 }
 
 TEST_CASE("rpc errors: a message is json::detail's body; problems keep their locations") {

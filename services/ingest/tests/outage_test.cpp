@@ -1,6 +1,8 @@
 // Policy "record" (unknown devices kept in history and listed for an admin) and the bus going
 // away: 503 quickly while NATS is down, accepted again after it is back, without restarting
 // ingest; the history writer catches up.
+#include "dm/contract/device_event.hpp"
+#include "dm/contract/subjects.hpp"
 #include "ingest_fixture.hpp"
 
 using namespace dm;
@@ -124,16 +126,21 @@ TEST_CASE("events PostgreSQL refuses become dead letters; the rest of their batc
            R"(","received_at":"2026-11-27T10:00:00Z","device_name":")" + name + R"(","raw":{}})";
   };
   for (int i = 0; i < 5; ++i) REQUIRE(hook.post(uplink(eui, "before" + std::to_string(i), i + 1)).status == 200);
-  auto& js = (*conn)->jetstream();
-  REQUIRE(js.publish("dm.device." + eui + ".up", event("nul\\u0000id", "x"), "poison-1", std::chrono::seconds(2)).ok());
-  REQUIRE(
-      js.publish("dm.device." + eui + ".up", event("bad-utf8", "\xff\xfe"), "poison-2", std::chrono::seconds(2)).ok());
+  // Both in one stream message with a healthy event: each event is stored or refused alone.
+  contract::EventBatchWriter batch;
+  batch.add("dm.device." + eui + ".up", event("nul\\u0000id", "x"));
+  batch.add("dm.device." + eui + ".up", event("in-batch-" + eui, "fine"));
+  batch.add("dm.device." + eui + ".up", event("bad-utf8", "\xff\xfe"));
+  REQUIRE((*conn)
+              ->jetstream()
+              .publish(contract::subject::event_batch("up"), batch.take(), "poison-" + eui, std::chrono::seconds(2))
+              .ok());
   for (int i = 0; i < 5; ++i) REQUIRE(hook.post(uplink(eui, "after" + std::to_string(i), i + 10)).status == 200);
 
   REQUIRE(eventually(
       [&] {
         auto h = api.get("/api/v1/devices/" + id + "/history");
-        return h.status == 200 && h.headers.get("X-Total-Count") == std::optional<std::string>("10");
+        return h.status == 200 && h.headers.get("X-Total-Count") == std::optional<std::string>("11");
       },
       std::chrono::seconds(30)));
   REQUIRE(tapped.wait_for(2));
@@ -150,7 +157,7 @@ TEST_CASE("events PostgreSQL refuses become dead letters; the rest of their batc
   }
   REQUIRE_FALSE(nul_id.empty());
   REQUIRE_FALSE(utf8_id.empty());
-  // The whole message is kept byte for byte.
+  // The whole event is kept byte for byte.
   auto one = api.get("/api/v1/dead-letters/device-events/" + utf8_id);
   REQUIRE(one.status == 200);
   CHECK(one.json["payload"].IsNull());  // not UTF-8: only in base64

@@ -1,6 +1,8 @@
 // Nothing accepted jams the lanes: an uplink that cannot be read, one whose run PostgreSQL
 // refuses, and one that could not run within its deliveries leave the pipeline as dead
 // letters (listed and retried through the gateway), while the device's other uplinks go on.
+#include "dm/contract/device_event.hpp"
+#include "dm/contract/subjects.hpp"
 #include "flow_fixture.hpp"
 
 using namespace dm;
@@ -21,12 +23,15 @@ std::vector<std::string> dead_letters_with(const std::string& part) {
   return ids;
 }
 
-// Publishes straight into the device stream, past the webhook's checks (as a bug, or an
-// older ingest, could have let it through).
-void publish_raw(const std::string& subject, const std::string& data, const std::string& msg_id) {
+// Publishes one batch of events straight into the device stream, past the webhook's checks
+// (as a bug could have let them through): each (tap subject, data) one line of it.
+void publish_raw(const std::vector<std::pair<std::string, std::string>>& events, const std::string& msg_id) {
+  contract::EventBatchWriter batch;
+  for (const auto& [subject, data] : events) batch.add(subject, data);
   auto conn = bus::Connection::connect({.url = stack().nats().url(), .name = "poison"});
   REQUIRE(conn.ok());
-  REQUIRE((*conn)->jetstream().publish(subject, data, msg_id, std::chrono::seconds(5)).ok());
+  REQUIRE(
+      (*conn)->jetstream().publish(contract::subject::event_batch("up"), batch.take(), msg_id, std::chrono::seconds(5)).ok());
 }
 
 }  // namespace
@@ -44,17 +49,21 @@ TEST_CASE("poison uplinks become dead letters and the device's other uplinks sti
 
   REQUIRE(post_uplink(uplink(eui, unique("ok") + "-" + eui, 1, R"({"t":1})")).status < 300);
   std::string subject = "dm.device." + eui + ".up";
-  publish_raw(subject, "this is not an event", unique("garbage"));
-  // A NUL in the dedup id: the run key cannot be stored. Only the function flow is hit by
-  // it here (a delivery job id with a NUL could not even be queued).
-  std::string event = R"({"event_type":"up","dev_eui":")" + eui + R"(","device_id":")" + device +
-                      R"(","dedup_id":"nul\u0000)" + eui +
-                      R"(","received_at":"2026-11-27T10:00:00Z",)"
-                      R"("object":{"t":2},"data":"AQ=="})";
-  publish_raw(subject, event, unique("nul"));
+  // A line that is no event and one with a NUL in its dedup id (the run key cannot be stored;
+  // only the function flow is hit by it here: a delivery job id with a NUL could not even be
+  // queued), in one stream message with a good uplink: each is dealt with on its own.
+  auto event = [&](const std::string& dedup_id, int t) {
+    return R"({"event_type":"up","dev_eui":")" + eui + R"(","device_id":")" + device + R"(","dedup_id":")" +
+           dedup_id + R"(","received_at":"2026-11-27T10:00:00Z",)" + R"("object":{"t":)" + std::to_string(t) +
+           R"(},"data":"AQ=="})";
+  };
+  publish_raw({{subject, "this is not an event"},
+               {subject, event("nul\\u0000" + eui, 2)},
+               {subject, event(unique("good") + "-" + eui, 2)}},
+              unique("poison"));
   REQUIRE(post_uplink(uplink(eui, unique("ok") + "-" + eui, 3, R"({"t":3})")).status < 300);
 
-  REQUIRE(eventually([&] { return sink.stat("received") >= 2; }, std::chrono::seconds(30)));
+  REQUIRE(eventually([&] { return sink.stat("received") >= 3; }, std::chrono::seconds(30)));
   REQUIRE(tapped.wait_for(2, std::chrono::seconds(30)));
   CHECK(dead_letters_with("unreadable uplink").size() >= 1);
   auto refused = dead_letters_with("refused by the database");

@@ -22,15 +22,20 @@ inline constexpr std::string_view kServices[] = {kGateway, kIngest, kRegistry, k
 
 namespace subject {
 
-// Device events (stream DM_DEVICE_EVENTS): dm.device.<dev_eui>.<event>.
+// Device events, one per event: the tap dm.device.<dev_eui>.<event> (core NATS, once stored).
 std::string device_event(std::string_view dev_eui, std::string_view event);
 inline constexpr const char* kDeviceEvents = "dm.device.>";
 inline constexpr const char* kUplinks = "dm.device.*.up";
+// Device-event batches (stream DM_DEVICE_EVENTS): dm.events.<event>, the events of one type
+// that ingest stored together (contract::EventBatchWriter).
+std::string event_batch(std::string_view event);
+inline constexpr const char* kEventBatches = "dm.events.>";
+inline constexpr const char* kUplinkBatches = "dm.events.up";
 // The <dev_eui> token of a device-event subject (the whole subject if it has another shape).
 std::string_view dev_eui_of(std::string_view subject);
 
 // Taps. Each family is "<prefix>.<id>": a subscriber follows "<prefix>.>" or one id.
-inline constexpr const char* kDeviceEventPrefix = "dm.device";                // .<dev_eui>.<event> (also the stream)
+inline constexpr const char* kDeviceEventPrefix = "dm.device";                // .<dev_eui>.<event>
 inline constexpr const char* kDeviceStatePrefix = "dm.devstate";              // .<dev_eui>
 inline constexpr const char* kFlowCompletedPrefix = "dm.flow.completed";      // .<flow_id>
 inline constexpr const char* kFunctionRunPrefix = "dm.function.run";          // .<function_id>

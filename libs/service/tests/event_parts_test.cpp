@@ -1,0 +1,124 @@
+// A device-event batch read from a real JetStream consumer: each event settles on its own and
+// the message goes once all have, acked or handed back.
+#include "dm/service/event_parts.hpp"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "dm/bus/bus.hpp"
+#include "dm/contract/device_event.hpp"
+#include "dm/testing/testing.hpp"
+
+using namespace dm;
+using namespace std::chrono_literals;
+using dm::testing::eventually;
+
+namespace {
+
+struct Fixture {
+  dm::testing::NatsServer server;
+  std::shared_ptr<bus::Connection> conn;
+  std::unique_ptr<bus::PullConsumer> consumer;
+
+  Fixture() {
+    auto c = bus::Connection::connect({.url = server.url(), .name = "parts-test"});
+    REQUIRE(c.ok());
+    conn = *c;
+    REQUIRE(eventually([&] { return conn->connected(); }, 5s));
+    auto& js = conn->jetstream();
+    REQUIRE(js.ensure_stream({.name = "EV", .subjects = {"dm.events.>", "dm.device.>"}}).ok());
+    REQUIRE(js.ensure_consumer("EV", {.durable = "reader", .ack_wait = 30s}).ok());
+    auto sub = js.pull_subscribe("EV", "reader", "");
+    REQUIRE(sub.ok());
+    consumer = std::move(sub).value();
+  }
+  void publish(const std::string& subject, const std::string& body, const std::string& id) {
+    REQUIRE(conn->jetstream().publish(subject, body, id, 2s).ok());
+  }
+  // The parts of the next message, waiting for it.
+  std::vector<service::EventPart> next(std::chrono::milliseconds patience = 5s) {
+    std::vector<service::EventPart> parts;
+    eventually(
+        [&] {
+          auto got = consumer->fetch(1, 200ms);
+          if (got && !got->empty()) parts = service::unpack_events(std::move(got->front()));
+          return !parts.empty();
+        },
+        patience);
+    return parts;
+  }
+  std::uint64_t unacked() { return conn->jetstream().consumer_state("EV", "reader")->ack_pending; }
+};
+
+std::string batch_of(const std::vector<std::string>& events) {
+  contract::EventBatchWriter w;
+  for (const auto& e : events) w.add("dm.device.0000000000000001.up", e);
+  return w.take();
+}
+
+}  // namespace
+
+TEST_CASE("event parts: the message is acked once every event of it is") {
+  Fixture f;
+  f.publish("dm.events.up", batch_of({R"({"n":1})", R"({"n":2})", R"({"n":3})"}), "b1");
+  auto parts = f.next();
+  REQUIRE(parts.size() == 3);
+  CHECK(parts[1].data() == R"({"n":2})");
+  CHECK(parts[1].subject() == "dm.device.0000000000000001.up");
+  CHECK(parts[2].index() == 2);
+  CHECK(parts[0].delivered() == 1);
+  REQUIRE(parts[2].ack().ok());
+  REQUIRE(parts[0].ack().ok());
+  REQUIRE(parts[0].ack().ok());  // settled once: a second call changes nothing
+  CHECK(f.unacked() == 1);
+  REQUIRE(parts[1].ack().ok());
+  CHECK(eventually([&] { return f.unacked() == 0; }, 5s));
+  CHECK(f.next(700ms).empty());  // never comes again
+}
+
+TEST_CASE("event parts: one event handed back brings the whole message back, once all are settled") {
+  Fixture f;
+  f.publish("dm.events.up", batch_of({"a", "b"}), "b2");
+  {
+    auto parts = f.next();
+    REQUIRE(parts.size() == 2);
+    REQUIRE(parts[0].nak().ok());
+    CHECK(f.next(300ms).empty());  // the other is still in hand
+    REQUIRE(parts[1].ack().ok());
+  }
+  auto again = f.next();
+  REQUIRE(again.size() == 2);
+  CHECK(again[0].delivered() == 2);
+  // An event dropped without being settled counts as handed back too.
+  again.pop_back();
+  REQUIRE(again[0].ack().ok());
+  auto third = f.next();
+  REQUIRE(third.size() == 2);
+  CHECK(third[0].delivered() == 3);
+  for (auto& p : third) REQUIRE(p.ack().ok());
+}
+
+TEST_CASE("event parts: the shortest delay asked is the message's; an old single event is one part") {
+  Fixture f;
+  f.publish("dm.events.up", batch_of({"slow", "soon"}), "b3");
+  auto parts = f.next();
+  REQUIRE(parts.size() == 2);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(parts[0].nak(10s).ok());
+  REQUIRE(parts[1].nak(500ms).ok());
+  auto again = f.next(8s);
+  REQUIRE(again.size() == 2);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 400ms);
+  CHECK(std::chrono::steady_clock::now() - t0 < 8s);
+  for (auto& p : again) REQUIRE(p.ack().ok());
+
+  f.publish("dm.device.0000000000000002.up", R"({"old":true})", "single");
+  auto single = f.next();
+  REQUIRE(single.size() == 1);
+  CHECK(single[0].subject() == "dm.device.0000000000000002.up");
+  CHECK(single[0].data() == R"({"old":true})");
+  REQUIRE(single[0].ack().ok());
+  CHECK(eventually([&] { return f.unacked() == 0; }, 5s));
+}
