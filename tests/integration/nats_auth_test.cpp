@@ -237,4 +237,10 @@ TEST_CASE("streams are provisioning's: services cannot create, purge or delete t
   REQUIRE(jobs.ok());
   CHECK(jobs->retention == dm::bus::Retention::work_queue);
   CHECK(provision->jetstream().consumer_state("DM_DEVICE_EVENTS", "flow-orchestrator").ok());
+  // Only ingest stores device events: the orchestrator's batch is refused, ingest's is stored.
+  CHECK_FALSE(orchestrator->jetstream().publish("dm.events.up", "", "forged", 2s).ok());
+  CHECK(ingest->jetstream().publish("dm.events.up", "", "empty", 2s).ok());
+  auto after = provision->jetstream().stream_state("DM_DEVICE_EVENTS");
+  REQUIRE(after.ok());
+  CHECK(after->messages == events->messages + 1);
 }
