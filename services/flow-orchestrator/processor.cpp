@@ -357,8 +357,9 @@ bool Processor::bury(std::vector<std::unique_ptr<Ran>>& work) {
   for (auto& ran : work)
     for (auto& item : ran->items)
       if (item.dead) {
-        std::string key =
-            item.uplink ? "up:" + item.uplink->dedup_id : "seq:" + std::to_string(item.msg->stream_sequence()) + ":" + std::to_string(item.msg->index());
+        std::string key = item.uplink ? "up:" + item.uplink->dedup_id
+                                      : "seq:" + std::to_string(item.msg->stream_sequence()) + ":" +
+                                            std::to_string(item.msg->index());
         letters.push_back({key, item.msg->subject(), std::string(item.msg->data()), *item.dead, item.msg->delivered()});
       }
   if (letters.empty()) return true;

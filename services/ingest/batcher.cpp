@@ -28,8 +28,7 @@ EventBatcher::~EventBatcher() {
     thread_.join();
 }
 
-void EventBatcher::add(std::string_view event_type, std::string_view subject, std::string_view event_json,
-                       Done done) {
+void EventBatcher::add(std::string_view event_type, std::string_view subject, std::string_view event_json, Done done) {
   std::unique_lock lock(mu_);
   auto it = pending_.find(event_type);
   if (it == pending_.end()) {
@@ -86,15 +85,15 @@ void EventBatcher::run() {
 void EventBatcher::publish(const std::string& event_type, Pending batch) {
   auto body = std::make_shared<std::string>(batch.writer.take());
   auto done = std::make_shared<std::vector<Done>>(std::move(batch.done));
-  nats_.jetstream().publish_async(
-      contract::subject::event_batch(event_type), *body, uuid_v7(),
-      [this, body, done](Result<bus::PubAck> ack) {
-        if (ack) {
-          // Stored: now each event may be seen on its tap (at most once per stored copy).
-          for (const auto& e : contract::read_event_batch(*body)) (void)nats_.publish(e.subject, e.event);
-        }
-        for (auto& d : *done) d(ack);
-      });
+  nats_.jetstream().publish_async(contract::subject::event_batch(event_type), *body, uuid_v7(),
+                                  [this, body, done](const Result<bus::PubAck>& ack) {
+                                    if (ack) {
+                                      // Stored: now each event may be seen on its tap (at most once per stored copy).
+                                      for (const auto& e : contract::read_event_batch(*body))
+                                        (void)nats_.publish(e.subject, e.event);
+                                    }
+                                    for (auto& d : *done) d(ack);
+                                  });
 }
 
 }  // namespace dm::ingest

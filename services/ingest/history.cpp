@@ -138,9 +138,9 @@ bool HistoryWriter::store(std::vector<Item>& items) {
 bool HistoryWriter::bury(std::vector<Item>& items) {
   std::vector<service::DeadLetter> letters;
   for (const auto& item : items) {
-    std::string key = item.row ? item.row->event_type + ":" + item.row->dedup_id
-                               : "seq:" + std::to_string(item.msg.stream_sequence()) + ":" +
-                                     std::to_string(item.msg.index());
+    std::string key =
+        item.row ? item.row->event_type + ":" + item.row->dedup_id
+                 : "seq:" + std::to_string(item.msg.stream_sequence()) + ":" + std::to_string(item.msg.index());
     letters.push_back({key, item.msg.subject(), std::string(item.msg.data()), *item.refused, item.msg.delivered()});
   }
   auto added = dead_.add(letters);

@@ -86,23 +86,22 @@ void publish(const std::shared_ptr<State>& st, ParsedEvent ev, const std::option
   if (seen == RecentIds::Seen::pending) return;  // answered when the first copy's publish ends
   // Repeats are caught above (RecentIds), not by the stream: it stores batches, whose ids are
   // their own, and the consumers are idempotent on the event's dedup id.
-  st->batcher.add(
-      event->event_type, event->subject(), to_message(*event, device_id),
-      [st, event, device_id, msg_id, reply = std::move(reply)](Result<bus::PubAck> ack) {
-        st->recent.finish(msg_id, ack.ok());
-        if (!ack) {
-          st->counters.unavailable.inc();
-          log::warn("event not stored", {{"dev_eui", event->dev_eui}, {"error", ack.error().message}});
-          return reply(unavailable("event not stored: " + ack.error().message));
-        }
-        st->counters.accepted.inc();
-        if (device_id) {
-          auto at = parse_rfc3339(event->received_at);
-          if (auto change = st->directory.seen(event->dev_eui, at ? *at : dm::now(), event->battery_level))
-            st->link.announce(*change);
-        }
-        reply(accepted(*event, device_id, false, ack->sequence));
-      });
+  st->batcher.add(event->event_type, event->subject(), to_message(*event, device_id),
+                  [st, event, device_id, msg_id, reply = std::move(reply)](Result<bus::PubAck> ack) {
+                    st->recent.finish(msg_id, ack.ok());
+                    if (!ack) {
+                      st->counters.unavailable.inc();
+                      log::warn("event not stored", {{"dev_eui", event->dev_eui}, {"error", ack.error().message}});
+                      return reply(unavailable("event not stored: " + ack.error().message));
+                    }
+                    st->counters.accepted.inc();
+                    if (device_id) {
+                      auto at = parse_rfc3339(event->received_at);
+                      if (auto change = st->directory.seen(event->dev_eui, at ? *at : dm::now(), event->battery_level))
+                        st->link.announce(*change);
+                    }
+                    reply(accepted(*event, device_id, false, ack->sequence));
+                  });
 }
 
 void unknown_device(const std::shared_ptr<State>& st, ParsedEvent ev, http::Reply reply) {

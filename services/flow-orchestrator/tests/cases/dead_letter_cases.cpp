@@ -30,8 +30,10 @@ void publish_raw(const std::vector<std::pair<std::string, std::string>>& events,
   for (const auto& [subject, data] : events) batch.add(subject, data);
   auto conn = bus::Connection::connect({.url = stack().nats().url(), .name = "poison"});
   REQUIRE(conn.ok());
-  REQUIRE(
-      (*conn)->jetstream().publish(contract::subject::event_batch("up"), batch.take(), msg_id, std::chrono::seconds(5)).ok());
+  REQUIRE((*conn)
+              ->jetstream()
+              .publish(contract::subject::event_batch("up"), batch.take(), msg_id, std::chrono::seconds(5))
+              .ok());
 }
 
 }  // namespace
@@ -53,8 +55,8 @@ TEST_CASE("poison uplinks become dead letters and the device's other uplinks sti
   // only the function flow is hit by it here: a delivery job id with a NUL could not even be
   // queued), in one stream message with a good uplink: each is dealt with on its own.
   auto event = [&](const std::string& dedup_id, int t) {
-    return R"({"event_type":"up","dev_eui":")" + eui + R"(","device_id":")" + device + R"(","dedup_id":")" +
-           dedup_id + R"(","received_at":"2026-11-27T10:00:00Z",)" + R"("object":{"t":)" + std::to_string(t) +
+    return R"({"event_type":"up","dev_eui":")" + eui + R"(","device_id":")" + device + R"(","dedup_id":")" + dedup_id +
+           R"(","received_at":"2026-11-27T10:00:00Z",)" + R"("object":{"t":)" + std::to_string(t) +
            R"(},"data":"AQ=="})";
   };
   publish_raw({{subject, "this is not an event"},
