@@ -105,6 +105,7 @@ class Processor {
   metrics::Registry& metrics_;
   Outage outage_{"flow history"};
   std::unique_ptr<bus::PullConsumer> consumer_;
+  service::FetchSize fetch_size_{options_.fetch_batch};  // FETCH_BATCH uplinks, in batches
   std::unique_ptr<Batches<service::EventPart>> batches_;
   std::vector<std::thread> workers_;  // the lanes: each runs one batch at a time
   // Devices (by subject) whose uplink was handed back for a retry: their later uplinks follow

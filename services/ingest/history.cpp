@@ -51,6 +51,7 @@ void HistoryWriter::stop() {
 
 void HistoryWriter::run() {
   std::unique_ptr<bus::PullConsumer> consumer;
+  service::FetchSize fetch_size(batch_);  // about `batch_` events per fetch, in batches
   while (!stopping_) {
     if (!consumer) {
       auto c = nats_.jetstream().pull_subscribe(contract::kDeviceEventsStream, contract::kHistoryConsumer, "");
@@ -61,16 +62,17 @@ void HistoryWriter::run() {
       }
       consumer = std::move(c).value();
     }
-    auto msgs = consumer->fetch(batch_, std::chrono::milliseconds(500));
+    auto msgs = consumer->fetch(fetch_size.messages(), std::chrono::milliseconds(500));
     if (!msgs) {
       if (msgs.error().code != Errc::timeout) std::this_thread::sleep_for(std::chrono::milliseconds(250));
       continue;
     }
     if (msgs->empty()) continue;
-    auto fetched = msgs->size();
     std::vector<service::EventPart> events;
     for (auto& m : *msgs)
       for (auto& part : service::unpack_events(std::move(m))) events.push_back(std::move(part));
+    fetch_size.saw(msgs->size(), events.size());
+    const auto fetched = events.size();
     write(events);
     if (fetched < static_cast<std::size_t>(batch_) && !stopping_) std::this_thread::sleep_for(linger_);
   }

@@ -64,6 +64,13 @@ Result<void> EventPart::settle(bool again, std::chrono::milliseconds delay) {
   return back->count() > 0 ? batch_->message.nak(*back) : batch_->message.nak();
 }
 
+int FetchSize::messages() const { return std::clamp(static_cast<int>(events_ / per_message_), 1, events_); }
+
+void FetchSize::saw(std::size_t messages, std::size_t events) {
+  if (messages == 0) return;
+  per_message_ = std::max(1.0, 0.7 * per_message_ + 0.3 * static_cast<double>(events) / static_cast<double>(messages));
+}
+
 std::vector<EventPart> unpack_events(bus::JsMessage message) {
   auto batch = std::make_shared<EventPart::Batch>(std::move(message));
   const auto& m = batch->message;

@@ -122,3 +122,17 @@ TEST_CASE("event parts: the shortest delay asked is the message's; an old single
   REQUIRE(single[0].ack().ok());
   CHECK(eventually([&] { return f.unacked() == 0; }, 5s));
 }
+
+TEST_CASE("fetch size: about the events asked for, however many a message holds") {
+  service::FetchSize size(500);
+  CHECK(size.messages() == 500);  // quiet: one event a message
+  for (int i = 0; i < 20; ++i) size.saw(10, 1000);
+  CHECK(size.messages() >= 5);
+  CHECK(size.messages() <= 6);
+  for (int i = 0; i < 20; ++i) size.saw(10, 10000);
+  CHECK(size.messages() == 1);  // never none
+  for (int i = 0; i < 40; ++i) size.saw(500, 500);
+  CHECK(size.messages() >= 490);
+  size.saw(0, 0);  // an empty fetch says nothing
+  CHECK(size.messages() >= 490);
+}

@@ -47,6 +47,20 @@ class EventPart {
   bool settled_ = false;
 };
 
+// How many messages to fetch for about `events` events: a batch holds one event when it is
+// quiet and hundreds under load, so a fixed number of messages would hold an unbounded number
+// of events in memory. Follows the recent events per message.
+class FetchSize {
+ public:
+  explicit FetchSize(int events) : events_(events < 1 ? 1 : events) {}
+  int messages() const;
+  void saw(std::size_t messages, std::size_t events);
+
+ private:
+  int events_;
+  double per_message_ = 1;
+};
+
 // A fetched message's events, in order. A message on a device-event subject (written by an
 // older ingest, one event per message) is one part.
 std::vector<EventPart> unpack_events(bus::JsMessage message);
