@@ -85,15 +85,15 @@ void EventBatcher::run() {
 void EventBatcher::publish(const std::string& event_type, Pending batch) {
   auto body = std::make_shared<std::string>(batch.writer.take());
   auto done = std::make_shared<std::vector<Done>>(std::move(batch.done));
-  nats_.jetstream().publish_async(contract::subject::event_batch(event_type), *body, uuid_v7(),
-                                  [this, body, done](const Result<bus::PubAck>& ack) {
-                                    if (ack) {
-                                      // Stored: now each event may be seen on its tap (at most once per stored copy).
-                                      for (const auto& e : contract::read_event_batch(*body))
-                                        (void)nats_.publish(e.subject, e.event);
-                                    }
-                                    for (auto& d : *done) d(ack);
-                                  });
+  // The answer captures the connection, not the batcher: it may come after the batcher is gone.
+  auto answer = [&nats = nats_, body, done](const Result<bus::PubAck>& ack) {
+    if (ack) {
+      // Stored: now each event may be seen on its tap (at most once per stored copy).
+      for (const auto& e : contract::read_event_batch(*body)) (void)nats.publish(e.subject, e.event);
+    }
+    for (auto& d : *done) d(ack);
+  };
+  nats_.jetstream().publish_async(contract::subject::event_batch(event_type), *body, uuid_v7(), std::move(answer));
 }
 
 }  // namespace dm::ingest
