@@ -1,5 +1,8 @@
 // Devices' labels, the compact directory ingest and the orchestrator cache, and the state
 // updates ingest sends (the registry stays the owner of device rows).
+#include <unordered_map>
+
+#include "dm/json/json.hpp"
 #include "store.hpp"
 #include "store_rows.hpp"
 
@@ -57,21 +60,61 @@ Result<std::optional<std::string>> directory_entry_by_eui(db::Pool& db, const st
   return first_text(rows);
 }
 
-Result<std::optional<StateChange>> update_device_state(db::Session& s, const DeviceState& state) {
-  const db::Param battery = state.battery_level ? db::Param(std::to_string(*state.battery_level)) : std::nullopt;
+namespace {
+
+// One statement for states of distinct devices: the rows to update come as one JSON array,
+// which carries the nulls a text[] cannot.
+Result<void> update_distinct_states(db::Session& s, const std::vector<const DeviceState*>& states,
+                                    std::vector<StateChange>& out) {
+  json::Writer w;
+  w.start_array();
+  for (const auto* st : states) {
+    w.start_object().field("id", st->id);
+    w.field_or_null("seen", st->last_seen_at);
+    if (st->status)
+      w.field("status", word(*st->status));
+    else
+      w.key("status").null();
+    if (st->battery_level)
+      w.field("battery", *st->battery_level);
+    else
+      w.key("battery").null();
+    w.end_object();
+  }
+  w.end_array();
   DM_ASSIGN_OR_RETURN(
-      auto rows, s.exec("WITH old AS (SELECT status FROM devices WHERE id = $1::uuid FOR UPDATE) "
-                        "UPDATE devices d SET "
-                        " last_seen_at = GREATEST(d.last_seen_at, $2::timestamptz),"
-                        " battery_level = COALESCE($4::double precision, d.battery_level),"
-                        " status = CASE WHEN $3::text IS NULL OR d.status = 'maintenance' THEN d.status ELSE $3 END,"
-                        " version = d.version + CASE WHEN $3::text IS NOT NULL AND d.status <> 'maintenance'"
-                        "                             AND d.status <> $3 THEN 1 ELSE 0 END "
-                        "FROM old WHERE d.id = $1::uuid "
-                        "RETURNING d.version, (old.status <> d.status) AS status_changed",
-                        {state.id, state.last_seen_at, word_param(state.status), battery}));
-  if (rows.empty()) return std::optional<StateChange>{};
-  return std::optional<StateChange>(StateChange{.version = rows.get_int(0, 0), .status_changed = rows.get_bool(0, 1)});
+      auto rows,
+      s.exec("WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+             "   AS i(id uuid, seen timestamptz, status text, battery double precision)),"
+             " old AS (SELECT d.id, d.status FROM devices d JOIN input i ON d.id = i.id FOR UPDATE OF d) "
+             "UPDATE devices d SET "
+             " last_seen_at = GREATEST(d.last_seen_at, i.seen),"
+             " battery_level = COALESCE(i.battery, d.battery_level),"
+             " status = CASE WHEN i.status IS NULL OR d.status = 'maintenance' THEN d.status ELSE i.status END,"
+             " version = d.version + CASE WHEN i.status IS NOT NULL AND d.status <> 'maintenance'"
+             "                             AND d.status <> i.status THEN 1 ELSE 0 END "
+             "FROM input i JOIN old o ON o.id = i.id WHERE d.id = i.id "
+             "RETURNING d.id, d.version, (o.status <> d.status) AS status_changed",
+             {w.take()}));
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    out.push_back({std::string(rows.get(r, 0)), rows.get_int(r, 1), rows.get_bool(r, 2)});
+  return ok();
+}
+
+}  // namespace
+
+Result<std::vector<StateChange>> update_device_states(db::Session& s, const std::vector<DeviceState>& states) {
+  // Rounds of distinct ids, in order: the n-th report of a device goes in round n.
+  std::vector<std::vector<const DeviceState*>> rounds;
+  std::unordered_map<std::string, std::size_t> seen;
+  for (const auto& st : states) {
+    auto round = seen[st.id]++;
+    if (round == rounds.size()) rounds.emplace_back();
+    rounds[round].push_back(&st);
+  }
+  std::vector<StateChange> out;
+  for (const auto& round : rounds) DM_TRY(update_distinct_states(s, round, out));
+  return out;
 }
 
 }  // namespace dm::registry::store

@@ -52,11 +52,11 @@ http::Response update_states(Context& ctx, const http::Request& req) {
   std::vector<std::pair<std::string, std::int64_t>> changed;  // id, version
   std::int64_t updated = 0;
   auto res = in_transaction(ctx.db, [&](db::Session& s) -> Result<http::Response> {
-    for (const auto& state : std::get<std::vector<store::DeviceState>>(read)) {
-      DM_ASSIGN_OR_RETURN(auto change, store::update_device_state(s, state));
-      if (!change) continue;  // deleted meanwhile: nothing to update
+    // Devices deleted meanwhile have no change: nothing to update.
+    DM_ASSIGN_OR_RETURN(auto changes, store::update_device_states(s, std::get<std::vector<store::DeviceState>>(read)));
+    for (const auto& change : changes) {
       ++updated;
-      if (change->status_changed) changed.emplace_back(state.id, change->version);
+      if (change.status_changed) changed.emplace_back(change.id, change.version);
     }
     return http::Response::json(200, "{\"updated\":" + std::to_string(updated) + "}");
   });

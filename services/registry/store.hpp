@@ -118,11 +118,14 @@ struct DeviceState {
   std::optional<double> battery_level;
 };
 struct StateChange {
+  std::string id;
   std::int64_t version = 0;
   bool status_changed = false;  // only a status change bumps the version
 };
-// nullopt when the device is gone.
-Result<std::optional<StateChange>> update_device_state(db::Session& s, const DeviceState& state);
+// Applies the states in order, one statement for all of them (one more for each repeat of an
+// id, so a device reported twice is updated twice, as one statement each would); devices gone
+// meanwhile have no change.
+Result<std::vector<StateChange>> update_device_states(db::Session& s, const std::vector<DeviceState>& states);
 
 // --- Functions (store.cpp)
 

@@ -1,5 +1,6 @@
 // Devices and labels over real HTTP through the gateway.
 #include "api_fixture.hpp"
+#include "registry_rpc.hpp"
 
 using dm::test::Api;
 using dm::test::unique;
@@ -167,4 +168,50 @@ TEST_CASE("unknown routes and methods answer in FastAPI's shape") {
   REQUIRE(r.status == 404);
   REQUIRE(r.str("detail") == "Not Found");
   REQUIRE(api.call("POST", "/api/v1/devices/00000000-0000-0000-0000-000000000000", "{}").status == 405);
+}
+
+// Ingest's reports (POST /internal/v1/devices/state), applied in one statement: last seen only
+// moves forward, maintenance keeps its status, a device reported twice is updated twice, and
+// a device gone meanwhile is skipped.
+TEST_CASE("device states: ingest's batch applied in order, as one report after another would be") {
+  Api api;
+  auto a = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(40) + R"(","name":"State A"})");
+  auto b = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(41) + R"(","name":"State B"})");
+  auto m = api.post("/api/v1/devices", R"({"dev_eui":")" + eui(42) + R"(","name":"State M","status":"maintenance"})");
+  REQUIRE(a.status == 201);
+  REQUIRE(b.status == 201);
+  REQUIRE(m.status == 201);
+  const auto version_a = a["version"].GetInt64();
+  const std::string gone = "00000000-0000-4000-8000-000000000042";
+  std::string body = R"({"devices":[)"
+                     R"({"id":")" +
+                     a.str("id") +
+                     R"(","last_seen_at":"2026-12-05T10:00:00Z","status":"online","battery_level":50},)"
+                     R"({"id":")" +
+                     b.str("id") +
+                     R"(","last_seen_at":"2026-12-05T10:00:00Z"},)"
+                     R"({"id":")" +
+                     m.str("id") +
+                     R"(","last_seen_at":"2026-12-05T10:00:00Z","status":"online"},)"
+                     R"({"id":")" +
+                     gone +
+                     R"(","status":"online"},)"
+                     R"({"id":")" +
+                     a.str("id") + R"(","last_seen_at":"2026-12-05T09:00:00Z","status":"offline"}]})";
+  auto r = dm::test::registry_rpc("/internal/v1/devices/state", "ingest", dm::test::stack(), "POST", body);
+  REQUIRE(r.status == 200);
+  CHECK(r.json["updated"].GetInt() == 4);
+
+  auto got_a = api.get("/api/v1/devices/" + a.str("id"));
+  CHECK(got_a.str("status") == "offline");
+  CHECK(got_a["version"].GetInt64() == version_a + 2);  // online, then offline
+  CHECK(got_a["battery_level"].GetDouble() == 50);
+  CHECK(got_a.str("last_seen_at").starts_with("2026-12-05T10:00:00"));  // never backwards
+  auto got_b = api.get("/api/v1/devices/" + b.str("id"));
+  CHECK(got_b.str("status") == "never_seen");
+  CHECK(got_b.str("last_seen_at").starts_with("2026-12-05T10:00:00"));
+  CHECK(api.get("/api/v1/devices/" + m.str("id")).str("status") == "maintenance");
+  // Only ingest may report states.
+  CHECK(dm::test::registry_rpc("/internal/v1/devices/state", "flow-orchestrator", dm::test::stack(), "POST", body)
+            .status == 403);
 }

@@ -79,18 +79,21 @@ inline NatsReply read_reply(int fd, std::string& buffer, const std::string& line
 
 }  // namespace detail
 
-// GET `target` from the registry as `caller` (e.g. "integration-dispatcher", "flow-orchestrator").
-inline NatsReply registry_rpc(const std::string& target, const std::string& caller, testing::Stack& stack) {
+// `method` `target` on the registry as `caller` (e.g. "integration-dispatcher", "ingest"), with
+// `body` as the request's JSON body.
+inline NatsReply registry_rpc(const std::string& target, const std::string& caller, testing::Stack& stack,
+                              const std::string& method = "GET", const std::string& body = "") {
   int fd = detail::connect_nats(stack);
   std::string buffer;
   REQUIRE(detail::read_line(fd, buffer).starts_with("INFO "));
-  const std::string headers = "NATS/1.0\r\nDm-Method: GET\r\nDm-Target: " + target + "\r\n\r\n";
+  const std::string headers = "NATS/1.0\r\nDm-Method: " + method + "\r\nDm-Target: " + target +
+                              (body.empty() ? "" : "\r\nContent-Type: application/json") + "\r\n\r\n";
   detail::send_all(fd,
                    "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n"
                    "SUB _INBOX.registry-test 1\r\n"
                    "HPUB dm.rpc.registry." +
                        caller + " _INBOX.registry-test " + std::to_string(headers.size()) + " " +
-                       std::to_string(headers.size()) + "\r\n" + headers + "\r\n");
+                       std::to_string(headers.size() + body.size()) + "\r\n" + headers + body + "\r\n");
   for (;;) {
     std::string line = detail::read_line(fd, buffer);
     if (line == "PING") {
