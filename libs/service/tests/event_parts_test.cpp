@@ -9,7 +9,7 @@
 
 #include "dm/bus/bus.hpp"
 #include "dm/contract/device_event.hpp"
-#include "dm/testing/testing.hpp"
+#include "dm/testing/collector.hpp"
 
 using namespace dm;
 using namespace std::chrono_literals;
@@ -23,10 +23,7 @@ struct Fixture {
   std::unique_ptr<bus::PullConsumer> consumer;
 
   Fixture() {
-    auto c = bus::Connection::connect({.url = server.url(), .name = "parts-test"});
-    REQUIRE(c.ok());
-    conn = *c;
-    REQUIRE(eventually([&] { return conn->connected(); }, 5s));
+    conn = dm::testing::connect_bus(server.url(), "parts-test");
     auto& js = conn->jetstream();
     REQUIRE(js.ensure_stream({.name = "EV", .subjects = {"dm.events.>", "dm.device.>"}}).ok());
     REQUIRE(js.ensure_consumer("EV", {.durable = "reader", .ack_wait = 30s}).ok());

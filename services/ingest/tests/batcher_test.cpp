@@ -7,46 +7,25 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "dm/bus/bus.hpp"
 #include "dm/contract/device_event.hpp"
-#include "dm/testing/testing.hpp"
+#include "dm/testing/collector.hpp"
 
 using namespace dm;
 using namespace std::chrono_literals;
-using dm::testing::eventually;
 
 namespace {
 
 struct Fixture {
   dm::testing::NatsServer server;
-  std::shared_ptr<bus::Connection> conn;
-  std::mutex mu;
-  std::vector<std::string> tapped;
-  std::unique_ptr<bus::Subscription> taps;
+  std::shared_ptr<bus::Connection> conn = dm::testing::connect_bus(server.url(), "batcher-test");
+  dm::testing::MessageCollector taps{server.url(), "dm.device.>"};
 
-  Fixture() {
-    auto c = bus::Connection::connect({.url = server.url(), .name = "batcher-test"});
-    REQUIRE(c.ok());
-    conn = *c;
-    REQUIRE(eventually([&] { return conn->connected(); }, 5s));
-    REQUIRE(conn->jetstream().ensure_stream({.name = "EV", .subjects = {"dm.events.>"}}).ok());
-    auto sub = conn->subscribe("dm.device.>", "", [this](bus::Message&& m) {
-      std::lock_guard lock(mu);
-      tapped.push_back(std::string(m.subject) + " " + std::string(m.data));
-    });
-    REQUIRE(sub.ok());
-    taps = std::move(sub).value();
-    REQUIRE(conn->flush(2s).ok());
-  }
+  Fixture() { REQUIRE(conn->jetstream().ensure_stream({.name = "EV", .subjects = {"dm.events.>"}}).ok()); }
   std::uint64_t stored() { return conn->jetstream().stream_state("EV")->messages; }
-  std::size_t taps_seen() {
-    std::lock_guard lock(mu);
-    return tapped.size();
-  }
 };
 
 // Adds one event and returns the future of its stream sequence (0: not stored).
@@ -85,9 +64,12 @@ TEST_CASE("batcher: events within the linger are one message, a full batch goes 
     CHECK(fx.stored() == 3);
   }
   // Each event is tapped once, on its own subject, as it was stored.
-  REQUIRE(eventually([&] { return fx.taps_seen() == 6; }, 5s));
-  std::lock_guard lock(fx.mu);
-  CHECK(std::count(fx.tapped.begin(), fx.tapped.end(), std::string("dm.device.0000000000000003.join {\"n\":3}")) == 1);
+  REQUIRE(fx.taps.wait_for(6, 5s));
+  CHECK(fx.taps.count() == 6);
+  auto tapped = fx.taps.messages();
+  CHECK(std::count_if(tapped.begin(), tapped.end(), [](const bus::Message& m) {
+          return m.subject == "dm.device.0000000000000003.join" && m.data == R"({"n":3})";
+        }) == 1);
 }
 
 TEST_CASE("batcher: without a linger every event is its own message; stopped, nothing is left behind") {
@@ -105,5 +87,5 @@ TEST_CASE("batcher: without a linger every event is its own message; stopped, no
   }  // destroyed long before its linger: what it held is published
   CHECK(late.get() > 0);
   CHECK(fx.stored() == 3);
-  REQUIRE(eventually([&] { return fx.taps_seen() == 3; }, 5s));
+  REQUIRE(fx.taps.wait_for(3, 5s));
 }

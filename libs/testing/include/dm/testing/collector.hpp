@@ -2,6 +2,7 @@
 // Test helpers on top of NATS: collect what is published on a subject (waiting with
 // testing.hpp's eventually). Header-only so libs/testing itself needs no NATS; tests that include it link dm::bus.
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,16 @@
 #include "dm/testing/testing.hpp"
 
 namespace dm::testing {
+
+// A connection to a test NATS server, once it is connected (throws otherwise).
+inline std::shared_ptr<bus::Connection> connect_bus(const std::string& nats_url, const std::string& name) {
+  auto c = bus::Connection::connect({.url = nats_url, .name = name});
+  if (!c) throw std::runtime_error("connect: " + c.error().message);
+  auto conn = std::move(c).value();
+  if (!eventually([&] { return conn->connected(); }, std::chrono::seconds(5)))
+    throw std::runtime_error("connect: not connected to " + nats_url);
+  return conn;
+}
 
 // Subscribes on construction (flushed, so nothing published afterwards is missed) and keeps
 // every message it receives.
