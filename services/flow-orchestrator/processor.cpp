@@ -105,19 +105,15 @@ void Processor::fetch_loop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    auto batch = consumer_->fetch(fetch_size_.messages(), std::chrono::milliseconds(500));
-    if (!batch) {
-      if (batch.error().code != Errc::timeout) {
-        log::warn("uplink fetch failed", {{"error", batch.error().message}});
+    auto uplinks = service::fetch_events(*consumer_, fetch_size_, std::chrono::milliseconds(500));
+    if (!uplinks) {
+      if (uplinks.error().code != Errc::timeout) {
+        log::warn("uplink fetch failed", {{"error", uplinks.error().message}});
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
       }
       continue;
     }
-    std::vector<service::EventPart> uplinks;
-    for (auto& m : *batch)
-      for (auto& part : service::unpack_events(std::move(m))) uplinks.push_back(std::move(part));
-    fetch_size_.saw(batch->size(), uplinks.size());
-    for (auto& m : uplinks) {
+    for (auto& m : *uplinks) {
       // Backpressure: when the lanes cannot keep up the fetching stops instead of growing memory.
       switch (batches_->push(m)) {
         case Batches<service::EventPart>::Pushed::queued:

@@ -62,18 +62,14 @@ void HistoryWriter::run() {
       }
       consumer = std::move(c).value();
     }
-    auto msgs = consumer->fetch(fetch_size.messages(), std::chrono::milliseconds(500));
-    if (!msgs) {
-      if (msgs.error().code != Errc::timeout) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    auto events = service::fetch_events(*consumer, fetch_size, std::chrono::milliseconds(500));
+    if (!events) {
+      if (events.error().code != Errc::timeout) std::this_thread::sleep_for(std::chrono::milliseconds(250));
       continue;
     }
-    if (msgs->empty()) continue;
-    std::vector<service::EventPart> events;
-    for (auto& m : *msgs)
-      for (auto& part : service::unpack_events(std::move(m))) events.push_back(std::move(part));
-    fetch_size.saw(msgs->size(), events.size());
-    const auto fetched = events.size();
-    write(events);
+    if (events->empty()) continue;
+    const auto fetched = events->size();
+    write(*events);
     if (fetched < static_cast<std::size_t>(batch_) && !stopping_) std::this_thread::sleep_for(linger_);
   }
 }

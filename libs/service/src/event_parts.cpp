@@ -75,7 +75,9 @@ std::vector<EventPart> unpack_events(bus::JsMessage message) {
   auto batch = std::make_shared<EventPart::Batch>(std::move(message));
   const auto& m = batch->message;
   std::vector<EventPart> parts;
-  if (m.subject().starts_with(contract::subject::kDeviceEventPrefix + std::string("."))) {
+  constexpr std::string_view kSingleEvent = contract::subject::kDeviceEventPrefix;  // + ".<dev_eui>.<event>"
+  const std::string_view subject = m.subject();
+  if (subject.starts_with(kSingleEvent) && subject.substr(kSingleEvent.size()).starts_with('.')) {
     parts.emplace_back(batch, 0, m.subject(), m.data());
   } else {
     auto entries = contract::read_event_batch(m.data());
@@ -86,6 +88,16 @@ std::vector<EventPart> unpack_events(bus::JsMessage message) {
   batch->unsettled = parts.size();
   if (parts.empty()) (void)batch->message.ack();  // an empty batch: nothing in it to do
   return parts;
+}
+
+Result<std::vector<EventPart>> fetch_events(bus::PullConsumer& consumer, FetchSize& size,
+                                            std::chrono::milliseconds timeout) {
+  DM_ASSIGN_OR_RETURN(auto messages, consumer.fetch(size.messages(), timeout));
+  std::vector<EventPart> events;
+  for (auto& m : messages)
+    for (auto& part : unpack_events(std::move(m))) events.push_back(std::move(part));
+  size.saw(messages.size(), events.size());
+  return events;
 }
 
 }  // namespace dm::service

@@ -65,4 +65,9 @@ class FetchSize {
 // older ingest, one event per message) is one part.
 std::vector<EventPart> unpack_events(bus::JsMessage message);
 
+// Fetches about `size` events (as PullConsumer::fetch waits for messages) and unpacks them,
+// in order; `size` learns from what came.
+Result<std::vector<EventPart>> fetch_events(bus::PullConsumer& consumer, FetchSize& size,
+                                            std::chrono::milliseconds timeout);
+
 }  // namespace dm::service
