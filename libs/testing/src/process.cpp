@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -20,7 +22,10 @@
 
 namespace dm::testing {
 
-int free_port() {
+namespace {
+
+// A port the kernel has free now (it may give it to someone else until it is bound).
+int ephemeral_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -34,6 +39,21 @@ int free_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+int free_port() {
+  // The kernel may hand the same closed port out twice in a row: a test asking for several
+  // ports before anything binds them (a whole stack's) got one port for two services. Never
+  // give out a port this process has given out before.
+  static std::mutex mu;
+  static std::set<int> given;
+  std::lock_guard lock(mu);
+  for (;;) {
+    int port = ephemeral_port();
+    if (given.insert(port).second) return port;
+  }
 }
 
 bool wait_for_port(int port, std::chrono::milliseconds timeout) {

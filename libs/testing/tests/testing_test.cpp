@@ -1,6 +1,7 @@
 #include "dm/testing/testing.hpp"
 
 #include <catch2/catch.hpp>
+#include <set>
 
 using namespace dm::testing;
 
@@ -15,4 +16,9 @@ TEST_CASE("test fixtures start real servers on free ports and stop them") {
   REQUIRE(wait_for_port(mqtt.port(), std::chrono::seconds(1)));
   nats.stop();
   REQUIRE_FALSE(wait_for_port(nats.port(), std::chrono::milliseconds(200)));
+}
+
+TEST_CASE("free_port never gives the same port twice") {
+  std::set<int> ports;
+  for (int i = 0; i < 300; ++i) REQUIRE(ports.insert(dm::testing::free_port()).second);
 }

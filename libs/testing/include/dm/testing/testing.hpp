@@ -25,7 +25,8 @@ bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds
   return pred();
 }
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read, close).
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read, close), never one
+// this process was given before.
 int free_port();
 // True once something accepts TCP connections on 127.0.0.1:port.
 bool wait_for_port(int port, std::chrono::milliseconds timeout);
