@@ -30,7 +30,7 @@
 
 namespace dm::flow_orchestrator {
 
-// Msg: movable, with `const std::string& subject() const` naming its device (bus::JsMessage).
+// Msg: movable, with `const std::string& name() const` naming its device (service::MessagePart).
 // The group of a subject under load: FNV-1a, the same in every build.
 inline std::size_t group_of(std::string_view subject, std::size_t groups) {
   std::uint64_t h = 1469598103934665603ull;
@@ -152,7 +152,7 @@ class Batches {
     const bool loaded = groups_ > 1 && queue_.size() >= most_;
     std::deque<Msg> kept;
     for (auto& m : queue_) {
-      const std::string& device = m.subject();
+      const std::string& device = m.name();
       bool take = batch.messages.size() < most_ && !running_.count(device);
       if (take && loaded) {
         const std::size_t g = group_of(device, groups_);

@@ -3,8 +3,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 
+#include "dm/contract/batch.hpp"
 #include "dm/contract/subjects.hpp"
+#include "dm/contract/work.hpp"
 
 namespace dm::flow_orchestrator {
 namespace {
@@ -53,15 +56,70 @@ std::future<std::vector<Result<RunnerReply>>> NatsFunctionCalls::send(const std:
   return answers;
 }
 
+std::vector<JobMessage> pack_jobs(const std::vector<DeliveryJob>& jobs, std::size_t max_payload) {
+  std::vector<JobMessage> out;
+  auto alone = [&](std::size_t i) {
+    const auto& job = jobs[i];
+    JobMessage m{job.target_id, job.body, {}, {}, {i}};
+    if (job.repeat) {
+      m.msg_id = job.job_id;
+      m.headers.push_back({contract::kRepeatHeader, "1"});
+    }
+    out.push_back(std::move(m));
+  };
+  // The targets in the order of their first job, each with its jobs in order.
+  std::vector<std::pair<std::string_view, std::vector<std::size_t>>> targets;
+  std::unordered_map<std::string_view, std::size_t> where;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (jobs[i].repeat) {
+      alone(i);
+      continue;
+    }
+    auto [it, added] = where.try_emplace(jobs[i].target_id, targets.size());
+    if (added) targets.push_back({jobs[i].target_id, {}});
+    targets[it->second].second.push_back(i);
+  }
+  contract::BatchWriter writer;
+  std::vector<std::size_t> in_writer;
+  auto flush = [&](std::string_view target) {
+    if (in_writer.size() == 1) {
+      alone(in_writer.front());
+    } else if (!in_writer.empty()) {
+      JobMessage m{std::string(target), {}, {}, {{contract::kJobBatchHeader, std::to_string(in_writer.size())}}, {}};
+      m.body = writer.take();
+      m.jobs = std::move(in_writer);
+      out.push_back(std::move(m));
+    }
+    writer.take();
+    in_writer.clear();
+  };
+  for (const auto& [target, indices] : targets) {
+    for (auto i : indices) {
+      const auto size = contract::BatchWriter::entry_size(jobs[i].job_id, jobs[i].body);
+      if (size > max_payload) {  // fits alone (the walker saw to that), not with a name
+        alone(i);
+        continue;
+      }
+      if (in_writer.size() == kMaxJobsPerMessage || writer.size() + size > max_payload) flush(target);
+      writer.add(jobs[i].job_id, jobs[i].body);
+      in_writer.push_back(i);
+    }
+    flush(target);
+  }
+  return out;
+}
+
 std::vector<Result<Queued>> NatsJobQueue::queue(const std::vector<DeliveryJob>& jobs) {
   auto gather = std::make_shared<Gather<Queued>>(jobs.size());
   auto acks = gather->future();
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    js_.jetstream().publish_async(contract::subject::dispatch(jobs[i].target_id), jobs[i].body, jobs[i].job_id,
-                                  [gather, i](Result<bus::PubAck> r) {
-                                    if (!r) return gather->put(i, r.take_error());
-                                    gather->put(i, Queued::dispatched);
-                                  });
+  for (auto& m : pack_jobs(jobs, js_.max_payload())) {
+    auto carried = std::make_shared<std::vector<std::size_t>>(std::move(m.jobs));
+    js_.jetstream().publish_async(
+        contract::subject::dispatch(m.target_id), m.body, m.msg_id,
+        [gather, carried](Result<bus::PubAck> r) {
+          for (auto i : *carried) gather->put(i, r ? Result<Queued>(Queued::dispatched) : Result<Queued>(r.error()));
+        },
+        m.headers);
   }
   return acks.get();
 }

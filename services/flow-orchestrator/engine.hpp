@@ -28,8 +28,20 @@ class NatsFunctionCalls final : public FunctionCalls {
   std::chrono::milliseconds timeout_;
 };
 
-// Jobs published asynchronously to DM_DISPATCH on dm.work.dispatch.<target_id>, with
-// Nats-Msg-Id = job_id; settled when JetStream acknowledged (or refused) each.
+// One DM_DISPATCH message (contract/work.hpp): a level's jobs for one target, in their order,
+// as a batch; a job alone when it is the target's only one, a repeat or too large to share.
+struct JobMessage {
+  std::string target_id;
+  std::string body;
+  std::string msg_id;             // Nats-Msg-Id: a repeat's job_id, else none
+  bus::Headers headers;           // the batch's or the repeat's mark
+  std::vector<std::size_t> jobs;  // which of the level's jobs it carries
+};
+inline constexpr std::size_t kMaxJobsPerMessage = 256;
+std::vector<JobMessage> pack_jobs(const std::vector<DeliveryJob>& jobs, std::size_t max_payload);
+
+// Jobs published asynchronously to DM_DISPATCH on dm.work.dispatch.<target_id> (pack_jobs);
+// settled when JetStream acknowledged (or refused) the message carrying each.
 class NatsJobQueue final : public JobQueue {
  public:
   explicit NatsJobQueue(bus::Connection& js) : js_(js) {}

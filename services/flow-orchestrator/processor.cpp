@@ -17,7 +17,7 @@
 namespace dm::flow_orchestrator {
 
 struct Processor::Item {
-  service::EventPart* msg = nullptr;
+  service::MessagePart* msg = nullptr;
   std::optional<Uplink> uplink;
   std::vector<std::size_t> jobs;    // indexes into the batch's RunJobs
   bool retry = false;               // flows could not run: hand the uplink back
@@ -34,7 +34,7 @@ std::chrono::milliseconds retry_delay(int delivered, std::chrono::milliseconds f
 
 // A lane batch whose flows ran and whose deliveries are queued, waiting to be recorded and acked.
 struct Processor::Ran {
-  std::vector<service::EventPart> messages;
+  std::vector<service::MessagePart> messages;
   std::vector<Item> items;  // items[i].msg is &messages[i]
   std::vector<RunJob> jobs;
   std::chrono::steady_clock::time_point started;
@@ -45,7 +45,7 @@ Processor::Processor(ProcessorOptions options, bus::Connection& nats, db::Pool& 
     : options_(options), nats_(nats), db_(db), view_(view), engine_(engine), dead_(dead), metrics_(metrics) {
   if (options_.lanes < 1) options_.lanes = 1;
   if (options_.lane_queue < 1) options_.lane_queue = 1;
-  batches_ = std::make_unique<Batches<service::EventPart>>(
+  batches_ = std::make_unique<Batches<service::MessagePart>>(
       static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue),
       static_cast<std::size_t>(std::max(options_.fetch_batch, 1)), options_.lane_linger,
       static_cast<std::size_t>(options_.lanes));
@@ -105,7 +105,8 @@ void Processor::fetch_loop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    auto uplinks = service::fetch_events(*consumer_, fetch_size_, std::chrono::milliseconds(500));
+    auto uplinks =
+        service::fetch_parts(*consumer_, fetch_size_, std::chrono::milliseconds(500), service::unpack_events);
     if (!uplinks) {
       if (uplinks.error().code != Errc::timeout) {
         log::warn("uplink fetch failed", {{"error", uplinks.error().message}});
@@ -116,12 +117,12 @@ void Processor::fetch_loop() {
     for (auto& m : *uplinks) {
       // Backpressure: when the lanes cannot keep up the fetching stops instead of growing memory.
       switch (batches_->push(m)) {
-        case Batches<service::EventPart>::Pushed::queued:
+        case Batches<service::MessagePart>::Pushed::queued:
           break;
-        case Batches<service::EventPart>::Pushed::waited:
+        case Batches<service::MessagePart>::Pushed::waited:
           metrics_.counter("dm_orchestrator_lane_full_total", "Times the fetcher waited for room in the lanes.").inc();
           break;
-        case Batches<service::EventPart>::Pushed::stopping:
+        case Batches<service::MessagePart>::Pushed::stopping:
           (void)m.nak();  // stopping: let it go back at once
           break;
       }
@@ -170,11 +171,12 @@ void Processor::prepare(Item& item, std::vector<RunJob>& jobs) {
     job.uplink = &*item.uplink;
     job.flow = t.flow;
     job.trigger = t.node;
+    job.repeat = item.msg->delivered() > 1;
     jobs.push_back(std::move(job));
   }
 }
 
-void Processor::process(std::vector<service::EventPart> messages) {
+void Processor::process(std::vector<service::MessagePart> messages) {
   auto t0 = std::chrono::steady_clock::now();
   auto ran = std::make_unique<Ran>();
   ran->started = t0;
@@ -184,7 +186,7 @@ void Processor::process(std::vector<service::EventPart> messages) {
   items.resize(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     items[i].msg = &batch[i];
-    if (is_held(batch[i].subject(), t0)) {
+    if (is_held(batch[i].name(), t0)) {
       items[i].retry = items[i].follows = true;  // an earlier uplink of this device is due first
       items[i].retry_reason = "waits for an earlier uplink of its device";
       continue;
@@ -230,7 +232,7 @@ bool Processor::is_held(const std::string& subject, std::chrono::steady_clock::t
 void Processor::hold_back(std::vector<Item>& items, std::chrono::steady_clock::time_point t0) {
   std::unordered_set<std::string> held_back;
   for (auto& item : items) {
-    const std::string& subject = item.msg->subject();
+    const std::string& subject = item.msg->name();
     if (held_back.count(subject)) {
       item.retry = item.follows = true;
       if (item.retry_reason.empty()) item.retry_reason = "waits for an earlier uplink of its device";
@@ -357,7 +359,7 @@ bool Processor::bury(std::vector<std::unique_ptr<Ran>>& work) {
         std::string key = item.uplink ? "up:" + item.uplink->dedup_id
                                       : "seq:" + std::to_string(item.msg->stream_sequence()) + ":" +
                                             std::to_string(item.msg->index());
-        letters.push_back({key, item.msg->subject(), std::string(item.msg->data()), *item.dead, item.msg->delivered()});
+        letters.push_back({key, item.msg->name(), std::string(item.msg->data()), *item.dead, item.msg->delivered()});
       }
   if (letters.empty()) return true;
   if (auto added = dead_.add(letters); !added) {

@@ -37,7 +37,7 @@
 #include "dm/db/db.hpp"
 #include "dm/metrics/metrics.hpp"
 #include "dm/service/dead_letters.hpp"
-#include "dm/service/event_parts.hpp"
+#include "dm/service/message_parts.hpp"
 #include "engine.hpp"
 #include "view.hpp"
 
@@ -78,7 +78,7 @@ class Processor {
   struct Ran;
   void fetch_loop();
   void lane_loop();
-  void process(std::vector<service::EventPart> messages);
+  void process(std::vector<service::MessagePart> messages);
   void retry_deferred(Ran& ran);
   bool is_held(const std::string& subject, std::chrono::steady_clock::time_point now);
   void hold_back(std::vector<Item>& items, std::chrono::steady_clock::time_point t0);
@@ -106,7 +106,7 @@ class Processor {
   Outage outage_{"flow history"};
   std::unique_ptr<bus::PullConsumer> consumer_;
   service::FetchSize fetch_size_{options_.fetch_batch};  // FETCH_BATCH uplinks, in batches
-  std::unique_ptr<Batches<service::EventPart>> batches_;
+  std::unique_ptr<Batches<service::MessagePart>> batches_;
   std::vector<std::thread> workers_;  // the lanes: each runs one batch at a time
   // Devices (by subject) whose uplink was handed back for a retry: their later uplinks follow
   // it back until it is due again, so they do not overtake it.

@@ -155,7 +155,8 @@ void Walker::add_job(LevelPlan& plan, std::size_t i, std::size_t max_payload, Sy
         "error", "the message (" + std::to_string(item.message.size()) + " bytes) is too large to queue for delivery");
   }
   item.phase = Item::kJob;
-  plan.jobs.push_back({item.node->entity_id, run.run_key + ":" + item.node->id, std::move(body)});
+  plan.jobs.push_back(
+      {item.node->entity_id, run.run_key + ":" + item.node->id, std::move(body), jobs_[item.job].repeat});
   queued_.push_back(i);
 }
 

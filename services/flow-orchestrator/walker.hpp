@@ -45,6 +45,7 @@ struct RunJob {
   std::size_t trigger = 0;
   std::string key;        // the run key; empty = run_key(flow, dedup id) (a replay brings its own)
   bool replay = false;    // recorded, and passed to the runner, as a replay
+  bool repeat = false;    // its uplink came again (redelivered): its jobs may be queued already
   Run run;                // filled by the walk
   bool deferred = false;  // the runner or JetStream was unavailable: nothing recorded, retry later
   std::string deferred_reason;
@@ -76,6 +77,7 @@ struct DeliveryJob {
   std::string target_id;  // the integration or storage: the subject is dm.work.dispatch.<target_id>
   std::string job_id;     // "<run key>:<node id>": its de-duplication id (Nats-Msg-Id)
   std::string body;
+  bool repeat = false;  // its run's uplink came again: queued alone, de-duplicated on job_id
 };
 
 enum class Queued {

@@ -89,7 +89,7 @@ void EventBatcher::publish(const std::string& event_type, Pending batch) {
   auto answer = [&nats = nats_, body, done](const Result<bus::PubAck>& ack) {
     if (ack) {
       // Stored: now each event may be seen on its tap (at most once per stored copy).
-      for (const auto& e : contract::read_event_batch(*body)) (void)nats.publish(e.subject, e.event);
+      for (const auto& e : contract::read_batch(*body)) (void)nats.publish(e.name, e.body);
     }
     for (auto& d : *done) d(ack);
   };

@@ -1,6 +1,6 @@
 #pragma once
 // Webhook events go into DM_DEVICE_EVENTS in batches: the events of one type that arrive within
-// BATCH_LINGER are one stream message (contract::EventBatchWriter), so the stream stores, and
+// BATCH_LINGER are one stream message (contract::BatchWriter), so the stream stores, and
 // each of its consumers fetches and acks, one message for all of them. Every event is answered
 // from that message's PubAck (never 2xx before it), and once stored each is tapped on its own
 // subject (dm.device.<dev_eui>.<event>, core NATS) for whoever follows device events.
@@ -40,7 +40,7 @@ class EventBatcher {
 
  private:
   struct Pending {
-    contract::EventBatchWriter writer;
+    contract::BatchWriter writer;
     std::vector<Done> done;
     std::chrono::steady_clock::time_point due;
   };

@@ -8,7 +8,7 @@
 #include "dm/core/thread_pool.hpp"
 #include "dm/db/batch.hpp"
 #include "dm/json/json.hpp"
-#include "dm/service/event_parts.hpp"
+#include "dm/service/message_parts.hpp"
 #include "event.hpp"
 #include "store.hpp"
 
@@ -16,7 +16,7 @@ namespace dm::ingest {
 
 // One fetched message on its way into the history.
 struct HistoryWriter::Item {
-  service::EventPart msg;
+  service::MessagePart msg;
   std::optional<HistoryRow> row;       // empty: no device event, dead-lettered as it is
   std::optional<std::string> refused;  // why it cannot be stored: dead-letter it
 };
@@ -62,7 +62,7 @@ void HistoryWriter::run() {
       }
       consumer = std::move(c).value();
     }
-    auto events = service::fetch_events(*consumer, fetch_size, std::chrono::milliseconds(500));
+    auto events = service::fetch_parts(*consumer, fetch_size, std::chrono::milliseconds(500), service::unpack_events);
     if (!events) {
       if (events.error().code != Errc::timeout) std::this_thread::sleep_for(std::chrono::milliseconds(250));
       continue;
@@ -74,7 +74,7 @@ void HistoryWriter::run() {
   }
 }
 
-void HistoryWriter::write(std::vector<service::EventPart>& batch) {
+void HistoryWriter::write(std::vector<service::MessagePart>& batch) {
   std::vector<Item> items;
   items.reserve(batch.size());
   for (auto& m : batch) {
@@ -139,7 +139,7 @@ bool HistoryWriter::bury(std::vector<Item>& items) {
     std::string key =
         item.row ? item.row->event_type + ":" + item.row->dedup_id
                  : "seq:" + std::to_string(item.msg.stream_sequence()) + ":" + std::to_string(item.msg.index());
-    letters.push_back({key, item.msg.subject(), std::string(item.msg.data()), *item.refused, item.msg.delivered()});
+    letters.push_back({key, item.msg.name(), std::string(item.msg.data()), *item.refused, item.msg.delivered()});
   }
   auto added = dead_.add(letters);
   if (!added) {

@@ -1,7 +1,7 @@
 #pragma once
 // Device history: the durable consumer `ingest-history` that writes every event of
 // DM_DEVICE_EVENTS to PostgreSQL in batches (each stream message holds a batch of events,
-// service::EventPart; a message is acked once all its events are committed), and the
+// service::MessagePart; a message is acked once all its events are committed), and the
 // history / unknown-device endpoints.
 //
 // What cannot be stored never holds up what can: an event PostgreSQL refuses for its data
@@ -21,7 +21,7 @@
 #include "dm/http/router.hpp"
 #include "dm/metrics/metrics.hpp"
 #include "dm/service/dead_letters.hpp"
-#include "dm/service/event_parts.hpp"
+#include "dm/service/message_parts.hpp"
 #include "store.hpp"
 
 namespace dm::ingest {
@@ -43,7 +43,7 @@ class HistoryWriter {
  private:
   struct Item;
   void run();
-  void write(std::vector<service::EventPart>& batch);
+  void write(std::vector<service::MessagePart>& batch);
   // Stores the rows of `items` that can be stored; returns false on an outage (then `items`
   // keeps only what is still to do).
   bool store(std::vector<Item>& items);

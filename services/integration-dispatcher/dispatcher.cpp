@@ -4,6 +4,7 @@
 
 #include "dm/api/query.hpp"
 #include "dm/contract/streams.hpp"
+#include "dm/contract/work.hpp"
 #include "dm/core/log.hpp"
 #include "dm/core/thread_pool.hpp"
 #include "dm/service/consumer.hpp"
@@ -58,6 +59,7 @@ Result<void> Dispatcher::start() {
   // and dead-lettered here) are provisioning's (contract::consumers); start-up waits a while.
   DM_ASSIGN_OR_RETURN(consumer_, service::bind_consumer(nats_.jetstream(), contract::kDispatchStream,
                                                         contract::kDispatchConsumer, "", std::chrono::minutes(2)));
+  fetch_size_ = service::FetchSize(settings_.fetch_batch);
   workers_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(settings_.workers), 1 << 20);
   running_ = true;
   fetcher_ = std::thread([this] {
@@ -118,7 +120,7 @@ void Dispatcher::fetch_loop() {
       std::this_thread::sleep_for(milliseconds(20));
       continue;
     }
-    auto batch = consumer_->fetch(settings_.fetch_batch, milliseconds(250));
+    auto batch = service::fetch_parts(*consumer_, fetch_size_, milliseconds(250), service::unpack_jobs);
     if (!batch) {
       if (batch.error().code != Errc::timeout) {
         log::warn("fetching jobs failed", {{"error", batch.error().message}});
@@ -130,39 +132,45 @@ void Dispatcher::fetch_loop() {
   }
 }
 
-std::vector<std::shared_ptr<Dispatcher::Work>> Dispatcher::read_jobs(std::vector<bus::JsMessage>& messages) {
+// An entry that is no delivery job (a bug upstream, never the user's data) is logged and
+// settled alone: the other jobs of its message are delivered.
+std::vector<std::shared_ptr<Dispatcher::Work>> Dispatcher::read_jobs(std::vector<service::MessagePart>& parts) {
   std::vector<std::shared_ptr<Work>> works;
-  works.reserve(messages.size());
-  for (auto& m : messages) {
-    auto job = parse_job(m.data());
+  works.reserve(parts.size());
+  for (auto& part : parts) {
+    auto job = parse_job(part.data());
     if (!job) {
-      log::error("refusing an unreadable delivery job", {{"subject", m.subject()}, {"error", job.error().message}});
-      (void)m.term();
+      log::error("refusing an unreadable delivery job",
+                 {{"entry", part.name()},
+                  {"sequence", static_cast<std::int64_t>(part.stream_sequence())},
+                  {"error", job.error().message}});
+      (void)part.ack();
       continue;
     }
     if (!api::is_uuid(job->target_id)) {
       log::error("refusing a delivery job without a valid target id", {{"job_id", job->job_id}});
-      (void)m.term();
+      (void)part.ack();
       continue;
     }
-    auto w = std::make_shared<Work>(Work{std::move(m), std::make_shared<Job>(std::move(job).value())});
+    auto w = std::make_shared<Work>(Work{std::move(part), std::make_shared<Job>(std::move(job).value())});
     w->expires = w->msg.stored_at() + settings_.max_job_age;
     works.push_back(std::move(w));
   }
   return works;
 }
 
-// Attempts known without the database: a first delivery has had none; a job that comes back
-// with the delivery count right after the one this process handed back or scheduled for a
-// retry has had what the process recorded. Called under the lock.
+// Attempts known without the database: a first delivery has had none, unless the job is a
+// repeat (queued again for a redelivered uplink: its first copy may be done); a job that comes
+// back with the delivery count right after the one this process handed back or scheduled for
+// a retry has had what the process recorded. Called under the lock.
 bool Dispatcher::known_here(Work& w) {
   if (recent_.count(w.job->job_id)) {
     w.finished = true;
     return w.attempts_known = true;
   }
   int delivered = w.msg.delivered();
-  if (delivered <= 1) return w.attempts_known = true;
-  auto it = handed_back_.find(w.msg.stream_sequence());
+  if (delivered <= 1) return w.attempts_known = !w.msg.header(contract::kRepeatHeader);
+  auto it = handed_back_.find({w.msg.stream_sequence(), w.msg.index()});
   if (it == handed_back_.end()) return false;
   HandedBack before = std::move(it->second);
   handed_back_.erase(it);
@@ -196,8 +204,8 @@ bool Dispatcher::look_up(const std::vector<std::shared_ptr<Work>>& works) {
   return true;
 }
 
-void Dispatcher::admit(std::vector<bus::JsMessage> messages) {
-  auto works = read_jobs(messages);
+void Dispatcher::admit(std::vector<service::MessagePart> parts) {
+  auto works = read_jobs(parts);
   std::vector<std::shared_ptr<Work>> ask, held;
   {
     std::lock_guard lock(mutex_);
@@ -285,7 +293,7 @@ void Dispatcher::hand_back(const std::shared_ptr<Work>& work, milliseconds delay
   delay = std::max(std::min(jitter(delay), left), kShortestHandBack);
   if (attempts_known) {
     std::lock_guard lock(mutex_);
-    handed_back_[work->msg.stream_sequence()] =
+    handed_back_[{work->msg.stream_sequence(), work->msg.index()}] =
         HandedBack{work->msg.delivered(), work->attempt - 1, work->last_error, SteadyClock::now()};
   }
   log::debug("handed back", {{"job_id", work->job->job_id},

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -20,6 +21,7 @@
 #include "dm/bus/bus.hpp"
 #include "dm/core/thread_pool.hpp"
 #include "dm/db/db.hpp"
+#include "dm/service/message_parts.hpp"
 #include "http_sender.hpp"
 #include "model.hpp"
 #include "mqtt_sender.hpp"
@@ -88,7 +90,8 @@ class Dispatcher {
   struct Decision;
   // A job handed back to the stream (full queue, open breaker) or scheduled for a retry: when
   // its message comes back with the very next delivery count, nobody attempted it meanwhile,
-  // so its attempts are known without asking the database.
+  // so its attempts are known without asking the database. By the message's stream sequence
+  // and the job's place in it.
   struct HandedBack {
     int delivered = 0;
     int attempts = 0;
@@ -98,8 +101,8 @@ class Dispatcher {
 
   // dispatcher.cpp
   void fetch_loop();
-  void admit(std::vector<bus::JsMessage> messages);
-  std::vector<std::shared_ptr<Work>> read_jobs(std::vector<bus::JsMessage>& messages);
+  void admit(std::vector<service::MessagePart> parts);
+  std::vector<std::shared_ptr<Work>> read_jobs(std::vector<service::MessagePart>& parts);
   bool known_here(Work& work);
   bool look_up(const std::vector<std::shared_ptr<Work>>& works);
   void route(std::shared_ptr<Work> work);
@@ -135,6 +138,7 @@ class Dispatcher {
   Recorder& recorder_;
   std::unique_ptr<ThreadPool> workers_;
   std::unique_ptr<bus::PullConsumer> consumer_;
+  service::FetchSize fetch_size_{256};  // fetch_batch jobs, whatever the jobs per message
   std::thread fetcher_;
   std::atomic<bool> running_{false};
 
@@ -143,7 +147,7 @@ class Dispatcher {
   // Every job held in this process (queued, in flight, being recorded), by job id: kept alive
   // in JetStream while held, and a second message for one of them is not attempted alongside.
   std::unordered_map<std::string, std::shared_ptr<Work>> live_;
-  std::unordered_map<std::uint64_t, HandedBack> handed_back_;  // by stream sequence
+  std::map<std::pair<std::uint64_t, std::size_t>, HandedBack> handed_back_;
   // Jobs finished recently (bounded, oldest forgotten first): a job published again is caught
   // here without a database lookup; redelivered jobs are also looked up in `deliveries`.
   std::unordered_set<std::string> recent_;

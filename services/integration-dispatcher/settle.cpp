@@ -145,7 +145,7 @@ void Dispatcher::recorded(const std::shared_ptr<Work>& work, Record& rec, std::o
   if (rec.status == Status::retrying) {
     {
       std::lock_guard lock(mutex_);
-      handed_back_[work->msg.stream_sequence()] =
+      handed_back_[{work->msg.stream_sequence(), work->msg.index()}] =
           HandedBack{work->msg.delivered(), rec.attempt, rec.outcome.error, SteadyClock::now()};
     }
     (void)work->msg.nak(*delay);
@@ -168,7 +168,7 @@ void Dispatcher::recorded(const std::shared_ptr<Work>& work, Record& rec, std::o
     contract::DeadLetterEvent letter{.kind = contract::DeadLetterKind::deliveries,
                                      .id = rec.dead_letter_id,
                                      .key = job.job_id,
-                                     .subject = work->msg.subject(),
+                                     .subject = contract::subject::dispatch(job.target_id),
                                      .error = rec.outcome.error.value_or(""),
                                      .attempts = attempt,
                                      .at = format_rfc3339(now())};

@@ -5,7 +5,7 @@
 namespace dm::dispatcher {
 
 struct Dispatcher::Work {
-  bus::JsMessage msg;
+  service::MessagePart msg;  // the job's entry in its DM_DISPATCH message
   std::shared_ptr<Job> job;
   int attempt = 1;                        // the attempt this delivery would be
   std::optional<std::string> last_error;  // of the attempts recorded before (for an age dead letter)

@@ -1,6 +1,5 @@
 #include "dm/contract/device_event.hpp"
 
-#include <charconv>
 #include <utility>
 
 #include "fields.hpp"
@@ -54,47 +53,6 @@ Result<DeviceEvent> decode_device_event(std::string_view text) {
   e.time = owned(time);
   e.device_name = owned(name);
   return e;
-}
-
-}  // namespace dm::contract
-
-namespace dm::contract {
-
-void EventBatchWriter::add(std::string_view subject, std::string_view event_json) {
-  const auto length = std::to_string(event_json.size());
-  body_.reserve(body_.size() + subject.size() + length.size() + event_json.size() + 3);
-  body_.append(subject).append(1, ' ').append(length).append(1, '\n').append(event_json).append(1, '\n');
-  ++count_;
-}
-
-std::string EventBatchWriter::take() {
-  count_ = 0;
-  return std::exchange(body_, std::string());
-}
-
-std::vector<EventBatchEntry> read_event_batch(std::string_view body) {
-  std::vector<EventBatchEntry> out;
-  while (!body.empty()) {
-    // "<subject> <length>\n<event>\n"
-    auto eol = body.find('\n');
-    auto header = body.substr(0, eol);
-    auto space = header.rfind(' ');
-    std::size_t length = 0;
-    bool ok = eol != std::string_view::npos && space != std::string_view::npos && space > 0;
-    if (ok) {
-      auto digits = header.substr(space + 1);
-      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
-      ok = ec == std::errc() && end == digits.data() + digits.size() && !digits.empty();
-    }
-    ok = ok && body.size() - eol - 1 >= length && (body.size() - eol - 1 == length || body[eol + 1 + length] == '\n');
-    if (!ok) {
-      out.push_back({{}, body});
-      break;
-    }
-    out.push_back({header.substr(0, space), body.substr(eol + 1, length)});
-    body.remove_prefix(std::min(body.size(), eol + 1 + length + 1));
-  }
-  return out;
 }
 
 }  // namespace dm::contract

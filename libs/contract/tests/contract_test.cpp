@@ -517,35 +517,39 @@ TEST_CASE("decoders: device events give what consumers read and skip the rest") 
   CHECK(decode_device_event(raw_text).ok());
 }
 
-TEST_CASE("device-event batches: each event kept byte for byte, found again without parsing it") {
+TEST_CASE("batches: each entry kept byte for byte, found again without parsing it") {
   // An event holds the webhook body as received: newlines, tabs and all.
   const std::string pretty = "{\n\t\"raw\": {\"a\": 1}\n}";
-  EventBatchWriter batch;
+  BatchWriter batch;
   batch.add("dm.device.0000000000000001.up", pretty);
   batch.add("dm.device.0000000000000002.up", R"({"n":2})");
   batch.add("dm.device.0000000000000003.up", "");
   CHECK(batch.count() == 3);
+  const auto expected = batch.size();
   auto body = batch.take();
+  CHECK(body.size() == expected);
+  CHECK(BatchWriter::entry_size("dm.device.0000000000000002.up", R"({"n":2})") ==
+        std::string("dm.device.0000000000000002.up 7\n{\"n\":2}\n").size());
   CHECK(batch.count() == 0);
   CHECK(batch.size() == 0);
-  auto entries = read_event_batch(body);
+  auto entries = read_batch(body);
   REQUIRE(entries.size() == 3);
-  CHECK(entries[0].subject == "dm.device.0000000000000001.up");
-  CHECK(entries[0].event == pretty);
-  CHECK(entries[1].subject == "dm.device.0000000000000002.up");
-  CHECK(entries[1].event == R"({"n":2})");
-  CHECK(entries[2].event.empty());
-  CHECK(read_event_batch("").empty());
+  CHECK(entries[0].name == "dm.device.0000000000000001.up");
+  CHECK(entries[0].body == pretty);
+  CHECK(entries[1].name == "dm.device.0000000000000002.up");
+  CHECK(entries[1].body == R"({"n":2})");
+  CHECK(entries[2].body.empty());
+  CHECK(read_batch("").empty());
   // What does not read as a batch from some point on is one last entry, kept whole for its
   // consumer to dead-letter: a header without a length, a length past the end.
-  auto odd = read_event_batch("a 2\n{}\nno length here\n{}\n");
+  auto odd = read_batch("a 2\n{}\nno length here\n{}\n");
   REQUIRE(odd.size() == 2);
-  CHECK(odd[0].event == "{}");
-  CHECK(odd[1].subject.empty());
-  CHECK(odd[1].event == "no length here\n{}\n");
-  auto cut = read_event_batch("a 20\n{}\n");
+  CHECK(odd[0].body == "{}");
+  CHECK(odd[1].name.empty());
+  CHECK(odd[1].body == "no length here\n{}\n");
+  auto cut = read_batch("a 20\n{}\n");
   REQUIRE(cut.size() == 1);
-  CHECK(cut[0].subject.empty());
+  CHECK(cut[0].name.empty());
 }
 
 TEST_CASE("rpc errors: a message is json::detail's body; problems keep their locations") {

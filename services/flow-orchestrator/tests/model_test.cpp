@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "batches.hpp"
+#include "dm/contract/batch.hpp"
+#include "dm/contract/work.hpp"
 #include "dm/json/json.hpp"
 #include "engine.hpp"
 #include "processor.hpp"
@@ -109,7 +111,7 @@ namespace {
 struct FakeUplink {
   std::string device;
   int n = 0;
-  const std::string& subject() const { return device; }
+  const std::string& name() const { return device; }
 };
 using FakeBatches = Batches<FakeUplink>;
 std::vector<int> numbers(const FakeBatches::Batch& batch) {
@@ -264,4 +266,49 @@ TEST_CASE("a replay's run key differs from the original's and from other replays
   CHECK(a != b);
   CHECK(replay_key("f1", "dd", a) == "f1:replay:dd:" + a);
   CHECK(replay_key("f1", "dd", a) != run_key("f1", "dd"));
+}
+
+TEST_CASE("a level's delivery jobs go to DM_DISPATCH as one message per target, in their order") {
+  auto job = [](std::string target, std::string id, bool repeat = false) {
+    return DeliveryJob{std::move(target), id, R"({"job_id":")" + id + R"("})", repeat};
+  };
+  std::vector<DeliveryJob> jobs = {job("t1", "a"),       job("t2", "b"), job("t1", "c"),
+                                   job("t1", "d", true), job("t3", "e"), job("t1", "f")};
+  auto messages = pack_jobs(jobs, 1 << 20);
+  REQUIRE(messages.size() == 4);
+  // A repeat goes alone, de-duplicated on its job id and marked for the dispatcher to look up.
+  CHECK(messages[0].target_id == "t1");
+  CHECK(messages[0].jobs == std::vector<std::size_t>{3});
+  CHECK(messages[0].msg_id == "d");
+  REQUIRE(messages[0].headers.size() == 1);
+  CHECK(messages[0].headers[0].key == contract::kRepeatHeader);
+  CHECK(messages[0].body == jobs[3].body);
+  // The others of one target share a batch, in job order (one device's jobs keep their order).
+  CHECK(messages[1].target_id == "t1");
+  CHECK(messages[1].jobs == std::vector<std::size_t>{0, 2, 5});
+  CHECK(messages[1].msg_id.empty());
+  REQUIRE(messages[1].headers.size() == 1);
+  CHECK(messages[1].headers[0].key == contract::kJobBatchHeader);
+  CHECK(messages[1].headers[0].value == "3");
+  auto entries = contract::read_batch(messages[1].body);
+  REQUIRE(entries.size() == 3);
+  CHECK(entries[0].name == "a");
+  CHECK(entries[1].body == jobs[2].body);
+  CHECK(entries[2].name == "f");
+  // A target's only job goes alone, as an older dispatcher reads it too.
+  CHECK(messages[2].target_id == "t2");
+  CHECK(messages[2].body == jobs[1].body);
+  CHECK(messages[2].headers.empty());
+  CHECK(messages[3].jobs == std::vector<std::size_t>{4});
+
+  // Under the payload limit, and at most kMaxJobsPerMessage jobs a message.
+  const auto one = contract::BatchWriter::entry_size("a", jobs[0].body);
+  auto limited = pack_jobs({job("t", "a"), job("t", "a"), job("t", "a"), job("t", "a"), job("t", "a")}, 2 * one);
+  REQUIRE(limited.size() == 3);
+  CHECK(limited[0].jobs.size() == 2);
+  CHECK(limited[2].jobs.size() == 1);
+  std::vector<DeliveryJob> many(kMaxJobsPerMessage + 1, job("t", "x"));
+  auto split = pack_jobs(many, 1 << 20);
+  REQUIRE(split.size() == 2);
+  CHECK(split[0].jobs.size() == kMaxJobsPerMessage);
 }

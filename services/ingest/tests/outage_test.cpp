@@ -127,7 +127,7 @@ TEST_CASE("events PostgreSQL refuses become dead letters; the rest of their batc
   };
   for (int i = 0; i < 5; ++i) REQUIRE(hook.post(uplink(eui, "before" + std::to_string(i), i + 1)).status == 200);
   // Both in one stream message with a healthy event: each event is stored or refused alone.
-  contract::EventBatchWriter batch;
+  contract::BatchWriter batch;
   batch.add("dm.device." + eui + ".up", event("nul\\u0000id", "x"));
   batch.add("dm.device." + eui + ".up", event("in-batch-" + eui, "fine"));
   batch.add("dm.device." + eui + ".up", event("bad-utf8", "\xff\xfe"));

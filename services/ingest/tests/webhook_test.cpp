@@ -105,7 +105,7 @@ TEST_CASE("the same event twice: one message on dm.device.*.up and one history r
   std::string fresh = stored;  // another deduplication id: a new event
   for (auto at = fresh.find("dup-" + eui); at != std::string::npos; at = fresh.find("dup-" + eui))
     fresh.replace(at, 4, "new-");
-  contract::EventBatchWriter batch;
+  contract::BatchWriter batch;
   batch.add("dm.device." + eui + ".up", stored);
   batch.add("dm.device." + eui + ".up", fresh);
   REQUIRE((*nats)

@@ -5,6 +5,8 @@
 #include <iterator>
 
 #include "dispatch_fixture.hpp"
+#include "dm/contract/batch.hpp"
+#include "dm/contract/work.hpp"
 
 using namespace dm;
 using namespace dm::test;
@@ -45,6 +47,52 @@ TEST_CASE("a receiver that fails twice then succeeds gets exactly one successful
   CHECK(sink.stat("received") == 1);
   CHECK(sink.stat("failed") == 2);
   CHECK(count_history(id) == 3);
+}
+
+TEST_CASE("a batch of jobs: each delivered once, the one that failed retried alone, an unreadable entry skipped") {
+  Sink sink({"--fail-first", "1", "--fail-status", "503"});
+  auto id = create("integrations", "http", R"({"url":")" + sink.url() + R"("})");
+  // As the orchestrator queues a level's jobs for one target: one message, entries named by job id.
+  contract::BatchWriter batch;
+  for (int i = 0; i < 5; ++i) {
+    auto job = "batch-" + std::to_string(i);
+    batch.add(job, job_json(job, "integration", id));
+  }
+  batch.add("not-a-job", R"({"job_id":)");
+  auto ack = nats().jetstream().publish("dm.work.dispatch." + id, batch.take(), "", std::chrono::seconds(5),
+                                        {{contract::kJobBatchHeader, "6"}});
+  REQUIRE(ack.ok());
+  REQUIRE(eventually([&] { return count_history(id, "delivered") == 5; }));
+  CHECK(count_history(id, "retrying") == 1);
+  // The message came back for the job that failed; the four delivered before were not sent again.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  CHECK(sink.stat("failed") == 1);
+  CHECK(sink.stat("received") == 5);
+  CHECK(sink.stat("unique_keys") == 5);
+  CHECK(count_history(id) == 6);
+}
+
+TEST_CASE(
+    "a repeat (a job queued again for a redelivered uplink) is looked up: a restarted dispatcher sends only what is "
+    "not done") {
+  Sink sink;
+  auto id = create("integrations", "http", R"({"url":")" + sink.url() + R"("})");
+  publish_job("repeat-1", "integration", id);
+  REQUIRE(eventually([&] { return count_history(id, "delivered") == 1; }));
+  stack().stop("integration-dispatcher");  // its memory of finished jobs goes with it
+  stack().start("integration-dispatcher");
+  REQUIRE(stack().wait_ready("integration-dispatcher", std::chrono::seconds(30)));
+  for (const std::string job : {"repeat-1", "repeat-2"}) {
+    // Past the stream's duplicate window (another Nats-Msg-Id): only the dispatcher can tell.
+    auto ack = nats().jetstream().publish("dm.work.dispatch." + id, job_json(job, "integration", id), job + "-again",
+                                          std::chrono::seconds(5), {{contract::kRepeatHeader, "1"}});
+    REQUIRE(ack.ok());
+  }
+  REQUIRE(eventually([&] { return count_history(id, "delivered") == 2; }));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  CHECK(sink.stat("received") == 2);
+  CHECK(sink.stat("unique_keys") == 2);
+  CHECK(count_history(id) == 2);
 }
 
 TEST_CASE("a receiver that always fails ends in the dead letters, and retry from there delivers") {

@@ -26,7 +26,7 @@ std::vector<std::string> dead_letters_with(const std::string& part) {
 // Publishes one batch of events straight into the device stream, past the webhook's checks
 // (as a bug could have let them through): each (tap subject, data) one line of it.
 void publish_raw(const std::vector<std::pair<std::string, std::string>>& events, const std::string& msg_id) {
-  contract::EventBatchWriter batch;
+  contract::BatchWriter batch;
   for (const auto& [subject, data] : events) batch.add(subject, data);
   auto conn = bus::Connection::connect({.url = stack().nats().url(), .name = "poison"});
   REQUIRE(conn.ok());

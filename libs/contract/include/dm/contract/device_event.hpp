@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dm/contract/batch.hpp"
 #include "dm/contract/words.hpp"
 #include "dm/core/result.hpp"
 
@@ -42,29 +43,8 @@ namespace dm::contract {
 
 // ---- device-event-batch: dm.events.<event>, stream DM_DEVICE_EVENTS, Nats-Msg-Id = batch id.
 // Ingest stores the events of one type that arrive within its linger as one stream message
-// (one publish, one ack, one delivery per consumer for all of them). Each event is a header
-// line, its tap subject (dm.device.<dev_eui>.<event>), a space and the length of its JSON in
-// bytes, then that JSON and a newline: the JSON is kept byte for byte (an event holds the
-// webhook body as received, newlines and all) and found without parsing it.
-class EventBatchWriter {
- public:
-  void add(std::string_view subject, std::string_view event_json);
-  std::size_t count() const { return count_; }
-  std::size_t size() const { return body_.size(); }
-  std::string take();  // the body; the writer starts again, empty
-
- private:
-  std::string body_;
-  std::size_t count_ = 0;
-};
-
-struct EventBatchEntry {
-  std::string_view subject;  // empty when the batch could not be read from here on
-  std::string_view event;    // then: the rest of the body, to be dead-lettered as it is
-};
-// The events of a batch body, as views into it. Nothing is refused here: what does not read
-// as a batch from some point on is one last entry without a subject, and an event that is no
-// device event is its consumer's to dead-letter, alone.
-std::vector<EventBatchEntry> read_event_batch(std::string_view body);
+// (batch.hpp): each entry is named by its event's tap subject (dm.device.<dev_eui>.<event>)
+// and holds the device-event JSON. An entry that is no device event is its consumer's to
+// dead-letter, alone.
 
 }  // namespace dm::contract

@@ -27,7 +27,7 @@ std::string device_event(std::string_view dev_eui, std::string_view event);
 inline constexpr const char* kDeviceEvents = "dm.device.>";
 inline constexpr const char* kUplinks = "dm.device.*.up";
 // Device-event batches (stream DM_DEVICE_EVENTS): dm.events.<event>, the events of one type
-// that ingest stored together (contract::EventBatchWriter).
+// that ingest stored together (contract::BatchWriter).
 std::string event_batch(std::string_view event);
 inline constexpr const char* kEventBatches = "dm.events.>";
 inline constexpr const char* kUplinkBatches = "dm.events.up";

@@ -16,7 +16,16 @@
 
 namespace dm::contract {
 
-// ---- delivery-job: dm.work.dispatch.<target_id>, stream DM_DISPATCH, Nats-Msg-Id = job_id.
+// ---- delivery-job: dm.work.dispatch.<target_id>, stream DM_DISPATCH.
+// The jobs one orchestrator lane queues for one target at one graph level go as one message,
+// a batch (batch.hpp) whose entries are named by job id, marked by the header kJobBatchHeader
+// (its value: how many jobs); a lone job is its JSON alone. Jobs queued for the first time
+// carry no Nats-Msg-Id: a job is queued again only when its uplink is redelivered to the
+// orchestrator, and such a repeat goes alone, with Nats-Msg-Id = job_id and kRepeatHeader, so
+// that the stream drops it within its duplicate window and the dispatcher, past it, looks the
+// job up in its history before delivering it.
+inline constexpr const char* kJobBatchHeader = "Dm-Jobs";
+inline constexpr const char* kRepeatHeader = "Dm-Repeat";
 
 template <MessageText Text>
 struct BasicDeliveryJob {

@@ -1,6 +1,6 @@
 // A device-event batch read from a real JetStream consumer: each event settles on its own and
 // the message goes once all have, acked or handed back.
-#include "dm/service/event_parts.hpp"
+#include "dm/service/message_parts.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -35,8 +35,8 @@ struct Fixture {
     REQUIRE(conn->jetstream().publish(subject, body, id, 2s).ok());
   }
   // The parts of the next message, waiting for it.
-  std::vector<service::EventPart> next(std::chrono::milliseconds patience = 5s) {
-    std::vector<service::EventPart> parts;
+  std::vector<service::MessagePart> next(std::chrono::milliseconds patience = 5s) {
+    std::vector<service::MessagePart> parts;
     eventually(
         [&] {
           auto got = consumer->fetch(1, 200ms);
@@ -50,7 +50,7 @@ struct Fixture {
 };
 
 std::string batch_of(const std::vector<std::string>& events) {
-  contract::EventBatchWriter w;
+  contract::BatchWriter w;
   for (const auto& e : events) w.add("dm.device.0000000000000001.up", e);
   return w.take();
 }
@@ -63,7 +63,7 @@ TEST_CASE("event parts: the message is acked once every event of it is") {
   auto parts = f.next();
   REQUIRE(parts.size() == 3);
   CHECK(parts[1].data() == R"({"n":2})");
-  CHECK(parts[1].subject() == "dm.device.0000000000000001.up");
+  CHECK(parts[1].name() == "dm.device.0000000000000001.up");
   CHECK(parts[2].index() == 2);
   CHECK(parts[0].delivered() == 1);
   REQUIRE(parts[2].ack().ok());
@@ -114,7 +114,7 @@ TEST_CASE("event parts: the shortest delay asked is the message's; an old single
   f.publish("dm.device.0000000000000002.up", R"({"old":true})", "single");
   auto single = f.next();
   REQUIRE(single.size() == 1);
-  CHECK(single[0].subject() == "dm.device.0000000000000002.up");
+  CHECK(single[0].name() == "dm.device.0000000000000002.up");
   CHECK(single[0].data() == R"({"old":true})");
   REQUIRE(single[0].ack().ok());
   CHECK(eventually([&] { return f.unacked() == 0; }, 5s));

@@ -1,0 +1,38 @@
+#pragma once
+// One stream message carrying many: ingest's device-event batches (device_event.hpp) and the
+// orchestrator's delivery-job batches (work.hpp) share this framing, so that a message costs
+// one publish, one ack and one delivery per consumer for all of its entries. Each entry is a
+// header line, its name (an event's tap subject, a job's id), a space and the length of its
+// body in bytes, then that body and a newline: a body is kept byte for byte (an event holds the
+// webhook body as received, newlines and all) and found without parsing it.
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dm::contract {
+
+class BatchWriter {
+ public:
+  void add(std::string_view name, std::string_view body);
+  std::size_t count() const { return count_; }
+  std::size_t size() const { return body_.size(); }
+  // What adding an entry would make size(): to stay under a payload limit.
+  static std::size_t entry_size(std::string_view name, std::string_view body);
+  std::string take();  // the message body; the writer starts again, empty
+
+ private:
+  std::string body_;
+  std::size_t count_ = 0;
+};
+
+struct BatchEntry {
+  std::string_view name;  // empty when the batch could not be read from here on
+  std::string_view body;  // then: the rest of the message, to be dead-lettered as it is
+};
+// The entries of a batch message, as views into it. Nothing is refused here: what does not
+// read as a batch from some point on is one last entry without a name, and an entry that is
+// not what its stream carries is its consumer's to dead-letter, alone.
+std::vector<BatchEntry> read_batch(std::string_view message);
+
+}  // namespace dm::contract
