@@ -81,12 +81,9 @@ Result<std::vector<std::string>> dead_letter_ids(db::Pool& db, const std::string
 Result<bool> requeue_dead_letter(db::Pool& db, const std::string& id,
                                  const std::function<Result<void>(const std::string& job)>& requeue) {
   return db.transaction([&](db::Session& s) -> Result<bool> {
-    DM_ASSIGN_OR_RETURN(auto row,
-                        s.exec("DELETE FROM dead_letters WHERE id = $1::uuid RETURNING job_id, job::text", {id}));
+    DM_ASSIGN_OR_RETURN(auto row, s.exec("DELETE FROM dead_letters WHERE id = $1::uuid RETURNING job::text", {id}));
     if (row.empty()) return false;  // requeued meanwhile
-    // The job's final state goes too: delivered again, it is a new delivery.
-    DM_TRY(s.exec("DELETE FROM deliveries WHERE job_id = $1", {std::string(row.get(0, 0))}));
-    DM_TRY(requeue(std::string(row.get(0, 1))));
+    DM_TRY(requeue(std::string(row.get(0, 0))));
     return true;
   });
 }

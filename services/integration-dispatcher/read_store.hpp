@@ -41,7 +41,7 @@ struct LetterPage {
 Result<LetterPage> dead_letter_page(db::Pool& db, const std::string& target, const api::Paging& page);
 // The ids of the target's dead letters (or of the one named), oldest first.
 Result<std::vector<std::string>> dead_letter_ids(db::Pool& db, const std::string& target, const Opt& one);
-// Takes a dead letter out with its job's final state, and hands the job to `requeue` in the
+// Takes a dead letter out and hands its job to `requeue` in the
 // same transaction: a failed requeue keeps the dead letter. False: it was taken meanwhile.
 Result<bool> requeue_dead_letter(db::Pool& db, const std::string& id,
                                  const std::function<Result<void>(const std::string& job)>& requeue);

@@ -31,7 +31,7 @@ std::string dead_letter_job(const Record& r) {
 }
 
 struct Rows {
-  std::vector<db::Params> history, finals, dead, records;
+  std::vector<db::Params> history, dead, records;
   bool idempotent = false;
 };
 
@@ -51,7 +51,6 @@ Rows rows_of(std::span<const Record> batch) {
                            o.http_status ? db::Param(std::to_string(*o.http_status)) : std::nullopt, error,
                            std::to_string(o.duration_ms), o.request.empty() ? db::Param() : o.request,
                            o.response.empty() ? db::Param() : o.response});
-    if (r.status != Status::retrying) out.finals.push_back({j.job_id, j.target_id, kind, status});
     if (r.status == Status::dead_lettered) {
       out.dead.push_back(
           {r.dead_letter_id, j.job_id, j.target_id, kind, dead_letter_job(r), std::to_string(r.attempt), error});
@@ -76,10 +75,6 @@ Result<void> write_records(db::Pool& db, std::span<const Record> batch) {
     } else {
       DM_TRY(s.copy_in("history", kHistoryColumns, rows.history));  // the fastest path, for the usual case
     }
-    if (!rows.finals.empty()) {
-      DM_TRY(db::insert_rows(s, "deliveries", {"job_id", "target_id", "kind", "status"}, rows.finals,
-                             "ON CONFLICT (job_id) DO UPDATE SET status = EXCLUDED.status, finished_at = now()"));
-    }
     if (!rows.dead.empty()) {
       DM_TRY(db::insert_rows(s, "dead_letters", {"id", "job_id", "target_id", "kind", "job", "attempts", "last_error"},
                              rows.dead,
@@ -97,21 +92,24 @@ Result<void> write_records(db::Pool& db, std::span<const Record> batch) {
 Result<std::unordered_map<std::string, JobState>> job_states(db::Pool& db, const std::vector<std::string>& job_ids) {
   std::unordered_map<std::string, JobState> out;
   if (job_ids.empty()) return out;
-  // Attempts are the `retrying` rows since the job was last dead-lettered: a dead letter
-  // retried from the API starts again with all its attempts. Joins on unnest probe the
-  // primary key and history_job_idx once per id (with `= ANY($1)` and a long list PostgreSQL
-  // chose to scan the whole table instead).
+  // A job is finished when its last row that is not `retrying` says delivered or failed (a
+  // dead letter retried from the API is not). Its attempts are the `retrying` rows since then:
+  // a retried dead letter starts again with all its attempts. Joins on unnest probe
+  // history_job_idx once per id (with `= ANY($1)` and a long list PostgreSQL chose to scan
+  // the whole table instead).
   DM_ASSIGN_OR_RETURN(
       auto rows,
-      db.exec("SELECT j.id, d.job_id IS NOT NULL, coalesce(a.attempts, 0), a.last_error"
+      db.exec("SELECT j.id, coalesce(f.status IN ('delivered', 'failed'), false), coalesce(a.attempts, 0),"
+              "       a.last_error"
               " FROM unnest($1::text[]) AS j(id)"
-              " LEFT JOIN deliveries d ON d.job_id = j.id"
+              " LEFT JOIN LATERAL ("
+              "   SELECT x.status, x.created_at FROM history x"
+              "   WHERE x.job_id = j.id AND x.status <> 'retrying' ORDER BY x.created_at DESC LIMIT 1"
+              " ) f ON true"
               " LEFT JOIN LATERAL ("
               "   SELECT count(*) FILTER (WHERE h.status = 'retrying') AS attempts,"
               "          (array_agg(h.error ORDER BY h.created_at DESC))[1] AS last_error"
-              "   FROM history h WHERE h.job_id = j.id AND h.created_at > coalesce("
-              "     (SELECT max(x.created_at) FROM history x WHERE x.job_id = j.id AND x.status <> 'retrying'),"
-              "     '-infinity')"
+              "   FROM history h WHERE h.job_id = j.id AND h.created_at > coalesce(f.created_at, '-infinity')"
               " ) a ON true",
               {db::text_array(job_ids)}));
   for (std::size_t i = 0; i < rows.size(); ++i) {

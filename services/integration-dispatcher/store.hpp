@@ -1,6 +1,6 @@
 #pragma once
 // All SQL of the dispatcher's delivery path: the rows that record attempt outcomes (history,
-// final delivery states, dead letters, internal storage records) and the lookup that tells,
+// dead letters, internal storage records) and the lookup that tells,
 // for jobs JetStream delivers again, whether they are finished and how many attempts they
 // have had. The REST routes' reads are in read_store.hpp.
 #include <functional>
