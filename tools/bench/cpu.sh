@@ -9,7 +9,8 @@
 #   RATES="600 max" DURATION=20 tools/bench/cpu.sh
 #   RATES=idle tools/bench/cpu.sh               # no load: the stack's CPU per second at rest
 #   THREADS=1 RATES=200 tools/bench/cpu.sh      # also the 25 threads switching most, per uplink
-#   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL transactions and row writes per uplink
+#   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL commits, WAL bytes and row writes per uplink
+#   WAL_WARMUP=0 tools/bench/cpu.sh             # a new PostgreSQL cluster (no WAL segments to reuse yet)
 #   CONNS=1 RATES=200 tools/bench/cpu.sh        # also NATS messages per uplink by client connection
 #   tools/bench/cpu.sh --root ../old-checkout  # the same against another checkout's build
 #                                              # (alternate runs with the commit before)
@@ -107,12 +108,16 @@ thread_switches() { # "<process>/<thread> <switches>" for every thread of the st
     done
   done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort
 }
-pg_stats() { # "<what> <count>": commits of the database, rows written per table
+pg_sql() { # statements on stdin, each in its own transaction, as the superuser
   PGPASSWORD="$(sed -n 's/^POSTGRES_PASSWORD=//p' "$DM_DATA_DIR/secrets/postgres.env")" \
-    psql -X -A -t -F ' ' -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "${PG_DATABASE:-device_manager}" -c "
-      SELECT 'commits', xact_commit FROM pg_stat_database WHERE datname = current_database()
+    psql -X -q -A -t -F ' ' -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "${PG_DATABASE:-device_manager}"
+}
+pg_stats() { # "<what> <count>": commits of the database, WAL bytes and full-page images, rows written per table
+  echo "SELECT 'commits', xact_commit FROM pg_stat_database WHERE datname = current_database()
+      UNION ALL SELECT 'wal_bytes', wal_bytes FROM pg_stat_wal
+      UNION ALL SELECT 'wal_full_pages', wal_fpi FROM pg_stat_wal
       UNION ALL SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables" |
-    sort
+    pg_sql | sort
 }
 nats_conns() { # "<connection name> <msgs from it> <msgs to it>" (connz counts as the server sees them)
   curl -sf "http://127.0.0.1:$NATS_HTTP_PORT/connz?limit=1024" | python3 -c '
@@ -123,6 +128,20 @@ for c in json.load(sys.stdin)["connections"]:
 }
 received() { curl -sf "http://127.0.0.1:$SINK_PORT/_sink/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["received"])'; }
 
+# Warm up PostgreSQL's WAL as in a cluster that has run for a while: a new cluster writes
+# every 16 MB segment full of zeros before its first use, a running one reuses the segments its
+# checkpoints freed (min_wal_size, deploy/local/up). WAL_WARMUP=0: measure a new cluster.
+if [ "${WAL_WARMUP:-1024}" -gt 0 ]; then
+  {
+    echo "CREATE TABLE bench_wal_warmup (x int);"
+    for _ in $(seq 1 $((${WAL_WARMUP:-1024} / 16))); do
+      echo "INSERT INTO bench_wal_warmup VALUES (1);"
+      echo "SELECT pg_switch_wal();"
+    done
+    echo "DROP TABLE bench_wal_warmup;"
+    echo "CHECKPOINT;"
+  } | pg_sql >/dev/null
+fi
 # Warm up: caches, connections, V8 workers.
 taskset -c "$LOAD_CPU" "$TOOLS_BUILD/tools/dm-load" --url "$WEBHOOK" --secret "$SECRET" --rate 200 --duration 5 \
   --devices "$DEVICES" >/dev/null
