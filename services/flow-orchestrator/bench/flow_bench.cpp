@@ -18,11 +18,14 @@
 // BENCH_RUNS runs (default 1).
 //   build-x/services/flow-orchestrator/dm-orchestrator-bench '[latency]'
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
 
+#include "dm/contract/batch.hpp"
+#include "dm/contract/work.hpp"
 #include "dm/http/server.hpp"
 #include "flow_fixture.hpp"
 #include "proc_stats.hpp"
@@ -58,10 +61,12 @@ const char* kBenchFunction = "function f(m) { return {temperature: m.data.temper
 
 // Milliseconds from the "sent_us" (the uplink's scheduled send time, µs) found in `text` to
 // `now_us`; nothing when `text` carries none.
-std::optional<double> ms_since_sent(const std::string& text, std::int64_t now_us, std::int64_t* sent_us = nullptr) {
+std::optional<double> ms_since_sent(std::string_view text, std::int64_t now_us, std::int64_t* sent_us = nullptr) {
   auto pos = text.find("\"sent_us\":");
-  if (pos == std::string::npos) return std::nullopt;
-  std::int64_t sent = std::atoll(text.c_str() + pos + 10);
+  if (pos == std::string_view::npos) return std::nullopt;
+  std::int64_t sent = 0;
+  const auto digits = text.substr(pos + 10);
+  std::from_chars(digits.data(), digits.data() + digits.size(), sent);
   if (sent_us) *sent_us = sent;
   return static_cast<double>(now_us - sent) / 1000.0;
 }
@@ -171,10 +176,14 @@ class StageTap {
       REQUIRE(c.ok());
       conn = std::move(c).value();
       auto s = conn->subscribe(subject, "", [this](bus::Message&& m) {
-        if (auto ms = ms_since_sent(m.data, unix_us())) {
-          std::lock_guard lock(mu);
-          latencies_ms.push_back(*ms);
+        const auto now = unix_us();
+        std::lock_guard lock(mu);
+        if (!m.header(contract::kJobBatchHeader)) {
+          if (auto ms = ms_since_sent(m.data, now)) latencies_ms.push_back(*ms);
+          return;
         }
+        for (const auto& job : contract::read_batch(m.data))  // a batch of delivery jobs
+          if (auto ms = ms_since_sent(job.body, now)) latencies_ms.push_back(*ms);
       });
       REQUIRE(s.ok());
       sub = std::move(s).value();
