@@ -71,7 +71,9 @@ std::vector<JobMessage> pack_jobs(const std::vector<DeliveryJob>& jobs, std::siz
   std::vector<std::pair<std::string_view, std::vector<std::size_t>>> targets;
   std::unordered_map<std::string_view, std::size_t> where;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (jobs[i].repeat) {
+    // A node id may hold a newline (the registry takes any string): such a job would break
+    // its batch's framing for the jobs after it.
+    if (jobs[i].repeat || !contract::BatchWriter::can_name(jobs[i].job_id)) {
       alone(i);
       continue;
     }

@@ -301,6 +301,13 @@ TEST_CASE("a level's delivery jobs go to DM_DISPATCH as one message per target, 
   CHECK(messages[2].headers.empty());
   CHECK(messages[3].jobs == std::vector<std::size_t>{4});
 
+  // A job id the framing cannot carry (a node id with a newline) goes alone; the others still share.
+  auto odd = pack_jobs({job("t", "a"), job("t", "run:node\nid"), job("t", "c")}, 1 << 20);
+  REQUIRE(odd.size() == 2);
+  CHECK(odd[0].jobs == std::vector<std::size_t>{1});
+  CHECK(odd[0].headers.empty());
+  CHECK(odd[1].jobs == std::vector<std::size_t>{0, 2});
+
   // Under the payload limit, and at most kMaxJobsPerMessage jobs a message.
   const auto one = contract::BatchWriter::entry_size("a", jobs[0].body);
   auto limited = pack_jobs({job("t", "a"), job("t", "a"), job("t", "a"), job("t", "a"), job("t", "a")}, 2 * one);

@@ -14,7 +14,10 @@ namespace dm::contract {
 
 class BatchWriter {
  public:
-  void add(std::string_view name, std::string_view body);
+  // A name the framing can carry: not empty, no newline (it ends the header line). An entry
+  // whose name is not must go in a message of its own.
+  static bool can_name(std::string_view name) { return !name.empty() && name.find('\n') == std::string_view::npos; }
+  void add(std::string_view name, std::string_view body);  // `name` as can_name() allows
   std::size_t count() const { return count_; }
   std::size_t size() const { return body_.size(); }
   // What adding an entry would make size(): to stay under a payload limit.
