@@ -16,7 +16,8 @@ struct MessagePart::Batch {
   std::size_t count = 0;
   std::mutex mu;
   std::size_t unsettled = 0;
-  std::optional<std::chrono::milliseconds> again;  // some part asked to come back, this soon
+  std::optional<std::chrono::milliseconds> again;                 // some part asked to come back, this soon
+  std::optional<std::chrono::steady_clock::time_point> progress;  // last told in progress
 };
 
 MessagePart::MessagePart(std::shared_ptr<Batch> batch, std::size_t index, std::string name, std::string_view data)
@@ -54,7 +55,17 @@ std::optional<std::string> MessagePart::header(std::string_view key) const { ret
 Result<void> MessagePart::ack() { return settle(false, {}); }
 Result<void> MessagePart::nak() { return settle(true, std::chrono::milliseconds(0)); }
 Result<void> MessagePart::nak(std::chrono::milliseconds delay) { return settle(true, delay); }
-Result<void> MessagePart::in_progress() { return batch_->message.in_progress(); }
+// Every part of a message held somewhere keeps it alive, but the server needs to hear it once:
+// a batch of 256 jobs would otherwise send 256 of these at a time.
+Result<void> MessagePart::in_progress() {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(batch_->mu);
+    if (batch_->progress && now - *batch_->progress < std::chrono::seconds(1)) return ok();
+    batch_->progress = now;
+  }
+  return batch_->message.in_progress();
+}
 
 Result<void> MessagePart::settle(bool again, std::chrono::milliseconds delay) {
   if (settled_ || !batch_) return ok();

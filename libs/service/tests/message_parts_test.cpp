@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dm/bus/bus.hpp"
@@ -22,11 +23,11 @@ struct Fixture {
   std::shared_ptr<bus::Connection> conn;
   std::unique_ptr<bus::PullConsumer> consumer;
 
-  Fixture() {
+  explicit Fixture(std::chrono::milliseconds ack_wait = 30s) {
     conn = dm::testing::connect_bus(server.url(), "parts-test");
     auto& js = conn->jetstream();
     REQUIRE(js.ensure_stream({.name = "EV", .subjects = {"dm.events.>", "dm.device.>"}}).ok());
-    REQUIRE(js.ensure_consumer("EV", {.durable = "reader", .ack_wait = 30s}).ok());
+    REQUIRE(js.ensure_consumer("EV", {.durable = "reader", .ack_wait = ack_wait}).ok());
     auto sub = js.pull_subscribe("EV", "reader", "");
     REQUIRE(sub.ok());
     consumer = std::move(sub).value();
@@ -132,4 +133,20 @@ TEST_CASE("fetch size: about the events asked for, however many a message holds"
   CHECK(size.messages() >= 490);
   size.saw(0, 0);  // an empty fetch says nothing
   CHECK(size.messages() >= 490);
+}
+
+TEST_CASE("event parts: any part held keeps the whole message from coming back") {
+  Fixture f(2s);
+  f.publish("dm.events.up", batch_of({R"({"n":1})", R"({"n":2})", R"({"n":3})"}), "b-progress");
+  auto parts = f.next();
+  REQUIRE(parts.size() == 3);
+  // Twice the ack wait, every part telling the server every 200 ms (it hears once a second).
+  for (int i = 0; i < 20; ++i) {
+    for (auto& p : parts) REQUIRE(p.in_progress().ok());
+    std::this_thread::sleep_for(200ms);
+  }
+  auto again = f.consumer->fetch(1, 500ms);
+  CHECK((!again || again->empty()));  // not redelivered
+  for (auto& p : parts) REQUIRE(p.ack().ok());
+  CHECK(eventually([&] { return f.unacked() == 0; }));
 }

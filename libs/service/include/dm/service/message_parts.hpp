@@ -41,7 +41,7 @@ class MessagePart {
   Result<void> ack();
   Result<void> nak();
   Result<void> nak(std::chrono::milliseconds delay);  // the shortest delay asked is the message's
-  Result<void> in_progress();                         // keeps the whole message alive
+  Result<void> in_progress();                         // keeps the whole message alive (told once a second at most)
 
  private:
   Result<void> settle(bool again, std::chrono::milliseconds delay);
