@@ -118,7 +118,7 @@ std::vector<Result<Queued>> NatsJobQueue::queue(const std::vector<DeliveryJob>& 
     auto carried = std::make_shared<std::vector<std::size_t>>(std::move(m.jobs));
     js_.jetstream().publish_async(
         contract::subject::dispatch(m.target_id), m.body, m.msg_id,
-        [gather, carried](Result<bus::PubAck> r) {
+        [gather, carried](const Result<bus::PubAck>& r) {
           for (auto i : *carried) gather->put(i, r ? Result<Queued>(Queued::dispatched) : Result<Queued>(r.error()));
         },
         m.headers);

@@ -22,8 +22,8 @@ namespace dm::ingest {
 struct BatchOptions {
   // How long the first event of a batch waits for others (0: each event is published at once).
   std::chrono::milliseconds linger{10};
-  std::size_t max_events = 256;        // a full batch goes at once
-  std::size_t max_bytes = 256 * 1024;  // well under NATS's max_payload (1 MiB by default)
+  std::size_t max_events = 256;                     // a full batch goes at once
+  std::size_t max_bytes = std::size_t{256} * 1024;  // well under NATS's max_payload (1 MiB by default)
 };
 
 class EventBatcher {

@@ -269,8 +269,8 @@ TEST_CASE("a replay's run key differs from the original's and from other replays
 }
 
 TEST_CASE("a level's delivery jobs go to DM_DISPATCH as one message per target, in their order") {
-  auto job = [](std::string target, std::string id, bool repeat = false) {
-    return DeliveryJob{std::move(target), id, R"({"job_id":")" + id + R"("})", repeat};
+  auto job = [](const std::string& target, const std::string& id, bool repeat = false) {
+    return DeliveryJob{target, id, R"({"job_id":")" + id + R"("})", repeat};
   };
   std::vector<DeliveryJob> jobs = {job("t1", "a"),       job("t2", "b"), job("t1", "c"),
                                    job("t1", "d", true), job("t3", "e"), job("t1", "f")};
