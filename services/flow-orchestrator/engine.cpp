@@ -4,6 +4,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 
 #include "dm/contract/batch.hpp"
 #include "dm/contract/subjects.hpp"
@@ -84,16 +85,12 @@ std::vector<JobMessage> pack_jobs(const std::vector<DeliveryJob>& jobs, std::siz
   contract::BatchWriter writer;
   std::vector<std::size_t> in_writer;
   auto flush = [&](std::string_view target) {
-    if (in_writer.size() == 1) {
-      alone(in_writer.front());
-    } else if (!in_writer.empty()) {
-      JobMessage m{std::string(target), {}, {}, {{contract::kJobBatchHeader, std::to_string(in_writer.size())}}, {}};
-      m.body = writer.take();
-      m.jobs = std::move(in_writer);
-      out.push_back(std::move(m));
-    }
-    writer.take();
-    in_writer.clear();
+    auto body = writer.take();
+    auto carried = std::exchange(in_writer, {});
+    if (carried.size() == 1) return alone(carried.front());  // plain JSON, as older dispatchers read
+    if (carried.empty()) return;
+    auto count = std::to_string(carried.size());
+    out.push_back({std::string(target), std::move(body), {}, {{contract::kJobBatchHeader, count}}, std::move(carried)});
   };
   for (const auto& [target, indices] : targets) {
     for (auto i : indices) {

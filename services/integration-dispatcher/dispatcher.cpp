@@ -59,7 +59,6 @@ Result<void> Dispatcher::start() {
   // and dead-lettered here) are provisioning's (contract::consumers); start-up waits a while.
   DM_ASSIGN_OR_RETURN(consumer_, service::bind_consumer(nats_.jetstream(), contract::kDispatchStream,
                                                         contract::kDispatchConsumer, "", std::chrono::minutes(2)));
-  fetch_size_ = service::FetchSize(settings_.fetch_batch);
   workers_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(settings_.workers), 1 << 20);
   running_ = true;
   fetcher_ = std::thread([this] {

@@ -138,7 +138,7 @@ class Dispatcher {
   Recorder& recorder_;
   std::unique_ptr<ThreadPool> workers_;
   std::unique_ptr<bus::PullConsumer> consumer_;
-  service::FetchSize fetch_size_{256};  // fetch_batch jobs, whatever the jobs per message
+  service::FetchSize fetch_size_{settings_.fetch_batch};  // jobs, whatever the jobs per message
   std::thread fetcher_;
   std::atomic<bool> running_{false};
 

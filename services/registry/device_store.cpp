@@ -69,17 +69,12 @@ Result<void> update_distinct_states(db::Session& s, const std::vector<const Devi
   json::Writer w;
   w.start_array();
   for (const auto* st : states) {
-    w.start_object().field("id", st->id);
-    w.field_or_null("seen", st->last_seen_at);
-    if (st->status)
-      w.field("status", word(*st->status));
-    else
-      w.key("status").null();
-    if (st->battery_level)
-      w.field("battery", *st->battery_level);
-    else
-      w.key("battery").null();
-    w.end_object();
+    w.start_object()
+        .field("id", st->id)
+        .field_or_null("seen", st->last_seen_at)
+        .field_or_null("status", word_param(st->status))
+        .field_or_null("battery", st->battery_level)
+        .end_object();
   }
   w.end_array();
   DM_ASSIGN_OR_RETURN(

@@ -13,7 +13,6 @@ namespace dm::service {
 struct MessagePart::Batch {
   explicit Batch(bus::JsMessage m) : message(std::move(m)) {}
   bus::JsMessage message;
-  std::size_t count = 0;
   std::mutex mu;
   std::size_t unsettled = 0;
   std::optional<std::chrono::milliseconds> again;                 // some part asked to come back, this soon
@@ -46,7 +45,6 @@ MessagePart::~MessagePart() {
   if (!settled_ && batch_) (void)nak();
 }
 
-std::size_t MessagePart::count() const { return batch_->count; }
 std::uint64_t MessagePart::stream_sequence() const { return batch_->message.stream_sequence(); }
 int MessagePart::delivered() const { return batch_->message.delivered(); }
 std::chrono::system_clock::time_point MessagePart::stored_at() const { return batch_->message.stored_at(); }
@@ -101,7 +99,7 @@ std::vector<MessagePart> unpack(bus::JsMessage message, bool alone, std::string 
     for (std::size_t i = 0; i < entries.size(); ++i)
       parts.emplace_back(batch, i, std::string(entries[i].name), entries[i].body);
   }
-  batch->count = batch->unsettled = parts.size();
+  batch->unsettled = parts.size();
   if (parts.empty()) (void)batch->message.ack();  // an empty batch: nothing in it to do
   return parts;
 }

@@ -31,7 +31,6 @@ class MessagePart {
   const std::string& name() const { return name_; }
   std::string_view data() const { return data_; }
   std::size_t index() const { return index_; }  // its place in the message
-  std::size_t count() const;                    // parts in the message
   std::uint64_t stream_sequence() const;        // of the message
   int delivered() const;                        // of the message
   std::chrono::system_clock::time_point stored_at() const;
