@@ -27,6 +27,9 @@ constexpr milliseconds kShortestHandBack{250};
 constexpr milliseconds kAskAgain{1000};
 constexpr milliseconds kHeldAlready{2000};
 
+// Set while pump() starts attempts on its own thread (see there).
+thread_local bool starting_here = false;
+
 }  // namespace
 
 void Attempter::attempt(const Target& target, const Job& job, int attempt,
@@ -320,9 +323,22 @@ void Dispatcher::pump(const std::string& target_id) {
       start.push_back(std::move(w));
     }
   }
+  // An HTTP attempt whose target is known starts here: it only hands its request to the HTTP
+  // client's I/O thread, so a worker thread would add a wake-up per job and nothing else. The
+  // others go to a worker, which may have to ask the registry or write to a storage. A pump
+  // inside an attempt that ended at once (a refused destination calls back before it returns)
+  // hands its jobs to the workers rather than recursing once per queued job.
+  const bool nested = starting_here;
+  starting_here = true;
   for (auto& w : start) {
-    if (!workers_->submit([this, w] { execute(w); })) abandon(w, kAskAgain, "stopping");
+    auto target = nested ? nullptr : targets_.cached(w->job->target_id);
+    if (target && std::holds_alternative<HttpTarget>(target->spec)) {
+      attempt(w, std::move(target));
+    } else if (!workers_->submit([this, w] { execute(w); })) {
+      abandon(w, kAskAgain, "stopping");
+    }
   }
+  starting_here = nested;
 }
 
 void Dispatcher::execute(std::shared_ptr<Work> work) {
@@ -338,7 +354,13 @@ void Dispatcher::execute(std::shared_ptr<Work> work) {
     o.permanent = true;
     return finish(std::move(work), std::move(o), false);
   }
-  work->target = *target;
+  attempt(work, *target);
+  pump(job.target_id);  // MQTT returns before its ack: room for more
+}
+
+void Dispatcher::attempt(const std::shared_ptr<Work>& work, std::shared_ptr<const Target> target) {
+  const Job& job = *work->job;
+  work->target = std::move(target);
   {
     std::lock_guard lock(mutex_);
     auto& st = state_locked(job.target_id);
@@ -353,7 +375,6 @@ void Dispatcher::execute(std::shared_ptr<Work> work) {
   }
   attempter_.attempt(*work->target, job, work->attempt,
                      [this, work](Outcome o, bool internal) { finish(work, std::move(o), internal); });
-  pump(job.target_id);  // MQTT returns before its ack: room for more
 }
 
 // A job taken for an attempt that did not happen: its slot (and probe) freed, back to the stream.

@@ -55,7 +55,8 @@ struct Settings {
   std::chrono::milliseconds ack_wait{60000};
 };
 
-// Runs one attempt of a job against a target, on a worker thread; `done` once.
+// Runs one attempt of a job against a target; `done` once. HTTP attempts return at once (the
+// HTTP client's I/O thread does the exchange); MQTT and storages may block their thread a while.
 class Attempter {
  public:
   Attempter(HttpSender& http, MqttSender& mqtt, StorageWriter& storages)
@@ -110,6 +111,7 @@ class Dispatcher {
                  bool attempts_known = true);
   void pump(const std::string& target_id);
   void execute(std::shared_ptr<Work> work);
+  void attempt(const std::shared_ptr<Work>& work, std::shared_ptr<const Target> target);
   void abandon(const std::shared_ptr<Work>& work, std::chrono::milliseconds delay, const std::string& why);
   TargetState& state_locked(const std::string& target_id);
   void track_locked(const std::shared_ptr<Work>& work);

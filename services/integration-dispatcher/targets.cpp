@@ -29,11 +29,14 @@ void TargetCache::invalidate(const std::string& id) {
   cache_.erase(id);
 }
 
+std::shared_ptr<const Target> TargetCache::cached(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = cache_.find(id);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
 Result<std::shared_ptr<const Target>> TargetCache::get(contract::JobKind kind, const std::string& id) {
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = cache_.find(id); it != cache_.end()) return it->second;
-  }
+  if (auto hit = cached(id)) return hit;
   const std::string what = std::string(contract::to_string(kind));
   const std::string plural = what + "s";
   bus::Headers headers{{"Dm-Method", "GET"}, {"Dm-Target", "/internal/v1/" + plural + "/" + id}};

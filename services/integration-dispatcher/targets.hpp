@@ -18,6 +18,8 @@ class TargetCache {
   // Errc::not_found when the registry does not know it (a permanent failure for a job);
   // unavailable/timeout when the registry cannot be asked.
   Result<std::shared_ptr<const Target>> get(contract::JobKind kind, const std::string& id);
+  // The cached definition, or null: never asks the registry, so it never blocks.
+  std::shared_ptr<const Target> cached(const std::string& id);
   void invalidate(const std::string& id);
   // POST /internal/v1/integrations/{id}/status, fire and forget (logged on failure).
   void report_status(const std::string& id, const std::string& status, const std::optional<std::string>& last_error);
