@@ -1,5 +1,7 @@
 #include "history.hpp"
 
+#include <unordered_set>
+
 #include "dm/api/query.hpp"
 #include "dm/contract/subjects.hpp"
 #include "dm/core/log.hpp"
@@ -82,11 +84,33 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs) {
                     r->device_id.empty() ? db::Param() : db::Param(r->device_id), r->trigger_node, r->status,
                     path_json(r->path), std::to_string(r->duration_ms), r->replay ? "true" : "false", r->at});
   }
-  // A run and its function executions are stored together or not at all.
+  // A run and its function executions are stored together or not at all, and the executions
+  // only with a run that is new: function_runs has no key of its own (migration 0006), the
+  // run's unique run_key keeps them from being stored twice. COPY first, the common case; a
+  // run stored already (its uplink delivered again after a crash, or stored twice upstream)
+  // aborts that transaction, and the second one inserts the new runs, then their executions.
   auto functions = function_run_rows(runs);
-  DM_TRY(db::append_all(db, {{"flow_runs", kColumns, rows, "ON CONFLICT (run_key) DO NOTHING"},
-                             {"function_runs", function_run_columns(), functions, "ON CONFLICT (run_id) DO NOTHING"}}));
-  return ok();
+  auto copied = db.transaction([&](db::Session& s) -> Result<void> {
+    DM_TRY(s.copy_in("flow_runs", kColumns, rows));
+    if (!functions.empty()) DM_TRY(s.copy_in("function_runs", function_run_columns(), functions));
+    return ok();
+  });
+  if (copied.ok() || copied.error().code != Errc::conflict) return copied;
+  return db.transaction([&](db::Session& s) -> Result<void> {
+    // RETURNING names only the runs inserted here: one another writer is storing meanwhile
+    // waits for its commit and is then left out, with its executions.
+    DM_ASSIGN_OR_RETURN(auto inserted, db::insert_rows_returning(s, "flow_runs", kColumns, rows,
+                                                                 "ON CONFLICT (run_key) DO NOTHING RETURNING run_key"));
+    std::unordered_set<std::string> keys;
+    for (std::size_t i = 0; i < inserted.size(); ++i) keys.insert(std::string(inserted.get(i, 0)));
+    std::vector<const Run*> fresh;
+    for (const Run* r : runs) {
+      if (keys.count(r->run_key)) fresh.push_back(r);
+    }
+    auto fresh_functions = function_run_rows(fresh);
+    if (!fresh_functions.empty()) DM_TRY(db::insert_rows(s, "function_runs", function_run_columns(), fresh_functions));
+    return ok();
+  });
 }
 
 void announce_runs(bus::Connection& nats, const std::vector<const Run*>& runs) {

@@ -9,7 +9,7 @@
 #   RATES="600 max" DURATION=20 tools/bench/cpu.sh
 #   RATES=idle tools/bench/cpu.sh               # no load: the stack's CPU per second at rest
 #   THREADS=1 RATES=200 tools/bench/cpu.sh      # also the 25 threads switching most, per uplink
-#   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL commits, WAL bytes and row writes per uplink
+#   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL commits, WAL bytes, row writes and bytes stored per uplink
 #   WAL_WARMUP=0 tools/bench/cpu.sh             # a new PostgreSQL cluster (default: 1024 MB of WAL to reuse)
 #   CONNS=1 RATES=200 tools/bench/cpu.sh        # also NATS messages per uplink by client connection
 #   tools/bench/cpu.sh --root ../old-checkout  # the same against another checkout's build
@@ -112,11 +112,14 @@ pg_sql() { # statements on stdin, each in its own transaction, as the superuser
   PGPASSWORD="$(sed -n 's/^POSTGRES_PASSWORD=//p' "$DM_DATA_DIR/secrets/postgres.env")" \
     psql -X -q -A -t -F ' ' -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "${PG_DATABASE:-device_manager}"
 }
-pg_stats() { # "<what> <count>": commits of the database, WAL bytes and full-page images, rows written per table
+pg_stats() { # "<what> <count>": commits of the database, WAL bytes and full-page images, rows written per table,
+  # bytes per table (with its TOAST) and per index
   echo "SELECT 'commits', xact_commit FROM pg_stat_database WHERE datname = current_database()
       UNION ALL SELECT 'wal_bytes', wal_bytes FROM pg_stat_wal
       UNION ALL SELECT 'wal_full_pages', wal_fpi FROM pg_stat_wal
-      UNION ALL SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables" |
+      UNION ALL SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables
+      UNION ALL SELECT 'bytes:' || schemaname || '.' || relname, pg_table_size(relid) FROM pg_stat_user_tables
+      UNION ALL SELECT 'bytes:' || schemaname || '.' || indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes" |
     pg_sql | sort
 }
 nats_conns() { # "<connection name> <msgs from it> <msgs to it>" (connz counts as the server sees them)

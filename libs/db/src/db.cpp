@@ -719,6 +719,12 @@ Result<std::vector<std::string>> Session::array_types(std::string_view table, co
 
 Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::vector<std::string>& columns,
                                 const std::vector<Params>& rows, std::string_view suffix) {
+  DM_ASSIGN_OR_RETURN(auto done, insert_rows_returning(s, table, columns, rows, suffix));
+  return done.affected();
+}
+
+Result<Rows> insert_rows_returning(Session& s, std::string_view table, const std::vector<std::string>& columns,
+                                   const std::vector<Params>& rows, std::string_view suffix) {
   if (columns.empty()) return Error(Errc::invalid_argument, "insert_rows: no columns");
   for (std::size_t r = 0; r < rows.size(); ++r) {
     if (rows[r].size() != columns.size())
@@ -726,7 +732,7 @@ Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::v
                                                std::to_string(rows[r].size()) + " values for " +
                                                std::to_string(columns.size()) + " columns");
   }
-  if (rows.empty()) return std::size_t{0};
+  if (rows.empty()) return Rows();
   DM_ASSIGN_OR_RETURN(auto types, s.array_types(table, columns));
   // One array per column, zipped back into rows by unnest: the statement has one
   // parameter per column however many rows there are, so PostgreSQL parses and plans a
@@ -746,8 +752,7 @@ Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::v
     sql += ' ';
     sql += suffix;
   }
-  DM_ASSIGN_OR_RETURN(auto done, s.exec(sql, arrays));
-  return done.affected();
+  return s.exec(sql, arrays);
 }
 
 Result<std::size_t> insert_rows(Pool& pool, std::string_view table, const std::vector<std::string>& columns,

@@ -111,8 +111,8 @@ class Session {
 
  private:
   friend class Pool;
-  friend Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::vector<std::string>& columns,
-                                         const std::vector<Params>& rows, std::string_view suffix);
+  friend Result<Rows> insert_rows_returning(Session& s, std::string_view table, const std::vector<std::string>& columns,
+                                            const std::vector<Params>& rows, std::string_view suffix);
   // The array type names of `columns` of `table` (for insert_rows), cached per pool.
   Result<std::vector<std::string>> array_types(std::string_view table, const std::vector<std::string>& columns);
   Session(Pool* pool, detail::ConnPtr conn);
@@ -229,6 +229,11 @@ auto Pool::with_session(F&& f) -> decltype(f(std::declval<Session&>())) {
 // `table` may be schema-qualified. Returns the number of affected rows.
 Result<std::size_t> insert_rows(Session& s, std::string_view table, const std::vector<std::string>& columns,
                                 const std::vector<Params>& rows, std::string_view suffix = {});
+
+// insert_rows with a RETURNING clause in `suffix`: the rows PostgreSQL returns (none when
+// `rows` is empty).
+Result<Rows> insert_rows_returning(Session& s, std::string_view table, const std::vector<std::string>& columns,
+                                   const std::vector<Params>& rows, std::string_view suffix);
 
 // The same on a connection of the pool (one statement: no BEGIN/COMMIT round trips).
 Result<std::size_t> insert_rows(Pool& pool, std::string_view table, const std::vector<std::string>& columns,
