@@ -11,7 +11,6 @@
 #   THREADS=1 RATES=200 tools/bench/cpu.sh      # also the 25 threads switching most, per uplink
 #   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL commits, WAL bytes, row writes and bytes stored per uplink
 #   WAL_WARMUP=0 tools/bench/cpu.sh             # a new PostgreSQL cluster (default: 1024 MB of WAL to reuse)
-#   MEM_WARMUP=0 tools/bench/cpu.sh             # memory the VM never touched (default: 4096 MB touched and freed)
 #   CONNS=1 RATES=200 tools/bench/cpu.sh        # also NATS messages per uplink by client connection
 #   tools/bench/cpu.sh --root ../old-checkout  # the same against another checkout's build
 #                                              # (alternate runs with the commit before)
@@ -145,16 +144,6 @@ if [ "${WAL_WARMUP:-1024}" -gt 0 ]; then
     echo "DROP TABLE bench_wal_warmup;"
     echo "CHECKPOINT;"
   } | pg_sql >/dev/null
-fi
-# Warm up this machine's memory as on a host that has run a while: the first write to a page of
-# memory the machine never touched costs this VM about 12 µs per 4 KiB (the hypervisor backs it
-# then; a 1 GiB file took 3.7 s to write the first time, 0.43 s once its pages had been used and
-# freed), and PostgreSQL's new table and index blocks, JetStream's new message blocks and the
-# services' heaps take most of their pages from that memory. Writing and deleting MEM_WARMUP MB
-# leaves that many touched pages free. MEM_WARMUP=0: measure with whatever the machine has.
-if [ "${MEM_WARMUP:-4096}" -gt 0 ]; then
-  dd if=/dev/zero of="$DM_DATA_DIR/mem-warmup" bs=1M count="${MEM_WARMUP:-4096}" status=none
-  rm -f "$DM_DATA_DIR/mem-warmup"
 fi
 # Warm up: caches, connections, V8 workers.
 taskset -c "$LOAD_CPU" "$TOOLS_BUILD/tools/dm-load" --url "$WEBHOOK" --secret "$SECRET" --rate 200 --duration 5 \
