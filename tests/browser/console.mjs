@@ -129,8 +129,17 @@ async function connect(page, from, to) {
     const box = await (await node.$(`.react-flow__handle.${kind}`)).boundingBox();
     return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
   };
-  const a = await handle(from, "source");
-  const b = await handle(to, "target");
+  // Adding a node refits the view with a 200 ms animation once the node is measured: handles
+  // read during it move before the drag ends, and the drag becomes a click on a node. So the
+  // drag starts once both handles have stayed put for three reads 100 ms apart.
+  let a, b, same = 0;
+  for (const deadline = Date.now() + 10000; same < 3; ) {
+    const [x, y] = [await handle(from, "source"), await handle(to, "target")];
+    same = a && JSON.stringify([a, b]) === JSON.stringify([x, y]) ? same + 1 : 1;
+    [a, b] = [x, y];
+    if (Date.now() > deadline) throw new Error(`the handles of ${from} and ${to} kept moving`);
+    if (same < 3) await new Promise((r) => setTimeout(r, 100));
+  }
   const edges = await page.$$eval(".react-flow__edge", (e) => e.length);
   await page.mouse.move(a.x, a.y);
   await page.mouse.down();
