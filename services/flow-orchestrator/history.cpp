@@ -90,12 +90,10 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs) {
   // run stored already (its uplink delivered again after a crash, or stored twice upstream)
   // aborts that transaction, and the second one inserts the new runs, then their executions.
   auto functions = function_run_rows(runs);
-  auto copied = db.transaction([&](db::Session& s) -> Result<void> {
-    DM_TRY(s.copy_in("flow_runs", kColumns, rows));
-    if (!functions.empty()) DM_TRY(s.copy_in("function_runs", function_run_columns(), functions));
-    return ok();
-  });
-  if (copied.ok() || copied.error().code != Errc::conflict) return copied;
+  auto copied =
+      db::copy_all(db, {{"flow_runs", kColumns, rows, {}}, {"function_runs", function_run_columns(), functions, {}}});
+  if (copied.ok()) return ok();
+  if (copied.error().code != Errc::conflict) return copied.take_error();
   return db.transaction([&](db::Session& s) -> Result<void> {
     // RETURNING names only the runs inserted here: one another writer is storing meanwhile
     // waits for its commit and is then left out, with its executions.

@@ -151,7 +151,7 @@ class Dispatcher {
   std::unordered_map<std::string, std::shared_ptr<Work>> live_;
   std::map<std::pair<std::uint64_t, std::size_t>, HandedBack> handed_back_;
   // Jobs finished recently (bounded, oldest forgotten first): a job published again is caught
-  // here without a database lookup; redelivered jobs are also looked up in `deliveries`.
+  // here without a database lookup; redelivered jobs are also looked up in the history.
   std::unordered_set<std::string> recent_;
   std::deque<std::string> recent_order_;
   std::atomic<std::size_t> pending_{0};

@@ -770,10 +770,8 @@ Result<std::size_t> append_rows(Pool& pool, std::string_view table, const std::v
   });
 }
 
-Result<std::size_t> append_all(Pool& pool, const std::vector<Append>& tables) {
-  // COPY first: the common case, new rows. A conflict aborts the transaction, so the rows
-  // already there (a batch redelivered after a crash) are skipped in a second transaction.
-  auto copied = pool.transaction([&](Session& s) -> Result<std::size_t> {
+Result<std::size_t> copy_all(Pool& pool, const std::vector<Append>& tables) {
+  return pool.transaction([&](Session& s) -> Result<std::size_t> {
     std::size_t n = 0;
     for (const auto& t : tables) {
       if (t.rows.empty()) continue;
@@ -782,6 +780,12 @@ Result<std::size_t> append_all(Pool& pool, const std::vector<Append>& tables) {
     }
     return n;
   });
+}
+
+Result<std::size_t> append_all(Pool& pool, const std::vector<Append>& tables) {
+  // COPY first: the common case, new rows. A conflict aborts the transaction, so the rows
+  // already there (a batch redelivered after a crash) are skipped in a second transaction.
+  auto copied = copy_all(pool, tables);
   if (copied.ok() || copied.error().code != Errc::conflict) return copied;
   return pool.transaction([&](Session& s) -> Result<std::size_t> {
     std::size_t n = 0;

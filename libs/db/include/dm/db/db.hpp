@@ -255,6 +255,9 @@ struct Append {
   const std::vector<Params>& rows;
   std::string_view on_conflict;  // e.g. "ON CONFLICT (id) DO NOTHING"
 };
+// COPY into several tables in one transaction (`on_conflict` unused): all of them or none.
+// Errc::conflict when a unique constraint refuses a row (nothing is stored then).
+Result<std::size_t> copy_all(Pool& pool, const std::vector<Append>& tables);
 // append_rows for several tables in one transaction: all of them or none. Returns the rows
 // stored in all.
 Result<std::size_t> append_all(Pool& pool, const std::vector<Append>& tables);
