@@ -10,6 +10,7 @@
 #   RATES=idle tools/bench/cpu.sh               # no load: the stack's CPU per second at rest
 #   THREADS=1 RATES=200 tools/bench/cpu.sh      # also the 25 threads switching most, per uplink
 #   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL commits, WAL bytes, row writes and bytes stored per uplink
+#   COLUMNS=1 RATES=200 tools/bench/cpu.sh      # also the average bytes stored per row, by column, of each history table
 #   WAL_WARMUP=0 tools/bench/cpu.sh             # a new PostgreSQL cluster (default: 1024 MB of WAL to reuse)
 #   CONNS=1 RATES=200 tools/bench/cpu.sh        # also NATS messages per uplink by client connection
 #   tools/bench/cpu.sh --root ../old-checkout  # the same against another checkout's build
@@ -218,3 +219,13 @@ for rate in $RATES; do
       awk -v n="$delivered" '{ printf "%8.2f %s\n", ($3 - $2) / (n ? n : 1), $1 }' | sort -rn | head -25
   fi
 done
+if [ -n "${COLUMNS:-}" ]; then
+  # One query per table: the average stored (possibly compressed) size of each column.
+  echo "SELECT table_schema || '.' || table_name || '|' || string_agg(format('avg(pg_column_size(%I))::int', column_name),
+          ', ' ORDER BY ordinal_position) || '|' || string_agg(column_name, ' ' ORDER BY ordinal_position)
+        FROM information_schema.columns WHERE table_name IN ('device_events', 'flow_runs', 'function_runs', 'history')
+        GROUP BY table_schema, table_name" | pg_sql | while IFS='|' read -r table sizes names; do
+    echo "SELECT $sizes FROM $table" | pg_sql | paste -d ' ' <(tr ' ' '\n' <<<"$names") <(tr ' ' '\n') |
+      awk -v t="$table" '{ printf "%8s B  %s.%s\n", $2, t, $1 }'
+  done
+fi
