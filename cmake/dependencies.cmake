@@ -10,6 +10,8 @@ pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
 pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
 # jemalloc replaces glibc's malloc in the service executables (see README, Dependencies).
 pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+# LZ4 compresses the batches on the durable streams (libs/contract, batch.hpp).
+pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
 
 find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h REQUIRED)
 add_library(dm_rapidjson INTERFACE)

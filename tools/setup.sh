@@ -21,6 +21,7 @@ APT_PACKAGES=(
   influxdb python3
   rapidjson-dev libssl-dev catch2 libjemalloc-dev
   libseccomp-dev  # the function runner's worker sandbox (system call filter)
+  liblz4-dev      # the batches on the durable streams (libs/contract/batch.hpp)
   procps iproute2 chromium wrk
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
   clang-14 libclang-rt-14-dev  # tools/fuzz: clang++-14 with libFuzzer

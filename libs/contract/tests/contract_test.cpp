@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <functional>
 #include <map>
+#include <random>
 #include <set>
 
 #include "dm/contract/caches.hpp"
@@ -550,6 +551,44 @@ TEST_CASE("batches: each entry kept byte for byte, found again without parsing i
   auto cut = read_batch("a 20\n{}\n");
   REQUIRE(cut.size() == 1);
   CHECK(cut[0].name.empty());
+}
+
+TEST_CASE("batches: compressed when that pays, read back as written; what does not inflate is refused") {
+  auto example = proto::read_file(proto::dir() / "examples/device-event/up-chirpstack-v4.json");
+  BatchWriter batch;
+  for (int i = 0; i < 10; ++i) batch.add("dm.device.0000000000000001.up", example);
+  const auto framing = batch.take();
+  auto packed = pack_batch(framing);
+  REQUIRE(packed.encoding == std::string(kBatchEncodingLz4));
+  CHECK(packed.body.size() * 4 < framing.size());  // ten events of one shape: a quarter at most
+  std::string storage;
+  auto back = batch_framing(packed.body, packed.encoding, storage);
+  REQUIRE(back.ok());
+  CHECK(*back == framing);
+  // Without an encoding the body is the framing itself.
+  auto plain = batch_framing(framing, std::nullopt, storage);
+  REQUIRE(plain.ok());
+  CHECK(plain->data() == framing.data());
+  // Small batches, and what LZ4 cannot shrink by a tenth, go as they are.
+  BatchWriter small;
+  small.add("a", R"({"n":1})");
+  auto one = pack_batch(small.take());
+  CHECK_FALSE(one.encoding);
+  std::mt19937 random(7);
+  std::string noise;
+  for (int i = 0; i < 4096; ++i) noise.push_back(static_cast<char>(random()));
+  CHECK_FALSE(pack_batch(noise).encoding);
+  // Refused, a data error each: an encoding this build does not know, a body cut short or
+  // claiming more than LZ4 can inflate to, a size that does not match.
+  CHECK(batch_framing(packed.body, std::string("zstd"), storage).error().code == dm::Errc::invalid_argument);
+  CHECK_FALSE(batch_framing(packed.body.substr(0, 3), packed.encoding, storage).ok());
+  CHECK_FALSE(batch_framing(packed.body.substr(0, packed.body.size() - 8), packed.encoding, storage).ok());
+  auto bomb = packed.body;
+  bomb[3] = '\x7f';  // says it inflates to about 2 GB
+  CHECK_FALSE(batch_framing(bomb, packed.encoding, storage).ok());
+  auto longer = packed.body;
+  longer[0] = static_cast<char>(longer[0] + 1);
+  CHECK_FALSE(batch_framing(longer, packed.encoding, storage).ok());
 }
 
 TEST_CASE("rpc errors: a message is json::detail's body; problems keep their locations") {

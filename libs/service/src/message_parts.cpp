@@ -13,6 +13,7 @@ namespace dm::service {
 struct MessagePart::Batch {
   explicit Batch(bus::JsMessage m) : message(std::move(m)) {}
   bus::JsMessage message;
+  std::string framing;  // a compressed batch, inflated: its parts' data point into it
   std::mutex mu;
   std::size_t unsettled = 0;
   std::optional<std::chrono::milliseconds> again;                 // some part asked to come back, this soon
@@ -94,7 +95,11 @@ std::vector<MessagePart> unpack(bus::JsMessage message, bool alone, std::string 
   if (alone) {
     parts.emplace_back(batch, 0, std::move(alone_name), m.data());
   } else {
-    auto entries = contract::read_batch(m.data());
+    // A batch that does not inflate is one part without a name, the whole message, as
+    // read_batch gives what it cannot read: its consumer dead-letters it.
+    auto framing = contract::batch_framing(m.data(), m.header(contract::kBatchEncodingHeader), batch->framing);
+    auto entries =
+        framing ? contract::read_batch(*framing) : std::vector<contract::BatchEntry>{{std::string_view(), m.data()}};
     parts.reserve(entries.size());
     for (std::size_t i = 0; i < entries.size(); ++i)
       parts.emplace_back(batch, i, std::string(entries[i].name), entries[i].body);

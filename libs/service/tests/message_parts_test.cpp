@@ -32,8 +32,9 @@ struct Fixture {
     REQUIRE(sub.ok());
     consumer = std::move(sub).value();
   }
-  void publish(const std::string& subject, const std::string& body, const std::string& id) {
-    REQUIRE(conn->jetstream().publish(subject, body, id, 2s).ok());
+  void publish(const std::string& subject, const std::string& body, const std::string& id,
+               const bus::Headers& headers = {}) {
+    REQUIRE(conn->jetstream().publish(subject, body, id, 2s, headers).ok());
   }
   // The parts of the next message, waiting for it.
   std::vector<service::MessagePart> next(std::chrono::milliseconds patience = 5s) {
@@ -74,6 +75,32 @@ TEST_CASE("event parts: the message is acked once every event of it is") {
   REQUIRE(parts[1].ack().ok());
   CHECK(eventually([&] { return f.unacked() == 0; }, 5s));
   CHECK(f.next(700ms).empty());  // never comes again
+}
+
+TEST_CASE("event parts: a compressed batch reads as its events; one that does not inflate is one part") {
+  Fixture f;
+  std::vector<std::string> events;
+  for (int i = 0; i < 20; ++i)
+    events.push_back(R"({"n":)" + std::to_string(i) + R"(,"dev_eui":"0000000000000001","rx_info":[{"rssi":-36}]})");
+  auto packed = contract::pack_batch(batch_of(events));
+  REQUIRE(packed.encoding == std::string(contract::kBatchEncodingLz4));
+  const bus::Headers lz4{{contract::kBatchEncodingHeader, *packed.encoding}};
+  f.publish("dm.events.up", packed.body, "z1", lz4);
+  auto parts = f.next();
+  REQUIRE(parts.size() == 20);
+  CHECK(parts[7].data() == events[7]);
+  CHECK(parts[19].name() == "dm.device.0000000000000001.up");
+  for (auto& p : parts) REQUIRE(p.ack().ok());
+  CHECK(eventually([&] { return f.unacked() == 0; }, 5s));
+
+  // Cut short, it cannot inflate: the whole message is one part without a name, which its
+  // consumer dead-letters as it does any batch it cannot read.
+  const auto cut = packed.body.substr(0, packed.body.size() / 2);
+  f.publish("dm.events.up", cut, "z2", lz4);
+  auto broken = f.next();
+  REQUIRE(broken.size() == 1);
+  CHECK(broken[0].name().empty());
+  CHECK(broken[0].data() == cut);
 }
 
 TEST_CASE("event parts: one event handed back brings the whole message back, once all are settled") {

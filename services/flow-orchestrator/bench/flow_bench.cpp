@@ -182,7 +182,10 @@ class StageTap {
           if (auto ms = ms_since_sent(m.data, now)) latencies_ms.push_back(*ms);
           return;
         }
-        for (const auto& job : contract::read_batch(m.data))  // a batch of delivery jobs
+        std::string inflated;  // a batch of delivery jobs, maybe compressed
+        auto framing = contract::batch_framing(m.data, m.header(contract::kBatchEncodingHeader), inflated);
+        if (!framing) return;
+        for (const auto& job : contract::read_batch(*framing))
           if (auto ms = ms_since_sent(job.body, now)) latencies_ms.push_back(*ms);
       });
       REQUIRE(s.ok());

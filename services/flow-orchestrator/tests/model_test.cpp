@@ -318,4 +318,20 @@ TEST_CASE("a level's delivery jobs go to DM_DISPATCH as one message per target, 
   auto split = pack_jobs(many, 1 << 20);
   REQUIRE(split.size() == 2);
   CHECK(split[0].jobs.size() == kMaxJobsPerMessage);
+
+  // A batch that LZ4 shrinks goes compressed, its encoding in a header (contract/batch.hpp).
+  std::vector<DeliveryJob> wide(10, job("t", "w"));
+  for (auto& j : wide) j.body = R"({"job_id":"w","message":")" + std::string(200, 'x') + R"("})";
+  auto packed = pack_jobs(wide, 1 << 20);
+  REQUIRE(packed.size() == 1);
+  REQUIRE(packed[0].headers.size() == 2);
+  CHECK(packed[0].headers[0].value == "10");
+  CHECK(packed[0].headers[1].key == contract::kBatchEncodingHeader);
+  CHECK(packed[0].body.size() < wide[0].body.size() * 2);
+  std::string inflated;
+  auto framing = contract::batch_framing(packed[0].body, packed[0].headers[1].value, inflated);
+  REQUIRE(framing.ok());
+  auto unpacked = contract::read_batch(*framing);
+  REQUIRE(unpacked.size() == 10);
+  CHECK(unpacked[9].body == wide[9].body);
 }
