@@ -9,7 +9,8 @@
 #   RATES="600 max" DURATION=20 tools/bench/cpu.sh
 #   RATES=idle tools/bench/cpu.sh               # no load: the stack's CPU per second at rest
 #   THREADS=1 RATES=200 tools/bench/cpu.sh      # also the 25 threads switching most, per uplink
-#   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL commits, WAL bytes, row writes and bytes stored per uplink
+#   PGSTATS=1 RATES=200 tools/bench/cpu.sh      # also PostgreSQL commits, WAL bytes, row writes and bytes stored per uplink,
+#                                              # and the bytes DM_DEVICE_EVENTS keeps per uplink
 #   COLUMNS=1 RATES=200 tools/bench/cpu.sh      # also the average bytes stored per row, by column, of each history table
 #   WAL_WARMUP=0 tools/bench/cpu.sh             # a new PostgreSQL cluster (default: 1024 MB of WAL to reuse)
 #   CONNS=1 RATES=200 tools/bench/cpu.sh        # also NATS messages per uplink by client connection
@@ -123,6 +124,13 @@ pg_stats() { # "<what> <count>": commits of the database, WAL bytes and full-pag
       UNION ALL SELECT 'bytes:' || schemaname || '.' || indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes" |
     pg_sql | sort
 }
+stream_bytes() { # "stream_bytes:<stream> <bytes>" for each JetStream stream, as nats-server counts them
+  curl -sf "http://127.0.0.1:$NATS_HTTP_PORT/jsz?streams=true" | python3 -c '
+import json, sys
+for a in json.load(sys.stdin).get("account_details", []):
+    for s in a.get("stream_detail", []):
+        print("stream_bytes:" + s["name"], s["state"]["bytes"])'
+}
 nats_conns() { # "<connection name> <msgs from it> <msgs to it>" (connz counts as the server sees them)
   curl -sf "http://127.0.0.1:$NATS_HTTP_PORT/connz?limit=1024" | python3 -c '
 import json, sys
@@ -157,7 +165,7 @@ for rate in $RATES; do
   read -r in0 out0 < <(nats_msgs)
   cs_before="$(switches)"
   [ -n "${THREADS:-}" ] && threads_before="$(thread_switches)"
-  [ -n "${PGSTATS:-}" ] && pg_before="$(pg_stats)"
+  [ -n "${PGSTATS:-}" ] && pg_before="$( (pg_stats; stream_bytes) | sort)"
   [ -n "${CONNS:-}" ] && conns_before="$(nats_conns)"
   before="$(stack_ticks)"
   t0="$(date +%s.%N)"
@@ -187,7 +195,7 @@ for rate in $RATES; do
   read -r in1 out1 < <(nats_msgs)
   cs_after="$(switches)"
   [ -n "${THREADS:-}" ] && threads_after="$(thread_switches)"
-  [ -n "${PGSTATS:-}" ] && sleep 1 && pg_after="$(pg_stats)"  # the statistics collector lags a little
+  [ -n "${PGSTATS:-}" ] && sleep 1 && pg_after="$( (pg_stats; stream_bytes) | sort)"  # the statistics collector lags a little
   [ -n "${CONNS:-}" ] && conns_after="$(nats_conns)"
   delivered=$((last - before_sink))
   join -a2 -e0 -o 0,1.2,2.2 <(echo "$before") <(echo "$after") |
