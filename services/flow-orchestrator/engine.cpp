@@ -89,10 +89,9 @@ std::vector<JobMessage> pack_jobs(const std::vector<DeliveryJob>& jobs, std::siz
     auto carried = std::exchange(in_writer, {});
     if (carried.size() == 1) return alone(carried.front());  // plain JSON, as older dispatchers read
     if (carried.empty()) return;
-    auto packed = contract::pack_batch(std::move(body));
     bus::Headers headers{{contract::kJobBatchHeader, std::to_string(carried.size())}};
-    if (packed.encoding) headers.push_back({contract::kBatchEncodingHeader, *packed.encoding});
-    out.push_back({std::string(target), std::move(packed.body), {}, std::move(headers), std::move(carried)});
+    auto packed = contract::pack_batch(std::move(body), headers);
+    out.push_back({std::string(target), std::move(packed), {}, std::move(headers), std::move(carried)});
   };
   for (const auto& [target, indices] : targets) {
     for (auto i : indices) {

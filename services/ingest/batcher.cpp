@@ -93,10 +93,9 @@ void EventBatcher::publish(const std::string& event_type, Pending batch) {
     }
     for (auto& d : *done) d(ack);
   };
-  auto packed = contract::pack_batch(*body);
   bus::Headers headers;
-  if (packed.encoding) headers.push_back({contract::kBatchEncodingHeader, *packed.encoding});
-  nats_.jetstream().publish_async(contract::subject::event_batch(event_type), packed.body, uuid_v7(), std::move(answer),
+  const auto packed = contract::pack_batch(*body, headers);
+  nats_.jetstream().publish_async(contract::subject::event_batch(event_type), packed, uuid_v7(), std::move(answer),
                                   headers);
 }
 

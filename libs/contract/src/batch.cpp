@@ -31,16 +31,17 @@ std::uint32_t get_u32(std::string_view in) {
 
 }  // namespace
 
-PackedBatch pack_batch(std::string framing) {
-  if (framing.size() < kCompressFrom || framing.size() > kMaxBatchFraming) return {std::move(framing), {}};
+std::string pack_batch(std::string framing, bus::Headers& headers) {
+  if (framing.size() < kCompressFrom || framing.size() > kMaxBatchFraming) return framing;
   const int bound = LZ4_compressBound(static_cast<int>(framing.size()));
   std::string body(4 + static_cast<std::size_t>(bound), '\0');
   const int n = LZ4_compress_default(framing.data(), body.data() + 4, static_cast<int>(framing.size()), bound);
   // Not worth it unless it saves a tenth: the consumers would inflate it for little.
-  if (n <= 0 || static_cast<std::size_t>(n) + 4 > framing.size() - framing.size() / 10) return {std::move(framing), {}};
+  if (n <= 0 || static_cast<std::size_t>(n) + 4 > framing.size() - framing.size() / 10) return framing;
   body.resize(4 + static_cast<std::size_t>(n));
   put_u32(body.data(), static_cast<std::uint32_t>(framing.size()));
-  return {std::move(body), std::string(kBatchEncodingLz4)};
+  headers.push_back({kBatchEncodingHeader, kBatchEncodingLz4});
+  return body;
 }
 
 Result<std::string_view> batch_framing(std::string_view body, const std::optional<std::string>& encoding,

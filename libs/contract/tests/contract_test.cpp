@@ -558,11 +558,15 @@ TEST_CASE("batches: compressed when that pays, read back as written; what does n
   BatchWriter batch;
   for (int i = 0; i < 10; ++i) batch.add("dm.device.0000000000000001.up", example);
   const auto framing = batch.take();
-  auto packed = pack_batch(framing);
-  REQUIRE(packed.encoding == std::string(kBatchEncodingLz4));
-  CHECK(packed.body.size() * 4 < framing.size());  // ten events of one shape: a quarter at most
+  dm::bus::Headers headers{{"Dm-Jobs", "10"}};
+  const auto packed = pack_batch(framing, headers);
+  REQUIRE(headers.size() == 2);  // the encoding is added to what the message had
+  CHECK(headers[1].key == kBatchEncodingHeader);
+  const std::optional<std::string> lz4 = headers[1].value;
+  CHECK(lz4 == std::string(kBatchEncodingLz4));
+  CHECK(packed.size() * 4 < framing.size());  // ten events of one shape: a quarter at most
   std::string storage;
-  auto back = batch_framing(packed.body, packed.encoding, storage);
+  auto back = batch_framing(packed, lz4, storage);
   REQUIRE(back.ok());
   CHECK(*back == framing);
   // Without an encoding the body is the framing itself.
@@ -572,23 +576,25 @@ TEST_CASE("batches: compressed when that pays, read back as written; what does n
   // Small batches, and what LZ4 cannot shrink by a tenth, go as they are.
   BatchWriter small;
   small.add("a", R"({"n":1})");
-  auto one = pack_batch(small.take());
-  CHECK_FALSE(one.encoding);
+  dm::bus::Headers none;
+  auto one_framing = small.take();
+  CHECK(pack_batch(one_framing, none) == one_framing);
   std::mt19937 random(7);
   std::string noise;
   for (int i = 0; i < 4096; ++i) noise.push_back(static_cast<char>(random()));
-  CHECK_FALSE(pack_batch(noise).encoding);
+  CHECK(pack_batch(noise, none) == noise);
+  CHECK(none.empty());
   // Refused, a data error each: an encoding this build does not know, a body cut short or
   // claiming more than LZ4 can inflate to, a size that does not match.
-  CHECK(batch_framing(packed.body, std::string("zstd"), storage).error().code == dm::Errc::invalid_argument);
-  CHECK_FALSE(batch_framing(packed.body.substr(0, 3), packed.encoding, storage).ok());
-  CHECK_FALSE(batch_framing(packed.body.substr(0, packed.body.size() - 8), packed.encoding, storage).ok());
-  auto bomb = packed.body;
+  CHECK(batch_framing(packed, std::string("zstd"), storage).error().code == dm::Errc::invalid_argument);
+  CHECK_FALSE(batch_framing(packed.substr(0, 3), lz4, storage).ok());
+  CHECK_FALSE(batch_framing(packed.substr(0, packed.size() - 8), lz4, storage).ok());
+  auto bomb = packed;
   bomb[3] = '\x7f';  // says it inflates to about 2 GB
-  CHECK_FALSE(batch_framing(bomb, packed.encoding, storage).ok());
-  auto longer = packed.body;
+  CHECK_FALSE(batch_framing(bomb, lz4, storage).ok());
+  auto longer = packed;
   longer[0] = static_cast<char>(longer[0] + 1);
-  CHECK_FALSE(batch_framing(longer, packed.encoding, storage).ok());
+  CHECK_FALSE(batch_framing(longer, lz4, storage).ok());
 }
 
 TEST_CASE("rpc errors: a message is json::detail's body; problems keep their locations") {

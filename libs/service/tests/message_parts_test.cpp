@@ -82,10 +82,11 @@ TEST_CASE("event parts: a compressed batch reads as its events; one that does no
   std::vector<std::string> events;
   for (int i = 0; i < 20; ++i)
     events.push_back(R"({"n":)" + std::to_string(i) + R"(,"dev_eui":"0000000000000001","rx_info":[{"rssi":-36}]})");
-  auto packed = contract::pack_batch(batch_of(events));
-  REQUIRE(packed.encoding == std::string(contract::kBatchEncodingLz4));
-  const bus::Headers lz4{{contract::kBatchEncodingHeader, *packed.encoding}};
-  f.publish("dm.events.up", packed.body, "z1", lz4);
+  bus::Headers lz4;
+  const auto packed = contract::pack_batch(batch_of(events), lz4);
+  REQUIRE(lz4.size() == 1);
+  CHECK(lz4[0].value == contract::kBatchEncodingLz4);
+  f.publish("dm.events.up", packed, "z1", lz4);
   auto parts = f.next();
   REQUIRE(parts.size() == 20);
   CHECK(parts[7].data() == events[7]);
@@ -95,7 +96,7 @@ TEST_CASE("event parts: a compressed batch reads as its events; one that does no
 
   // Cut short, it cannot inflate: the whole message is one part without a name, which its
   // consumer dead-letters as it does any batch it cannot read.
-  const auto cut = packed.body.substr(0, packed.body.size() / 2);
+  const auto cut = packed.substr(0, packed.size() / 2);
   f.publish("dm.events.up", cut, "z2", lz4);
   auto broken = f.next();
   REQUIRE(broken.size() == 1);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dm/bus/message.hpp"
 #include "dm/core/result.hpp"
 
 namespace dm::contract {
@@ -49,13 +50,10 @@ std::vector<BatchEntry> read_batch(std::string_view message);
 // and its body is the framing's size (4 bytes, little-endian) and one LZ4 block.
 inline constexpr const char* kBatchEncodingHeader = "Dm-Encoding";
 inline constexpr const char* kBatchEncodingLz4 = "lz4";
-// The message body for `framing` (BatchWriter::take()), and the encoding header's value when
-// it is compressed; small batches, and those LZ4 cannot shrink much, go as they are.
-struct PackedBatch {
-  std::string body;
-  std::optional<std::string> encoding;
-};
-PackedBatch pack_batch(std::string framing);
+// The message body for `framing` (BatchWriter::take()), compressed when that pays, and then
+// with its encoding header added to `headers`. Small batches, and those LZ4 cannot shrink by
+// a tenth, go as they are.
+std::string pack_batch(std::string framing, bus::Headers& headers);
 // The framing of a received batch message: `body` itself without an encoding, else inflated
 // into `storage`. An encoding this build does not know, or a body that does not inflate to
 // the size it says (at most kMaxBatchFraming), is a data error.
