@@ -34,7 +34,9 @@ LOAD_CPU="${LOAD_CPU:-1}"
 TOOLS_BUILD="${TOOLS_BUILD:-$(cd "$HERE/../.." && pwd)/build}"
 
 export DM_DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/dm-cpu-bench-XXXXXX")"
-base=$((41000 + RANDOM % 1500 * 10))
+# Below Linux's ephemeral range (32768–60999): a port in it may be taken meanwhile by any
+# outgoing connection, the stack's own included.
+base=$((20000 + RANDOM % 1200 * 10))
 export NATS_PORT=$base NATS_HTTP_PORT=$((base + 1)) PG_PORT=$((base + 2)) MQTT_PORT=$((base + 3))
 export API_PORT=$((base + 4)) INGEST_PORT=$((base + 5)) REGISTRY_PORT=$((base + 6))
 export ORCHESTRATOR_PORT=$((base + 7)) RUNNER_PORT=$((base + 8)) DISPATCHER_PORT=$((base + 9))
