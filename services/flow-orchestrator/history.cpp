@@ -105,8 +105,7 @@ Result<void> write_runs(db::Pool& db, const std::vector<const Run*>& runs) {
     for (const Run* r : runs) {
       if (keys.count(r->run_key)) fresh.push_back(r);
     }
-    auto fresh_functions = function_run_rows(fresh);
-    if (!fresh_functions.empty()) DM_TRY(db::insert_rows(s, "function_runs", function_run_columns(), fresh_functions));
+    DM_TRY(db::insert_rows(s, "function_runs", function_run_columns(), function_run_rows(fresh)));
     return ok();
   });
 }

@@ -45,8 +45,8 @@ std::vector<BatchEntry> read_batch(std::string_view message);
 // A batch travels compressed (LZ4) when that pays: a batch's entries are JSON documents of
 // one shape, which LZ4 takes to a sixth of their size with ten of them and an eighth with a
 // hundred. Each stored byte costs nats-server a copy into its block cache and its block file,
-// and it keeps the stream 7 days: fewer bytes per event is less CPU there and longer history
-// for the same disk. The message then has the header kBatchEncodingHeader: kBatchEncodingLz4,
+// and DM_DEVICE_EVENTS keeps a week of them: fewer bytes per event is less CPU there and
+// longer history for the same disk. The message then has the header kBatchEncodingHeader: kBatchEncodingLz4,
 // and its body is the framing's size (4 bytes, little-endian) and one LZ4 block.
 inline constexpr const char* kBatchEncodingHeader = "Dm-Encoding";
 inline constexpr const char* kBatchEncodingLz4 = "lz4";
