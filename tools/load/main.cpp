@@ -6,18 +6,15 @@
 //   dm-load --url 'http://127.0.0.1:8001/api/v1/ingest/chirpstack?event=up'
 //           --rate 5000 --duration 30 --connections 32 --devices 100 --secret S [--json]
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <map>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "dm/http/client.hpp"
+#include "offer.hpp"
 #include "uplink.hpp"
 
 namespace {
@@ -74,12 +71,6 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-struct WorkerResult {
-  std::vector<double> latencies_ms;
-  std::map<int, std::uint64_t> statuses;  // 0 = transport error
-  std::string last_error;
-};
-
 double percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   size_t idx = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())));
@@ -87,81 +78,9 @@ double percentile(std::vector<double>& v, double p) {
   return v[idx];
 }
 
-using Clock = std::chrono::steady_clock;
-
-Clock::duration to_duration(double s) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-}
-
-// What every connection shares: where to post, until when, and the sequence numbering uplinks.
-struct Run {
-  const Args& args;
-  std::string origin;
-  dm::http::Url url;
-  dm::http::Headers headers;
-  Clock::time_point start, end;
-  std::atomic<std::uint64_t> sequence{0};
-};
-
-// One connection's requests until the end, the request limit, or a client it cannot create.
-void run_connection(Run& run, int w, WorkerResult& res) {
-  const Args& args = run.args;
-  auto client = dm::http::Client::create(run.origin, {});
-  if (!client) {
-    res.last_error = client.error().message;
-    return;
-  }
-  // Each connection sends its share of the rate on its own schedule.
-  const double interval = args.rate > 0 ? static_cast<double>(args.connections) / args.rate : 0;
-  auto next = run.start + to_duration(interval * w / args.connections);
-  while (true) {
-    auto now = Clock::now();
-    if (now >= run.end) break;
-    std::uint64_t seq = run.sequence.fetch_add(1);
-    if (args.max_requests && seq >= args.max_requests) break;
-    if (interval > 0) {
-      if (next > now) std::this_thread::sleep_until(next);
-    } else {
-      next = now;
-    }
-    auto scheduled = next;
-    auto body = dm::tools::make_uplink(seq, static_cast<std::uint32_t>(seq % args.devices), args.prefix,
-                                       15.0 + static_cast<double>(seq % 300) / 10.0);
-    auto r = (*client)->request("POST", run.url.target, body, run.headers);
-    auto done = Clock::now();
-    res.latencies_ms.push_back(std::chrono::duration<double, std::milli>(done - scheduled).count());
-    if (r) {
-      res.statuses[r->status]++;
-    } else {
-      res.statuses[0]++;
-      res.last_error = r.error().message;
-    }
-    if (interval > 0) next += to_duration(interval);
-  }
-}
-
-// Every connection's results together; `ok` counts the 2xx answers.
-struct Totals {
-  std::vector<double> latencies_ms;
-  std::map<int, std::uint64_t> statuses;
-  std::string last_error;
-  std::uint64_t ok = 0;
-};
-
-Totals merge(const std::vector<WorkerResult>& results) {
-  Totals t;
-  for (const auto& r : results) {
-    t.latencies_ms.insert(t.latencies_ms.end(), r.latencies_ms.begin(), r.latencies_ms.end());
-    for (auto [s, n] : r.statuses) t.statuses[s] += n;
-    if (!r.last_error.empty()) t.last_error = r.last_error;
-  }
-  for (auto [s, n] : t.statuses)
-    if (s >= 200 && s < 300) t.ok += n;
-  return t;
-}
-
 // Rate, latency percentiles and status counts, as one JSON line or as text.
-void report(Totals& t, double elapsed, bool json) {
+void report(dm::tools::OfferResult& t, bool json) {
+  const double elapsed = t.seconds;
   auto& all = t.latencies_ms;
   const auto ok = t.ok;
   double p50 = percentile(all, 50), p90 = percentile(all, 90), p99 = percentile(all, 99);
@@ -194,20 +113,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dm-load: %s\n", url.error().message.c_str());
     return 2;
   }
-  Run run{.args = args, .origin = url->scheme + "://" + url->host + ":" + std::to_string(url->port), .url = *url};
-  run.headers.set("Content-Type", "application/json");
-  if (!args.secret.empty()) run.headers.set("Authorization", "Bearer " + args.secret);
-
-  std::vector<WorkerResult> results(static_cast<size_t>(args.connections));
-  run.start = Clock::now();
-  run.end = run.start + to_duration(args.duration);
-  std::vector<std::thread> threads;
-  for (int w = 0; w < args.connections; ++w)
-    threads.emplace_back([&run, &results, w] { run_connection(run, w, results[static_cast<size_t>(w)]); });
-  for (auto& t : threads) t.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - run.start).count();
-
-  Totals totals = merge(results);
-  report(totals, elapsed, args.json);
+  dm::tools::OfferOptions options{.url = args.url,
+                                  .rate = args.rate,
+                                  .duration = std::chrono::duration<double>(args.duration),
+                                  .max_requests = args.max_requests,
+                                  .in_flight = args.connections};
+  options.headers.set("Content-Type", "application/json");
+  if (!args.secret.empty()) options.headers.set("Authorization", "Bearer " + args.secret);
+  auto totals = dm::tools::offer(options, [&](std::uint64_t n, auto) {
+    const auto device = static_cast<std::uint32_t>(n % args.devices);
+    return dm::tools::make_uplink(n, device, args.prefix, 15.0 + static_cast<double>(n % 300) / 10.0);
+  });
+  report(totals, args.json);
   return totals.ok > 0 ? 0 : 1;
 }

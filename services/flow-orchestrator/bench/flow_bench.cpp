@@ -28,6 +28,7 @@
 #include "dm/contract/work.hpp"
 #include "dm/http/server.hpp"
 #include "flow_fixture.hpp"
+#include "offer.hpp"
 #include "proc_stats.hpp"
 
 using namespace dm;
@@ -204,35 +205,26 @@ class StageTap {
   Tap stored_, queued_;
 };
 
-// Posts `total` uplinks at `rate` per second from `connections` paced senders; each uplink's
+// Posts `total` uplinks at `rate` per second, at most `connections` at a time (dm_load_gen's
+// offer: one I/O thread, so the generator leaves the two cores to the stack); each uplink's
 // object carries its scheduled send time. Returns how many the webhook accepted.
 std::int64_t offer(int rate, int total, int connections, const char* eui_format, int devices, int run) {
-  std::atomic<std::int64_t> accepted{0};
-  std::vector<std::thread> senders;
-  auto start = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-  std::int64_t start_us = unix_us() + 100000;
-  const double interval_us = 1e6 * connections / rate;
-  for (int c = 0; c < connections; ++c) {
-    senders.emplace_back([&, c] {
-      auto client = http::Client::create(stack().url("ingest"));
-      REQUIRE(client.ok());
-      http::Headers h{{"Authorization", "Bearer " + kIngestSecret}, {"Content-Type", "application/json"}};
-      for (int k = 0; c + k * connections < total; ++k) {
-        auto offset = std::chrono::microseconds(static_cast<std::int64_t>(interval_us * (k + double(c) / connections)));
-        std::this_thread::sleep_until(start + offset);
-        int n = c + k * connections;
-        char eui[17];
-        std::snprintf(eui, sizeof eui, eui_format, n % devices);
-        std::string object = R"({"temperature":21.5,"sent_us":)" + std::to_string(start_us + offset.count()) + "}";
-        auto r = (*client)->request(
-            "POST", "/api/v1/ingest/chirpstack?event=up",
-            uplink(eui, "lat-" + std::to_string(run) + "-" + std::to_string(n) + "-" + eui, n + 1, object), h);
-        if (r.ok() && r->status < 300) ++accepted;
-      }
-    });
-  }
-  for (auto& t : senders) t.join();
-  return accepted;
+  tools::OfferOptions options{
+      .url = stack().url("ingest") + "/api/v1/ingest/chirpstack?event=up",
+      .headers = {{"Authorization", "Bearer " + kIngestSecret}, {"Content-Type", "application/json"}},
+      .rate = static_cast<double>(rate),
+      .duration = std::chrono::hours(1),
+      .max_requests = static_cast<std::uint64_t>(total),
+      .in_flight = connections};
+  auto result = tools::offer(options, [&](std::uint64_t n, std::chrono::system_clock::time_point scheduled) {
+    char eui[17];
+    std::snprintf(eui, sizeof eui, eui_format, static_cast<int>(n % static_cast<std::uint64_t>(devices)));
+    const auto sent_us = std::chrono::duration_cast<std::chrono::microseconds>(scheduled.time_since_epoch()).count();
+    std::string object = R"({"temperature":21.5,"sent_us":)" + std::to_string(sent_us) + "}";
+    return uplink(eui, "lat-" + std::to_string(run) + "-" + std::to_string(n) + "-" + eui, static_cast<int>(n) + 1,
+                  object);
+  });
+  return static_cast<std::int64_t>(result.ok);
 }
 
 }  // namespace
@@ -288,9 +280,9 @@ TEST_CASE("flow latency at a fixed offered rate", "[.][latency]") {
       "function f(m) { return {temperature: m.data.temperature, dev_eui: m.dev_eui, sent_us: m.data.sent_us}; }",
       receiver.url());
 
-  // Each sender posts one webhook at a time, as ChirpStack's tasks do, so enough of them to
-  // keep 40 ms of the rate in flight (BENCH_CONNECTIONS): ingest answers a webhook only once
-  // its batch is stored, up to INGEST_BATCH_LINGER later.
+  // Each webhook is one request at a time on its connection, as ChirpStack's tasks post them,
+  // so enough of them to keep 40 ms of the rate in flight (BENCH_CONNECTIONS): ingest answers a
+  // webhook only once its batch is stored, up to INGEST_BATCH_LINGER later.
   const int connections = env_int("BENCH_CONNECTIONS", std::max(16, rate / 25));
   // Warm-up (connections, caches, JIT): two seconds at the rate, not measured.
   auto warm = offer(rate, rate * 2, connections, eui_format, devices, 0);
