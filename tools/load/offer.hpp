@@ -19,15 +19,15 @@ namespace dm::tools {
 struct OfferOptions {
   std::string url;  // where every request goes (POST)
   http::Headers headers;
-  double rate = 0;                            // requests per second; 0 = as fast as `in_flight` allows
+  double rate = 0;                             // requests per second; 0 = as fast as `in_flight` allows
   std::chrono::duration<double> duration{10};  // no request is scheduled after it
-  std::uint64_t max_requests = 0;             // 0 = as many as the duration takes
-  int in_flight = 16;                         // requests under way at most (keep-alive connections)
+  std::uint64_t max_requests = 0;              // 0 = as many as the duration takes
+  int in_flight = 16;                          // requests under way at most (keep-alive connections)
 };
 
 struct OfferResult {
-  std::vector<double> latencies_ms;        // per answered or failed request, from its scheduled time
-  std::map<int, std::uint64_t> statuses;   // HTTP status → count; 0 = transport error
+  std::vector<double> latencies_ms;       // per answered or failed request, from its scheduled time
+  std::map<int, std::uint64_t> statuses;  // HTTP status → count; 0 = transport error
   std::string last_error;
   std::uint64_t ok = 0;  // 2xx answers
   double seconds = 0;    // from the first scheduled send to the last answer

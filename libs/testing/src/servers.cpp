@@ -116,10 +116,12 @@ PgCluster::~PgCluster() {
 }
 
 void PgCluster::start() {
-  // fsync off: test data need not survive a power cut, and it is much faster.
+  // fsync off: test data need not survive a power cut, and it is much faster. WAL sizes as
+  // deploy/local/up's, so benchmarks see the checkpoints and segment reuse a deployment does.
   auto r = run_command(as_pg_user(std::string(kPgBin) + "/pg_ctl -D " + dir_ + "/data -l " + dir_ +
                                   "/pg.log -w -t 60 -o \"-p " + std::to_string(port_) + " -k " + dir_ +
-                                  " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start"));
+                                  " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+                                  " -c min_wal_size=1GB -c max_wal_size=2GB\" start"));
   if (r.exit_code != 0) throw std::runtime_error("pg_ctl start failed: " + r.output);
   running_ = true;
 }
@@ -138,6 +140,14 @@ std::string PgCluster::create_database(const std::string& name) {
   auto r = psql("postgres", "CREATE DATABASE " + name);
   if (r.exit_code != 0) throw std::runtime_error("create database failed: " + r.output);
   return url(name);
+}
+
+void PgCluster::warm_wal(int megabytes) {
+  std::string sql = "CREATE TABLE warm_wal (x int)";
+  for (int mb = 0; mb < megabytes; mb += 16) sql += ";\nINSERT INTO warm_wal VALUES (1);\nSELECT pg_switch_wal()";
+  sql += ";\nDROP TABLE warm_wal;\nCHECKPOINT";
+  auto r = psql("postgres", sql);
+  if (r.exit_code != 0) throw std::runtime_error("warming the WAL failed: " + r.output);
 }
 
 CommandResult PgCluster::psql(const std::string& database, const std::string& sql) const {

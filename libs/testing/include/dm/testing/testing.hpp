@@ -135,6 +135,10 @@ class PgCluster {
   std::string create_database(const std::string& name);
   // Runs SQL as superuser with psql; returns exit code and output.
   CommandResult psql(const std::string& database, const std::string& sql) const;
+  // Makes and frees `megabytes` of WAL segments (then a checkpoint), so the cluster reuses
+  // them as one that has run a while does, instead of writing each new 16 MB segment full of
+  // zeros first: for benchmarks of a running deployment (docs/performance.md).
+  void warm_wal(int megabytes);
   void stop();
   void start();
 
