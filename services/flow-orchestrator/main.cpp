@@ -29,7 +29,6 @@ OrchestratorConfig read_config(dm::Config& c) {
   oc.processor.fetch_batch = static_cast<int>(c.integer("FETCH_BATCH", 128, 1, 1000));
   oc.processor.lanes = static_cast<int>(c.integer("LANES", 4, 1, 64));
   oc.processor.lane_queue = static_cast<int>(c.integer("LANE_QUEUE", 256, 1, 10000));
-  oc.processor.recorders = static_cast<int>(c.integer("RECORDERS", 2, 1, 16));
   oc.processor.retry_delay = c.millis("RETRY_DELAY", std::chrono::seconds(2));
   oc.processor.max_retry_delay =
       c.millis("MAX_RETRY_DELAY", std::chrono::minutes(1), std::chrono::milliseconds(1), std::chrono::hours(1));

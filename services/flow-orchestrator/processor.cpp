@@ -60,11 +60,10 @@ Result<void> Processor::start() {
       consumer_, service::bind_consumer(nats_.jetstream(), contract::kDeviceEventsStream, contract::kUplinkConsumer,
                                         contract::subject::kUplinkBatches, std::chrono::minutes(2)));
   running_ = true;
-  for (int i = 0; i < std::max(options_.recorders, 1); ++i)
-    recorders_.emplace_back([this] {
-      name_this_thread("recorder");
-      record_loop();
-    });
+  recorder_ = std::thread([this] {
+    name_this_thread("recorder");
+    record_loop();
+  });
   for (int i = 0; i < options_.lanes; ++i)
     workers_.emplace_back([this] {
       name_this_thread("lane");
@@ -91,8 +90,7 @@ void Processor::stop() {
     recorder_stop_ = true;
     has_record_.notify_all();
   }
-  for (auto& recorder : recorders_)
-    if (recorder.joinable()) recorder.join();
+  if (recorder_.joinable()) recorder_.join();
   // Unsubscribe now: a pull subscription left open holds up the connection's drain (10 s).
   consumer_.reset();
 }
@@ -249,10 +247,9 @@ void Processor::hold_back(std::vector<Item>& items, std::chrono::steady_clock::t
   }
 }
 
-// Bounded like the lanes: at most LANES × LANE_QUEUE uplinks per recorder wait to be recorded.
+// Bounded like the lanes: at most LANES × LANE_QUEUE uplinks wait to be recorded.
 std::size_t Processor::record_room() const {
-  return static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue) *
-         static_cast<std::size_t>(std::max(options_.recorders, 1));
+  return static_cast<std::size_t>(options_.lanes) * static_cast<std::size_t>(options_.lane_queue);
 }
 
 // Recording, announcing and acking go to the recorder, so the lane runs its next uplinks
@@ -268,76 +265,56 @@ void Processor::hand_over(std::unique_ptr<Ran> ran) {
   }
   recording_uplinks_ += uplinks;
   to_record_.push_back(std::move(ran));
-  has_record_.notify_all();  // the collector, not a recorder waiting out an outage
+  has_record_.notify_one();
 }
 
 void Processor::record_loop() {
-  std::unique_lock lock(record_mu_);
   while (true) {
-    // One recorder collects at a time; the others are writing what they took.
-    collector_free_.wait(lock, [&] { return !collecting_; });
-    collecting_ = true;
-    has_record_.wait(lock, [&] { return recorder_stop_ || !to_record_.empty(); });
-    // A commit costs PostgreSQL far more than a row, and nobody waits for the history but the
-    // acks: at low rates linger long so the trickle becomes a few transactions; under load stop
-    // lingering once half the room left is taken, before the lanes would have to wait.
-    has_record_.wait_until(lock, last_take_ + options_.record_linger, [&] {
-      return recorder_stop_ || recording_uplinks_ - writing_uplinks_ >= (record_room() - writing_uplinks_) / 2;
-    });
-    if (to_record_.empty()) {  // stopping, and everything is recorded
-      collecting_ = false;
-      collector_free_.notify_all();
-      return;
-    }
     std::vector<std::unique_ptr<Ran>> work;
-    std::size_t uplinks = 0;
-    for (; !to_record_.empty(); to_record_.pop_front()) {
-      uplinks += to_record_.front()->messages.size();
-      work.push_back(std::move(to_record_.front()));
+    {
+      std::unique_lock lock(record_mu_);
+      has_record_.wait(lock, [&] { return recorder_stop_ || !to_record_.empty(); });
+      if (to_record_.empty()) return;  // stopping, and everything is recorded
+      while (!to_record_.empty()) {
+        work.push_back(std::move(to_record_.front()));
+        to_record_.pop_front();
+      }
     }
-    writing_uplinks_ += uplinks;
-    last_take_ = std::chrono::steady_clock::now();
-    const std::uint64_t turn = next_turn_++;
-    collecting_ = false;
-    collector_free_.notify_one();
-    lock.unlock();
-
     // An outage keeps the batches in hand (the lanes wait for room meanwhile): what ran is
     // written when the database is back instead of being run again.
-    std::vector<const Run*> written;
-    bool stored = false;
-    while (!(stored = store(work, written))) {
-      std::lock_guard stop_lock(record_mu_);
-      if (recorder_stop_) break;
+    while (!record(work)) {
+      bool stopping;
+      {
+        std::lock_guard lock(record_mu_);
+        stopping = recorder_stop_;
+      }
+      if (stopping) {
+        for (auto& ran : work)
+          for (auto& item : ran->items) (void)item.msg->nak();
+        break;
+      }
     }
-    if (stored) outage_.recovered();
-    lock.lock();
-    // Announced and acked in the order taken, so one device's runs are seen in order.
-    turn_.wait(lock, [&] { return settled_ == turn; });
-    lock.unlock();
-    if (stored) {
-      settle(work, written);
-    } else {
-      for (auto& ran : work)
-        for (auto& item : ran->items) (void)item.msg->nak();
-    }
-    lock.lock();
-    ++settled_;
-    turn_.notify_all();
-    recording_uplinks_ -= uplinks;
-    writing_uplinks_ -= uplinks;
+    outage_.recovered();
+    std::unique_lock lock(record_mu_);
+    for (const auto& ran : work) recording_uplinks_ -= ran->messages.size();
     record_room_.notify_all();
-    has_record_.notify_all();  // the room left grew: the collector's threshold moved
+    // A commit costs PostgreSQL far more than a row, and nobody waits for the history but the
+    // acks: at low rates linger long so the trickle becomes a few transactions; under load stop
+    // lingering once half the room is taken, before the lanes would have to wait.
+    has_record_.wait_for(lock, options_.record_linger,
+                         [&] { return recorder_stop_ || recording_uplinks_ >= record_room() / 2; });
   }
 }
 
-bool Processor::store(std::vector<std::unique_ptr<Ran>>& work, std::vector<const Run*>& written) {
+bool Processor::record(std::vector<std::unique_ptr<Ran>>& work) {
   give_up(work);
-  written.clear();
+  std::vector<const Run*> written;
   auto t0 = std::chrono::steady_clock::now();
   if (!write_runs_of(work, written)) return false;
   observe_phase("record", std::chrono::steady_clock::now() - t0);
-  return bury(work);
+  if (!bury(work)) return false;
+  settle(work, written);
+  return true;
 }
 
 // Uplinks handed back too often leave the pipeline instead of cycling through it forever.

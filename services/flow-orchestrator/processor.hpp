@@ -5,13 +5,11 @@
 // collects, waiting up to LANE_LINGER for more uplinks and taking what is queued (up to
 // FETCH_BATCH) of devices that have no batch running, so one device's uplinks run in arrival
 // order and never in two lanes at once, and a slow function holds up only the lane running it.
-// A lane runs its batch through its flows together (Engine::run_all), hands it to the recorders
-// and collects again. A recorder writes whatever the lanes handed it in one transaction,
-// publishes flow-completed events and acks (bounded: a lane waits while LANES × LANE_QUEUE ×
-// RECORDERS uplinks wait to be recorded). There are RECORDERS of them (2): while one writes, the next
-// collects and, once enough waits, writes too, so under load PostgreSQL's latency on a busy
-// machine does not cap the rate; they announce and ack in the order they took their work.
-// The queue is bounded too (LANES × LANE_QUEUE): the fetcher waits when it is full.
+// A lane runs its batch through its flows together (Engine::run_all), hands it to the recorder
+// and collects again. The recorder writes whatever the lanes handed it in one statement,
+// publishes flow-completed events and acks (bounded: a lane waits while LANES × LANE_QUEUE
+// uplinks wait to be recorded). The queue is bounded too (LANES × LANE_QUEUE): the fetcher
+// waits when it is full.
 //
 // Nothing accepted jams the lanes:
 // - An uplink whose flows could not run (runner or JetStream unavailable) is nakked with a
@@ -58,7 +56,6 @@ struct ProcessorOptions {
   // is written in fewer, larger transactions (only the acks wait; deliveries are queued).
   std::chrono::milliseconds record_linger{100};
   std::chrono::milliseconds lane_linger{15};  // the collecting lane's wait for more uplinks
-  int recorders = 2;                          // transactions of runs in flight at most
   int retention_days = 30;
 };
 
@@ -88,8 +85,8 @@ class Processor {
   void hand_over(std::unique_ptr<Ran> ran);
   std::size_t record_room() const;
   void record_loop();
-  // Records and dead-letters; false on an outage (then `work` is kept).
-  bool store(std::vector<std::unique_ptr<Ran>>& work, std::vector<const Run*>& written);
+  // Records, dead-letters, announces and acks; false on an outage (then `work` is kept).
+  bool record(std::vector<std::unique_ptr<Ran>>& work);
   void give_up(std::vector<std::unique_ptr<Ran>>& work);
   bool write_runs_of(std::vector<std::unique_ptr<Ran>>& work, std::vector<const Run*>& written);
   bool bury(std::vector<std::unique_ptr<Ran>>& work);
@@ -116,19 +113,12 @@ class Processor {
   std::mutex held_mu_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> held_;
   std::thread fetcher_;
-  std::vector<std::thread> recorders_;
+  std::thread recorder_;
   std::mutex record_mu_;
-  std::condition_variable has_record_;      // the collecting recorder waits for ran batches
-  std::condition_variable record_room_;     // a lane waits for the recorders
-  std::condition_variable collector_free_;  // a recorder waits to collect next
-  std::condition_variable turn_;            // a recorder waits to settle in order
+  std::condition_variable has_record_;   // the recorder waits for ran batches
+  std::condition_variable record_room_;  // a lane waits for the recorder
   std::deque<std::unique_ptr<Ran>> to_record_;
-  std::size_t recording_uplinks_ = 0;  // uplinks handed to the recorders and not acked yet
-  std::size_t writing_uplinks_ = 0;    // … of which taken by a recorder
-  bool collecting_ = false;            // a recorder is collecting
-  std::chrono::steady_clock::time_point last_take_{};
-  std::uint64_t next_turn_ = 0;  // the order in which recorders took their work …
-  std::uint64_t settled_ = 0;    // … and the turns settled so far
+  std::size_t recording_uplinks_ = 0;  // uplinks handed to the recorder and not acked yet
   bool recorder_stop_ = false;
   std::atomic<bool> running_{false};
   std::chrono::steady_clock::time_point last_purge_{};
