@@ -87,7 +87,7 @@ class Offer {
     const auto scheduled_sys =
         start_sys_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(scheduled - start_);
     client_.request("load", "", {}, "POST", options_.url, body_(n, scheduled_sys), options_.headers,
-                    [this, scheduled](Result<http::ClientResponse> r) { answered(scheduled, r); });
+                    [this, scheduled](const Result<http::ClientResponse>& r) { answered(scheduled, r); });
   }
 
   void answered(Clock::time_point scheduled, const Result<http::ClientResponse>& r) {
