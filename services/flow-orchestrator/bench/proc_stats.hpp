@@ -4,7 +4,9 @@
 // workers), nats-server, and the PostgreSQL cluster (its postmaster, found by its port, and
 // every backend under it). CPU is user + system time over the window, as % of one core; RSS is
 // the largest sum seen by a sampler thread (PostgreSQL's shared buffers are counted once per
-// backend that touched them, so its figure is an upper bound).
+// backend that touched them, so its figure is an upper bound); PSS is the proportional set
+// size at the end of the window (/proc/<pid>/smaps_rollup: shared pages split between the
+// processes that map them, so the groups add up to what the stack holds).
 #include <dirent.h>
 #include <unistd.h>
 
@@ -89,25 +91,34 @@ class ProcStats {
     if (!running_.exchange(false)) return;
     sampler_.join();
     seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-    cpu1_ = cpu_by_group(scan_procs());
+    auto procs = scan_procs();
+    cpu1_ = cpu_by_group(procs);
+    auto g = groups(procs);
+    for (const auto& p : procs)
+      if (auto it = g.find(p.pid); it != g.end()) pss_[it->second] += pss_mb(p.pid);
   }
 
-  // "group: CPU x% of a core, RSS max y MB" lines.
+  // "group: CPU x% of a core, RSS max y MB, PSS at the end z MB" lines.
   std::string report() const {
     std::string out;
     char buf[200];
-    double total = 0;
+    double total = 0, total_pss = 0;
     for (const auto& [group, cpu] : cpu1_) {
       auto before = cpu0_.find(group);
       double used = cpu - (before == cpu0_.end() ? 0 : before->second);
       double pct = seconds_ > 0 ? 100.0 * used / seconds_ : 0;
       total += pct;
       auto rss = rss_max_.find(group);
-      std::snprintf(buf, sizeof buf, "  %-24s CPU %6.1f%% of a core   RSS max %7.1f MB\n", group.c_str(), pct,
-                    rss == rss_max_.end() ? 0.0 : rss->second);
+      auto pss = pss_.find(group);
+      const double pss_mb = pss == pss_.end() ? 0.0 : pss->second;
+      total_pss += pss_mb;
+      std::snprintf(buf, sizeof buf, "  %-24s CPU %6.1f%% of a core   RSS max %7.1f MB   PSS at the end %7.1f MB\n",
+                    group.c_str(), pct, rss == rss_max_.end() ? 0.0 : rss->second, pss_mb);
       out += buf;
     }
-    std::snprintf(buf, sizeof buf, "  %-24s CPU %6.1f%% of a core (machine: 2 cores = 200%%)\n", "all", total);
+    std::snprintf(buf, sizeof buf,
+                  "  %-24s CPU %6.1f%% of a core (machine: 2 cores = 200%%)   PSS at the end %7.1f MB\n", "all", total,
+                  total_pss);
     return out + buf;
   }
 
@@ -152,6 +163,13 @@ class ProcStats {
     return out;
   }
 
+  static double pss_mb(int pid) {
+    std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+    for (std::string l; std::getline(rollup, l);)
+      if (l.rfind("Pss:", 0) == 0) return std::atof(l.c_str() + 4) / 1024.0;
+    return 0;
+  }
+
   void sample_rss() {
     auto procs = scan_procs();
     auto g = groups(procs);
@@ -167,7 +185,7 @@ class ProcStats {
   std::thread sampler_;
   std::chrono::steady_clock::time_point t0_;
   double seconds_ = 0;
-  std::map<std::string, double> cpu0_, cpu1_;
+  std::map<std::string, double> cpu0_, cpu1_, pss_;
   mutable std::mutex mu_;
   std::map<std::string, double> rss_max_;
 };
