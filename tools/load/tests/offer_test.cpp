@@ -1,5 +1,7 @@
 // tools/load/offer against a real HTTP server that answers each request after a delay of its
 // choosing and notes how many requests it holds at once.
+#include "offer.hpp"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <condition_variable>
@@ -10,7 +12,6 @@
 
 #include "dm/http/server.hpp"
 #include "dm/testing/testing.hpp"
-#include "offer.hpp"
 
 using namespace dm;
 using Clock = std::chrono::steady_clock;
