@@ -35,13 +35,14 @@ class Offer {
         start_(Clock::now() + lead(options)),
         start_sys_(std::chrono::system_clock::now() + lead(options)),
         end_(start_ + to_duration(options.duration.count())),
-        client_(static_cast<std::size_t>(std::max(1, options.in_flight))) {}
+        slots_(std::max(1, options.in_flight)),
+        client_(static_cast<std::size_t>(slots_)) {}
 
   OfferResult run() {
     if (options_.rate > 0)
       pace();
     else
-      for (int i = 0; i < options_.in_flight; ++i) {
+      for (int i = 0; i < slots_; ++i) {
         std::unique_lock lock(mu_);
         if (!start_next(lock, Clock::now())) break;
       }
@@ -60,22 +61,26 @@ class Offer {
     const double interval = 1.0 / options_.rate;
     for (std::uint64_t n = 0;; ++n) {
       const auto due = start_ + to_duration(interval * static_cast<double>(n));
-      if (due >= end_ || (options_.max_requests && n >= options_.max_requests)) return;
+      if (past_the_end(n, due)) return;
       if (auto now = Clock::now(); due > now) std::this_thread::sleep_until(std::max(due, now + kTick));
       std::unique_lock lock(mu_);
-      idle_.wait(lock, [&] { return in_flight_ < options_.in_flight; });
+      idle_.wait(lock, [&] { return in_flight_ < slots_; });
       ++in_flight_;
-      next_ = n + 1;
       lock.unlock();
       send(n, due);
     }
+  }
+
+  // Request n, to go at `at`, is not sent: the duration or the request count is used up.
+  bool past_the_end(std::uint64_t n, Clock::time_point at) const {
+    return at >= end_ || (options_.max_requests && n >= options_.max_requests);
   }
 
   // Flat out: the next request, if any is left, goes as soon as a slot frees (from the I/O
   // thread that freed it). Takes the slot under `lock` and releases the lock.
   bool start_next(std::unique_lock<std::mutex>& lock, Clock::time_point now) {
     const std::uint64_t n = next_;
-    if (now >= end_ || (options_.max_requests && n >= options_.max_requests)) return false;
+    if (past_the_end(n, now)) return false;
     ++next_;
     ++in_flight_;
     lock.unlock();
@@ -111,10 +116,11 @@ class Offer {
   const Clock::time_point start_;
   const std::chrono::system_clock::time_point start_sys_;
   const Clock::time_point end_;
+  const int slots_;  // in_flight, at least 1
   std::mutex mu_;
   std::condition_variable idle_;
   int in_flight_ = 0;
-  std::uint64_t next_ = 0;
+  std::uint64_t next_ = 0;  // flat out: the next request's number
   Clock::time_point last_answer_ = start_;
   OfferResult result_;
   http::AsyncClient client_;  // last: destroyed (its I/O thread stopped) before the state above

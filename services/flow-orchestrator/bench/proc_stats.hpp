@@ -77,7 +77,7 @@ class ProcStats {
 
   void start() {
     t0_ = std::chrono::steady_clock::now();
-    cpu0_ = cpu_by_group(scan_procs());
+    cpu0_ = sum_by_group(scan_procs(), cpu_seconds);
     running_ = true;
     sampler_ = std::thread([this] {
       while (running_) {
@@ -92,10 +92,8 @@ class ProcStats {
     sampler_.join();
     seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     auto procs = scan_procs();
-    cpu1_ = cpu_by_group(procs);
-    auto g = groups(procs);
-    for (const auto& p : procs)
-      if (auto it = g.find(p.pid); it != g.end()) pss_[it->second] += pss_mb(p.pid);
+    cpu1_ = sum_by_group(procs, cpu_seconds);
+    pss_ = sum_by_group(procs, [](const ProcInfo& p) { return pss_mb(p.pid); });
   }
 
   // "group: CPU x% of a core, RSS max y MB, PSS at the end z MB" lines.
@@ -155,13 +153,17 @@ class ProcStats {
     return out;
   }
 
-  std::map<std::string, double> cpu_by_group(const std::vector<ProcInfo>& procs) const {
+  // `value` of each process, summed by group.
+  template <class Value>
+  std::map<std::string, double> sum_by_group(const std::vector<ProcInfo>& procs, Value value) const {
     auto g = groups(procs);
     std::map<std::string, double> out;
     for (const auto& p : procs)
-      if (auto it = g.find(p.pid); it != g.end()) out[it->second] += p.cpu_seconds;
+      if (auto it = g.find(p.pid); it != g.end()) out[it->second] += value(p);
     return out;
   }
+
+  static double cpu_seconds(const ProcInfo& p) { return p.cpu_seconds; }
 
   static double pss_mb(int pid) {
     std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
@@ -171,11 +173,7 @@ class ProcStats {
   }
 
   void sample_rss() {
-    auto procs = scan_procs();
-    auto g = groups(procs);
-    std::map<std::string, double> now;
-    for (const auto& p : procs)
-      if (auto it = g.find(p.pid); it != g.end()) now[it->second] += p.rss_mb;
+    auto now = sum_by_group(scan_procs(), [](const ProcInfo& p) { return p.rss_mb; });
     std::lock_guard lock(mu_);
     for (const auto& [group, mb] : now) rss_max_[group] = std::max(rss_max_[group], mb);
   }
