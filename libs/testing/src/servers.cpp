@@ -121,7 +121,7 @@ void PgCluster::start() {
   auto r = run_command(as_pg_user(std::string(kPgBin) + "/pg_ctl -D " + dir_ + "/data -l " + dir_ +
                                   "/pg.log -w -t 60 -o \"-p " + std::to_string(port_) + " -k " + dir_ +
                                   " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-                                  " -c min_wal_size=1GB -c max_wal_size=2GB\" start"));
+                                  " -c min_wal_size=2GB -c max_wal_size=2GB\" start"));
   if (r.exit_code != 0) throw std::runtime_error("pg_ctl start failed: " + r.output);
   running_ = true;
 }

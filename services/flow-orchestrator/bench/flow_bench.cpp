@@ -16,7 +16,7 @@
 // itself); an HTTP receiver in the benchmark takes each delivery's time of arrival minus that
 // time: p50/p95/p99/max webhook → delivery, plus CPU and memory of every service meanwhile.
 // BENCH_RUNS runs (default 1). PostgreSQL's WAL is warmed first (BENCH_WAL_WARMUP MB, default
-// 1024; 0 measures a new cluster), as tools/bench/cpu.sh does.
+// 2048, the min_wal_size a running cluster keeps; 0 measures a new cluster), as tools/bench/cpu.sh does.
 //   build-x/services/flow-orchestrator/dm-orchestrator-bench '[latency]'
 #include <algorithm>
 #include <charconv>
@@ -286,7 +286,7 @@ TEST_CASE("flow latency at a fixed offered rate", "[.][latency]") {
   // webhook only once its batch is stored, up to INGEST_BATCH_LINGER later.
   const int connections = env_int("BENCH_CONNECTIONS", std::max(16, rate / 25));
   // PostgreSQL's WAL as in a cluster that has run a while (BENCH_WAL_WARMUP MB, 0: a new one).
-  if (const int wal_mb = env_int("BENCH_WAL_WARMUP", 1024); wal_mb > 0) stack().pg().warm_wal(wal_mb);
+  if (const int wal_mb = env_int("BENCH_WAL_WARMUP", 2048); wal_mb > 0) stack().pg().warm_wal(wal_mb);
   // Warm-up (connections, caches, JIT): two seconds at the rate, not measured.
   auto warm = offer(rate, rate * 2, connections, eui_format, devices, 0);
   REQUIRE(eventually([&] { return static_cast<std::int64_t>(receiver.count()) >= warm; }, std::chrono::seconds(120)));
