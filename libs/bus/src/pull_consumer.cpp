@@ -46,18 +46,25 @@ std::int64_t millis_until(Clock::time_point t) {
 PullConsumer::Impl::~Impl() {
   if (!handle || handle->sub == nullptr) return;
   // What arrived but was never handed out goes back at once instead of after the ack wait.
+  // Taken off the queue first and naked only after the unsubscribe: the server may still hold
+  // requests of ours with room left, and a nak sent while they had a subscriber could be
+  // redelivered into them, to be dropped here and come back only after the ack wait.
+  std::vector<natsMsg*> unread;
   int pending = 0;
   if (natsSubscription_GetPending(handle->sub, &pending, nullptr) == NATS_OK) {
     for (; pending > 0; --pending) {
       natsMsg* msg = nullptr;
       if (natsSubscription_NextMsg(&msg, handle->sub, 1) != NATS_OK) break;
-      if (is_user_message(msg))
-        (void)make_js_message(msg, handle).nak();
-      else
-        destroy_nats_msg(msg);
+      unread.push_back(msg);
     }
   }
   natsSubscription_Unsubscribe(handle->sub);
+  for (natsMsg* msg : unread) {
+    if (is_user_message(msg))
+      (void)make_js_message(msg, handle).nak();
+    else
+      destroy_nats_msg(msg);
+  }
 }
 
 int PullConsumer::Impl::owed() const {
