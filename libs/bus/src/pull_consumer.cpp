@@ -48,7 +48,8 @@ PullConsumer::Impl::~Impl() {
   // What arrived but was never handed out goes back at once instead of after the ack wait.
   // Taken off the queue first and naked only after the unsubscribe: the server may still hold
   // requests of ours with room left, and a nak sent while they had a subscriber could be
-  // redelivered into them, to be dropped here and come back only after the ack wait.
+  // redelivered into them, to be dropped here and come back only after the ack wait. (Fewer,
+  // not none: nats-server 2.9 notices a request has lost its subscriber only now and then.)
   std::vector<natsMsg*> unread;
   int pending = 0;
   if (natsSubscription_GetPending(handle->sub, &pending, nullptr) == NATS_OK) {
