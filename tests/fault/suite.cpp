@@ -234,15 +234,12 @@ void print(const Report& r) {
 
 Report run_case(const std::string& name, const std::function<double()>& fault, bool mqtt) {
   Scenario s = make_scenario(name, mqtt);
-  std::unique_ptr<testing::Process> subscriber;
+  std::unique_ptr<testing::MqttSubscriber> subscriber;
   std::string mqtt_file;
   if (mqtt) {
     mqtt_file = "/tmp/dm-fault-" + name + "-" + std::to_string(::getpid()) + ".mqtt";
-    subscriber = std::make_unique<testing::Process>(
-        std::vector<std::string>{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker().port()), "-t",
-                                 "fault/" + name + "/#", "-q", "1", "-c", "-i", "fault-" + name, "-v"},
-        std::map<std::string, std::string>{}, mqtt_file);
-    std::this_thread::sleep_for(1s);  // subscribed before anything is published
+    subscriber = std::make_unique<testing::MqttSubscriber>(broker().port(), "fault/" + name + "/#", mqtt_file, 1,
+                                                           std::vector<std::string>{"-c", "-i", "fault-" + name});
   }
   Load load(stack(), kSecret, s.euis, name, shape().rate);
   Report r;

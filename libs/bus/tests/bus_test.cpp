@@ -895,7 +895,9 @@ TEST_CASE("bus jetstream publish_async: a lost ack times out, and what was in fl
   bus::Options options;
   options.url = server.url();
   options.name = "bus-test";
-  options.jetstream_timeout = 1000ms;
+  // Wide margins for a loaded machine: "second-1" must go out well before "lost-1" times out,
+  // and be taken back well before its own time is up.
+  options.jetstream_timeout = 3000ms;
   auto made = bus::Connection::connect(options);
   REQUIRE_OK(made);
   auto conn = *made;
@@ -921,14 +923,14 @@ TEST_CASE("bus jetstream publish_async: a lost ack times out, and what was in fl
     lost_code = r.ok() ? -2 : static_cast<int>(r.error().code);
     ++calls;
   });
-  std::this_thread::sleep_for(400ms);
+  std::this_thread::sleep_for(1000ms);
   conn->jetstream().publish_async("second.a", "y", "second-1", [&](dm::Result<bus::PubAck> r) {
     if (r.ok()) second_seq = r->sequence;
     ++calls;
   });
-  REQUIRE(eventually([&] { return calls == 2; }, 5s));
+  REQUIRE(eventually([&] { return calls == 2; }, 10s));
   REQUIRE(lost_code == static_cast<int>(Errc::timeout));
-  REQUIRE(ms_since(start) >= 1000);
+  REQUIRE(ms_since(start) >= 3000);
   REQUIRE(second_seq == 7);  // acked from its second copy, sent when the first publish's ack was lost
   std::lock_guard lock(mu);
   REQUIRE(copies == std::vector<std::string>{"second-1", "second-1"});

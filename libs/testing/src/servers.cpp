@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -186,6 +188,34 @@ void Mosquitto::start() {
 void Mosquitto::stop() {
   if (proc_) proc_->stop(SIGTERM);
   proc_.reset();
+}
+
+MqttSubscriber::MqttSubscriber(int port, const std::string& filter, std::string path, int qos,
+                               const std::vector<std::string>& extra)
+    : path_(std::move(path)) {
+  static std::atomic<int> made{0};
+  probe_ = "dm-probe/" + std::to_string(::getpid()) + "-" + std::to_string(++made);
+  std::vector<std::string> argv{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t",
+                                filter,          "-t", probe_,      "-q", std::to_string(qos),  "-v"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  proc_ = std::make_unique<Process>(std::move(argv), std::map<std::string, std::string>{}, path_);
+  const std::string publish = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(port) + " -t " + probe_ + " -m probe";
+  const bool subscribed = eventually(
+      [&] {
+        (void)run_command(publish);
+        return eventually([&] { return count_in_file(path_, probe_ + " ") > 0; }, std::chrono::milliseconds(300));
+      },
+      std::chrono::seconds(10));
+  if (!subscribed)
+    throw std::runtime_error("mosquitto_sub on port " + std::to_string(port) + " did not subscribe within 10 s");
+}
+
+std::vector<std::string> MqttSubscriber::lines() const {
+  std::vector<std::string> out;
+  std::istringstream in(read_text(path_));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && !line.starts_with(probe_ + " ")) out.push_back(line);
+  return out;
 }
 
 }  // namespace dm::testing

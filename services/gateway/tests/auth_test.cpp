@@ -300,12 +300,13 @@ TEST_CASE("API keys: shown once, stored as a hash, limited to the creator's role
   Api admin(stack());
   CHECK(admin.get("/api/v1/auth/api-keys").body.find(made.str("id")) != std::string::npos);
 
-  // A key with an expiry stops working at that moment.
-  auto soon = dm::format_rfc3339(dm::now() + std::chrono::seconds(2));
-  auto brief = editor.post("/api/v1/auth/api-keys", R"({"name":"brief","expires_at":")" + soon + R"("})");
+  // A key with an expiry stops working at that moment (to the second: room either side).
+  const auto expires = dm::now() + std::chrono::seconds(5);
+  auto brief =
+      editor.post("/api/v1/auth/api-keys", R"({"name":"brief","expires_at":")" + dm::format_rfc3339(expires) + R"("})");
   REQUIRE(brief.status == 201);
   CHECK(by_key.call("GET", "/api/v1/devices", {}, {{"X-API-Key", brief.str("key")}}).status == 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  std::this_thread::sleep_for(expires - dm::now() + std::chrono::milliseconds(1500));
   CHECK(by_key.call("GET", "/api/v1/devices", {}, {{"X-API-Key", brief.str("key")}}).status == 401);
 
   CHECK(editor.del("/api/v1/auth/api-keys/" + made.str("id")).status == 204);

@@ -1,10 +1,13 @@
 // Jobs do not wait for ever: behind a breaker that stays open far longer than MAX_JOB_AGE (4 s
 // here, the cool-down is a minute) jobs are dead-lettered at about their age limit and
 // announced; an old limits-retention DM_DISPATCH becomes a work queue once nothing is pending.
-#define DM_DISPATCH_STACK_ENV                                                                                       \
-  {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "2"}, {"DISPATCHER_BREAKER_COOLDOWN", "60s"}, \
-      {"DISPATCHER_BREAKER_FIRST_COOLDOWN", "60s"}, {                                                               \
-    "DISPATCHER_MAX_JOB_AGE", "4s"                                                                                  \
+// Retries about 2 s later (still within the age limit): old-a's retry is not the second failure
+// that opens the breaker unless old-b's first attempt comes later still (at 200 ms, a loaded
+// machine could make it).
+#define DM_DISPATCH_STACK_ENV                                                                                          \
+  {"DISPATCHER_MAX_ATTEMPTS", "20"}, {"DISPATCHER_BREAKER_THRESHOLD", "2"}, {"DISPATCHER_BREAKER_COOLDOWN", "60s"},    \
+      {"DISPATCHER_BREAKER_FIRST_COOLDOWN", "60s"}, {"DISPATCHER_RETRY_BASE", "2s"}, {"DISPATCHER_RETRY_CAP", "2s"}, { \
+    "DISPATCHER_MAX_JOB_AGE", "4s"                                                                                     \
   }
 #include "dispatch_fixture.hpp"
 

@@ -2,6 +2,8 @@
 // for 30 s loses nothing; the circuit breaker shows the integration in error meanwhile and
 // lets it resume by itself. Sessions connect to the address the outbound guard checked (a
 // refused one never sees a connection) and, over TLS, still verify the broker's name.
+#include <unistd.h>
+
 #include <fstream>
 #include <iterator>
 
@@ -14,21 +16,10 @@ using namespace dm::test;
 
 namespace {
 
+// Persistent: a subscriber's session (and what is queued for it) outlives a restart.
 testing::Mosquitto& broker() {
-  static testing::Mosquitto m;
+  static testing::Mosquitto m(true);
   return m;
-}
-
-// Lines received by a mosquitto_sub writing `-v` output (topic and payload) to `path`.
-std::size_t lines(const std::string& path) { return testing::count_in_file(path, "\n"); }
-
-std::unique_ptr<testing::Process> subscribe(const std::string& path, int count) {
-  auto p = std::make_unique<testing::Process>(
-      std::vector<std::string>{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker().port()), "-t", "dm/#",
-                               "-q", "2", "-v", "-C", std::to_string(count)},
-      std::map<std::string, std::string>{}, path);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // subscribed before anything is published
-  return p;
 }
 
 std::int64_t delivered(const std::string& id) {
@@ -46,19 +37,15 @@ std::string mqtt_config(int qos, const std::string& topic = "dm/{dev_eui}/{flow_
 
 TEST_CASE("MQTT QoS 0, 1 and 2 deliveries reach a subscriber") {
   testing::TempDir dir("dm-mqtt");
-  std::string out = dir.path() + "/sub.txt";
-  auto sub = subscribe(out, 5);
+  testing::MqttSubscriber sub(broker().port(), "dm/#", dir.path() + "/sub.txt", 2);
   auto q0 = create("integrations", "mqtt", mqtt_config(0));
   auto q1 = create("integrations", "mqtt", mqtt_config(1));
   auto q2 = create("integrations", "mqtt", mqtt_config(2));
   publish_job("mq-0", "integration", q0);
   for (int i = 0; i < 3; ++i) publish_job("mq-1-" + std::to_string(i), "integration", q1);
   publish_job("mq-2", "integration", q2);
-  REQUIRE(eventually([&] { return lines(out) >= 5; }));
-  std::ifstream in(out);
-  std::string first;
-  std::getline(in, first);
-  CHECK(first.rfind("dm/0004a30b001c0530/flow-1 {", 0) == 0);
+  REQUIRE(eventually([&] { return sub.lines().size() >= 5; }));
+  CHECK(sub.lines()[0].rfind("dm/0004a30b001c0530/flow-1 {", 0) == 0);
   REQUIRE(eventually([&] { return delivered(q0) == 1 && delivered(q1) == 3 && delivered(q2) == 1; }));
 }
 
@@ -66,6 +53,11 @@ TEST_CASE("the broker stopped for 30 seconds and started again: nothing lost, st
   auto id = create("integrations", "mqtt", mqtt_config(1, "dm/outage"));
   publish_job("outage-warmup", "integration", id);
   REQUIRE(eventually([&] { return delivered(id) == 1; }));
+  // Subscribed before the outage, in a session the broker keeps: what the dispatcher sends
+  // after the restart is kept for it even if it reconnects later than the dispatcher.
+  testing::TempDir dir("dm-mqtt");
+  testing::MqttSubscriber sub(broker().port(), "dm/outage", dir.path() + "/sub.txt", 1,
+                              {"-c", "-i", "dm-outage-" + std::to_string(::getpid())});
 
   broker().stop();
   for (int i = 0; i < 5; ++i) publish_job("outage-" + std::to_string(i), "integration", id);
@@ -73,13 +65,10 @@ TEST_CASE("the broker stopped for 30 seconds and started again: nothing lost, st
   REQUIRE(eventually([&] { return call("GET", "/api/v1/integrations/" + id).str("status") == "error"; }));
   CHECK_FALSE(call("GET", "/api/v1/integrations/" + id).str("last_error").empty());
   std::this_thread::sleep_for(std::chrono::seconds(28));
-  testing::TempDir dir("dm-mqtt");
-  std::string out = dir.path() + "/sub.txt";
   broker().start();
   REQUIRE(testing::wait_for_port(broker().port(), std::chrono::seconds(10)));
-  auto sub = subscribe(out, 5);
   REQUIRE(eventually([&] { return delivered(id) == 6; }, std::chrono::seconds(60)));
-  CHECK(eventually([&] { return lines(out) >= 5; }));
+  CHECK(eventually([&] { return sub.lines().size() >= 5; }));
   CHECK(call("GET", "/api/v1/integrations/" + id + "/dead-letters").json.Size() == 0);
   CHECK(eventually([&] { return call("GET", "/api/v1/integrations/" + id).str("status") == "active"; }));
 }

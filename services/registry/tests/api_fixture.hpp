@@ -19,8 +19,14 @@
 
 namespace dm::test {
 
+// A test file may define DM_API_STACK_ENV (settings added to every service's environment)
+// before including this.
+#ifndef DM_API_STACK_ENV
+#define DM_API_STACK_ENV
+#endif
+
 inline testing::Stack& stack() {
-  static testing::Stack s({"registry", "gateway"});
+  static testing::Stack s({"registry", "gateway"}, {DM_API_STACK_ENV});
   return s;
 }
 

@@ -1,25 +1,10 @@
 // The original's asset-tracking scenario over MQTT: trackers carry a label, a label-triggered
 // flow formats each position and hands it to an MQTT integration; a real subscriber
 // (mosquitto_sub) on a real broker receives a formatted position from every tracker.
-#include <fstream>
-#include <iterator>
-
 #include "flow_fixture.hpp"
 
 using namespace dm;
 using namespace dm::test;
-
-namespace {
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(line);
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("asset tracking over MQTT: a subscriber receives formatted positions from every tracker") {
   testing::Mosquitto broker;
@@ -46,17 +31,14 @@ TEST_CASE("asset tracking over MQTT: a subscriber receives formatted positions f
                           {{"l", "f"}, {"f", "m"}});
   REQUIRE(view_has_flows());
 
-  testing::Process subscriber({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-t",
-                               "trackers/#", "-q", "1", "-v", "-C", std::to_string(kTrackers)},
-                              {}, out);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // subscribed before anything is published
+  testing::MqttSubscriber subscriber(broker.port(), "trackers/#", out);
 
   for (int i = 0; i < kTrackers; ++i) {
     std::string position = R"({"lat":48.)" + std::to_string(1000 + i) + R"(,"lon":2.)" + std::to_string(3000 + i) + "}";
     REQUIRE(post_uplink(uplink(euis[i], unique("up") + "-" + euis[i], 1, position)).status < 300);
   }
-  REQUIRE(eventually([&] { return read_lines(out).size() == kTrackers; }, std::chrono::seconds(20)));
-  auto lines = read_lines(out);
+  REQUIRE(eventually([&] { return subscriber.lines().size() == kTrackers; }, std::chrono::seconds(20)));
+  auto lines = subscriber.lines();
   for (int i = 0; i < kTrackers; ++i) {
     // One line per tracker: "trackers/<dev_eui> {formatted position}".
     std::string expected_topic = "trackers/" + euis[i] + " ";

@@ -165,6 +165,25 @@ class Mosquitto {
   std::unique_ptr<Process> proc_;
 };
 
+// mosquitto_sub on a local broker, writing `-v` lines ("topic payload") to `path`. Returns
+// once it is subscribed, instead of sleeping and hoping: it also subscribes to a probe topic of
+// its own and publishes there (mosquitto_pub) until the probe comes back. `extra` adds
+// arguments, e.g. {"-c", "-i", id} for a session the broker keeps for it while it is away.
+// Throws when it is not subscribed within 10 s.
+class MqttSubscriber {
+ public:
+  MqttSubscriber(int port, const std::string& filter, std::string path, int qos = 1,
+                 const std::vector<std::string>& extra = {});
+  const std::string& path() const { return path_; }
+  // The lines received on `filter` so far, in order (the probe's left out).
+  std::vector<std::string> lines() const;
+
+ private:
+  std::string path_;
+  std::string probe_;
+  std::unique_ptr<Process> proc_;
+};
+
 // The repository root (from DM_SOURCE_DIR set by CTest, else the current folder).
 std::string source_dir();
 std::string binary_dir();
