@@ -22,3 +22,15 @@ TEST_CASE("free_port never gives the same port twice") {
   std::set<int> ports;
   for (int i = 0; i < 300; ++i) REQUIRE(ports.insert(dm::testing::free_port()).second);
 }
+
+TEST_CASE("an MQTT subscriber is subscribed when it is made, and its lines leave the probe out") {
+  Mosquitto broker;
+  TempDir dir("dm-mqtt-sub");
+  MqttSubscriber sub(broker.port(), "t/#", dir.path() + "/sub.txt");
+  // Published right away, once: a subscriber still connecting would miss it.
+  auto sent = run_command("mosquitto_pub -h 127.0.0.1 -p " + std::to_string(broker.port()) + " -t t/x -m hello");
+  REQUIRE(sent.exit_code == 0);
+  REQUIRE(eventually([&] { return !sub.lines().empty(); }, std::chrono::seconds(5)));
+  REQUIRE(sub.lines() == std::vector<std::string>{"t/x hello"});
+  REQUIRE(read_text(sub.path()).find("dm-probe/") != std::string::npos);  // the probe came through
+}
