@@ -1,6 +1,8 @@
 // Policy "record" (unknown devices kept in history and listed for an admin) and the bus going
 // away: 503 quickly while NATS is down, accepted again after it is back, without restarting
 // ingest; the history writer catches up.
+#include <set>
+
 #include "dm/contract/device_event.hpp"
 #include "dm/contract/subjects.hpp"
 #include "ingest_fixture.hpp"
@@ -78,13 +80,18 @@ TEST_CASE("NATS down: 503 quickly and nothing acknowledged; back up: accepted wi
   stack().nats().start();
   CHECK(eventually([&] { return hook.post(uplink(eui, "o3", 4)).status == 200; }, std::chrono::seconds(15)));
   CHECK(stack().running("ingest"));
-  // Everything acknowledged reaches the history: o1 and o3 (o2 and the probe were refused).
-  CHECK(eventually(
-      [&] {
-        auto h = api.get("/api/v1/devices/" + id + "/history");
-        return h.status == 200 && h.headers.get("X-Total-Count") == std::optional<std::string>("2");
-      },
-      std::chrono::seconds(15)));
+  // Everything acknowledged reaches the history: o1 and o3. o2 was refused before it was sent.
+  // A probe sent before ingest saw the connection drop may be stored after all (its 503 came
+  // from the deadline while it waited in nats.c's reconnect buffer): it is left out here.
+  auto stored = [&] {
+    std::set<std::string> ids;
+    auto h = api.get("/api/v1/devices/" + id + "/history");
+    if (h.status == 200 && h.json.IsArray())
+      for (const auto& e : h.json.GetArray()) ids.insert(std::string(json::view(e["dedup_id"])));
+    ids.erase("probe");
+    return ids;
+  };
+  CHECK(eventually([&] { return stored() == std::set<std::string>{"o1", "o3"}; }, std::chrono::seconds(15)));
   // The registry's request connection reconnects on its own schedule: the REST API answers
   // again without restarting anything (and the next test does not start inside that gap).
   CHECK(eventually([&] { return api.get("/api/v1/devices/" + id).status == 200; }, std::chrono::seconds(15)));
