@@ -16,7 +16,8 @@
 // itself); an HTTP receiver in the benchmark takes each delivery's time of arrival minus that
 // time: p50/p95/p99/max webhook → delivery, plus CPU and memory of every service meanwhile.
 // BENCH_RUNS runs (default 1). PostgreSQL's WAL is warmed first (BENCH_WAL_WARMUP MB, default
-// 2048, the min_wal_size a running cluster keeps; 0 measures a new cluster), as tools/bench/cpu.sh does.
+// 2048, the min_wal_size a running cluster keeps; 0 measures a new cluster; tools/bench/cpu.sh
+// warms 1024).
 //   build-x/services/flow-orchestrator/dm-orchestrator-bench '[latency]'
 #include <algorithm>
 #include <charconv>

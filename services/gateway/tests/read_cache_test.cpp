@@ -2,7 +2,6 @@
 // change made anywhere (through this gateway, or straight on the registry as another gateway
 // replica or ingest would) shows at once, long before the cache's time to live.
 #include <chrono>
-#include <thread>
 
 // A time to live far longer than any wait below, so that only an announcement (or a reply
 // never kept) can make a change show.
@@ -56,14 +55,7 @@ TEST_CASE("a write that bypasses this gateway clears its cache through the regis
   REQUIRE(put->header("Dm-Status").value_or("") == "200");
 
   // Seeing the change within the cache's time to live proves the announcement.
-  auto start = std::chrono::steady_clock::now();
-  std::string name;
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
-    name = device_name(api, id);
-    if (name == "two") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  CHECK(name == "two");
+  CHECK(dm::testing::eventually([&] { return device_name(api, id) == "two"; }, std::chrono::seconds(10)));
   auto list_after = api.get("/api/v1/devices?limit=1000");
   CHECK(list_after.body.find("\"two\"") != std::string::npos);
 }
@@ -81,12 +73,5 @@ TEST_CASE("an answer other than 200 is not kept") {
   REQUIRE(dm::test::stack().wait_ready("registry", std::chrono::seconds(30)));
   // Its RPC subscription may come up a moment after it reports ready: poll, for far less than
   // the time to live, so that only a kept 503 can fail this.
-  auto start = std::chrono::steady_clock::now();
-  int status = 0;
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
-    status = api.get(target).status;
-    if (status == 200) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  CHECK(status == 200);
+  CHECK(dm::testing::eventually([&] { return api.get(target).status == 200; }, std::chrono::seconds(10)));
 }
